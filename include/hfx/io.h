@@ -1,0 +1,104 @@
+// hfx/io.h — reading and writing tensors in checkpoint formats.
+//
+// A TensorSource lists a checkpoint's tensors (name, dtype, shape) without
+// reading data, and hands out tensors as views of the mapped file wherever the
+// layout allows (zero-copy), else as decoded buffers. Names are the format's
+// own (framework) names; mapping them to canonical PyTorch names is naming/'s
+// job, not the reader's. Every reader validates sizes, offsets, counts and
+// dtypes against the file before it allocates or reads, and throws
+// hfx::Error{Format} naming the file and tensor when something is off.
+//
+// Writers go through AtomicFile: data is written to "<path>.tmp-XXXXXX",
+// fsynced and renamed into place, so an interrupted write never leaves a
+// partial file under the final name.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "hfx/tensor.h"
+
+namespace hfx {
+
+struct TensorInfo {
+  std::string name;
+  DType dtype;
+  Shape shape;
+};
+
+class TensorSource {
+ public:
+  virtual ~TensorSource() = default;
+  virtual std::string format() const = 0;      // "safetensors", "safetensors-sharded", ...
+  virtual const std::string& path() const = 0;  // the file (or index) opened
+  virtual const std::vector<TensorInfo>& entries() const = 0;  // file order
+  virtual bool contains(const std::string& name) const;
+  virtual const TensorInfo& info(const std::string& name) const;  // throws NotFound
+  // The tensor's data; a zero-copy view of the file when possible.
+  virtual Tensor get(const std::string& name) const = 0;
+  virtual std::map<std::string, std::string> metadata() const { return {}; }
+};
+
+// A read-only memory map of a whole file (shared so that views keep it alive).
+class MappedFile {
+ public:
+  static std::shared_ptr<MappedFile> open(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const uint8_t* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  MappedFile() = default;
+  const uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::string path_;
+};
+
+// Writes a file atomically: open() creates "<path>.tmp-XXXXXX" next to path;
+// commit() fsyncs, renames it over path and fsyncs the directory. Destroying
+// an uncommitted AtomicFile removes the temporary file.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  void write(const void* data, std::size_t n);
+  void write(std::string_view s) { write(s.data(), s.size()); }
+  void commit();
+  const std::string& temp_path() const { return tmp_; }
+
+ private:
+  std::string path_, tmp_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+// Writes `content` to `path` atomically (temp file + fsync + rename).
+void write_file_atomic(const std::string& path, std::string_view content);
+std::string read_text_file(const std::string& path);
+
+// ---- safetensors -----------------------------------------------------------
+std::unique_ptr<TensorSource> open_safetensors(const std::string& path);
+// Tensors are laid out as the safetensors crate does (by dtype, widest first,
+// then by name); the header is padded with spaces to a multiple of 8 bytes.
+void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata = {{"format", "pt"}});
+
+// ---- sharded checkpoints ---------------------------------------------------
+// "*.index.json" with {"metadata": {...}, "weight_map": {tensor: shard file}}.
+// Shards are opened with open_checkpoint() and must sit next to the index.
+std::unique_ptr<TensorSource> open_sharded(const std::string& index_path);
+
+// Sniffs the file (magic bytes, name) and opens it with the right reader.
+// Recognises formats hfx cannot read yet and says which; recognises Git LFS
+// pointer files and says the weights were never pulled.
+std::unique_ptr<TensorSource> open_checkpoint(const std::string& path);
+
+}  // namespace hfx

@@ -1,0 +1,80 @@
+#include "hfx/config.h"
+
+#include <filesystem>
+
+#include "hfx/io.h"
+#include "hfx/model.h"
+
+namespace hfx {
+
+Config::Config(json fields, json defaults, std::string source)
+    : fields_(std::move(fields)), defaults_(std::move(defaults)), source_(std::move(source)) {
+  if (!fields_.is_object()) throw_error(ErrorKind::Format, "config is not a JSON object", source_);
+  if (defaults_.is_null()) defaults_ = json::object();
+}
+
+std::string Config::model_type() const {
+  const json* v = find("model_type");
+  if (!v || !v->is_string()) return {};
+  return v->get<std::string>();
+}
+
+const json* Config::find(const std::string& key) const {
+  auto it = fields_.find(key);
+  if (it != fields_.end()) return it->is_null() ? nullptr : &*it;
+  auto d = defaults_.find(key);
+  if (d != defaults_.end() && !d->is_null()) return &*d;
+  return nullptr;
+}
+
+bool Config::has(const std::string& key) const { return find(key) != nullptr; }
+
+void Config::apply_overrides(const json& overrides) {
+  if (!overrides.is_object()) throw_error(ErrorKind::InvalidArgument, "config overrides must be a JSON object");
+  for (auto it = overrides.begin(); it != overrides.end(); ++it) fields_[it.key()] = *it;
+}
+
+json Config::merged() const {
+  json out = defaults_;
+  for (auto it = fields_.begin(); it != fields_.end(); ++it) out[it.key()] = *it;
+  return out;
+}
+
+std::string Config::to_json_string(int indent) const { return fields_.dump(indent) + "\n"; }
+
+int64_t Config::num_labels() const {
+  if (const json* m = find("id2label"); m && m->is_object() && !m->empty()) return static_cast<int64_t>(m->size());
+  return get<int64_t>("num_labels", 2);
+}
+
+Config Config::from_json(const json& fields, const std::string& source) {
+  if (!fields.is_object()) throw_error(ErrorKind::Format, "config is not a JSON object", source);
+  auto mt = fields.find("model_type");
+  if (mt == fields.end() || !mt->is_string())
+    throw_error(ErrorKind::Format, "config.json has no string \"model_type\"", source);
+  const Architecture& arch = architecture(mt->get<std::string>());
+  return Config(fields, arch.config_defaults, source);
+}
+
+Config Config::from_file(const std::string& path) {
+  std::string text = read_text_file(path);
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw_error(ErrorKind::Format, std::string("invalid JSON: ") + e.what(), path);
+  }
+  return from_json(j, path);
+}
+
+Config AutoConfig::from_pretrained(const std::string& path, const json& overrides) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::string file = fs::is_directory(path, ec) ? (fs::path(path) / "config.json").string() : path;
+  if (!fs::exists(file, ec)) throw_error(ErrorKind::NotFound, "no config.json", file);
+  Config c = Config::from_file(file);
+  c.apply_overrides(overrides);
+  return c;
+}
+
+}  // namespace hfx

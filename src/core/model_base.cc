@@ -1,0 +1,68 @@
+#include "hfx/model.h"
+
+namespace hfx {
+
+std::size_t ParamTable::declare(std::string name, Shape shape, std::string tied_to) {
+  if (index_.count(name)) throw_error(ErrorKind::InvalidArgument, "parameter declared twice", {}, name);
+  if (!tied_to.empty() && !index_.count(tied_to))
+    throw_error(ErrorKind::InvalidArgument, "tied to undeclared parameter " + tied_to, {}, name);
+  index_[name] = specs_.size();
+  specs_.push_back({std::move(name), std::move(shape), std::move(tied_to)});
+  values_.emplace_back();
+  return specs_.size() - 1;
+}
+
+std::optional<std::size_t> ParamTable::index_of(const std::string& name) const {
+  auto it = index_.find(name);
+  if (it == index_.end()) return std::nullopt;
+  return it->second;
+}
+
+const Tensor& ParamTable::value(std::size_t i) const {
+  const ParamSpec& s = specs_.at(i);
+  if (!s.tied_to.empty()) return value(index_.at(s.tied_to));
+  const Tensor& t = values_[i];
+  if (!t.defined()) throw_error(ErrorKind::NotFound, "parameter was never loaded", {}, s.name);
+  return t;
+}
+
+const Tensor& ParamTable::value(const std::string& name) const {
+  auto i = index_of(name);
+  if (!i) throw_error(ErrorKind::NotFound, "no such parameter", {}, name);
+  return value(*i);
+}
+
+Scope Scope::operator/(const std::string& child) const {
+  return Scope(table_, prefix_.empty() ? child : prefix_ + "." + child);
+}
+
+std::string Scope::path(const std::string& name) const { return prefix_.empty() ? name : prefix_ + "." + name; }
+
+Param Scope::param(const std::string& name, Shape shape, const std::string& tied_to) const {
+  return Param(table_, table_->declare(path(name), std::move(shape), tied_to));
+}
+
+void Outputs::set(std::string name, Tensor t) {
+  for (auto& [n, v] : items_)
+    if (n == name) {
+      v = std::move(t);
+      return;
+    }
+  items_.emplace_back(std::move(name), std::move(t));
+}
+
+bool Outputs::has(const std::string& name) const {
+  for (const auto& [n, v] : items_)
+    if (n == name) return true;
+  return false;
+}
+
+const Tensor& Outputs::get(const std::string& name) const {
+  for (const auto& [n, v] : items_)
+    if (n == name) return v;
+  std::string list;
+  for (const auto& [n, v] : items_) list += (list.empty() ? "" : ", ") + n;
+  throw_error(ErrorKind::NotFound, "no output '" + name + "' (have: " + list + ")");
+}
+
+}  // namespace hfx

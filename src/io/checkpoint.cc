@@ -1,0 +1,109 @@
+// Sharded checkpoints (*.index.json) and format sniffing.
+#include <filesystem>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "hfx/io.h"
+
+namespace hfx {
+
+namespace {
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+class ShardedSource final : public TensorSource {
+ public:
+  explicit ShardedSource(const std::string& index_path) : path_(index_path) {
+    json idx;
+    try {
+      idx = json::parse(read_text_file(index_path));
+    } catch (const json::exception& e) {
+      throw_error(ErrorKind::Format, std::string("invalid index JSON: ") + e.what(), index_path);
+    }
+    if (!idx.is_object() || !idx.contains("weight_map") || !idx["weight_map"].is_object())
+      throw_error(ErrorKind::Format, "index has no \"weight_map\" object", index_path);
+    if (idx.contains("metadata") && idx["metadata"].is_object())
+      for (auto it = idx["metadata"].begin(); it != idx["metadata"].end(); ++it)
+        metadata_[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
+    const fs::path dir = fs::path(index_path).parent_path();
+    std::map<std::string, std::size_t> shard_of_file;
+    for (auto it = idx["weight_map"].begin(); it != idx["weight_map"].end(); ++it) {
+      if (!it->is_string()) throw_error(ErrorKind::Format, "weight_map value is not a file name", index_path, it.key());
+      std::string file = it->get<std::string>();
+      fs::path fp(file);
+      if (file.empty() || fp.is_absolute() || fp.has_parent_path() || file == "." || file == "..")
+        throw_error(ErrorKind::Security, "shard file name '" + file + "' is not a plain file name next to the index",
+                    index_path, it.key());
+      auto [pos, added] = shard_of_file.emplace(file, shard_paths_.size());
+      if (added) shard_paths_.push_back((dir / fp).string());
+      shard_index_[it.key()] = pos->second;
+    }
+    shards_.resize(shard_paths_.size());
+    // Open every shard now so that entries() is complete and a missing shard
+    // is reported up front; the data itself stays mapped, not read.
+    std::set<std::string> listed;
+    for (std::size_t s = 0; s < shard_paths_.size(); ++s) {
+      shards_[s] = open_checkpoint(shard_paths_[s]);
+      for (const auto& e : shards_[s]->entries()) {
+        auto it = shard_index_.find(e.name);
+        if (it == shard_index_.end() || it->second != s) continue;  // not assigned to this shard
+        entries_.push_back(e);
+        listed.insert(e.name);
+      }
+    }
+    for (const auto& [name, s] : shard_index_)
+      if (!listed.count(name))
+        throw_error(ErrorKind::Format, "index maps tensor to shard '" + shard_paths_[s] + "' which does not contain it",
+                    index_path, name);
+  }
+  std::string format() const override { return shards_.empty() ? "sharded" : shards_[0]->format() + "-sharded"; }
+  const std::string& path() const override { return path_; }
+  const std::vector<TensorInfo>& entries() const override { return entries_; }
+  bool contains(const std::string& name) const override { return shard_index_.count(name) > 0; }
+  const TensorInfo& info(const std::string& name) const override { return shard_for(name).info(name); }
+  Tensor get(const std::string& name) const override { return shard_for(name).get(name); }
+  std::map<std::string, std::string> metadata() const override { return metadata_; }
+
+ private:
+  const TensorSource& shard_for(const std::string& name) const {
+    auto it = shard_index_.find(name);
+    if (it == shard_index_.end()) throw_error(ErrorKind::NotFound, "no such tensor in sharded checkpoint", path_, name);
+    return *shards_[it->second];
+  }
+  std::string path_;
+  std::vector<std::string> shard_paths_;
+  std::vector<std::unique_ptr<TensorSource>> shards_;
+  std::map<std::string, std::size_t> shard_index_;
+  std::vector<TensorInfo> entries_;
+  std::map<std::string, std::string> metadata_;
+};
+
+bool ends_with(const std::string& s, std::string_view suf) {
+  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
+}
+}  // namespace
+
+std::unique_ptr<TensorSource> open_sharded(const std::string& index_path) {
+  return std::make_unique<ShardedSource>(index_path);
+}
+
+std::unique_ptr<TensorSource> open_checkpoint(const std::string& path) {
+  if (ends_with(path, ".index.json")) return open_sharded(path);
+  auto m = MappedFile::open(path);
+  const uint8_t* d = m->data();
+  const std::size_t n = m->size();
+  auto starts = [&](std::string_view magic) {
+    return n >= magic.size() && std::memcmp(d, magic.data(), magic.size()) == 0;
+  };
+  if (starts("version https://git-lfs"))
+    throw_error(ErrorKind::Format, "this is a Git LFS pointer file, not the weights: the LFS object was never pulled (run `git lfs pull`)", path);
+  if (starts("PK\x03\x04")) throw_error(ErrorKind::Unsupported, "PyTorch zip checkpoint: reader not built yet", path);
+  if (starts("\x89HDF\r\n\x1a\n")) throw_error(ErrorKind::Unsupported, "HDF5 (Keras h5) checkpoint: reader not built yet", path);
+  if (n >= 2 && d[0] == 0x80 && d[1] <= 5) throw_error(ErrorKind::Unsupported, "legacy PyTorch pickle checkpoint: reader not built yet", path);
+  if (n >= 9 && d[8] == '{') return open_safetensors(path);
+  if (ends_with(path, ".safetensors")) return open_safetensors(path);  // its own validation names the problem
+  throw_error(ErrorKind::Format, "unrecognised checkpoint format (no known magic bytes)", path);
+}
+
+}  // namespace hfx

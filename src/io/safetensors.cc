@@ -1,0 +1,232 @@
+// safetensors reader (mmap, zero-copy views) and writer.
+// Layout and validation rules: ../shared/reference/formats.md §1 (from
+// huggingface/safetensors tensor.rs). The JSON header is parsed with
+// nlohmann-json; duplicate keys are detected through its parse callback
+// (nlohmann would otherwise silently keep the last one).
+#include <algorithm>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "hfx/io.h"
+
+namespace hfx {
+
+namespace {
+using json = nlohmann::json;
+constexpr uint64_t kMaxHeader = 100'000'000;  // the reference's cap
+
+class SafetensorsSource final : public TensorSource {
+ public:
+  explicit SafetensorsSource(const std::string& path) : path_(path) {
+    file_ = MappedFile::open(path);
+    const std::size_t fsize = file_->size();
+    if (fsize < 8) throw_error(ErrorKind::Format, "file too small for a safetensors header (" + std::to_string(fsize) + " bytes)", path);
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | file_->data()[i];
+    if (n > kMaxHeader) throw_error(ErrorKind::Format, "header length " + std::to_string(n) + " exceeds the 100 MB limit", path);
+    if (n > fsize - 8)
+      throw_error(ErrorKind::Format, "header length " + std::to_string(n) + " runs past the end of the file (" + std::to_string(fsize) + " bytes)", path);
+    const char* hdr = reinterpret_cast<const char*>(file_->data() + 8);
+    if (n == 0 || hdr[0] != '{') throw_error(ErrorKind::Format, "header does not start with '{'", path);
+    data_begin_ = 8 + n;
+    const uint64_t data_size = fsize - data_begin_;
+
+    std::set<std::string> seen;
+    std::string dup;
+    json::parser_callback_t cb = [&](int depth, json::parse_event_t ev, json& parsed) {
+      if (ev == json::parse_event_t::key && depth == 1) {
+        std::string k = parsed.get<std::string>();
+        if (!seen.insert(k).second && dup.empty()) dup = k;
+      }
+      return true;
+    };
+    json h;
+    try {
+      h = json::parse(hdr, hdr + n, cb);
+    } catch (const json::exception& e) {
+      throw_error(ErrorKind::Format, std::string("invalid JSON header: ") + e.what(), path);
+    }
+    if (!dup.empty()) throw_error(ErrorKind::Format, "duplicate tensor name in header", path, dup);
+    if (!h.is_object()) throw_error(ErrorKind::Format, "header is not a JSON object", path);
+
+    struct Span { uint64_t b, e; std::size_t idx; };
+    std::vector<Span> spans;
+    for (auto it = h.begin(); it != h.end(); ++it) {
+      const std::string& name = it.key();
+      if (name == "__metadata__") {
+        if (!it->is_object()) throw_error(ErrorKind::Format, "__metadata__ is not an object", path);
+        for (auto m = it->begin(); m != it->end(); ++m) {
+          if (!m->is_string()) throw_error(ErrorKind::Format, "__metadata__ value is not a string", path, m.key());
+          metadata_[m.key()] = m->get<std::string>();
+        }
+        continue;
+      }
+      const json& v = *it;
+      if (!v.is_object()) throw_error(ErrorKind::Format, "entry is not an object", path, name);
+      auto dt = v.find("dtype");
+      auto sh = v.find("shape");
+      auto off = v.find("data_offsets");
+      if (dt == v.end() || !dt->is_string()) throw_error(ErrorKind::Format, "missing or non-string dtype", path, name);
+      auto dtype = dtype_from_safetensors(dt->get<std::string>());
+      if (!dtype) throw_error(ErrorKind::Unsupported, "unsupported dtype " + dt->get<std::string>(), path, name);
+      if (sh == v.end() || !sh->is_array()) throw_error(ErrorKind::Format, "missing or invalid shape", path, name);
+      Shape shape;
+      for (const auto& d : *sh) {
+        if (!d.is_number_unsigned()) throw_error(ErrorKind::Format, "shape has a non-integer or negative dimension", path, name);
+        uint64_t x = d.get<uint64_t>();
+        if (x > (uint64_t{1} << 62)) throw_error(ErrorKind::Format, "dimension too large", path, name);
+        shape.push_back(static_cast<int64_t>(x));
+      }
+      if (off == v.end() || !off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
+          !(*off)[1].is_number_unsigned())
+        throw_error(ErrorKind::Format, "data_offsets must be two non-negative integers", path, name);
+      uint64_t b = (*off)[0].get<uint64_t>(), e = (*off)[1].get<uint64_t>();
+      if (b > e) throw_error(ErrorKind::Format, "data_offsets begin > end", path, name);
+      if (e > data_size)
+        throw_error(ErrorKind::Format, "data_offsets [" + std::to_string(b) + ", " + std::to_string(e) +
+                                           ") out of range (data section is " + std::to_string(data_size) + " bytes)", path, name);
+      int64_t numel;
+      try {
+        numel = shape_numel(shape);
+      } catch (const Error& err) {
+        throw_error(ErrorKind::Format, err.message(), path, name);
+      }
+      const uint64_t es = dtype_size(*dtype);
+      if (static_cast<uint64_t>(numel) > (uint64_t{1} << 62) / es || static_cast<uint64_t>(numel) * es != e - b)
+        throw_error(ErrorKind::Format, "dtype " + std::string(to_string(*dtype)) + " x shape " + shape_str(shape) +
+                                           " does not match byte length " + std::to_string(e - b), path, name);
+      spans.push_back({b, e, entries_.size()});
+      entries_.push_back({name, *dtype, std::move(shape)});
+      offsets_.emplace_back(b, e);
+    }
+    std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) {
+      return x.b != y.b ? x.b < y.b : x.e < y.e;
+    });
+    uint64_t expect = 0;
+    for (const auto& s : spans) {
+      if (s.b != expect)
+        throw_error(ErrorKind::Format, s.b < expect ? "data overlaps the previous tensor" : "hole in the data section before this tensor",
+                    path, entries_[s.idx].name);
+      expect = s.e;
+    }
+    if (expect != data_size)
+      throw_error(ErrorKind::Format, std::to_string(data_size - expect) + " trailing bytes after the last tensor", path);
+    // Index entries in file order for lookup.
+    for (std::size_t i = 0; i < entries_.size(); ++i) index_[entries_[i].name] = i;
+  }
+
+  std::string format() const override { return "safetensors"; }
+  const std::string& path() const override { return path_; }
+  const std::vector<TensorInfo>& entries() const override { return entries_; }
+  bool contains(const std::string& name) const override { return index_.count(name) > 0; }
+  const TensorInfo& info(const std::string& name) const override { return entries_[find(name)]; }
+  std::map<std::string, std::string> metadata() const override { return metadata_; }
+
+  Tensor get(const std::string& name) const override {
+    std::size_t i = find(name);
+    const TensorInfo& e = entries_[i];
+    const uint64_t b = data_begin_ + offsets_[i].first;
+    const uint64_t n = offsets_[i].second - offsets_[i].first;
+    const uint8_t* p = file_->data() + b;
+    if (reinterpret_cast<uintptr_t>(p) % dtype_size(e.dtype) == 0) {
+      auto st = Storage::borrow(file_, p, n);
+      return Tensor::view_of(st, e.dtype, e.shape);
+    }
+    // Misaligned for its element type (a foreign writer): copy rather than
+    // hand out a misaligned view.
+    Tensor t = Tensor::zeros(e.dtype, e.shape);
+    std::memcpy(t.mutable_raw(), p, n);
+    return t;
+  }
+
+ private:
+  std::size_t find(const std::string& name) const {
+    auto it = index_.find(name);
+    if (it == index_.end()) throw_error(ErrorKind::NotFound, "no such tensor in checkpoint", path_, name);
+    return it->second;
+  }
+  std::string path_;
+  std::shared_ptr<MappedFile> file_;
+  uint64_t data_begin_ = 0;
+  std::vector<TensorInfo> entries_;
+  std::vector<std::pair<uint64_t, uint64_t>> offsets_;
+  std::map<std::string, std::size_t> index_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// The safetensors crate's dtype order (Dtype enum); data is sorted by it, widest first.
+int st_rank(DType d) {
+  switch (d) {
+    case DType::Bool: return 0;
+    case DType::U8: return 1;
+    case DType::I8: return 2;
+    case DType::I16: return 5;
+    case DType::U16: return 6;
+    case DType::F16: return 7;
+    case DType::BF16: return 8;
+    case DType::I32: return 9;
+    case DType::U32: return 10;
+    case DType::F32: return 11;
+    case DType::F64: return 12;
+    case DType::I64: return 13;
+    case DType::U64: return 14;
+  }
+  return 0;
+}
+}  // namespace
+
+std::unique_ptr<TensorSource> open_safetensors(const std::string& path) {
+  return std::make_unique<SafetensorsSource>(path);
+}
+
+void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  std::vector<const std::pair<std::string, Tensor>*> order;
+  std::set<std::string> names;
+  for (const auto& t : tensors) {
+    if (t.first == "__metadata__") throw_error(ErrorKind::InvalidArgument, "reserved tensor name", path, t.first);
+    if (!names.insert(t.first).second) throw_error(ErrorKind::InvalidArgument, "duplicate tensor name", path, t.first);
+    if (!t.second.defined()) throw_error(ErrorKind::InvalidArgument, "undefined tensor", path, t.first);
+    order.push_back(&t);
+  }
+  std::stable_sort(order.begin(), order.end(), [](auto* a, auto* b) {
+    int ra = st_rank(a->second.dtype()), rb = st_rank(b->second.dtype());
+    return ra != rb ? ra > rb : a->first < b->first;
+  });
+  // Build the header by hand to keep key order: __metadata__ first, then
+  // tensors in data order (as the crate serialises it).
+  std::string hdr = "{";
+  bool first = true;
+  if (!metadata.empty()) {
+    hdr += "\"__metadata__\":" + json(metadata).dump();
+    first = false;
+  }
+  uint64_t off = 0;
+  for (auto* t : order) {
+    const Tensor& x = t->second;
+    json shape = json::array();
+    for (auto d : x.shape()) shape.push_back(d);
+    if (!first) hdr += ",";
+    first = false;
+    hdr += json(t->first).dump() + ":{\"dtype\":\"" + std::string(info(x.dtype()).safetensors) +
+           "\",\"shape\":" + shape.dump() + ",\"data_offsets\":[" + std::to_string(off) + "," +
+           std::to_string(off + x.nbytes()) + "]}";
+    off += x.nbytes();
+  }
+  hdr += "}";
+  while (hdr.size() % 8) hdr += ' ';
+  AtomicFile f(path);
+  uint8_t len[8];
+  uint64_t n = hdr.size();
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(n >> (8 * i));
+  f.write(len, 8);
+  f.write(hdr);
+  for (auto* t : order) {
+    Tensor c = t->second.contiguous();
+    f.write(c.raw(), c.nbytes());
+  }
+  f.commit();
+}
+
+}  // namespace hfx

@@ -1,0 +1,258 @@
+#include "kernels/cpu/ops.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace hfx::cpu {
+
+namespace {
+constexpr int64_t kParallelMin = 1 << 14;  // elements below which threading costs more than it saves
+
+void widen_rows(const Tensor& t, int64_t row0, int64_t nrows, int64_t cols, float* out) {
+  const int64_t n = nrows * cols;
+  if (t.dtype() == DType::F16) {
+    const uint16_t* s = t.data<uint16_t>() + row0 * cols;
+    for (int64_t i = 0; i < n; ++i) out[i] = f16_to_f32(s[i]);
+  } else if (t.dtype() == DType::BF16) {
+    const uint16_t* s = t.data<uint16_t>() + row0 * cols;
+    for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_f32(s[i]);
+  } else if (t.dtype() == DType::F32) {
+    std::copy_n(t.data<float>() + row0 * cols, n, out);
+  } else {
+    throw_error(ErrorKind::Unsupported, "kernel weight dtype " + std::string(to_string(t.dtype())));
+  }
+}
+}  // namespace
+
+const float* as_f32(const Tensor& t, std::vector<float>& scratch) {
+  if (t.dtype() == DType::F32 && t.is_contiguous()) return t.data<float>();
+  Tensor c = t.contiguous();
+  scratch.resize(static_cast<std::size_t>(c.numel()));
+  widen_rows(c, 0, 1, c.numel(), scratch.data());
+  return scratch.data();
+}
+
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+              static_cast<blasint>(M), static_cast<blasint>(N), static_cast<blasint>(K), alpha, A,
+              static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C, static_cast<blasint>(ldc));
+}
+
+void linear(const float* x, int64_t rows, int64_t in, const Tensor& W, const Tensor& bias, float* y,
+            bool w_in_major) {
+  const int64_t out = w_in_major ? W.size(1) : W.size(0);
+  std::vector<float> wide;
+  const float* w;
+  Tensor wc = W.contiguous();
+  if (wc.dtype() == DType::F32) {
+    w = wc.data<float>();
+  } else {
+    wide.resize(static_cast<std::size_t>(wc.numel()));
+    widen_rows(wc, 0, 1, wc.numel(), wide.data());
+    w = wide.data();
+  }
+  if (w_in_major)
+    gemm(false, false, rows, out, in, 1.0f, x, in, w, out, 0.0f, y, out);
+  else
+    gemm(false, true, rows, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
+  if (bias.defined()) add_bias_rows(y, rows, out, bias);
+}
+
+void embedding(const int64_t* ids, int64_t n, const Tensor& table, float* out) {
+  const int64_t dim = table.size(1);
+  for (int64_t i = 0; i < n; ++i) widen_rows(table, ids[i], 1, dim, out + i * dim);
+}
+
+void embedding_add(const int64_t* ids, int64_t n, const Tensor& table, float* out) {
+  const int64_t dim = table.size(1);
+  std::vector<float> row(static_cast<std::size_t>(dim));
+  for (int64_t i = 0; i < n; ++i) {
+    widen_rows(table, ids[i], 1, dim, row.data());
+    float* o = out + i * dim;
+    for (int64_t j = 0; j < dim; ++j) o[j] += row[static_cast<std::size_t>(j)];
+  }
+}
+
+void layer_norm(float* x, int64_t rows, int64_t dim, const Tensor& gamma, const Tensor& beta, float eps) {
+  std::vector<float> gs, bs;
+  const float* g = as_f32(gamma, gs);
+  const float* b = beta.defined() ? as_f32(beta, bs) : nullptr;
+#pragma omp parallel for if (rows * dim > kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) {
+    float* p = x + r * dim;
+    double mean = 0;
+    for (int64_t j = 0; j < dim; ++j) mean += p[j];
+    mean /= static_cast<double>(dim);
+    double var = 0;
+    for (int64_t j = 0; j < dim; ++j) {
+      double d = p[j] - mean;
+      var += d * d;
+    }
+    var /= static_cast<double>(dim);
+    const float inv = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
+    const float m = static_cast<float>(mean);
+    for (int64_t j = 0; j < dim; ++j) p[j] = (p[j] - m) * inv * g[j] + (b ? b[j] : 0.0f);
+  }
+}
+
+void rms_norm(float* x, int64_t rows, int64_t dim, const Tensor& gamma, float eps) {
+  std::vector<float> gs;
+  const float* g = as_f32(gamma, gs);
+#pragma omp parallel for if (rows * dim > kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) {
+    float* p = x + r * dim;
+    double ss = 0;
+    for (int64_t j = 0; j < dim; ++j) ss += static_cast<double>(p[j]) * p[j];
+    const float inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(dim) + static_cast<double>(eps)));
+    for (int64_t j = 0; j < dim; ++j) p[j] = g[j] * (p[j] * inv);
+  }
+}
+
+Activation parse_activation(std::string_view name) {
+  if (name == "gelu") return Activation::GeluErf;
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_accurate") return Activation::GeluTanh;
+  if (name == "gelu_fast") return Activation::GeluFast;
+  if (name == "quick_gelu") return Activation::QuickGelu;
+  if (name == "relu") return Activation::Relu;
+  if (name == "silu" || name == "swish") return Activation::Silu;
+  if (name == "tanh") return Activation::Tanh;
+  if (name == "sigmoid") return Activation::Sigmoid;
+  if (name == "linear" || name == "identity") return Activation::Identity;
+  if (name == "mish") return Activation::Mish;
+  throw_error(ErrorKind::Unsupported, "unsupported activation '" + std::string(name) +
+                                          "' (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, silu, swish, tanh, sigmoid, linear, mish)");
+}
+
+void activate(float* x, int64_t n, Activation act) {
+  switch (act) {
+    case Activation::GeluErf:
+#pragma omp parallel for if (n > kParallelMin)
+      for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
+      return;
+    case Activation::GeluTanh:
+#pragma omp parallel for if (n > kParallelMin)
+      for (int64_t i = 0; i < n; ++i) {
+        float v = x[i];
+        x[i] = 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+      }
+      return;
+    case Activation::GeluFast:
+#pragma omp parallel for if (n > kParallelMin)
+      for (int64_t i = 0; i < n; ++i) {
+        float v = x[i];
+        x[i] = 0.5f * v * (1.0f + std::tanh(v * 0.7978845608f * (1.0f + 0.044715f * v * v)));
+      }
+      return;
+    case Activation::QuickGelu:
+      for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-1.702f * x[i]));
+      return;
+    case Activation::Relu:
+      for (int64_t i = 0; i < n; ++i) x[i] = std::max(x[i], 0.0f);
+      return;
+    case Activation::Silu:
+#pragma omp parallel for if (n > kParallelMin)
+      for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
+      return;
+    case Activation::Tanh:
+      for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
+      return;
+    case Activation::Sigmoid:
+      for (int64_t i = 0; i < n; ++i) x[i] = 1.0f / (1.0f + std::exp(-x[i]));
+      return;
+    case Activation::Mish:
+      for (int64_t i = 0; i < n; ++i) x[i] = x[i] * std::tanh(std::log1p(std::exp(x[i])));
+      return;
+    case Activation::Identity:
+      return;
+  }
+}
+
+void add_inplace(float* x, const float* y, int64_t n) {
+#pragma omp parallel for if (n > kParallelMin)
+  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+void scale_inplace(float* x, int64_t n, float s) {
+  for (int64_t i = 0; i < n; ++i) x[i] *= s;
+}
+
+void add_bias_rows(float* x, int64_t rows, int64_t dim, const Tensor& bias) {
+  std::vector<float> bs;
+  const float* b = as_f32(bias, bs);
+#pragma omp parallel for if (rows * dim > kParallelMin)
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < dim; ++j) x[r * dim + j] += b[j];
+}
+
+void softmax_rows(float* x, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* p = x + r * n;
+    float m = -INFINITY;
+    for (int64_t j = 0; j < n; ++j) m = std::max(m, p[j]);
+    if (m == -INFINITY) {  // all -inf: torch gives NaN; keep it finite and uniform-free
+      for (int64_t j = 0; j < n; ++j) p[j] = 0.0f;
+      continue;
+    }
+    float s = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      p[j] = std::exp(p[j] - m);
+      s += p[j];
+    }
+    const float inv = 1.0f / s;
+    for (int64_t j = 0; j < n; ++j) p[j] *= inv;
+  }
+}
+
+void attention(const AttentionArgs& a) {
+  const int64_t HD = a.H * a.D;
+#pragma omp parallel
+  {
+    std::vector<float> scores(static_cast<std::size_t>(a.Sq * a.Sk));
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t b = 0; b < a.B; ++b) {
+      for (int64_t h = 0; h < a.H; ++h) {
+        const float* q = a.q + b * a.q_bs + h * a.D;
+        const float* k = a.k + b * a.k_bs + h * a.D;
+        const float* v = a.v + b * a.v_bs + h * a.D;
+        float* s = scores.data();
+        // scores = scale * q k^T  (q rows strided by q_ss, k rows by k_ss)
+        for (int64_t i = 0; i < a.Sq; ++i) {
+          const float* qi = q + i * a.q_ss;
+          for (int64_t j = 0; j < a.Sk; ++j) {
+            const float* kj = k + j * a.k_ss;
+            float acc = 0;
+            for (int64_t d = 0; d < a.D; ++d) acc += qi[d] * kj[d];
+            s[i * a.Sk + j] = acc * a.scale;
+          }
+          if (a.bias) {
+            const float* bi = a.bias + b * a.bias_bs + h * a.bias_hs + i * a.bias_qs;
+            for (int64_t j = 0; j < a.Sk; ++j) s[i * a.Sk + j] += bi[j];
+          }
+        }
+        softmax_rows(s, a.Sq, a.Sk);
+        if (a.head_mask) scale_inplace(s, a.Sq * a.Sk, a.head_mask[h]);
+        if (a.probs) std::copy_n(s, a.Sq * a.Sk, a.probs + ((b * a.H + h) * a.Sq) * a.Sk);
+        // out = probs v
+        float* o = a.out + b * a.Sq * HD + h * a.D;
+        for (int64_t i = 0; i < a.Sq; ++i) {
+          float* oi = o + i * HD;
+          std::fill_n(oi, a.D, 0.0f);
+          for (int64_t j = 0; j < a.Sk; ++j) {
+            const float p = s[i * a.Sk + j];
+            const float* vj = v + j * a.v_ss;
+            for (int64_t d = 0; d < a.D; ++d) oi[d] += p * vj[d];
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace hfx::cpu
+

@@ -1,0 +1,72 @@
+// CPU kernels over contiguous f32 buffers (threaded with OpenMP).
+//
+// These assume valid inputs: shape checks happen in the callers (nn/ layers),
+// which know the names to put in an error. Matrices that may be stored as
+// f16/bf16 (Linear weights, embedding tables) come in as Tensors and are
+// widened to f32 inside the kernel, never stored widened.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "hfx/tensor.h"
+
+namespace hfx::cpu {
+
+// C[M,N] = alpha * op(A) * op(B) + beta * C, row-major, through BLAS.
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+// y[rows, out] = x[rows, in] * W^T (+ bias), W is [out, in] (torch Linear
+// layout) in f32, f16 or bf16; bias [out] (any float dtype) or undefined.
+// With `w_in_major` the weight is stored [in, out] (GPT-2 Conv1D layout).
+void linear(const float* x, int64_t rows, int64_t in, const Tensor& W, const Tensor& bias, float* y,
+            bool w_in_major = false);
+
+// out[i, :] = table[ids[i], :]; ids are checked against the table size by the caller.
+void embedding(const int64_t* ids, int64_t n, const Tensor& table, float* out);
+// out[i, :] += table[ids[i], :]
+void embedding_add(const int64_t* ids, int64_t n, const Tensor& table, float* out);
+
+// Two-pass LayerNorm over the last dim, in place. gamma/beta any float dtype (beta may be undefined).
+void layer_norm(float* x, int64_t rows, int64_t dim, const Tensor& gamma, const Tensor& beta, float eps);
+// RMSNorm (T5 / Llama style) in place: x * rsqrt(mean(x^2) + eps) * gamma.
+void rms_norm(float* x, int64_t rows, int64_t dim, const Tensor& gamma, float eps);
+
+enum class Activation { GeluErf, GeluTanh, GeluFast, QuickGelu, Relu, Silu, Tanh, Sigmoid, Identity, Mish };
+// Parses transformers' ACT2FN names ("gelu", "gelu_new", "relu", "silu", "swish", ...);
+// throws Unsupported naming the value.
+Activation parse_activation(std::string_view name);
+void activate(float* x, int64_t n, Activation act);
+
+void add_inplace(float* x, const float* y, int64_t n);   // x += y
+void scale_inplace(float* x, int64_t n, float s);        // x *= s
+void add_bias_rows(float* x, int64_t rows, int64_t dim, const Tensor& bias);  // x[r,:] += bias
+
+// Row softmax in place with max subtraction.
+void softmax_rows(float* x, int64_t rows, int64_t n);
+
+// Scaled dot-product attention for one layer.
+//   q: [B, Sq, H, D] at element strides (q_bs, q_ss) for batch/seq, heads packed as H*D
+//   k, v: [B, Sk, H, D] likewise (k_bs, k_ss)
+//   bias: optional additive scores bias, element (b,h,i,j) at b*bias_bs + h*bias_hs + i*bias_qs + j
+//   head_mask: optional [H] multiplier applied to the probabilities
+//   out: [B, Sq, H*D] contiguous; probs: optional [B, H, Sq, Sk]
+struct AttentionArgs {
+  int64_t B, Sq, Sk, H, D;
+  const float* q; int64_t q_bs, q_ss;
+  const float* k; int64_t k_bs, k_ss;
+  const float* v; int64_t v_bs, v_ss;
+  const float* bias = nullptr; int64_t bias_bs = 0, bias_hs = 0, bias_qs = 0;
+  const float* head_mask = nullptr;
+  float scale = 1.0f;
+  float* out = nullptr;
+  float* probs = nullptr;
+};
+void attention(const AttentionArgs& a);
+
+// Float view of a small parameter (bias, norm weight) for kernels: the data
+// itself if f32, else a widened copy in `scratch`.
+const float* as_f32(const Tensor& t, std::vector<float>& scratch);
+
+}  // namespace hfx::cpu

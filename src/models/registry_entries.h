@@ -1,0 +1,11 @@
+// One function per architecture file; registry.cc lists them all.
+#pragma once
+#include "hfx/model.h"
+
+namespace hfx::models {
+Architecture bert_architecture();
+Architecture roberta_architecture();
+Architecture distilbert_architecture();
+Architecture albert_architecture();
+Architecture electra_architecture();
+}  // namespace hfx::models

@@ -1,0 +1,207 @@
+#include "nn/layers.h"
+
+#include <cmath>
+#include <limits>
+
+namespace hfx::nn {
+
+Linear Linear::make(const Scope& s, int64_t in, int64_t out, bool bias) {
+  Linear l;
+  l.in = in;
+  l.out = out;
+  l.w = s.param("weight", {out, in});
+  if (bias) l.b = s.param("bias", {out});
+  return l;
+}
+
+void Linear::forward(const float* x, int64_t rows, float* y) const {
+  cpu::linear(x, rows, in, *w, b.valid() ? *b : Tensor(), y);
+}
+
+Tensor Linear::operator()(const Tensor& x) const {
+  if (x.dtype() != DType::F32 || x.size(-1) != in)
+    throw_error(ErrorKind::Mismatch, "input " + shape_str(x.shape()) + " does not fit Linear of in_features " +
+                                         std::to_string(in), {}, w.name());
+  Tensor xc = x.contiguous();
+  Shape os = x.shape();
+  os.back() = out;
+  Tensor y = Tensor::zeros(DType::F32, os);
+  forward(xc.data<float>(), x.numel() / in, y.mutable_data<float>());
+  return y;
+}
+
+LayerNorm LayerNorm::make(const Scope& s, int64_t dim, float eps, bool bias) {
+  LayerNorm n;
+  n.dim = dim;
+  n.eps = eps;
+  n.w = s.param("weight", {dim});
+  if (bias) n.b = s.param("bias", {dim});
+  return n;
+}
+
+void LayerNorm::inplace(Tensor& x) const {
+  cpu::layer_norm(x.mutable_data<float>(), x.numel() / dim, dim, *w, b.valid() ? *b : Tensor(), eps);
+}
+
+Embedding Embedding::make(const Scope& s, int64_t num, int64_t dim, const std::string& tied_to) {
+  Embedding e;
+  e.num = num;
+  e.dim = dim;
+  e.w = s.param("weight", {num, dim}, tied_to);
+  return e;
+}
+
+void Embedding::gather(const Tensor& ids, float* out, bool accumulate) const {
+  const int64_t* p = ids.data<int64_t>();
+  for (int64_t i = 0; i < ids.numel(); ++i)
+    if (p[i] < 0 || p[i] >= num)
+      throw_error(ErrorKind::InvalidArgument, "index " + std::to_string(p[i]) + " out of range for embedding of " +
+                                                  std::to_string(num) + " rows", {}, w.name());
+  if (accumulate)
+    cpu::embedding_add(p, ids.numel(), *w, out);
+  else
+    cpu::embedding(p, ids.numel(), *w, out);
+}
+
+Tensor as_ids(const Tensor& t, const char* what) {
+  if (!t.defined()) throw_error(ErrorKind::InvalidArgument, std::string(what) + " is required");
+  if (is_floating(t.dtype()))
+    throw_error(ErrorKind::InvalidArgument, std::string(what) + " must be an integer tensor, got " + std::string(to_string(t.dtype())));
+  return t.to(DType::I64);
+}
+
+AttnMask extended_attention_mask(const Tensor& mask, int64_t B, int64_t S, bool causal) {
+  AttnMask m;
+  if (!mask.defined() && !causal) return m;
+  const float kMin = std::numeric_limits<float>::lowest();
+  Tensor keep;
+  if (mask.defined()) {
+    if (mask.shape() != Shape{B, S})
+      throw_error(ErrorKind::Mismatch, "attention_mask shape " + shape_str(mask.shape()) + " does not match input " + shape_str({B, S}));
+    keep = mask.to(DType::F32);
+  }
+  const int64_t Sq = causal ? S : 1;
+  m.bias = Tensor::zeros(DType::F32, {B, Sq, S});
+  float* o = m.bias.mutable_data<float>();
+  const float* k = keep.defined() ? keep.data<float>() : nullptr;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < Sq; ++i)
+      for (int64_t j = 0; j < S; ++j) {
+        float v = k ? k[b * S + j] : 1.0f;
+        if (causal && j > i) v = 0.0f;
+        o[(b * Sq + i) * S + j] = (1.0f - v) * kMin;
+      }
+  return m;
+}
+
+std::vector<std::vector<float>> per_layer_head_mask(const Tensor& head_mask, int64_t layers, int64_t heads) {
+  std::vector<std::vector<float>> out;
+  if (!head_mask.defined()) return out;
+  Tensor hm = head_mask.to(DType::F32);
+  if (hm.shape() == Shape{heads}) {
+    out.assign(static_cast<std::size_t>(layers), std::vector<float>(hm.data<float>(), hm.data<float>() + heads));
+  } else if (hm.shape() == Shape{layers, heads}) {
+    for (int64_t l = 0; l < layers; ++l)
+      out.emplace_back(hm.data<float>() + l * heads, hm.data<float>() + (l + 1) * heads);
+  } else {
+    throw_error(ErrorKind::Mismatch, "head_mask shape " + shape_str(hm.shape()) + " must be [heads] or [layers, heads] = " +
+                                         shape_str({layers, heads}));
+  }
+  return out;
+}
+
+PostLNEncoderLayer PostLNEncoderLayer::make(const Scope& s, const EncoderLayerNames& n, int64_t hidden, int64_t heads,
+                                            int64_t intermediate, float eps, cpu::Activation act) {
+  if (heads <= 0 || hidden % heads != 0)
+    throw_error(ErrorKind::InvalidArgument, "hidden size " + std::to_string(hidden) + " is not a multiple of the number of attention heads " +
+                                                std::to_string(heads));
+  PostLNEncoderLayer l;
+  l.q = Linear::make(s / n.q, hidden, hidden);
+  l.k = Linear::make(s / n.k, hidden, hidden);
+  l.v = Linear::make(s / n.v, hidden, hidden);
+  l.o = Linear::make(s / n.o, hidden, hidden);
+  l.attn_norm = LayerNorm::make(s / n.attn_norm, hidden, eps);
+  l.ffn_in = Linear::make(s / n.ffn_in, hidden, intermediate);
+  l.ffn_out = Linear::make(s / n.ffn_out, intermediate, hidden);
+  l.ffn_norm = LayerNorm::make(s / n.ffn_norm, hidden, eps);
+  l.heads = heads;
+  l.head_dim = hidden / heads;
+  l.act = act;
+  return l;
+}
+
+Tensor PostLNEncoderLayer::forward(const Tensor& h, const AttnMask& mask, const float* head_mask, Tensor* probs) const {
+  const int64_t B = h.size(0), S = h.size(1), H = h.size(2);
+  Tensor Q = q(h), K = k(h), V = v(h);
+  Tensor ctx = Tensor::zeros(DType::F32, {B, S, H});
+  if (probs) *probs = Tensor::zeros(DType::F32, {B, heads, S, S});
+  cpu::AttentionArgs a{};
+  a.B = B; a.Sq = S; a.Sk = S; a.H = heads; a.D = head_dim;
+  a.q = Q.data<float>(); a.q_bs = S * H; a.q_ss = H;
+  a.k = K.data<float>(); a.k_bs = S * H; a.k_ss = H;
+  a.v = V.data<float>(); a.v_bs = S * H; a.v_ss = H;
+  a.bias = mask.data(); a.bias_bs = mask.batch_stride(); a.bias_hs = 0; a.bias_qs = mask.query_stride();
+  a.head_mask = head_mask;
+  a.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  a.out = ctx.mutable_data<float>();
+  a.probs = probs ? probs->mutable_data<float>() : nullptr;
+  cpu::attention(a);
+  Tensor attn = o(ctx);
+  cpu::add_inplace(attn.mutable_data<float>(), h.data<float>(), attn.numel());
+  attn_norm.inplace(attn);
+  Tensor inter = ffn_in(attn);
+  cpu::activate(inter.mutable_data<float>(), inter.numel(), act);
+  Tensor out = ffn_out(inter);
+  cpu::add_inplace(out.mutable_data<float>(), attn.data<float>(), out.numel());
+  ffn_norm.inplace(out);
+  return out;
+}
+
+}  // namespace hfx::nn
+
+namespace hfx::nn {
+
+Tensor first_token(const Tensor& h) {
+  const int64_t B = h.size(0), S = h.size(1), H = h.size(2);
+  Tensor out = Tensor::zeros(DType::F32, {B, H});
+  for (int64_t b = 0; b < B; ++b) std::copy_n(h.data<float>() + b * S * H, H, out.mutable_data<float>() + b * H);
+  return out;
+}
+
+std::pair<Tensor, Tensor> split_last_two(const Tensor& logits) {
+  Shape s = logits.shape();
+  s.pop_back();
+  Tensor a = Tensor::zeros(DType::F32, s), b = Tensor::zeros(DType::F32, s);
+  const float* p = logits.data<float>();
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    a.mutable_data<float>()[i] = p[2 * i];
+    b.mutable_data<float>()[i] = p[2 * i + 1];
+  }
+  return {a, b};
+}
+
+void emit_stack(Outputs& out, const StackOutputs& st, const std::string& prefix) {
+  for (std::size_t i = 0; i < st.hidden_states.size(); ++i)
+    out.set(prefix + "hidden_states." + std::to_string(i), st.hidden_states[i]);
+  for (std::size_t i = 0; i < st.attentions.size(); ++i)
+    out.set(prefix + "attentions." + std::to_string(i), st.attentions[i]);
+}
+
+Tensor flatten_choices(const Tensor& t) {
+  if (!t.defined()) return t;
+  if (t.dim() != 3) throw_error(ErrorKind::Mismatch, "multiple-choice inputs must be [batch, choices, seq], got " + shape_str(t.shape()));
+  return t.reshape({t.size(0) * t.size(1), t.size(2)});
+}
+
+}  // namespace hfx::nn
+
+namespace hfx::nn {
+int64_t flatten_choice_inputs(ModelInputs& in) {
+  const int64_t choices = in.input_ids.size(1);
+  in.input_ids = flatten_choices(in.input_ids);
+  in.attention_mask = flatten_choices(in.attention_mask);
+  in.token_type_ids = flatten_choices(in.token_type_ids);
+  in.position_ids = flatten_choices(in.position_ids);
+  return choices;
+}
+}  // namespace hfx::nn

@@ -1,0 +1,91 @@
+// Shared building blocks that every architecture composes (the llama.cpp
+// build_norm / build_attn / build_ffn idea): each declares its parameters
+// under a Scope using Hugging Face's module names, and runs on CPU kernels.
+#pragma once
+
+#include <string>
+
+#include "hfx/model.h"
+#include "kernels/cpu/ops.h"
+
+namespace hfx::nn {
+
+struct Linear {
+  Param w, b;
+  int64_t in = 0, out = 0;
+  static Linear make(const Scope& s, int64_t in, int64_t out, bool bias = true);
+  void forward(const float* x, int64_t rows, float* y) const;
+  Tensor operator()(const Tensor& x) const;  // [..., in] -> [..., out], f32
+};
+
+struct LayerNorm {
+  Param w, b;
+  int64_t dim = 0;
+  float eps = 1e-12f;
+  static LayerNorm make(const Scope& s, int64_t dim, float eps, bool bias = true);
+  void inplace(Tensor& x) const;
+};
+
+struct Embedding {
+  Param w;
+  int64_t num = 0, dim = 0;
+  static Embedding make(const Scope& s, int64_t num, int64_t dim, const std::string& tied_to = {});
+  // out[i] (+)= table[ids[i]]; ids out of [0, num) -> InvalidArgument naming the table.
+  void gather(const Tensor& ids, float* out, bool accumulate) const;
+};
+
+// Additive attention bias as transformers builds it: (1 - mask) * finfo(f32).min,
+// shape [B, 1, Sq, Sk] stored as [B, Sq, Sk] (Sq = 1 when not causal).
+struct AttnMask {
+  Tensor bias;  // f32 [B, Sq or 1, Sk]; undefined: no mask
+  const float* data() const { return bias.defined() ? bias.data<float>() : nullptr; }
+  int64_t batch_stride() const { return bias.defined() ? bias.size(1) * bias.size(2) : 0; }
+  int64_t query_stride() const { return bias.defined() && bias.size(1) > 1 ? bias.size(2) : 0; }
+};
+// `mask` [B, S] (any numeric dtype) or undefined (= all ones).
+AttnMask extended_attention_mask(const Tensor& mask, int64_t B, int64_t S, bool causal);
+// Per-layer head multipliers from a [H] or [L, H] head_mask (undefined: none).
+std::vector<std::vector<float>> per_layer_head_mask(const Tensor& head_mask, int64_t layers, int64_t heads);
+
+// Input ids as contiguous int64 of the expected rank, validated.
+Tensor as_ids(const Tensor& t, const char* what);
+
+// Names of one post-LayerNorm encoder layer's modules (relative to the layer).
+struct EncoderLayerNames {
+  std::string q, k, v, o, attn_norm, ffn_in, ffn_out, ffn_norm;
+};
+
+// BERT-shaped layer: self-attention + residual + LN, FFN + residual + LN.
+struct PostLNEncoderLayer {
+  Linear q, k, v, o, ffn_in, ffn_out;
+  LayerNorm attn_norm, ffn_norm;
+  int64_t heads = 0, head_dim = 0;
+  cpu::Activation act = cpu::Activation::GeluErf;
+  static PostLNEncoderLayer make(const Scope& s, const EncoderLayerNames& n, int64_t hidden, int64_t heads,
+                                 int64_t intermediate, float eps, cpu::Activation act);
+  // h: [B, S, hidden] f32 contiguous. probs: if non-null, receives [B, heads, S, S].
+  Tensor forward(const Tensor& h, const AttnMask& mask, const float* head_mask, Tensor* probs) const;
+};
+
+// Runs a stack of layers, collecting hidden_states / attentions outputs.
+struct StackOutputs {
+  std::vector<Tensor> hidden_states, attentions;
+};
+
+}  // namespace hfx::nn
+
+namespace hfx::nn {
+// h[:, 0, :] of a [B, S, H] tensor, as a new [B, H] tensor.
+Tensor first_token(const Tensor& h);
+// Splits [..., 2] QA logits into start/end [...] tensors.
+std::pair<Tensor, Tensor> split_last_two(const Tensor& logits);
+// Adds `prefix`hidden_states.i / attentions.i to `out`.
+void emit_stack(Outputs& out, const StackOutputs& st, const std::string& prefix = {});
+// Flattens [B, C, S] to [B*C, S] (multiple choice); undefined stays undefined.
+Tensor flatten_choices(const Tensor& t);
+}  // namespace hfx::nn
+
+namespace hfx::nn {
+// For *ForMultipleChoice: flattens every [B, C, S] input to [B*C, S]; returns C.
+int64_t flatten_choice_inputs(ModelInputs& in);
+}  // namespace hfx::nn
