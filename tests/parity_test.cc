@@ -1,0 +1,119 @@
+// Parity against the reference fixtures that the real transformers produced
+// (tools/fixtures, committed under tests/fixtures): every output the fixture
+// recorded — each hidden state, attention map, last hidden state, pooler
+// output, logits — must be within 1e-5 (fp32).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "hfx/io.h"
+#include "hfx/model.h"
+#include "test_util.h"
+
+using namespace hfx;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::set<std::string> kArchs = {"bert", "roberta", "distilbert", "albert", "electra"};
+
+struct Case {
+  std::string id, arch, cls;
+  fs::path dir;
+  nlohmann::json entry;
+};
+
+std::vector<Case> load_cases(bool only_with_dtypes = false) {
+  std::vector<Case> out;
+  fs::path manifest = hfx::testing::fixtures_dir() / "manifest.json";
+  if (!fs::exists(manifest)) return out;
+  auto m = nlohmann::json::parse(read_text_file(manifest.string()));
+  for (const auto& c : m["cases"]) {
+    if (!kArchs.count(c["arch"].get<std::string>())) continue;
+    if (only_with_dtypes && (!c.contains("dtypes") || c["dtypes"].empty())) continue;
+    out.push_back({c["id"], c["arch"], c["class"], hfx::testing::fixtures_dir() / c["dir"].get<std::string>(), c});
+  }
+  return out;
+}
+
+ModelInputs read_inputs(const fs::path& file) {
+  auto src = open_safetensors(file.string());
+  ModelInputs in;
+  for (const auto& e : src->entries()) {
+    Tensor t = src->get(e.name);
+    if (e.name == "input_ids") in.input_ids = t;
+    else if (e.name == "attention_mask") in.attention_mask = t;
+    else if (e.name == "token_type_ids") in.token_type_ids = t;
+    else if (e.name == "position_ids") in.position_ids = t;
+    else ADD_FAILURE() << "unhandled fixture input " << e.name;
+  }
+  in.output_hidden_states = true;
+  in.output_attentions = true;
+  return in;
+}
+
+class Parity : public ::testing::TestWithParam<Case> {};
+class ParityDtype : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Parity, SafetensorsFp32) {
+  const Case& c = GetParam();
+  const std::string weights = (c.dir / c.entry["formats"]["safetensors"].get<std::string>()).string();
+  LoadedModel lm = load_pretrained(weights, c.cls);
+  EXPECT_TRUE(lm.info.missing_keys.empty()) << "first missing: " << lm.info.missing_keys.front();
+  EXPECT_TRUE(lm.info.unexpected_keys.empty()) << "first unexpected: " << lm.info.unexpected_keys.front();
+  EXPECT_EQ(lm.info.converted, 0u);
+  Outputs out = lm.model->forward(read_inputs(c.dir / c.entry["inputs"].get<std::string>()));
+  auto ref = open_safetensors((c.dir / c.entry["outputs"].get<std::string>()).string());
+  ASSERT_FALSE(ref->entries().empty());
+  for (const auto& e : ref->entries()) {
+    ASSERT_TRUE(out.has(e.name)) << c.id << ": hfx has no output " << e.name;
+    const Tensor& got = out.get(e.name);
+    ASSERT_EQ(got.shape(), e.shape) << c.id << " " << e.name;
+    double d = max_abs_diff(got, ref->get(e.name));
+    EXPECT_LE(d, 1e-5) << c.id << " " << e.name;
+  }
+}
+
+// f16/bf16 checkpoints run with their weights kept in that dtype (widened in
+// the kernels, activations in f32); the budget is the reference's own
+// deviation between its f32 run and its run in that dtype.
+TEST_P(ParityDtype, HalfPrecision) {
+  const Case& c = GetParam();
+  auto ref32 = open_safetensors((c.dir / c.entry["outputs"].get<std::string>()).string());
+  for (auto it = c.entry["dtypes"].begin(); it != c.entry["dtypes"].end(); ++it) {
+    LoadOptions opts;
+    opts.keep_file_dtype = true;
+    LoadedModel lm = load_pretrained((c.dir / it->get<std::string>()).string(), c.cls, opts);
+    EXPECT_EQ(lm.info.converted, 0u);
+    Outputs out = lm.model->forward(read_inputs(c.dir / c.entry["inputs"].get<std::string>()));
+    auto ref = open_safetensors((c.dir / c.entry["dtype_outputs"][it.key()].get<std::string>()).string());
+    for (const auto& e : ref->entries()) {
+      // The reference's own error in this dtype, measured against its f32 run.
+      const double budget = std::max(max_abs_diff(ref->get(e.name), ref32->get(e.name)), 1e-5);
+      // hfx in this dtype must be at least as close to the f32 truth as the reference is ...
+      EXPECT_LE(max_abs_diff(out.get(e.name), ref32->get(e.name)), budget) << c.id << " " << it.key() << " " << e.name;
+      // ... and no farther from the reference's own run in this dtype than twice that.
+      EXPECT_LE(max_abs_diff(out.get(e.name), ref->get(e.name)), 2 * budget) << c.id << " " << it.key() << " " << e.name;
+    }
+  }
+}
+
+std::string case_name(const ::testing::TestParamInfo<Case>& pinfo) {
+  std::string n = pinfo.param.id;
+  for (char& ch : n)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return n;
+}
+INSTANTIATE_TEST_SUITE_P(Fixtures, Parity, ::testing::ValuesIn(load_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(Fixtures, ParityDtype, ::testing::ValuesIn(load_cases(true)), case_name);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Parity);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ParityDtype);
+
+TEST(Parity, FixturesPresent) {
+  ASSERT_TRUE(fs::exists(hfx::testing::fixtures_dir() / "manifest.json")) << "run tools/fixtures/regenerate.sh";
+  std::set<std::string> seen;
+  for (const auto& c : load_cases()) seen.insert(c.arch);
+  EXPECT_EQ(seen, kArchs);
+}
+
+}  // namespace
