@@ -162,6 +162,10 @@ struct LoadOptions {
   // Error (rather than LoadingInfo) when a parameter is missing.
   bool strict = false;
   bool ignore_mismatched_sizes = false;
+  // Like transformers' from_tf / from_flax: prefer TF (model.ckpt.index,
+  // tf_model.h5) or Flax (flax_model.msgpack) weights in a directory.
+  bool from_tf = false;
+  bool from_flax = false;
 };
 
 struct LoadingInfo {

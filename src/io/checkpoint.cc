@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hfx/formats.h"
 #include "hfx/io.h"
 
 namespace hfx {
@@ -90,6 +91,11 @@ std::unique_ptr<TensorSource> open_sharded(const std::string& index_path) {
 
 std::unique_ptr<TensorSource> open_checkpoint(const std::string& path) {
   if (ends_with(path, ".index.json")) return open_sharded(path);
+  if (ends_with(path, ".index")) return open_tf1_checkpoint(path.substr(0, path.size() - 6));
+  {
+    std::error_code ec;
+    if (!fs::exists(path, ec) && fs::exists(path + ".index", ec)) return open_tf1_checkpoint(path);
+  }
   auto m = MappedFile::open(path);
   const uint8_t* d = m->data();
   const std::size_t n = m->size();
@@ -98,11 +104,13 @@ std::unique_ptr<TensorSource> open_checkpoint(const std::string& path) {
   };
   if (starts("version https://git-lfs"))
     throw_error(ErrorKind::Format, "this is a Git LFS pointer file, not the weights: the LFS object was never pulled (run `git lfs pull`)", path);
-  if (starts("PK\x03\x04")) throw_error(ErrorKind::Unsupported, "PyTorch zip checkpoint: reader not built yet", path);
-  if (starts("\x89HDF\r\n\x1a\n")) throw_error(ErrorKind::Unsupported, "HDF5 (Keras h5) checkpoint: reader not built yet", path);
-  if (n >= 2 && d[0] == 0x80 && d[1] <= 5) throw_error(ErrorKind::Unsupported, "legacy PyTorch pickle checkpoint: reader not built yet", path);
-  if (n >= 9 && d[8] == '{') return open_safetensors(path);
-  if (ends_with(path, ".safetensors")) return open_safetensors(path);  // its own validation names the problem
+  if (starts("PK\x03\x04")) return open_torch_zip(path);
+  if (starts("\x89HDF\r\n\x1a\n")) return open_keras_h5(path);
+  // Legacy torch.save: pickle protocol 2+ whose first object is the magic number (LONG1).
+  if (n >= 3 && d[0] == 0x80 && d[1] >= 2 && d[1] <= 5 && d[2] == 0x8a) return open_torch_legacy(path);
+  if (ends_with(path, ".msgpack")) return open_flax_msgpack(path);
+  if (ends_with(path, ".safetensors") || (n >= 9 && d[8] == '{')) return open_safetensors(path);
+  if (n >= 1 && ((d[0] >= 0x80 && d[0] <= 0x8f) || d[0] == 0xde || d[0] == 0xdf)) return open_flax_msgpack(path);
   throw_error(ErrorKind::Format, "unrecognised checkpoint format (no known magic bytes)", path);
 }
 

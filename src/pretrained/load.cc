@@ -9,6 +9,7 @@
 
 #include "hfx/io.h"
 #include "hfx/model.h"
+#include "naming/naming.h"
 
 namespace hfx {
 
@@ -21,8 +22,13 @@ bool exists_file(const fs::path& p) {
   return fs::is_regular_file(p, ec);
 }
 
-// transformers' local-directory resolution (PyTorch class, no from_tf/from_flax).
-std::string resolve_weights(const fs::path& dir) {
+// transformers' local-directory resolution (4.46, PyTorch class).
+std::string resolve_weights(const fs::path& dir, const LoadOptions& o) {
+  if (o.from_tf && exists_file(dir / "model.ckpt.index")) return (dir / "model.ckpt.index").string();
+  if (o.from_tf && exists_file(dir / "tf_model.h5")) return (dir / "tf_model.h5").string();
+  if (o.from_tf && exists_file(dir / "tf_model.h5.index.json")) return (dir / "tf_model.h5.index.json").string();
+  if (o.from_flax && exists_file(dir / "flax_model.msgpack")) return (dir / "flax_model.msgpack").string();
+  if (o.from_flax && exists_file(dir / "flax_model.msgpack.index.json")) return (dir / "flax_model.msgpack.index.json").string();
   for (const char* name : {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                            "pytorch_model.bin.index.json"})
     if (exists_file(dir / name)) return (dir / name).string();
@@ -87,8 +93,8 @@ LoadedModel load_pretrained(const std::string& path, const std::string& class_na
         if (c.first == (*a)[0].get<std::string>()) cls = c.first;
   }
   std::unique_ptr<Model> model = build_model(config, cls);
-  if (weights.empty()) weights = resolve_weights(dir);
-  std::unique_ptr<TensorSource> src = open_checkpoint(weights);
+  if (weights.empty()) weights = resolve_weights(dir, opts);
+  std::unique_ptr<TensorSource> src = naming::canonical_names(open_checkpoint(weights), *model);
 
   LoadingInfo li;
   li.files.push_back(weights);

@@ -1,0 +1,44 @@
+// hfx/formats.h — readers and writers for each framework's weight format.
+//
+// Readers return a TensorSource whose names are the framework's own (PyTorch
+// state_dict keys, Keras h5 weight names, Flax parameter paths joined with
+// '/', TF1 variable names). Writers take tensors already named for their
+// framework (see naming/). Every writer is atomic (AtomicFile). Every reader
+// validates before it allocates or reads and throws hfx::Error naming the file
+// and tensor. open_checkpoint() (io.h) sniffs a file and picks the reader.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "hfx/io.h"
+
+namespace hfx {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+// PyTorch torch.save zip archive (format() == "pytorch"): restricted unpickler,
+// stored entries viewed in place (zero-copy). Writer output loads with
+// torch.load(weights_only=True).
+std::unique_ptr<TensorSource> open_torch_zip(const std::string& path);
+void write_torch_zip(const std::string& path, const NamedTensors& tensors);
+// Legacy pre-1.6 torch.save (magic number, pickles, raw storages): read only.
+std::unique_ptr<TensorSource> open_torch_legacy(const std::string& path);
+
+// Keras HDF5 weights, tf_model.h5 (format() == "tf_h5"); names like
+// "tf_bert_model/bert/embeddings/word_embeddings/weight:0".
+std::unique_ptr<TensorSource> open_keras_h5(const std::string& path);
+void write_keras_h5(const std::string& path, const NamedTensors& tensors);
+
+// Flax flax_model.msgpack (format() == "flax"); names are parameter paths
+// joined with '/', e.g. "bert/encoder/layer/0/attention/self/query/kernel".
+std::unique_ptr<TensorSource> open_flax_msgpack(const std::string& path);
+void write_flax_msgpack(const std::string& path, const NamedTensors& tensors);
+
+// Original TF1 checkpoint: `prefix` is the path without ".index"
+// (format() == "tf1"); names are TF variable names.
+std::unique_ptr<TensorSource> open_tf1_checkpoint(const std::string& prefix);
+
+}  // namespace hfx

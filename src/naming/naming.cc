@@ -1,0 +1,13 @@
+#include "naming/naming.h"
+
+namespace hfx::naming {
+
+std::unique_ptr<TensorSource> canonical_names(std::unique_ptr<TensorSource> src, const Model& model) {
+  const std::string f = src->format();
+  auto base = [&](const std::string& x) { return f == x || f == x + "-sharded"; };
+  if (base("tf_h5")) return tf2_to_canonical(std::move(src), model);
+  if (base("flax")) return flax_to_canonical(std::move(src), model);
+  return src;  // safetensors, pytorch: already canonical
+}
+
+}  // namespace hfx::naming
