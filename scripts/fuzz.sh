@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds every libFuzzer target with clang (ASan + UBSan) and runs each for
+# FUZZ_SECONDS (default 20) on its seed corpus (fuzz/corpus/<name>/), then
+# replays the malformed corpus. Exits non-zero on any finding.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
+secs="${FUZZ_SECONDS:-20}"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+  -DCMAKE_CXX_COMPILER=clang++ -DHFX_BUILD_FUZZ=ON -DHFX_SANITIZE=ON -DHFX_BUILD_TESTS=OFF -DHFX_BUILD_BENCH=OFF >/dev/null
+cmake --build "$build" >/dev/null
+for src in "$root"/fuzz/*_fuzz.cc; do
+  name="$(basename "$src" .cc)"
+  corpus="$root/fuzz/corpus/${name%_fuzz}"
+  work="$(mktemp -d)"
+  cp -r "$corpus"/. "$work"/ 2>/dev/null || true
+  echo "fuzz: $name for ${secs}s"
+  "$build/fuzz/$name" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 "$work" 2>&1 | tail -2
+  rm -rf "$work"
+done
+echo "fuzz: all targets ran without findings"
