@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency from Debian packages (idempotent).
+# Needs root (or sudo) on a fresh Debian 12 machine.
+set -euo pipefail
+pkgs=(
+  cmake ninja-build g++ pkg-config git ca-certificates unzip python3 python3-venv python3-pip
+  clang libclang-rt-14-dev libomp-dev          # fuzzing (libFuzzer) and the clang build
+  libopenblas-dev                              # BLAS (measured fastest: bench/results/blas.md)
+  nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libhdf5-dev libmsgpack-cxx-dev libcurl4-openssl-dev
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  echo "setup: installing ${missing[*]}" >&2
+  $sudo_cmd apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+fi
+echo "setup: dependencies present" >&2

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The test command (README; .ci/run calls exactly this): installs what is
+# missing, then builds and runs every test in the release build and in the
+# ASan+UBSan build, and runs each fuzz target briefly.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+scripts/setup.sh
+# The pinned Python env (transformers 4.46, torch, TF, Flax) that checks files
+# hfx writes load in the real frameworks; cached between runs on one machine.
+tools/fixtures/env.sh >/dev/null
+export HFX_FIXTURE_PYTHON="$root/tools/fixtures/.venv/bin/python"
+echo "== release build + tests"
+scripts/build.sh release >/dev/null
+ctest --test-dir build --output-on-failure -j 2
+echo "== ASan + UBSan build + tests"
+scripts/build.sh asan >/dev/null
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j 2
+echo "== fuzz targets (${FUZZ_SECONDS:-10}s each)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-10}" scripts/fuzz.sh
