@@ -1,0 +1,77 @@
+// The hfx command line, run as a user would.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "hfx/io.h"
+#include "test_util.h"
+
+namespace {
+
+struct CliRun {
+  int status;
+  std::string out;
+};
+
+CliRun run_cli(const std::string& args) {
+  std::string cmd = std::string(HFX_CLI_PATH) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+std::string fixture(const std::string& rel) { return (hfx::testing::fixtures_dir() / rel).string(); }
+
+}  // namespace
+
+TEST(Cli, Info) {
+  CliRun r = run_cli("info " + fixture("albert/tiny/AlbertForMaskedLM"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("model_type:   albert"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("class:        AlbertForMaskedLM"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("model.safetensors"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("0 missing, 0 unexpected"), std::string::npos) << r.out;
+}
+
+TEST(Cli, RunJsonMatchesTheReference) {
+  auto in = hfx::open_safetensors(fixture("bert/tiny/BertForSequenceClassification/inputs.safetensors"));
+  auto ref = hfx::open_safetensors(fixture("bert/tiny/BertForSequenceClassification/outputs.safetensors"));
+  auto matrix = [](const hfx::Tensor& t) {
+    std::string s;
+    for (int64_t i = 0; i < t.size(0); ++i) {
+      if (i) s += ";";
+      for (int64_t j = 0; j < t.size(1); ++j) s += (j ? "," : "") + std::to_string(static_cast<int64_t>(t.item(i * t.size(1) + j)));
+    }
+    return "\"" + s + "\"";
+  };
+  CliRun r = run_cli("run " + fixture("bert/tiny/BertForSequenceClassification") + " --input-ids " + matrix(in->get("input_ids")) +
+                  " --attention-mask " + matrix(in->get("attention_mask")) + " --token-type-ids " +
+                  matrix(in->get("token_type_ids")) + " --hidden-states --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["class"], "BertForSequenceClassification");
+  hfx::Tensor want = ref->get("logits");
+  auto data = j["outputs"]["logits"]["data"];
+  ASSERT_EQ(static_cast<int64_t>(data.size()), want.numel());
+  for (int64_t i = 0; i < want.numel(); ++i) EXPECT_NEAR(data[static_cast<std::size_t>(i)].get<double>(), want.item(i), 1e-5);
+  EXPECT_TRUE(j["outputs"].contains("hidden_states.2"));
+}
+
+TEST(Cli, ErrorsExitNonZeroWithAMessage) {
+  CliRun r = run_cli("run " + fixture("bert/tiny/BertModel") + " --input-ids 1,2,x");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("'x' is not an integer"), std::string::npos) << r.out;
+  r = run_cli("info /nonexistent/model");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("NotFound"), std::string::npos) << r.out;
+  r = run_cli("run " + fixture("bert/tiny/BertModel") + " --input-ids \"1,2;3\"");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("different lengths"), std::string::npos) << r.out;
+  r = run_cli("frobnicate");
+  EXPECT_NE(r.status, 0);
+}
