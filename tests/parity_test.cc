@@ -15,7 +15,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::set<std::string> kArchs = {"bert", "roberta", "distilbert", "albert", "electra"};
+// Every architecture hfx registers is judged on every fixture case it has.
+const std::set<std::string> kArchs = [] {
+  auto v = supported_model_types();
+  return std::set<std::string>(v.begin(), v.end());
+}();
 
 struct Case {
   std::string id, arch, cls;
@@ -45,6 +49,7 @@ ModelInputs read_inputs(const fs::path& file) {
     else if (e.name == "attention_mask") in.attention_mask = t;
     else if (e.name == "token_type_ids") in.token_type_ids = t;
     else if (e.name == "position_ids") in.position_ids = t;
+    else if (e.name == "mc_token_ids") in.mc_token_ids = t;
     else ADD_FAILURE() << "unhandled fixture input " << e.name;
   }
   in.output_hidden_states = true;

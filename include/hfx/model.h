@@ -89,6 +89,7 @@ struct ModelInputs {
   Tensor position_ids;     // optional
   Tensor head_mask;        // [heads] or [layers, heads], 1 keeps a head; optional
   Tensor decoder_input_ids, decoder_attention_mask;  // encoder-decoder models
+  Tensor mc_token_ids;     // GPT/GPT-2 double heads: [batch, choices] index of the classification token
   bool output_hidden_states = false;
   bool output_attentions = false;
 };

@@ -15,6 +15,7 @@ const std::vector<Architecture>& architectures() {
     v.push_back(models::distilbert_architecture());
     v.push_back(models::albert_architecture());
     v.push_back(models::electra_architecture());
+    v.push_back(models::gpt2_architecture());
     return v;
   }();
   return all;

@@ -8,4 +8,5 @@ Architecture roberta_architecture();
 Architecture distilbert_architecture();
 Architecture albert_architecture();
 Architecture electra_architecture();
+Architecture gpt2_architecture();
 }  // namespace hfx::models

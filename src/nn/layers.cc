@@ -205,3 +205,47 @@ int64_t flatten_choice_inputs(ModelInputs& in) {
   return choices;
 }
 }  // namespace hfx::nn
+
+namespace hfx::nn {
+Conv1D Conv1D::make(const Scope& s, int64_t in, int64_t out) {
+  Conv1D c;
+  c.in = in;
+  c.out = out;
+  c.w = s.param("weight", {in, out});
+  c.b = s.param("bias", {out});
+  return c;
+}
+
+Tensor Conv1D::operator()(const Tensor& x) const {
+  if (x.dtype() != DType::F32 || x.size(-1) != in)
+    throw_error(ErrorKind::Mismatch, "input " + shape_str(x.shape()) + " does not fit Conv1D of nx " + std::to_string(in), {}, w.name());
+  Tensor xc = x.contiguous();
+  Shape os = x.shape();
+  os.back() = out;
+  Tensor y = Tensor::zeros(DType::F32, os);
+  cpu::linear(xc.data<float>(), x.numel() / in, in, *w, *b, y.mutable_data<float>(), /*w_in_major=*/true);
+  return y;
+}
+
+Tensor causal_bias(const Tensor& key_mask, int64_t B, int64_t Sq, int64_t past) {
+  const int64_t Sk = past + Sq;
+  const float kMin = std::numeric_limits<float>::lowest();
+  Tensor keep;
+  if (key_mask.defined()) {
+    if (key_mask.shape() != Shape{B, Sk})
+      throw_error(ErrorKind::Mismatch, "attention_mask shape " + shape_str(key_mask.shape()) + " must be [batch, past + seq] = " +
+                                           shape_str({B, Sk}));
+    keep = key_mask.to(DType::F32);
+  }
+  Tensor bias = Tensor::zeros(DType::F32, {B, Sq, Sk});
+  float* o = bias.mutable_data<float>();
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < Sq; ++i)
+      for (int64_t j = 0; j < Sk; ++j) {
+        float v = j > past + i ? kMin : 0.0f;
+        if (keep.defined()) v += (1.0f - keep.data<float>()[b * Sk + j]) * kMin;
+        o[(b * Sq + i) * Sk + j] = v;
+      }
+  return bias;
+}
+}  // namespace hfx::nn

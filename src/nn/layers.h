@@ -89,3 +89,18 @@ namespace hfx::nn {
 // For *ForMultipleChoice: flattens every [B, C, S] input to [B*C, S]; returns C.
 int64_t flatten_choice_inputs(ModelInputs& in);
 }  // namespace hfx::nn
+
+namespace hfx::nn {
+// GPT-2's Conv1D: a Linear whose weight is stored [in, out].
+struct Conv1D {
+  Param w, b;
+  int64_t in = 0, out = 0;
+  static Conv1D make(const Scope& s, int64_t in, int64_t out);
+  Tensor operator()(const Tensor& x) const;
+};
+// Additive bias for decoder self-attention over [B, Sq] queries at absolute
+// positions past..past+Sq-1 and Sk = past + Sq keys: causal (finfo.min above
+// the diagonal) plus the key padding mask [B, Sk] (undefined = none), as
+// transformers' eager attention adds them. Returns f32 [B, Sq, Sk].
+Tensor causal_bias(const Tensor& key_mask, int64_t B, int64_t Sq, int64_t past);
+}  // namespace hfx::nn

@@ -1,0 +1,61 @@
+// hfx/generate.h — text generation for decoder models (transformers' generate()).
+//
+// Greedy search, multinomial sampling (temperature, top-k, top-p, seeded) and
+// beam search (num_beams, length_penalty, early_stopping, num_return_sequences),
+// with min/max new tokens, eos/pad handling and repetition_penalty, over a KV
+// cache so that each new token costs one incremental step.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "hfx/model.h"
+
+namespace hfx {
+
+// Per-layer key/value cache (heads packed: [batch, capacity, heads*head_dim]).
+struct KVCache {
+  std::vector<Tensor> k, v;
+  int64_t length = 0;    // tokens cached
+  int64_t capacity = 0;  // rows allocated per batch entry
+  // Keeps only the batch rows in `index` (beam search), in that order.
+  void reorder(const std::vector<int64_t>& index);
+};
+
+// A model that can run incrementally over a cache (decoder-only models).
+class CausalLM {
+ public:
+  virtual ~CausalLM() = default;
+  // ids [B, S_new]; position_ids [B, S_new] (undefined: past..past+S_new-1);
+  // attention_mask [B, past + S_new] or undefined. Returns logits
+  // [B, S_new, vocab] and extends `cache`.
+  virtual Tensor step(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask,
+                      KVCache& cache) const = 0;
+  virtual int64_t vocab_size() const = 0;
+};
+
+struct GenerationConfig {
+  int64_t max_new_tokens = 20;
+  int64_t min_new_tokens = 0;
+  bool do_sample = false;
+  int64_t num_beams = 1;
+  float temperature = 1.0f;
+  int64_t top_k = 50;
+  float top_p = 1.0f;
+  float repetition_penalty = 1.0f;
+  float length_penalty = 1.0f;
+  bool early_stopping = false;
+  int64_t num_return_sequences = 1;
+  std::optional<int64_t> eos_token_id, pad_token_id;
+  uint64_t seed = 0;
+  // Defaults from generation_config.json / config.json (transformers' rules), then overrides.
+  static GenerationConfig from_model(const Model& model);
+};
+
+// Returns [B * num_return_sequences, prompt + generated] token ids (rows that
+// finished early are padded with pad_token_id, as transformers does).
+// Throws Unsupported when the model cannot run incrementally.
+Tensor generate(const Model& model, const Tensor& input_ids, const Tensor& attention_mask, const GenerationConfig& cfg);
+
+}  // namespace hfx

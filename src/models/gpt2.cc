@@ -1,0 +1,270 @@
+// GPT-2: pre-LayerNorm decoder with learned positions and Conv1D ([in, out]) weights.
+// Upstream: transformers v4.46.3 src/transformers/models/gpt2/modeling_gpt2.py
+// model_type "gpt2"; classes GPT2Model, GPT2LMHeadModel, GPT2DoubleHeadsModel,
+// GPT2ForSequenceClassification, GPT2ForTokenClassification, GPT2ForQuestionAnswering.
+// Eager attention semantics (scale_attn_weights, scale_attn_by_inverse_layer_idx);
+// dropout is identity at inference.
+#include "hfx/generate.h"
+#include "models/registry_entries.h"
+#include "nn/layers.h"
+
+namespace hfx::models {
+namespace {
+
+enum class Head { Base, LMHead, DoubleHeads, SequenceClassification, TokenClassification, QuestionAnswering };
+
+struct Block {
+  nn::LayerNorm ln_1, ln_2;
+  nn::Conv1D c_attn, attn_proj, c_fc, mlp_proj;
+};
+
+class GPT2 final : public Model, public CausalLM {
+ public:
+  GPT2(const std::string& cls, const Config& c, Head head) : Model(cls, c, "transformer"), head_(head) {
+    vocab_ = c.get<int64_t>("vocab_size", 0);
+    E_ = c.get<int64_t>("n_embd", 0);
+    L_ = c.get<int64_t>("n_layer", 0);
+    H_ = c.get<int64_t>("n_head", 0);
+    P_ = c.get<int64_t>("n_positions", 0);
+    const int64_t inner = c.get<int64_t>("n_inner", 4 * E_);
+    if (vocab_ <= 0 || E_ <= 0 || L_ <= 0 || H_ <= 0 || P_ <= 0)
+      throw_error(ErrorKind::InvalidArgument, "vocab_size, n_embd, n_layer, n_head and n_positions must be positive", c.source());
+    if (E_ % H_) throw_error(ErrorKind::InvalidArgument, "n_embd is not a multiple of n_head", c.source());
+    const float eps = static_cast<float>(c.get<double>("layer_norm_epsilon", 1e-5));
+    act_ = cpu::parse_activation(c.get<std::string>("activation_function", "gelu_new"));
+    scale_weights_ = c.get<bool>("scale_attn_weights", true);
+    scale_by_layer_ = c.get<bool>("scale_attn_by_inverse_layer_idx", false);
+    pad_ = c.has("pad_token_id") ? c.get<int64_t>("pad_token_id", -1) : -1;
+    Scope r = root();
+    Scope t = head == Head::Base ? r : r / "transformer";
+    wte_ = nn::Embedding::make(t / "wte", vocab_, E_);
+    wpe_ = nn::Embedding::make(t / "wpe", P_, E_);
+    for (int64_t i = 0; i < L_; ++i) {
+      Scope h = t / "h" / i;
+      blocks_.push_back({nn::LayerNorm::make(h / "ln_1", E_, eps), nn::LayerNorm::make(h / "ln_2", E_, eps),
+                         nn::Conv1D::make(h / "attn" / "c_attn", E_, 3 * E_), nn::Conv1D::make(h / "attn" / "c_proj", E_, E_),
+                         nn::Conv1D::make(h / "mlp" / "c_fc", E_, inner), nn::Conv1D::make(h / "mlp" / "c_proj", inner, E_)});
+      ignored_keys_.push_back(h.path("attn.bias"));  // the causal-mask buffers older checkpoints saved
+      ignored_keys_.push_back(h.path("attn.masked_bias"));
+    }
+    ln_f_ = nn::LayerNorm::make(t / "ln_f", E_, eps);
+    if (head == Head::LMHead || head == Head::DoubleHeads) {
+      lm_head_.in = E_;
+      lm_head_.out = vocab_;
+      lm_head_.w = (r / "lm_head").param("weight", {vocab_, E_}, c.get<bool>("tie_word_embeddings", true) ? wte_.w.name() : "");
+    }
+    if (head == Head::DoubleHeads)  // SequenceSummary with num_labels forced to 1
+      score_ = nn::Linear::make(r / "multiple_choice_head" / "summary", E_, 1);
+    if (head == Head::SequenceClassification) score_ = nn::Linear::make(r / "score", E_, c.num_labels(), false);
+    if (head == Head::TokenClassification) score_ = nn::Linear::make(r / "classifier", E_, c.num_labels());
+    if (head == Head::QuestionAnswering) score_ = nn::Linear::make(r / "qa_outputs", E_, 2);
+  }
+
+  int64_t vocab_size() const override { return vocab_; }
+
+  Tensor step(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, KVCache& cache) const override {
+    if (head_ != Head::LMHead) throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use GPT2LMHeadModel)");
+    nn::StackOutputs st;
+    Tensor h = run(nn::as_ids(ids, "input_ids"), position_ids, Tensor(), attention_mask, Tensor(), &cache, false, false, st);
+    return lm_head_(h);
+  }
+
+  Outputs forward(const ModelInputs& in0) const override {
+    ModelInputs in = in0;
+    Shape in_shape = nn::as_ids(in.input_ids, "input_ids").shape();
+    if (head_ == Head::DoubleHeads) nn::flatten_choice_inputs(in);
+    Tensor ids = nn::as_ids(in.input_ids, "input_ids");
+    nn::StackOutputs st;
+    Tensor h = run(ids, in.position_ids, in.token_type_ids, in.attention_mask, in.head_mask, nullptr,
+                   in.output_hidden_states, in.output_attentions, st);
+    const int64_t B = ids.size(0), S = ids.size(1);
+    Shape out_shape = in_shape;
+    out_shape.push_back(E_);
+    if (in.output_hidden_states) st.hidden_states.push_back(h.reshape(out_shape));
+    Outputs out;
+    switch (head_) {
+      case Head::Base:
+        out.set("last_hidden_state", h.reshape(out_shape));
+        break;
+      case Head::LMHead:
+        out.set("logits", lm_head_(h));
+        break;
+      case Head::DoubleHeads: {
+        Shape ls = in_shape;
+        ls.push_back(vocab_);
+        out.set("logits", lm_head_(h).reshape(ls));
+        // cls_index summary: the hidden state at mc_token_ids (default: the last token).
+        Tensor mc = in0.mc_token_ids.defined() ? nn::as_ids(in0.mc_token_ids, "mc_token_ids").reshape({-1}) : Tensor();
+        Tensor picked = Tensor::zeros(DType::F32, {B, E_});
+        for (int64_t b = 0; b < B; ++b) {
+          int64_t idx = mc.defined() ? mc.data<int64_t>()[b] : S - 1;
+          if (idx < 0 || idx >= S) throw_error(ErrorKind::InvalidArgument, "mc_token_ids value out of range");
+          std::copy_n(h.data<float>() + (b * S + idx) * E_, E_, picked.mutable_data<float>() + b * E_);
+        }
+        out.set("mc_logits", (*score_)(picked).reshape({in_shape[0], in_shape[1]}));
+        break;
+      }
+      case Head::SequenceClassification: {
+        Tensor logits = (*score_)(h);  // [B, S, labels]
+        const int64_t nl = logits.size(2);
+        Tensor pooled = Tensor::zeros(DType::F32, {B, nl});
+        for (int64_t b = 0; b < B; ++b) {
+          // transformers 4.46: (first pad position - 1) modulo S; the last token without a pad id.
+          int64_t last = S - 1;
+          if (pad_ >= 0) {
+            int64_t first_pad = 0;
+            for (int64_t i = 0; i < S; ++i)
+              if (ids.data<int64_t>()[b * S + i] == pad_) { first_pad = i; break; }
+            last = ((first_pad - 1) % S + S) % S;
+          } else if (B != 1) {
+            throw_error(ErrorKind::InvalidArgument, "Cannot handle batch sizes > 1 if no padding token is defined.");
+          }
+          std::copy_n(logits.data<float>() + (b * S + last) * nl, nl, pooled.mutable_data<float>() + b * nl);
+        }
+        out.set("logits", pooled);
+        break;
+      }
+      case Head::TokenClassification:
+        out.set("logits", (*score_)(h));
+        break;
+      case Head::QuestionAnswering: {
+        auto [s, e] = nn::split_last_two((*score_)(h));
+        out.set("start_logits", s);
+        out.set("end_logits", e);
+        break;
+      }
+    }
+    nn::emit_stack(out, st);
+    return out;
+  }
+
+  // The transformer over new tokens `ids` [B, S]; with a cache, attends to the
+  // cached keys/values too and appends this step's. Returns ln_f(h) [B, S, E].
+  Tensor run(const Tensor& ids, const Tensor& position_ids, const Tensor& token_type_ids, const Tensor& attention_mask,
+             const Tensor& head_mask, KVCache* cache, bool want_hidden, bool want_attn, nn::StackOutputs& st) const {
+    if (ids.dim() != 2) throw_error(ErrorKind::Mismatch, "input_ids must be [batch, seq], got " + shape_str(ids.shape()));
+    const int64_t B = ids.size(0), S = ids.size(1);
+    const int64_t past = cache ? cache->length : 0;
+    if (past + S > P_)
+      throw_error(ErrorKind::InvalidArgument, "sequence length " + std::to_string(past + S) + " exceeds n_positions " + std::to_string(P_));
+    Tensor h = Tensor::zeros(DType::F32, {B, S, E_});
+    wte_.gather(ids, h.mutable_data<float>(), false);
+    Tensor pos = position_ids.defined() ? nn::as_ids(position_ids, "position_ids") : Tensor::zeros(DType::I64, {B, S});
+    if (!position_ids.defined())
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t i = 0; i < S; ++i) pos.mutable_data<int64_t>()[b * S + i] = past + i;
+    if (pos.shape() != Shape{B, S}) throw_error(ErrorKind::Mismatch, "position_ids shape " + shape_str(pos.shape()) + " != " + shape_str({B, S}));
+    wpe_.gather(pos, h.mutable_data<float>(), true);
+    if (token_type_ids.defined()) wte_.gather(nn::as_ids(token_type_ids, "token_type_ids"), h.mutable_data<float>(), true);
+    const int64_t Sk = past + S;
+    Tensor bias = nn::causal_bias(attention_mask, B, S, past);
+    auto hm = nn::per_layer_head_mask(head_mask, L_, H_);
+    if (cache) {
+      if (cache->k.empty()) {
+        cache->k.resize(static_cast<std::size_t>(L_));
+        cache->v.resize(static_cast<std::size_t>(L_));
+      }
+      if (Sk > cache->capacity) {  // grow (doubling), keeping what is cached
+        const int64_t cap = std::max<int64_t>(Sk, 2 * cache->capacity);
+        for (int64_t l = 0; l < L_; ++l)
+          for (Tensor* t : {&cache->k[static_cast<std::size_t>(l)], &cache->v[static_cast<std::size_t>(l)]}) {
+            Tensor n = Tensor::zeros(DType::F32, {B, cap, E_});
+            if (t->defined())
+              for (int64_t b = 0; b < B; ++b)
+                std::copy_n(t->data<float>() + b * cache->capacity * E_, past * E_, n.mutable_data<float>() + b * cap * E_);
+            *t = n;
+          }
+        cache->capacity = cap;
+      }
+    }
+    const int64_t D = E_ / H_;
+    for (int64_t l = 0; l < L_; ++l) {
+      const Block& blk = blocks_[static_cast<std::size_t>(l)];
+      if (want_hidden) st.hidden_states.push_back(h.clone());  // h is updated in place below
+      Tensor x = h.clone();
+      blk.ln_1.inplace(x);
+      Tensor qkv = blk.c_attn(x);  // [B, S, 3E]
+      const float* base = qkv.data<float>();
+      cpu::AttentionArgs a{};
+      a.B = B; a.Sq = S; a.Sk = Sk; a.H = H_; a.D = D;
+      a.q = base; a.q_bs = S * 3 * E_; a.q_ss = 3 * E_;
+      if (cache) {  // append this step's keys/values, attend over the whole cache
+        Tensor& kc = cache->k[static_cast<std::size_t>(l)];
+        Tensor& vc = cache->v[static_cast<std::size_t>(l)];
+        for (int64_t b = 0; b < B; ++b)
+          for (int64_t i = 0; i < S; ++i) {
+            std::copy_n(base + (b * S + i) * 3 * E_ + E_, E_, kc.mutable_data<float>() + (b * cache->capacity + past + i) * E_);
+            std::copy_n(base + (b * S + i) * 3 * E_ + 2 * E_, E_, vc.mutable_data<float>() + (b * cache->capacity + past + i) * E_);
+          }
+        a.k = kc.data<float>(); a.k_bs = cache->capacity * E_; a.k_ss = E_;
+        a.v = vc.data<float>(); a.v_bs = cache->capacity * E_; a.v_ss = E_;
+      } else {
+        a.k = base + E_;     a.k_bs = S * 3 * E_; a.k_ss = 3 * E_;
+        a.v = base + 2 * E_; a.v_bs = S * 3 * E_; a.v_ss = 3 * E_;
+      }
+      Tensor ctx = Tensor::zeros(DType::F32, {B, S, E_});
+      Tensor probs;
+      if (want_attn) probs = Tensor::zeros(DType::F32, {B, H_, S, Sk});
+      a.bias = bias.data<float>(); a.bias_bs = S * Sk; a.bias_hs = 0; a.bias_qs = Sk;
+      a.head_mask = hm.empty() ? nullptr : hm[static_cast<std::size_t>(l)].data();
+      a.scale = (scale_weights_ ? 1.0f / std::sqrt(static_cast<float>(D)) : 1.0f) / (scale_by_layer_ ? static_cast<float>(l + 1) : 1.0f);
+      a.out = ctx.mutable_data<float>();
+      a.probs = probs.defined() ? probs.mutable_data<float>() : nullptr;
+      cpu::attention(a);
+      Tensor attn = blk.attn_proj(ctx);
+      cpu::add_inplace(h.mutable_data<float>(), attn.data<float>(), h.numel());
+      x = h.clone();
+      blk.ln_2.inplace(x);
+      Tensor ff = blk.c_fc(x);
+      cpu::activate(ff.mutable_data<float>(), ff.numel(), act_);
+      Tensor mlp = blk.mlp_proj(ff);
+      cpu::add_inplace(h.mutable_data<float>(), mlp.data<float>(), h.numel());
+      if (want_attn) st.attentions.push_back(probs);
+    }
+    if (cache) cache->length = Sk;
+    ln_f_.inplace(h);
+    return h;
+  }
+
+ private:
+  Head head_;
+  int64_t vocab_ = 0, E_ = 0, L_ = 0, H_ = 0, P_ = 0, pad_ = -1;
+  cpu::Activation act_ = cpu::Activation::GeluTanh;
+  bool scale_weights_ = true, scale_by_layer_ = false;
+  nn::Embedding wte_, wpe_;
+  std::vector<Block> blocks_;
+  nn::LayerNorm ln_f_;
+  nn::Linear lm_head_;
+  std::optional<nn::Linear> score_;
+};
+
+}  // namespace
+
+Architecture gpt2_architecture() {
+  json d = {{"is_decoder", false}, {"tie_word_embeddings", true}, {"vocab_size", 50257}, {"n_positions", 1024},
+            {"n_embd", 768}, {"n_layer", 12}, {"n_head", 12}, {"n_inner", nullptr}, {"activation_function", "gelu_new"},
+            {"resid_pdrop", 0.1}, {"embd_pdrop", 0.1}, {"attn_pdrop", 0.1}, {"layer_norm_epsilon", 1e-5},
+            {"initializer_range", 0.02}, {"summary_type", "cls_index"}, {"summary_use_proj", true},
+            {"summary_activation", nullptr}, {"summary_proj_to_labels", true}, {"summary_first_dropout", 0.1},
+            {"scale_attn_weights", true}, {"use_cache", true}, {"bos_token_id", 50256}, {"eos_token_id", 50256},
+            {"scale_attn_by_inverse_layer_idx", false}, {"reorder_and_upcast_attn", false}};
+  Architecture a{"gpt2", d, "transformer", {}, {}};
+  auto add = [&](const std::string& cls, Head h) {
+    a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<GPT2>(cls, c, h); });
+  };
+  add("GPT2Model", Head::Base);
+  add("GPT2LMHeadModel", Head::LMHead);
+  add("GPT2DoubleHeadsModel", Head::DoubleHeads);
+  add("GPT2ForSequenceClassification", Head::SequenceClassification);
+  add("GPT2ForTokenClassification", Head::TokenClassification);
+  add("GPT2ForQuestionAnswering", Head::QuestionAnswering);
+  a.auto_classes = {{"AutoModel", "GPT2Model"},
+                    {"AutoModelForCausalLM", "GPT2LMHeadModel"},
+                    {"AutoModelForPreTraining", "GPT2LMHeadModel"},
+                    {"AutoModelForSequenceClassification", "GPT2ForSequenceClassification"},
+                    {"AutoModelForTokenClassification", "GPT2ForTokenClassification"},
+                    {"AutoModelForQuestionAnswering", "GPT2ForQuestionAnswering"}};
+  return a;
+}
+
+}  // namespace hfx::models
