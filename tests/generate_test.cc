@@ -73,6 +73,9 @@ TEST_P(Generate, CacheMatchesFullForward) {
   LoadedModel lm = load_pretrained(c.dir.string(), c.cls);
   const auto* causal = dynamic_cast<const CausalLM*>(lm.model.get());
   ASSERT_NE(causal, nullptr);
+  if (const json* rs = lm.model->config().find("rope_scaling"); rs && rs->value("rope_type", "") == "dynamic")
+    GTEST_SKIP() << "dynamic NTK RoPE depends on the longest position seen, so step-by-step and one-shot logits differ "
+                    "(in transformers too)";
   Tensor prompt = to_ids(c.gen["prompt_ids"]);
   ModelInputs in;
   in.input_ids = prompt;

@@ -83,7 +83,8 @@ TEST(Registry, EveryClassBuildsFromATinyConfig) {
   for (const auto& arch : architectures()) {
     nlohmann::json f = tiny_bert_config();
     f["model_type"] = arch.model_type;
-    f.update({{"dim", 16}, {"n_layers", 1}, {"n_heads", 2}, {"hidden_dim", 20}, {"embedding_size", 8}});
+    f.update({{"dim", 16}, {"n_layers", 1}, {"n_heads", 2}, {"hidden_dim", 20}, {"embedding_size", 8},
+              {"n_embd", 16}, {"n_layer", 1}, {"n_head", 2}, {"n_positions", 16}, {"num_key_value_heads", 1}});
     Config c(f, arch.config_defaults);
     for (const auto& [name, builder] : arch.classes) {
       auto m = builder(c);

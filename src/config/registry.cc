@@ -16,6 +16,8 @@ const std::vector<Architecture>& architectures() {
     v.push_back(models::albert_architecture());
     v.push_back(models::electra_architecture());
     v.push_back(models::gpt2_architecture());
+    v.push_back(models::llama_architecture());
+    v.push_back(models::mistral_architecture());
     return v;
   }();
   return all;

@@ -9,4 +9,6 @@ Architecture distilbert_architecture();
 Architecture albert_architecture();
 Architecture electra_architecture();
 Architecture gpt2_architecture();
+Architecture llama_architecture();
+Architecture mistral_architecture();
 }  // namespace hfx::models

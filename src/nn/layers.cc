@@ -249,3 +249,88 @@ Tensor causal_bias(const Tensor& key_mask, int64_t B, int64_t Sq, int64_t past) 
   return bias;
 }
 }  // namespace hfx::nn
+
+namespace hfx::nn {
+Rope Rope::from_config(const Config& c, int64_t head_dim) {
+  Rope r;
+  r.dim = head_dim;
+  r.base = c.get<double>("rope_theta", 10000.0);
+  r.original_max = c.get<int64_t>("max_position_embeddings", 2048);
+  if (const json* rs = c.find("rope_scaling"); rs && rs->is_object()) {
+    std::string t = rs->value("rope_type", rs->value("type", std::string("default")));
+    r.type = t;
+    r.factor = rs->value("factor", 1.0);
+    r.low_freq_factor = rs->value("low_freq_factor", 1.0);
+    r.high_freq_factor = rs->value("high_freq_factor", 4.0);
+    if (rs->contains("original_max_position_embeddings")) r.original_max = (*rs)["original_max_position_embeddings"].get<int64_t>();
+    if (t != "default" && t != "linear" && t != "dynamic" && t != "llama3")
+      throw_error(ErrorKind::Unsupported, "rope_scaling type '" + t + "' is not supported (default, linear, dynamic, llama3)", c.source());
+  }
+  return r;
+}
+
+std::vector<float> Rope::inv_freq(int64_t max_pos) const {
+  double b = base;
+  if (type == "dynamic" && max_pos + 1 > original_max) {
+    const double seq_len = static_cast<double>(max_pos + 1);
+    b = base * std::pow(factor * seq_len / static_cast<double>(original_max) - (factor - 1.0),
+                        static_cast<double>(dim) / static_cast<double>(dim - 2));
+  }
+  std::vector<float> inv(static_cast<std::size_t>(dim / 2));
+  for (int64_t i = 0; i < dim / 2; ++i) {  // float32 like torch: 1 / base ** (arange(0, dim, 2) / dim)
+    const float e = static_cast<float>(2 * i) / static_cast<float>(dim);
+    inv[static_cast<std::size_t>(i)] = 1.0f / std::pow(static_cast<float>(b), e);
+  }
+  if (type == "linear")
+    for (float& f : inv) f = static_cast<float>(f / factor);
+  if (type == "llama3") {
+    const double old_ctx = static_cast<double>(original_max);
+    const double low_wl = old_ctx / low_freq_factor, high_wl = old_ctx / high_freq_factor;
+    for (float& f : inv) {
+      const double wl = 2 * M_PI / f;
+      double scaled = wl > low_wl ? f / factor : f;
+      if (!(wl < high_wl) && !(wl > low_wl)) {
+        const double smooth = (old_ctx / wl - low_freq_factor) / (high_freq_factor - low_freq_factor);
+        scaled = (1 - smooth) * scaled / factor + smooth * scaled;
+      }
+      f = static_cast<float>(scaled);
+    }
+  }
+  return inv;
+}
+
+void Rope::apply(float* x, int64_t B, int64_t S, int64_t heads, int64_t b_stride, int64_t s_stride, const Tensor& pos,
+                 const std::vector<float>& inv) const {
+  const int64_t half = dim / 2;
+  std::vector<float> c(static_cast<std::size_t>(half)), sn(static_cast<std::size_t>(half));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t s = 0; s < S; ++s) {
+      const float p = static_cast<float>(pos.data<int64_t>()[b * S + s]);
+      for (int64_t i = 0; i < half; ++i) {
+        const float f = p * inv[static_cast<std::size_t>(i)];
+        c[static_cast<std::size_t>(i)] = std::cos(f);
+        sn[static_cast<std::size_t>(i)] = std::sin(f);
+      }
+      for (int64_t h = 0; h < heads; ++h) {
+        float* v = x + b * b_stride + s * s_stride + h * dim;
+        for (int64_t i = 0; i < half; ++i) {
+          const float x1 = v[i], x2 = v[i + half];
+          v[i] = x1 * c[static_cast<std::size_t>(i)] - x2 * sn[static_cast<std::size_t>(i)];
+          v[i + half] = x2 * c[static_cast<std::size_t>(i)] + x1 * sn[static_cast<std::size_t>(i)];
+        }
+      }
+    }
+}
+
+Tensor causal_window_bias(const Tensor& key_mask, int64_t B, int64_t Sq, int64_t past, int64_t window) {
+  Tensor bias = causal_bias(key_mask, B, Sq, past);
+  if (window <= 0) return bias;
+  const int64_t Sk = past + Sq;
+  const float kMin = std::numeric_limits<float>::lowest();
+  float* o = bias.mutable_data<float>();
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < Sq; ++i)
+      for (int64_t j = 0; j <= past + i - window && j < Sk; ++j) o[(b * Sq + i) * Sk + j] = kMin;
+  return bias;
+}
+}  // namespace hfx::nn

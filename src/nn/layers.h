@@ -104,3 +104,25 @@ struct Conv1D {
 // transformers' eager attention adds them. Returns f32 [B, Sq, Sk].
 Tensor causal_bias(const Tensor& key_mask, int64_t B, int64_t Sq, int64_t past);
 }  // namespace hfx::nn
+
+namespace hfx::nn {
+// Rotary position embeddings as transformers 4.46 computes them
+// (modeling_rope_utils: default, linear, dynamic NTK, llama3), applied to
+// [B, S, heads, D] buffers with rotate_half semantics.
+struct Rope {
+  int64_t dim = 0;             // rotary dims (= head_dim)
+  double base = 10000.0;
+  std::string type = "default";
+  double factor = 1.0, low_freq_factor = 1.0, high_freq_factor = 4.0;
+  int64_t original_max = 0;    // max_position_embeddings (or rope_scaling's original_max_position_embeddings)
+  static Rope from_config(const Config& c, int64_t head_dim);
+  // inv_freq for a call whose largest position is max_pos (dynamic NTK depends on it).
+  std::vector<float> inv_freq(int64_t max_pos) const;
+  // Rotates x [B, S, heads, D] (row strides given) in place at positions pos [B, S].
+  void apply(float* x, int64_t B, int64_t S, int64_t heads, int64_t b_stride, int64_t s_stride, const Tensor& pos,
+             const std::vector<float>& inv) const;
+};
+// Causal (+ optional sliding window: key j visible from query i iff i - window < j <= i)
+// plus key padding, as an additive f32 [B, Sq, Sk] bias; queries sit at past..past+Sq-1.
+Tensor causal_window_bias(const Tensor& key_mask, int64_t B, int64_t Sq, int64_t past, int64_t window);
+}  // namespace hfx::nn

@@ -218,8 +218,8 @@ void attention(const AttentionArgs& a) {
     for (int64_t b = 0; b < a.B; ++b) {
       for (int64_t h = 0; h < a.H; ++h) {
         const float* q = a.q + b * a.q_bs + h * a.D;
-        const float* k = a.k + b * a.k_bs + h * a.D;
-        const float* v = a.v + b * a.v_bs + h * a.D;
+        const float* k = a.k + b * a.k_bs + (h / a.group) * a.D;
+        const float* v = a.v + b * a.v_bs + (h / a.group) * a.D;
         float* s = scores.data();
         // scores = scale * q k^T  (q rows strided by q_ss, k rows by k_ss)
         for (int64_t i = 0; i < a.Sq; ++i) {

@@ -48,7 +48,7 @@ void softmax_rows(float* x, int64_t rows, int64_t n);
 
 // Scaled dot-product attention for one layer.
 //   q: [B, Sq, H, D] at element strides (q_bs, q_ss) for batch/seq, heads packed as H*D
-//   k, v: [B, Sk, H, D] likewise (k_bs, k_ss)
+//   k, v: [B, Sk, H/group, D] likewise (k_bs, k_ss); query head h reads kv head h/group
 //   bias: optional additive scores bias, element (b,h,i,j) at b*bias_bs + h*bias_hs + i*bias_qs + j
 //   head_mask: optional [H] multiplier applied to the probabilities
 //   out: [B, Sq, H*D] contiguous; probs: optional [B, H, Sq, Sk]
@@ -59,6 +59,7 @@ struct AttentionArgs {
   const float* v; int64_t v_bs, v_ss;
   const float* bias = nullptr; int64_t bias_bs = 0, bias_hs = 0, bias_qs = 0;
   const float* head_mask = nullptr;
+  int64_t group = 1;  // query heads per key/value head (grouped-query attention); k/v hold H/group heads
   float scale = 1.0f;
   float* out = nullptr;
   float* probs = nullptr;

@@ -1,0 +1,236 @@
+// Llama: LlamaModel, LlamaForCausalLM, LlamaForSequenceClassification,
+// LlamaForTokenClassification, LlamaForQuestionAnswering.
+// Upstream: transformers v4.46.3 src/transformers/models/llama/modeling_llama.py
+// Eager attention; RoPE default/linear/dynamic/llama3; GQA; tied or untied embeddings.
+#include "models/llama.h"
+
+#include "models/registry_entries.h"
+
+namespace hfx::models {
+
+LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, const std::string& qa_prefix,
+                     bool sliding_window)
+    : Model(cls, c, head == DecoderHead::QuestionAnswering ? qa_prefix : "model"), head_(head) {
+  vocab_ = c.get<int64_t>("vocab_size", 0);
+  H_ = c.get<int64_t>("hidden_size", 0);
+  L_ = c.get<int64_t>("num_hidden_layers", 0);
+  nH_ = c.get<int64_t>("num_attention_heads", 0);
+  nKV_ = c.get<int64_t>("num_key_value_heads", nH_);
+  if (vocab_ <= 0 || H_ <= 0 || L_ <= 0 || nH_ <= 0 || nKV_ <= 0)
+    throw_error(ErrorKind::InvalidArgument, "vocab_size, hidden_size, num_hidden_layers and head counts must be positive", c.source());
+  if (nH_ % nKV_) throw_error(ErrorKind::InvalidArgument, "num_attention_heads must be a multiple of num_key_value_heads", c.source());
+  D_ = c.get<int64_t>("head_dim", H_ / nH_);
+  if (D_ <= 0 || D_ % 2) throw_error(ErrorKind::InvalidArgument, "head_dim must be positive and even", c.source());
+  const int64_t inter = c.get<int64_t>("intermediate_size", 0);
+  eps_ = static_cast<float>(c.get<double>("rms_norm_eps", 1e-6));
+  act_ = cpu::parse_activation(c.get<std::string>("hidden_act", "silu"));
+  if (sliding_window) window_ = c.get<int64_t>("sliding_window", 0);
+  if (c.get<int64_t>("pretraining_tp", 1) != 1)
+    throw_error(ErrorKind::Unsupported, "pretraining_tp > 1 is not supported", c.source());
+  rope_ = nn::Rope::from_config(c, D_);
+  pad_ = c.has("pad_token_id") ? c.get<int64_t>("pad_token_id", -1) : -1;
+  const bool attn_bias = c.get<bool>("attention_bias", false);
+  const bool mlp_bias = c.get<bool>("mlp_bias", false);
+  Scope r = root();
+  Scope m = head == DecoderHead::Base ? r : r / base_model_prefix();
+  embed_ = nn::Embedding::make(m / "embed_tokens", vocab_, H_);
+  for (int64_t i = 0; i < L_; ++i) {
+    Scope l = m / "layers" / i;
+    Layer ly;
+    ly.q = nn::Linear::make(l / "self_attn" / "q_proj", H_, nH_ * D_, attn_bias);
+    ly.k = nn::Linear::make(l / "self_attn" / "k_proj", H_, nKV_ * D_, attn_bias);
+    ly.v = nn::Linear::make(l / "self_attn" / "v_proj", H_, nKV_ * D_, attn_bias);
+    ly.o = nn::Linear::make(l / "self_attn" / "o_proj", nH_ * D_, H_, attn_bias);
+    ly.gate = nn::Linear::make(l / "mlp" / "gate_proj", H_, inter, mlp_bias);
+    ly.up = nn::Linear::make(l / "mlp" / "up_proj", H_, inter, mlp_bias);
+    ly.down = nn::Linear::make(l / "mlp" / "down_proj", inter, H_, mlp_bias);
+    ly.in_norm = (l / "input_layernorm").param("weight", {H_});
+    ly.post_norm = (l / "post_attention_layernorm").param("weight", {H_});
+    layers_.push_back(ly);
+    ignored_keys_.push_back(l.path("self_attn.rotary_emb.inv_freq"));
+  }
+  ignored_keys_.push_back(m.path("rotary_emb.inv_freq"));
+  norm_ = (m / "norm").param("weight", {H_});
+  if (head == DecoderHead::CausalLM) {
+    lm_head_.in = H_;
+    lm_head_.out = vocab_;
+    lm_head_.w = (r / "lm_head").param("weight", {vocab_, H_}, c.get<bool>("tie_word_embeddings", false) ? embed_.w.name() : "");
+  }
+  if (head == DecoderHead::SequenceClassification) score_ = nn::Linear::make(r / "score", H_, c.num_labels(), false);
+  if (head == DecoderHead::TokenClassification) score_ = nn::Linear::make(r / "score", H_, c.num_labels());
+  if (head == DecoderHead::QuestionAnswering) score_ = nn::Linear::make(r / "qa_outputs", H_, 2);
+}
+
+Tensor LlamaLike::run(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, const Tensor& head_mask,
+                      KVCache* cache, bool want_hidden, bool want_attn, nn::StackOutputs& st) const {
+  if (ids.dim() != 2) throw_error(ErrorKind::Mismatch, "input_ids must be [batch, seq], got " + shape_str(ids.shape()));
+  const int64_t B = ids.size(0), S = ids.size(1);
+  const int64_t past = cache ? cache->length : 0, Sk = past + S;
+  const int64_t QD = nH_ * D_, KD = nKV_ * D_;
+  Tensor h = Tensor::zeros(DType::F32, {B, S, H_});
+  embed_.gather(ids, h.mutable_data<float>(), false);
+  Tensor pos = position_ids.defined() ? nn::as_ids(position_ids, "position_ids") : Tensor::zeros(DType::I64, {B, S});
+  if (!position_ids.defined())
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t i = 0; i < S; ++i) pos.mutable_data<int64_t>()[b * S + i] = past + i;
+  if (pos.shape() != Shape{B, S}) throw_error(ErrorKind::Mismatch, "position_ids shape " + shape_str(pos.shape()) + " != " + shape_str({B, S}));
+  int64_t max_pos = 0;
+  for (int64_t i = 0; i < pos.numel(); ++i) max_pos = std::max(max_pos, pos.data<int64_t>()[i]);
+  const std::vector<float> inv = rope_.inv_freq(max_pos);
+  Tensor bias = nn::causal_window_bias(attention_mask, B, S, past, window_);
+  auto hm = nn::per_layer_head_mask(head_mask, L_, nH_);
+  if (cache) {
+    if (cache->k.empty()) {
+      cache->k.resize(static_cast<std::size_t>(L_));
+      cache->v.resize(static_cast<std::size_t>(L_));
+    }
+    if (Sk > cache->capacity) {
+      const int64_t cap = std::max<int64_t>(Sk, 2 * cache->capacity);
+      for (int64_t l = 0; l < L_; ++l)
+        for (Tensor* t : {&cache->k[static_cast<std::size_t>(l)], &cache->v[static_cast<std::size_t>(l)]}) {
+          Tensor n = Tensor::zeros(DType::F32, {B, cap, KD});
+          if (t->defined())
+            for (int64_t b = 0; b < B; ++b)
+              std::copy_n(t->data<float>() + b * cache->capacity * KD, past * KD, n.mutable_data<float>() + b * cap * KD);
+          *t = n;
+        }
+      cache->capacity = cap;
+    }
+  }
+  for (int64_t l = 0; l < L_; ++l) {
+    const Layer& ly = layers_[static_cast<std::size_t>(l)];
+    if (want_hidden) st.hidden_states.push_back(h.clone());  // h is updated in place below
+    Tensor x = h.clone();
+    cpu::rms_norm(x.mutable_data<float>(), B * S, H_, *ly.in_norm, eps_);
+    Tensor q = ly.q(x), k = ly.k(x), v = ly.v(x);
+    rope_.apply(q.mutable_data<float>(), B, S, nH_, S * QD, QD, pos, inv);
+    rope_.apply(k.mutable_data<float>(), B, S, nKV_, S * KD, KD, pos, inv);
+    cpu::AttentionArgs a{};
+    a.B = B; a.Sq = S; a.Sk = Sk; a.H = nH_; a.D = D_; a.group = nH_ / nKV_;
+    a.q = q.data<float>(); a.q_bs = S * QD; a.q_ss = QD;
+    if (cache) {
+      Tensor& kc = cache->k[static_cast<std::size_t>(l)];
+      Tensor& vc = cache->v[static_cast<std::size_t>(l)];
+      for (int64_t b = 0; b < B; ++b) {
+        std::copy_n(k.data<float>() + b * S * KD, S * KD, kc.mutable_data<float>() + (b * cache->capacity + past) * KD);
+        std::copy_n(v.data<float>() + b * S * KD, S * KD, vc.mutable_data<float>() + (b * cache->capacity + past) * KD);
+      }
+      a.k = kc.data<float>(); a.k_bs = cache->capacity * KD; a.k_ss = KD;
+      a.v = vc.data<float>(); a.v_bs = cache->capacity * KD; a.v_ss = KD;
+    } else {
+      a.k = k.data<float>(); a.k_bs = S * KD; a.k_ss = KD;
+      a.v = v.data<float>(); a.v_bs = S * KD; a.v_ss = KD;
+    }
+    Tensor ctx = Tensor::zeros(DType::F32, {B, S, QD});
+    Tensor probs;
+    if (want_attn) probs = Tensor::zeros(DType::F32, {B, nH_, S, Sk});
+    a.bias = bias.data<float>(); a.bias_bs = S * Sk; a.bias_hs = 0; a.bias_qs = Sk;
+    a.head_mask = hm.empty() ? nullptr : hm[static_cast<std::size_t>(l)].data();
+    a.scale = 1.0f / std::sqrt(static_cast<float>(D_));
+    a.out = ctx.mutable_data<float>();
+    a.probs = probs.defined() ? probs.mutable_data<float>() : nullptr;
+    cpu::attention(a);
+    Tensor attn = ly.o(ctx);
+    cpu::add_inplace(h.mutable_data<float>(), attn.data<float>(), h.numel());
+    x = h.clone();
+    cpu::rms_norm(x.mutable_data<float>(), B * S, H_, *ly.post_norm, eps_);
+    Tensor g = ly.gate(x), u = ly.up(x);
+    cpu::activate(g.mutable_data<float>(), g.numel(), act_);
+    float* gp = g.mutable_data<float>();
+    const float* up = u.data<float>();
+    for (int64_t i = 0; i < g.numel(); ++i) gp[i] *= up[i];
+    Tensor mlp = ly.down(g);
+    cpu::add_inplace(h.mutable_data<float>(), mlp.data<float>(), h.numel());
+    if (want_attn) st.attentions.push_back(probs);
+  }
+  if (cache) cache->length = Sk;
+  cpu::rms_norm(h.mutable_data<float>(), B * S, H_, *norm_, eps_);
+  if (want_hidden) st.hidden_states.push_back(h);
+  return h;
+}
+
+Tensor LlamaLike::step(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, KVCache& cache) const {
+  if (head_ != DecoderHead::CausalLM) throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use *ForCausalLM)");
+  nn::StackOutputs st;
+  return lm_head_(run(nn::as_ids(ids, "input_ids"), position_ids, attention_mask, Tensor(), &cache, false, false, st));
+}
+
+Outputs LlamaLike::forward(const ModelInputs& in) const {
+  Tensor ids = nn::as_ids(in.input_ids, "input_ids");
+  nn::StackOutputs st;
+  Tensor h = run(ids, in.position_ids, in.attention_mask, in.head_mask, nullptr, in.output_hidden_states, in.output_attentions, st);
+  const int64_t B = ids.size(0), S = ids.size(1);
+  Outputs out;
+  switch (head_) {
+    case DecoderHead::Base:
+      out.set("last_hidden_state", h);
+      break;
+    case DecoderHead::CausalLM:
+      out.set("logits", lm_head_(h));
+      break;
+    case DecoderHead::SequenceClassification: {
+      Tensor logits = (*score_)(h);
+      const int64_t nl = logits.size(2);
+      Tensor pooled = Tensor::zeros(DType::F32, {B, nl});
+      for (int64_t b = 0; b < B; ++b) {
+        int64_t last = S - 1;
+        if (pad_ >= 0) {  // transformers 4.46: (first pad position - 1) modulo S
+          int64_t first_pad = 0;
+          for (int64_t i = 0; i < S; ++i)
+            if (ids.data<int64_t>()[b * S + i] == pad_) { first_pad = i; break; }
+          last = ((first_pad - 1) % S + S) % S;
+        } else if (B != 1) {
+          throw_error(ErrorKind::InvalidArgument, "Cannot handle batch sizes > 1 if no padding token is defined.");
+        }
+        std::copy_n(logits.data<float>() + (b * S + last) * nl, nl, pooled.mutable_data<float>() + b * nl);
+      }
+      out.set("logits", pooled);
+      break;
+    }
+    case DecoderHead::TokenClassification:
+      out.set("logits", (*score_)(h));
+      break;
+    case DecoderHead::QuestionAnswering: {
+      auto [s, e] = nn::split_last_two((*score_)(h));
+      out.set("start_logits", s);
+      out.set("end_logits", e);
+      break;
+    }
+  }
+  nn::emit_stack(out, st);
+  return out;
+}
+
+Architecture llama_like_architecture(const std::string& model_type, const std::string& family, json defaults,
+                                     const std::string& qa_prefix, bool sliding_window) {
+  Architecture a{model_type, std::move(defaults), "model", {}, {}};
+  auto add = [&](const std::string& suffix, DecoderHead h) {
+    const std::string cls = family + suffix;
+    a.classes.emplace_back(cls, [cls, h, qa_prefix, sliding_window](const Config& c) {
+      return std::make_unique<LlamaLike>(cls, c, h, qa_prefix, sliding_window);
+    });
+  };
+  add("Model", DecoderHead::Base);
+  add("ForCausalLM", DecoderHead::CausalLM);
+  add("ForSequenceClassification", DecoderHead::SequenceClassification);
+  add("ForTokenClassification", DecoderHead::TokenClassification);
+  add("ForQuestionAnswering", DecoderHead::QuestionAnswering);
+  a.auto_classes = {{"AutoModel", family + "Model"},
+                    {"AutoModelForCausalLM", family + "ForCausalLM"},
+                    {"AutoModelForSequenceClassification", family + "ForSequenceClassification"},
+                    {"AutoModelForTokenClassification", family + "ForTokenClassification"},
+                    {"AutoModelForQuestionAnswering", family + "ForQuestionAnswering"}};
+  return a;
+}
+
+Architecture llama_architecture() {
+  json d = {{"is_decoder", false}, {"vocab_size", 32000}, {"hidden_size", 4096}, {"intermediate_size", 11008},
+            {"num_hidden_layers", 32}, {"num_attention_heads", 32}, {"num_key_value_heads", nullptr},
+            {"hidden_act", "silu"}, {"max_position_embeddings", 2048}, {"initializer_range", 0.02},
+            {"rms_norm_eps", 1e-6}, {"use_cache", true}, {"pad_token_id", nullptr}, {"bos_token_id", 1},
+            {"eos_token_id", 2}, {"pretraining_tp", 1}, {"tie_word_embeddings", false}, {"rope_theta", 10000.0},
+            {"rope_scaling", nullptr}, {"attention_bias", false}, {"attention_dropout", 0.0}, {"mlp_bias", false}};
+  return llama_like_architecture("llama", "Llama", d, "transformer", false);
+}
+
+}  // namespace hfx::models
