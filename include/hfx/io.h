@@ -80,6 +80,8 @@ class AtomicFile {
   bool committed_ = false;
 };
 
+// fsyncs a directory so that renames in it are durable (best effort).
+void fsync_directory(const std::string& dir);
 // Writes `content` to `path` atomically (temp file + fsync + rename).
 void write_file_atomic(const std::string& path, std::string_view content);
 std::string read_text_file(const std::string& path);

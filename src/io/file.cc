@@ -108,7 +108,10 @@ void AtomicFile::commit() {
     throw_error(ErrorKind::Io, "rename to final name failed: " + errno_str(), path_);
   committed_ = true;
   std::string dir = std::filesystem::path(path_).parent_path().string();
-  if (dir.empty()) dir = ".";
+  fsync_directory(dir.empty() ? "." : dir);
+}
+
+void fsync_directory(const std::string& dir) {
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);

@@ -1,0 +1,57 @@
+// hfx/save.h — save_pretrained: a model (or a state dict) to a directory that
+// transformers' from_pretrained loads, in PyTorch (safetensors or .bin), TF2
+// (tf_model.h5) or Flax (flax_model.msgpack) form, sharded like transformers.
+//
+// Atomic: every file is written under a temporary name, fsynced and renamed;
+// a sharded save first publishes an index that points at freshly linked
+// shards, so at every instant either the previous checkpoint or the new one
+// is complete on disk (transformers deletes the old shards first; hfx does
+// not). Weight files of the previous save that would shadow the new one in
+// from_pretrained's resolution order are removed only after the new
+// checkpoint is complete.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hfx/formats.h"
+#include "hfx/model.h"
+
+namespace hfx {
+
+// The version hfx is compatible with; written as config.json's transformers_version.
+inline constexpr const char* kTransformersVersion = "4.46.3";
+
+struct SaveOptions {
+  // "pt" (PyTorch: safetensors unless safe_serialization is false), "tf" or "flax".
+  std::string framework = "pt";
+  bool safe_serialization = true;
+  // Decimal units as transformers >= 4.42 parses them ("5GB" = 5e9 bytes; KB, MB, GB, TB);
+  // hfx also accepts binary "KiB/MiB/GiB" (2^10...) as an extension. Empty: the
+  // framework's 4.46 default ("5GB" for pt and tf, "10GB" for flax).
+  std::string max_shard_size;
+  // Save these canonical tensors instead of the model's parameters.
+  std::optional<NamedTensors> state_dict;
+};
+
+// Writes config.json (+ generation_config.json for generative models) and the weights.
+void save_pretrained(const Model& model, const std::string& dir, const SaveOptions& opts = {});
+
+// "5GB" -> 5000000000. Throws InvalidArgument for an unknown unit or number.
+int64_t parse_shard_size(const std::string& s);
+
+// transformers' greedy, order-preserving split (split_torch_state_dict_into_shards):
+// a tensor larger than the limit gets its own shard, placed before the one being filled.
+std::vector<std::vector<std::size_t>> split_shards(const std::vector<int64_t>& sizes, int64_t limit);
+// The TF/Flax splitters (tf_shard_checkpoint / flax_shard_checkpoint): a new shard
+// whenever the next tensor would overflow (Flax: even if the current shard is empty).
+std::vector<std::vector<std::size_t>> split_shards_legacy(const std::vector<int64_t>& sizes, int64_t limit,
+                                                          bool allow_empty_first);
+
+// The canonical state dict transformers would save: every parameter once,
+// tied parameters dropped for safetensors (kept for .bin, as torch.save keeps aliases).
+NamedTensors state_dict_for_save(const Model& model, bool drop_tied);
+
+}  // namespace hfx
