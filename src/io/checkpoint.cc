@@ -46,7 +46,20 @@ class ShardedSource final : public TensorSource {
     std::set<std::string> listed;
     for (std::size_t s = 0; s < shard_paths_.size(); ++s) {
       shards_[s] = open_checkpoint(shard_paths_[s]);
-      for (const auto& e : shards_[s]->entries()) {
+      // transformers' TF shards store "a/b/w:0" as "b/w:0" (first component,
+      // the model name, dropped unless the name has one component or "model.").
+      std::map<std::string, std::string> tf_key;  // name in shard -> index key
+      if (shards_[s]->format() == "tf_h5")
+        for (const auto& [key, sh] : shard_index_) {
+          const std::size_t slash = key.find('/');
+          if (sh == s && slash != std::string::npos && key.find("model.") == std::string::npos)
+            tf_key[key.substr(slash + 1)] = key;
+        }
+      for (auto e : shards_[s]->entries()) {
+        if (auto k = tf_key.find(e.name); k != tf_key.end()) {
+          local_name_[k->second] = e.name;
+          e.name = k->second;
+        }
         auto it = shard_index_.find(e.name);
         if (it == shard_index_.end() || it->second != s) continue;  // not assigned to this shard
         entries_.push_back(e);
@@ -62,8 +75,15 @@ class ShardedSource final : public TensorSource {
   const std::string& path() const override { return path_; }
   const std::vector<TensorInfo>& entries() const override { return entries_; }
   bool contains(const std::string& name) const override { return shard_index_.count(name) > 0; }
-  const TensorInfo& info(const std::string& name) const override { return shard_for(name).info(name); }
-  Tensor get(const std::string& name) const override { return shard_for(name).get(name); }
+  const TensorInfo& info(const std::string& name) const override {
+    for (const auto& e : entries_)
+      if (e.name == name) return e;
+    return shard_for(name).info(name);
+  }
+  Tensor get(const std::string& name) const override {
+    auto l = local_name_.find(name);
+    return shard_for(name).get(l == local_name_.end() ? name : l->second);
+  }
   std::map<std::string, std::string> metadata() const override { return metadata_; }
 
  private:
@@ -76,6 +96,7 @@ class ShardedSource final : public TensorSource {
   std::vector<std::string> shard_paths_;
   std::vector<std::unique_ptr<TensorSource>> shards_;
   std::map<std::string, std::size_t> shard_index_;
+  std::map<std::string, std::string> local_name_;  // index key -> name inside its shard, where they differ
   std::vector<TensorInfo> entries_;
   std::map<std::string, std::string> metadata_;
 };

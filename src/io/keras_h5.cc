@@ -1,11 +1,675 @@
-// Placeholder until the Keras h5 reader/writer lands (issue #5).
+// Keras HDF5 weights (tf_model.h5) reader and writer over libhdf5's C API.
+// Layout: ../shared/reference/formats.md §5 (keras saving/legacy/hdf5_format.py,
+// transformers modeling_tf_utils.py).
+//
+// Reading. Two layouts are understood:
+//  * Keras save_weights (what TF save_pretrained writes unsharded): root
+//    attribute "layer_names" (or the chunked "layer_names0", "layer_names1",
+//    ... when it would pass Keras' 64512-byte attribute limit); one group per
+//    layer whose "weight_names" attribute (same chunking) lists dataset paths
+//    relative to the group, e.g. "tf_bert_model/bert/embeddings/word_embeddings/weight:0".
+//    Tensors are exposed under these full weight names; a weight listed by
+//    several layers (shared embeddings) is exposed once.
+//  * transformers' TF shards (tf_model-0000k-of-0000n.h5): root "layer_names"
+//    lists dataset paths directly (the weight name minus its first component);
+//    they are exposed under those paths (the sharded index maps them back).
+//
+// Security and validation: plugin filters are never loaded
+// (H5PLset_loading_state(0)); only HDF5's built-in filters are accepted; only
+// hard links are followed (an external or soft link, external raw storage or a
+// virtual dataset is refused with ErrorKind::Security); dataset type, rank,
+// dims, byte size and allocated storage are checked before anything is
+// allocated or read. Big-endian data is converted by HDF5 on read (the memory
+// type is always little-endian native).
+//
+// HDF5 data is not mmap-friendly (chunking, filters, byte order), so get()
+// reads each tensor into an owned buffer; nothing is read before get().
+//
+// libhdf5 here is the serial (non thread-safe) build: every HDF5 call in this
+// file runs under one process-wide mutex. HDF5's automatic error printing is
+// switched off (errors become hfx::Error with HDF5's innermost message).
+#include <hdf5.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <mutex>
+#include <set>
+
 #include "hfx/formats.h"
 
 namespace hfx {
+
+namespace {
+
+std::mutex& h5_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+// Called with the mutex held.
+void h5_init() {
+  static bool done = false;
+  if (done) return;
+  H5open();
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  H5PLset_loading_state(0);
+  done = true;
+}
+
+herr_t innermost_cb(unsigned n, const H5E_error2_t* e, void* data) {
+  if (n == 0 && e && e->desc) *static_cast<std::string*>(data) = e->desc;
+  return 0;
+}
+
+// HDF5's innermost error message (where the problem was detected), cleared.
+std::string h5_err() {
+  std::string s;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost_cb, &s);
+  H5Eclear2(H5E_DEFAULT);
+  return s.empty() ? std::string() : " (HDF5: " + s + ")";
+}
+
+// Owns one HDF5 identifier.
+class H {
+ public:
+  H() = default;
+  H(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  H(const H&) = delete;
+  H& operator=(const H&) = delete;
+  H(H&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
+  H& operator=(H&& o) noexcept {
+    if (this != &o) {
+      reset();
+      id_ = o.id_;
+      close_ = o.close_;
+      o.id_ = -1;
+    }
+    return *this;
+  }
+  ~H() { reset(); }
+  hid_t get() const { return id_; }
+  bool ok() const { return id_ >= 0; }
+  hid_t release() {
+    hid_t id = id_;
+    id_ = -1;
+    return id;
+  }
+  void reset() {
+    if (id_ >= 0 && close_) close_(id_);
+    id_ = -1;
+  }
+
+ private:
+  hid_t id_ = -1;
+  herr_t (*close_)(hid_t) = nullptr;
+};
+
+herr_t close_object(hid_t id) { return H5Oclose(id); }
+
+constexpr std::size_t kMaxNameLen = 1 << 16;      // Keras' per-name limit is 64512 bytes
+constexpr hsize_t kMaxListLen = 1 << 24;          // names in one attribute
+constexpr std::size_t kMaxAttrBytes = 64u << 20;  // one fixed-length string attribute
+constexpr int kMaxRank = 32;                      // H5S_MAX_RANK
+
+std::vector<std::string> split_path(const std::string& p) {
+  std::vector<std::string> out;
+  std::size_t b = 0;
+  while (true) {
+    std::size_t e = p.find('/', b);
+    out.push_back(p.substr(b, e == std::string::npos ? std::string::npos : e - b));
+    if (e == std::string::npos) break;
+    b = e + 1;
+  }
+  return out;
+}
+
+// A dataset/group path relative to a group: non-empty components, no '.'
+// (HDF5 would resolve it to the current group), no leading '/' (that would
+// escape to the root).
+void check_rel_path(const std::string& p, const std::string& file, const std::string& what) {
+  if (p.empty() || p.size() > kMaxNameLen)
+    throw_error(ErrorKind::Format, what + " name is empty or longer than 64 KiB", file, p.substr(0, 200));
+  for (const auto& c : split_path(p))
+    if (c.empty() || c == ".")
+      throw_error(ErrorKind::Format, what + " path has an empty or '.' component", file, p);
+}
+
+// Opens `rel` below `start` one component at a time, following only hard
+// links (checked before each step, so an external link is never traversed).
+// Returns the object and its identifier type.
+std::pair<H, H5I_type_t> open_rel(hid_t start, const std::string& rel, const std::string& file,
+                                  const std::string& tensor) {
+  H cur;
+  hid_t at = start;
+  const auto comps = split_path(rel);
+  for (std::size_t i = 0; i < comps.size(); ++i) {
+    const std::string& c = comps[i];
+    htri_t ex = H5Lexists(at, c.c_str(), H5P_DEFAULT);
+    if (ex < 0) throw_error(ErrorKind::Format, "cannot look up '" + c + "'" + h5_err(), file, tensor);
+    if (ex == 0) throw_error(ErrorKind::Format, "no object named '" + c + "' on the path '" + rel + "'", file, tensor);
+    H5L_info_t li;
+    if (H5Lget_info(at, c.c_str(), &li, H5P_DEFAULT) < 0)
+      throw_error(ErrorKind::Format, "cannot read link '" + c + "'" + h5_err(), file, tensor);
+    if (li.type != H5L_TYPE_HARD)
+      throw_error(ErrorKind::Security,
+                  std::string("'") + c + "' is " + (li.type == H5L_TYPE_EXTERNAL ? "an external link" : li.type == H5L_TYPE_SOFT ? "a soft link" : "a user-defined link") +
+                      "; only hard links inside the file are followed",
+                  file, tensor);
+    H next(H5Oopen(at, c.c_str(), H5P_DEFAULT), close_object);
+    if (!next.ok()) throw_error(ErrorKind::Format, "cannot open '" + c + "'" + h5_err(), file, tensor);
+    H5I_type_t t = H5Iget_type(next.get());
+    if (i + 1 < comps.size() && t != H5I_GROUP)
+      throw_error(ErrorKind::Format, "'" + c + "' on the path '" + rel + "' is not a group", file, tensor);
+    cur = std::move(next);
+    at = cur.get();
+  }
+  H5I_type_t t = H5Iget_type(cur.get());
+  return {std::move(cur), t};
+}
+
+// A string-list attribute (fixed- or variable-length strings); nullopt when
+// absent. An empty attribute of any type (Keras writes `[]` as float64) is an
+// empty list.
+std::optional<std::vector<std::string>> read_string_attr(hid_t obj, const std::string& name, const std::string& file,
+                                                         const std::string& where) {
+  htri_t ex = H5Aexists(obj, name.c_str());
+  if (ex < 0) throw_error(ErrorKind::Format, "cannot look up attribute '" + name + "' of " + where + h5_err(), file);
+  if (ex == 0) return std::nullopt;
+  H attr(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
+  if (!attr.ok()) throw_error(ErrorKind::Format, "cannot open attribute '" + name + "' of " + where + h5_err(), file);
+  H space(H5Aget_space(attr.get()), H5Sclose);
+  H type(H5Aget_type(attr.get()), H5Tclose);
+  if (!space.ok() || !type.ok()) throw_error(ErrorKind::Format, "cannot read attribute '" + name + "' of " + where + h5_err(), file);
+  hsize_t n = 0;
+  switch (H5Sget_simple_extent_type(space.get())) {
+    case H5S_SCALAR: n = 1; break;
+    case H5S_NULL: n = 0; break;
+    case H5S_SIMPLE: {
+      if (H5Sget_simple_extent_ndims(space.get()) != 1)
+        throw_error(ErrorKind::Format, "attribute '" + name + "' of " + where + " is not a 1-D list", file);
+      if (H5Sget_simple_extent_dims(space.get(), &n, nullptr) < 0)
+        throw_error(ErrorKind::Format, "attribute '" + name + "' of " + where + ": bad dataspace" + h5_err(), file);
+      break;
+    }
+    default: throw_error(ErrorKind::Format, "attribute '" + name + "' of " + where + ": bad dataspace" + h5_err(), file);
+  }
+  std::vector<std::string> out;
+  if (n == 0) return out;
+  if (n > kMaxListLen) throw_error(ErrorKind::Format, "attribute '" + name + "' of " + where + " has too many entries", file);
+  if (H5Tget_class(type.get()) != H5T_STRING)
+    throw_error(ErrorKind::Format, "attribute '" + name + "' of " + where + " is not a list of strings", file);
+  htri_t vlen = H5Tis_variable_str(type.get());
+  if (vlen < 0) throw_error(ErrorKind::Format, "attribute '" + name + "' of " + where + ": bad string type" + h5_err(), file);
+  out.reserve(static_cast<std::size_t>(n));
+  if (vlen) {
+    H mem(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+    H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
+    std::vector<char*> buf(static_cast<std::size_t>(n), nullptr);
+    if (H5Aread(attr.get(), mem.get(), buf.data()) < 0)
+      throw_error(ErrorKind::Format, "cannot read attribute '" + name + "' of " + where + h5_err(), file);
+    bool too_long = false;
+    for (char* s : buf) {
+      std::string v = s ? std::string(s, strnlen(s, kMaxNameLen + 1)) : std::string();
+      too_long |= v.size() > kMaxNameLen;
+      out.push_back(std::move(v));
+    }
+    H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, buf.data());
+    if (too_long) throw_error(ErrorKind::Format, "attribute '" + name + "' of " + where + " holds a name longer than 64 KiB", file);
+  } else {
+    const std::size_t size = H5Tget_size(type.get());
+    if (size == 0 || size > kMaxNameLen || static_cast<std::size_t>(n) > kMaxAttrBytes / size)
+      throw_error(ErrorKind::Format, "attribute '" + name + "' of " + where + " is too large", file);
+    H mem(H5Tcopy(type.get()), H5Tclose);
+    std::vector<char> buf(static_cast<std::size_t>(n) * size);
+    if (H5Aread(attr.get(), mem.get(), buf.data()) < 0)
+      throw_error(ErrorKind::Format, "cannot read attribute '" + name + "' of " + where + h5_err(), file);
+    const bool spacepad = H5Tget_strpad(type.get()) == H5T_STR_SPACEPAD;
+    for (std::size_t i = 0; i < n; ++i) {
+      const char* s = buf.data() + i * size;
+      std::string v(s, strnlen(s, size));
+      if (spacepad)
+        while (!v.empty() && v.back() == ' ') v.pop_back();
+      out.push_back(std::move(v));
+    }
+  }
+  return out;
+}
+
+// Keras' load_attributes_from_hdf5_group: `name`, else `name0`, `name1`, ...
+std::optional<std::vector<std::string>> read_name_list(hid_t obj, const std::string& name, const std::string& file,
+                                                       const std::string& where) {
+  if (auto v = read_string_attr(obj, name, file, where)) return v;
+  std::optional<std::vector<std::string>> out;
+  for (std::size_t k = 0;; ++k) {
+    auto part = read_string_attr(obj, name + std::to_string(k), file, where);
+    if (!part) break;
+    if (!out) out.emplace();
+    if (out->size() + part->size() > kMaxListLen) throw_error(ErrorKind::Format, "'" + name + "' lists too many names", file);
+    out->insert(out->end(), part->begin(), part->end());
+  }
+  return out;
+}
+
+struct DsInfo {
+  DType dtype;
+  Shape shape;
+  H memtype;  // little-endian native type to read into
+};
+
+// Checks a dataset before anything is read: layout and storage (no external
+// or virtual data), filters (built-ins only), type, rank, dims and byte size
+// against the allocated storage and the file size.
+DsInfo inspect(hid_t ds, uint64_t file_size, const std::string& file, const std::string& tensor) {
+  H dcpl(H5Dget_create_plist(ds), H5Pclose);
+  if (!dcpl.ok()) throw_error(ErrorKind::Format, "cannot read dataset properties" + h5_err(), file, tensor);
+  const int next = H5Pget_external_count(dcpl.get());
+  if (next != 0) throw_error(ErrorKind::Security, "dataset keeps its data in external files; refused", file, tensor);
+  const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  if (layout == H5D_VIRTUAL) throw_error(ErrorKind::Security, "virtual dataset (maps other files); refused", file, tensor);
+  if (layout != H5D_COMPACT && layout != H5D_CONTIGUOUS && layout != H5D_CHUNKED)
+    throw_error(ErrorKind::Format, "dataset has an unknown storage layout" + h5_err(), file, tensor);
+  const int nfilters = H5Pget_nfilters(dcpl.get());
+  if (nfilters < 0) throw_error(ErrorKind::Format, "cannot read the dataset's filters" + h5_err(), file, tensor);
+  for (int i = 0; i < nfilters; ++i) {
+    unsigned flags = 0, fconf = 0;
+    std::size_t nelem = 0;
+    char fname[64] = {0};
+    H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &nelem, nullptr, sizeof fname, fname, &fconf);
+    const bool builtin = id == H5Z_FILTER_DEFLATE || id == H5Z_FILTER_SHUFFLE || id == H5Z_FILTER_FLETCHER32 ||
+                         id == H5Z_FILTER_SZIP || id == H5Z_FILTER_NBIT || id == H5Z_FILTER_SCALEOFFSET;
+    if (!builtin || H5Zfilter_avail(id) <= 0)
+      throw_error(ErrorKind::Unsupported, "dataset uses HDF5 filter " + std::to_string(id) +
+                                              " which is not a built-in filter available here (plugins are never loaded)", file, tensor);
+  }
+
+  H type(H5Dget_type(ds), H5Tclose);
+  if (!type.ok()) throw_error(ErrorKind::Format, "cannot read the dataset's type" + h5_err(), file, tensor);
+  const H5T_class_t cls = H5Tget_class(type.get());
+  const std::size_t tsize = H5Tget_size(type.get());
+  DsInfo out{DType::F32, {}, {}};
+  if (cls == H5T_FLOAT) {
+    if (tsize == 4) {
+      out.dtype = DType::F32;
+      out.memtype = H(H5Tcopy(H5T_NATIVE_FLOAT), H5Tclose);
+    } else if (tsize == 8) {
+      out.dtype = DType::F64;
+      out.memtype = H(H5Tcopy(H5T_NATIVE_DOUBLE), H5Tclose);
+    } else if (tsize == 2) {
+      // numpy float16 as h5py writes it: IEEE binary16.
+      std::size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
+      H5Tget_fields(type.get(), &spos, &epos, &esize, &mpos, &msize);
+      if (spos != 15 || epos != 10 || esize != 5 || mpos != 0 || msize != 10 || H5Tget_ebias(type.get()) != 15)
+        throw_error(ErrorKind::Unsupported, "16-bit float dataset is not IEEE float16 (bfloat16 or custom layout)", file, tensor);
+      out.dtype = DType::F16;
+      out.memtype = H(H5Tcopy(type.get()), H5Tclose);
+      H5Tset_order(out.memtype.get(), H5T_ORDER_LE);
+    } else {
+      throw_error(ErrorKind::Unsupported, std::to_string(tsize * 8) + "-bit float dataset", file, tensor);
+    }
+  } else if (cls == H5T_INTEGER) {
+    const bool sgn = H5Tget_sign(type.get()) == H5T_SGN_2;
+    hid_t native = -1;
+    switch (tsize) {
+      case 1: out.dtype = sgn ? DType::I8 : DType::U8; native = sgn ? H5T_NATIVE_INT8 : H5T_NATIVE_UINT8; break;
+      case 2: out.dtype = sgn ? DType::I16 : DType::U16; native = sgn ? H5T_NATIVE_INT16 : H5T_NATIVE_UINT16; break;
+      case 4: out.dtype = sgn ? DType::I32 : DType::U32; native = sgn ? H5T_NATIVE_INT32 : H5T_NATIVE_UINT32; break;
+      case 8: out.dtype = sgn ? DType::I64 : DType::U64; native = sgn ? H5T_NATIVE_INT64 : H5T_NATIVE_UINT64; break;
+      default: throw_error(ErrorKind::Unsupported, std::to_string(tsize * 8) + "-bit integer dataset", file, tensor);
+    }
+    out.memtype = H(H5Tcopy(native), H5Tclose);
+  } else {
+    const char* what = cls == H5T_STRING ? "string" : cls == H5T_COMPOUND ? "compound" : cls == H5T_ENUM ? "enum (e.g. bool)"
+                     : cls == H5T_ARRAY ? "array" : cls == H5T_VLEN ? "variable-length" : cls == H5T_REFERENCE ? "reference"
+                     : cls == H5T_OPAQUE ? "opaque" : cls == H5T_BITFIELD ? "bitfield" : "unknown";
+    throw_error(ErrorKind::Format, std::string("dataset has HDF5 type class ") + what +
+                                       "; weights must be float16/32/64 or integers", file, tensor);
+  }
+  if (!out.memtype.ok()) throw_error(ErrorKind::Format, "cannot set up the memory type" + h5_err(), file, tensor);
+
+  H space(H5Dget_space(ds), H5Sclose);
+  if (!space.ok()) throw_error(ErrorKind::Format, "cannot read the dataset's shape" + h5_err(), file, tensor);
+  switch (H5Sget_simple_extent_type(space.get())) {
+    case H5S_SCALAR: break;
+    case H5S_SIMPLE: {
+      int rank = H5Sget_simple_extent_ndims(space.get());
+      if (rank < 0 || rank > kMaxRank) throw_error(ErrorKind::Format, "bad dataset rank", file, tensor);
+      std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+      if (rank > 0 && H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0)
+        throw_error(ErrorKind::Format, "cannot read the dataset's dims" + h5_err(), file, tensor);
+      for (hsize_t d : dims) {
+        if (d > (hsize_t{1} << 62)) throw_error(ErrorKind::Format, "dimension too large", file, tensor);
+        out.shape.push_back(static_cast<int64_t>(d));
+      }
+      break;
+    }
+    default: throw_error(ErrorKind::Format, "dataset has no data (null dataspace)", file, tensor);
+  }
+  int64_t numel;
+  try {
+    numel = shape_numel(out.shape);
+  } catch (const Error& e) {
+    throw_error(ErrorKind::Format, e.message(), file, tensor);
+  }
+  const uint64_t es = dtype_size(out.dtype);
+  if (static_cast<uint64_t>(numel) > (uint64_t{1} << 62) / es)
+    throw_error(ErrorKind::Format, "dtype x shape " + shape_str(out.shape) + " overflows", file, tensor);
+  const uint64_t nbytes = static_cast<uint64_t>(numel) * es;
+  if (nbytes > 0) {
+    const uint64_t stored = H5Dget_storage_size(ds);
+    if (stored > file_size)
+      throw_error(ErrorKind::Format, "dataset claims " + std::to_string(stored) + " bytes of storage in a " +
+                                         std::to_string(file_size) + "-byte file", file, tensor);
+    if (stored == 0) throw_error(ErrorKind::Format, "dataset " + shape_str(out.shape) + " has no data written", file, tensor);
+    // Without filters the stored bytes hold every element (chunked storage may
+    // round up to whole chunks); with filters, deflate's best ratio is ~1032:1.
+    const bool ok = nfilters == 0 ? (layout == H5D_CHUNKED ? stored >= nbytes : stored == nbytes)
+                                  : nbytes / 1100 <= stored;
+    if (!ok)
+      throw_error(ErrorKind::Format, "dtype " + std::string(to_string(out.dtype)) + " x shape " + shape_str(out.shape) + " (" +
+                                         std::to_string(nbytes) + " bytes) does not fit the " + std::to_string(stored) +
+                                         " bytes stored", file, tensor);
+  }
+  return out;
+}
+
+uint64_t file_size_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    throw_error(errno == ENOENT ? ErrorKind::NotFound : ErrorKind::Io, std::string("cannot stat: ") + std::strerror(errno), path);
+  if (!S_ISREG(st.st_mode)) throw_error(ErrorKind::Format, "not a regular file", path);
+  return static_cast<uint64_t>(st.st_size);
+}
+
+H make_fapl() {
+  H fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
+#if H5_VERSION_GE(1, 10, 7)
+  H5Pset_file_locking(fapl.get(), false, true);  // read-only mounts, no flock support
+#endif
+  return fapl;
+}
+
+class KerasH5Source final : public TensorSource {
+ public:
+  explicit KerasH5Source(const std::string& path) : path_(path) {
+    std::lock_guard<std::mutex> lock(h5_mutex());
+    h5_init();
+    const uint64_t fsize = file_size_of(path);
+    if (H5Fis_hdf5(path.c_str()) <= 0) {
+      h5_err();
+      throw_error(ErrorKind::Format, "not an HDF5 file", path);
+    }
+    H fapl = make_fapl();
+    file_ = H(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
+    if (!file_.ok()) throw_error(ErrorKind::Format, "cannot open HDF5 file (truncated or corrupt?)" + h5_err(), path);
+    H root(H5Gopen2(file_.get(), "/", H5P_DEFAULT), H5Gclose);
+    if (!root.ok()) throw_error(ErrorKind::Format, "cannot open the root group" + h5_err(), path);
+    auto layers = read_name_list(root.get(), "layer_names", path, "the root group");
+    if (!layers)
+      throw_error(ErrorKind::Format, "no 'layer_names' attribute on the root group: not Keras/transformers TF weights", path);
+    for (const auto& a : {"backend", "keras_version"})
+      if (auto v = read_string_attr(root.get(), a, path, "the root group"); v && v->size() == 1) metadata_[a] = v->front();
+
+    std::set<std::string> seen_layers;
+    for (const auto& layer : *layers) {
+      check_rel_path(layer, path, "layer");
+      if (!seen_layers.insert(layer).second) throw_error(ErrorKind::Format, "layer listed twice in layer_names", path, layer);
+      auto [obj, t] = open_rel(root.get(), layer, path, layer);
+      if (t == H5I_DATASET) {  // transformers TF shard: the layer name is the dataset
+        add(layer, std::move(obj), fsize);
+        continue;
+      }
+      if (t != H5I_GROUP) throw_error(ErrorKind::Format, "layer is neither a group nor a dataset", path, layer);
+      auto weights = read_name_list(obj.get(), "weight_names", path, "layer group '" + layer + "'");
+      if (!weights) throw_error(ErrorKind::Format, "layer group has no 'weight_names' attribute", path, layer);
+      for (const auto& w : *weights) {
+        check_rel_path(w, path, "weight");
+        auto [ds, wt] = open_rel(obj.get(), w, path, w);
+        if (wt != H5I_DATASET) throw_error(ErrorKind::Format, "weight_names of layer '" + layer + "' names a non-dataset", path, w);
+        if (index_.count(w)) {  // the same variable listed by another layer (shared embeddings)
+          (void)inspect(ds.get(), fsize, path, w);
+          continue;
+        }
+        add(w, std::move(ds), fsize);
+      }
+    }
+  }
+
+  ~KerasH5Source() override {
+    std::lock_guard<std::mutex> lock(h5_mutex());
+    datasets_.clear();
+    file_.reset();
+  }
+
+  std::string format() const override { return "tf_h5"; }
+  const std::string& path() const override { return path_; }
+  const std::vector<TensorInfo>& entries() const override { return entries_; }
+  bool contains(const std::string& name) const override { return index_.count(name) > 0; }
+  const TensorInfo& info(const std::string& name) const override { return entries_[find(name)]; }
+  std::map<std::string, std::string> metadata() const override { return metadata_; }
+
+  Tensor get(const std::string& name) const override {
+    const std::size_t i = find(name);
+    const TensorInfo& e = entries_[i];
+    Tensor t = Tensor::zeros(e.dtype, e.shape);  // validated size: see inspect()
+    if (t.numel() == 0) return t;
+    std::lock_guard<std::mutex> lock(h5_mutex());
+    if (H5Dread(datasets_[i].ds.get(), datasets_[i].memtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.mutable_raw()) < 0)
+      throw_error(ErrorKind::Format, "cannot read dataset" + h5_err(), path_, name);
+    return t;
+  }
+
+ private:
+  struct Ds {
+    H ds, memtype;
+  };
+  void add(const std::string& name, H ds, uint64_t fsize) {
+    DsInfo di = inspect(ds.get(), fsize, path_, name);
+    index_[name] = entries_.size();
+    entries_.push_back({name, di.dtype, std::move(di.shape)});
+    datasets_.push_back({std::move(ds), std::move(di.memtype)});
+  }
+  std::size_t find(const std::string& name) const {
+    auto it = index_.find(name);
+    if (it == index_.end()) throw_error(ErrorKind::NotFound, "no such tensor in checkpoint", path_, name);
+    return it->second;
+  }
+  std::string path_;
+  H file_;
+  std::vector<TensorInfo> entries_;
+  std::vector<Ds> datasets_;
+  std::map<std::string, std::size_t> index_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// ---- writing ---------------------------------------------------------------
+
+constexpr std::size_t kKerasAttrLimit = 64512;  // keras HDF5_OBJECT_HEADER_LIMIT
+
+void check(herr_t r, const std::string& what, const std::string& file, const std::string& tensor = {}) {
+  if (r < 0) throw_error(ErrorKind::Io, "HDF5 write failed: " + what + h5_err(), file, tensor);
+}
+H checked(hid_t id, herr_t (*close)(hid_t), const std::string& what, const std::string& file, const std::string& tensor = {}) {
+  if (id < 0) throw_error(ErrorKind::Io, "HDF5 write failed: " + what + h5_err(), file, tensor);
+  return H(id, close);
+}
+
+// A scalar variable-length ASCII string attribute (h5py's spelling of bytes).
+void write_scalar_str(hid_t obj, const char* name, const std::string& value, const std::string& file) {
+  H type = checked(H5Tcopy(H5T_C_S1), H5Tclose, "string type", file);
+  check(H5Tset_size(type.get(), H5T_VARIABLE), "string type", file);
+  H space = checked(H5Screate(H5S_SCALAR), H5Sclose, "dataspace", file);
+  H attr = checked(H5Acreate2(obj, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose, std::string("attribute ") + name, file);
+  const char* p = value.c_str();
+  check(H5Awrite(attr.get(), type.get(), &p), std::string("attribute ") + name, file);
+}
+
+// keras save_attributes_to_hdf5_group: one attribute of variable-length
+// strings, or, when numpy's fixed-width array of the names would pass 64512
+// bytes, np.array_split chunks as fixed-length strings `name0`, `name1`, ...
+// An empty list is written as Keras does: an empty float64 array.
+void write_name_list(hid_t obj, const std::string& name, const std::vector<std::string>& names, const std::string& file) {
+  if (names.empty()) {
+    hsize_t zero = 0;
+    H space = checked(H5Screate_simple(1, &zero, nullptr), H5Sclose, "dataspace", file);
+    H attr = checked(H5Acreate2(obj, name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose, "attribute " + name, file);
+    return;
+  }
+  std::size_t width = 1;
+  for (const auto& s : names) {
+    if (s.size() > kKerasAttrLimit) throw_error(ErrorKind::InvalidArgument, "name longer than Keras' 64512-byte attribute limit", file, s.substr(0, 200));
+    width = std::max(width, s.size());
+  }
+  const std::size_t n = names.size();
+  std::size_t chunks = 1;
+  auto largest = [&](std::size_t k) { return (n / k + (n % k ? 1 : 0)) * width; };
+  while (largest(chunks) > kKerasAttrLimit) ++chunks;
+  if (chunks == 1) {
+    H type = checked(H5Tcopy(H5T_C_S1), H5Tclose, "string type", file);
+    check(H5Tset_size(type.get(), H5T_VARIABLE), "string type", file);
+    hsize_t dim = n;
+    H space = checked(H5Screate_simple(1, &dim, nullptr), H5Sclose, "dataspace", file);
+    H attr = checked(H5Acreate2(obj, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose, "attribute " + name, file);
+    std::vector<const char*> ptrs;
+    for (const auto& s : names) ptrs.push_back(s.c_str());
+    check(H5Awrite(attr.get(), type.get(), ptrs.data()), "attribute " + name, file);
+    return;
+  }
+  H type = checked(H5Tcopy(H5T_C_S1), H5Tclose, "string type", file);
+  check(H5Tset_size(type.get(), width), "string type", file);
+  check(H5Tset_strpad(type.get(), H5T_STR_NULLPAD), "string type", file);
+  std::size_t pos = 0;
+  for (std::size_t k = 0; k < chunks; ++k) {  // np.array_split: the first n % chunks parts get one more
+    const std::size_t len = n / chunks + (k < n % chunks ? 1 : 0);
+    std::vector<char> buf(len * width, '\0');
+    for (std::size_t i = 0; i < len; ++i) std::memcpy(buf.data() + i * width, names[pos + i].data(), names[pos + i].size());
+    pos += len;
+    hsize_t dim = len;
+    const std::string an = name + std::to_string(k);
+    H space = checked(H5Screate_simple(1, &dim, nullptr), H5Sclose, "dataspace", file);
+    H attr = checked(H5Acreate2(obj, an.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose, "attribute " + an, file);
+    check(H5Awrite(attr.get(), type.get(), buf.data()), "attribute " + an, file);
+  }
+}
+
+hid_t file_type_for(DType d, const std::string& file, const std::string& tensor) {
+  switch (d) {
+    case DType::F32: return H5T_IEEE_F32LE;
+    case DType::F64: return H5T_IEEE_F64LE;
+    case DType::I8: return H5T_STD_I8LE;
+    case DType::U8: return H5T_STD_U8LE;
+    case DType::I16: return H5T_STD_I16LE;
+    case DType::U16: return H5T_STD_U16LE;
+    case DType::I32: return H5T_STD_I32LE;
+    case DType::U32: return H5T_STD_U32LE;
+    case DType::I64: return H5T_STD_I64LE;
+    case DType::U64: return H5T_STD_U64LE;
+    default: break;
+  }
+  throw_error(ErrorKind::Unsupported, "Keras h5 cannot hold dtype " + std::string(to_string(d)), file, tensor);
+}
+
+// numpy float16 as h5py stores it (IEEE binary16, little-endian).
+H f16_type(const std::string& file) {
+  H t = checked(H5Tcopy(H5T_IEEE_F32LE), H5Tclose, "float16 type", file);
+  check(H5Tset_fields(t.get(), 15, 10, 5, 0, 10), "float16 type", file);
+  check(H5Tset_size(t.get(), 2), "float16 type", file);
+  check(H5Tset_ebias(t.get(), 15), "float16 type", file);
+  return t;
+}
+
+// Creates (or opens) the groups on `rel`'s path below `at` and returns the
+// innermost, plus the last component (the dataset's own name).
+std::pair<H, std::string> make_parents(hid_t at, const std::string& rel, const std::string& file) {
+  auto comps = split_path(rel);
+  H cur(H5Gopen2(at, ".", H5P_DEFAULT), H5Gclose);
+  for (std::size_t i = 0; i + 1 < comps.size(); ++i) {
+    const char* c = comps[i].c_str();
+    htri_t ex = H5Lexists(cur.get(), c, H5P_DEFAULT);
+    H next = ex > 0 ? H(H5Gopen2(cur.get(), c, H5P_DEFAULT), H5Gclose) : H(H5Gcreate2(cur.get(), c, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+    if (!next.ok()) throw_error(ErrorKind::Io, "HDF5 write failed: group '" + comps[i] + "'" + h5_err(), file, rel);
+    cur = std::move(next);
+  }
+  return {std::move(cur), comps.back()};
+}
+
+}  // namespace
+
 std::unique_ptr<TensorSource> open_keras_h5(const std::string& path) {
-  throw_error(ErrorKind::Unsupported, "Keras h5 checkpoints are not supported yet", path);
+  return std::make_unique<KerasH5Source>(path);
 }
-void write_keras_h5(const std::string& path, const NamedTensors&) {
-  throw_error(ErrorKind::Unsupported, "writing Keras h5 checkpoints is not supported yet", path);
+
+// Layout of keras' save_weights for a subclassed model (what TF
+// save_pretrained writes): root attributes layer_names, backend, keras_version;
+// one group per layer — the second component of the weight name, i.e. the
+// model's direct sub-layer ("bert", "mlm___cls", "classifier") — whose
+// weight_names lists its weights' full names and which holds each dataset at
+// that path; an empty "top_level_model_weights" group. Names with fewer than
+// three components form a layer of their own (their first component).
+// Datasets are contiguous, uncompressed, little-endian.
+void write_keras_h5(const std::string& path, const NamedTensors& tensors) {
+  std::vector<std::string> layer_order;
+  std::map<std::string, std::vector<std::size_t>> by_layer;
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const auto& [name, t] = tensors[i];
+    check_rel_path(name, path, "weight");
+    if (!names.insert(name).second) throw_error(ErrorKind::InvalidArgument, "duplicate tensor name", path, name);
+    if (!t.defined()) throw_error(ErrorKind::InvalidArgument, "undefined tensor", path, name);
+    if (t.dtype() != DType::F16) (void)file_type_for(t.dtype(), path, name);
+    auto comps = split_path(name);
+    const std::string layer = comps.size() >= 3 ? comps[1] : comps[0];
+    if (layer == "top_level_model_weights") throw_error(ErrorKind::InvalidArgument, "reserved layer name", path, name);
+    if (!by_layer.count(layer)) layer_order.push_back(layer);
+    by_layer[layer].push_back(i);
+  }
+  // A weight path must not run through another weight's dataset.
+  for (const auto& n : names)
+    for (std::size_t p = n.find('/'); p != std::string::npos; p = n.find('/', p + 1))
+      if (names.count(n.substr(0, p))) throw_error(ErrorKind::InvalidArgument, "weight name is a prefix of another", path, n);
+
+  AtomicFile out(path);
+  {
+    std::lock_guard<std::mutex> lock(h5_mutex());
+    h5_init();
+    H fapl = make_fapl();
+    H file = checked(H5Fcreate(out.temp_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose, "create", out.temp_path());
+    const std::string& fp = out.temp_path();
+    H root = checked(H5Gopen2(file.get(), "/", H5P_DEFAULT), H5Gclose, "root group", fp);
+    write_name_list(root.get(), "layer_names", layer_order, fp);
+    write_scalar_str(root.get(), "backend", "tensorflow", fp);
+    write_scalar_str(root.get(), "keras_version", "2.15.0", fp);
+    std::vector<std::string> sorted = layer_order;
+    std::sort(sorted.begin(), sorted.end());  // keras creates the groups in name order
+    for (const auto& layer : sorted) {
+      H g = checked(H5Gcreate2(root.get(), layer.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose, "group " + layer, fp);
+      std::vector<std::string> wn;
+      for (std::size_t i : by_layer[layer]) wn.push_back(tensors[i].first);
+      write_name_list(g.get(), "weight_names", wn, fp);
+      for (std::size_t i : by_layer[layer]) {
+        const std::string& name = tensors[i].first;
+        Tensor t = tensors[i].second.contiguous();
+        H ftype = t.dtype() == DType::F16 ? f16_type(fp) : checked(H5Tcopy(file_type_for(t.dtype(), fp, name)), H5Tclose, "type", fp, name);
+        std::vector<hsize_t> dims(t.shape().begin(), t.shape().end());
+        H space = dims.empty() ? checked(H5Screate(H5S_SCALAR), H5Sclose, "dataspace", fp, name)
+                               : checked(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose, "dataspace", fp, name);
+        auto [parent, leaf] = make_parents(g.get(), name, fp);
+        H ds = checked(H5Dcreate2(parent.get(), leaf.c_str(), ftype.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                       H5Dclose, "dataset", fp, name);
+        if (t.numel() > 0) check(H5Dwrite(ds.get(), ftype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw()), "data", fp, name);
+      }
+    }
+    H top = checked(H5Gcreate2(root.get(), "top_level_model_weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose, "group", fp);
+    write_name_list(top.get(), "weight_names", {}, fp);
+    top.reset();
+    root.reset();
+    if (H5Fclose(file.release()) < 0) throw_error(ErrorKind::Io, "HDF5 close failed" + h5_err(), fp);
+  }
+  out.commit();
 }
+
 }  // namespace hfx

@@ -1,0 +1,118 @@
+# Regenerates the Keras h5 seed / malformed corpus (h5py; run with
+# tools/fixtures/.venv/bin/python from this directory). tests/keras_h5_test.cc
+# reads these files; the fuzzer starts from them.
+import h5py
+import numpy as np
+
+S = h5py.string_dtype("ascii")
+
+
+def keras_file(path, layers):
+    """layers: {layer: {weight_name: array}} written like keras save_weights."""
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [l.encode() for l in layers]
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["keras_version"] = b"2.15.0"
+        for l, ws in layers.items():
+            g = f.create_group(l)
+            g.attrs["weight_names"] = [w.encode() for w in ws]
+            for w, a in ws.items():
+                g.create_dataset(w, data=a)
+
+
+w = np.arange(6, dtype="<f4").reshape(2, 3)
+keras_file("valid.h5", {"bert": {"tf_m/bert/dense/kernel:0": w, "tf_m/bert/dense/bias:0": np.ones(3, "<f4")}})
+
+# Big-endian and float16 data, a gzip-chunked dataset, int64, a scalar, and
+# both name lists in keras' chunked-attribute form (fixed-length strings).
+with h5py.File("bigendian_chunked.h5", "w") as f:
+    f.attrs["layer_names0"] = np.array([b"a"], dtype="S1")
+    f.attrs["layer_names1"] = np.array([b"b"], dtype="S1")
+    g = f.create_group("a")
+    names = [b"m/a/be:0", b"m/a/half:0", b"m/a/gz:0"]
+    g.attrs["weight_names0"] = np.array(names[:2], dtype="S10")
+    g.attrs["weight_names1"] = np.array(names[2:], dtype="S10")
+    g.create_dataset("m/a/be:0", data=np.arange(6, dtype=">f4").reshape(2, 3))
+    g.create_dataset("m/a/half:0", data=np.array([0.5, -2, 65504], dtype="<f2"))
+    g.create_dataset("m/a/gz:0", data=np.arange(100, dtype="<f4").reshape(10, 10), chunks=(3, 4), compression="gzip", shuffle=True)
+    h = f.create_group("b")
+    h.attrs["weight_names"] = [b"m/b/i:0", b"m/b/s:0"]
+    h.create_dataset("m/b/i:0", data=np.array([1, -2, 3], dtype=">i8"))
+    h.create_dataset("m/b/s:0", data=np.float32(7))
+
+# transformers TF shard layout: root layer_names are dataset paths.
+with h5py.File("shard.h5", "w") as f:
+    f.attrs["layer_names"] = [b"bert/dense/kernel:0"]
+    f.create_dataset("bert/dense/kernel:0", data=w)
+
+with h5py.File("no_layer_names.h5", "w") as f:
+    f.create_group("bert").create_dataset("w:0", data=w)
+
+with h5py.File("no_weight_names.h5", "w") as f:
+    f.attrs["layer_names"] = [b"bert"]
+    f.create_group("bert").create_dataset("w:0", data=w)
+
+with h5py.File("missing_dataset.h5", "w") as f:
+    f.attrs["layer_names"] = [b"l"]
+    g = f.create_group("l")
+    g.attrs["weight_names"] = [b"m/l/w:0", b"m/l/missing:0"]
+    g.create_dataset("m/l/w:0", data=w)
+
+with h5py.File("external_link.h5", "w") as f:
+    f.attrs["layer_names"] = [b"l"]
+    g = f.create_group("l")
+    g.attrs["weight_names"] = [b"m/w:0"]
+    g["m"] = h5py.ExternalLink("valid.h5", "/bert/tf_m/bert/dense")
+
+with h5py.File("soft_link.h5", "w") as f:
+    f.attrs["layer_names"] = [b"l"]
+    g = f.create_group("l")
+    g.attrs["weight_names"] = [b"m/w:0"]
+    g.create_dataset("real/w:0", data=w)
+    g["m"] = h5py.SoftLink("/l/real")
+
+with h5py.File("external_storage.h5", "w") as f:
+    f.attrs["layer_names"] = [b"l"]
+    g = f.create_group("l")
+    g.attrs["weight_names"] = [b"m/w:0"]
+    g.create_dataset("m/w:0", shape=(4,), dtype="<f4", external=[("raw.bin", 0, 16)])
+
+with h5py.File("string_dataset.h5", "w") as f:
+    f.attrs["layer_names"] = [b"l"]
+    g = f.create_group("l")
+    g.attrs["weight_names"] = [b"m/w:0"]
+    g.create_dataset("m/w:0", data=np.array([b"abc", b"de"], dtype="S3"))
+
+with h5py.File("compound_dataset.h5", "w") as f:
+    f.attrs["layer_names"] = [b"l"]
+    g = f.create_group("l")
+    g.attrs["weight_names"] = [b"m/w:0"]
+    g.create_dataset("m/w:0", data=np.zeros(2, dtype=[("a", "<f4"), ("b", "<i4")]))
+
+# Claims 2^40 floats but no chunk was ever written (an allocation bomb).
+with h5py.File("unwritten_huge.h5", "w") as f:
+    f.attrs["layer_names"] = [b"l"]
+    g = f.create_group("l")
+    g.attrs["weight_names"] = [b"m/w:0"]
+    g.create_dataset("m/w:0", shape=(1 << 40,), dtype="<f4", chunks=(1 << 16,))
+
+# A filter that is not built into libhdf5 (would need a plugin).
+with h5py.File("plugin_filter.h5", "w") as f:
+    f.attrs["layer_names"] = [b"l"]
+    g = f.create_group("l")
+    g.attrs["weight_names"] = [b"m/w:0"]
+    d = g.create_dataset("m/w:0", shape=(4,), dtype="<f4", chunks=(4,), compression=32001, allow_unknown_filter=True)
+    d.id.write_direct_chunk((0,), b"\0" * 16)
+
+# weight_names attribute that is not strings.
+with h5py.File("numeric_names.h5", "w") as f:
+    f.attrs["layer_names"] = [b"l"]
+    g = f.create_group("l")
+    g.attrs["weight_names"] = np.arange(3)
+
+# A weight name that escapes its layer group through an absolute path.
+with h5py.File("absolute_name.h5", "w") as f:
+    f.attrs["layer_names"] = [b"l"]
+    g = f.create_group("l")
+    g.attrs["weight_names"] = [b"/l/w:0"]
+    g.create_dataset("w:0", data=w)
