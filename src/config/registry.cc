@@ -18,6 +18,7 @@ const std::vector<Architecture>& architectures() {
     v.push_back(models::gpt2_architecture());
     v.push_back(models::llama_architecture());
     v.push_back(models::mistral_architecture());
+    v.push_back(models::openai_gpt_architecture());
     return v;
   }();
   return all;

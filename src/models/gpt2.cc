@@ -6,7 +6,7 @@
 // dropout is identity at inference.
 #include "hfx/generate.h"
 #include "models/registry_entries.h"
-#include "nn/layers.h"
+#include "nn/decoder.h"
 
 namespace hfx::models {
 namespace {
@@ -104,26 +104,9 @@ class GPT2 final : public Model, public CausalLM {
         out.set("mc_logits", (*score_)(picked).reshape({in_shape[0], in_shape[1]}));
         break;
       }
-      case Head::SequenceClassification: {
-        Tensor logits = (*score_)(h);  // [B, S, labels]
-        const int64_t nl = logits.size(2);
-        Tensor pooled = Tensor::zeros(DType::F32, {B, nl});
-        for (int64_t b = 0; b < B; ++b) {
-          // transformers 4.46: (first pad position - 1) modulo S; the last token without a pad id.
-          int64_t last = S - 1;
-          if (pad_ >= 0) {
-            int64_t first_pad = 0;
-            for (int64_t i = 0; i < S; ++i)
-              if (ids.data<int64_t>()[b * S + i] == pad_) { first_pad = i; break; }
-            last = ((first_pad - 1) % S + S) % S;
-          } else if (B != 1) {
-            throw_error(ErrorKind::InvalidArgument, "Cannot handle batch sizes > 1 if no padding token is defined.");
-          }
-          std::copy_n(logits.data<float>() + (b * S + last) * nl, nl, pooled.mutable_data<float>() + b * nl);
-        }
-        out.set("logits", pooled);
+      case Head::SequenceClassification:
+        out.set("logits", nn::pool_last_non_pad((*score_)(h), ids, pad_));
         break;
-      }
       case Head::TokenClassification:
         out.set("logits", (*score_)(h));
         break;
@@ -159,24 +142,7 @@ class GPT2 final : public Model, public CausalLM {
     const int64_t Sk = past + S;
     Tensor bias = nn::causal_bias(attention_mask, B, S, past);
     auto hm = nn::per_layer_head_mask(head_mask, L_, H_);
-    if (cache) {
-      if (cache->k.empty()) {
-        cache->k.resize(static_cast<std::size_t>(L_));
-        cache->v.resize(static_cast<std::size_t>(L_));
-      }
-      if (Sk > cache->capacity) {  // grow (doubling), keeping what is cached
-        const int64_t cap = std::max<int64_t>(Sk, 2 * cache->capacity);
-        for (int64_t l = 0; l < L_; ++l)
-          for (Tensor* t : {&cache->k[static_cast<std::size_t>(l)], &cache->v[static_cast<std::size_t>(l)]}) {
-            Tensor n = Tensor::zeros(DType::F32, {B, cap, E_});
-            if (t->defined())
-              for (int64_t b = 0; b < B; ++b)
-                std::copy_n(t->data<float>() + b * cache->capacity * E_, past * E_, n.mutable_data<float>() + b * cap * E_);
-            *t = n;
-          }
-        cache->capacity = cap;
-      }
-    }
+    if (cache) nn::cache_reserve(*cache, L_, B, E_, Sk);
     const int64_t D = E_ / H_;
     for (int64_t l = 0; l < L_; ++l) {
       const Block& blk = blocks_[static_cast<std::size_t>(l)];
@@ -189,15 +155,9 @@ class GPT2 final : public Model, public CausalLM {
       a.B = B; a.Sq = S; a.Sk = Sk; a.H = H_; a.D = D;
       a.q = base; a.q_bs = S * 3 * E_; a.q_ss = 3 * E_;
       if (cache) {  // append this step's keys/values, attend over the whole cache
-        Tensor& kc = cache->k[static_cast<std::size_t>(l)];
-        Tensor& vc = cache->v[static_cast<std::size_t>(l)];
-        for (int64_t b = 0; b < B; ++b)
-          for (int64_t i = 0; i < S; ++i) {
-            std::copy_n(base + (b * S + i) * 3 * E_ + E_, E_, kc.mutable_data<float>() + (b * cache->capacity + past + i) * E_);
-            std::copy_n(base + (b * S + i) * 3 * E_ + 2 * E_, E_, vc.mutable_data<float>() + (b * cache->capacity + past + i) * E_);
-          }
-        a.k = kc.data<float>(); a.k_bs = cache->capacity * E_; a.k_ss = E_;
-        a.v = vc.data<float>(); a.v_bs = cache->capacity * E_; a.v_ss = E_;
+        nn::CacheView cv = nn::cache_append(*cache, l, B, S, E_, base + E_, base + 2 * E_, S * 3 * E_, 3 * E_);
+        a.k = cv.k; a.k_bs = cv.batch_stride; a.k_ss = cv.seq_stride;
+        a.v = cv.v; a.v_bs = cv.batch_stride; a.v_ss = cv.seq_stride;
       } else {
         a.k = base + E_;     a.k_bs = S * 3 * E_; a.k_ss = 3 * E_;
         a.v = base + 2 * E_; a.v_bs = S * 3 * E_; a.v_ss = 3 * E_;

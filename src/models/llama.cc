@@ -5,6 +5,7 @@
 #include "models/llama.h"
 
 #include "models/registry_entries.h"
+#include "nn/decoder.h"
 
 namespace hfx::models {
 
@@ -79,24 +80,7 @@ Tensor LlamaLike::run(const Tensor& ids, const Tensor& position_ids, const Tenso
   const std::vector<float> inv = rope_.inv_freq(max_pos);
   Tensor bias = nn::causal_window_bias(attention_mask, B, S, past, window_);
   auto hm = nn::per_layer_head_mask(head_mask, L_, nH_);
-  if (cache) {
-    if (cache->k.empty()) {
-      cache->k.resize(static_cast<std::size_t>(L_));
-      cache->v.resize(static_cast<std::size_t>(L_));
-    }
-    if (Sk > cache->capacity) {
-      const int64_t cap = std::max<int64_t>(Sk, 2 * cache->capacity);
-      for (int64_t l = 0; l < L_; ++l)
-        for (Tensor* t : {&cache->k[static_cast<std::size_t>(l)], &cache->v[static_cast<std::size_t>(l)]}) {
-          Tensor n = Tensor::zeros(DType::F32, {B, cap, KD});
-          if (t->defined())
-            for (int64_t b = 0; b < B; ++b)
-              std::copy_n(t->data<float>() + b * cache->capacity * KD, past * KD, n.mutable_data<float>() + b * cap * KD);
-          *t = n;
-        }
-      cache->capacity = cap;
-    }
-  }
+  if (cache) nn::cache_reserve(*cache, L_, B, KD, Sk);
   for (int64_t l = 0; l < L_; ++l) {
     const Layer& ly = layers_[static_cast<std::size_t>(l)];
     if (want_hidden) st.hidden_states.push_back(h.clone());  // h is updated in place below
@@ -109,14 +93,9 @@ Tensor LlamaLike::run(const Tensor& ids, const Tensor& position_ids, const Tenso
     a.B = B; a.Sq = S; a.Sk = Sk; a.H = nH_; a.D = D_; a.group = nH_ / nKV_;
     a.q = q.data<float>(); a.q_bs = S * QD; a.q_ss = QD;
     if (cache) {
-      Tensor& kc = cache->k[static_cast<std::size_t>(l)];
-      Tensor& vc = cache->v[static_cast<std::size_t>(l)];
-      for (int64_t b = 0; b < B; ++b) {
-        std::copy_n(k.data<float>() + b * S * KD, S * KD, kc.mutable_data<float>() + (b * cache->capacity + past) * KD);
-        std::copy_n(v.data<float>() + b * S * KD, S * KD, vc.mutable_data<float>() + (b * cache->capacity + past) * KD);
-      }
-      a.k = kc.data<float>(); a.k_bs = cache->capacity * KD; a.k_ss = KD;
-      a.v = vc.data<float>(); a.v_bs = cache->capacity * KD; a.v_ss = KD;
+      nn::CacheView cv = nn::cache_append(*cache, l, B, S, KD, k.data<float>(), v.data<float>(), S * KD, KD);
+      a.k = cv.k; a.k_bs = cv.batch_stride; a.k_ss = cv.seq_stride;
+      a.v = cv.v; a.v_bs = cv.batch_stride; a.v_ss = cv.seq_stride;
     } else {
       a.k = k.data<float>(); a.k_bs = S * KD; a.k_ss = KD;
       a.v = v.data<float>(); a.v_bs = S * KD; a.v_ss = KD;
@@ -159,7 +138,6 @@ Outputs LlamaLike::forward(const ModelInputs& in) const {
   Tensor ids = nn::as_ids(in.input_ids, "input_ids");
   nn::StackOutputs st;
   Tensor h = run(ids, in.position_ids, in.attention_mask, in.head_mask, nullptr, in.output_hidden_states, in.output_attentions, st);
-  const int64_t B = ids.size(0), S = ids.size(1);
   Outputs out;
   switch (head_) {
     case DecoderHead::Base:
@@ -168,25 +146,9 @@ Outputs LlamaLike::forward(const ModelInputs& in) const {
     case DecoderHead::CausalLM:
       out.set("logits", lm_head_(h));
       break;
-    case DecoderHead::SequenceClassification: {
-      Tensor logits = (*score_)(h);
-      const int64_t nl = logits.size(2);
-      Tensor pooled = Tensor::zeros(DType::F32, {B, nl});
-      for (int64_t b = 0; b < B; ++b) {
-        int64_t last = S - 1;
-        if (pad_ >= 0) {  // transformers 4.46: (first pad position - 1) modulo S
-          int64_t first_pad = 0;
-          for (int64_t i = 0; i < S; ++i)
-            if (ids.data<int64_t>()[b * S + i] == pad_) { first_pad = i; break; }
-          last = ((first_pad - 1) % S + S) % S;
-        } else if (B != 1) {
-          throw_error(ErrorKind::InvalidArgument, "Cannot handle batch sizes > 1 if no padding token is defined.");
-        }
-        std::copy_n(logits.data<float>() + (b * S + last) * nl, nl, pooled.mutable_data<float>() + b * nl);
-      }
-      out.set("logits", pooled);
+    case DecoderHead::SequenceClassification:
+      out.set("logits", nn::pool_last_non_pad((*score_)(h), ids, pad_));
       break;
-    }
     case DecoderHead::TokenClassification:
       out.set("logits", (*score_)(h));
       break;

@@ -11,4 +11,5 @@ Architecture electra_architecture();
 Architecture gpt2_architecture();
 Architecture llama_architecture();
 Architecture mistral_architecture();
+Architecture openai_gpt_architecture();
 }  // namespace hfx::models

@@ -1,0 +1,194 @@
+// OpenAI GPT: post-LayerNorm decoder with learned positions and Conv1D weights.
+// Upstream: transformers v4.46.3 src/transformers/models/openai/modeling_openai.py
+// model_type "openai-gpt"; classes OpenAIGPTModel, OpenAIGPTLMHeadModel,
+// OpenAIGPTDoubleHeadsModel, OpenAIGPTForSequenceClassification.
+// The reference masks future positions with -1e4 instead of finfo.min; both
+// vanish in the softmax (exp underflows to 0 in f32), so hfx uses one causal bias.
+#include "models/registry_entries.h"
+#include "nn/decoder.h"
+
+namespace hfx::models {
+namespace {
+
+enum class Head { Base, LMHead, DoubleHeads, SequenceClassification };
+
+struct Block {
+  nn::Conv1D c_attn, attn_proj, c_fc, mlp_proj;
+  nn::LayerNorm ln_1, ln_2;
+};
+
+class OpenAIGPT final : public Model, public CausalLM {
+ public:
+  OpenAIGPT(const std::string& cls, const Config& c, Head head) : Model(cls, c, "transformer"), head_(head) {
+    vocab_ = c.get<int64_t>("vocab_size", 0);
+    E_ = c.get<int64_t>("n_embd", 0);
+    L_ = c.get<int64_t>("n_layer", 0);
+    H_ = c.get<int64_t>("n_head", 0);
+    P_ = c.get<int64_t>("n_positions", 0);
+    if (vocab_ <= 0 || E_ <= 0 || L_ <= 0 || H_ <= 0 || P_ <= 0 || E_ % H_)
+      throw_error(ErrorKind::InvalidArgument, "vocab_size, n_embd, n_layer, n_head, n_positions must be positive and n_embd a multiple of n_head", c.source());
+    const float eps = static_cast<float>(c.get<double>("layer_norm_epsilon", 1e-5));
+    // The reference's ACT_FNS maps "gelu" to the tanh approximation (NewGELUActivation).
+    const std::string afn = c.get<std::string>("afn", "gelu");
+    act_ = cpu::parse_activation(afn == "gelu" ? "gelu_new" : afn);
+    pad_ = c.has("pad_token_id") ? c.get<int64_t>("pad_token_id", -1) : -1;
+    Scope r = root();
+    Scope t = head == Head::Base ? r : r / "transformer";
+    tokens_ = nn::Embedding::make(t / "tokens_embed", vocab_, E_);
+    positions_ = nn::Embedding::make(t / "positions_embed", P_, E_);
+    for (int64_t i = 0; i < L_; ++i) {
+      Scope h = t / "h" / i;
+      blocks_.push_back({nn::Conv1D::make(h / "attn" / "c_attn", E_, 3 * E_), nn::Conv1D::make(h / "attn" / "c_proj", E_, E_),
+                         nn::Conv1D::make(h / "mlp" / "c_fc", E_, 4 * E_), nn::Conv1D::make(h / "mlp" / "c_proj", 4 * E_, E_),
+                         nn::LayerNorm::make(h / "ln_1", E_, eps), nn::LayerNorm::make(h / "ln_2", E_, eps)});
+      ignored_keys_.push_back(h.path("attn.bias"));
+    }
+    ignored_keys_.push_back(t.path("position_ids"));
+    if (head == Head::LMHead || head == Head::DoubleHeads) {
+      lm_head_.in = E_;
+      lm_head_.out = vocab_;
+      lm_head_.w = (r / "lm_head").param("weight", {vocab_, E_}, c.get<bool>("tie_word_embeddings", true) ? tokens_.w.name() : "");
+    }
+    if (head == Head::DoubleHeads) score_ = nn::Linear::make(r / "multiple_choice_head" / "summary", E_, 1);
+    if (head == Head::SequenceClassification) score_ = nn::Linear::make(r / "score", E_, c.num_labels(), false);
+  }
+
+  int64_t vocab_size() const override { return vocab_; }
+
+  Tensor step(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, KVCache& cache) const override {
+    if (head_ != Head::LMHead) throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use OpenAIGPTLMHeadModel)");
+    nn::StackOutputs st;
+    return lm_head_(run(nn::as_ids(ids, "input_ids"), position_ids, Tensor(), attention_mask, Tensor(), &cache, false, false, st));
+  }
+
+  Outputs forward(const ModelInputs& in0) const override {
+    ModelInputs in = in0;
+    const Shape in_shape = nn::as_ids(in.input_ids, "input_ids").shape();
+    if (head_ == Head::DoubleHeads) nn::flatten_choice_inputs(in);
+    Tensor ids = nn::as_ids(in.input_ids, "input_ids");
+    nn::StackOutputs st;
+    Tensor h = run(ids, in.position_ids, in.token_type_ids, in.attention_mask, in.head_mask, nullptr, in.output_hidden_states,
+                   in.output_attentions, st);
+    const int64_t B = ids.size(0), S = ids.size(1);
+    Shape out_shape = in_shape;
+    out_shape.push_back(E_);
+    if (in.output_hidden_states) st.hidden_states.push_back(h.reshape(out_shape));
+    Outputs out;
+    switch (head_) {
+      case Head::Base:
+        out.set("last_hidden_state", h.reshape(out_shape));
+        break;
+      case Head::LMHead:
+        out.set("logits", lm_head_(h));
+        break;
+      case Head::DoubleHeads: {
+        Shape ls = in_shape;
+        ls.push_back(vocab_);
+        out.set("logits", lm_head_(h).reshape(ls));
+        Tensor mc = in0.mc_token_ids.defined() ? nn::as_ids(in0.mc_token_ids, "mc_token_ids").reshape({-1}) : Tensor();
+        Tensor picked = Tensor::zeros(DType::F32, {B, E_});
+        for (int64_t b = 0; b < B; ++b) {
+          const int64_t idx = mc.defined() ? mc.data<int64_t>()[b] : S - 1;
+          if (idx < 0 || idx >= S) throw_error(ErrorKind::InvalidArgument, "mc_token_ids value out of range");
+          std::copy_n(h.data<float>() + (b * S + idx) * E_, E_, picked.mutable_data<float>() + b * E_);
+        }
+        out.set("mc_logits", (*score_)(picked).reshape({in_shape[0], in_shape[1]}));
+        break;
+      }
+      case Head::SequenceClassification:
+        out.set("logits", nn::pool_last_non_pad((*score_)(h), ids, pad_));
+        break;
+    }
+    nn::emit_stack(out, st);
+    return out;
+  }
+
+  // Post-LN blocks over new tokens `ids` [B, S], attending to cached keys/values when given.
+  Tensor run(const Tensor& ids, const Tensor& position_ids, const Tensor& token_type_ids, const Tensor& attention_mask,
+             const Tensor& head_mask, KVCache* cache, bool want_hidden, bool want_attn, nn::StackOutputs& st) const {
+    if (ids.dim() != 2) throw_error(ErrorKind::Mismatch, "input_ids must be [batch, seq], got " + shape_str(ids.shape()));
+    const int64_t B = ids.size(0), S = ids.size(1);
+    const int64_t past = cache ? cache->length : 0, Sk = past + S;
+    if (Sk > P_) throw_error(ErrorKind::InvalidArgument, "sequence length " + std::to_string(Sk) + " exceeds n_positions " + std::to_string(P_));
+    Tensor h = Tensor::zeros(DType::F32, {B, S, E_});
+    tokens_.gather(ids, h.mutable_data<float>(), false);
+    Tensor pos = position_ids.defined() ? nn::as_ids(position_ids, "position_ids") : Tensor::zeros(DType::I64, {B, S});
+    if (!position_ids.defined())
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t i = 0; i < S; ++i) pos.mutable_data<int64_t>()[b * S + i] = past + i;
+    positions_.gather(pos, h.mutable_data<float>(), true);
+    if (token_type_ids.defined()) tokens_.gather(nn::as_ids(token_type_ids, "token_type_ids"), h.mutable_data<float>(), true);
+    Tensor bias = nn::causal_bias(attention_mask, B, S, past);
+    auto hm = nn::per_layer_head_mask(head_mask, L_, H_);
+    if (cache) nn::cache_reserve(*cache, L_, B, E_, Sk);
+    const int64_t D = E_ / H_;
+    for (int64_t l = 0; l < L_; ++l) {
+      const Block& blk = blocks_[static_cast<std::size_t>(l)];
+      if (want_hidden) st.hidden_states.push_back(h);
+      Tensor qkv = blk.c_attn(h);
+      const float* base = qkv.data<float>();
+      cpu::AttentionArgs a{};
+      a.B = B; a.Sq = S; a.Sk = Sk; a.H = H_; a.D = D;
+      a.q = base; a.q_bs = S * 3 * E_; a.q_ss = 3 * E_;
+      nn::CacheView cv{base + E_, base + 2 * E_, S * 3 * E_, 3 * E_};
+      if (cache) cv = nn::cache_append(*cache, l, B, S, E_, base + E_, base + 2 * E_, S * 3 * E_, 3 * E_);
+      a.k = cv.k; a.k_bs = cv.batch_stride; a.k_ss = cv.seq_stride;
+      a.v = cv.v; a.v_bs = cv.batch_stride; a.v_ss = cv.seq_stride;
+      Tensor ctx = Tensor::zeros(DType::F32, {B, S, E_});
+      Tensor probs;
+      if (want_attn) probs = Tensor::zeros(DType::F32, {B, H_, S, Sk});
+      a.bias = bias.data<float>(); a.bias_bs = S * Sk; a.bias_hs = 0; a.bias_qs = Sk;
+      a.head_mask = hm.empty() ? nullptr : hm[static_cast<std::size_t>(l)].data();
+      a.scale = 1.0f / std::sqrt(static_cast<float>(D));
+      a.out = ctx.mutable_data<float>();
+      a.probs = probs.defined() ? probs.mutable_data<float>() : nullptr;
+      cpu::attention(a);
+      Tensor n = blk.attn_proj(ctx);
+      cpu::add_inplace(n.mutable_data<float>(), h.data<float>(), n.numel());
+      blk.ln_1.inplace(n);
+      Tensor ff = blk.c_fc(n);
+      cpu::activate(ff.mutable_data<float>(), ff.numel(), act_);
+      Tensor m = blk.mlp_proj(ff);
+      cpu::add_inplace(m.mutable_data<float>(), n.data<float>(), m.numel());
+      blk.ln_2.inplace(m);
+      h = m;
+      if (want_attn) st.attentions.push_back(probs);
+    }
+    if (cache) cache->length = Sk;
+    return h;
+  }
+
+ private:
+  Head head_;
+  int64_t vocab_ = 0, E_ = 0, L_ = 0, H_ = 0, P_ = 0, pad_ = -1;
+  cpu::Activation act_ = cpu::Activation::GeluErf;
+  nn::Embedding tokens_, positions_;
+  std::vector<Block> blocks_;
+  nn::Linear lm_head_;
+  std::optional<nn::Linear> score_;
+};
+
+}  // namespace
+
+Architecture openai_gpt_architecture() {
+  json d = {{"is_decoder", false}, {"tie_word_embeddings", true}, {"vocab_size", 40478}, {"n_positions", 512},
+            {"n_embd", 768}, {"n_layer", 12}, {"n_head", 12}, {"afn", "gelu"}, {"resid_pdrop", 0.1}, {"embd_pdrop", 0.1},
+            {"attn_pdrop", 0.1}, {"layer_norm_epsilon", 1e-5}, {"initializer_range", 0.02},
+            {"summary_type", "cls_index"}, {"summary_use_proj", true}, {"summary_activation", nullptr},
+            {"summary_proj_to_labels", true}, {"summary_first_dropout", 0.1}};
+  Architecture a{"openai-gpt", d, "transformer", {}, {}};
+  auto add = [&](const std::string& cls, Head h) {
+    a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<OpenAIGPT>(cls, c, h); });
+  };
+  add("OpenAIGPTModel", Head::Base);
+  add("OpenAIGPTLMHeadModel", Head::LMHead);
+  add("OpenAIGPTDoubleHeadsModel", Head::DoubleHeads);
+  add("OpenAIGPTForSequenceClassification", Head::SequenceClassification);
+  a.auto_classes = {{"AutoModel", "OpenAIGPTModel"},
+                    {"AutoModelForCausalLM", "OpenAIGPTLMHeadModel"},
+                    {"AutoModelForPreTraining", "OpenAIGPTLMHeadModel"},
+                    {"AutoModelForSequenceClassification", "OpenAIGPTForSequenceClassification"}};
+  return a;
+}
+
+}  // namespace hfx::models

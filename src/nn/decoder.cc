@@ -1,0 +1,56 @@
+#include "nn/decoder.h"
+
+namespace hfx::nn {
+
+Tensor pool_last_non_pad(const Tensor& logits, const Tensor& ids, int64_t pad) {
+  const int64_t B = logits.size(0), S = logits.size(1), n = logits.size(2);
+  if (pad < 0 && B != 1) throw_error(ErrorKind::InvalidArgument, "Cannot handle batch sizes > 1 if no padding token is defined.");
+  Tensor pooled = Tensor::zeros(DType::F32, {B, n});
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t last = S - 1;
+    if (pad >= 0) {
+      int64_t first_pad = 0;  // argmax of (ids == pad): 0 when there is none
+      for (int64_t i = 0; i < S; ++i)
+        if (ids.data<int64_t>()[b * S + i] == pad) {
+          first_pad = i;
+          break;
+        }
+      last = ((first_pad - 1) % S + S) % S;
+    }
+    std::copy_n(logits.data<float>() + (b * S + last) * n, n, pooled.mutable_data<float>() + b * n);
+  }
+  return pooled;
+}
+
+void cache_reserve(KVCache& cache, int64_t layers, int64_t B, int64_t width, int64_t needed) {
+  if (cache.k.empty()) {
+    cache.k.resize(static_cast<std::size_t>(layers));
+    cache.v.resize(static_cast<std::size_t>(layers));
+  }
+  if (needed <= cache.capacity) return;
+  const int64_t cap = std::max<int64_t>(needed, 2 * cache.capacity);
+  for (int64_t l = 0; l < layers; ++l)
+    for (Tensor* t : {&cache.k[static_cast<std::size_t>(l)], &cache.v[static_cast<std::size_t>(l)]}) {
+      Tensor n = Tensor::zeros(DType::F32, {B, cap, width});
+      if (t->defined())
+        for (int64_t b = 0; b < B; ++b)
+          std::copy_n(t->data<float>() + b * cache.capacity * width, cache.length * width, n.mutable_data<float>() + b * cap * width);
+      *t = n;
+    }
+  cache.capacity = cap;
+}
+
+CacheView cache_append(KVCache& cache, int64_t layer, int64_t B, int64_t S, int64_t width, const float* k, const float* v,
+                       int64_t src_bs, int64_t src_ss) {
+  Tensor& kc = cache.k[static_cast<std::size_t>(layer)];
+  Tensor& vc = cache.v[static_cast<std::size_t>(layer)];
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < S; ++i) {
+      const int64_t dst = (b * cache.capacity + cache.length + i) * width;
+      std::copy_n(k + b * src_bs + i * src_ss, width, kc.mutable_data<float>() + dst);
+      std::copy_n(v + b * src_bs + i * src_ss, width, vc.mutable_data<float>() + dst);
+    }
+  return {kc.data<float>(), vc.data<float>(), cache.capacity * width, width};
+}
+
+}  // namespace hfx::nn

@@ -1,0 +1,28 @@
+// Blocks shared by the decoder-only families (GPT, GPT-2, Llama, Mistral).
+#pragma once
+
+#include "hfx/generate.h"
+#include "nn/layers.h"
+
+namespace hfx::nn {
+
+// *ForSequenceClassification pooling of decoder models (transformers 4.46):
+// the logits at (first pad position - 1) mod S per row, or the last token
+// when the config has no pad token (then only batch size 1 is allowed).
+Tensor pool_last_non_pad(const Tensor& logits, const Tensor& ids, int64_t pad_token_id);
+
+// KV cache bookkeeping shared by the decoders. reserve() makes room for
+// `needed` tokens per batch row in every layer (doubling, keeping what is
+// cached); append() copies this step's S key/value rows (row r of batch b at
+// src + b*src_bs + r*src_ss, `width` floats) after the cached ones and returns
+// where attention reads them.
+struct CacheView {
+  const float* k;
+  const float* v;
+  int64_t batch_stride, seq_stride;
+};
+void cache_reserve(KVCache& cache, int64_t layers, int64_t B, int64_t width, int64_t needed);
+CacheView cache_append(KVCache& cache, int64_t layer, int64_t B, int64_t S, int64_t width, const float* k, const float* v,
+                       int64_t src_bs, int64_t src_ss);
+
+}  // namespace hfx::nn
