@@ -94,14 +94,7 @@ class GPT2 final : public Model, public CausalLM {
         ls.push_back(vocab_);
         out.set("logits", lm_head_(h).reshape(ls));
         // cls_index summary: the hidden state at mc_token_ids (default: the last token).
-        Tensor mc = in0.mc_token_ids.defined() ? nn::as_ids(in0.mc_token_ids, "mc_token_ids").reshape({-1}) : Tensor();
-        Tensor picked = Tensor::zeros(DType::F32, {B, E_});
-        for (int64_t b = 0; b < B; ++b) {
-          int64_t idx = mc.defined() ? mc.data<int64_t>()[b] : S - 1;
-          if (idx < 0 || idx >= S) throw_error(ErrorKind::InvalidArgument, "mc_token_ids value out of range");
-          std::copy_n(h.data<float>() + (b * S + idx) * E_, E_, picked.mutable_data<float>() + b * E_);
-        }
-        out.set("mc_logits", (*score_)(picked).reshape({in_shape[0], in_shape[1]}));
+        out.set("mc_logits", (*score_)(nn::gather_token(h.reshape({B, S, E_}), in0.mc_token_ids)).reshape({in_shape[0], in_shape[1]}));
         break;
       }
       case Head::SequenceClassification:
@@ -132,11 +125,7 @@ class GPT2 final : public Model, public CausalLM {
       throw_error(ErrorKind::InvalidArgument, "sequence length " + std::to_string(past + S) + " exceeds n_positions " + std::to_string(P_));
     Tensor h = Tensor::zeros(DType::F32, {B, S, E_});
     wte_.gather(ids, h.mutable_data<float>(), false);
-    Tensor pos = position_ids.defined() ? nn::as_ids(position_ids, "position_ids") : Tensor::zeros(DType::I64, {B, S});
-    if (!position_ids.defined())
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t i = 0; i < S; ++i) pos.mutable_data<int64_t>()[b * S + i] = past + i;
-    if (pos.shape() != Shape{B, S}) throw_error(ErrorKind::Mismatch, "position_ids shape " + shape_str(pos.shape()) + " != " + shape_str({B, S}));
+    Tensor pos = nn::positions_or_default(position_ids, B, S, past);
     wpe_.gather(pos, h.mutable_data<float>(), true);
     if (token_type_ids.defined()) wte_.gather(nn::as_ids(token_type_ids, "token_type_ids"), h.mutable_data<float>(), true);
     const int64_t Sk = past + S;

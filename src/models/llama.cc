@@ -70,11 +70,7 @@ Tensor LlamaLike::run(const Tensor& ids, const Tensor& position_ids, const Tenso
   const int64_t QD = nH_ * D_, KD = nKV_ * D_;
   Tensor h = Tensor::zeros(DType::F32, {B, S, H_});
   embed_.gather(ids, h.mutable_data<float>(), false);
-  Tensor pos = position_ids.defined() ? nn::as_ids(position_ids, "position_ids") : Tensor::zeros(DType::I64, {B, S});
-  if (!position_ids.defined())
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t i = 0; i < S; ++i) pos.mutable_data<int64_t>()[b * S + i] = past + i;
-  if (pos.shape() != Shape{B, S}) throw_error(ErrorKind::Mismatch, "position_ids shape " + shape_str(pos.shape()) + " != " + shape_str({B, S}));
+  Tensor pos = nn::positions_or_default(position_ids, B, S, past);
   int64_t max_pos = 0;
   for (int64_t i = 0; i < pos.numel(); ++i) max_pos = std::max(max_pos, pos.data<int64_t>()[i]);
   const std::vector<float> inv = rope_.inv_freq(max_pos);

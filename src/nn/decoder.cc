@@ -22,6 +22,31 @@ Tensor pool_last_non_pad(const Tensor& logits, const Tensor& ids, int64_t pad) {
   return pooled;
 }
 
+Tensor positions_or_default(const Tensor& position_ids, int64_t B, int64_t S, int64_t past) {
+  if (position_ids.defined()) {
+    Tensor pos = as_ids(position_ids, "position_ids");
+    if (pos.shape() != Shape{B, S}) throw_error(ErrorKind::Mismatch, "position_ids shape " + shape_str(pos.shape()) + " != " + shape_str({B, S}));
+    return pos;
+  }
+  Tensor pos = Tensor::zeros(DType::I64, {B, S});
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < S; ++i) pos.mutable_data<int64_t>()[b * S + i] = past + i;
+  return pos;
+}
+
+Tensor gather_token(const Tensor& h, const Tensor& index) {
+  const int64_t B = h.size(0), S = h.size(1), E = h.size(2);
+  Tensor idx = index.defined() ? as_ids(index, "mc_token_ids").reshape({-1}) : Tensor();
+  if (idx.defined() && idx.numel() != B) throw_error(ErrorKind::Mismatch, "mc_token_ids has " + std::to_string(idx.numel()) + " entries for " + std::to_string(B) + " sequences");
+  Tensor out = Tensor::zeros(DType::F32, {B, E});
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t i = idx.defined() ? idx.data<int64_t>()[b] : S - 1;
+    if (i < 0 || i >= S) throw_error(ErrorKind::InvalidArgument, "mc_token_ids value " + std::to_string(i) + " out of range [0, " + std::to_string(S) + ")");
+    std::copy_n(h.data<float>() + (b * S + i) * E, E, out.mutable_data<float>() + b * E);
+  }
+  return out;
+}
+
 void cache_reserve(KVCache& cache, int64_t layers, int64_t B, int64_t width, int64_t needed) {
   if (cache.k.empty()) {
     cache.k.resize(static_cast<std::size_t>(layers));

@@ -11,6 +11,13 @@ namespace hfx::nn {
 // when the config has no pad token (then only batch size 1 is allowed).
 Tensor pool_last_non_pad(const Tensor& logits, const Tensor& ids, int64_t pad_token_id);
 
+// position_ids as int64 [B, S], or past..past+S-1 for every row when undefined.
+Tensor positions_or_default(const Tensor& position_ids, int64_t B, int64_t S, int64_t past);
+
+// The hidden state [B, E] of h [B, S, E] at index[b] (e.g. GPT double heads'
+// mc_token_ids, flattened), or at the last position when index is undefined.
+Tensor gather_token(const Tensor& h, const Tensor& index);
+
 // KV cache bookkeeping shared by the decoders. reserve() makes room for
 // `needed` tokens per batch row in every layer (doubling, keeping what is
 // cached); append() copies this step's S key/value rows (row r of batch b at
