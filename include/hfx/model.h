@@ -44,8 +44,28 @@ class ParamTable {
   const Tensor& value(const std::string& name) const;
   void set(std::size_t i, Tensor t) { values_.at(i) = std::move(t); }
   bool bound(std::size_t i) const { return values_.at(i).defined(); }
+  // Changes a declared shape (prune_heads / resize; hfx/pretrained.h). The
+  // shared layers read their sizes from the bound tensors, not from the spec.
+  void set_shape(std::size_t i, Shape shape) { specs_.at(i).shape = std::move(shape); }
+
+  // Train/eval state, set by Model::set_training and read by the shared blocks
+  // (nn/): dropout with probability `dropout_p` from a generator seeded with
+  // `seed` and advanced once per dropout call.
+  bool training() const { return training_; }
+  float dropout_p() const { return dropout_p_; }
+  uint64_t next_dropout_seed() const { return seed_ + 0x9E3779B97F4A7C15ull * ++dropout_calls_; }
+  void set_training(bool on, float p, uint64_t seed) {
+    training_ = on;
+    dropout_p_ = p;
+    seed_ = seed;
+    dropout_calls_ = 0;
+  }
 
  private:
+  bool training_ = false;
+  float dropout_p_ = 0.0f;
+  uint64_t seed_ = 0;
+  mutable uint64_t dropout_calls_ = 0;
   std::vector<ParamSpec> specs_;
   std::vector<Tensor> values_;
   std::map<std::string, std::size_t> index_;
@@ -60,6 +80,7 @@ class Param {
   const Tensor* operator->() const { return &table_->value(index_); }
   bool valid() const { return table_ != nullptr; }
   const std::string& name() const { return table_->specs()[index_].name; }
+  const ParamTable* table() const { return table_; }
 
  private:
   const ParamTable* table_ = nullptr;
@@ -121,6 +142,12 @@ class Model {
   const std::vector<std::string>& ignored_checkpoint_keys() const { return ignored_keys_; }
 
   virtual Outputs forward(const ModelInputs& inputs) const = 0;
+
+  // train() / eval(): in training mode the shared blocks apply dropout (the
+  // config's hidden dropout probability) with a generator seeded by `seed`;
+  // eval (the default) is deterministic. Defined in src/pretrained/utils.cc.
+  void set_training(bool training, uint64_t seed = 0);
+  bool training() const { return params_.training(); }
 
  protected:
   Model(std::string class_name, Config config, std::string base_prefix)

@@ -1,6 +1,9 @@
 // hfx — command-line front end, thin over the library.
 //   hfx info PATH              what the checkpoint is
 //   hfx run PATH --input-ids "1,2,3;4,5,0" [--attention-mask ...] [--class C] [--hidden-states] [--json]
+//   hfx info PATH --flops --tokens N   also floating_point_ops for N tokens (6 x N x non-embedding parameters)
+//   hfx resize PATH --new-num-tokens N [--pad-to-multiple-of M] --out DIR
+//   hfx prune PATH --heads "0:1,2;1:0" [--heads ...] --out DIR
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -10,6 +13,7 @@
 
 #include "hfx/io.h"
 #include "hfx/model.h"
+#include "hfx/pretrained.h"
 
 namespace {
 
@@ -49,7 +53,14 @@ std::string tensor_json(const hfx::Tensor& t) {
   return s + "]}";
 }
 
-int cmd_info(const std::string& path) {
+void print_flops(const hfx::Model& m, int64_t tokens) {
+  hfx::ModelInputs in;
+  in.input_ids = hfx::Tensor::zeros(hfx::DType::I64, {1, tokens});
+  fmt::print("parameters (excluding embeddings): {}\n", hfx::num_parameters(m, false, true));
+  fmt::print("floating_point_ops: {} (6 x {} tokens x parameters excluding embeddings)\n", hfx::floating_point_ops(m, in), tokens);
+}
+
+int cmd_info(const std::string& path, bool flops, int64_t tokens) {
   namespace fs = std::filesystem;
   hfx::Config cfg = hfx::AutoConfig::from_pretrained(path);
   hfx::LoadedModel lm = hfx::load_pretrained(path, "");
@@ -73,6 +84,10 @@ int cmd_info(const std::string& path) {
   for (const auto& f : lm.info.files) fmt::print("file:         {} ({} bytes)\n", f, fs::file_size(f));
   fmt::print("loading:      {} zero-copy, {} converted, {} missing, {} unexpected\n", lm.info.zero_copy, lm.info.converted,
              lm.info.missing_keys.size(), lm.info.unexpected_keys.size());
+  if (flops) {
+    if (tokens <= 0) hfx::throw_error(hfx::ErrorKind::InvalidArgument, "--flops needs --tokens N (N > 0)");
+    print_flops(*lm.model, tokens);
+  }
   return 0;
 }
 
@@ -97,13 +112,48 @@ int main(int argc, char** argv) {
   run->add_flag("--attentions", attentions, "also output every attention map");
   run->add_flag("--json", as_json, "print JSON");
 
+  bool flops = false;
+  int64_t tokens = 0, new_num_tokens = 0, pad_to = 0;
+  std::string out_dir;
+  std::vector<std::string> heads_specs;
+  info->add_flag("--flops", flops, "print floating_point_ops for --tokens N tokens");
+  info->add_option("--tokens", tokens, "token count for --flops");
+  auto* resize = app.add_subcommand("resize", "resize_token_embeddings and write the model to --out");
+  resize->add_option("path", path, "model directory or weight file")->required();
+  resize->add_option("--new-num-tokens", new_num_tokens, "new vocabulary size")->required();
+  resize->add_option("--pad-to-multiple-of", pad_to, "round the size up to a multiple of this");
+  resize->add_option("--class", cls, "model class (default: config.json architectures[0])");
+  resize->add_option("--out", out_dir, "output directory")->required();
+  auto* prune = app.add_subcommand("prune", "prune_heads and write the model to --out");
+  prune->add_option("path", path, "model directory or weight file")->required();
+  prune->add_option("--heads", heads_specs, "LAYER:HEAD,HEAD (layers separated by ';' or repeated flags)")->required();
+  prune->add_option("--class", cls, "model class (default: config.json architectures[0])");
+  prune->add_option("--out", out_dir, "output directory")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
   try {
-    if (*info) return cmd_info(path);
+    if (*info) return cmd_info(path, flops, tokens);
+    if (*resize) {
+      hfx::LoadedModel lm = hfx::load_pretrained(path, cls);
+      const int64_t n = hfx::resize_token_embeddings(lm.model, new_num_tokens, pad_to > 0 ? std::optional<int64_t>(pad_to) : std::nullopt);
+      hfx::write_model_directory(*lm.model, out_dir);
+      fmt::print("{}: vocab_size {} -> wrote {}\n", lm.model->class_name(), n, out_dir);
+      return 0;
+    }
+    if (*prune) {
+      hfx::LoadedModel lm = hfx::load_pretrained(path, cls);
+      hfx::HeadsToPrune heads;
+      for (const auto& spec : heads_specs)
+        for (const auto& [layer, hs] : hfx::parse_heads_spec(spec)) heads[layer].insert(heads[layer].end(), hs.begin(), hs.end());
+      hfx::prune_heads(*lm.model, heads);
+      hfx::write_model_directory(*lm.model, out_dir);
+      fmt::print("{}: pruned_heads {} -> wrote {}\n", lm.model->class_name(), lm.model->config().find("pruned_heads")->dump(), out_dir);
+      return 0;
+    }
     hfx::LoadedModel lm = hfx::load_pretrained(path, cls);
     hfx::ModelInputs in;
     in.input_ids = parse_matrix(ids, "--input-ids");

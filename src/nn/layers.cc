@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
 
 namespace hfx::nn {
 
@@ -14,19 +15,21 @@ Linear Linear::make(const Scope& s, int64_t in, int64_t out, bool bias) {
   return l;
 }
 
+// Sizes come from the bound weight (prune_heads / resize may have changed it).
 void Linear::forward(const float* x, int64_t rows, float* y) const {
-  cpu::linear(x, rows, in, *w, b.valid() ? *b : Tensor(), y);
+  cpu::linear(x, rows, w->size(1), *w, b.valid() ? *b : Tensor(), y);
 }
 
 Tensor Linear::operator()(const Tensor& x) const {
-  if (x.dtype() != DType::F32 || x.size(-1) != in)
+  const int64_t in_now = w->size(1);
+  if (x.dtype() != DType::F32 || x.size(-1) != in_now)
     throw_error(ErrorKind::Mismatch, "input " + shape_str(x.shape()) + " does not fit Linear of in_features " +
-                                         std::to_string(in), {}, w.name());
+                                         std::to_string(in_now), {}, w.name());
   Tensor xc = x.contiguous();
   Shape os = x.shape();
-  os.back() = out;
+  os.back() = w->size(0);
   Tensor y = Tensor::zeros(DType::F32, os);
-  forward(xc.data<float>(), x.numel() / in, y.mutable_data<float>());
+  forward(xc.data<float>(), x.numel() / in_now, y.mutable_data<float>());
   return y;
 }
 
@@ -53,10 +56,11 @@ Embedding Embedding::make(const Scope& s, int64_t num, int64_t dim, const std::s
 
 void Embedding::gather(const Tensor& ids, float* out, bool accumulate) const {
   const int64_t* p = ids.data<int64_t>();
+  const int64_t rows = w->size(0);  // the bound table (resize may have changed it)
   for (int64_t i = 0; i < ids.numel(); ++i)
-    if (p[i] < 0 || p[i] >= num)
+    if (p[i] < 0 || p[i] >= rows)
       throw_error(ErrorKind::InvalidArgument, "index " + std::to_string(p[i]) + " out of range for embedding of " +
-                                                  std::to_string(num) + " rows", {}, w.name());
+                                                  std::to_string(rows) + " rows", {}, w.name());
   if (accumulate)
     cpu::embedding_add(p, ids.numel(), *w, out);
   else
@@ -130,13 +134,33 @@ PostLNEncoderLayer PostLNEncoderLayer::make(const Scope& s, const EncoderLayerNa
   return l;
 }
 
+void dropout_inplace(Tensor& x, const Param& any) {
+  const ParamTable* t = any.table();
+  if (!t || !t->training() || t->dropout_p() <= 0.0f) return;
+  const float p = t->dropout_p();
+  float* d = x.mutable_data<float>();
+  if (p >= 1.0f) {
+    std::fill_n(d, x.numel(), 0.0f);
+    return;
+  }
+  std::mt19937_64 rng(t->next_dropout_seed());
+  std::bernoulli_distribution keep(1.0 - static_cast<double>(p));
+  const float scale = 1.0f / (1.0f - p);
+  for (int64_t i = 0; i < x.numel(); ++i) d[i] = keep(rng) ? d[i] * scale : 0.0f;
+}
+
 Tensor PostLNEncoderLayer::forward(const Tensor& h, const AttnMask& mask, const float* head_mask, Tensor* probs) const {
-  const int64_t B = h.size(0), S = h.size(1), H = h.size(2);
+  const int64_t B = h.size(0), S = h.size(1);
+  // Heads left in this layer after prune_heads (q's rows = heads * head_dim).
+  const int64_t nh = q.w->size(0) / head_dim, H = nh * head_dim;
+  if (head_mask && nh != heads)
+    throw_error(ErrorKind::Mismatch, "head_mask has " + std::to_string(heads) + " heads but this layer was pruned to " +
+                                         std::to_string(nh), {}, q.w.name());
   Tensor Q = q(h), K = k(h), V = v(h);
   Tensor ctx = Tensor::zeros(DType::F32, {B, S, H});
-  if (probs) *probs = Tensor::zeros(DType::F32, {B, heads, S, S});
+  if (probs) *probs = Tensor::zeros(DType::F32, {B, nh, S, S});
   cpu::AttentionArgs a{};
-  a.B = B; a.Sq = S; a.Sk = S; a.H = heads; a.D = head_dim;
+  a.B = B; a.Sq = S; a.Sk = S; a.H = nh; a.D = head_dim;
   a.q = Q.data<float>(); a.q_bs = S * H; a.q_ss = H;
   a.k = K.data<float>(); a.k_bs = S * H; a.k_ss = H;
   a.v = V.data<float>(); a.v_bs = S * H; a.v_ss = H;
@@ -147,11 +171,13 @@ Tensor PostLNEncoderLayer::forward(const Tensor& h, const AttnMask& mask, const 
   a.probs = probs ? probs->mutable_data<float>() : nullptr;
   cpu::attention(a);
   Tensor attn = o(ctx);
+  dropout_inplace(attn, o.w);
   cpu::add_inplace(attn.mutable_data<float>(), h.data<float>(), attn.numel());
   attn_norm.inplace(attn);
   Tensor inter = ffn_in(attn);
   cpu::activate(inter.mutable_data<float>(), inter.numel(), act);
   Tensor out = ffn_out(inter);
+  dropout_inplace(out, ffn_out.w);
   cpu::add_inplace(out.mutable_data<float>(), attn.data<float>(), out.numel());
   ffn_norm.inplace(out);
   return out;

@@ -64,8 +64,15 @@ struct PostLNEncoderLayer {
   static PostLNEncoderLayer make(const Scope& s, const EncoderLayerNames& n, int64_t hidden, int64_t heads,
                                  int64_t intermediate, float eps, cpu::Activation act);
   // h: [B, S, hidden] f32 contiguous. probs: if non-null, receives [B, heads, S, S].
+  // `heads` is the configured count; the heads present are read from q's weight
+  // (prune_heads removes rows), and a head_mask on a pruned layer is a Mismatch.
+  // Training mode: dropout after the attention output and the FFN output projections.
   Tensor forward(const Tensor& h, const AttnMask& mask, const float* head_mask, Tensor* probs) const;
 };
+
+// Training-mode dropout (hfx::Model::set_training) in place on an f32 tensor;
+// `any` is a parameter of the model (it reaches the model's train state). Identity in eval.
+void dropout_inplace(Tensor& x, const Param& any);
 
 // Runs a stack of layers, collecting hidden_states / attentions outputs.
 struct StackOutputs {

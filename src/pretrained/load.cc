@@ -9,6 +9,7 @@
 
 #include "hfx/io.h"
 #include "hfx/model.h"
+#include "hfx/pretrained.h"
 #include "naming/naming.h"
 
 namespace hfx {
@@ -93,6 +94,7 @@ LoadedModel load_pretrained(const std::string& path, const std::string& class_na
         if (c.first == (*a)[0].get<std::string>()) cls = c.first;
   }
   std::unique_ptr<Model> model = build_model(config, cls);
+  apply_config_pruned_heads(*model);  // a pruned checkpoint: declared shapes follow config.pruned_heads
   if (weights.empty()) weights = resolve_weights(dir, opts);
   std::unique_ptr<TensorSource> src = naming::canonical_names(open_checkpoint(weights), *model);
 

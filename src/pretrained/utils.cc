@@ -1,0 +1,421 @@
+// PreTrainedModel utilities: counts, masks, embeddings (get/set/tie/resize),
+// dtype casts, train state, writing a model directory.
+// Reference: transformers 4.46.3 modeling_utils.py (ModuleUtilsMixin, PreTrainedModel);
+// ../shared/reference/transformers.md §8.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <random>
+
+#include "hfx/io.h"
+#include "hfx/pretrained.h"
+#include "kernels/cpu/ops.h"
+#include "nn/layers.h"
+
+namespace hfx {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The last module name of "a.b.word_embeddings.weight" is "word_embeddings".
+std::string module_of(const std::string& name) {
+  const std::size_t dot = name.rfind('.');
+  if (dot == std::string::npos) return {};
+  const std::size_t prev = name.rfind('.', dot - 1);
+  return name.substr(prev == std::string::npos ? 0 : prev + 1, dot - (prev == std::string::npos ? 0 : prev + 1));
+}
+
+// nn.Embedding modules of the registered architectures.
+bool is_embedding_weight(const ParamSpec& s) {
+  static const char* kModules[] = {"word_embeddings", "position_embeddings", "token_type_embeddings", "wte", "wpe",
+                                   "embed_tokens", "embed_positions", "shared"};
+  if (!ends_with(s.name, ".weight") || s.shape.size() != 2) return false;
+  const std::string m = module_of(s.name);
+  return std::find(std::begin(kModules), std::end(kModules), m) != std::end(kModules);
+}
+
+std::optional<std::size_t> find(const Model& m, const std::string& name) { return m.params().index_of(name); }
+
+// Copies rows [0, min(old, new)) of a [rows, dim] tensor into a new [new_rows, dim]
+// tensor of the same dtype (bit-exact); the caller fills the rest.
+Tensor copy_rows(const Tensor& old, int64_t new_rows) {
+  Tensor src = old.contiguous();
+  Shape s = src.shape();
+  s[0] = new_rows;
+  Tensor out = Tensor::zeros(src.dtype(), s);
+  const int64_t row_elems = src.dim() > 1 ? src.numel() / src.size(0) : 1;
+  const int64_t n = std::min(src.size(0), new_rows);
+  std::memcpy(out.mutable_raw(), src.raw(), static_cast<std::size_t>(n * row_elems) * dtype_size(src.dtype()));
+  return out;
+}
+
+// Writes f32 values into rows [from, to) of `t` (any float dtype).
+void write_rows(Tensor& t, int64_t from, const std::vector<float>& values) {
+  if (values.empty()) return;
+  const int64_t row_elems = t.dim() > 1 ? t.numel() / t.size(0) : 1;
+  Tensor f = Tensor::from_vector(DType::F32, {static_cast<int64_t>(values.size())}, values).to(t.dtype());
+  std::memcpy(static_cast<uint8_t*>(t.mutable_raw()) + static_cast<std::size_t>(from * row_elems) * dtype_size(t.dtype()),
+              f.raw(), f.nbytes());
+}
+
+// _get_resized_embeddings / _get_resized_lm_head with mean_resizing=True (4.46):
+// added rows ~ N(mean, 1e-9 * cov) of the old rows, or the mean when cov is not
+// positive definite (and, in hfx, when dim > 2048: the Cholesky would dominate).
+Tensor resize_matrix(const Tensor& old, int64_t new_rows, std::mt19937_64& rng) {
+  Tensor out = copy_rows(old, new_rows);
+  const int64_t rows = old.size(0), dim = old.size(1);
+  if (new_rows <= rows) return out;
+  Tensor x = old.to(DType::F32).contiguous();
+  const float* X = x.data<float>();
+  std::vector<double> mean(static_cast<std::size_t>(dim), 0.0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < dim; ++j) mean[static_cast<std::size_t>(j)] += X[r * dim + j];
+  for (double& m : mean) m /= static_cast<double>(rows);
+  std::vector<double> L;  // Cholesky factor of 1e-9 * cov, row-major lower
+  if (dim <= 2048) {
+    std::vector<float> centered(static_cast<std::size_t>(rows * dim));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < dim; ++j)
+        centered[static_cast<std::size_t>(r * dim + j)] = X[r * dim + j] - static_cast<float>(mean[static_cast<std::size_t>(j)]);
+    std::vector<float> cov(static_cast<std::size_t>(dim * dim));
+    cpu::gemm(true, false, dim, dim, rows, 1.0f / static_cast<float>(rows), centered.data(), dim, centered.data(), dim, 0.0f,
+              cov.data(), dim);
+    L.assign(static_cast<std::size_t>(dim * dim), 0.0);
+    bool pd = true;
+    for (int64_t i = 0; i < dim && pd; ++i)
+      for (int64_t j = 0; j <= i && pd; ++j) {
+        double sum = 1e-9 * cov[static_cast<std::size_t>(i * dim + j)];
+        for (int64_t k = 0; k < j; ++k) sum -= L[static_cast<std::size_t>(i * dim + k)] * L[static_cast<std::size_t>(j * dim + k)];
+        if (i == j) {
+          if (!(sum > 0.0)) pd = false;
+          else L[static_cast<std::size_t>(i * dim + i)] = std::sqrt(sum);
+        } else {
+          L[static_cast<std::size_t>(i * dim + j)] = sum / L[static_cast<std::size_t>(j * dim + j)];
+        }
+      }
+    if (!pd) L.clear();
+  }
+  std::normal_distribution<double> nd(0.0, 1.0);
+  std::vector<float> added(static_cast<std::size_t>((new_rows - rows) * dim));
+  std::vector<double> z(static_cast<std::size_t>(dim));
+  for (int64_t r = 0; r < new_rows - rows; ++r) {
+    if (!L.empty())
+      for (double& v : z) v = nd(rng);
+    for (int64_t i = 0; i < dim; ++i) {
+      double v = mean[static_cast<std::size_t>(i)];
+      if (!L.empty())
+        for (int64_t k = 0; k <= i; ++k) v += L[static_cast<std::size_t>(i * dim + k)] * z[static_cast<std::size_t>(k)];
+      added[static_cast<std::size_t>(r * dim + i)] = static_cast<float>(v);
+    }
+  }
+  write_rows(out, rows, added);
+  return out;
+}
+
+// An LM-head bias of an untied head: added entries ~ N(mean(old), 1e-9 * std(old)).
+Tensor resize_bias_mean(const Tensor& old, int64_t new_rows, std::mt19937_64& rng) {
+  Tensor out = copy_rows(old, new_rows);
+  const int64_t rows = old.size(0);
+  if (new_rows <= rows) return out;
+  Tensor x = old.to(DType::F32).contiguous();
+  double mean = 0, var = 0;
+  for (int64_t i = 0; i < rows; ++i) mean += x.data<float>()[i];
+  mean /= static_cast<double>(rows);
+  for (int64_t i = 0; i < rows; ++i) var += (x.data<float>()[i] - mean) * (x.data<float>()[i] - mean);
+  const double sd = rows > 1 ? std::sqrt(var / static_cast<double>(rows - 1)) : 0.0;
+  std::normal_distribution<double> nd(0.0, 1.0);
+  std::vector<float> added(static_cast<std::size_t>(new_rows - rows));
+  for (float& v : added) v = static_cast<float>(mean + 1e-9 * sd * nd(rng));
+  write_rows(out, rows, added);
+  return out;
+}
+
+std::string bias_of(const std::string& weight_name) {
+  return weight_name.substr(0, weight_name.size() - std::string("weight").size()) + "bias";
+}
+
+// Sets a parameter's tensor and shape, and the shapes of parameters tied to it.
+void set_param(ParamTable& t, std::size_t i, Tensor v) {
+  t.set_shape(i, v.shape());
+  for (std::size_t j = 0; j < t.size(); ++j)
+    if (t.specs()[j].tied_to == t.specs()[i].name) t.set_shape(j, v.shape());
+  t.set(i, std::move(v));
+}
+
+}  // namespace
+
+// ---- counts -------------------------------------------------------------------
+int64_t num_parameters(const Model& model, bool /*only_trainable*/, bool exclude_embeddings) {
+  int64_t n = 0;
+  for (const auto& s : model.params().specs()) {
+    if (!s.tied_to.empty()) continue;
+    if (exclude_embeddings && is_embedding_weight(s)) continue;
+    n += shape_numel(s.shape);
+  }
+  return n;
+}
+
+int64_t estimate_tokens(const ModelInputs& inputs) { return inputs.input_ids.defined() ? inputs.input_ids.numel() : 0; }
+
+int64_t floating_point_ops(const Model& model, const ModelInputs& inputs, bool exclude_embeddings) {
+  return 6 * estimate_tokens(inputs) * num_parameters(model, false, exclude_embeddings);
+}
+
+DType model_dtype(const Model& model) {
+  const ParamTable& t = model.params();
+  for (std::size_t i = 0; i < t.size(); ++i)
+    if (t.specs()[i].tied_to.empty() && t.bound(i) && is_floating(t.value(i).dtype())) return t.value(i).dtype();
+  return DType::F32;
+}
+
+double dtype_min(DType d) {
+  switch (d) {
+    case DType::F32: return static_cast<double>(std::numeric_limits<float>::lowest());
+    case DType::F64: return std::numeric_limits<double>::lowest();
+    case DType::F16: return -65504.0;
+    case DType::BF16: return -3.3895313892515355e38;
+    default: throw_error(ErrorKind::InvalidArgument, "no finfo for dtype " + std::string(to_string(d)));
+  }
+}
+
+// ---- masks --------------------------------------------------------------------
+namespace {
+Tensor fill_inverted(const Tensor& keep_f32, const Shape& out_shape, DType dtype) {
+  const double mn = dtype_min(dtype);
+  Tensor o = Tensor::zeros(DType::F64, out_shape);
+  const float* k = keep_f32.data<float>();
+  for (int64_t i = 0; i < o.numel(); ++i) o.mutable_data<double>()[i] = (1.0 - static_cast<double>(k[i])) * mn;
+  return o.to(dtype);
+}
+}  // namespace
+
+Tensor get_extended_attention_mask(const Tensor& mask, const Shape& input_shape, bool is_decoder, DType dtype) {
+  if (!mask.defined()) throw_error(ErrorKind::InvalidArgument, "attention_mask is required");
+  if (mask.dim() == 3) {
+    Tensor k = mask.to(DType::F32).contiguous();
+    return fill_inverted(k, {mask.size(0), 1, mask.size(1), mask.size(2)}, dtype);
+  }
+  if (mask.dim() != 2)
+    throw_error(ErrorKind::InvalidArgument, "Wrong shape for input_ids (shape " + shape_str(input_shape) + ") or attention_mask (shape " +
+                                                shape_str(mask.shape()) + ")");
+  const int64_t B = mask.size(0), T = mask.size(1);
+  if (!is_decoder) {
+    if (dtype == DType::F32) return nn::extended_attention_mask(mask, B, T, false).bias.reshape({B, 1, 1, T});
+    return fill_inverted(mask.to(DType::F32).contiguous(), {B, 1, 1, T}, dtype);
+  }
+  if (input_shape.size() != 2 || input_shape[0] != B)
+    throw_error(ErrorKind::Mismatch, "input_shape " + shape_str(input_shape) + " does not fit attention_mask " + shape_str(mask.shape()));
+  const int64_t S = input_shape[1];
+  if (S > T) throw_error(ErrorKind::Mismatch, "attention_mask " + shape_str(mask.shape()) + " is shorter than the input " + shape_str(input_shape));
+  if (S == T && dtype == DType::F32) return nn::extended_attention_mask(mask, B, S, true).bias.reshape({B, 1, S, T});
+  // create_extended_attention_mask_for_decoder: causal over the last S keys, past keys visible.
+  Tensor k = mask.to(DType::F32).contiguous();
+  Tensor keep = Tensor::zeros(DType::F32, {B, 1, S, T});
+  const int64_t past = T - S;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < S; ++i)
+      for (int64_t j = 0; j < T; ++j)
+        keep.mutable_data<float>()[(b * S + i) * T + j] = (j <= past + i ? 1.0f : 0.0f) * k.data<float>()[b * T + j];
+  return fill_inverted(keep, {B, 1, S, T}, dtype);
+}
+
+Tensor get_extended_attention_mask(const Model& model, const Tensor& mask, const Shape& input_shape) {
+  return get_extended_attention_mask(mask, input_shape, model.config().get<bool>("is_decoder", false), model_dtype(model));
+}
+
+Tensor invert_attention_mask(const Tensor& mask, DType dtype) {
+  if (!mask.defined()) throw_error(ErrorKind::InvalidArgument, "encoder_attention_mask is required");
+  Tensor k = mask.to(DType::F32).contiguous();
+  if (mask.dim() == 3) return fill_inverted(k, {mask.size(0), 1, mask.size(1), mask.size(2)}, dtype);
+  if (mask.dim() == 2) return fill_inverted(k, {mask.size(0), 1, 1, mask.size(1)}, dtype);
+  throw_error(ErrorKind::InvalidArgument, "encoder_attention_mask must be [batch, seq] or [batch, from, to], got " + shape_str(mask.shape()));
+}
+
+Tensor get_head_mask(const Tensor& head_mask, int64_t L, DType dtype) {
+  if (!head_mask.defined()) return {};
+  if (head_mask.dim() != 1 && head_mask.dim() != 2)
+    throw_error(ErrorKind::InvalidArgument, "head_mask must be [heads] or [layers, heads], got " + shape_str(head_mask.shape()));
+  const int64_t H = head_mask.size(-1);
+  auto per = nn::per_layer_head_mask(head_mask, L, H);
+  Tensor o = Tensor::zeros(DType::F32, {L, 1, H, 1, 1});
+  for (int64_t l = 0; l < L; ++l) std::copy_n(per[static_cast<std::size_t>(l)].data(), H, o.mutable_data<float>() + l * H);
+  return o.to(dtype);
+}
+
+// ---- embeddings ---------------------------------------------------------------
+std::string input_embeddings_name(const Model& model) {
+  static const char* kSuffixes[] = {"embeddings.word_embeddings.weight", "wte.weight", "embed_tokens.weight"};
+  const std::string& prefix = model.base_model_prefix();
+  for (const char* suf : kSuffixes)
+    for (const std::string& name : {prefix + "." + suf, std::string(suf), prefix + ".model." + suf})
+      if (find(model, name)) return name;
+  for (const auto& s : model.params().specs())  // e.g. "model.embed_tokens.weight" under another prefix
+    for (const char* suf : kSuffixes)
+      if (ends_with(s.name, std::string(".") + suf) || s.name == suf) return s.name;
+  throw_error(ErrorKind::Unsupported, model.class_name() + " has no input embedding table hfx knows");
+}
+
+std::string output_embeddings_name(const Model& model) {
+  for (const char* n : {"cls.predictions.decoder.weight", "lm_head.decoder.weight", "predictions.decoder.weight",
+                        "vocab_projector.weight", "generator_lm_head.weight", "lm_head.weight"})
+    if (find(model, n)) return n;
+  return {};
+}
+
+const Tensor& get_input_embeddings(const Model& model) { return model.params().value(input_embeddings_name(model)); }
+
+std::optional<Tensor> get_output_embeddings(const Model& model) {
+  const std::string n = output_embeddings_name(model);
+  if (n.empty()) return std::nullopt;
+  return model.params().value(n);
+}
+
+void set_input_embeddings(Model& model, const Tensor& table) {
+  const std::string n = input_embeddings_name(model);
+  ParamTable& t = model.mutable_params();
+  const std::size_t i = *t.index_of(n);
+  if (table.dim() != 2 || table.size(1) != t.specs()[i].shape[1])
+    throw_error(ErrorKind::Mismatch, "new input embeddings " + shape_str(table.shape()) + " do not keep the embedding dim of " +
+                                         shape_str(t.specs()[i].shape), {}, n);
+  set_param(t, i, table);
+}
+
+void set_output_embeddings(Model& model, const Tensor& weight) {
+  const std::string n = output_embeddings_name(model);
+  if (n.empty()) throw_error(ErrorKind::Unsupported, model.class_name() + " has no output embeddings");
+  ParamTable& t = model.mutable_params();
+  const std::size_t i = *t.index_of(n);
+  if (!t.specs()[i].tied_to.empty())
+    throw_error(ErrorKind::Unsupported, "the output embeddings are tied to " + t.specs()[i].tied_to + "; set the input embeddings", {}, n);
+  if (weight.dim() != 2 || weight.size(1) != t.specs()[i].shape[1])
+    throw_error(ErrorKind::Mismatch, "new output embeddings " + shape_str(weight.shape()) + " do not fit " + shape_str(t.specs()[i].shape), {}, n);
+  set_param(t, i, weight);
+}
+
+void tie_weights(Model& model) {
+  const std::string out = output_embeddings_name(model);
+  if (out.empty() || !model.config().get<bool>("tie_word_embeddings", true)) return;
+  ParamTable& t = model.mutable_params();
+  const std::string in = input_embeddings_name(model);
+  const std::size_t oi = *t.index_of(out);
+  const Tensor table = t.value(in);
+  if (t.specs()[oi].tied_to.empty()) set_param(t, oi, table);  // shares the storage
+  if (auto bi = t.index_of(bias_of(out))) {
+    std::size_t target = *bi;
+    if (!t.specs()[target].tied_to.empty()) target = *t.index_of(t.specs()[target].tied_to);
+    if (t.bound(target) && t.value(target).size(0) != table.size(0)) set_param(t, target, copy_rows(t.value(target), table.size(0)));
+  }
+}
+
+int64_t resize_token_embeddings(std::unique_ptr<Model>& model, std::optional<int64_t> new_num_tokens,
+                                std::optional<int64_t> pad_to_multiple_of, uint64_t seed) {
+  if (!model) throw_error(ErrorKind::InvalidArgument, "resize_token_embeddings: no model");
+  const Model& m = *model;
+  const std::string in = input_embeddings_name(m);
+  const Tensor old = m.params().value(in);
+  const int64_t old_rows = old.size(0);
+  if (pad_to_multiple_of) {
+    if (*pad_to_multiple_of <= 0)
+      throw_error(ErrorKind::InvalidArgument, "pad_to_multiple_of must be a positive integer, got " + std::to_string(*pad_to_multiple_of));
+    int64_t n = new_num_tokens.value_or(old_rows);
+    if (n <= 0) throw_error(ErrorKind::InvalidArgument, "new_num_tokens must be positive, got " + std::to_string(n));
+    new_num_tokens = (n + *pad_to_multiple_of - 1) / *pad_to_multiple_of * *pad_to_multiple_of;
+  }
+  if (!new_num_tokens) return old_rows;
+  const int64_t n = *new_num_tokens;
+  if (n <= 0) throw_error(ErrorKind::InvalidArgument, "new_num_tokens must be positive, got " + std::to_string(n));
+  if (n == old_rows) return old_rows;
+
+  std::mt19937_64 rng(seed);
+  std::map<std::string, Tensor> replaced;
+  replaced[in] = resize_matrix(old, n, rng);
+  const std::string out = output_embeddings_name(m);
+  if (!out.empty()) {
+    const ParamTable& t = m.params();
+    const bool tied = !t.specs()[*t.index_of(out)].tied_to.empty();
+    if (!tied) replaced[out] = resize_matrix(t.value(out), n, rng);
+    if (auto bi = t.index_of(bias_of(out))) {
+      std::string target = t.specs()[*bi].tied_to.empty() ? t.specs()[*bi].name : t.specs()[*bi].tied_to;
+      const Tensor& b = t.value(target);
+      replaced[target] = tied ? copy_rows(b, n) : resize_bias_mean(b, n, rng);  // tied: zero padding (tie_weights)
+    }
+  }
+  Config cfg = m.config();
+  cfg.set("vocab_size", n);
+  std::unique_ptr<Model> fresh = build_model(cfg, m.class_name());
+  apply_config_pruned_heads(*fresh);
+  ParamTable& ft = fresh->mutable_params();
+  for (std::size_t i = 0; i < ft.size(); ++i) {
+    const ParamSpec& s = ft.specs()[i];
+    if (!s.tied_to.empty()) continue;
+    auto r = replaced.find(s.name);
+    Tensor v = r != replaced.end() ? r->second : m.params().value(s.name);
+    if (v.shape() != s.shape)
+      throw_error(ErrorKind::Mismatch, "resize: " + shape_str(v.shape()) + " does not fit the rebuilt " + shape_str(s.shape) +
+                                           " (a vocabulary-sized parameter hfx does not know how to resize)", {}, s.name);
+    ft.set(i, std::move(v));
+  }
+  fresh->mutable_params().set_training(m.training(), m.params().dropout_p(), 0);
+  model = std::move(fresh);
+  return n;
+}
+
+// ---- dtypes -------------------------------------------------------------------
+void to_dtype(Model& model, DType dtype, const ParamMask& mask) {
+  if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16)
+    throw_error(ErrorKind::InvalidArgument, "parameters can be cast to float32, float16 or bfloat16, not " + std::string(to_string(dtype)));
+  ParamTable& t = model.mutable_params();
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const ParamSpec& s = t.specs()[i];
+    if (!s.tied_to.empty() || !t.bound(i)) continue;
+    if (mask && !mask(s.name)) continue;
+    const Tensor& v = t.value(i);
+    if (is_floating(v.dtype()) && v.dtype() != dtype) t.set(i, v.to(dtype));
+  }
+}
+
+void cast_parameters(Model& model, DType dtype) { to_dtype(model, dtype, {}); }
+
+bool not_layer_norm(const std::string& name) {
+  const std::string m = module_of(name);
+  std::string lower = m;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower.find("layernorm") == std::string::npos && lower.find("layer_norm") == std::string::npos &&
+         lower.rfind("ln_", 0) != 0 && lower.find("norm") == std::string::npos;
+}
+
+// ---- train / eval ---------------------------------------------------------------
+void Model::set_training(bool training, uint64_t seed) {
+  float p = 0.0f;
+  for (const char* key : {"hidden_dropout_prob", "dropout", "resid_pdrop", "hidden_dropout"})
+    if (const json* v = config_.find(key); v && v->is_number()) {
+      p = v->get<float>();
+      break;
+    }
+  params_.set_training(training, p, seed);
+}
+
+// ---- saving ---------------------------------------------------------------------
+void write_model_directory(const Model& model, const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw_error(ErrorKind::Io, "cannot create directory: " + ec.message(), dir);
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  const ParamTable& t = model.params();
+  for (std::size_t i = 0; i < t.size(); ++i)
+    if (t.specs()[i].tied_to.empty()) tensors.emplace_back(t.specs()[i].name, t.value(i).contiguous());
+  Config cfg = model.config();
+  cfg.set("architectures", json::array({model.class_name()}));
+  const DType d = model_dtype(model);
+  cfg.set("torch_dtype", d == DType::F16 ? "float16" : d == DType::BF16 ? "bfloat16" : "float32");
+  write_safetensors((fs::path(dir) / "model.safetensors").string(), tensors);
+  write_file_atomic((fs::path(dir) / "config.json").string(), cfg.to_json_string());
+}
+
+}  // namespace hfx
