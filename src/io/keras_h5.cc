@@ -110,7 +110,10 @@ class H {
 herr_t close_object(hid_t id) { return H5Oclose(id); }
 
 constexpr std::size_t kMaxNameLen = 1 << 16;      // Keras' per-name limit is 64512 bytes
-constexpr hsize_t kMaxListLen = 1 << 24;          // names in one attribute
+// Names in one attribute: Keras splits a list once numpy's fixed-width array
+// of it passes 64512 bytes, so no attribute it writes holds more than 64512.
+// (A corrupt count makes libhdf5 walk the global heap per element: bound it.)
+constexpr hsize_t kMaxListLen = 64512;
 constexpr std::size_t kMaxAttrBytes = 64u << 20;  // one fixed-length string attribute
 constexpr int kMaxRank = 32;                      // H5S_MAX_RANK
 
@@ -248,7 +251,7 @@ std::optional<std::vector<std::string>> read_name_list(hid_t obj, const std::str
     auto part = read_string_attr(obj, name + std::to_string(k), file, where);
     if (!part) break;
     if (!out) out.emplace();
-    if (out->size() + part->size() > kMaxListLen) throw_error(ErrorKind::Format, "'" + name + "' lists too many names", file);
+    if (out->size() + part->size() > (std::size_t{1} << 24)) throw_error(ErrorKind::Format, "'" + name + "' lists too many names", file);
     out->insert(out->end(), part->begin(), part->end());
   }
   return out;
