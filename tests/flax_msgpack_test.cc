@@ -129,21 +129,7 @@ std::vector<Case> name_cases() {
   return out;
 }
 
-ModelInputs read_inputs(const fs::path& file) {
-  auto src = open_safetensors(file.string());
-  ModelInputs in;
-  for (const auto& e : src->entries()) {
-    Tensor t = src->get(e.name);
-    if (e.name == "input_ids") in.input_ids = t;
-    else if (e.name == "attention_mask") in.attention_mask = t;
-    else if (e.name == "token_type_ids") in.token_type_ids = t;
-    else if (e.name == "position_ids") in.position_ids = t;
-    else ADD_FAILURE() << "unhandled fixture input " << e.name;
-  }
-  in.output_hidden_states = true;
-  in.output_attentions = true;
-  return in;
-}
+ModelInputs read_inputs(const fs::path& file) { return hfx::testing::read_fixture_inputs(file); }
 
 void expect_outputs_match(const Case& c, const Model& model) {
   Outputs out = model.forward(read_inputs(c.dir / c.entry["inputs"].get<std::string>()));

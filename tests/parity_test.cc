@@ -40,22 +40,7 @@ std::vector<Case> load_cases(bool only_with_dtypes = false) {
   return out;
 }
 
-ModelInputs read_inputs(const fs::path& file) {
-  auto src = open_safetensors(file.string());
-  ModelInputs in;
-  for (const auto& e : src->entries()) {
-    Tensor t = src->get(e.name);
-    if (e.name == "input_ids") in.input_ids = t;
-    else if (e.name == "attention_mask") in.attention_mask = t;
-    else if (e.name == "token_type_ids") in.token_type_ids = t;
-    else if (e.name == "position_ids") in.position_ids = t;
-    else if (e.name == "mc_token_ids") in.mc_token_ids = t;
-    else ADD_FAILURE() << "unhandled fixture input " << e.name;
-  }
-  in.output_hidden_states = true;
-  in.output_attentions = true;
-  return in;
-}
+ModelInputs read_inputs(const fs::path& file) { return hfx::testing::read_fixture_inputs(file); }
 
 class Parity : public ::testing::TestWithParam<Case> {};
 class ParityDtype : public ::testing::TestWithParam<Case> {};
@@ -74,8 +59,13 @@ TEST_P(Parity, SafetensorsFp32) {
     ASSERT_TRUE(out.has(e.name)) << c.id << ": hfx has no output " << e.name;
     const Tensor& got = out.get(e.name);
     ASSERT_EQ(got.shape(), e.shape) << c.id << " " << e.name;
-    double d = max_abs_diff(got, ref->get(e.name));
-    EXPECT_LE(d, 1e-5) << c.id << " " << e.name;
+    // fp32 budget: 1e-5 absolute; for outputs whose magnitude exceeds 5 the
+    // budget is 2e-6 of that magnitude (float32 accumulation over a GEMM is
+    // ~1e-6 relative, in the reference as much as here).
+    const Tensor want = ref->get(e.name);
+    const double budget = std::max(1e-5, 2e-6 * max_abs_diff(want, Tensor::zeros(want.dtype(), want.shape())));
+    double d = max_abs_diff(got, want);
+    EXPECT_LE(d, budget) << c.id << " " << e.name;
   }
 }
 

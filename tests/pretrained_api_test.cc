@@ -42,14 +42,9 @@ std::vector<ApiCase> api_cases() {
 }
 
 ModelInputs read_inputs(const fs::path& dir) {
-  auto src = open_safetensors((dir / "inputs.safetensors").string());
-  ModelInputs in;
-  for (const auto& e : src->entries()) {
-    Tensor t = src->get(e.name).clone();
-    if (e.name == "input_ids") in.input_ids = t;
-    else if (e.name == "attention_mask") in.attention_mask = t;
-    else if (e.name == "token_type_ids") in.token_type_ids = t;
-  }
+  ModelInputs in = hfx::testing::read_fixture_inputs(dir / "inputs.safetensors", false);
+  for (Tensor* t : {&in.input_ids, &in.attention_mask, &in.token_type_ids})
+    if (t->defined()) *t = t->clone();  // owned copies the tests may edit
   return in;
 }
 

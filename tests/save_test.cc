@@ -16,14 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-ModelInputs fixture_inputs(const fs::path& dir) {
-  auto src = open_safetensors((dir / "inputs.safetensors").string());
-  ModelInputs in;
-  in.input_ids = src->get("input_ids");
-  if (src->contains("attention_mask")) in.attention_mask = src->get("attention_mask");
-  if (src->contains("token_type_ids")) in.token_type_ids = src->get("token_type_ids");
-  return in;
-}
+ModelInputs fixture_inputs(const fs::path& dir) { return hfx::testing::read_fixture_inputs(dir / "inputs.safetensors", false); }
 
 void expect_same_outputs(const Model& a, const Model& b, const ModelInputs& in) {
   Outputs oa = a.forward(in), ob = b.forward(in);

@@ -8,6 +8,8 @@
 #include <string>
 
 #include "hfx/error.h"
+#include "hfx/io.h"
+#include "hfx/model.h"
 
 namespace hfx::testing {
 
@@ -46,6 +48,27 @@ void expect_error(F&& f, ErrorKind kind, std::initializer_list<std::string> need
     EXPECT_EQ(e.kind(), kind) << e.what();
     for (const auto& n : needles) EXPECT_NE(std::string(e.what()).find(n), std::string::npos) << "'" << n << "' not in: " << e.what();
   }
+}
+
+// A fixture's inputs.safetensors as ModelInputs (every input name the
+// fixtures use), asking for hidden states and attentions unless told not to.
+inline ModelInputs read_fixture_inputs(const std::filesystem::path& file, bool all_outputs = true) {
+  auto src = open_safetensors(file.string());
+  ModelInputs in;
+  for (const auto& e : src->entries()) {
+    Tensor t = src->get(e.name);
+    if (e.name == "input_ids") in.input_ids = t;
+    else if (e.name == "attention_mask") in.attention_mask = t;
+    else if (e.name == "token_type_ids") in.token_type_ids = t;
+    else if (e.name == "position_ids") in.position_ids = t;
+    else if (e.name == "mc_token_ids") in.mc_token_ids = t;
+    else if (e.name == "decoder_input_ids") in.decoder_input_ids = t;
+    else if (e.name == "decoder_attention_mask") in.decoder_attention_mask = t;
+    else ADD_FAILURE() << "unhandled fixture input " << e.name << " in " << file;
+  }
+  in.output_hidden_states = all_outputs;
+  in.output_attentions = all_outputs;
+  return in;
 }
 
 }  // namespace hfx::testing

@@ -61,23 +61,7 @@ std::vector<PtCase> pt_cases() {
   return out;
 }
 
-ModelInputs read_inputs(const fs::path& file) {
-  auto src = open_safetensors(file.string());
-  ModelInputs in;
-  for (const auto& e : src->entries()) {
-    Tensor t = src->get(e.name);
-    if (e.name == "input_ids") in.input_ids = t;
-    else if (e.name == "attention_mask") in.attention_mask = t;
-    else if (e.name == "token_type_ids") in.token_type_ids = t;
-    else if (e.name == "position_ids") in.position_ids = t;
-    else if (e.name == "decoder_input_ids") in.decoder_input_ids = t;
-    else if (e.name == "decoder_attention_mask") in.decoder_attention_mask = t;
-    else ADD_FAILURE() << "unhandled fixture input " << e.name;
-  }
-  in.output_hidden_states = true;
-  in.output_attentions = true;
-  return in;
-}
+ModelInputs read_inputs(const fs::path& file) { return hfx::testing::read_fixture_inputs(file); }
 
 class TorchParity : public ::testing::TestWithParam<PtCase> {};
 

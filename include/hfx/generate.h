@@ -48,6 +48,9 @@ struct GenerationConfig {
   bool early_stopping = false;
   int64_t num_return_sequences = 1;
   std::optional<int64_t> eos_token_id, pad_token_id;
+  // ForcedBOS/ForcedEOSTokenLogitsProcessor (BART's config sets forced_eos_token_id);
+  // decoder_start_token_id: encoder-decoder models' first decoder token (default: the model's).
+  std::optional<int64_t> forced_bos_token_id, forced_eos_token_id, decoder_start_token_id;
   uint64_t seed = 0;
   // Defaults from generation_config.json / config.json (transformers' rules), then overrides.
   static GenerationConfig from_model(const Model& model);

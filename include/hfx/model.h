@@ -227,6 +227,7 @@ HFX_AUTO_CLASS(AutoModelForQuestionAnswering)
 HFX_AUTO_CLASS(AutoModelForPreTraining)
 HFX_AUTO_CLASS(AutoModelForCausalLM)
 HFX_AUTO_CLASS(AutoModelForMultipleChoice)
+HFX_AUTO_CLASS(AutoModelForSeq2SeqLM)
 #undef HFX_AUTO_CLASS
 
 // Resolves the class an Auto class would pick for this config ("AutoModelForMaskedLM" -> "BertForMaskedLM").

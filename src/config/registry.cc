@@ -19,6 +19,8 @@ const std::vector<Architecture>& architectures() {
     v.push_back(models::llama_architecture());
     v.push_back(models::mistral_architecture());
     v.push_back(models::openai_gpt_architecture());
+    v.push_back(models::t5_architecture());
+    v.push_back(models::bart_architecture());
     return v;
   }();
   return all;

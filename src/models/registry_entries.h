@@ -12,4 +12,6 @@ Architecture gpt2_architecture();
 Architecture llama_architecture();
 Architecture mistral_architecture();
 Architecture openai_gpt_architecture();
+Architecture t5_architecture();
+Architecture bart_architecture();
 }  // namespace hfx::models

@@ -11,6 +11,8 @@
 #include <random>
 
 #include "hfx/io.h"
+#include "hfx/seq2seq.h"
+#include "pretrained/generate_internal.h"
 
 namespace hfx {
 
@@ -49,6 +51,9 @@ GenerationConfig GenerationConfig::from_model(const Model& model) {
   if (src.contains("eos_token_id")) g.eos_token_id = int_or_first(src["eos_token_id"]);
   if (src.contains("pad_token_id")) g.pad_token_id = int_or_first(src["pad_token_id"]);
   if (!g.pad_token_id && g.eos_token_id) g.pad_token_id = g.eos_token_id;  // transformers does this with a warning
+  if (src.contains("forced_bos_token_id")) g.forced_bos_token_id = int_or_first(src["forced_bos_token_id"]);
+  if (src.contains("forced_eos_token_id")) g.forced_eos_token_id = int_or_first(src["forced_eos_token_id"]);
+  if (src.contains("decoder_start_token_id")) g.decoder_start_token_id = int_or_first(src["decoder_start_token_id"]);
   auto num = [&](const char* k, auto& field) {
     if (src.contains(k) && src[k].is_number()) field = src[k].get<std::decay_t<decltype(field)>>();
   };
@@ -70,14 +75,24 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// Logits processors (transformers' order: repetition penalty, min new tokens).
-void process(float* logits, int64_t V, const std::vector<int64_t>& seq, int64_t new_tokens, const GenerationConfig& g) {
+// Logits processors (transformers' order: repetition penalty, min new tokens,
+// forced BOS at the first generated position, forced EOS at the last one).
+// cur_len: tokens in the row so far; max_length: prompt + max_new_tokens.
+void process(float* logits, int64_t V, const std::vector<int64_t>& seq, int64_t new_tokens, int64_t cur_len,
+             int64_t max_length, const GenerationConfig& g) {
   if (g.repetition_penalty != 1.0f)
     for (int64_t t : seq) {
       float& x = logits[t];
       x = x < 0 ? x * g.repetition_penalty : x / g.repetition_penalty;
     }
   if (g.eos_token_id && new_tokens < g.min_new_tokens && *g.eos_token_id < V) logits[*g.eos_token_id] = kNegInf;
+  auto force = [&](int64_t tok) {
+    if (tok < 0 || tok >= V) return;
+    std::fill(logits, logits + V, kNegInf);
+    logits[tok] = 0.0f;
+  };
+  if (g.forced_bos_token_id && cur_len == 1) force(*g.forced_bos_token_id);
+  if (g.forced_eos_token_id && cur_len == max_length - 1) force(*g.forced_eos_token_id);
 }
 
 void log_softmax(float* x, int64_t n) {
@@ -187,15 +202,29 @@ Tensor ids_tensor(const std::vector<std::vector<int64_t>>& rows, int64_t from) {
 }  // namespace
 
 Tensor generate(const Model& model, const Tensor& input_ids, const Tensor& attention_mask, const GenerationConfig& g) {
+  if (dynamic_cast<const Seq2SeqLM*>(&model)) return generate_seq2seq(model, input_ids, attention_mask, g);
   const auto* lm = dynamic_cast<const CausalLM*>(&model);
   if (!lm) throw_error(ErrorKind::Unsupported, model.class_name() + " does not support incremental generation");
+  KVCache cache;
+  detail::IncrementalDecoder d;
+  d.vocab = lm->vocab_size();
+  d.step = [&](const detail::TokenRows& seqs, const detail::TokenRows& mask, int64_t new_n) {
+    return lm->step(ids_tensor(seqs, static_cast<int64_t>(seqs[0].size()) - new_n), positions_from_mask(mask, new_n),
+                    mask_tensor(mask), cache);
+  };
+  d.reorder = [&](const std::vector<int64_t>& index) { cache.reorder(index); };
+  return detail::run_generation(d, input_ids, attention_mask, g);
+}
+
+Tensor detail::run_generation(const IncrementalDecoder& d, const Tensor& input_ids, const Tensor& attention_mask,
+                              const GenerationConfig& g) {
   Tensor ids = input_ids.to(DType::I64);
   if (ids.dim() != 2 || ids.size(1) == 0) throw_error(ErrorKind::InvalidArgument, "input_ids must be [batch, seq] with seq > 0");
   if (g.num_beams < 1 || g.num_return_sequences < 1 || g.max_new_tokens < 0)
     throw_error(ErrorKind::InvalidArgument, "num_beams, num_return_sequences must be >= 1 and max_new_tokens >= 0");
   if (!g.do_sample && g.num_return_sequences > g.num_beams)
     throw_error(ErrorKind::InvalidArgument, "num_return_sequences has to be smaller or equal to num_beams");
-  const int64_t B0 = ids.size(0), P = ids.size(1), V = lm->vocab_size();
+  const int64_t B0 = ids.size(0), P = ids.size(1), V = d.vocab;
   const int64_t pad = g.pad_token_id.value_or(g.eos_token_id.value_or(0));
   const bool beam = g.num_beams > 1;
   const int64_t expand = beam ? g.num_beams : (g.do_sample ? g.num_return_sequences : 1);
@@ -210,7 +239,12 @@ Tensor generate(const Model& model, const Tensor& input_ids, const Tensor& atten
       mask.emplace_back(m0.defined() ? std::vector<int64_t>(m0.data<int64_t>() + b * P, m0.data<int64_t>() + (b + 1) * P)
                                      : std::vector<int64_t>(static_cast<std::size_t>(P), 1));
     }
-  KVCache cache;
+  if (expand > 1) {  // like _expand_inputs_for_generation: each row repeated in place
+    std::vector<int64_t> rows;
+    for (int64_t b = 0; b < B0; ++b)
+      for (int64_t e = 0; e < expand; ++e) rows.push_back(b);
+    d.reorder(rows);
+  }
   std::mt19937_64 rng(g.seed);
   std::vector<bool> finished(static_cast<std::size_t>(B), false);
   std::vector<double> beam_scores(static_cast<std::size_t>(B), 0.0);
@@ -222,15 +256,14 @@ Tensor generate(const Model& model, const Tensor& input_ids, const Tensor& atten
 
   for (int64_t step = 0; step < g.max_new_tokens; ++step) {
     const int64_t new_n = step == 0 ? P : 1;
-    Tensor logits = lm->step(ids_tensor(seqs, static_cast<int64_t>(seqs[0].size()) - new_n),
-                             positions_from_mask(mask, new_n), mask_tensor(mask), cache);
+    Tensor logits = d.step(seqs, mask, new_n);
     const int64_t cur_len = static_cast<int64_t>(seqs[0].size());
     std::vector<std::vector<float>> scores(static_cast<std::size_t>(B));
     for (int64_t b = 0; b < B; ++b) {
       const float* row = logits.data<float>() + (b * new_n + new_n - 1) * V;
       scores[static_cast<std::size_t>(b)].assign(row, row + V);
       if (beam) log_softmax(scores[static_cast<std::size_t>(b)].data(), V);
-      process(scores[static_cast<std::size_t>(b)].data(), V, seqs[static_cast<std::size_t>(b)], step, g);
+      process(scores[static_cast<std::size_t>(b)].data(), V, seqs[static_cast<std::size_t>(b)], step, cur_len, P + g.max_new_tokens, g);
     }
     if (!beam) {
       bool all_done = true;
@@ -301,8 +334,8 @@ Tensor generate(const Model& model, const Tensor& input_ids, const Tensor& atten
     seqs = std::move(next_seqs);
     mask = std::move(next_mask);
     beam_scores = std::move(next_scores);
-    cache.reorder(reorder);
-    if (std::all_of(batch_done.begin(), batch_done.end(), [](bool d) { return d; })) break;
+    d.reorder(reorder);
+    if (std::all_of(batch_done.begin(), batch_done.end(), [](bool done) { return done; })) break;
   }
 
   std::vector<std::vector<int64_t>> out;

@@ -196,6 +196,7 @@ HFX_AUTO_IMPL(AutoModelForQuestionAnswering)
 HFX_AUTO_IMPL(AutoModelForPreTraining)
 HFX_AUTO_IMPL(AutoModelForCausalLM)
 HFX_AUTO_IMPL(AutoModelForMultipleChoice)
+HFX_AUTO_IMPL(AutoModelForSeq2SeqLM)
 #undef HFX_AUTO_IMPL
 
 }  // namespace hfx

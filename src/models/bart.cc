@@ -1,0 +1,368 @@
+// BART: BartModel, BartForConditionalGeneration, BartForSequenceClassification,
+// BartForQuestionAnswering, BartForCausalLM.
+// Upstream: transformers v4.46.3 src/transformers/models/bart/modeling_bart.py
+// Post-LN encoder/decoder layers; learned positions with offset 2
+// (BartLearnedPositionalEmbedding); layernorm_embedding; optional sqrt(d_model)
+// embedding scale; q scaled by head_dim**-0.5 before q k^T; decoder_input_ids
+// default to shift_tokens_right(input_ids, pad, decoder_start_token_id);
+// lm_head tied to model.shared plus the final_logits_bias buffer. Eager
+// attention semantics (masks are finfo.min, never -inf); dropout is identity.
+#include <cmath>
+
+#include "hfx/seq2seq.h"
+#include "models/registry_entries.h"
+#include "nn/seq2seq.h"
+
+namespace hfx::models {
+namespace {
+
+enum class Head { Model, ConditionalGeneration, SequenceClassification, QuestionAnswering, CausalLM };
+
+struct Attention {
+  nn::Linear q, k, v, o;
+};
+struct Layer {
+  Attention self, cross;
+  nn::LayerNorm self_norm, cross_norm, final_norm;
+  nn::Linear fc1, fc2;
+};
+struct Stack {
+  nn::Embedding embed, pos;
+  nn::LayerNorm ln_emb;
+  std::vector<Layer> layers;
+  int64_t heads = 0, head_dim = 0;
+};
+
+constexpr int64_t kPosOffset = 2;  // BartLearnedPositionalEmbedding.offset
+
+class BartBase : public Model {
+ public:
+  BartBase(const std::string& cls, const Config& c, Head head) : Model(cls, c, "model"), head_(head) {
+    V_ = c.get<int64_t>("vocab_size", 0);
+    d_ = c.get<int64_t>("d_model", 0);
+    max_pos_ = c.get<int64_t>("max_position_embeddings", 0);
+    Le_ = c.get<int64_t>("encoder_layers", 0);
+    Ld_ = c.get<int64_t>("decoder_layers", 0);
+    if (V_ <= 0 || d_ <= 0 || max_pos_ <= 0 || Le_ <= 0 || Ld_ <= 0)
+      throw_error(ErrorKind::InvalidArgument, "vocab_size, d_model, max_position_embeddings, encoder_layers and decoder_layers "
+                                              "must be positive", c.source());
+    act_ = cpu::parse_activation(c.get<std::string>("activation_function", "gelu"));
+    embed_scale_ = c.get<bool>("scale_embedding", false) ? static_cast<float>(std::sqrt(static_cast<double>(d_))) : 1.0f;
+    pad_ = c.get<int64_t>("pad_token_id", 1);
+    eos_ = c.get<int64_t>("eos_token_id", 2);
+    start_ = c.get<int64_t>("decoder_start_token_id", eos_);
+    const bool tie = c.get<bool>("tie_word_embeddings", true);
+    Scope r = root();
+    Scope m = head == Head::Model ? r : r / base_model_prefix();
+    std::string embed_name;
+    if (head != Head::CausalLM) {
+      embed_name = (m / "shared").param("weight", {V_, d_}).name();
+      enc_ = make_stack(m / "encoder", Le_, c.get<int64_t>("encoder_attention_heads", 0), c.get<int64_t>("encoder_ffn_dim", 0),
+                        false, embed_name);
+    }
+    dec_ = make_stack(m / "decoder", Ld_, c.get<int64_t>("decoder_attention_heads", 0), c.get<int64_t>("decoder_ffn_dim", 0), true,
+                      embed_name);
+    if (head == Head::ConditionalGeneration || head == Head::CausalLM) {
+      lm_head_.in = d_;
+      lm_head_.out = V_;
+      lm_head_.w = (r / "lm_head").param("weight", {V_, d_}, tie ? dec_.embed.w.name() : "");
+      if (head == Head::ConditionalGeneration) lm_head_.b = r.param("final_logits_bias", {1, V_});
+    }
+    if (head == Head::SequenceClassification) {
+      dense_ = nn::Linear::make(r / "classification_head" / "dense", d_, d_);
+      score_ = nn::Linear::make(r / "classification_head" / "out_proj", d_, c.num_labels());
+    }
+    if (head == Head::QuestionAnswering) score_ = nn::Linear::make(r / "qa_outputs", d_, 2);
+  }
+
+  Outputs forward(const ModelInputs& in) const override {
+    Tensor ids = nn::as_ids(in.input_ids, "input_ids");
+    if (ids.dim() != 2) throw_error(ErrorKind::Mismatch, "input_ids must be [batch, seq], got " + shape_str(ids.shape()));
+    const bool want_h = in.output_hidden_states, want_a = in.output_attentions;
+    Outputs out;
+    if (head_ == Head::CausalLM) {
+      KVCache cache;
+      nn::StackOutputs st;
+      out.set("logits", lm_head_(run_decoder(ids, in.attention_mask, cache, nullptr, in.head_mask, want_h, want_a, st, nullptr)));
+      nn::emit_stack(out, st);
+      return out;
+    }
+    nn::StackOutputs est;
+    Tensor enc = run_encoder(ids, in.attention_mask, in.head_mask, want_h, want_a, est);
+    Tensor dec_ids = in.decoder_input_ids.defined() ? nn::as_ids(in.decoder_input_ids, "decoder_input_ids")
+                                                    : nn::shift_tokens_right(ids, pad_, start_);
+    Seq2SeqCache cache = start_cache(enc, in.attention_mask);
+    nn::StackOutputs dst;
+    std::vector<Tensor> cross;
+    Tensor dec = run_decoder(dec_ids, in.decoder_attention_mask, cache.self_attn, &cache, Tensor(), want_h, want_a, dst,
+                             want_a ? &cross : nullptr);
+    switch (head_) {
+      case Head::ConditionalGeneration:
+        out.set("logits", lm_head_(dec));
+        break;
+      case Head::SequenceClassification:
+        out.set("logits", classify(ids, dec));
+        break;
+      case Head::QuestionAnswering: {
+        auto [s, e] = nn::split_last_two((*score_)(dec));
+        out.set("start_logits", s);
+        out.set("end_logits", e);
+        break;
+      }
+      default:
+        out.set("last_hidden_state", dec);
+    }
+    nn::emit_stack(out, dst, "decoder_");
+    for (std::size_t i = 0; i < cross.size(); ++i) out.set("cross_attentions." + std::to_string(i), cross[i]);
+    out.set("encoder_last_hidden_state", enc);
+    nn::emit_stack(out, est, "encoder_");
+    return out;
+  }
+
+ protected:
+  Stack make_stack(const Scope& s, int64_t layers, int64_t heads, int64_t ffn, bool decoder, const std::string& shared) const {
+    if (heads <= 0 || d_ % heads || ffn <= 0)
+      throw_error(ErrorKind::InvalidArgument, "d_model " + std::to_string(d_) + " must be a positive multiple of the attention heads (" +
+                                                  std::to_string(heads) + ") and ffn_dim positive", config().source());
+    Stack st;
+    st.heads = heads;
+    st.head_dim = d_ / heads;
+    st.embed = nn::Embedding::make(s / "embed_tokens", V_, d_, shared);
+    st.pos = nn::Embedding::make(s / "embed_positions", max_pos_ + kPosOffset, d_);
+    auto attention = [&](const Scope& a) {
+      return Attention{nn::Linear::make(a / "q_proj", d_, d_), nn::Linear::make(a / "k_proj", d_, d_),
+                       nn::Linear::make(a / "v_proj", d_, d_), nn::Linear::make(a / "out_proj", d_, d_)};
+    };
+    for (int64_t i = 0; i < layers; ++i) {
+      Scope l = s / "layers" / i;
+      Layer ly;
+      ly.self = attention(l / "self_attn");
+      ly.self_norm = nn::LayerNorm::make(l / "self_attn_layer_norm", d_, 1e-5f);
+      if (decoder) {
+        ly.cross = attention(l / "encoder_attn");
+        ly.cross_norm = nn::LayerNorm::make(l / "encoder_attn_layer_norm", d_, 1e-5f);
+      }
+      ly.fc1 = nn::Linear::make(l / "fc1", d_, ffn);
+      ly.fc2 = nn::Linear::make(l / "fc2", ffn, d_);
+      ly.final_norm = nn::LayerNorm::make(l / "final_layer_norm", d_, 1e-5f);
+      st.layers.push_back(ly);
+    }
+    st.ln_emb = nn::LayerNorm::make(s / "layernorm_embedding", d_, 1e-5f);
+    return st;
+  }
+
+  // Scaled token embeddings + positions past..past+S-1 (offset 2), then layernorm_embedding.
+  Tensor embed(const Stack& st, const Tensor& ids, int64_t past) const {
+    const int64_t B = ids.size(0), S = ids.size(1);
+    Tensor h = Tensor::zeros(DType::F32, {B, S, d_});
+    st.embed.gather(ids, h.mutable_data<float>(), false);
+    if (embed_scale_ != 1.0f) cpu::scale_inplace(h.mutable_data<float>(), h.numel(), embed_scale_);
+    Tensor pos = Tensor::zeros(DType::I64, {B, S});
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t s = 0; s < S; ++s) pos.mutable_data<int64_t>()[b * S + s] = past + s + kPosOffset;
+    st.pos.gather(pos, h.mutable_data<float>(), true);
+    st.ln_emb.inplace(h);
+    return h;
+  }
+
+  // q_proj(x) * head_dim**-0.5, as BartAttention scales the queries before q k^T.
+  static Tensor query(const Attention& a, const Stack& st, const Tensor& x) {
+    Tensor q = a.q(x);
+    cpu::scale_inplace(q.mutable_data<float>(), q.numel(), static_cast<float>(std::pow(static_cast<double>(st.head_dim), -0.5)));
+    return q;
+  }
+
+  void feed_forward(const Layer& ly, Tensor& h) const {
+    Tensor a = ly.fc1(h);
+    cpu::activate(a.mutable_data<float>(), a.numel(), act_);
+    Tensor y = ly.fc2(a);
+    cpu::add_inplace(y.mutable_data<float>(), h.data<float>(), y.numel());
+    ly.final_norm.inplace(y);
+    h = y;
+  }
+
+  Tensor run_encoder(const Tensor& ids, const Tensor& mask, const Tensor& head_mask, bool want_h, bool want_a,
+                     nn::StackOutputs& st) const {
+    const int64_t B = ids.size(0), S = ids.size(1);
+    Tensor h = embed(enc_, ids, 0);
+    Tensor bias = nn::padding_bias(mask, B, S, "attention_mask");
+    const nn::MhaBias mb{bias.data<float>(), S, 0, 0};
+    auto hm = nn::per_layer_head_mask(head_mask, Le_, enc_.heads);
+    for (int64_t l = 0; l < Le_; ++l) {
+      const Layer& ly = enc_.layers[static_cast<std::size_t>(l)];
+      if (want_h) st.hidden_states.push_back(h);
+      Tensor probs;
+      Tensor ctx = nn::multi_head_attention(query(ly.self, enc_, h), ly.self.k(h), ly.self.v(h), S, enc_.heads, enc_.head_dim, 1.0f, mb,
+                                            hm.empty() ? nullptr : hm[static_cast<std::size_t>(l)].data(), want_a ? &probs : nullptr);
+      Tensor y = ly.self.o(ctx);
+      cpu::add_inplace(y.mutable_data<float>(), h.data<float>(), y.numel());
+      ly.self_norm.inplace(y);
+      feed_forward(ly, y);
+      h = y;
+      if (want_a) st.attentions.push_back(probs);
+    }
+    if (want_h) st.hidden_states.push_back(h);
+    return h;
+  }
+
+  Seq2SeqCache start_cache(const Tensor& enc, const Tensor& mask) const {
+    Seq2SeqCache c;
+    c.encoder_hidden = enc;
+    const int64_t B = enc.size(0), S = enc.size(1);
+    if (mask.defined()) {
+      c.encoder_mask = mask.to(DType::I64);
+      if (c.encoder_mask.shape() != Shape{B, S})
+        throw_error(ErrorKind::Mismatch, "attention_mask shape " + shape_str(mask.shape()) + " does not match input " + shape_str({B, S}));
+    }
+    c.cross_attn.length = c.cross_attn.capacity = S;
+    for (const Layer& ly : dec_.layers) {
+      c.cross_attn.k.push_back(ly.cross.k(enc));
+      c.cross_attn.v.push_back(ly.cross.v(enc));
+    }
+    return c;
+  }
+
+  // The decoder over self-attention cache `self` (past = self.length); `enc`
+  // null: no cross-attention (BartForCausalLM without encoder states).
+  Tensor run_decoder(const Tensor& ids, const Tensor& mask, KVCache& self, const Seq2SeqCache* enc, const Tensor& head_mask,
+                     bool want_h, bool want_a, nn::StackOutputs& st, std::vector<Tensor>* cross) const {
+    if (ids.dim() != 2) throw_error(ErrorKind::Mismatch, "decoder_input_ids must be [batch, seq], got " + shape_str(ids.shape()));
+    const int64_t B = ids.size(0), S = ids.size(1), past = self.length, Sk = past + S;
+    const int64_t Se = enc ? enc->cross_attn.length : 0;
+    if (enc && enc->encoder_hidden.size(0) != B)
+      throw_error(ErrorKind::Mismatch, "decoder batch " + std::to_string(B) + " != encoder batch " + std::to_string(enc->encoder_hidden.size(0)));
+    Tensor h = embed(dec_, ids, past);
+    Tensor bias = nn::causal_padding_bias(mask, B, S, past, enc ? "decoder_attention_mask" : "attention_mask");
+    const nn::MhaBias mb{bias.data<float>(), S * Sk, 0, Sk};
+    Tensor enc_bias = enc ? nn::padding_bias(enc->encoder_mask, B, Se, "attention_mask") : Tensor();
+    const nn::MhaBias cb{enc ? enc_bias.data<float>() : nullptr, Se, 0, 0};
+    auto hm = nn::per_layer_head_mask(head_mask, Ld_, dec_.heads);
+    for (int64_t l = 0; l < Ld_; ++l) {
+      const Layer& ly = dec_.layers[static_cast<std::size_t>(l)];
+      const auto li = static_cast<std::size_t>(l);
+      if (want_h) st.hidden_states.push_back(h);
+      nn::kv_append(self, Ld_, l, ly.self.k(h), ly.self.v(h));
+      Tensor probs, cprobs;
+      Tensor ctx = nn::multi_head_attention(query(ly.self, dec_, h), self.k[li], self.v[li], Sk, dec_.heads, dec_.head_dim, 1.0f, mb,
+                                            hm.empty() ? nullptr : hm[li].data(), want_a ? &probs : nullptr);
+      Tensor y = ly.self.o(ctx);
+      cpu::add_inplace(y.mutable_data<float>(), h.data<float>(), y.numel());
+      ly.self_norm.inplace(y);
+      if (enc) {
+        ctx = nn::multi_head_attention(query(ly.cross, dec_, y), enc->cross_attn.k[li], enc->cross_attn.v[li], Se, dec_.heads,
+                                       dec_.head_dim, 1.0f, cb, nullptr, cross ? &cprobs : nullptr);
+        Tensor z = ly.cross.o(ctx);
+        cpu::add_inplace(z.mutable_data<float>(), y.data<float>(), z.numel());
+        ly.cross_norm.inplace(z);
+        y = z;
+      }
+      feed_forward(ly, y);
+      h = y;
+      if (want_a) st.attentions.push_back(probs);
+      if (cross && enc) cross->push_back(cprobs);
+    }
+    self.length = Sk;
+    if (want_h) st.hidden_states.push_back(h);
+    return h;
+  }
+
+  // eos pooling of BartForSequenceClassification + classification_head (dense, tanh, out_proj).
+  Tensor classify(const Tensor& ids, const Tensor& dec) const {
+    const int64_t B = ids.size(0), S = ids.size(1);
+    Tensor pooled = Tensor::zeros(DType::F32, {B, d_});
+    int64_t count0 = -1;
+    for (int64_t b = 0; b < B; ++b) {
+      int64_t count = 0, last = -1;
+      for (int64_t s = 0; s < S; ++s)
+        if (ids.data<int64_t>()[b * S + s] == eos_) ++count, last = s;
+      if (count0 >= 0 && count != count0)
+        throw_error(ErrorKind::InvalidArgument, "All examples must have the same number of <eos> tokens.");
+      count0 = count;
+      if (last < 0) throw_error(ErrorKind::InvalidArgument, "input_ids hold no <eos> token (" + std::to_string(eos_) + ") to pool");
+      std::copy_n(dec.data<float>() + (b * S + last) * d_, d_, pooled.mutable_data<float>() + b * d_);
+    }
+    Tensor x = (*dense_)(pooled);
+    cpu::activate(x.mutable_data<float>(), x.numel(), cpu::Activation::Tanh);
+    return (*score_)(x);
+  }
+
+  Head head_;
+  int64_t V_ = 0, d_ = 0, max_pos_ = 0, Le_ = 0, Ld_ = 0, pad_ = 1, eos_ = 2, start_ = 2;
+  float embed_scale_ = 1.0f;
+  cpu::Activation act_ = cpu::Activation::GeluErf;
+  Stack enc_, dec_;
+  nn::Linear lm_head_;
+  std::optional<nn::Linear> dense_, score_;
+};
+
+// Every encoder-decoder head; BartForConditionalGeneration also generates.
+class Bart final : public BartBase, public Seq2SeqLM {
+ public:
+  using BartBase::BartBase;
+  int64_t vocab_size() const override { return V_; }
+  int64_t decoder_start_token_id() const override { return start_; }
+  Seq2SeqCache encode(const Tensor& input_ids, const Tensor& attention_mask) const override {
+    check_lm();
+    nn::StackOutputs st;
+    Tensor ids = nn::as_ids(input_ids, "input_ids");
+    if (ids.dim() != 2) throw_error(ErrorKind::Mismatch, "input_ids must be [batch, seq], got " + shape_str(ids.shape()));
+    return start_cache(run_encoder(ids, attention_mask, Tensor(), false, false, st), attention_mask);
+  }
+  Tensor decode_step(const Tensor& decoder_ids, Seq2SeqCache& cache) const override {
+    check_lm();
+    nn::StackOutputs st;
+    return lm_head_(run_decoder(nn::as_ids(decoder_ids, "decoder_input_ids"), Tensor(), cache.self_attn, &cache, Tensor(), false,
+                                false, st, nullptr));
+  }
+
+ private:
+  void check_lm() const {
+    if (head_ != Head::ConditionalGeneration)
+      throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use BartForConditionalGeneration)");
+  }
+};
+
+// BartForCausalLM: the decoder alone, generating like any decoder-only model.
+class BartDecoderLM final : public BartBase, public CausalLM {
+ public:
+  using BartBase::BartBase;
+  int64_t vocab_size() const override { return V_; }
+  Tensor step(const Tensor& ids, const Tensor& /*position_ids: BART counts positions from the cache*/, const Tensor& attention_mask,
+              KVCache& cache) const override {
+    nn::StackOutputs st;
+    return lm_head_(run_decoder(nn::as_ids(ids, "input_ids"), attention_mask, cache, nullptr, Tensor(), false, false, st, nullptr));
+  }
+};
+
+}  // namespace
+
+Architecture bart_architecture() {
+  json d = {{"vocab_size", 50265}, {"max_position_embeddings", 1024}, {"encoder_layers", 12}, {"encoder_ffn_dim", 4096},
+            {"encoder_attention_heads", 16}, {"decoder_layers", 12}, {"decoder_ffn_dim", 4096}, {"decoder_attention_heads", 16},
+            {"encoder_layerdrop", 0.0}, {"decoder_layerdrop", 0.0}, {"activation_function", "gelu"}, {"d_model", 1024},
+            {"dropout", 0.1}, {"attention_dropout", 0.0}, {"activation_dropout", 0.0}, {"init_std", 0.02},
+            {"classifier_dropout", 0.0}, {"scale_embedding", false}, {"use_cache", true}, {"num_labels", 3},
+            {"pad_token_id", 1}, {"bos_token_id", 0}, {"eos_token_id", 2}, {"is_encoder_decoder", true},
+            {"decoder_start_token_id", 2}, {"forced_eos_token_id", 2}};
+  Architecture a{"bart", d, "model", {}, {}};
+  auto add = [&](const std::string& cls, Head h) {
+    a.classes.emplace_back(cls, [cls, h](const Config& c) -> std::unique_ptr<Model> {
+      if (h == Head::CausalLM) return std::make_unique<BartDecoderLM>(cls, c, h);
+      return std::make_unique<Bart>(cls, c, h);
+    });
+  };
+  add("BartModel", Head::Model);
+  add("BartForConditionalGeneration", Head::ConditionalGeneration);
+  add("BartForSequenceClassification", Head::SequenceClassification);
+  add("BartForQuestionAnswering", Head::QuestionAnswering);
+  add("BartForCausalLM", Head::CausalLM);
+  a.auto_classes = {{"AutoModel", "BartModel"},
+                    {"AutoModelForSeq2SeqLM", "BartForConditionalGeneration"},
+                    {"AutoModelForPreTraining", "BartForConditionalGeneration"},
+                    {"AutoModelForCausalLM", "BartForCausalLM"},
+                    {"AutoModelForSequenceClassification", "BartForSequenceClassification"},
+                    {"AutoModelForQuestionAnswering", "BartForQuestionAnswering"}};
+  return a;
+}
+
+}  // namespace hfx::models

@@ -1,0 +1,404 @@
+// T5: T5Model, T5ForConditionalGeneration, T5EncoderModel, T5ForSequenceClassification,
+// T5ForTokenClassification, T5ForQuestionAnswering.
+// Upstream: transformers v4.46.3 src/transformers/models/t5/modeling_t5.py
+// Pre-norm blocks with T5LayerNorm (RMS, no bias); no 1/sqrt(d) attention scaling
+// (folded into the init); relative position buckets from block 0's table, reused
+// (with the mask folded in) by every later block; FFN relu or gated (gelu_new for
+// "gated-gelu"); the tied lm_head rescales the decoder output by d_model**-0.5.
+// Inference runs in f32, so the reference's fp16 clamp of hidden states (applied
+// only when they are float16) never triggers here.
+#include <cmath>
+
+#include "hfx/seq2seq.h"
+#include "models/registry_entries.h"
+#include "nn/seq2seq.h"
+
+namespace hfx::models {
+namespace {
+
+enum class Head { Model, ConditionalGeneration, Encoder, SequenceClassification, TokenClassification, QuestionAnswering };
+
+struct Attention {
+  nn::Linear q, k, v, o;
+  Param rel;  // relative_attention_bias (block 0 self-attention only)
+};
+struct Block {
+  Attention self, cross;
+  Param self_norm, cross_norm, ff_norm;
+  nn::Linear wi, wi_0, wi_1, wo;
+};
+struct Stack {
+  nn::Embedding embed;
+  std::vector<Block> blocks;
+  Param final_norm;
+};
+
+class T5 final : public Model, public Seq2SeqLM {
+ public:
+  T5(const std::string& cls, const Config& c, Head head) : Model(cls, c, "transformer"), head_(head) {
+    V_ = c.get<int64_t>("vocab_size", 0);
+    d_ = c.get<int64_t>("d_model", 0);
+    dkv_ = c.get<int64_t>("d_kv", 0);
+    dff_ = c.get<int64_t>("d_ff", 0);
+    H_ = c.get<int64_t>("num_heads", 0);
+    Le_ = c.get<int64_t>("num_layers", 0);
+    Ld_ = c.get<int64_t>("num_decoder_layers", Le_);
+    buckets_ = c.get<int64_t>("relative_attention_num_buckets", 32);
+    max_dist_ = c.get<int64_t>("relative_attention_max_distance", 128);
+    eps_ = static_cast<float>(c.get<double>("layer_norm_epsilon", 1e-6));
+    if (V_ <= 0 || d_ <= 0 || dkv_ <= 0 || dff_ <= 0 || H_ <= 0 || Le_ <= 0 || Ld_ <= 0 || buckets_ <= 0)
+      throw_error(ErrorKind::InvalidArgument, "vocab_size, d_model, d_kv, d_ff, num_heads, num_layers and "
+                                              "relative_attention_num_buckets must be positive", c.source());
+    const std::string fp = c.get<std::string>("feed_forward_proj", "relu");
+    const auto dash = fp.find('-');
+    gated_ = dash != std::string::npos && fp.substr(0, dash) == "gated";
+    if ((dash != std::string::npos && (!gated_ || fp.find('-', dash + 1) != std::string::npos)) || fp.empty())
+      throw_error(ErrorKind::Unsupported, "`feed_forward_proj`: " + fp + " is not a valid activation function of the dense "
+                                          "layer (format: gated-{ACT_FN} or {ACT_FN}, e.g. 'gated-gelu' or 'relu')", c.source());
+    act_ = cpu::parse_activation(fp == "gated-gelu" ? "gelu_new" : fp.substr(dash == std::string::npos ? 0 : dash + 1));
+    tie_ = c.get<bool>("tie_word_embeddings", true);
+    pad_ = c.get<int64_t>("pad_token_id", 0);
+    eos_ = c.get<int64_t>("eos_token_id", 1);
+    start_ = c.get<int64_t>("decoder_start_token_id", pad_);
+    const bool wrapped = head == Head::SequenceClassification || head == Head::TokenClassification;
+    Scope r = root();
+    Scope m = wrapped ? r / base_model_prefix() : r;
+    const std::string shared = (m / "shared").param("weight", {V_, d_}).name();
+    enc_ = make_stack(m / "encoder", Le_, false, shared);
+    if (has_decoder()) dec_ = make_stack(m / "decoder", Ld_, true, shared);
+    const int64_t labels = c.num_labels();
+    if (head == Head::ConditionalGeneration) {
+      lm_head_.in = d_;
+      lm_head_.out = V_;
+      lm_head_.w = (r / "lm_head").param("weight", {V_, d_}, tie_ ? shared : "");
+    }
+    if (head == Head::SequenceClassification) {
+      dense_ = nn::Linear::make(r / "classification_head" / "dense", d_, d_);
+      score_ = nn::Linear::make(r / "classification_head" / "out_proj", d_, labels);
+    }
+    if (head == Head::TokenClassification) score_ = nn::Linear::make(r / "classifier", d_, labels);
+    if (head == Head::QuestionAnswering) score_ = nn::Linear::make(r / "qa_outputs", d_, labels);
+  }
+
+  int64_t vocab_size() const override { return V_; }
+  int64_t decoder_start_token_id() const override { return start_; }
+
+  Seq2SeqCache encode(const Tensor& input_ids, const Tensor& attention_mask) const override {
+    if (head_ != Head::ConditionalGeneration)
+      throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use T5ForConditionalGeneration)");
+    nn::StackOutputs st;
+    Tensor ids = nn::as_ids(input_ids, "input_ids");
+    return start_cache(run_encoder(ids, attention_mask, Tensor(), false, false, st), attention_mask);
+  }
+
+  Tensor decode_step(const Tensor& decoder_ids, Seq2SeqCache& cache) const override {
+    if (head_ != Head::ConditionalGeneration)
+      throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use T5ForConditionalGeneration)");
+    nn::StackOutputs st;
+    return lm_logits(run_decoder(nn::as_ids(decoder_ids, "decoder_input_ids"), Tensor(), cache, Tensor(), false, false, st, nullptr));
+  }
+
+  Outputs forward(const ModelInputs& in) const override {
+    Tensor ids = nn::as_ids(in.input_ids, "input_ids");
+    if (ids.dim() != 2) throw_error(ErrorKind::Mismatch, "input_ids must be [batch, seq], got " + shape_str(ids.shape()));
+    const bool want_h = in.output_hidden_states, want_a = in.output_attentions;
+    Outputs out;
+    nn::StackOutputs est;
+    Tensor enc = run_encoder(ids, in.attention_mask, in.head_mask, want_h, want_a, est);
+    if (!has_decoder()) {
+      if (head_ == Head::TokenClassification)
+        out.set("logits", (*score_)(enc));
+      else
+        out.set("last_hidden_state", enc);
+      nn::emit_stack(out, est);
+      return out;
+    }
+    Tensor dec_ids;
+    if (in.decoder_input_ids.defined())
+      dec_ids = nn::as_ids(in.decoder_input_ids, "decoder_input_ids");
+    else if (head_ == Head::SequenceClassification || head_ == Head::QuestionAnswering)
+      dec_ids = nn::shift_tokens_right(ids, pad_, start_);
+    else
+      throw_error(ErrorKind::InvalidArgument, "You have to specify either decoder_input_ids or decoder_inputs_embeds (" +
+                                                  class_name() + ")");
+    if (dec_ids.dim() != 2 || dec_ids.size(0) != ids.size(0))
+      throw_error(ErrorKind::Mismatch, "decoder_input_ids must be [batch, seq] with the batch of input_ids, got " + shape_str(dec_ids.shape()));
+    Seq2SeqCache cache = start_cache(enc, in.attention_mask);
+    nn::StackOutputs dst;
+    std::vector<Tensor> cross;
+    Tensor dec = run_decoder(dec_ids, in.decoder_attention_mask, cache, Le_ == Ld_ ? in.head_mask : Tensor(), want_h, want_a, dst,
+                             want_a ? &cross : nullptr);
+    switch (head_) {
+      case Head::ConditionalGeneration:
+        out.set("logits", lm_logits(dec));
+        break;
+      case Head::SequenceClassification:
+        out.set("logits", classify(ids, dec));
+        break;
+      case Head::QuestionAnswering: {
+        auto [s, e] = nn::split_last_two((*score_)(dec));
+        out.set("start_logits", s);
+        out.set("end_logits", e);
+        break;
+      }
+      default:
+        out.set("last_hidden_state", dec);
+    }
+    nn::emit_stack(out, dst, "decoder_");
+    for (std::size_t i = 0; i < cross.size(); ++i) out.set("cross_attentions." + std::to_string(i), cross[i]);
+    out.set("encoder_last_hidden_state", enc);
+    nn::emit_stack(out, est, "encoder_");
+    return out;
+  }
+
+ private:
+  bool has_decoder() const { return head_ != Head::Encoder && head_ != Head::TokenClassification; }
+  int64_t inner() const { return H_ * dkv_; }
+
+  Stack make_stack(const Scope& s, int64_t layers, bool decoder, const std::string& shared) const {
+    Stack st;
+    st.embed = nn::Embedding::make(s / "embed_tokens", V_, d_, shared);
+    auto attention = [&](const Scope& a, bool rel) {
+      Attention at;
+      at.q = nn::Linear::make(a / "q", d_, inner(), false);
+      at.k = nn::Linear::make(a / "k", d_, inner(), false);
+      at.v = nn::Linear::make(a / "v", d_, inner(), false);
+      at.o = nn::Linear::make(a / "o", inner(), d_, false);
+      if (rel) at.rel = (a / "relative_attention_bias").param("weight", {buckets_, H_});
+      return at;
+    };
+    for (int64_t i = 0; i < layers; ++i) {
+      Scope b = s / "block" / i;
+      Block bl;
+      bl.self = attention(b / "layer" / 0 / "SelfAttention", i == 0);
+      bl.self_norm = (b / "layer" / 0 / "layer_norm").param("weight", {d_});
+      if (decoder) {
+        bl.cross = attention(b / "layer" / 1 / "EncDecAttention", false);
+        bl.cross_norm = (b / "layer" / 1 / "layer_norm").param("weight", {d_});
+      }
+      Scope f = b / "layer" / (decoder ? 2 : 1);
+      if (gated_) {
+        bl.wi_0 = nn::Linear::make(f / "DenseReluDense" / "wi_0", d_, dff_, false);
+        bl.wi_1 = nn::Linear::make(f / "DenseReluDense" / "wi_1", d_, dff_, false);
+      } else {
+        bl.wi = nn::Linear::make(f / "DenseReluDense" / "wi", d_, dff_, false);
+      }
+      bl.wo = nn::Linear::make(f / "DenseReluDense" / "wo", dff_, d_, false);
+      bl.ff_norm = (f / "layer_norm").param("weight", {d_});
+      st.blocks.push_back(bl);
+    }
+    st.final_norm = (s / "final_layer_norm").param("weight", {d_});
+    return st;
+  }
+
+  // T5LayerNorm with torch's f32 steps: variance = mean(x^2); x * rsqrt(variance + eps); weight * x.
+  void rms_inplace(Tensor& x, const Param& w) const {
+    std::vector<float> scratch;
+    const float* g = cpu::as_f32(*w, scratch);
+    float* p = x.mutable_data<float>();
+    for (int64_t r = 0; r < x.numel() / d_; ++r, p += d_) {
+      double ss = 0;
+      for (int64_t j = 0; j < d_; ++j) ss += static_cast<double>(p[j]) * p[j];
+      const float var = static_cast<float>(ss / static_cast<double>(d_));
+      const float inv = 1.0f / std::sqrt(var + eps_);
+      for (int64_t j = 0; j < d_; ++j) p[j] = g[j] * (p[j] * inv);
+    }
+  }
+  Tensor normed(const Tensor& h, const Param& w) const {
+    Tensor x = h.clone();
+    rms_inplace(x, w);
+    return x;
+  }
+
+  // gelu_new exactly as NewGELUActivation spells it (torch.pow(x, 3.0)); other activations from the kernels.
+  void activate(Tensor& a) const {
+    float* p = a.mutable_data<float>();
+    if (act_ != cpu::Activation::GeluTanh) return cpu::activate(p, a.numel(), act_);
+    const float alpha = static_cast<float>(std::sqrt(2.0 / M_PI));
+    for (int64_t i = 0; i < a.numel(); ++i) {
+      const float v = p[i];
+      p[i] = 0.5f * v * (1.0f + std::tanh(alpha * (v + 0.044715f * std::pow(v, 3.0f))));
+    }
+  }
+
+  void feed_forward(const Block& bl, Tensor& h) const {
+    Tensor x = normed(h, bl.ff_norm);
+    Tensor a;
+    if (gated_) {
+      a = bl.wi_0(x);
+      activate(a);
+      Tensor lin = bl.wi_1(x);
+      float* ap = a.mutable_data<float>();
+      for (int64_t i = 0; i < a.numel(); ++i) ap[i] *= lin.data<float>()[i];
+    } else {
+      a = bl.wi(x);
+      activate(a);
+    }
+    Tensor y = bl.wo(a);
+    cpu::add_inplace(h.mutable_data<float>(), y.data<float>(), h.numel());
+  }
+
+  // Block 0's relative position bias for queries at past..past+Sq-1, plus the
+  // per-batch additive mask `mask` ([B, Sk] key mask or [B, Sq, Sk]): [B, H, Sq, Sk].
+  Tensor position_bias(const Param& table, int64_t B, int64_t Sq, int64_t past, bool bidirectional, const Tensor& mask) const {
+    const int64_t Sk = past + Sq;
+    Tensor pb = Tensor::zeros(DType::F32, {1, H_, Sq, Sk});
+    nn::add_relative_position_bias(pb, *table, past, bidirectional, buckets_, max_dist_);
+    Tensor full = Tensor::zeros(DType::F32, {B, H_, Sq, Sk});
+    const bool per_query = mask.dim() == 3;
+    float* o = full.mutable_data<float>();
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < H_; ++h)
+        for (int64_t i = 0; i < Sq; ++i)
+          for (int64_t j = 0; j < Sk; ++j)
+            o[((b * H_ + h) * Sq + i) * Sk + j] =
+                pb.data<float>()[(h * Sq + i) * Sk + j] + mask.data<float>()[per_query ? (b * Sq + i) * Sk + j : b * Sk + j];
+    return full;
+  }
+
+  Tensor run_encoder(const Tensor& ids, const Tensor& mask, const Tensor& head_mask, bool want_h, bool want_a,
+                     nn::StackOutputs& st) const {
+    const int64_t B = ids.size(0), S = ids.size(1);
+    Tensor h = Tensor::zeros(DType::F32, {B, S, d_});
+    enc_.embed.gather(ids, h.mutable_data<float>(), false);
+    Tensor bias = position_bias(enc_.blocks[0].self.rel, B, S, 0, true, nn::padding_bias(mask, B, S, "attention_mask"));
+    const nn::MhaBias mb{bias.data<float>(), H_ * S * S, S * S, S};
+    auto hm = nn::per_layer_head_mask(head_mask, Le_, H_);
+    for (int64_t l = 0; l < Le_; ++l) {
+      const Block& bl = enc_.blocks[static_cast<std::size_t>(l)];
+      if (want_h) st.hidden_states.push_back(h.clone());
+      Tensor x = normed(h, bl.self_norm);
+      Tensor probs;
+      Tensor ctx = nn::multi_head_attention(bl.self.q(x), bl.self.k(x), bl.self.v(x), S, H_, dkv_, 1.0f, mb,
+                                            hm.empty() ? nullptr : hm[static_cast<std::size_t>(l)].data(), want_a ? &probs : nullptr);
+      Tensor y = bl.self.o(ctx);
+      cpu::add_inplace(h.mutable_data<float>(), y.data<float>(), h.numel());
+      feed_forward(bl, h);
+      if (want_a) st.attentions.push_back(probs);
+    }
+    rms_inplace(h, enc_.final_norm);
+    if (want_h) st.hidden_states.push_back(h);
+    return h;
+  }
+
+  Seq2SeqCache start_cache(const Tensor& enc, const Tensor& mask) const {
+    Seq2SeqCache c;
+    c.encoder_hidden = enc;
+    if (mask.defined()) c.encoder_mask = mask.to(DType::I64);
+    const int64_t B = enc.size(0), S = enc.size(1);
+    c.cross_attn.length = c.cross_attn.capacity = S;
+    for (const Block& bl : dec_.blocks) {
+      c.cross_attn.k.push_back(bl.cross.k(enc));
+      c.cross_attn.v.push_back(bl.cross.v(enc));
+    }
+    if (c.encoder_mask.defined() && c.encoder_mask.shape() != Shape{B, S})
+      throw_error(ErrorKind::Mismatch, "attention_mask shape " + shape_str(mask.shape()) + " does not match input " + shape_str({B, S}));
+    return c;
+  }
+
+  Tensor run_decoder(const Tensor& ids, const Tensor& mask, Seq2SeqCache& cache, const Tensor& head_mask, bool want_h, bool want_a,
+                     nn::StackOutputs& st, std::vector<Tensor>* cross) const {
+    if (ids.dim() != 2) throw_error(ErrorKind::Mismatch, "decoder_input_ids must be [batch, seq], got " + shape_str(ids.shape()));
+    const int64_t B = ids.size(0), S = ids.size(1), past = cache.self_attn.length, Sk = past + S, Se = cache.cross_attn.length;
+    if (cache.encoder_hidden.size(0) != B)
+      throw_error(ErrorKind::Mismatch, "decoder batch " + std::to_string(B) + " != encoder batch " + std::to_string(cache.encoder_hidden.size(0)));
+    Tensor h = Tensor::zeros(DType::F32, {B, S, d_});
+    dec_.embed.gather(ids, h.mutable_data<float>(), false);
+    Tensor bias = position_bias(dec_.blocks[0].self.rel, B, S, past, false,
+                                nn::causal_padding_bias(mask, B, S, past, "decoder_attention_mask"));
+    const nn::MhaBias mb{bias.data<float>(), H_ * S * Sk, S * Sk, Sk};
+    Tensor enc_bias = nn::padding_bias(cache.encoder_mask, B, Se, "attention_mask");
+    const nn::MhaBias cb{enc_bias.data<float>(), Se, 0, 0};
+    auto hm = nn::per_layer_head_mask(head_mask, Ld_, H_);
+    for (int64_t l = 0; l < Ld_; ++l) {
+      const Block& bl = dec_.blocks[static_cast<std::size_t>(l)];
+      const auto li = static_cast<std::size_t>(l);
+      if (want_h) st.hidden_states.push_back(h.clone());
+      Tensor x = normed(h, bl.self_norm);
+      nn::kv_append(cache.self_attn, Ld_, l, bl.self.k(x), bl.self.v(x));
+      Tensor probs, cprobs;
+      Tensor ctx = nn::multi_head_attention(bl.self.q(x), cache.self_attn.k[li], cache.self_attn.v[li], Sk, H_, dkv_, 1.0f, mb,
+                                            hm.empty() ? nullptr : hm[li].data(), want_a ? &probs : nullptr);
+      Tensor y = bl.self.o(ctx);
+      cpu::add_inplace(h.mutable_data<float>(), y.data<float>(), h.numel());
+      x = normed(h, bl.cross_norm);
+      ctx = nn::multi_head_attention(bl.cross.q(x), cache.cross_attn.k[li], cache.cross_attn.v[li], Se, H_, dkv_, 1.0f, cb, nullptr,
+                                     cross ? &cprobs : nullptr);
+      y = bl.cross.o(ctx);
+      cpu::add_inplace(h.mutable_data<float>(), y.data<float>(), h.numel());
+      feed_forward(bl, h);
+      if (want_a) st.attentions.push_back(probs);
+      if (cross) cross->push_back(cprobs);
+    }
+    cache.self_attn.length = Sk;
+    rms_inplace(h, dec_.final_norm);
+    if (want_h) st.hidden_states.push_back(h);
+    return h;
+  }
+
+  Tensor lm_logits(const Tensor& dec) const {
+    if (!tie_) return lm_head_(dec);
+    Tensor x = dec.clone();  // T5 rescales before the tied projection
+    cpu::scale_inplace(x.mutable_data<float>(), x.numel(), static_cast<float>(std::pow(static_cast<double>(d_), -0.5)));
+    return lm_head_(x);
+  }
+
+  // Pools the decoder state at the last eos of each row of input_ids (T5ForSequenceClassification).
+  Tensor classify(const Tensor& ids, const Tensor& dec) const {
+    const int64_t B = ids.size(0), S = ids.size(1);
+    Tensor pooled = Tensor::zeros(DType::F32, {B, d_});
+    int64_t count0 = -1;
+    for (int64_t b = 0; b < B; ++b) {
+      int64_t count = 0, last = -1;
+      for (int64_t s = 0; s < S; ++s)
+        if (ids.data<int64_t>()[b * S + s] == eos_) ++count, last = s;
+      if (count0 >= 0 && count != count0)
+        throw_error(ErrorKind::InvalidArgument, "All examples must have the same number of <eos> tokens.");
+      count0 = count;
+      if (last < 0) throw_error(ErrorKind::InvalidArgument, "input_ids hold no <eos> token (" + std::to_string(eos_) + ") to pool");
+      std::copy_n(dec.data<float>() + (b * S + last) * d_, d_, pooled.mutable_data<float>() + b * d_);
+    }
+    Tensor x = (*dense_)(pooled);
+    cpu::activate(x.mutable_data<float>(), x.numel(), cpu::Activation::Tanh);
+    return (*score_)(x);
+  }
+
+  Head head_;
+  int64_t V_ = 0, d_ = 0, dkv_ = 0, dff_ = 0, H_ = 0, Le_ = 0, Ld_ = 0, buckets_ = 32, max_dist_ = 128;
+  int64_t pad_ = 0, eos_ = 1, start_ = 0;
+  float eps_ = 1e-6f;
+  bool gated_ = false, tie_ = true;
+  cpu::Activation act_ = cpu::Activation::Relu;
+  Stack enc_, dec_;
+  nn::Linear lm_head_;
+  std::optional<nn::Linear> dense_, score_;
+};
+
+}  // namespace
+
+Architecture t5_architecture() {
+  json d = {{"vocab_size", 32128}, {"d_model", 512}, {"d_kv", 64}, {"d_ff", 2048}, {"num_layers", 6},
+            {"num_decoder_layers", nullptr}, {"num_heads", 8}, {"relative_attention_num_buckets", 32},
+            {"relative_attention_max_distance", 128}, {"dropout_rate", 0.1}, {"layer_norm_epsilon", 1e-6},
+            {"initializer_factor", 1.0}, {"feed_forward_proj", "relu"}, {"is_encoder_decoder", true},
+            {"use_cache", true}, {"pad_token_id", 0}, {"eos_token_id", 1}, {"classifier_dropout", 0.0}};
+  Architecture a{"t5", d, "transformer", {}, {}};
+  auto add = [&](const std::string& cls, Head h) {
+    a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<T5>(cls, c, h); });
+  };
+  add("T5Model", Head::Model);
+  add("T5ForConditionalGeneration", Head::ConditionalGeneration);
+  add("T5EncoderModel", Head::Encoder);
+  add("T5ForSequenceClassification", Head::SequenceClassification);
+  add("T5ForTokenClassification", Head::TokenClassification);
+  add("T5ForQuestionAnswering", Head::QuestionAnswering);
+  a.auto_classes = {{"AutoModel", "T5Model"},
+                    {"AutoModelForSeq2SeqLM", "T5ForConditionalGeneration"},
+                    {"AutoModelForPreTraining", "T5ForConditionalGeneration"},
+                    {"AutoModelForSequenceClassification", "T5ForSequenceClassification"},
+                    {"AutoModelForTokenClassification", "T5ForTokenClassification"},
+                    {"AutoModelForQuestionAnswering", "T5ForQuestionAnswering"}};
+  return a;
+}
+
+}  // namespace hfx::models
