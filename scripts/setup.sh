@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(
   cmake ninja-build g++ pkg-config git ca-certificates unzip python3 python3-venv python3-pip
   clang libclang-rt-14-dev libomp-dev          # fuzzing (libFuzzer) and the clang build
-  libopenblas-dev                              # BLAS (measured fastest: bench/results/blas.md)
+  libdnnl-dev libopenblas-dev libblis-dev      # GEMM: oneDNN (fastest, bench/results/blas.md); the others for bench/blas
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libhdf5-dev libmsgpack-cxx-dev libcurl4-openssl-dev

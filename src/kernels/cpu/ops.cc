@@ -1,6 +1,6 @@
 #include "kernels/cpu/ops.h"
 
-#include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -36,12 +36,14 @@ const float* as_f32(const Tensor& t, std::vector<float>& scratch) {
   return scratch.data();
 }
 
+// oneDNN's sgemm: measured fastest on our shapes (bench/results/blas.md:
+// up to 2x OpenBLAS 0.3.21 on this AVX-512 machine, BLIS generic far behind).
+// Row-major, like the rest of hfx.
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(M), static_cast<blasint>(N), static_cast<blasint>(K), alpha, A,
-              static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C, static_cast<blasint>(ldc));
+  if (dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) != dnnl_success)
+    throw_error(ErrorKind::InvalidArgument, "gemm: oneDNN rejected the shapes");
 }
 
 void linear(const float* x, int64_t rows, int64_t in, const Tensor& W, const Tensor& bias, float* y,
