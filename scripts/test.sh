@@ -11,10 +11,10 @@ scripts/setup.sh
 tools/fixtures/env.sh >/dev/null
 export HFX_FIXTURE_PYTHON="$root/tools/fixtures/.venv/bin/python"
 echo "== release build + tests"
-scripts/build.sh release >/dev/null
+scripts/build.sh release
 ctest --test-dir build --output-on-failure -j 2
 echo "== ASan + UBSan build + tests"
-scripts/build.sh asan >/dev/null
+scripts/build.sh asan
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j 2
 echo "== fuzz targets (${FUZZ_SECONDS:-10}s each)"

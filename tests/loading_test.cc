@@ -32,7 +32,7 @@ nlohmann::json tiny_bert_config() {
           {"max_position_embeddings", 16}, {"a_field_hfx_does_not_know", {{"x", 1}}}};
 }
 
-long proc_status_kb(const char* key) {
+[[maybe_unused]] long proc_status_kb(const char* key) {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line))
