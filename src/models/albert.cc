@@ -102,12 +102,9 @@ class Albert final : public Model {
       case Head::TokenClassification:
         out.set("logits", (*classifier_)(h));
         break;
-      case Head::QuestionAnswering: {
-        auto [s, e] = nn::split_last_two((*classifier_)(h));
-        out.set("start_logits", s);
-        out.set("end_logits", e);
+      case Head::QuestionAnswering:
+        nn::set_qa_logits(out, (*classifier_)(h));
         break;
-      }
       case Head::MultipleChoice:
         out.set("logits", (*classifier_)(pooled).reshape({-1, choices}));
         break;

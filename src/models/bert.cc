@@ -216,12 +216,9 @@ class Bert final : public Model {
       case BertHead::TokenClassification:
         out.set("logits", (*classifier_)(seq));
         break;
-      case BertHead::QuestionAnswering: {
-        auto [s, e] = nn::split_last_two((*classifier_)(seq));
-        out.set("start_logits", s);
-        out.set("end_logits", e);
+      case BertHead::QuestionAnswering:
+        nn::set_qa_logits(out, (*classifier_)(seq));
         break;
-      }
       case BertHead::MultipleChoice:
         out.set("logits", (*classifier_)(pooled).reshape({-1, choices}));
         break;

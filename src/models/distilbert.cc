@@ -106,12 +106,9 @@ class DistilBert final : public Model {
       case Head::TokenClassification:
         out.set("logits", (*classifier_)(h));
         break;
-      case Head::QuestionAnswering: {
-        auto [s, e] = nn::split_last_two((*classifier_)(h));
-        out.set("start_logits", s);
-        out.set("end_logits", e);
+      case Head::QuestionAnswering:
+        nn::set_qa_logits(out, (*classifier_)(h));
         break;
-      }
     }
     nn::emit_stack(out, st);
     return out;

@@ -103,12 +103,9 @@ class GPT2 final : public Model, public CausalLM {
       case Head::TokenClassification:
         out.set("logits", (*score_)(h));
         break;
-      case Head::QuestionAnswering: {
-        auto [s, e] = nn::split_last_two((*score_)(h));
-        out.set("start_logits", s);
-        out.set("end_logits", e);
+      case Head::QuestionAnswering:
+        nn::set_qa_logits(out, (*score_)(h));
         break;
-      }
     }
     nn::emit_stack(out, st);
     return out;

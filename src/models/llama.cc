@@ -148,12 +148,9 @@ Outputs LlamaLike::forward(const ModelInputs& in) const {
     case DecoderHead::TokenClassification:
       out.set("logits", (*score_)(h));
       break;
-    case DecoderHead::QuestionAnswering: {
-      auto [s, e] = nn::split_last_two((*score_)(h));
-      out.set("start_logits", s);
-      out.set("end_logits", e);
+    case DecoderHead::QuestionAnswering:
+      nn::set_qa_logits(out, (*score_)(h));
       break;
-    }
   }
   nn::emit_stack(out, st);
   return out;

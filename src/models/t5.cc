@@ -135,12 +135,9 @@ class T5 final : public Model, public Seq2SeqLM {
       case Head::SequenceClassification:
         out.set("logits", classify(ids, dec));
         break;
-      case Head::QuestionAnswering: {
-        auto [s, e] = nn::split_last_two((*score_)(dec));
-        out.set("start_logits", s);
-        out.set("end_logits", e);
+      case Head::QuestionAnswering:
+        nn::set_qa_logits(out, (*score_)(dec));
         break;
-      }
       default:
         out.set("last_hidden_state", dec);
     }

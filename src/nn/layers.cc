@@ -206,6 +206,12 @@ std::pair<Tensor, Tensor> split_last_two(const Tensor& logits) {
   return {a, b};
 }
 
+void set_qa_logits(Outputs& out, const Tensor& logits) {
+  auto [s, e] = split_last_two(logits);
+  out.set("start_logits", s);
+  out.set("end_logits", e);
+}
+
 void emit_stack(Outputs& out, const StackOutputs& st, const std::string& prefix) {
   for (std::size_t i = 0; i < st.hidden_states.size(); ++i)
     out.set(prefix + "hidden_states." + std::to_string(i), st.hidden_states[i]);

@@ -86,6 +86,8 @@ namespace hfx::nn {
 Tensor first_token(const Tensor& h);
 // Splits [..., 2] QA logits into start/end [...] tensors.
 std::pair<Tensor, Tensor> split_last_two(const Tensor& logits);
+// *ForQuestionAnswering outputs: "start_logits" / "end_logits" from [..., 2] logits.
+void set_qa_logits(Outputs& out, const Tensor& logits);
 // Adds `prefix`hidden_states.i / attentions.i to `out`.
 void emit_stack(Outputs& out, const StackOutputs& st, const std::string& prefix = {});
 // Flattens [B, C, S] to [B*C, S] (multiple choice); undefined stays undefined.
