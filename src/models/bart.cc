@@ -109,10 +109,7 @@ class BartBase : public Model {
       default:
         out.set("last_hidden_state", dec);
     }
-    nn::emit_stack(out, dst, "decoder_");
-    for (std::size_t i = 0; i < cross.size(); ++i) out.set("cross_attentions." + std::to_string(i), cross[i]);
-    out.set("encoder_last_hidden_state", enc);
-    nn::emit_stack(out, est, "encoder_");
+    nn::emit_seq2seq(out, dst, cross, enc, est);
     return out;
   }
 

@@ -77,7 +77,6 @@ class GPT2 final : public Model, public CausalLM {
     nn::StackOutputs st;
     Tensor h = run(ids, in.position_ids, in.token_type_ids, in.attention_mask, in.head_mask, nullptr,
                    in.output_hidden_states, in.output_attentions, st);
-    const int64_t B = ids.size(0), S = ids.size(1);
     Shape out_shape = in_shape;
     out_shape.push_back(E_);
     if (in.output_hidden_states) st.hidden_states.push_back(h.reshape(out_shape));
@@ -89,14 +88,9 @@ class GPT2 final : public Model, public CausalLM {
       case Head::LMHead:
         out.set("logits", lm_head_(h));
         break;
-      case Head::DoubleHeads: {
-        Shape ls = in_shape;
-        ls.push_back(vocab_);
-        out.set("logits", lm_head_(h).reshape(ls));
-        // cls_index summary: the hidden state at mc_token_ids (default: the last token).
-        out.set("mc_logits", (*score_)(nn::gather_token(h.reshape({B, S, E_}), in0.mc_token_ids)).reshape({in_shape[0], in_shape[1]}));
+      case Head::DoubleHeads:
+        nn::set_double_heads_outputs(out, h, in_shape, lm_head_, *score_, in0.mc_token_ids);
         break;
-      }
       case Head::SequenceClassification:
         out.set("logits", nn::pool_last_non_pad((*score_)(h), ids, pad_));
         break;

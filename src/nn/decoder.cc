@@ -47,6 +47,14 @@ Tensor gather_token(const Tensor& h, const Tensor& index) {
   return out;
 }
 
+void set_double_heads_outputs(Outputs& out, const Tensor& h, const Shape& in_shape, const Linear& lm_head,
+                              const Linear& summary, const Tensor& mc_token_ids) {
+  Shape ls = in_shape;
+  ls.push_back(lm_head.out);
+  out.set("logits", lm_head(h).reshape(ls));
+  out.set("mc_logits", summary(gather_token(h, mc_token_ids)).reshape({in_shape[0], in_shape[1]}));
+}
+
 void cache_reserve(KVCache& cache, int64_t layers, int64_t B, int64_t width, int64_t needed) {
   if (cache.k.empty()) {
     cache.k.resize(static_cast<std::size_t>(layers));

@@ -18,6 +18,12 @@ Tensor positions_or_default(const Tensor& position_ids, int64_t B, int64_t S, in
 // mc_token_ids, flattened), or at the last position when index is undefined.
 Tensor gather_token(const Tensor& h, const Tensor& index);
 
+// GPT / GPT-2 double heads: "logits" [in_shape..., vocab] from the LM head and
+// "mc_logits" [batch, choices] from the summary layer at mc_token_ids (default:
+// the last token). h is the transformer output over the flattened choices [B*C, S, E].
+void set_double_heads_outputs(Outputs& out, const Tensor& h, const Shape& in_shape, const Linear& lm_head,
+                              const Linear& summary, const Tensor& mc_token_ids);
+
 // KV cache bookkeeping shared by the decoders. reserve() makes room for
 // `needed` tokens per batch row in every layer (doubling, keeping what is
 // cached); append() copies this step's S key/value rows (row r of batch b at

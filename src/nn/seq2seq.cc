@@ -140,4 +140,12 @@ Tensor multi_head_attention(const Tensor& q, const Tensor& k, const Tensor& v, i
   return ctx;
 }
 
+void emit_seq2seq(Outputs& out, const StackOutputs& decoder, const std::vector<Tensor>& cross, const Tensor& encoder_last,
+                  const StackOutputs& encoder) {
+  emit_stack(out, decoder, "decoder_");
+  for (std::size_t i = 0; i < cross.size(); ++i) out.set("cross_attentions." + std::to_string(i), cross[i]);
+  out.set("encoder_last_hidden_state", encoder_last);
+  emit_stack(out, encoder, "encoder_");
+}
+
 }  // namespace hfx::nn

@@ -50,4 +50,10 @@ Tensor multi_head_attention(const Tensor& q, const Tensor& k, const Tensor& v, i
                             int64_t head_dim, float scale, const MhaBias& bias, const float* head_mask,
                             Tensor* probs);
 
+// Adds an encoder-decoder model's stacks to `out` with transformers' names:
+// decoder_hidden_states.i / decoder_attentions.i, cross_attentions.i,
+// encoder_last_hidden_state, encoder_hidden_states.i / encoder_attentions.i.
+void emit_seq2seq(Outputs& out, const StackOutputs& decoder, const std::vector<Tensor>& cross, const Tensor& encoder_last,
+                  const StackOutputs& encoder);
+
 }  // namespace hfx::nn
