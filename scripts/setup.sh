@@ -9,6 +9,7 @@ pkgs=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libhdf5-dev libmsgpack-cxx-dev libcurl4-openssl-dev
+  libpcre2-dev libutf8proc-dev libsentencepiece-dev   # tokenizers: regexes, Unicode, .model files
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,27 @@
+// AutoTokenizer: tokenizer.json when present, else the legacy files (legacy.cc).
+#include <filesystem>
+
+#include "hfx/error.h"
+#include "tokenize/internal.h"
+
+namespace hfx {
+
+namespace tok {
+std::optional<Tokenizer> load_legacy(const std::filesystem::path& dir);
+}
+
+Tokenizer AutoTokenizer::from_pretrained(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec)) return Tokenizer::from_file(path);
+  if (!fs::is_directory(path, ec)) throw_error(ErrorKind::NotFound, "no such tokenizer folder or file", path);
+  fs::path dir(path);
+  if (fs::is_regular_file(dir / "tokenizer.json", ec)) return Tokenizer::from_file((dir / "tokenizer.json").string());
+  if (auto t = tok::load_legacy(dir)) return std::move(*t);
+  throw_error(ErrorKind::NotFound,
+              "no tokenizer files (tokenizer.json, vocab.txt, vocab.json + merges.txt, spiece.model, "
+              "sentencepiece.bpe.model or tokenizer.model)",
+              path);
+}
+
+}  // namespace hfx

@@ -1,0 +1,925 @@
+// Normalizers, pre-tokenizers, post-processors and decoders of tokenizer.json, each with the semantics of
+// the Rust crate (tokenizers 0.20: src/normalizers, src/pre_tokenizers, src/processors, src/decoders).
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+#include "hfx/error.h"
+#include "tokenize/internal.h"
+
+namespace hfx::tok {
+
+const json& need(const json& j, const char* key, const char* what) {
+  if (!j.is_object() || !j.contains(key))
+    throw_error(ErrorKind::Format, std::string(what) + ": missing '" + key + "'");
+  return j[key];
+}
+
+template <class F>
+void NormalizedString::filter(F keep) {
+  int removed = 0;
+  std::size_t removed_start = 0;
+  bool have_last = false;
+  char32_t last = 0;
+  std::vector<std::pair<char32_t, int>> t;
+  bool any_removed = false;
+  for (char32_t c : to_chars(s)) {
+    if (keep(c)) {
+      if (have_last) {
+        t.emplace_back(last, -removed);
+      } else {
+        removed_start = static_cast<std::size_t>(removed);
+      }
+      last = c;
+      have_last = true;
+      removed = 0;
+    } else {
+      ++removed;
+      any_removed = true;
+    }
+  }
+  if (!any_removed) return;
+  if (have_last) t.emplace_back(last, -removed);
+  transform(t, removed_start);
+}
+
+template <class F>
+void NormalizedString::map(F fn) {
+  std::vector<std::pair<char32_t, int>> t;
+  bool changed = false;
+  for (char32_t c : to_chars(s)) {
+    char32_t d = fn(c);
+    changed = changed || d != c;
+    t.emplace_back(d, 0);
+  }
+  if (changed) transform(t, 0);
+}
+
+namespace {
+
+template <class T>
+T get_or(const json& j, const char* key, T dflt) {
+  if (!j.is_object() || !j.contains(key) || j[key].is_null()) return dflt;
+  try {
+    return j[key].get<T>();
+  } catch (const json::exception&) {
+    throw_error(ErrorKind::Format, std::string("'") + key + "' has the wrong type");
+  }
+}
+
+std::string type_of(const json& j, const char* what) {
+  const json& t = need(j, "type", what);
+  if (!t.is_string()) throw_error(ErrorKind::Format, std::string(what) + ": 'type' must be a string");
+  return t.get<std::string>();
+}
+
+const json& need_array(const json& j, const char* key, const char* what) {
+  const json& a = need(j, key, what);
+  if (!a.is_array()) throw_error(ErrorKind::Format, std::string(what) + ": '" + key + "' must be an array");
+  return a;
+}
+
+// ---------------- Normalizers ----------------
+
+bool bert_is_whitespace(char32_t c) { return c == '\t' || c == '\n' || c == '\r' || is_whitespace(c); }
+bool bert_is_control(char32_t c) { return c != '\t' && c != '\n' && c != '\r' && is_other(c); }
+
+struct BertNormalizer : Normalizer {
+  bool clean_text, chinese, strip_accents, lowercase;
+  void normalize(NormalizedString& n) const override {
+    if (clean_text) {
+      n.filter([](char32_t c) { return !(c == 0 || c == 0xFFFD || bert_is_control(c)); });
+      n.map([](char32_t c) { return bert_is_whitespace(c) ? U' ' : c; });
+    }
+    if (chinese) {
+      std::vector<std::pair<char32_t, int>> t;
+      bool any = false;
+      for (char32_t c : to_chars(n.s)) {
+        if (is_chinese_char(c)) {
+          t.emplace_back(' ', 0);
+          t.emplace_back(c, 1);
+          t.emplace_back(' ', 1);
+          any = true;
+        } else {
+          t.emplace_back(c, 0);
+        }
+      }
+      if (any) n.transform(t, 0);
+    }
+    if (strip_accents) {
+      n.nfd(false);
+      n.filter([](char32_t c) { return !is_mark_nonspacing(c); });
+    }
+    if (lowercase) n.lowercase();
+  }
+};
+
+struct UnicodeNorm : Normalizer {
+  bool compose, compat;
+  void normalize(NormalizedString& n) const override {
+    if (compose) {
+      n.nfc_(compat);
+    } else {
+      n.nfd(compat);
+    }
+  }
+};
+
+struct Lowercase : Normalizer {
+  void normalize(NormalizedString& n) const override { n.lowercase(); }
+};
+
+struct StripAccents : Normalizer {  // all combining marks (M*), unlike BERT's strip_accents (Mn only)
+  void normalize(NormalizedString& n) const override {
+    n.filter([](char32_t c) { return !is_mark(c); });
+  }
+};
+
+struct Strip : Normalizer {
+  bool left, right;
+  void normalize(NormalizedString& n) const override { n.strip(left, right); }
+};
+
+struct ReplaceN : Normalizer {
+  Pattern pattern;
+  std::string content;
+  void normalize(NormalizedString& n) const override { replace(n, pattern.find(n.s), content); }
+};
+
+struct PrependN : Normalizer {
+  std::string prepend;
+  void normalize(NormalizedString& n) const override { n.prepend(prepend); }
+};
+
+struct SequenceN : Normalizer {
+  std::vector<std::unique_ptr<Normalizer>> items;
+  void normalize(NormalizedString& n) const override {
+    for (const auto& x : items) x->normalize(n);
+  }
+};
+
+// ---------------- Pre-tokenizers ----------------
+
+template <class F>
+void split_each(std::vector<NormalizedString>& pieces, F fn) {
+  std::vector<NormalizedString> out;
+  for (auto& p : pieces)
+    for (auto& q : fn(p))
+      if (!q.empty()) out.push_back(std::move(q));
+  pieces = std::move(out);
+}
+
+bool is_ws(char32_t c) { return is_whitespace(c); }
+
+struct BertPre : PreTokenizer {
+  void pre_tokenize(std::vector<NormalizedString>& pieces) const override {
+    split_each(pieces, [](NormalizedString& n) { return split(n, find_char_matches(n.s, is_ws), SplitBehavior::Removed); });
+    split_each(pieces, [](NormalizedString& n) {
+      return split(n, find_char_matches(n.s, is_bert_punctuation), SplitBehavior::Isolated);
+    });
+  }
+};
+
+const char* kGpt2Pattern = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+
+struct ByteLevelPre : PreTokenizer {
+  bool add_prefix_space = true, use_regex = true;
+  std::shared_ptr<Regex> re = std::make_shared<Regex>(kGpt2Pattern);
+  void pre_tokenize(std::vector<NormalizedString>& pieces) const override {
+    split_each(pieces, [&](NormalizedString& n) {
+      if (add_prefix_space && n.s.rfind(' ', 0) != 0) n.prepend(" ");
+      if (!use_regex) return std::vector<NormalizedString>{n};
+      return split(n, find_regex_matches(n.s, *re), SplitBehavior::Isolated);
+    });
+    const auto& table = bytes_to_chars();
+    for (auto& n : pieces) {
+      std::vector<std::pair<char32_t, int>> t;
+      t.reserve(n.s.size());
+      for (std::size_t i = 0, len = 0; i < n.s.size(); i += len) {
+        decode_at(n.s, i, &len);
+        for (std::size_t k = 0; k < len; ++k) t.emplace_back(table[static_cast<unsigned char>(n.s[i + k])], k > 0 ? 1 : 0);
+      }
+      n.transform(t, 0);
+    }
+  }
+};
+
+enum class Prepend { Always, First, Never };
+
+struct MetaspacePre : PreTokenizer {
+  char32_t replacement = 0x2581;
+  std::string rep = "\xe2\x96\x81";
+  Prepend scheme = Prepend::Always;
+  bool do_split = true;
+  void pre_tokenize(std::vector<NormalizedString>& pieces) const override {
+    split_each(pieces, [&](NormalizedString& n) {
+      replace(n, find_string_matches(n.s, " "), rep);
+      bool starts = n.s.rfind(rep, 0) == 0;
+      if (scheme == Prepend::Always && !starts) n.prepend(rep);
+      if (scheme == Prepend::First && !starts && n.orig_shift == 0) n.prepend(rep);
+      if (!do_split) return std::vector<NormalizedString>{n};
+      return split(n, find_string_matches(n.s, rep), SplitBehavior::MergedWithNext);
+    });
+  }
+};
+
+struct WhitespacePre : PreTokenizer {
+  std::shared_ptr<Regex> re = std::make_shared<Regex>(R"(\w+|[^\w\s]+)");
+  void pre_tokenize(std::vector<NormalizedString>& pieces) const override {
+    split_each(pieces, [&](NormalizedString& n) {
+      auto m = find_regex_matches(n.s, *re);
+      for (auto& x : m) x.second = !x.second;  // Invert: keep the matches, remove the rest
+      return split(n, m, SplitBehavior::Removed);
+    });
+  }
+};
+
+struct WhitespaceSplitPre : PreTokenizer {
+  void pre_tokenize(std::vector<NormalizedString>& pieces) const override {
+    split_each(pieces, [](NormalizedString& n) { return split(n, find_char_matches(n.s, is_ws), SplitBehavior::Removed); });
+  }
+};
+
+struct SplitPre : PreTokenizer {
+  Pattern pattern;
+  SplitBehavior behavior;
+  bool invert = false;
+  void pre_tokenize(std::vector<NormalizedString>& pieces) const override {
+    split_each(pieces, [&](NormalizedString& n) {
+      auto m = pattern.find(n.s);
+      if (invert)
+        for (auto& x : m) x.second = !x.second;
+      return split(n, m, behavior);
+    });
+  }
+};
+
+struct CharPre : PreTokenizer {
+  bool (*pred)(char32_t);
+  SplitBehavior behavior;
+  void pre_tokenize(std::vector<NormalizedString>& pieces) const override {
+    split_each(pieces, [&](NormalizedString& n) { return split(n, find_char_matches(n.s, pred), behavior); });
+  }
+};
+
+struct DelimiterPre : PreTokenizer {
+  std::string delim;
+  void pre_tokenize(std::vector<NormalizedString>& pieces) const override {
+    split_each(pieces, [&](NormalizedString& n) { return split(n, find_string_matches(n.s, delim), SplitBehavior::Removed); });
+  }
+};
+
+struct SequencePre : PreTokenizer {
+  std::vector<std::unique_ptr<PreTokenizer>> items;
+  void pre_tokenize(std::vector<NormalizedString>& pieces) const override {
+    for (const auto& x : items) x->pre_tokenize(pieces);
+  }
+};
+
+Prepend parse_prepend(const json& j) {
+  if (j.contains("prepend_scheme") && j["prepend_scheme"].is_string()) {
+    auto s = j["prepend_scheme"].get<std::string>();
+    if (s == "always") return Prepend::Always;
+    if (s == "first") return Prepend::First;
+    if (s == "never") return Prepend::Never;
+    throw_error(ErrorKind::Format, "Metaspace: unknown prepend_scheme '" + s + "'");
+  }
+  return get_or<bool>(j, "add_prefix_space", true) ? Prepend::Always : Prepend::Never;
+}
+
+char32_t single_char(const std::string& s, const char* what) {
+  validate_utf8(s, what);
+  auto cs = to_chars(s);
+  if (cs.size() != 1) throw_error(ErrorKind::Format, std::string(what) + " must be one character");
+  return cs[0];
+}
+
+// ---------------- Post-processors ----------------
+
+Encoding special_encoding(const std::vector<int64_t>& ids, const std::vector<std::string>& tokens, int64_t type_id) {
+  Encoding e;
+  e.ids = ids;
+  e.tokens = tokens;
+  e.type_ids.assign(ids.size(), type_id);
+  e.attention_mask.assign(ids.size(), 1);
+  e.special_tokens_mask.assign(ids.size(), 1);
+  e.offsets.assign(ids.size(), {0, 0});
+  e.sequence_ids.assign(ids.size(), -1);
+  return e;
+}
+
+struct Template : PostProcessor {
+  struct Piece {
+    bool special;
+    std::string id;  // "A"/"B" or the special token name
+    int64_t type_id;
+  };
+  std::vector<Piece> single, pair;
+  std::map<std::string, std::pair<std::vector<int64_t>, std::vector<std::string>>> specials;
+  int64_t count(const std::vector<Piece>& t) const {
+    int64_t n = 0;
+    for (const auto& p : t)
+      if (p.special) n += static_cast<int64_t>(specials.at(p.id).first.size());
+    return n;
+  }
+  int64_t added_tokens(bool is_pair) const override { return count(is_pair ? pair : single); }
+  std::vector<Encoding> process(std::vector<Encoding> encs, bool add_special) const override {
+    const auto& t = encs.size() > 1 ? pair : single;
+    std::vector<Encoding> out;
+    for (const auto& p : t) {
+      if (!p.special) {
+        std::size_t i = p.id == "A" ? 0 : 1;
+        if (i >= encs.size()) continue;
+        Encoding e = encs[i];
+        e.type_ids.assign(e.ids.size(), p.type_id);
+        out.push_back(std::move(e));
+      } else if (add_special) {
+        const auto& sp = specials.at(p.id);
+        out.push_back(special_encoding(sp.first, sp.second, p.type_id));
+      }
+    }
+    return out;
+  }
+};
+
+std::vector<Template::Piece> parse_template(const json& a, const Template& t) {
+  if (!a.is_array()) throw_error(ErrorKind::Format, "TemplateProcessing: template must be a list");
+  std::vector<Template::Piece> out;
+  for (const auto& p : a) {
+    if (p.contains("SpecialToken")) {
+      const auto& s = p["SpecialToken"];
+      std::string id = need(s, "id", "TemplateProcessing").get<std::string>();
+      if (!t.specials.count(id)) throw_error(ErrorKind::Format, "TemplateProcessing: missing special token '" + id + "'");
+      out.push_back({true, id, get_or<int64_t>(s, "type_id", 0)});
+    } else if (p.contains("Sequence")) {
+      const auto& s = p["Sequence"];
+      std::string id = need(s, "id", "TemplateProcessing").get<std::string>();
+      if (id != "A" && id != "B") throw_error(ErrorKind::Format, "TemplateProcessing: sequence id must be A or B");
+      out.push_back({false, id, get_or<int64_t>(s, "type_id", 0)});
+    } else {
+      throw_error(ErrorKind::Format, "TemplateProcessing: unknown piece");
+    }
+  }
+  return out;
+}
+
+struct BertProc : PostProcessor {
+  std::pair<std::string, int64_t> sep, cls;
+  int64_t added_tokens(bool is_pair) const override { return is_pair ? 3 : 2; }
+  std::vector<Encoding> process(std::vector<Encoding> encs, bool add_special) const override {
+    if (!add_special) return encs;
+    std::vector<Encoding> out;
+    out.push_back(special_encoding({cls.second}, {cls.first}, 0));
+    encs[0].type_ids.assign(encs[0].ids.size(), 0);
+    out.push_back(encs[0]);
+    out.push_back(special_encoding({sep.second}, {sep.first}, 0));
+    if (encs.size() > 1) {
+      encs[1].type_ids.assign(encs[1].ids.size(), 1);
+      out.push_back(encs[1]);
+      out.push_back(special_encoding({sep.second}, {sep.first}, 1));
+    }
+    return out;
+  }
+};
+
+struct RobertaProc : PostProcessor {
+  std::pair<std::string, int64_t> sep, cls;
+  bool trim_offsets = true, add_prefix_space = true;
+  int64_t added_tokens(bool is_pair) const override { return is_pair ? 4 : 2; }
+  std::vector<Encoding> process(std::vector<Encoding> encs, bool add_special) const override {
+    for (auto& e : encs) {
+      if (trim_offsets) process_offsets_byte_level(e, add_prefix_space);
+      e.type_ids.assign(e.ids.size(), 0);
+    }
+    if (!add_special) return encs;
+    std::vector<Encoding> out;
+    out.push_back(special_encoding({cls.second}, {cls.first}, 0));
+    out.push_back(encs[0]);
+    out.push_back(special_encoding({sep.second}, {sep.first}, 0));
+    if (encs.size() > 1) {
+      out.push_back(special_encoding({sep.second}, {sep.first}, 0));
+      out.push_back(encs[1]);
+      out.push_back(special_encoding({sep.second}, {sep.first}, 0));
+    }
+    return out;
+  }
+};
+
+struct ByteLevelProc : PostProcessor {
+  bool trim_offsets = true, add_prefix_space = true;
+  int64_t added_tokens(bool) const override { return 0; }
+  std::vector<Encoding> process(std::vector<Encoding> encs, bool) const override {
+    if (trim_offsets)
+      for (auto& e : encs) process_offsets_byte_level(e, add_prefix_space);
+    return encs;
+  }
+};
+
+struct SequenceProc : PostProcessor {
+  std::vector<std::unique_ptr<PostProcessor>> items;
+  int64_t added_tokens(bool is_pair) const override {
+    int64_t n = 0;
+    for (const auto& x : items) n += x->added_tokens(is_pair);
+    return n;
+  }
+  std::vector<Encoding> process(std::vector<Encoding> encs, bool add_special) const override {
+    for (const auto& x : items) encs = x->process(std::move(encs), add_special);
+    return encs;
+  }
+};
+
+std::pair<std::string, int64_t> token_pair(const json& j, const char* key, const char* what) {
+  const json& a = need(j, key, what);
+  if (!a.is_array() || a.size() != 2 || !a[0].is_string() || !a[1].is_number_integer())
+    throw_error(ErrorKind::Format, std::string(what) + ": '" + key + "' must be [token, id]");
+  return {a[0].get<std::string>(), a[1].get<int64_t>()};
+}
+
+// ---------------- Decoders ----------------
+
+struct ByteLevelDec : Decoder {
+  std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
+    static const std::unordered_map<char32_t, unsigned char> rev = [] {
+      std::unordered_map<char32_t, unsigned char> m;
+      const auto& t = bytes_to_chars();
+      for (int b = 0; b < 256; ++b) m[t[static_cast<std::size_t>(b)]] = static_cast<unsigned char>(b);
+      return m;
+    }();
+    std::string bytes;
+    for (const auto& t : tokens) {
+      std::string mine;
+      bool ok = true;
+      for (char32_t c : to_chars(t)) {
+        auto it = rev.find(c);
+        if (it == rev.end()) {
+          ok = false;
+          break;
+        }
+        mine += static_cast<char>(it->second);
+      }
+      bytes += ok ? mine : t;
+    }
+    return {utf8_lossy(bytes)};
+  }
+
+ public:
+  // String::from_utf8_lossy: each maximal invalid subpart becomes one U+FFFD.
+  static std::string utf8_lossy(const std::string& b) {
+    std::string out;
+    std::size_t i = 0, n = b.size();
+    auto u = [&](std::size_t k) { return static_cast<unsigned char>(b[k]); };
+    while (i < n) {
+      unsigned char c = u(i);
+      if (c < 0x80) {
+        out += static_cast<char>(c);
+        ++i;
+        continue;
+      }
+      std::size_t need_n = 0;
+      unsigned char lo = 0x80, hi = 0xBF;
+      if (c >= 0xC2 && c <= 0xDF) {
+        need_n = 1;
+      } else if (c >= 0xE0 && c <= 0xEF) {
+        need_n = 2;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+      } else if (c >= 0xF0 && c <= 0xF4) {
+        need_n = 3;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+      } else {
+        out += "\xef\xbf\xbd";
+        ++i;
+        continue;
+      }
+      std::size_t k = 1;
+      bool bad = false;
+      for (; k <= need_n; ++k) {
+        if (i + k >= n) {
+          bad = true;
+          break;
+        }
+        unsigned char d = u(i + k);
+        unsigned char l = k == 1 ? lo : 0x80, h = k == 1 ? hi : 0xBF;
+        if (d < l || d > h) {
+          bad = true;
+          break;
+        }
+      }
+      if (bad) {
+        out += "\xef\xbf\xbd";
+        i += k;
+      } else {
+        out.append(b, i, need_n + 1);
+        i += need_n + 1;
+      }
+    }
+    return out;
+  }
+};
+
+std::string wordpiece_cleanup(std::string s) {
+  static const std::pair<const char*, const char*> rules[] = {
+      {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"}, {" n't", "n't"}, {" 'm", "'m"},
+      {" do not", " don't"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+  for (const auto& [from, to] : rules) {
+    std::string out;
+    std::string_view f(from);
+    std::size_t pos = 0;
+    for (std::size_t p = s.find(f); p != std::string::npos; p = s.find(f, pos)) {
+      out.append(s, pos, p - pos);
+      out += to;
+      pos = p + f.size();
+    }
+    out.append(s, pos, std::string::npos);
+    s = std::move(out);
+  }
+  return s;
+}
+
+struct WordPieceDec : Decoder {
+  std::string prefix = "##";
+  bool cleanup = true;
+  std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      auto& t = tokens[i];
+      if (i != 0) {
+        if (t.rfind(prefix, 0) == 0) {
+          t = t.substr(prefix.size());
+        } else {
+          t = " " + t;
+        }
+      }
+      if (cleanup) t = wordpiece_cleanup(t);
+    }
+    return tokens;
+  }
+};
+
+struct MetaspaceDec : Decoder {
+  char32_t replacement = 0x2581;
+  Prepend scheme = Prepend::Always;
+  std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      std::string out;
+      for (char32_t c : to_chars(tokens[i])) {
+        if (c == replacement) {
+          if (i == 0 && scheme != Prepend::Never) continue;
+          out += ' ';
+        } else {
+          append_utf8(out, c);
+        }
+      }
+      tokens[i] = std::move(out);
+    }
+    return tokens;
+  }
+};
+
+struct BPEDec : Decoder {
+  std::string suffix = "</w>";
+  std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      std::string rep = i + 1 == tokens.size() ? "" : " ";
+      auto& t = tokens[i];
+      std::string out;
+      std::size_t pos = 0;
+      for (std::size_t p = suffix.empty() ? std::string::npos : t.find(suffix); p != std::string::npos;
+           p = t.find(suffix, pos)) {
+        out.append(t, pos, p - pos);
+        out += rep;
+        pos = p + suffix.size();
+      }
+      out.append(t, pos, std::string::npos);
+      t = std::move(out);
+    }
+    return tokens;
+  }
+};
+
+struct ByteFallbackDec : Decoder {
+  std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
+    std::vector<std::string> out;
+    std::string bytes;
+    auto flush = [&] {
+      if (bytes.empty()) return;
+      try {
+        validate_utf8(bytes, "bytes");
+        out.push_back(bytes);
+      } catch (const Error&) {
+        for (std::size_t i = 0; i < bytes.size(); ++i) out.emplace_back("\xef\xbf\xbd");
+      }
+      bytes.clear();
+    };
+    for (auto& t : tokens) {
+      if (t.size() == 6 && t.rfind("<0x", 0) == 0 && t[5] == '>' && std::isxdigit(static_cast<unsigned char>(t[3])) &&
+          std::isxdigit(static_cast<unsigned char>(t[4]))) {
+        bytes += static_cast<char>(std::stoi(t.substr(3, 2), nullptr, 16));
+      } else {
+        flush();
+        out.push_back(std::move(t));
+      }
+    }
+    flush();
+    return out;
+  }
+};
+
+struct FuseDec : Decoder {
+  std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
+    std::string s;
+    for (const auto& t : tokens) s += t;
+    return {s};
+  }
+};
+
+struct StripDec : Decoder {
+  char32_t content = ' ';
+  std::size_t start = 0, stop = 0;
+  std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
+    for (auto& t : tokens) {
+      auto cs = to_chars(t);
+      std::size_t a = 0, b = cs.size();
+      for (std::size_t i = 0; i < std::min(start, cs.size()) && cs[i] == content; ++i) a = i + 1;
+      for (std::size_t i = 0; i < std::min(stop, cs.size()) && cs[cs.size() - 1 - i] == content; ++i) b = cs.size() - i - 1;
+      std::string out;
+      for (std::size_t i = a; i < b; ++i) append_utf8(out, cs[i]);
+      t = std::move(out);
+    }
+    return tokens;
+  }
+};
+
+struct ReplaceDec : Decoder {
+  Pattern pattern;
+  std::string content;
+  std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
+    for (auto& t : tokens) {
+      auto n = NormalizedString::from(t);
+      replace(n, pattern.find(n.s), content);
+      t = n.s;
+    }
+    return tokens;
+  }
+};
+
+struct SequenceDec : Decoder {
+  std::vector<std::unique_ptr<Decoder>> items;
+  std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
+    for (const auto& x : items) tokens = x->decode_chain(std::move(tokens));
+    return tokens;
+  }
+};
+
+}  // namespace
+
+const std::vector<char32_t>& bytes_to_chars() {
+  static const std::vector<char32_t> table = [] {
+    std::vector<char32_t> t(256);
+    std::vector<bool> direct(256, false);
+    for (int b = '!'; b <= '~'; ++b) direct[static_cast<std::size_t>(b)] = true;
+    for (int b = 0xA1; b <= 0xAC; ++b) direct[static_cast<std::size_t>(b)] = true;
+    for (int b = 0xAE; b <= 0xFF; ++b) direct[static_cast<std::size_t>(b)] = true;
+    char32_t n = 0;
+    for (std::size_t b = 0; b < 256; ++b) t[b] = direct[b] ? static_cast<char32_t>(b) : 256 + n++;
+    return t;
+  }();
+  return table;
+}
+
+void process_offsets_byte_level(Encoding& e, bool add_prefix_space) {
+  const char32_t space = bytes_to_chars()[' '];
+  for (std::size_t i = 0; i < e.ids.size(); ++i) {
+    auto cs = to_chars(e.tokens[i]);
+    auto sp = [&](char32_t c) { return c == space || is_whitespace(c); };
+    std::size_t lead = 0, trail = 0;
+    while (lead < cs.size() && sp(cs[lead])) ++lead;
+    while (trail < cs.size() && sp(cs[cs.size() - 1 - trail])) ++trail;
+    auto& off = e.offsets[i];
+    if (lead > 0) {
+      bool first = i == 0 || off.first == 0;
+      if (first && add_prefix_space && lead == 1) lead = 0;
+      off.first = std::min<int64_t>(off.first + static_cast<int64_t>(lead), off.second);
+    }
+    if (trail > 0 && off.second >= static_cast<int64_t>(trail))
+      off.second = std::max<int64_t>(off.second - static_cast<int64_t>(trail), off.first);
+  }
+}
+
+Encoding merge_encodings(std::vector<Encoding> encs) {
+  Encoding out;
+  for (auto& e : encs) {
+    auto app = [](auto& a, const auto& b) { a.insert(a.end(), b.begin(), b.end()); };
+    app(out.ids, e.ids);
+    app(out.type_ids, e.type_ids);
+    app(out.attention_mask, e.attention_mask);
+    app(out.special_tokens_mask, e.special_tokens_mask);
+    app(out.tokens, e.tokens);
+    app(out.offsets, e.offsets);
+    app(out.sequence_ids, e.sequence_ids);
+  }
+  return out;
+}
+
+std::unique_ptr<Normalizer> make_normalizer(const json& j) {
+  if (j.is_null()) return nullptr;
+  std::string t = type_of(j, "normalizer");
+  if (t == "BertNormalizer") {
+    auto n = std::make_unique<BertNormalizer>();
+    n->clean_text = get_or<bool>(j, "clean_text", true);
+    n->chinese = get_or<bool>(j, "handle_chinese_chars", true);
+    n->lowercase = get_or<bool>(j, "lowercase", true);
+    n->strip_accents = get_or<bool>(j, "strip_accents", n->lowercase);
+    return n;
+  }
+  if (t == "NFC" || t == "NFD" || t == "NFKC" || t == "NFKD") {
+    auto n = std::make_unique<UnicodeNorm>();
+    n->compose = t == "NFC" || t == "NFKC";
+    n->compat = t == "NFKC" || t == "NFKD";
+    return n;
+  }
+  if (t == "Lowercase") return std::make_unique<Lowercase>();
+  if (t == "StripAccents") return std::make_unique<StripAccents>();
+  if (t == "Strip") {
+    auto n = std::make_unique<Strip>();
+    n->left = get_or<bool>(j, "strip_left", true);
+    n->right = get_or<bool>(j, "strip_right", true);
+    return n;
+  }
+  if (t == "Replace") {
+    auto n = std::make_unique<ReplaceN>();
+    n->pattern = Pattern::parse(need(j, "pattern", "Replace"));
+    n->content = get_or<std::string>(j, "content", "");
+    return n;
+  }
+  if (t == "Prepend") {
+    auto n = std::make_unique<PrependN>();
+    n->prepend = get_or<std::string>(j, "prepend", "");
+    return n;
+  }
+  if (t == "Sequence") {
+    auto n = std::make_unique<SequenceN>();
+    for (const auto& x : need_array(j, "normalizers", "normalizer Sequence"))
+      if (auto p = make_normalizer(x)) n->items.push_back(std::move(p));
+    return n;
+  }
+  if (t == "Precompiled") {
+    const auto& cm = j.contains("precompiled_charsmap") ? j["precompiled_charsmap"] : json();
+    if (cm.is_null() || (cm.is_string() && cm.get<std::string>().empty())) return nullptr;
+  }
+  throw_error(ErrorKind::Unsupported, "normalizer '" + t + "' is not supported");
+}
+
+std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j) {
+  if (j.is_null()) return nullptr;
+  std::string t = type_of(j, "pre_tokenizer");
+  if (t == "BertPreTokenizer") return std::make_unique<BertPre>();
+  if (t == "ByteLevel") {
+    auto p = std::make_unique<ByteLevelPre>();
+    p->add_prefix_space = get_or<bool>(j, "add_prefix_space", true);
+    p->use_regex = get_or<bool>(j, "use_regex", true);
+    return p;
+  }
+  if (t == "Metaspace") {
+    auto p = std::make_unique<MetaspacePre>();
+    p->rep = get_or<std::string>(j, "replacement", "\xe2\x96\x81");
+    p->replacement = single_char(p->rep, "Metaspace replacement");
+    p->scheme = parse_prepend(j);
+    p->do_split = get_or<bool>(j, "split", true);
+    return p;
+  }
+  if (t == "Whitespace") return std::make_unique<WhitespacePre>();
+  if (t == "WhitespaceSplit") return std::make_unique<WhitespaceSplitPre>();
+  if (t == "Split") {
+    auto p = std::make_unique<SplitPre>();
+    p->pattern = Pattern::parse(need(j, "pattern", "Split"));
+    p->behavior = parse_behavior(get_or<std::string>(j, "behavior", "Isolated"));
+    p->invert = get_or<bool>(j, "invert", false);
+    return p;
+  }
+  if (t == "Punctuation") {
+    auto p = std::make_unique<CharPre>();
+    p->pred = is_bert_punctuation;
+    p->behavior = parse_behavior(get_or<std::string>(j, "behavior", "Isolated"));
+    return p;
+  }
+  if (t == "Digits") {
+    auto p = std::make_unique<CharPre>();
+    p->pred = is_numeric;
+    p->behavior = get_or<bool>(j, "individual_digits", false) ? SplitBehavior::Isolated : SplitBehavior::Contiguous;
+    return p;
+  }
+  if (t == "CharDelimiterSplit") {
+    auto p = std::make_unique<DelimiterPre>();
+    p->delim = get_or<std::string>(j, "delimiter", " ");
+    single_char(p->delim, "CharDelimiterSplit delimiter");
+    return p;
+  }
+  if (t == "Sequence") {
+    auto p = std::make_unique<SequencePre>();
+    for (const auto& x : need_array(j, "pretokenizers", "pre_tokenizer Sequence"))
+      if (auto q = make_pre_tokenizer(x)) p->items.push_back(std::move(q));
+    return p;
+  }
+  throw_error(ErrorKind::Unsupported, "pre_tokenizer '" + t + "' is not supported");
+}
+
+std::unique_ptr<PostProcessor> make_post_processor(const json& j) {
+  if (j.is_null()) return nullptr;
+  std::string t = type_of(j, "post_processor");
+  if (t == "TemplateProcessing") {
+    auto p = std::make_unique<Template>();
+    const json& sp = need(j, "special_tokens", "TemplateProcessing");
+    if (!sp.is_object()) throw_error(ErrorKind::Format, "TemplateProcessing: special_tokens must be an object");
+    for (auto it = sp.begin(); it != sp.end(); ++it) {
+      std::vector<int64_t> ids;
+      std::vector<std::string> toks;
+      try {
+        ids = need(it.value(), "ids", "TemplateProcessing").get<std::vector<int64_t>>();
+        toks = need(it.value(), "tokens", "TemplateProcessing").get<std::vector<std::string>>();
+      } catch (const json::exception&) {
+        throw_error(ErrorKind::Format, "TemplateProcessing: bad special token '" + it.key() + "'");
+      }
+      if (ids.size() != toks.size())
+        throw_error(ErrorKind::Format, "TemplateProcessing: ids and tokens differ in length for '" + it.key() + "'");
+      p->specials[it.key()] = {ids, toks};
+    }
+    p->single = parse_template(need(j, "single", "TemplateProcessing"), *p);
+    p->pair = parse_template(need(j, "pair", "TemplateProcessing"), *p);
+    return p;
+  }
+  if (t == "BertProcessing") {
+    auto p = std::make_unique<BertProc>();
+    p->sep = token_pair(j, "sep", "BertProcessing");
+    p->cls = token_pair(j, "cls", "BertProcessing");
+    return p;
+  }
+  if (t == "RobertaProcessing") {
+    auto p = std::make_unique<RobertaProc>();
+    p->sep = token_pair(j, "sep", "RobertaProcessing");
+    p->cls = token_pair(j, "cls", "RobertaProcessing");
+    p->trim_offsets = get_or<bool>(j, "trim_offsets", true);
+    p->add_prefix_space = get_or<bool>(j, "add_prefix_space", true);
+    return p;
+  }
+  if (t == "ByteLevel") {
+    auto p = std::make_unique<ByteLevelProc>();
+    p->trim_offsets = get_or<bool>(j, "trim_offsets", true);
+    p->add_prefix_space = get_or<bool>(j, "add_prefix_space", true);
+    return p;
+  }
+  if (t == "Sequence") {
+    auto p = std::make_unique<SequenceProc>();
+    for (const auto& x : need_array(j, "processors", "post_processor Sequence"))
+      if (auto q = make_post_processor(x)) p->items.push_back(std::move(q));
+    return p;
+  }
+  throw_error(ErrorKind::Unsupported, "post_processor '" + t + "' is not supported");
+}
+
+std::unique_ptr<Decoder> make_decoder(const json& j) {
+  if (j.is_null()) return nullptr;
+  std::string t = type_of(j, "decoder");
+  if (t == "ByteLevel") return std::make_unique<ByteLevelDec>();
+  if (t == "WordPiece") {
+    auto d = std::make_unique<WordPieceDec>();
+    d->prefix = get_or<std::string>(j, "prefix", "##");
+    d->cleanup = get_or<bool>(j, "cleanup", true);
+    return d;
+  }
+  if (t == "Metaspace") {
+    auto d = std::make_unique<MetaspaceDec>();
+    d->replacement = single_char(get_or<std::string>(j, "replacement", "\xe2\x96\x81"), "Metaspace replacement");
+    d->scheme = parse_prepend(j);
+    return d;
+  }
+  if (t == "BPEDecoder") {
+    auto d = std::make_unique<BPEDec>();
+    d->suffix = get_or<std::string>(j, "suffix", "</w>");
+    return d;
+  }
+  if (t == "ByteFallback") return std::make_unique<ByteFallbackDec>();
+  if (t == "Fuse") return std::make_unique<FuseDec>();
+  if (t == "Strip") {
+    auto d = std::make_unique<StripDec>();
+    d->content = single_char(get_or<std::string>(j, "content", " "), "Strip content");
+    d->start = get_or<std::size_t>(j, "start", 0);
+    d->stop = get_or<std::size_t>(j, "stop", 0);
+    return d;
+  }
+  if (t == "Replace") {
+    auto d = std::make_unique<ReplaceDec>();
+    d->pattern = Pattern::parse(need(j, "pattern", "Replace"));
+    d->content = get_or<std::string>(j, "content", "");
+    return d;
+  }
+  if (t == "Sequence") {
+    auto d = std::make_unique<SequenceDec>();
+    for (const auto& x : need_array(j, "decoders", "decoder Sequence"))
+      if (auto q = make_decoder(x)) d->items.push_back(std::move(q));
+    return d;
+  }
+  throw_error(ErrorKind::Unsupported, "decoder '" + t + "' is not supported");
+}
+
+}  // namespace hfx::tok

@@ -1,0 +1,191 @@
+// Internals of hfx/tokenizer.h: the pieces of a tokenizer.json pipeline, modelled on the Rust
+// `tokenizers` crate 0.20 (tokenizers/src/{normalizers,pre_tokenizers,models,processors,decoders}).
+// Unicode properties and normalization come from utf8proc, regexes from PCRE2 (UTF + UCP).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "hfx/tokenizer.h"
+
+namespace hfx::tok {
+
+using json = nlohmann::json;
+using Offsets = std::pair<std::size_t, std::size_t>;
+
+// ---- Unicode (unicode.cc) ----
+// Throws hfx::Error(InvalidArgument) when `s` is not valid UTF-8; `what` names the input.
+void validate_utf8(std::string_view s, const char* what);
+char32_t decode_at(std::string_view s, std::size_t i, std::size_t* len);  // s valid UTF-8
+void append_utf8(std::string& out, char32_t c);
+std::size_t utf8_len(char32_t c);
+std::vector<char32_t> to_chars(std::string_view s);
+bool is_whitespace(char32_t c);       // Rust char::is_whitespace (White_Space)
+bool is_alphanumeric(char32_t c);     // Rust char::is_alphanumeric
+bool is_numeric(char32_t c);          // Rust char::is_numeric (N*)
+bool is_punctuation(char32_t c);      // Unicode P*
+bool is_bert_punctuation(char32_t c); // ASCII punctuation or P*
+bool is_other(char32_t c);            // Cc Cf Co Cs (BERT's "control")
+bool is_mark_nonspacing(char32_t c);  // Mn
+bool is_mark(char32_t c);             // Mn Mc Me
+bool is_chinese_char(char32_t c);     // BERT's CJK ranges
+int combining_class(char32_t c);
+// Rust char::to_lowercase (full mapping: U+0130 -> "i\u0307").
+void to_lower(char32_t c, std::vector<char32_t>& out);
+// Canonical/compatibility decomposition of one char (not reordered).
+void decompose(char32_t c, bool compat, std::vector<char32_t>& out);
+std::string nfc(std::string_view s, bool compat);
+
+// ---- Regex (PCRE2) ----
+class Regex {
+ public:
+  // `onig` translates Oniguruma's \s \S \w \W \d \D (what the Rust crate uses) to Unicode classes.
+  explicit Regex(const std::string& pattern, bool onig = true);
+  ~Regex();
+  Regex(const Regex&) = delete;
+  Regex& operator=(const Regex&) = delete;
+  // Non-overlapping, non-empty matches as byte ranges.
+  std::vector<Offsets> find_all(std::string_view s) const;
+
+ private:
+  void* code_ = nullptr;
+};
+
+// ---- NormalizedString: normalized text with, per byte, the original byte range it came from ----
+struct NormalizedString {
+  std::string s;
+  std::vector<Offsets> align;   // absolute original byte offsets, one per byte of s
+  std::size_t orig_shift = 0;   // where this piece's original text starts
+  std::size_t orig_len = 0;     // and its length
+
+  static NormalizedString from(std::string_view original, std::size_t shift = 0);
+  bool empty() const { return s.empty(); }
+  // dest: (char, change) as in Rust: 0 replaces a char, +1 inserts, -n replaces and removes n more.
+  void transform_range(std::size_t start, std::size_t end, const std::vector<std::pair<char32_t, int>>& dest,
+                       std::size_t initial_offset);
+  void transform(const std::vector<std::pair<char32_t, int>>& dest, std::size_t initial_offset) {
+    transform_range(0, s.size(), dest, initial_offset);
+  }
+  NormalizedString slice(std::size_t start, std::size_t end) const;
+  // Original (absolute) byte range of normalized bytes [start, end).
+  std::optional<Offsets> original_range(std::size_t start, std::size_t end) const;
+  void prepend(std::string_view p);
+  void append(std::string_view p);
+  template <class F>
+  void filter(F keep);
+  template <class F>
+  void map(F fn);
+  void lowercase();
+  void nfd(bool compat);
+  void nfc_(bool compat);
+  void strip(bool left, bool right);
+};
+
+// A pattern match list covering the whole string: (range, is_match).
+using Matches = std::vector<std::pair<Offsets, bool>>;
+enum class SplitBehavior { Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous };
+SplitBehavior parse_behavior(const std::string& s);
+Matches find_char_matches(std::string_view s, bool (*pred)(char32_t));
+Matches find_string_matches(std::string_view s, std::string_view pat);
+Matches find_regex_matches(std::string_view s, const Regex& re);
+std::vector<NormalizedString> split(const NormalizedString& n, Matches matches, SplitBehavior b);
+void replace(NormalizedString& n, const Matches& m, std::string_view content);
+
+// A pattern from tokenizer.json: {"String": "..."} or {"Regex": "..."}.
+struct Pattern {
+  std::string literal;
+  std::shared_ptr<Regex> regex;
+  static Pattern parse(const json& j);
+  Matches find(std::string_view s) const;
+};
+
+// ---- Pipeline components ----
+struct Token {
+  int64_t id;
+  std::string value;
+  Offsets offsets;  // bytes, relative to the piece's normalized string
+};
+
+struct Normalizer {
+  virtual ~Normalizer() = default;
+  virtual void normalize(NormalizedString& n) const = 0;
+};
+struct PreTokenizer {
+  virtual ~PreTokenizer() = default;
+  // Splits each piece; pieces[i] with empty text are dropped by the caller.
+  virtual void pre_tokenize(std::vector<NormalizedString>& pieces) const = 0;
+};
+struct Model {
+  virtual ~Model() = default;
+  virtual std::vector<Token> tokenize(std::string_view s) const = 0;
+  virtual std::optional<int64_t> token_to_id(std::string_view t) const = 0;
+  virtual std::optional<std::string> id_to_token(int64_t id) const = 0;
+  virtual int64_t vocab_size() const = 0;
+};
+struct PostProcessor {
+  virtual ~PostProcessor() = default;
+  virtual int64_t added_tokens(bool pair) const = 0;
+  // encodings: 1 or 2 (pair); returns the pieces to merge, in order.
+  virtual std::vector<Encoding> process(std::vector<Encoding> encodings, bool add_special_tokens) const = 0;
+};
+struct Decoder {
+  virtual ~Decoder() = default;
+  virtual std::vector<std::string> decode_chain(std::vector<std::string> tokens) const = 0;
+};
+
+std::unique_ptr<Normalizer> make_normalizer(const json& j);
+std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j);
+std::unique_ptr<Model> make_model(const json& j);
+std::unique_ptr<PostProcessor> make_post_processor(const json& j);
+std::unique_ptr<Decoder> make_decoder(const json& j);
+
+// Models built directly (legacy loaders).
+std::unique_ptr<Model> make_wordpiece(std::unordered_map<std::string, int64_t> vocab, std::string unk,
+                                      std::string prefix, int64_t max_chars);
+// ByteLevel's byte <-> char table.
+const std::vector<char32_t>& bytes_to_chars();
+void process_offsets_byte_level(Encoding& e, bool add_prefix_space);
+Encoding merge_encodings(std::vector<Encoding> encs);
+
+struct AddedToken {
+  std::string content;
+  int64_t id = 0;
+  bool special = false, single_word = false, lstrip = false, rstrip = false, normalized = true;
+};
+
+// Throws Format naming the key when j is not an object holding key with the right type.
+const json& need(const json& j, const char* key, const char* what);
+
+}  // namespace hfx::tok
+
+namespace hfx {
+
+struct Tokenizer::Impl {
+  std::unique_ptr<tok::Normalizer> normalizer;
+  std::unique_ptr<tok::PreTokenizer> pre_tokenizer;
+  std::unique_ptr<tok::Model> model;
+  std::unique_ptr<tok::PostProcessor> post_processor;
+  std::unique_ptr<tok::Decoder> decoder;
+  std::vector<tok::AddedToken> added;
+  std::string name;
+
+  void add_tokens(std::vector<tok::AddedToken> tokens);
+  Encoding encode_sequence(std::string_view text, int64_t type_id) const;
+  Encoding post_process(Encoding a, std::optional<Encoding> b, bool add_special_tokens,
+                        const std::optional<TruncationParams>& truncation,
+                        const std::optional<PaddingParams>& padding) const;
+
+  // Added-token lookup, built by add_tokens.
+  std::unordered_map<std::string, int64_t> added_by_content;
+  std::unordered_map<int64_t, std::size_t> added_by_id;
+};
+
+}  // namespace hfx

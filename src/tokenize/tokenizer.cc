@@ -1,0 +1,492 @@
+// Tokenizer: tokenizer.json loading and the encode/decode pipeline of the Rust crate (tokenizers 0.20,
+// src/tokenizer/{mod.rs,added_vocabulary.rs,encoding.rs}, src/utils/{truncation,padding}.rs).
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "hfx/error.h"
+#include "tokenize/internal.h"
+
+namespace hfx {
+namespace {
+
+using tok::json;
+using tok::NormalizedString;
+using tok::Offsets;
+
+constexpr std::size_t kMaxTokenizerJson = std::size_t{1} << 30;
+
+bool is_word_char(char32_t c) { return tok::is_alphanumeric(c) || c == '_'; }
+
+char32_t last_char(std::string_view s) {
+  std::size_t b = s.size() - 1;
+  while (b > 0 && (static_cast<unsigned char>(s[b]) & 0xC0) == 0x80) --b;
+  std::size_t len = 0;
+  return tok::decode_at(s, b, &len);
+}
+
+// Byte offsets -> char offsets, as BytesToCharOffsetConverter in the crate.
+struct CharConverter {
+  std::vector<int64_t> char_of;  // per byte
+  explicit CharConverter(std::string_view s) : char_of(s.size()) {
+    int64_t ci = 0;
+    for (std::size_t i = 0, len = 0; i < s.size(); i += len, ++ci) {
+      tok::decode_at(s, i, &len);
+      for (std::size_t k = 0; k < len; ++k) char_of[i + k] = ci;
+    }
+  }
+  std::pair<int64_t, int64_t> convert(Offsets o) const {
+    if (o.first >= char_of.size()) return {static_cast<int64_t>(o.first), static_cast<int64_t>(o.second)};
+    int64_t start = char_of[o.first];
+    if (o.second < char_of.size()) return {start, char_of[o.second]};
+    int64_t last = o.second >= 1 && o.second - 1 < char_of.size() ? char_of[o.second - 1] : start;
+    return {start, last + 1};
+  }
+};
+
+struct Piece {
+  NormalizedString n;
+  std::optional<tok::Token> token;  // an added token, already resolved
+};
+
+}  // namespace
+
+void Tokenizer::Impl::add_tokens(std::vector<tok::AddedToken> tokens) {
+  for (auto& t : tokens) {
+    if (t.content.empty()) continue;
+    tok::validate_utf8(t.content, "added token");
+    added_by_content[t.content] = t.id;
+    added_by_id[t.id] = added.size();
+    added.push_back(std::move(t));
+  }
+}
+
+namespace {
+
+// Leftmost-longest matching of added tokens (the crate uses aho-corasick LeftmostLongest), then the
+// single_word / lstrip / rstrip rules of AddedVocabulary::find_matches.
+std::vector<std::pair<std::optional<int64_t>, Offsets>> find_added(
+    std::string_view s, const std::vector<std::pair<std::string, const tok::AddedToken*>>& pats) {
+  std::vector<std::pair<std::optional<int64_t>, Offsets>> out;
+  if (s.empty()) return {{std::nullopt, {0, 0}}};
+  std::size_t start_offset = 0;
+  std::size_t pos = 0;
+  while (pos < s.size() && !pats.empty()) {
+    // leftmost match start, then the longest pattern there
+    const std::pair<std::string, const tok::AddedToken*>* best = nullptr;
+    std::size_t at = pos;
+    for (; at < s.size(); ++at) {
+      for (const auto& p : pats) {
+        if (s.compare(at, p.first.size(), p.first) == 0 && (!best || p.first.size() > best->first.size())) best = &p;
+      }
+      if (best) break;
+    }
+    if (!best) break;
+    std::size_t start = at, stop = at + best->first.size();
+    pos = stop;
+    const tok::AddedToken& t = *best->second;
+    if (t.single_word) {
+      bool start_space = start == 0 || !is_word_char(last_char(s.substr(0, start)));
+      std::size_t l = 0;
+      bool stop_space = stop == s.size() || !is_word_char(tok::decode_at(s, stop, &l));
+      if (!start_space || !stop_space) continue;
+    }
+    if (t.lstrip) {
+      std::size_t ns = start;
+      while (ns > 0) {
+        std::size_t b = ns - 1;
+        while (b > 0 && (static_cast<unsigned char>(s[b]) & 0xC0) == 0x80) --b;
+        std::size_t l = 0;
+        if (!tok::is_whitespace(tok::decode_at(s, b, &l))) break;
+        ns = b;
+      }
+      start = std::max(ns, start_offset);
+    }
+    if (t.rstrip) {
+      std::size_t l = 0;
+      while (stop < s.size() && tok::is_whitespace(tok::decode_at(s, stop, &l))) stop += l;
+      pos = stop;
+    }
+    if (start_offset < start) out.push_back({std::nullopt, {start_offset, start}});
+    out.push_back({t.id, {start, stop}});
+    start_offset = stop;
+  }
+  if (start_offset != s.size()) out.push_back({std::nullopt, {start_offset, s.size()}});
+  return out;
+}
+
+void split_added(std::vector<Piece>& pieces, const NormalizedString& n,
+                 const std::vector<std::pair<std::string, const tok::AddedToken*>>& pats) {
+  if (pats.empty()) {
+    if (!n.empty()) pieces.push_back({n, std::nullopt});
+    return;
+  }
+  for (auto& [id, r] : find_added(n.s, pats)) {
+    NormalizedString sl = n.slice(r.first, r.second);
+    if (sl.empty()) continue;
+    std::optional<tok::Token> t;
+    if (id) t = tok::Token{*id, sl.s, {0, sl.s.size()}};
+    pieces.push_back({std::move(sl), std::move(t)});
+  }
+}
+
+}  // namespace
+
+Encoding Tokenizer::Impl::encode_sequence(std::string_view text, int64_t type_id) const {
+  std::vector<std::pair<std::string, const tok::AddedToken*>> raw_pats, norm_pats;
+  for (const auto& t : added) {
+    if (!t.normalized) {
+      raw_pats.emplace_back(t.content, &t);
+    } else {
+      NormalizedString c = NormalizedString::from(t.content);
+      if (normalizer) normalizer->normalize(c);
+      if (!c.s.empty()) norm_pats.emplace_back(c.s, &t);
+    }
+  }
+  std::vector<Piece> first, pieces;
+  split_added(first, NormalizedString::from(text), raw_pats);
+  for (auto& p : first) {
+    if (p.token) {
+      pieces.push_back(std::move(p));
+      continue;
+    }
+    if (normalizer) normalizer->normalize(p.n);
+    split_added(pieces, p.n, norm_pats);
+  }
+  Encoding e;
+  CharConverter conv(text);
+  auto emit = [&](const NormalizedString& n, const tok::Token& t) {
+    auto orig = n.original_range(t.offsets.first, t.offsets.second);
+    Offsets o = orig ? *orig : Offsets{n.orig_shift, n.orig_shift};
+    e.ids.push_back(t.id);
+    e.tokens.push_back(t.value);
+    e.offsets.push_back(conv.convert(o));
+  };
+  for (auto& p : pieces) {
+    if (p.token) {
+      emit(p.n, *p.token);
+      continue;
+    }
+    std::vector<NormalizedString> split{std::move(p.n)};
+    if (pre_tokenizer) pre_tokenizer->pre_tokenize(split);
+    for (const auto& s : split) {
+      if (s.empty()) continue;
+      for (const auto& t : model->tokenize(s.s)) emit(s, t);
+    }
+  }
+  std::size_t n = e.ids.size();
+  e.type_ids.assign(n, type_id);
+  e.attention_mask.assign(n, 1);
+  e.special_tokens_mask.assign(n, 0);
+  e.sequence_ids.assign(n, type_id == 0 ? 0 : 1);
+  return e;
+}
+
+namespace {
+
+void truncate_one(Encoding& e, std::size_t max_len, Side dir) {
+  if (e.ids.size() <= max_len) return;
+  auto cut = [&](auto& v) {
+    if (dir == Side::Right) {
+      v.resize(max_len);
+    } else {
+      v.erase(v.begin(), v.end() - static_cast<std::ptrdiff_t>(max_len));
+    }
+  };
+  cut(e.ids);
+  cut(e.type_ids);
+  cut(e.attention_mask);
+  cut(e.special_tokens_mask);
+  cut(e.tokens);
+  cut(e.offsets);
+  cut(e.sequence_ids);
+}
+
+void truncate(Encoding& a, std::optional<Encoding>& b, const TruncationParams& p, int64_t max_length) {
+  if (max_length < 0) throw_error(ErrorKind::InvalidArgument, "truncation max_length is smaller than the special tokens added");
+  auto max_len = static_cast<std::size_t>(max_length);
+  if (max_len == 0) {
+    truncate_one(a, 0, p.direction);
+    if (b) truncate_one(*b, 0, p.direction);
+    return;
+  }
+  std::size_t total = a.size() + (b ? b->size() : 0);
+  if (total <= max_len) return;
+  std::size_t to_remove = total - max_len;
+  if (p.strategy == TruncationStrategy::LongestFirst) {
+    if (!b) {
+      truncate_one(a, total - to_remove, p.direction);
+      return;
+    }
+    std::size_t n1 = a.size(), n2 = b->size();
+    bool swap = n1 > n2;
+    if (swap) std::swap(n1, n2);
+    if (n1 > max_len) {
+      n2 = n1;
+    } else {
+      n2 = std::max(n1, max_len - n1);
+    }
+    if (n1 + n2 > max_len) {
+      n1 = max_len / 2;
+      n2 = n1 + max_len % 2;
+    }
+    if (swap) std::swap(n1, n2);
+    truncate_one(a, n1, p.direction);
+    truncate_one(*b, n2, p.direction);
+    return;
+  }
+  Encoding* target = &a;
+  if (p.strategy == TruncationStrategy::OnlySecond) {
+    if (!b) throw_error(ErrorKind::InvalidArgument, "Truncation error: Second sequence not provided");
+    target = &*b;
+  }
+  if (target->size() > to_remove) {
+    truncate_one(*target, target->size() - to_remove, p.direction);
+  } else {
+    throw_error(ErrorKind::InvalidArgument,
+                "Truncation error: Sequence to truncate too short to respect the provided max_length");
+  }
+}
+
+void pad_one(Encoding& e, std::size_t target, const PaddingParams& p) {
+  if (e.size() >= target) return;
+  std::size_t n = target - e.size();
+  auto pad = [&](auto& v, const auto& value) {
+    if (p.direction == Side::Right) {
+      v.insert(v.end(), n, value);
+    } else {
+      v.insert(v.begin(), n, value);
+    }
+  };
+  pad(e.ids, p.pad_id);
+  pad(e.type_ids, p.pad_type_id);
+  pad(e.attention_mask, int64_t{0});
+  pad(e.special_tokens_mask, int64_t{1});
+  pad(e.tokens, p.pad_token);
+  pad(e.offsets, std::pair<int64_t, int64_t>{0, 0});
+  pad(e.sequence_ids, int64_t{-1});
+}
+
+void pad(std::vector<Encoding>& encs, const PaddingParams& padding) {
+  if (encs.empty()) return;
+  std::size_t len = 0;
+  if (padding.length) {
+    len = static_cast<std::size_t>(std::max<int64_t>(0, *padding.length));
+  } else {
+    for (const auto& e : encs) len = std::max(len, e.size());
+  }
+  if (padding.pad_to_multiple_of > 0) {
+    auto m = static_cast<std::size_t>(padding.pad_to_multiple_of);
+    if (len % m) len += m - len % m;
+  }
+  for (auto& e : encs) pad_one(e, len, padding);
+}
+
+}  // namespace
+
+Encoding Tokenizer::Impl::post_process(Encoding a, std::optional<Encoding> b, bool add_special_tokens,
+                                       const std::optional<TruncationParams>& truncation,
+                                       const std::optional<PaddingParams>& padding) const {
+  if (truncation) {
+    int64_t n_added = post_processor ? post_processor->added_tokens(b.has_value()) : 0;
+    int64_t max_length = truncation->max_length;
+    if (add_special_tokens && n_added > 0) max_length -= n_added;
+    truncate(a, b, *truncation, max_length);
+  }
+  std::vector<Encoding> encs;
+  encs.push_back(std::move(a));
+  if (b) encs.push_back(std::move(*b));
+  Encoding out = tok::merge_encodings(post_processor ? post_processor->process(std::move(encs), add_special_tokens)
+                                                     : std::move(encs));
+  if (padding) {
+    std::vector<Encoding> one{std::move(out)};
+    pad(one, *padding);
+    out = std::move(one[0]);
+  }
+  return out;
+}
+
+Tokenizer::Tokenizer(std::shared_ptr<const Impl> impl, std::optional<TruncationParams> truncation,
+                     std::optional<PaddingParams> padding)
+    : impl_(std::move(impl)), truncation_(std::move(truncation)), padding_(std::move(padding)) {}
+
+Encoding Tokenizer::encode(std::string_view text, std::optional<std::string_view> pair, bool add_special_tokens) const {
+  tok::validate_utf8(text, "text");
+  if (pair) tok::validate_utf8(*pair, "pair text");
+  Encoding a = impl_->encode_sequence(text, 0);
+  std::optional<Encoding> b;
+  if (pair) b = impl_->encode_sequence(*pair, 1);
+  return impl_->post_process(std::move(a), std::move(b), add_special_tokens, truncation_, padding_);
+}
+
+std::vector<Encoding> Tokenizer::encode_batch(const std::vector<std::string>& texts, bool add_special_tokens) const {
+  std::vector<Encoding> out;
+  out.reserve(texts.size());
+  for (const auto& t : texts) out.push_back(encode(t, std::nullopt, add_special_tokens));
+  if (padding_) pad(out, *padding_);
+  return out;
+}
+
+std::vector<Encoding> Tokenizer::encode_batch(const std::vector<std::pair<std::string, std::string>>& pairs,
+                                              bool add_special_tokens) const {
+  std::vector<Encoding> out;
+  out.reserve(pairs.size());
+  for (const auto& [a, b] : pairs) out.push_back(encode(a, std::string_view(b), add_special_tokens));
+  if (padding_) pad(out, *padding_);
+  return out;
+}
+
+std::string Tokenizer::decode(const std::vector<int64_t>& ids, bool skip_special_tokens) const {
+  std::vector<std::string> tokens;
+  for (int64_t id : ids) {
+    auto it = impl_->added_by_id.find(id);
+    if (it != impl_->added_by_id.end()) {
+      const auto& t = impl_->added[it->second];
+      if (skip_special_tokens && t.special) continue;
+      tokens.push_back(t.content);
+      continue;
+    }
+    auto t = impl_->model->id_to_token(id);
+    if (!t) continue;
+    if (skip_special_tokens) {
+      auto a = impl_->added_by_content.find(*t);
+      if (a != impl_->added_by_content.end() && impl_->added[impl_->added_by_id.at(a->second)].special) continue;
+    }
+    tokens.push_back(std::move(*t));
+  }
+  if (impl_->decoder) {
+    std::string s;
+    for (const auto& t : impl_->decoder->decode_chain(std::move(tokens))) s += t;
+    return s;
+  }
+  std::string s;
+  for (std::size_t i = 0; i < tokens.size(); ++i) s += (i ? " " : "") + tokens[i];
+  return s;
+}
+
+std::optional<int64_t> Tokenizer::token_to_id(std::string_view token) const {
+  auto it = impl_->added_by_content.find(std::string(token));
+  if (it != impl_->added_by_content.end()) return it->second;
+  return impl_->model->token_to_id(token);
+}
+
+std::optional<std::string> Tokenizer::id_to_token(int64_t id) const {
+  auto it = impl_->added_by_id.find(id);
+  if (it != impl_->added_by_id.end()) return impl_->added[it->second].content;
+  return impl_->model->id_to_token(id);
+}
+
+int64_t Tokenizer::vocab_size() const {
+  int64_t n = impl_->model->vocab_size();
+  for (const auto& t : impl_->added)
+    if (!impl_->model->token_to_id(t.content)) ++n;
+  return n;
+}
+
+void Tokenizer::set_truncation(std::optional<TruncationParams> t) { truncation_ = std::move(t); }
+void Tokenizer::set_padding(std::optional<PaddingParams> p) { padding_ = std::move(p); }
+const std::optional<TruncationParams>& Tokenizer::truncation() const { return truncation_; }
+const std::optional<PaddingParams>& Tokenizer::padding() const { return padding_; }
+int64_t Tokenizer::num_special_tokens_to_add(bool pair) const {
+  return impl_->post_processor ? impl_->post_processor->added_tokens(pair) : 0;
+}
+
+namespace {
+
+Side parse_side(const json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return Side::Right;
+  if (!j[key].is_string()) throw_error(ErrorKind::Format, std::string(key) + " must be Left or Right");
+  auto s = j[key].get<std::string>();
+  if (s == "Right") return Side::Right;
+  if (s == "Left") return Side::Left;
+  throw_error(ErrorKind::Format, std::string(key) + " must be Left or Right, not '" + s + "'");
+}
+
+}  // namespace
+
+Tokenizer Tokenizer::from_json(std::string_view text, const std::string& name) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw_error(ErrorKind::Format, std::string("not valid JSON: ") + e.what(), name);
+  }
+  try {
+    if (!j.is_object()) throw_error(ErrorKind::Format, "tokenizer.json must be an object");
+    auto impl = std::make_shared<Impl>();
+    std::optional<TruncationParams> truncation;
+    std::optional<PaddingParams> padding;
+    impl->name = name;
+    impl->model = tok::make_model(tok::need(j, "model", "tokenizer.json"));
+    impl->normalizer = tok::make_normalizer(j.value("normalizer", json()));
+    impl->pre_tokenizer = tok::make_pre_tokenizer(j.value("pre_tokenizer", json()));
+    impl->post_processor = tok::make_post_processor(j.value("post_processor", json()));
+    impl->decoder = tok::make_decoder(j.value("decoder", json()));
+    std::vector<tok::AddedToken> added;
+    if (j.contains("added_tokens") && !j["added_tokens"].is_null()) {
+      if (!j["added_tokens"].is_array()) throw_error(ErrorKind::Format, "added_tokens must be a list");
+      for (const auto& a : j["added_tokens"]) {
+        tok::AddedToken t;
+        try {
+          t.id = tok::need(a, "id", "added token").get<int64_t>();
+          t.content = tok::need(a, "content", "added token").get<std::string>();
+          t.special = a.value("special", false);
+          t.single_word = a.value("single_word", false);
+          t.lstrip = a.value("lstrip", false);
+          t.rstrip = a.value("rstrip", false);
+          t.normalized = a.value("normalized", !t.special);
+        } catch (const json::exception&) {
+          throw_error(ErrorKind::Format, "added token has a field of the wrong type");
+        }
+        added.push_back(std::move(t));
+      }
+    }
+    impl->add_tokens(std::move(added));
+    if (j.contains("truncation") && !j["truncation"].is_null()) {
+      const json& t = j["truncation"];
+      TruncationParams p;
+      p.max_length = t.value("max_length", int64_t{512});
+      p.stride = t.value("stride", int64_t{0});
+      std::string s = t.value("strategy", std::string("LongestFirst"));
+      p.strategy = s == "OnlyFirst" ? TruncationStrategy::OnlyFirst
+                   : s == "OnlySecond" ? TruncationStrategy::OnlySecond
+                                       : TruncationStrategy::LongestFirst;
+      p.direction = parse_side(t, "direction");
+      truncation = p;
+    }
+    if (j.contains("padding") && !j["padding"].is_null()) {
+      const json& t = j["padding"];
+      PaddingParams p;
+      if (t.contains("strategy") && t["strategy"].is_object() && t["strategy"].contains("Fixed"))
+        p.length = t["strategy"]["Fixed"].get<int64_t>();
+      p.direction = parse_side(t, "direction");
+      if (t.contains("pad_to_multiple_of") && t["pad_to_multiple_of"].is_number_integer())
+        p.pad_to_multiple_of = t["pad_to_multiple_of"].get<int64_t>();
+      p.pad_id = t.value("pad_id", int64_t{0});
+      p.pad_type_id = t.value("pad_type_id", int64_t{0});
+      p.pad_token = t.value("pad_token", std::string("[PAD]"));
+      padding = p;
+    }
+    return Tokenizer(impl, truncation, padding);
+  } catch (const json::exception& e) {
+    throw_error(ErrorKind::Format, std::string("unexpected structure: ") + e.what(), name);
+  } catch (const Error& e) {
+    if (!e.file().empty()) throw;
+    throw_error(e.kind(), e.message(), name);
+  }
+}
+
+Tokenizer Tokenizer::from_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw_error(ErrorKind::NotFound, "cannot open tokenizer file", path);
+  f.seekg(0, std::ios::end);
+  auto size = static_cast<std::size_t>(f.tellg());
+  if (size > kMaxTokenizerJson) throw_error(ErrorKind::Format, "tokenizer.json is larger than 1 GiB", path);
+  f.seekg(0);
+  std::string text(size, '\0');
+  f.read(text.data(), static_cast<std::streamsize>(size));
+  if (!f) throw_error(ErrorKind::Io, "cannot read tokenizer file", path);
+  return from_json(text, path);
+}
+
+}  // namespace hfx
