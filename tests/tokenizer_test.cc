@@ -316,13 +316,13 @@ TEST(TokenizerErrors, FuzzSeedsReplay) {
   for (const auto& ent : fs::directory_iterator(hfx::testing::source_dir() / "fuzz" / "corpus" / "tokenizer_json")) {
     std::ifstream f(ent.path(), std::ios::binary);
     std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    std::string_view json = data, extra;
+    std::string_view text = data, extra;
     if (auto nul = data.find('\0'); nul != std::string::npos) {
-      json = std::string_view(data).substr(0, nul);
+      text = std::string_view(data).substr(0, nul);
       extra = std::string_view(data).substr(nul + 1);
     }
     try {
-      hfx::Tokenizer tok = hfx::Tokenizer::from_json(json);
+      hfx::Tokenizer tok = hfx::Tokenizer::from_json(text);
       ++loaded;
       hfx::Encoding e = tok.encode("Hello, world! café  漢字 😀", std::string_view("pair"));
       EXPECT_EQ(e.ids.size(), e.offsets.size()) << ent.path();
