@@ -4,6 +4,7 @@
 //   hfx info PATH --flops --tokens N   also floating_point_ops for N tokens (6 x N x non-embedding parameters)
 //   hfx resize PATH --new-num-tokens N [--pad-to-multiple-of M] --out DIR
 //   hfx prune PATH --heads "0:1,2;1:0" [--heads ...] --out DIR
+//   hfx run PATH --text "..." [--text ...]; hfx tokenize | embed | generate (src/cli/text.cc)
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -14,6 +15,7 @@
 #include "hfx/io.h"
 #include "hfx/model.h"
 #include "hfx/pretrained.h"
+#include "cli/text.h"
 
 namespace {
 
@@ -104,7 +106,11 @@ int main(int argc, char** argv) {
 
   auto* run = app.add_subcommand("run", "Run a model on token ids and print its outputs");
   run->add_option("path", path, "model directory or weight file")->required();
-  run->add_option("--input-ids", ids, "token ids: rows separated by ';', ids by ','")->required();
+  std::vector<std::string> run_texts;
+  hfx::cli::TextCommands text_cmds;
+  hfx::cli::add_text_commands(app, text_cmds);
+  auto* ids_opt = run->add_option("--input-ids", ids, "token ids: rows separated by ';', ids by ','");
+  run->add_option("--text", run_texts, "text(s) to tokenize with the model's tokenizer (one row each)")->excludes(ids_opt);
   run->add_option("--attention-mask", mask, "same layout as --input-ids");
   run->add_option("--token-type-ids", types, "same layout as --input-ids");
   run->add_option("--class", cls, "model class (default: config.json architectures[0])");
@@ -136,6 +142,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
+    if (auto rc = hfx::cli::run_text_command(text_cmds)) return *rc;
     if (*info) return cmd_info(path, flops, tokens);
     if (*resize) {
       hfx::LoadedModel lm = hfx::load_pretrained(path, cls);
@@ -156,7 +163,11 @@ int main(int argc, char** argv) {
     }
     hfx::LoadedModel lm = hfx::load_pretrained(path, cls);
     hfx::ModelInputs in;
-    in.input_ids = parse_matrix(ids, "--input-ids");
+    if (!run_texts.empty()) {
+      hfx::cli::text_inputs(path, *lm.model, run_texts, in);
+    } else {
+      in.input_ids = parse_matrix(ids, "--input-ids");
+    }
     if (!mask.empty()) in.attention_mask = parse_matrix(mask, "--attention-mask");
     if (!types.empty()) in.token_type_ids = parse_matrix(types, "--token-type-ids");
     in.output_hidden_states = hidden;
