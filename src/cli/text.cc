@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -154,7 +155,8 @@ int cmd_embed(const TextCommands& o) {
     const auto& v = emb[static_cast<std::size_t>(b)];
     std::string head;
     for (int64_t k = 0; k < std::min<int64_t>(H, 6); ++k) head += fmt::format("{}{:.6f}", k ? ", " : "", v[static_cast<std::size_t>(k)]);
-    fmt::print("embedding {} [{}] ({} tokens): [{}, ...]  \"{}\"\n", b, H, encs[static_cast<std::size_t>(b)].ids.size(), head,
+    const auto& am = encs[static_cast<std::size_t>(b)].attention_mask;
+    fmt::print("embedding {} [{}] ({} tokens): [{}, ...]  \"{}\"\n", b, H, std::count(am.begin(), am.end(), 1), head,
                o.texts[static_cast<std::size_t>(b)]);
   }
   if (B > 1) {
