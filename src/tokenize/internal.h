@@ -161,6 +161,9 @@ struct AddedToken {
   bool special = false, single_word = false, lstrip = false, rstrip = false, normalized = true;
 };
 
+// A whole tokenizer/vocabulary file (NotFound when missing, Format above 1 GiB).
+std::string read_limited(const std::string& path);
+
 // Throws Format naming the key when j is not an object holding key with the right type.
 const json& need(const json& j, const char* key, const char* what);
 

@@ -7,8 +7,6 @@
 #include <utf8proc.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "hfx/error.h"
 #include "tokenize/internal.h"
@@ -20,17 +18,7 @@ namespace {
 
 constexpr std::uintmax_t kMaxVocabFile = std::uintmax_t{1} << 30;
 
-std::string read_text(const fs::path& p) {
-  std::error_code ec;
-  auto size = fs::file_size(p, ec);
-  if (ec) throw_error(ErrorKind::NotFound, "cannot read file", p.string());
-  if (size > kMaxVocabFile) throw_error(ErrorKind::Format, "file is larger than 1 GiB", p.string());
-  std::ifstream f(p, std::ios::binary);
-  if (!f) throw_error(ErrorKind::NotFound, "cannot open file", p.string());
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+std::string read_text(const fs::path& p) { return read_limited(p.string()); }
 
 json read_json_file(const fs::path& p) {
   std::error_code ec;

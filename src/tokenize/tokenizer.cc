@@ -1,10 +1,10 @@
 // Tokenizer: tokenizer.json loading and the encode/decode pipeline of the Rust crate (tokenizers 0.20,
 // src/tokenizer/{mod.rs,added_vocabulary.rs,encoding.rs}, src/utils/{truncation,padding}.rs).
 #include <algorithm>
-#include <fstream>
-#include <sstream>
+#include <filesystem>
 
 #include "hfx/error.h"
+#include "hfx/io.h"
 #include "tokenize/internal.h"
 
 namespace hfx {
@@ -14,7 +14,7 @@ using tok::json;
 using tok::NormalizedString;
 using tok::Offsets;
 
-constexpr std::size_t kMaxTokenizerJson = std::size_t{1} << 30;
+constexpr std::uintmax_t kMaxTokenizerFile = std::uintmax_t{1} << 30;
 
 bool is_word_char(char32_t c) { return tok::is_alphanumeric(c) || c == '_'; }
 
@@ -476,17 +476,16 @@ Tokenizer Tokenizer::from_json(std::string_view text, const std::string& name) {
   }
 }
 
-Tokenizer Tokenizer::from_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw_error(ErrorKind::NotFound, "cannot open tokenizer file", path);
-  f.seekg(0, std::ios::end);
-  auto size = static_cast<std::size_t>(f.tellg());
-  if (size > kMaxTokenizerJson) throw_error(ErrorKind::Format, "tokenizer.json is larger than 1 GiB", path);
-  f.seekg(0);
-  std::string text(size, '\0');
-  f.read(text.data(), static_cast<std::streamsize>(size));
-  if (!f) throw_error(ErrorKind::Io, "cannot read tokenizer file", path);
-  return from_json(text, path);
+namespace tok {
+std::string read_limited(const std::string& path) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw_error(ErrorKind::NotFound, "cannot read tokenizer file", path);
+  if (size > kMaxTokenizerFile) throw_error(ErrorKind::Format, "tokenizer file is larger than 1 GiB", path);
+  return read_text_file(path);
 }
+}  // namespace tok
+
+Tokenizer Tokenizer::from_file(const std::string& path) { return from_json(tok::read_limited(path), path); }
 
 }  // namespace hfx
