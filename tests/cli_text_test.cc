@@ -1,4 +1,4 @@
-// hfx tokenize / run --text / embed / generate against references from tools/fixtures/tokenizers.py
+// hfx tokenize / run --text / embed / generate against references from tools/fixtures/tokenizer_fixtures.py
 // (transformers 4.46.3: tokenizer(...), sentence-transformers-style mean pooling, model.generate).
 #include <gtest/gtest.h>
 

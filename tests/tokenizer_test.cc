@@ -1,4 +1,4 @@
-// Tokenizers against the reference of tools/fixtures/tokenizers.py (tokenizers 0.20.3, transformers 4.46.3):
+// Tokenizers against the reference of tools/fixtures/tokenizer_fixtures.py (tokenizers 0.20.3, transformers 4.46.3):
 // ids, char offsets, type ids, masks, pairs, batches with truncation/padding and decode on >= 2000 strings.
 #include <gtest/gtest.h>
 

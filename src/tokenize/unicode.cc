@@ -88,7 +88,7 @@ bool is_punctuation(char32_t c) {
 
 // The crate's BERT classes come from the unicode_categories crate, whose tables predate Unicode 10; these
 // are the code points where it disagrees with current categories, measured against tokenizers 0.20.3 by
-// `tools/fixtures/tokenizers.py --bert-unicode` (Unicode 14), plus the P*/Cf code points new in Unicode 15
+// `tools/fixtures/tokenizer_fixtures.py --bert-unicode` (Unicode 14), plus the P*/Cf code points new in Unicode 15
 // (utf8proc's version): U+11B00-11B09, U+11F43-11F4F, U+13439-1343F.
 static bool in(const char32_t* first, const char32_t* last, char32_t c) { return std::binary_search(first, last, c); }
 static const char32_t kPunctYes[] = {0x166D, 0x111C9};
