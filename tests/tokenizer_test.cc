@@ -166,7 +166,7 @@ TEST_P(TokenizerJson, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(Kinds, TokenizerJson,
                          ::testing::Values("bert-uncased", "bert-cased", "gpt2", "roberta", "llama", "t5", "albert",
-                                           "xlnet"),
+                                           "xlnet", "t5-nfkc"),
                          [](const ::testing::TestParamInfo<std::string>& pi) {
                            std::string n = pi.param;
                            for (auto& ch : n)
@@ -192,7 +192,7 @@ TEST_P(TokenizerLegacy, MatchesTransformers) {
   const json ref = read_json(tok_dir() / kind / "legacy_expected.json");
   const auto& c = corpus();
   Mismatches mm{kind + " (legacy " + ref["class"].get<std::string>() + ")"};
-  if (kind == "xlnet") mm.report = 0;
+  if (kind == "xlnet" || kind == "t5-nfkc") mm.report = 0;
   ASSERT_EQ(ref["ids"].size(), 600u);
   for (std::size_t i = 0; i < ref["ids"].size(); ++i) {
     json got = tok.encode(c[i]).ids;
@@ -205,7 +205,7 @@ TEST_P(TokenizerLegacy, MatchesTransformers) {
   }
   // Known: Debian's libsentencepiece 0.1.97 breaks one Viterbi tie differently from the pip sentencepiece
   // 0.2 that made the reference, on a 200-letter "abba..." word (one single and one pair encoding).
-  const int allowed = kind == "xlnet" ? 2 : 0;
+  const int allowed = kind == "xlnet" || kind == "t5-nfkc" ? 2 : 0;
   EXPECT_LE(mm.count, allowed) << mm.kind << ": " << mm.count << " mismatches";
 }
 
@@ -217,7 +217,8 @@ INSTANTIATE_TEST_SUITE_P(Kinds, TokenizerLegacy,
                                            std::pair<std::string, std::string>{"llama", "tokenizer.model"},
                                            std::pair<std::string, std::string>{"t5", "spiece.model"},
                                            std::pair<std::string, std::string>{"albert", "spiece.model"},
-                                           std::pair<std::string, std::string>{"xlnet", "spiece.model"}),
+                                           std::pair<std::string, std::string>{"xlnet", "spiece.model"},
+                                           std::pair<std::string, std::string>{"t5-nfkc", "spiece.model"}),
                          [](const ::testing::TestParamInfo<std::pair<std::string, std::string>>& pi) {
                            std::string n = pi.param.first;
                            for (auto& ch : n)

@@ -57,7 +57,7 @@ class Tokenizer {
  public:
   // tokenizer.json (a file) or its text; `name` is used in error messages.
   static Tokenizer from_file(const std::string& path);
-  static Tokenizer from_json(std::string_view json, const std::string& name = "tokenizer.json");
+  static Tokenizer from_json(std::string_view text, const std::string& name = "tokenizer.json");
 
   Encoding encode(std::string_view text, std::optional<std::string_view> pair = std::nullopt,
                   bool add_special_tokens = true) const;

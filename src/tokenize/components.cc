@@ -2,6 +2,7 @@
 // the Rust crate (tokenizers 0.20: src/normalizers, src/pre_tokenizers, src/processors, src/decoders).
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <map>
 
 #include "hfx/error.h"
@@ -150,6 +151,114 @@ struct PrependN : Normalizer {
   std::string prepend;
   void normalize(NormalizedString& n) const override { n.prepend(prepend); }
 };
+
+// sentencepiece's precompiled normalization rules (spm_precompiled in the crate): a darts-clone double array
+// over UTF-8 bytes whose values index NUL-terminated replacements. Applied per grapheme (graphemes under 6 bytes
+// whole, else char by char); the first (shortest) prefix match decides, as the crate does.
+struct Precompiled : Normalizer {
+  std::vector<uint32_t> trie;
+  std::string normalized;
+
+  std::optional<std::string_view> transform(std::string_view chunk) const {
+    auto offset = [](uint32_t u) -> std::size_t { return (u >> 10) << ((u & (1u << 9)) >> 6); };
+    std::size_t node = 0;
+    if (trie.empty()) return std::nullopt;
+    node ^= offset(trie[0]);
+    for (unsigned char c : chunk) {
+      if (c == 0) break;
+      node ^= c;
+      if (node >= trie.size()) return std::nullopt;
+      uint32_t unit = trie[node];
+      if ((unit & ((1u << 31) | 0xFF)) != c) return std::nullopt;
+      node ^= offset(unit);
+      if (node >= trie.size()) return std::nullopt;
+      if ((unit >> 8) & 1) {
+        std::size_t v = trie[node] & ((1u << 31) - 1);
+        if (v >= normalized.size()) return std::nullopt;
+        std::size_t e = normalized.find('\0', v);
+        return std::string_view(normalized).substr(v, (e == std::string::npos ? normalized.size() : e) - v);
+      }
+    }
+    return std::nullopt;
+  }
+
+  static void replace_part(std::vector<std::pair<char32_t, int>>& t, std::string_view old_part, std::string_view new_part) {
+    int old_count = static_cast<int>(to_chars(old_part).size());
+    auto nc = to_chars(new_part);
+    int diff = static_cast<int>(nc.size()) - old_count;
+    for (char32_t c : nc) t.emplace_back(c, 0);
+    if (diff > 0) {
+      for (int k = 0; k < diff; ++k) t[t.size() - 1 - static_cast<std::size_t>(k)].second = 1;
+    } else if (diff < 0 && !t.empty()) {
+      t.back().second += diff;
+    }
+  }
+
+  void normalize(NormalizedString& n) const override {
+    std::vector<std::pair<char32_t, int>> t;
+    bool modified = false;
+    const std::string& s = n.s;
+    std::size_t g0 = 0;
+    int32_t state = 0;
+    char32_t prev = 0;
+    auto flush = [&](std::size_t g1) {
+      std::string_view g(s.data() + g0, g1 - g0);
+      if (g.size() < 6) {
+        if (auto norm = transform(g)) {
+          modified = true;
+          replace_part(t, g, *norm);
+          return;
+        }
+      }
+      for (std::size_t i = 0, len = 0; i < g.size(); i += len) {
+        char32_t c = decode_at(g, i, &len);
+        if (auto norm = transform(g.substr(i, len))) {
+          modified = true;
+          replace_part(t, g.substr(i, len), *norm);
+        } else {
+          t.emplace_back(c, 0);
+        }
+      }
+    };
+    for (std::size_t i = 0, len = 0; i < s.size(); i += len) {
+      char32_t c = decode_at(s, i, &len);
+      if (i > 0 && grapheme_break(prev, c, &state)) {
+        flush(i);
+        g0 = i;
+      }
+      prev = c;
+    }
+    if (!s.empty()) flush(s.size());
+    if (modified) n.transform(t, 0);
+  }
+};
+
+// base64 (the crate serializes precompiled_charsmap so); hand-written: a dozen lines, no library needed.
+std::string base64_decode(const std::string& in) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    int v = val(c);
+    if (v < 0) throw_error(ErrorKind::Format, "Precompiled: precompiled_charsmap is not base64");
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  return out;
+}
 
 struct SequenceN : Normalizer {
   std::vector<std::unique_ptr<Normalizer>> items;
@@ -766,6 +875,21 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j) {
   if (t == "Precompiled") {
     const auto& cm = j.contains("precompiled_charsmap") ? j["precompiled_charsmap"] : json();
     if (cm.is_null() || (cm.is_string() && cm.get<std::string>().empty())) return nullptr;
+    if (!cm.is_string()) throw_error(ErrorKind::Format, "Precompiled: precompiled_charsmap must be a base64 string");
+    std::string blob = base64_decode(cm.get<std::string>());
+    if (blob.size() < 4) throw_error(ErrorKind::Format, "Precompiled: charsmap too short");
+    uint32_t trie_size = static_cast<uint32_t>(static_cast<unsigned char>(blob[0])) |
+                         static_cast<uint32_t>(static_cast<unsigned char>(blob[1])) << 8 |
+                         static_cast<uint32_t>(static_cast<unsigned char>(blob[2])) << 16 |
+                         static_cast<uint32_t>(static_cast<unsigned char>(blob[3])) << 24;
+    if (trie_size % 4 != 0 || trie_size > blob.size() - 4)
+      throw_error(ErrorKind::Format, "Precompiled: trie size " + std::to_string(trie_size) + " does not fit the charsmap");
+    auto n = std::make_unique<Precompiled>();
+    n->trie.resize(trie_size / 4);
+    std::memcpy(n->trie.data(), blob.data() + 4, trie_size);  // little-endian, as x86-64
+    n->normalized = blob.substr(4 + trie_size);
+    validate_utf8(n->normalized, "Precompiled replacements");
+    return n;
   }
   throw_error(ErrorKind::Unsupported, "normalizer '" + t + "' is not supported");
 }

@@ -38,6 +38,8 @@ bool is_mark_nonspacing(char32_t c);  // Mn
 bool is_mark(char32_t c);             // Mn Mc Me
 bool is_chinese_char(char32_t c);     // BERT's CJK ranges
 int combining_class(char32_t c);
+// Extended grapheme cluster boundary between a and b (state carried along the string; start at 0).
+bool grapheme_break(char32_t a, char32_t b, int32_t* state);
 // Rust char::to_lowercase (full mapping: U+0130 -> "i\u0307").
 void to_lower(char32_t c, std::vector<char32_t>& out);
 // Canonical/compatibility decomposition of one char (not reordered).
