@@ -35,9 +35,6 @@ void log_softmax_rows(float* x, int64_t rows, int64_t n) {
   }
 }
 
-// [len, B, d] <-> [B, len, d]
-Tensor swap01(const Tensor& t) { return t.transpose(0, 1).contiguous(); }
-
 class TransfoXL final : public Model, public SessionLM {
  public:
   TransfoXL(const std::string& cls, const Config& c, Head head) : Model(cls, c, "transformer"), head_(head) {
@@ -143,13 +140,7 @@ class TransfoXL final : public Model, public SessionLM {
     if (S == 0) throw_error(ErrorKind::InvalidArgument, "input_ids must not be empty");
     if (mems.empty() && mem_len_ > 0)
       for (int64_t i = 0; i < n_layer_; ++i) mems.push_back(Tensor::zeros(DType::F32, {mem_len_, B, D}));
-    if (!mems.empty() && static_cast<int64_t>(mems.size()) != n_layer_)
-      throw_error(ErrorKind::Mismatch, "mems has " + std::to_string(mems.size()) + " tensors for " + std::to_string(n_layer_) + " layers");
-    const int64_t mlen = mems.empty() ? 0 : mems[0].size(0);
-    for (const Tensor& m : mems)
-      if (m.dim() != 3 || m.size(0) != mlen || m.size(1) != B || m.size(2) != D || !is_floating(m.dtype()))
-        throw_error(ErrorKind::Mismatch, "every mems tensor must be [" + std::to_string(mlen) + ", " + std::to_string(B) + ", " +
-                                             std::to_string(D) + "], got " + shape_str(m.shape()));
+    const int64_t mlen = nn::check_mems(mems, n_layer_, B, D);
     const int64_t klen = mlen + S;
     Tensor h = embed(ids);
     // dec_attn_mask [S, klen]: future keys (and, with same_length, keys too far back)
@@ -172,13 +163,7 @@ class TransfoXL final : public Model, public SessionLM {
     for (int64_t l = 0; l < n_layer_; ++l) {
       const XLLayer& L = layers_[static_cast<std::size_t>(l)];
       hids.push_back(h);
-      // cat = [mems; h] batch-first
-      Tensor cat = Tensor::zeros(DType::F32, {B, klen, D});
-      Tensor mb = mlen ? swap01(mems[static_cast<std::size_t>(l)].to(DType::F32)) : Tensor();
-      for (int64_t b = 0; b < B; ++b) {
-        if (mlen) std::copy_n(mb.data<float>() + b * mlen * D, mlen * D, cat.mutable_data<float>() + b * klen * D);
-        std::copy_n(h.data<float>() + b * S * D, S * D, cat.mutable_data<float>() + (b * klen + mlen) * D);
-      }
+      Tensor cat = nn::cat_mems(mlen ? &mems[static_cast<std::size_t>(l)] : nullptr, h);  // [B, klen, D]
       if (pre_lnorm_) L.attn_norm.inplace(cat);
       Tensor heads = L.qkv(cat);  // [B, klen, 3W]
       Tensor q = Tensor::zeros(DType::F32, {B, S, W}), k = Tensor::zeros(DType::F32, {B, klen, W}),
@@ -221,18 +206,9 @@ class TransfoXL final : public Model, public SessionLM {
       if (want_a) st.attentions.push_back(probs);
     }
     if (new_mems && !mems.empty()) {  // _update_mems: the last mem_len of [mems; layer inputs]
-      const int64_t end = mlen + S, beg = std::max<int64_t>(0, end - mem_len_);
       new_mems->clear();
-      for (int64_t l = 0; l < n_layer_; ++l) {
-        Tensor m = Tensor::zeros(DType::F32, {end - beg, B, D});
-        Tensor mem = mems[static_cast<std::size_t>(l)].to(DType::F32);
-        for (int64_t p = beg; p < end; ++p)
-          for (int64_t b = 0; b < B; ++b) {
-            const float* src = p < mlen ? mem.data<float>() + (p * B + b) * D : hids[static_cast<std::size_t>(l)].data<float>() + (b * S + p - mlen) * D;
-            std::copy_n(src, D, m.mutable_data<float>() + ((p - beg) * B + b) * D);
-          }
-        new_mems->push_back(m);
-      }
+      for (int64_t l = 0; l < n_layer_; ++l)
+        new_mems->push_back(nn::roll_mems(&mems[static_cast<std::size_t>(l)], hids[static_cast<std::size_t>(l)], S, mem_len_));
     }
     if (want_h) {
       st.hidden_states = hids;
@@ -407,19 +383,7 @@ class TransfoXL final : public Model, public SessionLM {
         std::copy_n(h.data<float>() + (b * n + n - 1) * m_.d_model_, m_.d_model_, last.mutable_data<float>() + b * m_.d_model_);
       return m_.crit(last).reshape({B, m_.n_token_});
     }
-    void reorder(const std::vector<int64_t>& index) override {  // _reorder_cache: index_select on the batch dim
-      for (Tensor& t : mems_) {
-        const int64_t L = t.size(0), B = t.size(1), D = t.size(2), nb = static_cast<int64_t>(index.size());
-        Tensor n = Tensor::zeros(DType::F32, {L, nb, D});
-        for (int64_t p = 0; p < L; ++p)
-          for (int64_t b = 0; b < nb; ++b) {
-            if (index[static_cast<std::size_t>(b)] < 0 || index[static_cast<std::size_t>(b)] >= B)
-              throw_error(ErrorKind::InvalidArgument, "reorder index out of range");
-            std::copy_n(t.data<float>() + (p * B + index[static_cast<std::size_t>(b)]) * D, D, n.mutable_data<float>() + (p * nb + b) * D);
-          }
-        t = n;
-      }
-    }
+    void reorder(const std::vector<int64_t>& index) override { nn::reorder_mems(mems_, index); }  // _reorder_cache
 
    private:
     const TransfoXL& m_;

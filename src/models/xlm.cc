@@ -58,21 +58,27 @@ class XLM final : public Model, public SessionLM {
         lm_.w = (r / "pred_layer" / "proj").param("weight", {vocab_, dim_}, c.get<bool>("tie_word_embeddings", true) ? word_.w.name() : "");
         lm_.b = (r / "pred_layer" / "proj").param("bias", {vocab_});
         break;
-      case Head::SequenceClassification:
-        summary_ = nn::SequenceSummary::make(r / "sequence_summary", c, dim_);
-        break;
+      case Head::SequenceClassification:  // the summary projects to num_labels itself
       case Head::MultipleChoice:
-        summary_ = nn::SequenceSummary::make(r / "sequence_summary", c, dim_);
-        proj_ = nn::Linear::make(r / "logits_proj", c.num_labels(), 1);
+        task_.emplace();
+        task_->kind = head == Head::MultipleChoice ? nn::TaskHead::MultipleChoice : nn::TaskHead::SequenceClassification;
+        task_->summary = nn::SequenceSummary::make(r / "sequence_summary", c, dim_);
+        if (head == Head::MultipleChoice) task_->proj = nn::Linear::make(r / "logits_proj", c.num_labels(), 1);
         break;
       case Head::TokenClassification:
-        proj_ = nn::Linear::make(r / "classifier", dim_, c.num_labels());
+        task_.emplace();
+        task_->kind = nn::TaskHead::TokenClassification;
+        task_->proj = nn::Linear::make(r / "classifier", dim_, c.num_labels());
         break;
       case Head::QuestionAnsweringSimple:
-        proj_ = nn::Linear::make(r / "qa_outputs", dim_, c.num_labels());
+        task_.emplace();
+        task_->kind = nn::TaskHead::QuestionAnsweringSimple;
+        task_->proj = nn::Linear::make(r / "qa_outputs", dim_, c.num_labels());
         break;
       case Head::QuestionAnswering:
-        squad_ = nn::SquadHead::make(r / "qa_outputs", c, dim_, eps);
+        task_.emplace();
+        task_->kind = nn::TaskHead::QuestionAnswering;
+        task_->squad = nn::SquadHead::make(r / "qa_outputs", c, dim_, eps);
         break;
     }
     ignored_keys_ = {t.path("position_ids")};
@@ -90,29 +96,9 @@ class XLM final : public Model, public SessionLM {
     nn::StackOutputs st;
     Tensor h = run(in, st);
     Outputs out;
-    switch (head_) {
-      case Head::Base:
-        out.set("last_hidden_state", h);
-        break;
-      case Head::LMHead:
-        out.set("logits", lm_(h));
-        break;
-      case Head::SequenceClassification:
-        out.set("logits", summary_->forward(h));
-        break;
-      case Head::MultipleChoice:
-        out.set("logits", (*proj_)(summary_->forward(h)).reshape({-1, choices}));
-        break;
-      case Head::TokenClassification:
-        out.set("logits", (*proj_)(h));
-        break;
-      case Head::QuestionAnsweringSimple:
-        nn::set_qa_logits(out, (*proj_)(h));
-        break;
-      case Head::QuestionAnswering:
-        squad_->forward(h, out);
-        break;
-    }
+    if (head_ == Head::Base) out.set("last_hidden_state", h);
+    else if (head_ == Head::LMHead) out.set("logits", lm_(h));
+    else task_->apply(h, choices, out);
     nn::emit_stack(out, st);
     return out;
   }
@@ -221,9 +207,7 @@ class XLM final : public Model, public SessionLM {
   nn::LayerNorm norm_emb_;
   std::vector<nn::PostLNEncoderLayer> layers_;
   nn::Linear lm_;
-  std::optional<nn::SequenceSummary> summary_;
-  std::optional<nn::Linear> proj_;
-  std::optional<nn::SquadHead> squad_;
+  std::optional<nn::TaskHeads> task_;
 };
 
 }  // namespace

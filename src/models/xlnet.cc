@@ -91,21 +91,26 @@ class XLNet final : public Model, public SessionLM {
         lm_.b = (r / "lm_loss").param("bias", {vocab_});
         break;
       case Head::SequenceClassification:
-        summary_ = nn::SequenceSummary::make(r / "sequence_summary", c, d_);
-        proj_ = nn::Linear::make(r / "logits_proj", summary_->out_dim, c.num_labels());
-        break;
       case Head::MultipleChoice:
-        summary_ = nn::SequenceSummary::make(r / "sequence_summary", c, d_);
-        proj_ = nn::Linear::make(r / "logits_proj", summary_->out_dim, 1);
+        task_.emplace();
+        task_->kind = head == Head::MultipleChoice ? nn::TaskHead::MultipleChoice : nn::TaskHead::SequenceClassification;
+        task_->summary = nn::SequenceSummary::make(r / "sequence_summary", c, d_);
+        task_->proj = nn::Linear::make(r / "logits_proj", task_->summary->out_dim, head == Head::MultipleChoice ? 1 : c.num_labels());
         break;
       case Head::TokenClassification:
-        proj_ = nn::Linear::make(r / "classifier", d_, c.num_labels());
+        task_.emplace();
+        task_->kind = nn::TaskHead::TokenClassification;
+        task_->proj = nn::Linear::make(r / "classifier", d_, c.num_labels());
         break;
       case Head::QuestionAnsweringSimple:
-        proj_ = nn::Linear::make(r / "qa_outputs", d_, c.num_labels());
+        task_.emplace();
+        task_->kind = nn::TaskHead::QuestionAnsweringSimple;
+        task_->proj = nn::Linear::make(r / "qa_outputs", d_, c.num_labels());
         break;
       case Head::QuestionAnswering:
-        squad_ = nn::SquadHead::make(r, c, d_, eps);
+        task_.emplace();
+        task_->kind = nn::TaskHead::QuestionAnswering;
+        task_->squad = nn::SquadHead::make(r, c, d_, eps);
         break;
     }
   }
@@ -121,29 +126,9 @@ class XLNet final : public Model, public SessionLM {
     const bool use_mems = training() ? use_mems_train_ : use_mems_eval_;
     Tensor h = run(in, use_mems ? &new_mems : nullptr, st);
     Outputs out;
-    switch (head_) {
-      case Head::Base:
-        out.set("last_hidden_state", h);
-        break;
-      case Head::LMHead:
-        out.set("logits", lm_(h));
-        break;
-      case Head::SequenceClassification:
-        out.set("logits", (*proj_)(summary_->forward(h)));
-        break;
-      case Head::MultipleChoice:
-        out.set("logits", (*proj_)(summary_->forward(h)).reshape({-1, choices}));
-        break;
-      case Head::TokenClassification:
-        out.set("logits", (*proj_)(h));
-        break;
-      case Head::QuestionAnsweringSimple:
-        nn::set_qa_logits(out, (*proj_)(h));
-        break;
-      case Head::QuestionAnswering:
-        squad_->forward(h, out);
-        break;
-    }
+    if (head_ == Head::Base) out.set("last_hidden_state", h);
+    else if (head_ == Head::LMHead) out.set("logits", lm_(h));
+    else task_->apply(h, choices, out);
     for (std::size_t i = 0; i < new_mems.size(); ++i) out.set("mems." + std::to_string(i), new_mems[i]);
     if (in.target_mapping.defined() && in.output_attentions) {  // (h, g) pairs per layer
       for (std::size_t i = 0; i < st.attentions.size() / 2; ++i) {
@@ -164,13 +149,7 @@ class XLNet final : public Model, public SessionLM {
     const int64_t B = ids.size(0), S = ids.size(1), D = d_, W = H_ * Dh_;
     if (S == 0) throw_error(ErrorKind::InvalidArgument, "input_ids must not be empty");
     const std::vector<Tensor>& mems = in.mems;
-    if (!mems.empty() && static_cast<int64_t>(mems.size()) != L_)
-      throw_error(ErrorKind::Mismatch, "mems has " + std::to_string(mems.size()) + " tensors for " + std::to_string(L_) + " layers");
-    const int64_t mlen = mems.empty() ? 0 : mems[0].size(0);
-    for (const Tensor& m : mems)
-      if (m.dim() != 3 || m.size(0) != mlen || m.size(1) != B || m.size(2) != D || !is_floating(m.dtype()))
-        throw_error(ErrorKind::Mismatch, "every mems tensor must be [" + std::to_string(mlen) + ", " + std::to_string(B) + ", " +
-                                             std::to_string(D) + "], got " + shape_str(m.shape()));
+    const int64_t mlen = nn::check_mems(mems, L_, B, D);
     const int64_t klen = mlen + S;
     // ---- masks: attn_mask [B, S, klen] (query stream), non_tgt [B, S, klen] (content stream)
     Tensor perm, tm;
@@ -262,18 +241,14 @@ class XLNet final : public Model, public SessionLM {
     for (int64_t l = 0; l < L_; ++l) {
       const XLNetLayer& X = layers_[static_cast<std::size_t>(l)];
       const Tensor* mem = mems.empty() ? nullptr : &mems[static_cast<std::size_t>(l)];
-      if (new_mems) new_mems->push_back(cache_mem(h, mem));
+      // cache_mem: [prev_mem; h] (h cut to reuse_len), the last mem_len rows when mem_len > 0
+      if (new_mems)
+        new_mems->push_back(nn::roll_mems(mem, h, reuse_len_ > 0 ? std::min(reuse_len_, S) : S, mem_len_ > 0 ? mem_len_ : -1));
       if (in.output_hidden_states) {
         st.hidden_states.push_back(h);
         if (g.defined()) st.hidden_states.push_back(g);
       }
-      // cat = [mems; h] batch-first
-      Tensor cat = Tensor::zeros(DType::F32, {B, klen, D});
-      Tensor mf = mem ? mem->to(DType::F32) : Tensor();
-      for (int64_t b = 0; b < B; ++b) {
-        for (int64_t p = 0; p < mlen; ++p) std::copy_n(mf.data<float>() + (p * B + b) * D, D, cat.mutable_data<float>() + (b * klen + p) * D);
-        std::copy_n(h.data<float>() + b * S * D, S * D, cat.mutable_data<float>() + (b * klen + mlen) * D);
-      }
+      Tensor cat = nn::cat_mems(mem, h);  // [B, klen, D]
       Tensor k = project_in(cat, X.k), v = project_in(cat, X.v), kr = project_in(pos_emb, X.r), q = project_in(h, X.q);
       std::vector<float> s_rw, s_rr, s_rs, s_seg;
       nn::RelAttentionArgs a;
@@ -343,21 +318,6 @@ class XLNet final : public Model, public SessionLM {
   }
 
  private:
-  // cache_mem: [prev_mem; h] (h cut to reuse_len), keeping the last mem_len rows when mem_len > 0.
-  Tensor cache_mem(const Tensor& h, const Tensor* prev) const {
-    const int64_t B = h.size(0), S = reuse_len_ > 0 ? std::min(reuse_len_, h.size(1)) : h.size(1), D = d_;
-    const int64_t M = prev ? prev->size(0) : 0, total = M + S;
-    const int64_t beg = mem_len_ > 0 ? std::max<int64_t>(0, total - mem_len_) : 0;
-    Tensor out = Tensor::zeros(DType::F32, {total - beg, B, D});
-    Tensor pf = prev ? prev->to(DType::F32) : Tensor();
-    for (int64_t p = beg; p < total; ++p)
-      for (int64_t b = 0; b < B; ++b) {
-        const float* src = p < M ? pf.data<float>() + (p * B + b) * D : h.data<float>() + (b * h.size(1) + p - M) * D;
-        std::copy_n(src, D, out.mutable_data<float>() + ((p - beg) * B + b) * D);
-      }
-    return out;
-  }
-
   // post_attention: LayerNorm(vec @ o + residual).
   Tensor post_attention(const XLNetLayer& X, const Tensor& residual, const Tensor& vec) const {
     Tensor out = Tensor::zeros(DType::F32, residual.shape());
@@ -412,19 +372,7 @@ class XLNet final : public Model, public SessionLM {
       if (use_cache_) mems_ = std::move(new_mems);
       return m_.lm_(out).reshape({B, m_.vocab_});
     }
-    void reorder(const std::vector<int64_t>& index) override {
-      for (Tensor& t : mems_) {
-        const int64_t L = t.size(0), B = t.size(1), D = t.size(2), nb = static_cast<int64_t>(index.size());
-        Tensor n = Tensor::zeros(DType::F32, {L, nb, D});
-        for (int64_t p = 0; p < L; ++p)
-          for (int64_t b = 0; b < nb; ++b) {
-            const int64_t src = index[static_cast<std::size_t>(b)];
-            if (src < 0 || src >= B) throw_error(ErrorKind::InvalidArgument, "reorder index out of range");
-            std::copy_n(t.data<float>() + (p * B + src) * D, D, n.mutable_data<float>() + (p * nb + b) * D);
-          }
-        t = n;
-      }
-    }
+    void reorder(const std::vector<int64_t>& index) override { nn::reorder_mems(mems_, index); }
 
    private:
     const XLNet& m_;
@@ -441,9 +389,7 @@ class XLNet final : public Model, public SessionLM {
   nn::Embedding word_;
   std::vector<XLNetLayer> layers_;
   nn::Linear lm_;
-  std::optional<nn::SequenceSummary> summary_;
-  std::optional<nn::Linear> proj_;
-  std::optional<nn::SquadHead> squad_;
+  std::optional<nn::TaskHeads> task_;
 };
 
 }  // namespace

@@ -143,4 +143,25 @@ void SquadHead::forward(const Tensor& h, Outputs& out) const {
   out.set("cls_logits", answer_dense_1(a).reshape({B}));
 }
 
+void TaskHeads::apply(const Tensor& h, int64_t choices, Outputs& out) const {
+  switch (kind) {
+    case TaskHead::SequenceClassification:
+    case TaskHead::MultipleChoice: {
+      Tensor x = summary->forward(h);
+      if (proj) x = (*proj)(x);
+      out.set("logits", kind == TaskHead::MultipleChoice ? x.reshape({-1, choices}) : x);
+      break;
+    }
+    case TaskHead::TokenClassification:
+      out.set("logits", (*proj)(h));
+      break;
+    case TaskHead::QuestionAnsweringSimple:
+      set_qa_logits(out, (*proj)(h));
+      break;
+    case TaskHead::QuestionAnswering:
+      squad->forward(h, out);
+      break;
+  }
+}
+
 }  // namespace hfx::nn

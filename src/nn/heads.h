@@ -35,4 +35,18 @@ struct SquadHead {
   void forward(const Tensor& h, Outputs& out) const;
 };
 
+// The task heads XLM and XLNet apply alike to their final hidden states h
+// [B, S, H]: sequence classification / multiple choice (summary, then an
+// optional logits projection), token classification and simple QA (a Linear),
+// beam-search QA (SquadHead). The model builds the members it has.
+enum class TaskHead { SequenceClassification, MultipleChoice, TokenClassification, QuestionAnsweringSimple, QuestionAnswering };
+struct TaskHeads {
+  TaskHead kind = TaskHead::SequenceClassification;
+  std::optional<SequenceSummary> summary;
+  std::optional<Linear> proj;  // logits_proj / classifier / qa_outputs
+  std::optional<SquadHead> squad;
+  // Sets "logits" ([B, choices] for multiple choice) or the QA outputs.
+  void apply(const Tensor& h, int64_t choices, Outputs& out) const;
+};
+
 }  // namespace hfx::nn

@@ -99,4 +99,54 @@ Tensor rel_attention(const RelAttentionArgs& a, Tensor* probs) {
   return out;
 }
 
+int64_t check_mems(const std::vector<Tensor>& mems, int64_t layers, int64_t B, int64_t D) {
+  if (mems.empty()) return 0;
+  if (static_cast<int64_t>(mems.size()) != layers)
+    throw_error(ErrorKind::Mismatch, "mems has " + std::to_string(mems.size()) + " tensors for " + std::to_string(layers) + " layers");
+  const int64_t M = mems[0].dim() == 3 ? mems[0].size(0) : -1;
+  for (const Tensor& m : mems)
+    if (m.dim() != 3 || m.size(0) != M || m.size(1) != B || m.size(2) != D || !is_floating(m.dtype()))
+      throw_error(ErrorKind::Mismatch, "every mems tensor must be [mem_len, " + std::to_string(B) + ", " + std::to_string(D) +
+                                           "] (the same for every layer), got " + shape_str(m.shape()));
+  return M;
+}
+
+Tensor cat_mems(const Tensor* mem, const Tensor& h) {
+  const int64_t B = h.size(0), S = h.size(1), D = h.size(2), M = mem ? mem->size(0) : 0;
+  Tensor out = Tensor::zeros(DType::F32, {B, M + S, D});
+  Tensor mf = mem ? mem->to(DType::F32) : Tensor();
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t p = 0; p < M; ++p) std::copy_n(mf.data<float>() + (p * B + b) * D, D, out.mutable_data<float>() + (b * (M + S) + p) * D);
+    std::copy_n(h.data<float>() + b * S * D, S * D, out.mutable_data<float>() + (b * (M + S) + M) * D);
+  }
+  return out;
+}
+
+Tensor roll_mems(const Tensor* prev, const Tensor& h, int64_t take, int64_t keep) {
+  const int64_t B = h.size(0), S = h.size(1), D = h.size(2), M = prev ? prev->size(0) : 0, total = M + take;
+  const int64_t beg = keep < 0 ? 0 : std::max<int64_t>(0, total - keep);
+  Tensor out = Tensor::zeros(DType::F32, {total - beg, B, D});
+  Tensor pf = prev ? prev->to(DType::F32) : Tensor();
+  for (int64_t p = beg; p < total; ++p)
+    for (int64_t b = 0; b < B; ++b) {
+      const float* src = p < M ? pf.data<float>() + (p * B + b) * D : h.data<float>() + (b * S + p - M) * D;
+      std::copy_n(src, D, out.mutable_data<float>() + ((p - beg) * B + b) * D);
+    }
+  return out;
+}
+
+void reorder_mems(std::vector<Tensor>& mems, const std::vector<int64_t>& index) {
+  for (Tensor& t : mems) {
+    const int64_t L = t.size(0), B = t.size(1), D = t.size(2), nb = static_cast<int64_t>(index.size());
+    Tensor f = t.to(DType::F32);
+    Tensor n = Tensor::zeros(DType::F32, {L, nb, D});
+    for (int64_t b = 0; b < nb; ++b) {
+      const int64_t src = index[static_cast<std::size_t>(b)];
+      if (src < 0 || src >= B) throw_error(ErrorKind::InvalidArgument, "reorder index " + std::to_string(src) + " out of range for batch " + std::to_string(B));
+      for (int64_t p = 0; p < L; ++p) std::copy_n(f.data<float>() + (p * B + src) * D, D, n.mutable_data<float>() + (p * nb + b) * D);
+    }
+    t = n;
+  }
+}
+
 }  // namespace hfx::nn

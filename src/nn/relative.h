@@ -53,4 +53,14 @@ struct RelAttentionArgs {
 // Returns the attention vectors [B, Sq, H*D]; probs (if non-null) receives [B, H, Sq, Sk].
 Tensor rel_attention(const RelAttentionArgs& a, Tensor* probs);
 
+// Memory (mems) bookkeeping of Transformer-XL and XLNet; mems are [M, B, D] as in the reference.
+// Validates mems (one [M, B, D] float tensor per layer, or none) and returns M (0: none).
+int64_t check_mems(const std::vector<Tensor>& mems, int64_t layers, int64_t B, int64_t D);
+// [mem; h] batch-first: [B, M + S, D] from mem [M, B, D] (nullptr: none) and h [B, S, D].
+Tensor cat_mems(const Tensor* mem, const Tensor& h);
+// The last `keep` rows (keep < 0: all) of [prev; h[:, :take]] as [rows, B, D] (prev may be nullptr).
+Tensor roll_mems(const Tensor* prev, const Tensor& h, int64_t take, int64_t keep);
+// index_select on the batch dim of every [M, B, D] tensor (beam search reorder).
+void reorder_mems(std::vector<Tensor>& mems, const std::vector<int64_t>& index);
+
 }  // namespace hfx::nn
