@@ -67,6 +67,14 @@ inline ModelInputs read_fixture_inputs(const std::filesystem::path& file, bool a
     else if (e.name == "mc_token_ids") in.mc_token_ids = t;
     else if (e.name == "decoder_input_ids") in.decoder_input_ids = t;
     else if (e.name == "decoder_attention_mask") in.decoder_attention_mask = t;
+    else if (e.name == "langs") in.langs = t;
+    else if (e.name == "perm_mask") in.perm_mask = t;
+    else if (e.name == "target_mapping") in.target_mapping = t;
+    else if (e.name.rfind("mems.", 0) == 0) {
+      const auto i = static_cast<std::size_t>(std::stoul(e.name.substr(5)));
+      if (in.mems.size() <= i) in.mems.resize(i + 1);
+      in.mems[i] = t;
+    }
     else ADD_FAILURE() << "unhandled fixture input " << e.name << " in " << file;
   }
   in.output_hidden_states = all_outputs;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -35,6 +36,27 @@ class CausalLM {
   virtual int64_t vocab_size() const = 0;
 };
 
+// A model whose generation state is not a KV cache; each follows its
+// reference prepare_inputs_for_generation: Transformer-XL and XLNet carry mems
+// (each new token costs one step), XLM re-runs the whole sequence with a mask
+// token appended (the reference has no cache for it either).
+class GenerationSession {
+ public:
+  virtual ~GenerationSession() = default;
+  // Next-token logits [B, vocab] for every row of `seqs` (rows equally long);
+  // the last `new_n` tokens of each row are the ones the session has not seen.
+  virtual Tensor next_logits(const std::vector<std::vector<int64_t>>& seqs, int64_t new_n) = 0;
+  // Keeps (or repeats) the batch rows in `index`, in that order.
+  virtual void reorder(const std::vector<int64_t>& index) = 0;
+};
+class SessionLM {
+ public:
+  virtual ~SessionLM() = default;
+  virtual int64_t vocab_size() const = 0;
+  // use_cache = false: every step re-runs the whole sequence with no memory.
+  virtual std::unique_ptr<GenerationSession> start_generation(bool use_cache) const = 0;
+};
+
 struct GenerationConfig {
   int64_t max_new_tokens = 20;
   int64_t min_new_tokens = 0;
@@ -52,6 +74,8 @@ struct GenerationConfig {
   // decoder_start_token_id: encoder-decoder models' first decoder token (default: the model's).
   std::optional<int64_t> forced_bos_token_id, forced_eos_token_id, decoder_start_token_id;
   uint64_t seed = 0;
+  // false: no KV cache / mems, every step runs the whole sequence again.
+  bool use_cache = true;
   // Defaults from generation_config.json / config.json (transformers' rules), then overrides.
   static GenerationConfig from_model(const Model& model);
 };

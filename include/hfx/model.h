@@ -111,6 +111,13 @@ struct ModelInputs {
   Tensor head_mask;        // [heads] or [layers, heads], 1 keeps a head; optional
   Tensor decoder_input_ids, decoder_attention_mask;  // encoder-decoder models
   Tensor mc_token_ids;     // GPT/GPT-2 double heads: [batch, choices] index of the classification token
+  Tensor langs;            // XLM: [batch, seq] language ids; optional
+  // XLNet: perm_mask [batch, seq, seq] (1: i does not see j), target_mapping
+  // [batch, predict, seq] (one-hot rows: the positions the query stream predicts).
+  Tensor perm_mask, target_mapping;
+  // Transformer-XL / XLNet memory: one [mem_len, batch, hidden] tensor per layer
+  // (the "mems" output of a previous call); empty = none.
+  std::vector<Tensor> mems;
   bool output_hidden_states = false;
   bool output_attentions = false;
 };

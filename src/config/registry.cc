@@ -21,6 +21,9 @@ const std::vector<Architecture>& architectures() {
     v.push_back(models::openai_gpt_architecture());
     v.push_back(models::t5_architecture());
     v.push_back(models::bart_architecture());
+    v.push_back(models::xlm_architecture());
+    v.push_back(models::transfo_xl_architecture());
+    v.push_back(models::xlnet_architecture());
     return v;
   }();
   return all;

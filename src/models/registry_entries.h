@@ -14,4 +14,7 @@ Architecture mistral_architecture();
 Architecture openai_gpt_architecture();
 Architecture t5_architecture();
 Architecture bart_architecture();
+Architecture xlm_architecture();
+Architecture transfo_xl_architecture();
+Architecture xlnet_architecture();
 }  // namespace hfx::models

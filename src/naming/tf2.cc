@@ -66,6 +66,14 @@ struct ArchRules {
   // GPT-2 style Conv1D modules: the weight is already [in, out] in PyTorch and
   // kept as "weight" in TF; the bias is [1, out] in TF.
   std::set<std::string> conv1d_modules;
+  // Embedding modules whose TF table is named "weight" (not "embeddings").
+  std::set<std::string> weight_tables = {};
+  // Lists of embeddings: "<list>.<i>.weight" is "<list>_._<i>/embeddings".
+  std::set<std::string> embedding_lists = {};
+  // Lists whose TF variables are "<list>_._<i>_._<leaf>" (add_weight names), untransposed.
+  std::set<std::string> flat_lists = {};
+  // Replacements on the final TF path ("/a/b/" -> "/a_._b/").
+  std::vector<std::pair<std::string, std::string>> path_renames = {};
 };
 
 const std::vector<ArchRules>& arch_rules() {
@@ -77,6 +85,12 @@ const std::vector<ArchRules>& arch_rules() {
       {{"gpt2", "openai-gpt"}, {}, {}, "_._", {"c_attn", "c_proj", "c_fc"}},
       // TFMistralDecoderLayer(name=f"layers.{i}").
       {{"mistral"}, {}, {}, ".", {}},
+      // TFXLMPredLayer(name="pred_layer_._proj"); the word table is TFSharedEmbeddings' "weight".
+      {{"xlm"}, {}, {}, "_._", {}, {"embeddings"}, {}, {}, {{"/pred_layer/proj/", "/pred_layer_._proj/"}}},
+      {{"xlnet"}, {}, {}, "_._", {}, {"word_embedding"}, {}, {}, {}},
+      // TFAdaptiveEmbedding / TFAdaptiveSoftmaxMask: emb_layers_._i/embeddings, out_layers_._i_._weight;
+      // the tied softmax weights and projections are TF variables of their own.
+      {{"transfo-xl"}, {}, {"crit.out_layers.", "crit.out_projs."}, "_._", {}, {}, {"emb_layers"}, {"out_layers"}, {}},
   };
   return rules;
 }
@@ -289,7 +303,9 @@ NamedTensors canonical_to_tf2(const NamedTensors& canonical, const Model& model)
     if (sp != specs.end() && !sp->second->tied_to.empty()) {
       bool separate = false;
       if (rules)
-        for (const auto& s : rules->tied_but_separate) separate |= name == s || ends_with(name, "." + s);
+        for (const auto& s : rules->tied_but_separate)  // "x." entries: every parameter under x
+        separate |= name == s || ends_with(name, "." + s) ||
+                    (s.back() == '.' && (starts_with(name, s) || name.find("." + s) != std::string::npos));
       if (!separate) continue;  // the TF model holds one variable: the tie's target
     }
     std::string n = add + name;
@@ -300,15 +316,30 @@ NamedTensors canonical_to_tf2(const NamedTensors& canonical, const Model& model)
           break;
         }
     std::vector<std::string> c = split(n, '.');
+    Transpose tr = Transpose::No;
+    for (const auto& x : c)  // the mirror of the TF->PT rule: adaptive projections are stored transposed
+      if (x == "emb_projs" || x == "out_projs") tr = Transpose::Simple;
+    bool done = false;  // the leaf is already the TF one
+    if (rules && c.size() >= 3 && all_digits(c[c.size() - 2])) {
+      const std::string& list = c[c.size() - 3];
+      if (rules->flat_lists.count(list)) {
+        c[c.size() - 3] = list + "_._" + c[c.size() - 2] + "_._" + c.back();
+        c.resize(c.size() - 2);
+        done = true;
+      } else if (rules->embedding_lists.count(list) && c.back() == "weight") {
+        c.back() = "embeddings";
+        done = true;
+      }
+    }
     std::string& leaf = c.back();
     const std::string module = c.size() >= 2 ? c[c.size() - 2] : std::string();
-    Transpose tr = Transpose::No;
     const std::size_t r = static_cast<std::size_t>(t.dim());
     const std::string stem = name.substr(0, name.rfind('.') + 1);
     const bool conv1d = rules && rules->conv1d_modules.count(module);
     Shape tf_shape;  // empty: as transposed
-    if (leaf == "weight") {
-      const std::string emb = embedding_leaf(module);
+    if (done) {
+    } else if (leaf == "weight") {
+      const std::string emb = rules && rules->weight_tables.count(module) ? "weight" : embedding_leaf(module);
       if (conv1d) {
         // kept as "weight", [in, out] in both frameworks
       } else if (r <= 1) {
@@ -330,6 +361,8 @@ NamedTensors canonical_to_tf2(const NamedTensors& canonical, const Model& model)
       else tf.push_back(x);
     }
     std::string tf_name = model_name + "/" + join(tf, "/") + ":0";
+    if (rules)
+      for (const auto& [from, to] : rules->path_renames) tf_name = replace_all(tf_name, from, to);
     if (!written.insert(tf_name).second)
       throw_error(ErrorKind::InvalidArgument, "two parameters map to the same TF weight " + tf_name, "", name);
     Tensor v = permute(t, perm_for(tr, r, true));

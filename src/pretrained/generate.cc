@@ -68,6 +68,7 @@ GenerationConfig GenerationConfig::from_model(const Model& model) {
   num("num_return_sequences", g.num_return_sequences);
   if (src.contains("do_sample") && src["do_sample"].is_boolean()) g.do_sample = src["do_sample"].get<bool>();
   if (src.contains("early_stopping") && src["early_stopping"].is_boolean()) g.early_stopping = src["early_stopping"].get<bool>();
+  if (src.contains("use_cache") && src["use_cache"].is_boolean()) g.use_cache = src["use_cache"].get<bool>();
   return g;
 }
 
@@ -203,12 +204,26 @@ Tensor ids_tensor(const std::vector<std::vector<int64_t>>& rows, int64_t from) {
 
 Tensor generate(const Model& model, const Tensor& input_ids, const Tensor& attention_mask, const GenerationConfig& g) {
   if (dynamic_cast<const Seq2SeqLM*>(&model)) return generate_seq2seq(model, input_ids, attention_mask, g);
+  detail::IncrementalDecoder d;
+  if (const auto* s = dynamic_cast<const SessionLM*>(&model)) {
+    std::unique_ptr<GenerationSession> session = s->start_generation(g.use_cache);
+    d.vocab = s->vocab_size();
+    d.step = [&](const detail::TokenRows& seqs, const detail::TokenRows&, int64_t new_n) {
+      Tensor l = session->next_logits(seqs, new_n);
+      return l.reshape({l.size(0), 1, l.size(1)});
+    };
+    d.reorder = [&](const std::vector<int64_t>& index) { session->reorder(index); };
+    return detail::run_generation(d, input_ids, attention_mask, g);
+  }
   const auto* lm = dynamic_cast<const CausalLM*>(&model);
   if (!lm) throw_error(ErrorKind::Unsupported, model.class_name() + " does not support incremental generation");
   KVCache cache;
-  detail::IncrementalDecoder d;
   d.vocab = lm->vocab_size();
   d.step = [&](const detail::TokenRows& seqs, const detail::TokenRows& mask, int64_t new_n) {
+    if (!g.use_cache) {  // the whole sequence again, from an empty cache
+      cache = KVCache{};
+      new_n = static_cast<int64_t>(seqs[0].size());
+    }
     return lm->step(ids_tensor(seqs, static_cast<int64_t>(seqs[0].size()) - new_n), positions_from_mask(mask, new_n),
                     mask_tensor(mask), cache);
   };
@@ -255,12 +270,12 @@ Tensor detail::run_generation(const IncrementalDecoder& d, const Tensor& input_i
   std::vector<bool> batch_done(static_cast<std::size_t>(B0), false);
 
   for (int64_t step = 0; step < g.max_new_tokens; ++step) {
-    const int64_t new_n = step == 0 ? P : 1;
-    Tensor logits = d.step(seqs, mask, new_n);
+    Tensor logits = d.step(seqs, mask, step == 0 ? P : 1);
+    const int64_t rows = logits.size(1);  // the last row of each batch entry predicts the next token
     const int64_t cur_len = static_cast<int64_t>(seqs[0].size());
     std::vector<std::vector<float>> scores(static_cast<std::size_t>(B));
     for (int64_t b = 0; b < B; ++b) {
-      const float* row = logits.data<float>() + (b * new_n + new_n - 1) * V;
+      const float* row = logits.data<float>() + (b * rows + rows - 1) * V;
       scores[static_cast<std::size_t>(b)].assign(row, row + V);
       if (beam) log_softmax(scores[static_cast<std::size_t>(b)].data(), V);
       process(scores[static_cast<std::size_t>(b)].data(), V, seqs[static_cast<std::size_t>(b)], step, cur_len, P + g.max_new_tokens, g);

@@ -34,8 +34,10 @@ std::string module_of(const std::string& name) {
 // nn.Embedding modules of the registered architectures.
 bool is_embedding_weight(const ParamSpec& s) {
   static const char* kModules[] = {"word_embeddings", "position_embeddings", "token_type_embeddings", "wte", "wpe",
-                                   "embed_tokens", "embed_positions", "shared"};
+                                   "embed_tokens", "embed_positions", "shared",
+                                   "embeddings", "lang_embeddings", "word_embedding"};  // XLM, XLNet
   if (!ends_with(s.name, ".weight") || s.shape.size() != 2) return false;
+  if (s.name.find("word_emb.emb_layers.") != std::string::npos) return true;  // Transformer-XL AdaptiveEmbedding
   const std::string m = module_of(s.name);
   return std::find(std::begin(kModules), std::end(kModules), m) != std::end(kModules);
 }
@@ -250,7 +252,8 @@ Tensor get_head_mask(const Tensor& head_mask, int64_t L, DType dtype) {
 
 // ---- embeddings ---------------------------------------------------------------
 std::string input_embeddings_name(const Model& model) {
-  static const char* kSuffixes[] = {"embeddings.word_embeddings.weight", "wte.weight", "embed_tokens.weight"};
+  static const char* kSuffixes[] = {"embeddings.word_embeddings.weight", "wte.weight", "embed_tokens.weight",
+                                    "word_embedding.weight" /* XLNet */, "embeddings.weight" /* XLM (last: a loose suffix) */};
   const std::string& prefix = model.base_model_prefix();
   for (const char* suf : kSuffixes)
     for (const std::string& name : {prefix + "." + suf, std::string(suf), prefix + ".model." + suf})
@@ -263,7 +266,8 @@ std::string input_embeddings_name(const Model& model) {
 
 std::string output_embeddings_name(const Model& model) {
   for (const char* n : {"cls.predictions.decoder.weight", "lm_head.decoder.weight", "predictions.decoder.weight",
-                        "vocab_projector.weight", "generator_lm_head.weight", "lm_head.weight"})
+                        "vocab_projector.weight", "generator_lm_head.weight", "lm_head.weight",
+                        "pred_layer.proj.weight" /* XLM */, "lm_loss.weight" /* XLNet */})
     if (find(model, n)) return n;
   return {};
 }
