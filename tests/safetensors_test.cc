@@ -131,3 +131,26 @@ TEST(Checkpoint, ShardedIndex) {
   write_bytes(dir.file("bad.index.json"), R"({"weight_map": 3})");
   expect_error([&] { open_checkpoint(dir.file("bad.index.json")); }, ErrorKind::Format, {"weight_map"});
 }
+
+// Hostile indices (the seeds of fuzz/corpus/index_json are these and more).
+TEST(Checkpoint, ShardedIndexHostile) {
+  TempDir dir;
+  write_safetensors(dir.file("a.safetensors"), {{"a", Tensor::from_vector<float>(DType::F32, {2}, {1, 2})}});
+  auto bad = [&](const std::string& text, ErrorKind kind, std::initializer_list<std::string> needles) {
+    write_bytes(dir.file("model.safetensors.index.json"), text);
+    expect_error([&] { open_checkpoint(dir.file("model.safetensors.index.json")); }, kind, needles);
+  };
+  bad(R"({"weight_map":{"a":"model.safetensors.index.json"}})", ErrorKind::Format, {"names an index"});  // itself
+  bad(R"({"weight_map":{"a":"other.index"}})", ErrorKind::Format, {"names an index"});
+  bad(R"({"weight_map":{"a":"/etc/passwd"}})", ErrorKind::Security, {"plain file name"});
+  bad(R"({"weight_map":{"a":"missing.safetensors"}})", ErrorKind::NotFound, {"missing.safetensors"});
+  bad(R"({"weight_map":{"a":"a.safetensors"})", ErrorKind::Format, {"invalid index JSON"});  // truncated
+  bad(R"([1, 2])", ErrorKind::Format, {"weight_map"});
+  bad(R"({"weight_map":{"a":7}})", ErrorKind::Format, {"not a file name"});
+  bad(std::string(100000, '[') + std::string(100000, ']'), ErrorKind::Format, {"nested deeper"});
+  bad("{\"metadata\":" + std::string(70, '[') + std::string(70, ']') + R"(,"weight_map":{}})", ErrorKind::Format, {"nested deeper"});
+  // Brackets inside strings do not count.
+  write_bytes(dir.file("model.safetensors.index.json"),
+              R"({"metadata":{"note":")" + std::string(100, '[') + R"("},"weight_map":{"a":"a.safetensors"}})");
+  EXPECT_EQ(open_checkpoint(dir.file("model.safetensors.index.json"))->entries().size(), 1u);
+}
