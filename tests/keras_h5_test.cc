@@ -398,6 +398,17 @@ TEST(KerasH5, NotHdf5AndTruncated) {
   expect_error([&] { open_keras_h5(dir.file("absent.h5")); }, ErrorKind::NotFound, {"absent.h5"});
 }
 
+// Global heap collections (where the variable-length layer_names live) that
+// libhdf5 1.10.8 would loop on or read past: refused before any attribute is
+// read (made from valid.h5 by fuzz/corpus/keras_h5/make_corpus.py).
+TEST(KerasH5, MalformedGlobalHeapRefusedBeforeLibhdf5ReadsIt) {
+  expect_error([&] { open_keras_h5(corpus("gheap_free_zero.h5").string()); }, ErrorKind::Format,
+               {"gheap_free_zero.h5", "global heap collection at offset 2048", "free-space object of size 0"});
+  expect_error([&] { open_keras_h5(corpus("gheap_oversized.h5").string()); }, ErrorKind::Format,
+               {"gheap_oversized.h5", "global heap collection at offset 2048", "object 1 is larger than its collection"});
+  EXPECT_FALSE(open_keras_h5(corpus("valid.h5").string())->entries().empty());
+}
+
 TEST(KerasH5, ShapeMismatchAgainstTheModelNamesFileAndTensor) {
   auto all = cases("tf_h5");
   const Case* c = nullptr;
