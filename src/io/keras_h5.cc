@@ -680,7 +680,16 @@ void write_keras_h5(const std::string& path, const NamedTensors& tensors) {
     if (!t.defined()) throw_error(ErrorKind::InvalidArgument, "undefined tensor", path, name);
     if (t.dtype() != DType::F16) (void)file_type_for(t.dtype(), path, name);
     auto comps = split_path(name);
-    const std::string layer = comps.size() >= 3 ? comps[1] : comps[0];
+    // The Keras layer that owns the weight: "<model>/<layer>/..." as Keras
+    // names them; a weight transformers' TF classes create outside their own
+    // scope belongs to the top-level layer that made it: "model.shared/..."
+    // (BART's shared embedding, built by the main layer "model" under the scope
+    // "model.shared") to "model"; a top-level "final_logits_bias:0" to the
+    // BiasLayer "final_logits_bias".
+    std::string layer = comps.size() >= 3 ? comps[1] : comps[0];
+    if (comps.size() >= 3 && comps[0] == comps[1] && comps[0].find('.') != std::string::npos)
+      layer = comps[0].substr(0, comps[0].find('.'));
+    if (comps.size() == 1 && layer.size() > 2 && layer.compare(layer.size() - 2, 2, ":0") == 0) layer.resize(layer.size() - 2);
     if (layer == "top_level_model_weights") throw_error(ErrorKind::InvalidArgument, "reserved layer name", path, name);
     if (!by_layer.count(layer)) layer_order.push_back(layer);
     by_layer[layer].push_back(i);
