@@ -100,6 +100,7 @@ INSTANTIATE_TEST_SUITE_P(
         Malformed{"begin_after_end", st_bytes(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[4,0]}})", zeros(4)), ErrorKind::Format, "begin > end"},
         Malformed{"unknown_dtype", st_bytes(R"({"a":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}})", zeros(1)), ErrorKind::Unsupported, "Q4"},
         Malformed{"missing_offsets", st_bytes(R"({"a":{"dtype":"F32","shape":[1]}})", zeros(4)), ErrorKind::Format, "data_offsets"},
+        Malformed{"nesting_bomb", st_bytes("{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}", ""), ErrorKind::Format, "'a'"},
         Malformed{"bad_metadata", st_bytes(R"({"__metadata__":{"format":1}})", ""), ErrorKind::Format, "__metadata__"}),
     [](const auto& pinfo) { return std::string(pinfo.param.name); });
 
