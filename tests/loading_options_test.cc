@@ -15,6 +15,7 @@
 using namespace hfx;
 using hfx::testing::expect_error;
 using hfx::testing::fixtures_dir;
+using hfx::testing::copy_dir;
 using hfx::testing::TempDir;
 namespace fs = std::filesystem;
 
@@ -45,12 +46,6 @@ std::string without_torch_size(std::string s) {
     s.erase(close + 1, 1);
   }
   return s;
-}
-
-void copy_dir(const fs::path& from, const fs::path& to) {
-  fs::create_directories(to);
-  for (const auto& f : fs::directory_iterator(from))
-    if (f.is_regular_file()) fs::copy_file(f.path(), to / f.path().filename(), fs::copy_options::overwrite_existing);
 }
 
 NamedTensors read_all(const std::string& file) {

@@ -12,6 +12,7 @@
 using namespace hfx;
 using hfx::testing::expect_error;
 using hfx::testing::fixtures_dir;
+using hfx::testing::copy_dir;
 using hfx::testing::TempDir;
 using hfx::testing::write_bytes;
 namespace fs = std::filesystem;
@@ -19,12 +20,6 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path fixture(const std::string& rel) { return fixtures_dir() / rel; }
-
-void copy_dir(const fs::path& from, const fs::path& to) {
-  fs::create_directories(to);
-  for (const auto& f : fs::directory_iterator(from))
-    if (f.is_regular_file()) fs::copy_file(f.path(), to / f.path().filename(), fs::copy_options::overwrite_existing);
-}
 
 nlohmann::json tiny_bert_config() {
   return {{"model_type", "bert"}, {"architectures", {"BertModel"}}, {"vocab_size", 50}, {"hidden_size", 16},
