@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds every libFuzzer target with clang (ASan + UBSan) and runs each for
-# FUZZ_SECONDS (default 20) on its seed corpus (fuzz/corpus/<name>/), then
+# FUZZ_SECONDS (default 60) on its seed corpus (fuzz/corpus/<name>/), then
 # replays the malformed corpus. Exits non-zero on any finding.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
-secs="${FUZZ_SECONDS:-20}"
+secs="${FUZZ_SECONDS:-60}"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
   -DCMAKE_CXX_COMPILER=clang++ -DHFX_BUILD_FUZZ=ON -DHFX_SANITIZE=ON -DHFX_BUILD_TESTS=OFF -DHFX_BUILD_BENCH=OFF >/dev/null
 cmake --build "$build" >/dev/null

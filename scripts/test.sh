@@ -17,5 +17,5 @@ echo "== ASan + UBSan build + tests"
 scripts/build.sh asan
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j 2
-echo "== fuzz targets (${FUZZ_SECONDS:-10}s each)"
-FUZZ_SECONDS="${FUZZ_SECONDS:-10}" scripts/fuzz.sh
+echo "== fuzz targets (${FUZZ_SECONDS:-60}s each; the issue asks >= 60 s per target)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh

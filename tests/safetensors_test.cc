@@ -100,6 +100,7 @@ INSTANTIATE_TEST_SUITE_P(
         Malformed{"begin_after_end", st_bytes(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[4,0]}})", zeros(4)), ErrorKind::Format, "begin > end"},
         Malformed{"unknown_dtype", st_bytes(R"({"a":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}})", zeros(1)), ErrorKind::Unsupported, "Q4"},
         Malformed{"missing_offsets", st_bytes(R"({"a":{"dtype":"F32","shape":[1]}})", zeros(4)), ErrorKind::Format, "data_offsets"},
+        Malformed{"nesting_bomb", st_bytes("{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}", ""), ErrorKind::Format, "'a'"},
         Malformed{"bad_metadata", st_bytes(R"({"__metadata__":{"format":1}})", ""), ErrorKind::Format, "__metadata__"}),
     [](const auto& pinfo) { return std::string(pinfo.param.name); });
 
@@ -130,4 +131,27 @@ TEST(Checkpoint, ShardedIndex) {
   expect_error([&] { open_checkpoint(dir.file("lying.index.json")); }, ErrorKind::Format, {"'c'"});
   write_bytes(dir.file("bad.index.json"), R"({"weight_map": 3})");
   expect_error([&] { open_checkpoint(dir.file("bad.index.json")); }, ErrorKind::Format, {"weight_map"});
+}
+
+// Hostile indices (the seeds of fuzz/corpus/index_json are these and more).
+TEST(Checkpoint, ShardedIndexHostile) {
+  TempDir dir;
+  write_safetensors(dir.file("a.safetensors"), {{"a", Tensor::from_vector<float>(DType::F32, {2}, {1, 2})}});
+  auto bad = [&](const std::string& text, ErrorKind kind, std::initializer_list<std::string> needles) {
+    write_bytes(dir.file("model.safetensors.index.json"), text);
+    expect_error([&] { open_checkpoint(dir.file("model.safetensors.index.json")); }, kind, needles);
+  };
+  bad(R"({"weight_map":{"a":"model.safetensors.index.json"}})", ErrorKind::Format, {"names an index"});  // itself
+  bad(R"({"weight_map":{"a":"other.index"}})", ErrorKind::Format, {"names an index"});
+  bad(R"({"weight_map":{"a":"/etc/passwd"}})", ErrorKind::Security, {"plain file name"});
+  bad(R"({"weight_map":{"a":"missing.safetensors"}})", ErrorKind::NotFound, {"missing.safetensors"});
+  bad(R"({"weight_map":{"a":"a.safetensors"})", ErrorKind::Format, {"invalid index JSON"});  // truncated
+  bad(R"([1, 2])", ErrorKind::Format, {"weight_map"});
+  bad(R"({"weight_map":{"a":7}})", ErrorKind::Format, {"not a file name"});
+  bad(std::string(100000, '[') + std::string(100000, ']'), ErrorKind::Format, {"nested deeper"});
+  bad("{\"metadata\":" + std::string(70, '[') + std::string(70, ']') + R"(,"weight_map":{}})", ErrorKind::Format, {"nested deeper"});
+  // Brackets inside strings do not count.
+  write_bytes(dir.file("model.safetensors.index.json"),
+              R"({"metadata":{"note":")" + std::string(100, '[') + R"("},"weight_map":{"a":"a.safetensors"}})");
+  EXPECT_EQ(open_checkpoint(dir.file("model.safetensors.index.json"))->entries().size(), 1u);
 }

@@ -41,6 +41,14 @@ inline void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
+// Copies the regular files of `from` (not subfolders) into `to`, creating it.
+inline void copy_dir(const std::filesystem::path& from, const std::filesystem::path& to) {
+  namespace fs = std::filesystem;
+  fs::create_directories(to);
+  for (const auto& f : fs::directory_iterator(from))
+    if (f.is_regular_file()) fs::copy_file(f.path(), to / f.path().filename(), fs::copy_options::overwrite_existing);
+}
+
 // Runs f, expects an hfx::Error of `kind` whose text contains every needle.
 template <class F>
 void expect_error(F&& f, ErrorKind kind, std::initializer_list<std::string> needles) {

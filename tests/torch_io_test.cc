@@ -346,6 +346,11 @@ INSTANTIATE_TEST_SUITE_P(
     Cases, TorchZipMalformed,
     ::testing::Values(
         Bad{"empty_file", [](const TempDir&) { return std::string(); }, ErrorKind::Format, {"too small"}},
+        Bad{"pickle_crc_mismatch", [](const TempDir& d) {  // central directory CRC of data.pkl off by one
+              std::string s = valid_archive(d);
+              const std::size_t name = s.rfind("archive/data.pkl");  // in the central directory header (name at +46)
+              wr32(s, name - 46 + 16, rd32(s, name - 46 + 16) ^ 1u);
+              return s; }, ErrorKind::Format, {"CRC-32 mismatch", "data.pkl"}},
         Bad{"truncated", [](const TempDir& d) { std::string s = valid_archive(d); return s.substr(0, s.size() / 2); },
             ErrorKind::Format, {"end of central directory"}},
         Bad{"cd_offset_past_eof", [](const TempDir& d) { std::string s = valid_archive(d); wr32(s, s.size() - 6, 0x7fffffff); return s; },

@@ -201,13 +201,42 @@ struct LoadOptions {
   // tf_model.h5) or Flax (flax_model.msgpack) weights in a directory.
   bool from_tf = false;
   bool from_flax = false;
+  // transformers' use_safetensors: nullopt prefers model.safetensors (or its
+  // sharded index) over pytorch_model.bin; true loads only safetensors
+  // (NotFound when the directory has none); false never loads safetensors.
+  std::optional<bool> use_safetensors;
+  // transformers' torch_dtype, spelled as a string: "" uses `dtype` above;
+  // "float32"/"float"/"float16"/"half"/"bfloat16" (or "f32"/"f16"/"bf16");
+  // "auto" is the checkpoint's dtype: config.json's torch_dtype, else the
+  // sharded index's metadata "dtype", else the first floating tensor's dtype.
+  std::string torch_dtype;
+  // transformers' config=: an object (used instead of config.json; the
+  // overrides above still apply) or a path (a config.json, or a directory
+  // holding one).
+  std::optional<Config> config;
+  std::string config_path;
+  // transformers' state_dict=: canonical name -> tensor, bound instead of any
+  // weight file. With a config (above) the path may be empty.
+  std::optional<std::vector<std::pair<std::string, Tensor>>> state_dict;
 };
 
 struct LoadingInfo {
+  // Sorted and named as transformers reports them: missing keys in the
+  // checkpoint's namespace (base_model_prefix added or removed), unexpected
+  // keys as the checkpoint names them (legacy gamma/beta fixed).
   std::vector<std::string> missing_keys, unexpected_keys;
   std::vector<std::string> mismatched_keys;  // "key: checkpoint [..] vs model [..]"
   std::size_t zero_copy = 0, converted = 0;  // how parameters were bound
   std::vector<std::string> files;            // weight files read
+  // transformers' mismatched_keys tuples: (checkpoint key, checkpoint shape, model shape).
+  struct Mismatched {
+    std::string key;
+    Shape checkpoint, model;
+  };
+  std::vector<Mismatched> mismatched;
+  // transformers' error_msgs: state_dict copy errors. As in transformers, a
+  // load that has any throws (listing them all), so a returned info has none.
+  std::vector<std::string> error_msgs;
 };
 
 struct LoadedModel {

@@ -31,7 +31,23 @@ bool Config::has(const std::string& key) const { return find(key) != nullptr; }
 
 void Config::apply_overrides(const json& overrides) {
   if (!overrides.is_object()) throw_error(ErrorKind::InvalidArgument, "config overrides must be a JSON object");
-  for (auto it = overrides.begin(); it != overrides.end(); ++it) fields_[it.key()] = *it;
+  for (auto it = overrides.begin(); it != overrides.end(); ++it) {
+    fields_[it.key()] = *it;
+    // transformers' num_labels setter: a different count replaces id2label/label2id with LABEL_i.
+    if (it.key() == "num_labels" && it->is_number_integer() && it->get<int64_t>() >= 0) {
+      const int64_t n = it->get<int64_t>();
+      const json* m = find("id2label");
+      if (!m || !m->is_object() || static_cast<int64_t>(m->size()) != n) {
+        json id2label = json::object(), label2id = json::object();
+        for (int64_t i = 0; i < n; ++i) {
+          id2label[std::to_string(i)] = "LABEL_" + std::to_string(i);
+          label2id["LABEL_" + std::to_string(i)] = i;
+        }
+        fields_["id2label"] = std::move(id2label);
+        fields_["label2id"] = std::move(label2id);
+      }
+    }
+  }
 }
 
 json Config::merged() const {

@@ -13,12 +13,50 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
+bool ends_with(const std::string& s, std::string_view suf) {
+  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
+}
+
+constexpr std::uintmax_t kMaxIndexBytes = 256ull << 20;
+constexpr int kMaxIndexDepth = 64;  // an index is {"metadata": {...}, "weight_map": {...}}: depth 2-3
+
+// Refuses JSON nested deeper than kMaxIndexDepth before parsing it: nlohmann's
+// dump() (used on metadata values) recurses once per level, so a nesting bomb
+// would otherwise exhaust the stack.
+void check_nesting(const std::string& text, const std::string& path) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > kMaxIndexDepth)
+        throw_error(ErrorKind::Format, "index JSON is nested deeper than " + std::to_string(kMaxIndexDepth) + " levels", path);
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+}
+
 class ShardedSource final : public TensorSource {
  public:
   explicit ShardedSource(const std::string& index_path) : path_(index_path) {
     json idx;
+    // Real indices are a few MB at most; the cap bounds the JSON DOM's memory.
+    std::error_code ec;
+    const auto size = fs::file_size(index_path, ec);
+    if (ec) throw_error(ErrorKind::NotFound, "cannot stat index: " + ec.message(), index_path);
+    if (size > kMaxIndexBytes)
+      throw_error(ErrorKind::Format, "index is " + std::to_string(size) + " bytes, over the " +
+                                         std::to_string(kMaxIndexBytes) + " bytes hfx accepts", index_path);
+    const std::string text = read_text_file(index_path);
+    check_nesting(text, index_path);
     try {
-      idx = json::parse(read_text_file(index_path));
+      idx = json::parse(text);
     } catch (const json::exception& e) {
       throw_error(ErrorKind::Format, std::string("invalid index JSON: ") + e.what(), index_path);
     }
@@ -33,9 +71,13 @@ class ShardedSource final : public TensorSource {
       if (!it->is_string()) throw_error(ErrorKind::Format, "weight_map value is not a file name", index_path, it.key());
       std::string file = it->get<std::string>();
       fs::path fp(file);
-      if (file.empty() || fp.is_absolute() || fp.has_parent_path() || file == "." || file == "..")
+      if (file.empty() || fp.is_absolute() || fp.has_parent_path() || file == "." || file == ".." ||
+          file.find('\0') != std::string::npos)
         throw_error(ErrorKind::Security, "shard file name '" + file + "' is not a plain file name next to the index",
                     index_path, it.key());
+      // A shard that is itself an index would be opened recursively (an index naming itself never ends).
+      if (ends_with(file, ".index.json") || ends_with(file, ".index"))
+        throw_error(ErrorKind::Format, "shard file name '" + file + "' names an index, not a weights file", index_path, it.key());
       auto [pos, added] = shard_of_file.emplace(file, shard_paths_.size());
       if (added) shard_paths_.push_back((dir / fp).string());
       shard_index_[it.key()] = pos->second;
@@ -101,9 +143,6 @@ class ShardedSource final : public TensorSource {
   std::map<std::string, std::string> metadata_;
 };
 
-bool ends_with(const std::string& s, std::string_view suf) {
-  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
-}
 }  // namespace
 
 std::unique_ptr<TensorSource> open_sharded(const std::string& index_path) {

@@ -396,6 +396,60 @@ H make_fapl() {
   return fapl;
 }
 
+// libhdf5 1.10.8 (Debian 12) reads variable-length strings (Keras' layer_names
+// and weight_names) from global heap collections ("GCOL"), and its collection
+// parser (H5HG__cache_heap_deserialize) trusts the object sizes it decodes:
+//  * a free-space object (index 0) of size 0 gives a step of 0 bytes, so the
+//    loop over the collection's objects never ends (the fuzzer's hang);
+//  * an object whose size passes the collection's end is later copied out by
+//    H5HG_read past the collection buffer.
+// Before any attribute is read, every collection in the file is walked the way
+// that parser walks it, and a file with one it would mis-read is refused.
+// (Not covered, as it needs the attribute's raw heap IDs that the API does not
+// expose: a heap ID naming an object index the collection lacks, which 1.10.8
+// checks only with assert(); see fuzz/keras_h5.replay-only.)
+void check_global_heaps(const std::string& path, hid_t file) {
+  H fcpl(H5Fget_create_plist(file), H5Pclose);
+  size_t sizeof_addr = 8, sizeof_size = 8;
+  if (!fcpl.ok() || H5Pget_sizes(fcpl.get(), &sizeof_addr, &sizeof_size) < 0 || sizeof_size < 2 || sizeof_size > 8)
+    throw_error(ErrorKind::Format, "cannot read the file's size-field width" + h5_err(), path);
+  auto m = MappedFile::open(path);
+  const uint8_t* d = m->data();
+  const uint64_t n = m->size();
+  auto le = [&](uint64_t at, std::size_t bytes) {
+    uint64_t v = 0;
+    for (std::size_t i = 0; i < bytes; ++i) v |= uint64_t{d[at + i]} << (8 * i);
+    return v;
+  };
+  const uint64_t hdr = 8 + sizeof_size, objhdr = 8 + sizeof_size;
+  for (const uint8_t* hit = d; n >= hdr && (hit = static_cast<const uint8_t*>(memmem(hit, n - static_cast<uint64_t>(hit - d), "GCOL", 4)));
+       ++hit) {
+    const uint64_t start = static_cast<uint64_t>(hit - d);
+    if (n - start < hdr || d[start + 4] != 1) continue;  // libhdf5 rejects it itself (short or wrong version)
+    const uint64_t size = le(start + 8, sizeof_size);
+    if (size > n - start) continue;  // extends past the end of the file: libhdf5 cannot load it
+    const uint64_t end = start + size;
+    for (uint64_t p = start + hdr; p < end;) {
+      if (end - p < objhdr) break;  // tail too small for an object header: free space
+      const uint64_t idx = le(p, 2), osize = le(p + 8, sizeof_size);
+      uint64_t need;
+      if (idx > 0) {
+        if (osize > end - p - objhdr)
+          throw_error(ErrorKind::Format, "global heap collection at offset " + std::to_string(start) + ": object " +
+                                             std::to_string(idx) + " is larger than its collection", path);
+        need = objhdr + ((osize + 7) & ~uint64_t{7});
+      } else {
+        need = osize;
+        if (need == 0 || need > end - p)
+          throw_error(ErrorKind::Format, "global heap collection at offset " + std::to_string(start) +
+                                             ": free-space object of size " + std::to_string(osize) +
+                                             " (libhdf5 would loop or read past the collection)", path);
+      }
+      p += need;
+    }
+  }
+}
+
 class KerasH5Source final : public TensorSource {
  public:
   explicit KerasH5Source(const std::string& path) : path_(path) {
@@ -409,6 +463,7 @@ class KerasH5Source final : public TensorSource {
     H fapl = make_fapl();
     file_ = H(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
     if (!file_.ok()) throw_error(ErrorKind::Format, "cannot open HDF5 file (truncated or corrupt?)" + h5_err(), path);
+    check_global_heaps(path, file_.get());
     H root(H5Gopen2(file_.get(), "/", H5P_DEFAULT), H5Gclose);
     if (!root.ok()) throw_error(ErrorKind::Format, "cannot open the root group" + h5_err(), path);
     auto layers = read_name_list(root.get(), "layer_names", path, "the root group");
@@ -625,7 +680,16 @@ void write_keras_h5(const std::string& path, const NamedTensors& tensors) {
     if (!t.defined()) throw_error(ErrorKind::InvalidArgument, "undefined tensor", path, name);
     if (t.dtype() != DType::F16) (void)file_type_for(t.dtype(), path, name);
     auto comps = split_path(name);
-    const std::string layer = comps.size() >= 3 ? comps[1] : comps[0];
+    // The Keras layer that owns the weight: "<model>/<layer>/..." as Keras
+    // names them; a weight transformers' TF classes create outside their own
+    // scope belongs to the top-level layer that made it: "model.shared/..."
+    // (BART's shared embedding, built by the main layer "model" under the scope
+    // "model.shared") to "model"; a top-level "final_logits_bias:0" to the
+    // BiasLayer "final_logits_bias".
+    std::string layer = comps.size() >= 3 ? comps[1] : comps[0];
+    if (comps.size() >= 3 && comps[0] == comps[1] && comps[0].find('.') != std::string::npos)
+      layer = comps[0].substr(0, comps[0].find('.'));
+    if (comps.size() == 1 && layer.size() > 2 && layer.compare(layer.size() - 2, 2, ":0") == 0) layer.resize(layer.size() - 2);
     if (layer == "top_level_model_weights") throw_error(ErrorKind::InvalidArgument, "reserved layer name", path, name);
     if (!by_layer.count(layer)) layer_order.push_back(layer);
     by_layer[layer].push_back(i);

@@ -51,6 +51,11 @@ std::unique_ptr<TensorSource> open_torch_zip(const std::string& path) {
     if (bo != "little") throw_error(ErrorKind::Unsupported, "byteorder '" + std::string(bo.substr(0, 16)) + "': only little-endian checkpoints are supported", path);
   }
   const std::string_view pkl = z.stored(pkl_name);
+  // The pickle is read whole anyway, so its CRC-32 is checked (storages are
+  // mapped lazily and left to their bounds checks: hashing them would read the
+  // whole checkpoint up front).
+  if (const uint32_t crc = zip::crc32(pkl.data(), pkl.size()); crc != z.find(pkl_name)->crc)
+    throw_error(ErrorKind::Format, "CRC-32 mismatch in '" + pkl_name + "' (corrupt archive)", path, pkl_name);
   const pickle::Result r = pickle::unpickle(reinterpret_cast<const uint8_t*>(pkl.data()), pkl.size(), path, pkl_name);
 
   std::vector<torch_io::StorageInfo> storages;

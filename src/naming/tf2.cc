@@ -74,6 +74,13 @@ struct ArchRules {
   std::set<std::string> flat_lists = {};
   // Replacements on the final TF path ("/a/b/" -> "/a_._b/").
   std::vector<std::pair<std::string, std::string>> path_renames = {};
+  // TF classes that hold encoder/decoder directly, not under a main layer
+  // named base_model_prefix (TFT5Model: "encoder/...", no "transformer/").
+  bool main_layer = true;
+  // Weights the TF class creates outside its own name scope: canonical name
+  // (after the main-layer prefix) -> full TF name (BART's shared embedding
+  // layer "model.shared", T5's "shared", BART's top-level final_logits_bias).
+  std::map<std::string, std::string> full_names = {};
 };
 
 const std::vector<ArchRules>& arch_rules() {
@@ -91,6 +98,12 @@ const std::vector<ArchRules>& arch_rules() {
       // TFAdaptiveEmbedding / TFAdaptiveSoftmaxMask: emb_layers_._i/embeddings, out_layers_._i_._weight;
       // the tied softmax weights and projections are TF variables of their own.
       {{"transfo-xl"}, {}, {"crit.out_layers.", "crit.out_projs."}, "_._", {}, {}, {"emb_layers"}, {"out_layers"}, {}},
+      // TFBartEncoder/Decoder name their layers f"layers.{i}"; the shared
+      // embedding is a layer named "model.shared" built outside the model's scope.
+      {{"bart"}, {}, {}, ".", {}, {}, {}, {}, {}, true,
+       {{"model.shared.weight", "model.shared/model.shared/embeddings:0"}, {"final_logits_bias", "final_logits_bias:0"}}},
+      // TFT5Model and heads: encoder/decoder/lm_head at the top, shared embedding "shared".
+      {{"t5"}, {}, {}, "_._", {}, {}, {}, {}, {}, false, {{"shared.weight", "shared/shared/embeddings:0"}}},
   };
   return rules;
 }
@@ -98,7 +111,9 @@ const std::vector<ArchRules>& arch_rules() {
 // PyTorch embedding modules and the name of their TF variable.
 std::string embedding_leaf(const std::string& module) {
   if (module == "word_embeddings") return "weight";  // TF*Embeddings: add_weight("weight") under "word_embeddings"
-  if (ends_with(module, "embeddings") || module == "wte" || module == "wpe" || module == "embed_tokens") return "embeddings";
+  if (ends_with(module, "embeddings") || module == "wte" || module == "wpe" || module == "embed_tokens" ||
+      module == "embed_positions" || module == "relative_attention_bias")  // Keras Embeddings (BART, T5)
+    return "embeddings";
   return {};
 }
 
@@ -291,7 +306,7 @@ NamedTensors canonical_to_tf2(const NamedTensors& canonical, const Model& model)
     any_prefixed |= !prefix.empty() && starts_with(s.name, prefix);
   }
   // TF models always hold the main layer under the prefix ("bert/...").
-  const std::string add = !prefix.empty() && !any_prefixed ? prefix + "." : std::string();
+  const std::string add = !prefix.empty() && !any_prefixed && (!rules || rules->main_layer) ? prefix + "." : std::string();
   std::map<std::string, std::size_t> rank;
   for (const auto& [n, s] : specs) rank[n] = s->shape.size();
   for (const auto& [n, t] : canonical) rank[n] = static_cast<std::size_t>(t.dim());
@@ -309,6 +324,15 @@ NamedTensors canonical_to_tf2(const NamedTensors& canonical, const Model& model)
       if (!separate) continue;  // the TF model holds one variable: the tie's target
     }
     std::string n = add + name;
+    if (rules)
+      if (auto f = rules->full_names.find(n); f != rules->full_names.end()) {
+        if (!written.insert(f->second).second)
+          throw_error(ErrorKind::InvalidArgument, "two parameters map to the same TF weight " + f->second, "", name);
+        const std::size_t r = static_cast<std::size_t>(t.dim());
+        const bool emb = ends_with(f->second, "/embeddings:0");
+        out.emplace_back(f->second, emb || r <= 1 || !ends_with(f->second, "/kernel:0") ? t : permute(t, perm_for(Transpose::Simple, r, true)));
+        continue;
+      }
     if (rules)
       for (const auto& [from, to] : rules->module_renames)
         if (starts_with(n, from)) {

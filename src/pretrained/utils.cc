@@ -35,7 +35,9 @@ std::string module_of(const std::string& name) {
 bool is_embedding_weight(const ParamSpec& s) {
   static const char* kModules[] = {"word_embeddings", "position_embeddings", "token_type_embeddings", "wte", "wpe",
                                    "embed_tokens", "embed_positions", "shared",
-                                   "embeddings", "lang_embeddings", "word_embedding"};  // XLM, XLNet
+                                   "embeddings", "lang_embeddings", "word_embedding",  // XLM, XLNet
+                                   "tokens_embed", "positions_embed",  // OpenAI GPT
+                                   "relative_attention_bias"};         // T5 (an nn.Embedding)
   if (!ends_with(s.name, ".weight") || s.shape.size() != 2) return false;
   if (s.name.find("word_emb.emb_layers.") != std::string::npos) return true;  // Transformer-XL AdaptiveEmbedding
   const std::string m = module_of(s.name);
@@ -153,10 +155,17 @@ void set_param(ParamTable& t, std::size_t i, Tensor v) {
 }  // namespace
 
 // ---- counts -------------------------------------------------------------------
+// State-dict entries transformers registers as buffers, not parameters
+// (not counted by num_parameters): BART's final_logits_bias.
+static bool is_buffer(const ParamSpec& s) {
+  static const std::string kFinalLogitsBias = "final_logits_bias";
+  return s.name == kFinalLogitsBias;
+}
+
 int64_t num_parameters(const Model& model, bool /*only_trainable*/, bool exclude_embeddings) {
   int64_t n = 0;
   for (const auto& s : model.params().specs()) {
-    if (!s.tied_to.empty()) continue;
+    if (!s.tied_to.empty() || is_buffer(s)) continue;
     if (exclude_embeddings && is_embedding_weight(s)) continue;
     n += shape_numel(s.shape);
   }
