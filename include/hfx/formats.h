@@ -41,4 +41,8 @@ void write_flax_msgpack(const std::string& path, const NamedTensors& tensors);
 // (format() == "tf1"); names are TF variable names.
 std::unique_ptr<TensorSource> open_tf1_checkpoint(const std::string& prefix);
 
+// The original OpenAI GPT numpy release folder (format() == "openai-npy"):
+// parameters_names.json, params_shapes.json, params_N.npy (src/io/openai_npy.cc).
+std::unique_ptr<TensorSource> open_openai_npy_folder(const std::string& dir);
+
 }  // namespace hfx
