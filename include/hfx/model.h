@@ -194,6 +194,9 @@ struct LoadOptions {
   // tf_model.h5) or Flax (flax_model.msgpack) weights in a directory.
   bool from_tf = false;
   bool from_flax = false;
+  // Use this config instead of the directory's config.json (e.g. a TF1
+  // checkpoint's bert_config.json, given a model_type).
+  std::optional<Config> config;
 };
 
 struct LoadingInfo {

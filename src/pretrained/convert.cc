@@ -167,7 +167,10 @@ ConvertResult convert_original_checkpoint(const ConvertOptions& o) {
   };
   if (type == "bert" || type == "albert") {
     std::string path = o.output;
-    if (o.safetensors) path = (fs::path(path).parent_path() / (fs::path(path).stem().string() + ".safetensors")).string();
+    if (o.safetensors) {  // pytorch_model.bin -> model.safetensors (transformers' names), else x.bin -> x.safetensors
+      const fs::path p(path);
+      path = (p.parent_path() / (p.filename() == "pytorch_model.bin" ? std::string("model") : p.stem().string())).string() + ".safetensors";
+    }
     if (const auto parent = fs::path(path).parent_path(); !parent.empty()) fs::create_directories(parent);
     write(path, o.safetensors);
     return r;

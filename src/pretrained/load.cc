@@ -81,10 +81,14 @@ LoadedModel load_pretrained(const std::string& path, const std::string& class_na
   } else if (fs::exists(p, ec)) {
     dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
     weights = p.string();
+  } else if (opts.from_tf && fs::exists(path + ".index", ec)) {  // a TF1 prefix, "model.ckpt"
+    dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+    weights = path + ".index";
   } else {
     throw_error(ErrorKind::NotFound, "no such file or directory", path);
   }
-  Config config = AutoConfig::from_pretrained(dir.string(), opts.config_overrides);
+  Config config = opts.config ? *opts.config : AutoConfig::from_pretrained(dir.string(), opts.config_overrides);
+  if (opts.config) config.apply_overrides(opts.config_overrides);
   std::string cls = class_name;
   if (cls.empty()) {
     const Architecture& arch = architecture(config.model_type());
@@ -177,7 +181,7 @@ namespace {
 std::unique_ptr<Model> auto_load(const char* auto_name, const std::string& path, const LoadOptions& opts, LoadingInfo* info) {
   std::error_code ec;
   fs::path dir = fs::is_directory(path, ec) ? fs::path(path) : fs::path(path).parent_path();
-  Config config = AutoConfig::from_pretrained(dir.empty() ? "." : dir.string(), opts.config_overrides);
+  Config config = opts.config ? *opts.config : AutoConfig::from_pretrained(dir.empty() ? "." : dir.string(), opts.config_overrides);
   LoadedModel lm = load_pretrained(path, auto_class_for(config, auto_name), opts);
   if (info) *info = std::move(lm.info);
   return std::move(lm.model);
