@@ -123,10 +123,11 @@ int run_export(const ExportArgs& a) {
   if (!a.perturb.empty()) {  // test hook: corrupt one tensor of the result
     bool found = false;
     for (auto& [n, t] : sd) {
-      if (n != a.perturb) continue;
+      if (n != a.perturb && a.perturb != "*") continue;
       Tensor c = t.to(DType::F32).clone();
       float* p = c.mutable_data<float>();
-      for (int64_t i = 0; i < c.numel(); ++i) p[i] += static_cast<float>(a.perturb_delta);
+      // Uneven, so that a following LayerNorm cannot cancel it.
+      for (int64_t i = 0; i < c.numel(); ++i) p[i] += static_cast<float>(a.perturb_delta * static_cast<double>(1 + i % 7) / 4.0);
       t = c.to(t.dtype());
       found = true;
     }
@@ -267,7 +268,8 @@ void add_conversion_commands(CLI::App& app, std::function<int()>& action) {
   e->add_option("--out", ex->out, "output directory (default: the model's own directory)");
   e->add_option("--max-shard-size", ex->max_shard_size, "shard the weights (e.g. 5GB, 10KB)");
   e->add_option("--class", ex->cls, "model class (default: config.json architectures[0])");
-  e->add_option("--perturb", ex->perturb, "")->group("");  // test hook: add --perturb-delta to this tensor of the result
+  // Test hooks: add --perturb-delta (unevenly) to this tensor of the result ("*": to every tensor).
+  e->add_option("--perturb", ex->perturb, "")->group("");
   e->add_option("--perturb-delta", ex->perturb_delta, "")->group("");
   e->callback([&action, ex] { action = [ex] { return run_export(*ex); }; });
 
