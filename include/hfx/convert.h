@@ -9,8 +9,8 @@
 //   gpt, gpt2, xlnet, transfo_xl   `output` folder: pytorch_model.bin + config.json
 //   t5               `output` folder via save_pretrained: model.safetensors,
 //                    config.json, generation_config.json
-//   xlm              not implemented (Unsupported): its dump is a pickle with numpy
-//                    objects that hfx's restricted unpickler refuses
+//   xlm              the original PyTorch dump (`tf_checkpoint`, no config): `output`
+//                    folder with pytorch_model.bin, config.json (its params), vocab.json
 // `safetensors`: weights as safetensors instead of torch.save (model.safetensors
 // in the folder; for bert/albert the output path with its extension replaced).
 // Optimizer slots and global_step are skipped; any other variable the name

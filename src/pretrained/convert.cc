@@ -98,6 +98,42 @@ json full_config(const std::string& type, const json& input, const std::string& 
 
 std::string dump_json(const json& j) { return j.dump(2, ' ', /*ensure_ascii=*/true) + "\n"; }
 
+// convert_xlm_original_pytorch_checkpoint_to_pytorch: the dump's "model" state
+// dict with "transformer." prefixed (pred_layer kept), its "params" minus
+// tensors and arrays as config.json, dico_word2id rewritten as vocab.json.
+ConvertResult convert_xlm(const ConvertOptions& o) {
+  json rest;
+  auto src = open_torch_dump(o.tf_checkpoint, "model", rest);
+  NamedTensors sd;
+  for (const auto& e : src->entries())
+    sd.emplace_back(e.name.find("pred_layer") != std::string::npos ? e.name : "transformer." + e.name, src->get(e.name));
+  if (!rest.contains("params") || !rest["params"].is_object()) throw_error(ErrorKind::Format, "the XLM dump has no 'params' dict", o.tf_checkpoint);
+  if (!rest.contains("dico_word2id") || !rest["dico_word2id"].is_object())
+    throw_error(ErrorKind::Format, "the XLM dump has no 'dico_word2id' dict", o.tf_checkpoint);
+  json vocab = json::object();
+  for (const auto& [s, i] : rest["dico_word2id"].items()) {
+    if (!i.is_number_integer()) throw_error(ErrorKind::Format, "dico_word2id value is not an int", o.tf_checkpoint, s);
+    std::string w = s;
+    if (s.find("@@") == std::string::npos && i.get<int64_t>() > 13) w += "</w>";
+    else for (std::size_t p = w.find("@@"); p != std::string::npos; p = w.find("@@", p)) w.erase(p, 2);
+    vocab[w] = i;
+  }
+  std::error_code ec;
+  fs::create_directories(o.output, ec);
+  if (ec) throw_error(ErrorKind::Io, "cannot create the output folder: " + ec.message(), o.output);
+  const fs::path dir(o.output);
+  ConvertResult r;
+  r.class_name = "XLMWithLMHeadModel";
+  r.tensors = sd.size();
+  const std::string weights = (dir / (o.safetensors ? "model.safetensors" : "pytorch_model.bin")).string();
+  if (o.safetensors) write_safetensors(weights, sd, {{"format", "pt"}});
+  else write_torch_zip(weights, sd);
+  write_file_atomic((dir / "config.json").string(), dump_json(rest["params"]));
+  write_file_atomic((dir / "vocab.json").string(), dump_json(vocab));
+  r.files = {weights, (dir / "config.json").string(), (dir / "vocab.json").string()};
+  return r;
+}
+
 }  // namespace
 
 json converted_config(const std::string& type, const json& input, const std::string& task, int64_t num_labels) {
@@ -116,8 +152,7 @@ json converted_config(const std::string& type, const json& input, const std::str
 
 ConvertResult convert_original_checkpoint(const ConvertOptions& o) {
   const std::string& type = o.model_type;
-  if (type == "xlm")
-    throw_error(ErrorKind::Unsupported, "xlm: the original XLM dump is a pickle holding numpy objects, which hfx's restricted unpickler refuses; not implemented");
+  if (type == "xlm") return convert_xlm(o);
   const auto types = naming::tf1_convert_types();
   if (std::find(types.begin(), types.end(), type) == types.end())
     throw_error(ErrorKind::InvalidArgument, "--model_type should be one of bert, albert, gpt, gpt2, xlnet, xlm, t5, transfo_xl; not '" + type + "'");
