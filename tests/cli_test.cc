@@ -10,20 +10,8 @@
 
 namespace {
 
-struct CliRun {
-  int status;
-  std::string out;
-};
-
-CliRun run_cli(const std::string& args) {
-  std::string cmd = std::string(HFX_CLI_PATH) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
+using hfx::testing::CliRun;
+using hfx::testing::run_cli;
 
 std::string fixture(const std::string& rel) { return (hfx::testing::fixtures_dir() / rel).string(); }
 

@@ -12,6 +12,7 @@ using namespace hfx;
 using hfx::testing::expect_error;
 using hfx::testing::fixtures_dir;
 using hfx::testing::TempDir;
+using hfx::testing::check_with_transformers;
 namespace fs = std::filesystem;
 
 namespace {
@@ -28,17 +29,6 @@ std::vector<std::string> files_in(const fs::path& dir) {
   for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
   std::sort(out.begin(), out.end());
   return out;
-}
-
-// Runs the pinned real-framework checker when its environment exists.
-void check_with_transformers(const fs::path& dir, const fs::path& ref, const char* framework) {
-  const fs::path py = hfx::testing::source_dir() / "tools/fixtures/.venv/bin/python";
-  if (!fs::exists(py)) GTEST_SKIP() << "pinned Python env missing (tools/fixtures/env.sh creates it; scripts/test.sh runs it)";
-  std::string cmd = py.string() + " " + (hfx::testing::source_dir() / "tools/fixtures/check_written.py").string() + " " + dir.string() +
-                    " --expect " + ref.string() + " --framework " + framework + " > " + (dir / "check.log").string() + " 2>&1";
-  int rc = std::system(cmd.c_str());
-  EXPECT_EQ(rc, 0) << read_text_file((dir / "check.log").string());
-  fs::remove(dir / "check.log");
 }
 
 }  // namespace

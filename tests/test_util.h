@@ -106,3 +106,39 @@ inline CliResult run_hfx(const std::string& args) {
 }
 
 }  // namespace hfx::testing
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace hfx::testing {
+
+// The hfx command line, run as a user would: exit status and stdout+stderr.
+struct CliRun {
+  int status;
+  std::string out;
+};
+inline CliRun run_cli(const std::string& args) {
+  std::string cmd = std::string(HFX_CLI_PATH) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+// Loads `dir` in the real framework (tools/fixtures/check_written.py) and
+// compares with the fixture case `ref`; skips when the pinned venv is missing.
+inline void check_with_transformers(const std::filesystem::path& dir, const std::filesystem::path& ref, const char* framework) {
+  const std::filesystem::path py = source_dir() / "tools/fixtures/.venv/bin/python";
+  if (!std::filesystem::exists(py)) GTEST_SKIP() << "pinned Python env missing (tools/fixtures/env.sh creates it; scripts/test.sh runs it)";
+  std::string cmd = py.string() + " " + (source_dir() / "tools/fixtures/check_written.py").string() + " " + dir.string() +
+                    " --expect " + ref.string() + " --framework " + framework + " > " + (dir / "check.log").string() + " 2>&1";
+  int rc = std::system(cmd.c_str());
+  EXPECT_EQ(rc, 0) << read_text_file((dir / "check.log").string());
+  std::filesystem::remove(dir / "check.log");
+}
+
+}  // namespace hfx::testing

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "hfx/io.h"
 
 namespace hfx {
@@ -24,6 +26,11 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 // torch.load(weights_only=True).
 std::unique_ptr<TensorSource> open_torch_zip(const std::string& path);
 void write_torch_zip(const std::string& path, const NamedTensors& tensors);
+// A torch.save zip holding a dict with a state dict under `state_key` and plain
+// data beside it (the original XLM dump: model, params, dico_*): the tensors of
+// the state dict, and the rest as JSON in `rest` (tensors and numpy arrays
+// dropped, which the restricted unpickler accepts here as inert placeholders).
+std::unique_ptr<TensorSource> open_torch_dump(const std::string& path, const std::string& state_key, nlohmann::json& rest);
 // Legacy pre-1.6 torch.save (magic number, pickles, raw storages): read only.
 std::unique_ptr<TensorSource> open_torch_legacy(const std::string& path);
 
@@ -40,5 +47,9 @@ void write_flax_msgpack(const std::string& path, const NamedTensors& tensors);
 // Original TF1 checkpoint: `prefix` is the path without ".index"
 // (format() == "tf1"); names are TF variable names.
 std::unique_ptr<TensorSource> open_tf1_checkpoint(const std::string& prefix);
+
+// The original OpenAI GPT numpy release folder (format() == "openai-npy"):
+// parameters_names.json, params_shapes.json, params_N.npy (src/io/openai_npy.cc).
+std::unique_ptr<TensorSource> open_openai_npy_folder(const std::string& dir);
 
 }  // namespace hfx

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli/convert.h"
 #include "hfx/io.h"
 #include "hfx/model.h"
 #include "hfx/pretrained.h"
@@ -136,6 +137,9 @@ int main(int argc, char** argv) {
   prune->add_option("--class", cls, "model class (default: config.json architectures[0])");
   prune->add_option("--out", out_dir, "output directory")->required();
 
+  std::function<int()> conversion;  // convert / export / diff (src/cli/convert.cc)
+  hfx::cli::add_conversion_commands(app, conversion);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -143,6 +147,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (auto rc = hfx::cli::run_text_command(text_cmds)) return *rc;
+    if (conversion) return conversion();
     if (*info) return cmd_info(path, flops, tokens);
     if (*resize) {
       hfx::LoadedModel lm = hfx::load_pretrained(path, cls);

@@ -150,7 +150,7 @@ class Vm {
         case 'b': {  // BUILD: state for an OrderedDict (_metadata) or a tensor; kept out of the result
           pop();
           const Kind k = obj(top()).kind;
-          if (k != Kind::Dict && k != Kind::Tensor) fail("BUILD on a " + kind_name(k) + " (only dicts and tensors take state)");
+          if (k != Kind::Dict && k != Kind::Tensor && k != Kind::Opaque) fail("BUILD on a " + kind_name(k) + " (only dicts and tensors take state)");
           break;
         }
         case 's': {  // SETITEM
@@ -201,6 +201,7 @@ class Vm {
   static std::string kind_name(Kind k) {
     switch (k) {
       case Kind::None: return "None";
+      case Kind::Opaque: return "numpy object";
       case Kind::Bool: return "bool";
       case Kind::Int: case Kind::BigInt: return "int";
       case Kind::Float: return "float";
@@ -336,6 +337,9 @@ class Vm {
     if (module == "__builtin__") module = "builtins";  // Python 2 spelling (protocol 2)
     const std::string qual = module + "." + name;
     if (module == "collections" && name == "OrderedDict") return make_global(Global::OrderedDict, qual);
+    if (lim_.numpy_opaque && (qual == "numpy.core.multiarray._reconstruct" || qual == "numpy.ndarray" ||
+                              qual == "numpy.dtype" || qual == "numpy.core.multiarray.scalar" || qual == "_codecs.encode"))
+      return make_global(Global::Opaque, qual);
     if (module == "torch._utils") {
       if (name == "_rebuild_tensor") return make_global(Global::RebuildTensor, qual);
       if (name == "_rebuild_tensor_v2") return make_global(Global::RebuildTensorV2, qual);
@@ -404,6 +408,7 @@ class Vm {
         if (obj(args[0]).kind != Kind::Tensor) fail(fname + " of a " + kind_name(obj(args[0]).kind) + ", not a tensor");
         return args[0];
       }
+      case Global::Opaque: return make(Kind::Opaque);
       case Global::StorageType: case Global::Dtype: break;
     }
     fail(fname + " is not callable here");

@@ -28,7 +28,7 @@
 
 namespace hfx::pickle {
 
-enum class Kind : uint8_t { None, Bool, Int, BigInt, Float, Str, Bytes, Tuple, List, Dict, Global, PersId, Tensor };
+enum class Kind : uint8_t { None, Bool, Int, BigInt, Float, Str, Bytes, Tuple, List, Dict, Global, PersId, Tensor, Opaque };
 
 enum class Global : uint8_t {
   OrderedDict,
@@ -38,6 +38,7 @@ enum class Global : uint8_t {
   RebuildParameter, RebuildParameterWithState, Parameter,
   StorageType,  // dtype set; untyped: UntypedStorage (bytes); supported=false: a torch type hfx lacks
   Dtype,
+  Opaque,  // a numpy object (Limits::numpy_opaque): never built, an inert Kind::Opaque placeholder
 };
 
 struct TensorDesc {
@@ -72,6 +73,12 @@ struct Limits {
   std::size_t max_stack = std::size_t{1} << 22;
   std::size_t max_marks = 4096;
   std::size_t max_dims = 64;
+  // The original XLM dump (convert --model_type xlm) holds numpy arrays and
+  // dtypes beside its tensors: accept numpy.core.multiarray._reconstruct,
+  // numpy.ndarray, numpy.dtype, numpy.core.multiarray.scalar and _codecs.encode
+  // (protocol 2's spelling of the arrays' bytes) as inert
+  // placeholders (nothing is constructed or executed; their state is dropped).
+  bool numpy_opaque = false;
 };
 
 // Runs the pickle starting at data[0]; stops at STOP. `file` (and `what`,

@@ -66,9 +66,9 @@ StorageInfo storage_type(const pickle::Object& type, const std::string& file, co
 }
 
 std::vector<TensorPlan> plan_tensors(const pickle::Result& r, const std::string& file, const PidResolver& pid,
-                                     const std::vector<StorageInfo>& storages) {
+                                     const std::vector<StorageInfo>& storages, std::optional<uint32_t> root_index) {
   using pickle::Kind;
-  const pickle::Object& root = r.at(r.root);
+  const pickle::Object& root = r.at(root_index.value_or(r.root));
   if (root.kind != Kind::Dict)
     throw_error(ErrorKind::Unsupported, "the pickled object is not a state dict (a dict of tensors); hfx reads state dicts only", file);
   std::vector<TensorPlan> plans;

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,8 +46,9 @@ using PidResolver = std::function<Window(const pickle::Result& r, const pickle::
 
 // Walks the root dict of `r` (name -> tensor), resolving each tensor's storage
 // with `pid` and checking offsets, sizes and strides against its window.
+// `root`: the dict to walk instead of r.root (a state dict nested in a bigger dump).
 std::vector<TensorPlan> plan_tensors(const pickle::Result& r, const std::string& file, const PidResolver& pid,
-                                     const std::vector<StorageInfo>& storages);
+                                     const std::vector<StorageInfo>& storages, std::optional<uint32_t> root = std::nullopt);
 
 // Maps a StorageType global to (dtype, untyped), throwing Unsupported for
 // torch storage types that hfx has no dtype for.

@@ -13,6 +13,7 @@ namespace hfx {
 
 namespace {
 using pickle::Kind;
+using json = nlohmann::json;
 
 const char* storage_name(DType d) {
   switch (d) {
@@ -32,7 +33,54 @@ const char* storage_name(DType d) {
 }
 }  // namespace
 
-std::unique_ptr<TensorSource> open_torch_zip(const std::string& path) {
+namespace {
+
+// Plain data of an unpickled object as JSON (json.dumps' view: int keys become
+// strings); tensors and numpy placeholders are left out of dicts, as the XLM
+// converter drops them.
+json to_json(const pickle::Result& r, uint32_t i, int depth) {
+  if (depth > 64) throw_error(ErrorKind::Format, "pickled object nested too deeply");
+  const pickle::Object& o = r.at(i);
+  switch (o.kind) {
+    case Kind::None: return nullptr;
+    case Kind::Bool: return o.i != 0;
+    case Kind::Int: return o.i;
+    case Kind::Float: return o.f;
+    case Kind::Str: return o.s;
+    case Kind::Tuple: case Kind::List: {
+      json a = json::array();
+      for (uint32_t x : o.items) a.push_back(to_json(r, x, depth + 1));
+      return a;
+    }
+    case Kind::Dict: {
+      json d = json::object();
+      for (std::size_t k = 0; k + 1 < o.items.size(); k += 2) {
+        const pickle::Object& key = r.at(o.items[k]);
+        const Kind vk = r.at(o.items[k + 1]).kind;
+        if (vk == Kind::Tensor || vk == Kind::Opaque) continue;
+        std::string ks = key.kind == Kind::Str ? key.s : key.kind == Kind::Int ? std::to_string(key.i) : std::string();
+        if (key.kind != Kind::Str && key.kind != Kind::Int) throw_error(ErrorKind::Unsupported, "dict key that is not a str or int");
+        d[ks] = to_json(r, o.items[k + 1], depth + 1);
+      }
+      return d;
+    }
+    default: break;
+  }
+  throw_error(ErrorKind::Unsupported, "pickled value that has no JSON form");
+}
+
+std::unique_ptr<TensorSource> open_zip(const std::string& path, const std::string& state_key, json* rest);
+
+}  // namespace
+
+std::unique_ptr<TensorSource> open_torch_zip(const std::string& path) { return open_zip(path, "", nullptr); }
+
+std::unique_ptr<TensorSource> open_torch_dump(const std::string& path, const std::string& state_key, json& rest) {
+  return open_zip(path, state_key, &rest);
+}
+
+namespace {
+std::unique_ptr<TensorSource> open_zip(const std::string& path, const std::string& state_key, json* rest) {
   auto file = MappedFile::open(path);
   zip::ZipReader z(file);
   if (z.entries().empty()) throw_error(ErrorKind::Format, "zip archive has no entries (not a torch.save checkpoint)", path);
@@ -56,7 +104,22 @@ std::unique_ptr<TensorSource> open_torch_zip(const std::string& path) {
   // whole checkpoint up front).
   if (const uint32_t crc = zip::crc32(pkl.data(), pkl.size()); crc != z.find(pkl_name)->crc)
     throw_error(ErrorKind::Format, "CRC-32 mismatch in '" + pkl_name + "' (corrupt archive)", path, pkl_name);
-  const pickle::Result r = pickle::unpickle(reinterpret_cast<const uint8_t*>(pkl.data()), pkl.size(), path, pkl_name);
+  pickle::Limits lim;
+  lim.numpy_opaque = rest != nullptr;
+  const pickle::Result r = pickle::unpickle(reinterpret_cast<const uint8_t*>(pkl.data()), pkl.size(), path, pkl_name, lim);
+  std::optional<uint32_t> state;
+  if (rest) {  // a dump {state_key: state dict, ...}: the rest as JSON
+    const pickle::Object& root = r.at(r.root);
+    if (root.kind != Kind::Dict) throw_error(ErrorKind::Format, "the pickled dump is not a dict", path);
+    *rest = json::object();
+    for (std::size_t k = 0; k + 1 < root.items.size(); k += 2) {
+      const pickle::Object& key = r.at(root.items[k]);
+      if (key.kind != Kind::Str) throw_error(ErrorKind::Format, "dump key is not a string", path);
+      if (key.s == state_key) state = root.items[k + 1];
+      else (*rest)[key.s] = to_json(r, root.items[k + 1], 0);
+    }
+    if (!state) throw_error(ErrorKind::Format, "the dump has no '" + state_key + "' entry", path);
+  }
 
   std::vector<torch_io::StorageInfo> storages;
   std::map<std::string, std::size_t> by_key;
@@ -98,9 +161,10 @@ std::unique_ptr<TensorSource> open_torch_zip(const std::string& path) {
     const auto& st = storages[it->second];
     return {it->second, 0, st.numel * dtype_size(st.dtype)};
   };
-  auto plans = torch_io::plan_tensors(r, path, pid, storages);
+  auto plans = torch_io::plan_tensors(r, path, pid, storages, state);
   return std::make_unique<torch_io::TorchSource>(path, "pytorch", file, std::move(storages), std::move(plans));
 }
+}  // namespace
 
 void write_torch_zip(const std::string& path, const NamedTensors& tensors) {
   std::set<std::string> names;

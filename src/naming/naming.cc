@@ -7,6 +7,7 @@ std::unique_ptr<TensorSource> canonical_names(std::unique_ptr<TensorSource> src,
   auto base = [&](const std::string& x) { return f == x || f == x + "-sharded"; };
   if (base("tf_h5")) return tf2_to_canonical(std::move(src), model);
   if (base("flax")) return flax_to_canonical(std::move(src), model);
+  if (f == "tf1") return tf1_to_canonical(std::move(src), model);
   return src;  // safetensors, pytorch: already canonical
 }
 

@@ -7,6 +7,7 @@
 // know no format: this layer is the only place the two meet.
 #pragma once
 
+#include <map>
 #include <memory>
 
 #include "hfx/formats.h"
@@ -25,5 +26,48 @@ NamedTensors canonical_to_tf2(const NamedTensors& canonical, const Model& model)
 // PyTorch <-> Flax (convert_pytorch_state_dict_to_flax and its inverse).
 std::unique_ptr<TensorSource> flax_to_canonical(std::unique_ptr<TensorSource> src, const Model& model);
 NamedTensors canonical_to_flax(const NamedTensors& canonical, const Model& model);
+
+}  // namespace hfx::naming
+
+namespace hfx::naming {
+
+// ---- original-release (TF1) checkpoints: src/naming/tf1.cc ----------------
+// How one variable becomes a PyTorch tensor.
+enum class Tf1Op { Copy, Transpose, Squeeze, Index, InvFreq };
+
+struct Tf1Param {
+  std::string name;    // canonical (PyTorch state_dict key)
+  std::string source;  // TF variable; for a tie, the canonical name whose tensor it shares
+  Tf1Op op = Tf1Op::Copy;
+  int64_t index = -1;  // Index: the layer slice of a [n_layer, ...] stack; InvFreq: d_model
+  bool tied = false;
+};
+
+struct Tf1Plan {
+  std::string type, model_type, class_name, finetuning_task;
+  int64_t num_labels = 0;             // > 0 for an XLNet GLUE classifier
+  bool cast_f32 = false;              // T5: every tensor astype(float32)
+  std::vector<Tf1Param> params;       // in checkpoint order, then ties and buffers
+  std::vector<std::string> skipped;   // optimizer slots, global_step, ...
+  std::vector<std::string> missing;   // parameters of the class that no variable provides
+};
+
+struct Tf1PlanOptions {
+  std::string finetuning_task;   // xlnet only (GLUE task name, any case)
+  bool require_complete = true;  // missing parameters are an error
+};
+
+// transformers-cli convert's model types: bert albert gpt gpt2 xlnet xlm t5 transfo_xl.
+std::vector<std::string> tf1_convert_types();
+// config.json model_type -> convert type ("openai-gpt" -> "gpt"); empty if none.
+std::string tf1_convert_type_for(const std::string& model_type);
+// The name table for `type` applied to a checkpoint's variables; `config` is the
+// config's merged JSON. Unknown variables -> Unsupported naming them.
+Tf1Plan tf1_plan(const std::string& type, const json& config, const std::vector<TensorInfo>& vars,
+                 const Tf1PlanOptions& opts = {});
+// One converted tensor; ties are looked up in `done` (canonical name -> tensor).
+Tensor tf1_tensor(const Tf1Param& p, const TensorSource& src, const std::map<std::string, Tensor>& done, bool cast_f32);
+// from_tf with a TF1 checkpoint: canonical names for this model's type.
+std::unique_ptr<TensorSource> tf1_to_canonical(std::unique_ptr<TensorSource> src, const Model& model);
 
 }  // namespace hfx::naming

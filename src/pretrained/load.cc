@@ -214,7 +214,7 @@ std::pair<fs::path, std::string> split_path(const std::string& path, const LoadO
   if (fs::is_directory(p, ec)) return {p, std::string()};
   if (fs::exists(p, ec)) return {p.parent_path().empty() ? fs::path(".") : p.parent_path(), p.string()};
   // A TF1 checkpoint prefix ("model.ckpt" beside "model.ckpt.index").
-  if (fs::exists(path + ".index", ec)) return {p.parent_path().empty() ? fs::path(".") : p.parent_path(), p.string()};
+  if (fs::exists(path + ".index", ec)) return {p.parent_path().empty() ? fs::path(".") : p.parent_path(), path + ".index"};
   throw_error(ErrorKind::NotFound, "no such file or directory", path);
 }
 

@@ -97,6 +97,11 @@ NamedTensors state_dict_for_save(const Model& model, bool drop_tied) {
 
 namespace {
 
+bool exists_file(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_regular_file(p, ec);
+}
+
 std::string dump_json(const json& j) { return j.dump(2, ' ', /*ensure_ascii=*/true) + "\n"; }
 
 std::string shard_name(const std::string& weights, std::size_t i, std::size_t n) {
@@ -170,12 +175,18 @@ void save_pretrained(const Model& model, const std::string& dir_s, const SaveOpt
   const std::size_t N = shards.size();
 
   // 1. Write every shard under a staging name ("<final>.hfx-new"), fsynced.
+  //    An index left by a killed save may still point at staged names: then
+  //    this save stages under the other suffix, so those stay untouched.
+  const std::string index_name = weights + ".index.json";
+  std::string suffix = ".hfx-new";
+  if (exists_file(dir / index_name) && read_text_file((dir / index_name).string()).find(".hfx-new\"") != std::string::npos)
+    suffix = ".hfx-new-b";
   std::vector<std::string> finals, staged;
   for (std::size_t s = 0; s < N; ++s) {
     NamedTensors part;
     for (std::size_t i : shards[s]) part.push_back(sd[i]);
     finals.push_back(shard_name(weights, s, N));
-    staged.push_back((dir / (finals.back() + ".hfx-new")).string());
+    staged.push_back((dir / (finals.back() + suffix)).string());
     write_weights(staged.back(), o.framework, safe, part);
   }
   write_file_atomic((dir / "config.json").string(), dump_json(cfg));
@@ -186,7 +197,6 @@ void save_pretrained(const Model& model, const std::string& dir_s, const SaveOpt
     write_file_atomic((dir / "generation_config.json").string(), dump_json(gc));
   }
 
-  const std::string index_name = weights + ".index.json";
   auto index_json = [&](const std::vector<std::string>& names) {
     json wm = json::object();
     for (std::size_t s = 0; s < N; ++s)
@@ -223,7 +233,10 @@ void save_pretrained(const Model& model, const std::string& dir_s, const SaveOpt
   if (N > 1) keep.insert(index_name);
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const std::string f = e.path().filename().string();
-    if (!e.is_regular_file() || keep.count(f) || !is_weight_file(f, o.framework)) continue;
+    // Also staged shards and temporary files that an interrupted earlier save left behind.
+    const bool leftover = f.find(".hfx-new") != std::string::npos ||
+                          (f.find(".tmp-") != std::string::npos && is_weight_file(f.substr(0, f.find(".tmp-")), o.framework));
+    if (!e.is_regular_file() || keep.count(f) || (!is_weight_file(f, o.framework) && !leftover)) continue;
     std::error_code ignore;
     fs::remove(e.path(), ignore);
   }
