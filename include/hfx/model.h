@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "hfx/config.h"
+#include "hfx/hub.h"
 #include "hfx/tensor.h"
 
 namespace hfx {
@@ -194,6 +195,8 @@ struct LoadOptions {
   // tf_model.h5) or Flax (flax_model.msgpack) weights in a directory.
   bool from_tf = false;
   bool from_flax = false;
+  // `path` may be a hub repo id ("org/name"): revision, cache, offline, token (hfx/hub.h).
+  HubOptions hub;
 };
 
 struct LoadingInfo {

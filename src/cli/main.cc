@@ -4,6 +4,7 @@
 //   hfx info PATH --flops --tokens N   also floating_point_ops for N tokens (6 x N x non-embedding parameters)
 //   hfx resize PATH --new-num-tokens N [--pad-to-multiple-of M] --out DIR
 //   hfx prune PATH --heads "0:1,2;1:0" [--heads ...] --out DIR
+//   hfx download / scan-cache / push: see cli/hub.cc; every PATH may also be a hub repo id
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -14,6 +15,7 @@
 #include "hfx/io.h"
 #include "hfx/model.h"
 #include "hfx/pretrained.h"
+#include "cli/hub.h"
 
 namespace {
 
@@ -129,6 +131,7 @@ int main(int argc, char** argv) {
   prune->add_option("--heads", heads_specs, "LAYER:HEAD,HEAD (layers separated by ';' or repeated flags)")->required();
   prune->add_option("--class", cls, "model class (default: config.json architectures[0])");
   prune->add_option("--out", out_dir, "output directory")->required();
+  hfx::cli::add_hub_commands(app);
 
   try {
     app.parse(argc, argv);
@@ -136,6 +139,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
+    if (auto rc = hfx::cli::run_hub_commands()) return *rc;
+    path = hfx::cli::resolve_path_arg(path);
     if (*info) return cmd_info(path, flops, tokens);
     if (*resize) {
       hfx::LoadedModel lm = hfx::load_pretrained(path, cls);

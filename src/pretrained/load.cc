@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 
+#include "hfx/hub.h"
 #include "hfx/io.h"
 #include "hfx/model.h"
 #include "hfx/pretrained.h"
@@ -69,9 +70,18 @@ Tensor init_missing(const ParamSpec& s, const Config& cfg, DType dtype, std::mt1
   return t.to(dtype);
 }
 
+// A repo id becomes its snapshot folder in the hub cache (downloaded as needed); a path stays.
+std::string resolve(const std::string& id_or_path, const LoadOptions& o) {
+  HubOptions h = o.hub;
+  h.from_tf = h.from_tf || o.from_tf;
+  h.from_flax = h.from_flax || o.from_flax;
+  return resolve_pretrained(id_or_path, h);
+}
+
 }  // namespace
 
-LoadedModel load_pretrained(const std::string& path, const std::string& class_name, const LoadOptions& opts) {
+LoadedModel load_pretrained(const std::string& id_or_path, const std::string& class_name, const LoadOptions& opts) {
+  const std::string path = resolve(id_or_path, opts);
   std::error_code ec;
   fs::path p(path);
   fs::path dir;
@@ -174,7 +184,8 @@ LoadedModel load_pretrained(const std::string& path, const std::string& class_na
 }
 
 namespace {
-std::unique_ptr<Model> auto_load(const char* auto_name, const std::string& path, const LoadOptions& opts, LoadingInfo* info) {
+std::unique_ptr<Model> auto_load(const char* auto_name, const std::string& id_or_path, const LoadOptions& opts, LoadingInfo* info) {
+  const std::string path = resolve(id_or_path, opts);
   std::error_code ec;
   fs::path dir = fs::is_directory(path, ec) ? fs::path(path) : fs::path(path).parent_path();
   Config config = AutoConfig::from_pretrained(dir.empty() ? "." : dir.string(), opts.config_overrides);
