@@ -26,7 +26,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LFS_SUFFIXES = (".safetensors", ".bin", ".h5", ".msgpack", ".ckpt")
-LOCK = threading.Lock()
+LOCK = threading.RLock()
 STATE = {"repos": {}, "renames": {}, "token": None, "faults": [], "log": [], "lfs": {}, "errors": []}
 
 
@@ -369,8 +369,17 @@ class Handler(BaseHTTPRequestHandler):
                     "keys": [(ln["key"], ln["value"].get("path")) for ln in lines[1:]]})
 
 
+def exit_with_parent():
+    import os
+    parent = os.getppid()
+    while os.getppid() == parent:  # the test process died without stopping us
+        time.sleep(0.5)
+    os._exit(0)
+
+
 def main():
     load_spec(sys.argv[1])
+    threading.Thread(target=exit_with_parent, daemon=True).start()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     print("PORT %d" % server.server_address[1], flush=True)
