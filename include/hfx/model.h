@@ -212,7 +212,7 @@ struct LoadedModel {
 };
 
 // Resolves the weights in `path` (a directory with config.json, or a weight
-// file beside one), builds `class_name` (empty: the config's architectures[0],
+// file beside one, or a hub repo id fetched into the cache: hfx/hub.h), builds `class_name` (empty: the config's architectures[0],
 // else the base model) and binds the checkpoint to it.
 LoadedModel load_pretrained(const std::string& path, const std::string& class_name, const LoadOptions& opts = {});
 

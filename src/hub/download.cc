@@ -230,7 +230,8 @@ void download_blob(const Metadata& m, const fs::path& blob, const std::string& f
     HttpRequest req;
     req.url = m.url;
     req.follow_redirects = true;
-    req.headers = base_headers(o);
+    // Like huggingface_hub: the token goes to the hub only, never to a CDN on another host.
+    if (hub::url_origin(m.url) == hub::url_origin(hub_endpoint(o))) req.headers = base_headers(o);
     req.headers.push_back("Accept-Encoding: identity");
     if (resume > 0) req.headers.push_back("Range: bytes=" + std::to_string(resume) + "-");
     bool write_failed = false, bad_range = false;
