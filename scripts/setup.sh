@@ -10,6 +10,7 @@ pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libhdf5-dev libmsgpack-cxx-dev libcurl4-openssl-dev
   libpcre2-dev libutf8proc-dev libsentencepiece-dev   # tokenizers: regexes, Unicode, .model files
+  libssl-dev                                   # hub: sha256 of LFS blobs (OpenSSL EVP)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "hfx/config.h"
+#include "hfx/hub.h"
 #include "hfx/tensor.h"
 
 namespace hfx {
@@ -218,6 +219,8 @@ struct LoadOptions {
   // transformers' state_dict=: canonical name -> tensor, bound instead of any
   // weight file. With a config (above) the path may be empty.
   std::optional<std::vector<std::pair<std::string, Tensor>>> state_dict;
+  // `path` may be a hub repo id ("org/name"): revision, cache, offline, token (hfx/hub.h).
+  HubOptions hub;
 };
 
 struct LoadingInfo {
@@ -245,7 +248,7 @@ struct LoadedModel {
 };
 
 // Resolves the weights in `path` (a directory with config.json, or a weight
-// file beside one), builds `class_name` (empty: the config's architectures[0],
+// file beside one, or a hub repo id fetched into the cache: hfx/hub.h), builds `class_name` (empty: the config's architectures[0],
 // else the base model) and binds the checkpoint to it.
 LoadedModel load_pretrained(const std::string& path, const std::string& class_name, const LoadOptions& opts = {});
 

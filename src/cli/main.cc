@@ -5,6 +5,7 @@
 //   hfx resize PATH --new-num-tokens N [--pad-to-multiple-of M] --out DIR
 //   hfx prune PATH --heads "0:1,2;1:0" [--heads ...] --out DIR
 //   hfx run PATH --text "..." [--text ...]; hfx tokenize | embed | generate (src/cli/text.cc)
+//   hfx download / scan-cache / push: see cli/hub.cc; every PATH may also be a hub repo id
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -17,6 +18,7 @@
 #include "hfx/model.h"
 #include "hfx/pretrained.h"
 #include "cli/text.h"
+#include "cli/hub.h"
 
 namespace {
 
@@ -136,6 +138,7 @@ int main(int argc, char** argv) {
   prune->add_option("--heads", heads_specs, "LAYER:HEAD,HEAD (layers separated by ';' or repeated flags)")->required();
   prune->add_option("--class", cls, "model class (default: config.json architectures[0])");
   prune->add_option("--out", out_dir, "output directory")->required();
+  hfx::cli::add_hub_commands(app);
 
   std::function<int()> conversion;  // convert / export / diff (src/cli/convert.cc)
   hfx::cli::add_conversion_commands(app, conversion);
@@ -146,8 +149,10 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
+    if (auto rc = hfx::cli::run_hub_commands()) return *rc;
     if (auto rc = hfx::cli::run_text_command(text_cmds)) return *rc;
     if (conversion) return conversion();
+    path = hfx::cli::resolve_path_arg(path);
     if (*info) return cmd_info(path, flops, tokens);
     if (*resize) {
       hfx::LoadedModel lm = hfx::load_pretrained(path, cls);

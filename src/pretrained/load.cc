@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 
+#include "hfx/hub.h"
 #include "hfx/io.h"
 #include "hfx/model.h"
 #include "hfx/pretrained.h"
@@ -223,9 +224,20 @@ std::string size_mismatch_line(const std::string& key, const Shape& ckpt, const 
          " from checkpoint, the shape in current model is " + shape_str(model) + ".";
 }
 
+// A repo id becomes its snapshot folder in the hub cache (downloaded as needed); a path stays.
+std::string resolve(const std::string& id_or_path, const LoadOptions& o) {
+  std::error_code ec;  // nothing to resolve: a state_dict only, or a TF1 checkpoint prefix
+  if (id_or_path.empty() || fs::exists(id_or_path + ".index", ec)) return id_or_path;
+  HubOptions h = o.hub;
+  h.from_tf = h.from_tf || o.from_tf;
+  h.from_flax = h.from_flax || o.from_flax;
+  return resolve_pretrained(id_or_path, h);
+}
+
 }  // namespace
 
-LoadedModel load_pretrained(const std::string& path, const std::string& class_name, const LoadOptions& opts) {
+LoadedModel load_pretrained(const std::string& id_or_path, const std::string& class_name, const LoadOptions& opts) {
+  const std::string path = resolve(id_or_path, opts);
   auto [dir, weights] = split_path(path, opts);
   Config config = resolve_config(dir, opts);
   std::string cls = class_name;
@@ -363,7 +375,8 @@ LoadedModel load_pretrained(const std::string& path, const std::string& class_na
 }
 
 namespace {
-std::unique_ptr<Model> auto_load(const char* auto_name, const std::string& path, const LoadOptions& opts, LoadingInfo* info) {
+std::unique_ptr<Model> auto_load(const char* auto_name, const std::string& id_or_path, const LoadOptions& opts, LoadingInfo* info) {
+  const std::string path = resolve(id_or_path, opts);
   Config config = resolve_config(split_path(path, opts).first, opts);
   LoadedModel lm = load_pretrained(path, auto_class_for(config, auto_name), opts);
   if (info) *info = std::move(lm.info);

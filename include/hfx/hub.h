@@ -1,0 +1,134 @@
+// hfx/hub.h — the Hugging Face Hub: model ids, the shared cache, downloads, push_to_hub.
+//
+// hfx reads and writes the same on-disk cache as huggingface_hub 0.36 (and so
+// transformers), so a model a Python user already downloaded is found by hfx
+// and the reverse:
+//
+//   <cache>/models--org--name/blobs/<etag>            file contents (etag: git sha1, or sha256 for LFS)
+//   <cache>/models--org--name/snapshots/<commit>/<f>  relative symlink -> ../../blobs/<etag>
+//   <cache>/models--org--name/refs/<revision>         the commit a branch/tag pointed to
+//   <cache>/models--org--name/.no_exist/<commit>/<f>  "this file is not in that commit"
+//   <cache>/.locks/models--org--name/<etag>.lock      flock() held while a blob is written
+//
+// The cache folder is, first found: HubOptions::cache_dir, TRANSFORMERS_CACHE,
+// PYTORCH_TRANSFORMERS_CACHE, HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE,
+// $HF_HOME/hub, $XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub.
+// The endpoint is HF_ENDPOINT (default https://huggingface.co); the token is
+// HubOptions::token, else HF_TOKEN / HUGGING_FACE_HUB_TOKEN, else the file
+// HF_TOKEN_PATH or $HF_HOME/token. Offline (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE
+// set to 1/ON/YES/TRUE, or local_files_only) resolves from the cache only.
+//
+// Downloads: HEAD {endpoint}/{repo}/resolve/{revision}/{file} (relative
+// redirects followed, X-Repo-Commit / X-Linked-Etag / X-Linked-Size read),
+// then GET of the announced location into blobs/<etag>.incomplete, resumed with
+// a Range request after a dropped connection, checked against the announced
+// size and (LFS blobs) sha256, and only then renamed to its final name. A
+// truncated or wrong-hash response is never left under the final name.
+//
+// Errors: hfx::Error of kind Network (HTTP 401/403/5xx, connection failures,
+// size/hash mismatches) or NotFound (404s, offline misses); the message names
+// the repo, revision and file.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hfx {
+
+struct HubOptions {
+  std::string revision = "main";  // branch, tag or full commit hash
+  std::string cache_dir;          // empty: from the environment (see above)
+  std::string endpoint;           // empty: HF_ENDPOINT or https://huggingface.co
+  std::optional<std::string> token;  // empty: HF_TOKEN or the token file
+  bool local_files_only = false;  // also implied by HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE
+  bool force_download = false;
+  bool progress = true;           // progress bars, drawn only when stderr is a terminal
+  int max_workers = 8;            // parallel shard downloads
+  // transformers' from_tf / from_flax: which weights resolve_pretrained fetches.
+  bool from_tf = false;
+  bool from_flax = false;
+};
+
+// ---- environment ----------------------------------------------------------
+std::string hub_cache_dir(const HubOptions& opts = {});
+std::string hub_endpoint(const HubOptions& opts = {});
+std::optional<std::string> hub_token(const HubOptions& opts = {});
+bool hub_offline(const HubOptions& opts = {});
+
+// "org/name" -> "models--org--name" (huggingface_hub's repo_folder_name).
+std::string repo_folder_name(const std::string& repo_id, const std::string& repo_type = "model");
+// A valid hub model id ("bert-base-cased", "org/name"); never true for a path
+// that starts with '/', '.', '~' or has more than one '/'.
+bool is_repo_id(const std::string& s);
+bool is_commit_hash(const std::string& s);
+
+// ---- download -------------------------------------------------------------
+// huggingface_hub's hf_hub_download: the path of `filename` in the snapshot
+// folder (a symlink into blobs/). Throws NotFound when the file is not in the
+// repo (and records a .no_exist marker) or when offline and not cached.
+std::string hf_hub_download(const std::string& repo_id, const std::string& filename, const HubOptions& opts = {});
+// As above but returns nullopt where hf_hub_download would throw NotFound for a
+// missing *file* (the repo and revision exist); other errors still throw.
+std::optional<std::string> try_hf_hub_download(const std::string& repo_id, const std::string& filename,
+                                               const HubOptions& opts = {});
+// Downloads several files, `max_workers` at a time; returns the snapshot folder.
+std::string download_files(const std::string& repo_id, const std::vector<std::string>& filenames,
+                           const HubOptions& opts = {});
+
+// The one resolve step of from_pretrained: a local directory or file is
+// returned unchanged; a repo id is resolved like transformers 4.46 does —
+// config.json, then the first of model.safetensors, model.safetensors.index.json,
+// pytorch_model.bin, pytorch_model.bin.index.json (tf_model.h5 / flax_model.msgpack
+// and their indexes with from_tf / from_flax), then every shard an index names,
+// fetched in parallel — and the snapshot folder holding them is returned.
+std::string resolve_pretrained(const std::string& id_or_path, const HubOptions& opts = {});
+
+// ---- cache scan (huggingface_hub's scan_cache_dir) -------------------------
+struct CachedRevision {
+  std::string commit;
+  std::vector<std::string> refs;  // branches/tags pointing here
+  std::vector<std::string> files; // relative paths in the snapshot
+  uint64_t size_on_disk = 0;      // of the blobs these files point to
+};
+struct CachedRepo {
+  std::string repo_id, repo_type, path;
+  uint64_t size_on_disk = 0;      // all blobs
+  std::size_t nb_files = 0;       // blobs
+  std::vector<CachedRevision> revisions;
+};
+struct CacheInfo {
+  std::vector<CachedRepo> repos;
+  uint64_t size_on_disk = 0;
+  std::vector<std::string> warnings;  // folders that are not valid cached repos
+};
+CacheInfo scan_cache(const std::string& cache_dir = {});
+
+// ---- upload ---------------------------------------------------------------
+struct PushOptions {
+  bool private_repo = false;
+  std::string commit_message;   // empty: "Upload model" (transformers' default) / "Upload folder"
+  std::string commit_description;
+  bool create_pr = false;
+  std::string revision;         // empty: main
+  std::string max_shard_size;   // push_to_hub(Model): save_pretrained's max_shard_size
+};
+struct CommitInfo {
+  std::string commit_url, commit_oid, pr_url;
+  std::vector<std::string> lfs_files, regular_files;  // how each file travelled
+};
+// The calls huggingface_hub's create_repo(exist_ok=True) + upload_folder make:
+// POST /api/repos/create, POST /api/models/{id}/preupload/{rev}, the LFS batch
+// API + PUT for files the server wants in LFS, POST /api/models/{id}/commit/{rev}
+// (ndjson). Every regular file under `folder` is uploaded (paths relative to it).
+CommitInfo upload_folder(const std::string& folder, const std::string& repo_id, const PushOptions& push = {},
+                         const HubOptions& opts = {});
+
+class Model;
+// transformers' model.push_to_hub: save_pretrained (with max_shard_size) into
+// a temporary folder, then upload_folder with "Upload model" as the default message.
+CommitInfo push_to_hub(const Model& model, const std::string& repo_id, const PushOptions& push = {},
+                       const HubOptions& opts = {});
+
+}  // namespace hfx

@@ -1,0 +1,276 @@
+// libcurl client for the hub code (see http.h).
+#include "hub/http.h"
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include <cctype>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <mutex>
+
+#include "hfx/error.h"
+
+namespace hfx::hub {
+
+std::optional<std::string> HttpResponse::header(const std::string& lower_name) const {
+  auto it = headers.find(lower_name);
+  if (it == headers.end()) return std::nullopt;
+  return it->second;
+}
+
+bool parse_header_line(const std::string& line, std::string& name, std::string& value) {
+  const std::size_t colon = line.find(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  name = line.substr(0, colon);
+  for (char c : name)
+    if (c <= ' ' || c >= 127) return false;  // a token (RFC 7230); rejects status lines
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::size_t b = colon + 1, e = line.size();
+  while (b < e && (line[b] == ' ' || line[b] == '\t')) ++b;
+  while (e > b && (line[e - 1] == '\r' || line[e - 1] == '\n' || line[e - 1] == ' ' || line[e - 1] == '\t')) --e;
+  value = line.substr(b, e - b);
+  return true;
+}
+
+std::optional<uint64_t> parse_u64(const std::string& s) {
+  if (s.empty() || s.size() > 18) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return v;
+}
+
+std::optional<uint64_t> content_range_total(const std::string& v) {
+  const std::size_t slash = v.rfind('/');
+  if (slash == std::string::npos) return std::nullopt;
+  return parse_u64(v.substr(slash + 1));
+}
+
+std::string url_origin(const std::string& url) {
+  const std::size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return {};
+  const std::size_t path = url.find_first_of("/?#", scheme + 3);
+  return url.substr(0, path);
+}
+
+std::string resolve_url(const std::string& base, const std::string& location) {
+  if (location.find("://") != std::string::npos) return location;
+  if (location.rfind("//", 0) == 0) return base.substr(0, base.find("://") + 1) + location;
+  if (!location.empty() && location[0] == '/') return url_origin(base) + location;
+  std::string dir = base.substr(0, base.find_first_of("?#"));
+  return dir.substr(0, dir.rfind('/') + 1) + location;
+}
+
+std::string url_quote(const std::string& s, bool keep_slash) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::once_flag g_curl_once;
+
+struct Ctx {
+  const HttpRequest* req;
+  HttpResponse* resp;
+  CURL* curl;
+  bool final_ok = false;  // the current response is 2xx (its body goes to the sink)
+  bool aborted = false;
+};
+
+std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* ctx = static_cast<Ctx*>(user);
+  const std::string line(data, size * n);
+  if (line.rfind("HTTP/", 0) == 0) {  // a new response (first, or after a redirect / 100-continue)
+    ctx->resp->headers.clear();
+    const std::size_t sp = line.find(' ');
+    long status = 0;
+    if (sp != std::string::npos) status = std::strtol(line.c_str() + sp + 1, nullptr, 10);
+    ctx->final_ok = status >= 200 && status < 300;
+    return size * n;
+  }
+  if ((line == "\r\n" || line == "\n") && ctx->final_ok && ctx->req->on_headers) {
+    long status = 0;
+    curl_easy_getinfo(ctx->curl, CURLINFO_RESPONSE_CODE, &status);
+    ctx->req->on_headers(status, ctx->resp->headers);
+  }
+  std::string name, value;
+  if (parse_header_line(line, name, value)) ctx->resp->headers[name] = value;
+  return size * n;
+}
+
+std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* ctx = static_cast<Ctx*>(user);
+  const std::size_t len = size * n;
+  if (ctx->req->sink && ctx->final_ok) {
+    if (!ctx->req->sink(data, len)) {
+      ctx->aborted = true;
+      return 0;
+    }
+  } else {
+    if (ctx->resp->body.size() + len > (64u << 20))  // error pages and API answers are small
+      return 0;
+    ctx->resp->body.append(data, len);
+  }
+  ctx->resp->received += len;
+  return len;
+}
+
+int on_progress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, curl_off_t) {
+  auto* ctx = static_cast<Ctx*>(user);
+  if (ctx->req->progress) ctx->req->progress(static_cast<uint64_t>(dlnow), static_cast<uint64_t>(dltotal));
+  return 0;
+}
+
+struct CurlDeleter {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+struct FileDeleter {
+  void operator()(FILE* f) const { std::fclose(f); }
+};
+
+}  // namespace
+
+HttpResponse http(const HttpRequest& req) {
+  std::call_once(g_curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  if (!curl) throw_error(ErrorKind::Network, "cannot initialise libcurl");
+  HttpResponse resp;
+  CURL* c = curl.get();
+  Ctx ctx{&req, &resp, c};
+  curl_easy_setopt(c, CURLOPT_URL, req.url.c_str());
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &ctx);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &ctx);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, req.connect_timeout_s);
+  if (req.read_timeout_s > 0) {  // requests' read timeout: no byte for this long
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, req.read_timeout_s);
+  }
+  if (req.total_timeout_s > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT, req.total_timeout_s);
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, req.follow_redirects ? 1L : 0L);
+  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "hfx/0.1; hf_hub/0.36.2");
+  if (req.progress) {
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &ctx);
+  }
+  std::unique_ptr<FILE, FileDeleter> upload;
+  if (req.method == "HEAD") {
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  } else if (req.method == "POST") {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+  } else if (req.method == "PUT") {
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    if (!req.body_file.empty()) {
+      upload.reset(std::fopen(req.body_file.c_str(), "rb"));
+      if (!upload) throw_error(ErrorKind::Io, "cannot open for upload", req.body_file);
+      std::fseek(upload.get(), 0, SEEK_END);
+      const long n = std::ftell(upload.get());
+      std::rewind(upload.get());
+      curl_easy_setopt(c, CURLOPT_READDATA, upload.get());
+      curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(n));
+    } else {
+      throw_error(ErrorKind::InvalidArgument, "PUT needs a body_file");
+    }
+  } else if (req.method != "GET") {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+  }
+  std::unique_ptr<curl_slist, SlistDeleter> hdrs;
+  for (const auto& h : req.headers) {
+    curl_slist* n = curl_slist_append(hdrs.get(), h.c_str());
+    if (!n) throw_error(ErrorKind::Network, "out of memory building HTTP headers");
+    (void)hdrs.release();
+    hdrs.reset(n);
+  }
+  if (req.method == "PUT") {  // no "Expect: 100-continue" round trip
+    curl_slist* n = curl_slist_append(hdrs.get(), "Expect:");
+    if (n) {
+      (void)hdrs.release();
+      hdrs.reset(n);
+    }
+  }
+  if (hdrs) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs.get());
+  const CURLcode rc = curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
+  char* eff = nullptr;
+  curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff);
+  resp.url = eff ? eff : req.url;
+  if (rc != CURLE_OK) resp.transport_error = ctx.aborted ? "aborted by the receiver" : curl_easy_strerror(rc);
+  return resp;
+}
+
+namespace {
+struct MdDeleter {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+std::string hex(const unsigned char* p, unsigned n) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  for (unsigned i = 0; i < n; ++i) {
+    s += d[p[i] >> 4];
+    s += d[p[i] & 15];
+  }
+  return s;
+}
+}  // namespace
+
+std::string sha256_hex(const std::string& bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned n = 0;
+  if (!EVP_Digest(bytes.data(), bytes.size(), md, &n, EVP_sha256(), nullptr))
+    throw_error(ErrorKind::Io, "sha256 failed");
+  return hex(md, n);
+}
+
+std::string sha256_file(const std::string& path) {
+  std::unique_ptr<EVP_MD_CTX, MdDeleter> ctx(EVP_MD_CTX_new());
+  if (!ctx || !EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr)) throw_error(ErrorKind::Io, "sha256 init failed", path);
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw_error(ErrorKind::Io, "cannot open", path);
+  std::string buf(1 << 20, '\0');
+  while (f) {
+    f.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const std::streamsize got = f.gcount();
+    if (got > 0) EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(got));
+  }
+  if (f.bad()) throw_error(ErrorKind::Io, "read error", path);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned n = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &n);
+  return hex(md, n);
+}
+
+std::string base64(const std::string& bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+}  // namespace hfx::hub

@@ -1,0 +1,36 @@
+// Internal: parsers for what the hub server sends back (untrusted input), kept
+// apart so the fuzz target (fuzz/hub_fuzz.cc) reaches them. JSON via nlohmann.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace hfx::hub {
+
+// A path inside a repo ("config.json", "onnx/model.onnx"): relative, '/'-separated,
+// no "", "." or ".." segments, no backslash or NUL. Throws Security naming `what`.
+void check_repo_path(const std::string& path, const std::string& what);
+// A name the server gives us that becomes one path component in the cache
+// (ETag, commit hash): [A-Za-z0-9._-]+, not "." / "..". Throws Network.
+void check_cache_name(const std::string& name, const std::string& what);
+
+// "*.index.json" of a sharded checkpoint -> the shard files, in first-use order.
+std::vector<std::string> parse_shard_index(const std::string& text, const std::string& file);
+
+// POST /api/models/{id}/preupload/{rev} answer -> path -> "lfs" | "regular".
+std::map<std::string, std::string> parse_preupload_response(const std::string& text);
+
+struct LfsAction {
+  std::string oid;
+  uint64_t size = 0;
+  bool needs_upload = false;  // false: already stored upstream
+  std::string upload_href, verify_href;
+  std::map<std::string, std::string> upload_header, verify_header;
+  bool multipart = false;  // header.chunk_size present (unsupported: hfx asks for "basic" only)
+};
+// POST {repo}.git/info/lfs/objects/batch answer.
+std::vector<LfsAction> parse_lfs_batch_response(const std::string& text);
+
+}  // namespace hfx::hub

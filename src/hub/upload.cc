@@ -1,0 +1,199 @@
+// upload_folder / push_to_hub: the HTTP calls huggingface_hub 0.36.2 makes
+// (hf_api.create_repo, _commit_api._fetch_upload_modes, lfs.post_lfs_batch_info
+// + lfs_upload, hf_api.create_commit's ndjson payload).
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "hfx/error.h"
+#include "hfx/hub.h"
+#include "hfx/io.h"
+#include "hfx/save.h"
+#include "hub/http.h"
+#include "hub/protocol.h"
+
+namespace hfx {
+
+[[noreturn]] void throw_http_error(const hub::HttpResponse& r, const std::string& what);  // download.cc
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+struct LocalFile {
+  std::string path_in_repo, abs_path, sha256, sample;  // sample: first 512 bytes
+  uint64_t size = 0;
+  std::string mode;  // "lfs" | "regular"
+};
+
+std::vector<std::string> auth_headers(const HubOptions& o, const std::string& what) {
+  auto t = hub_token(o);
+  if (!t) throw_error(ErrorKind::Network, what + " needs a token: set HF_TOKEN or run `huggingface-cli login`");
+  return {"authorization: Bearer " + *t};
+}
+
+hub::HttpResponse post_json(const std::string& url, const json& body, std::vector<std::string> headers,
+                            const std::string& content_type = "application/json") {
+  hub::HttpRequest req;
+  req.method = "POST";
+  req.url = url;
+  req.headers = std::move(headers);
+  req.headers.push_back("Content-Type: " + content_type);
+  req.body = body.dump();
+  req.read_timeout_s = 60;
+  return hub::http(req);
+}
+
+json parse_answer(const hub::HttpResponse& r, const std::string& what) {
+  try {
+    return json::parse(r.body);
+  } catch (const json::exception& e) {
+    throw_error(ErrorKind::Network, "malformed JSON from " + what + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+CommitInfo upload_folder(const std::string& folder, const std::string& repo_id, const PushOptions& push, const HubOptions& opts) {
+  if (!is_repo_id(repo_id)) throw_error(ErrorKind::InvalidArgument, "'" + repo_id + "' is not a valid repo id (org/name)");
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) throw_error(ErrorKind::NotFound, "no such directory", folder);
+  if (hub_offline(opts)) throw_error(ErrorKind::Network, "cannot push to " + repo_id + " in offline mode (HF_HUB_OFFLINE)");
+  const std::string endpoint = hub_endpoint(opts);
+  const auto headers = auth_headers(opts, "pushing to " + repo_id);
+  const std::string revision = push.revision.empty() ? "main" : push.revision;
+  const std::string qrev = hub::url_quote(revision, false);
+
+  // Files, in sorted order (like upload_folder's glob), .git and caches left out.
+  std::vector<LocalFile> files;
+  for (auto it = fs::recursive_directory_iterator(folder, ec); it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) throw_error(ErrorKind::Io, "cannot list (" + ec.message() + ")", folder);
+    const std::string rel = fs::relative(it->path(), folder).generic_string();
+    if (rel == ".git" || rel.rfind(".git/", 0) == 0 || rel.rfind(".cache/huggingface", 0) == 0) continue;
+    if (!it->is_regular_file()) continue;
+    LocalFile f;
+    f.path_in_repo = rel;
+    f.abs_path = it->path().string();
+    f.size = fs::file_size(it->path());
+    f.sha256 = hub::sha256_file(f.abs_path);
+    std::ifstream in(f.abs_path, std::ios::binary);
+    f.sample.resize(std::min<uint64_t>(512, f.size));
+    in.read(f.sample.data(), static_cast<std::streamsize>(f.sample.size()));
+    files.push_back(std::move(f));
+  }
+  std::sort(files.begin(), files.end(), [](const LocalFile& a, const LocalFile& b) { return a.path_in_repo < b.path_in_repo; });
+  if (files.empty()) throw_error(ErrorKind::InvalidArgument, "nothing to upload: the folder is empty", folder);
+
+  // 1. create_repo(exist_ok=True): 409 means it is already there.
+  {
+    const std::size_t slash = repo_id.find('/');
+    json body = {{"name", slash == std::string::npos ? repo_id : repo_id.substr(slash + 1)},
+                 {"organization", slash == std::string::npos ? json(nullptr) : json(repo_id.substr(0, slash))},
+                 {"private", push.private_repo},
+                 {"type", "model"}};
+    const auto r = post_json(endpoint + "/api/repos/create", body, headers);
+    if (!r.ok() && r.status != 409) throw_http_error(r, "creating repo " + repo_id);
+  }
+  // 2. preupload: which files go through LFS.
+  const std::string pr_param = push.create_pr ? "?create_pr=1" : "";
+  for (std::size_t start = 0; start < files.size(); start += 256) {
+    json payload = {{"files", json::array()}};
+    for (std::size_t i = start; i < std::min(files.size(), start + 256); ++i)
+      payload["files"].push_back({{"path", files[i].path_in_repo}, {"sample", hub::base64(files[i].sample)}, {"size", files[i].size}});
+    const auto r = post_json(endpoint + "/api/models/" + repo_id + "/preupload/" + qrev + pr_param, payload, headers);
+    if (!r.ok()) throw_http_error(r, "preupload for " + repo_id);
+    const auto modes = hub::parse_preupload_response(r.body);
+    for (std::size_t i = start; i < std::min(files.size(), start + 256); ++i) {
+      auto it = modes.find(files[i].path_in_repo);
+      if (it == modes.end()) throw_error(ErrorKind::Network, "preupload answer has no upload mode for " + files[i].path_in_repo);
+      files[i].mode = it->second;
+    }
+  }
+  // 3. LFS: batch, then PUT each object the server does not have yet (+ verify).
+  std::vector<const LocalFile*> lfs;
+  for (const auto& f : files)
+    if (f.mode == "lfs") lfs.push_back(&f);
+  if (!lfs.empty()) {
+    json payload = {{"operation", "upload"}, {"transfers", {"basic"}}, {"objects", json::array()}, {"hash_algo", "sha256"}};
+    for (const auto* f : lfs) payload["objects"].push_back({{"oid", f->sha256}, {"size", f->size}});
+    if (!push.create_pr) payload["ref"] = {{"name", revision}};
+    auto h = headers;
+    h.push_back("Accept: application/vnd.git-lfs+json");
+    const auto r = post_json(endpoint + "/" + repo_id + ".git/info/lfs/objects/batch", payload, h, "application/vnd.git-lfs+json");
+    if (!r.ok()) throw_http_error(r, "LFS batch for " + repo_id);
+    for (const auto& a : hub::parse_lfs_batch_response(r.body)) {
+      if (!a.needs_upload) continue;
+      auto f = std::find_if(lfs.begin(), lfs.end(), [&](const LocalFile* x) { return x->sha256 == a.oid; });
+      if (f == lfs.end()) throw_error(ErrorKind::Network, "LFS batch answered for an object hfx did not ask about: " + a.oid);
+      if (a.multipart) throw_error(ErrorKind::Unsupported, "the server asked for a multipart LFS upload of " + (*f)->path_in_repo + " (hfx does basic transfers only)");
+      hub::HttpRequest put;
+      put.method = "PUT";
+      put.url = hub::resolve_url(endpoint + "/", a.upload_href);
+      put.body_file = (*f)->abs_path;
+      put.read_timeout_s = 60;
+      for (const auto& [k, v] : a.upload_header) put.headers.push_back(k + ": " + v);
+      const auto pr = hub::http(put);
+      if (!pr.ok()) throw_http_error(pr, "uploading " + (*f)->path_in_repo + " (LFS)");
+      if (!a.verify_href.empty()) {
+        auto vh = headers;
+        for (const auto& [k, v] : a.verify_header) vh.push_back(k + ": " + v);
+        const auto vr = post_json(hub::resolve_url(endpoint + "/", a.verify_href), {{"oid", a.oid}, {"size", (*f)->size}}, vh);
+        if (!vr.ok()) throw_http_error(vr, "verifying the LFS upload of " + (*f)->path_in_repo);
+      }
+    }
+  }
+  // 4. The commit: ndjson header + one line per file.
+  const std::string message = push.commit_message.empty() ? "Upload folder using huggingface_hub" : push.commit_message;
+  std::string ndjson = json({{"key", "header"}, {"value", {{"summary", message}, {"description", push.commit_description}}}}).dump() + "\n";
+  CommitInfo info;
+  for (const auto& f : files) {
+    if (f.mode == "lfs") {
+      ndjson += json({{"key", "lfsFile"}, {"value", {{"path", f.path_in_repo}, {"algo", "sha256"}, {"oid", f.sha256}, {"size", f.size}}}}).dump() + "\n";
+      info.lfs_files.push_back(f.path_in_repo);
+    } else {
+      ndjson += json({{"key", "file"}, {"value", {{"content", hub::base64(read_text_file(f.abs_path))}, {"path", f.path_in_repo}, {"encoding", "base64"}}}}).dump() + "\n";
+      info.regular_files.push_back(f.path_in_repo);
+    }
+  }
+  hub::HttpRequest req;
+  req.method = "POST";
+  req.url = endpoint + "/api/models/" + repo_id + "/commit/" + qrev + pr_param;
+  req.headers = headers;
+  req.headers.push_back("Content-Type: application/x-ndjson");
+  req.body = std::move(ndjson);
+  req.read_timeout_s = 120;
+  const auto r = hub::http(req);
+  if (!r.ok()) throw_http_error(r, "commit to " + repo_id);
+  const json j = parse_answer(r, "the commit endpoint");
+  if (!j.is_object() || !j.contains("commitUrl") || !j["commitUrl"].is_string() || !j.contains("commitOid") || !j["commitOid"].is_string())
+    throw_error(ErrorKind::Network, "the commit answer lacks commitUrl/commitOid");
+  info.commit_url = j["commitUrl"].get<std::string>();
+  info.commit_oid = j["commitOid"].get<std::string>();
+  if (push.create_pr && j.contains("pullRequestUrl") && j["pullRequestUrl"].is_string()) info.pr_url = j["pullRequestUrl"].get<std::string>();
+  return info;
+}
+
+CommitInfo push_to_hub(const Model& model, const std::string& repo_id, const PushOptions& push, const HubOptions& opts) {
+  char tmpl[] = "/tmp/hfx-push-XXXXXX";
+  const char* dir = ::mkdtemp(tmpl);
+  if (!dir) throw_error(ErrorKind::Io, "cannot create a temporary directory");
+  struct Cleanup {
+    std::string d;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(d, ec);
+    }
+  } cleanup{dir};
+  SaveOptions so;
+  so.max_shard_size = push.max_shard_size;
+  save_pretrained(model, dir, so);
+  PushOptions p = push;
+  if (p.commit_message.empty()) p.commit_message = "Upload model";
+  return upload_folder(dir, repo_id, p, opts);
+}
+
+}  // namespace hfx

@@ -1,0 +1,600 @@
+// The hub: downloads into the huggingface_hub cache layout, faults, offline mode,
+// revisions, push_to_hub — against tests/hub_server.py, a real HTTP server this
+// file starts on 127.0.0.1 (ephemeral port) and stops. Nothing else is contacted:
+// HF_ENDPOINT points at the server and proxies are cleared.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "hfx/hub.h"
+#include "hfx/model.h"
+#include "hfx/save.h"
+#include "hub/http.h"
+#include "hub/protocol.h"
+#include "test_util.h"
+
+extern char** environ;
+
+namespace hfx {
+namespace {
+
+namespace fs = std::filesystem;
+using hfx::testing::expect_error;
+using hfx::testing::fixtures_dir;
+using hfx::testing::TempDir;
+
+const char* kRepo = "hfx-test/tiny-bert";
+const char* kToken = "hf_hfx_test_token";
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+std::string venv_python() {
+  const fs::path p = hfx::testing::source_dir() / "tools/fixtures/.venv/bin/python";
+  std::error_code ec;
+  return fs::exists(p, ec) ? p.string() : std::string();
+}
+
+struct Shell {
+  int status;
+  std::string out;
+};
+Shell shell(const std::string& cmd) {
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  const int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+// tests/hub_server.py serving the fixture repos; killed in the destructor.
+class HubServer {
+ public:
+  explicit HubServer(const fs::path& workdir) {
+    const fs::path bert = fixtures_dir() / "bert/tiny/BertModel";
+    const fs::path mlm = fixtures_dir() / "bert/tiny/BertForMaskedLM";
+    json spec = {{"token", kToken}, {"renames", {{"old-org/tiny-bert", kRepo}}}};
+    spec["repos"][kRepo]["commits"] = json::array(
+        {{{"files", {{"config.json", (bert / "fp16/config.json").string()}, {"model.safetensors", (bert / "fp16/model.safetensors").string()}}},
+          {"refs", {"v1.0"}}},
+         {{"files", {{"config.json", (bert / "config.json").string()}, {"model.safetensors", (bert / "model.safetensors").string()},
+                     {"tf_model.h5", (bert / "tf_model.h5").string()}, {"flax_model.msgpack", (bert / "flax_model.msgpack").string()}}},
+          {"refs", {"main"}}}});
+    json sharded = json::object();
+    for (const auto& e : fs::directory_iterator(mlm / "sharded_safetensors")) sharded[e.path().filename().string()] = e.path().string();
+    spec["repos"]["hfx-test/tiny-bert-sharded"]["commits"] = json::array({{{"files", sharded}, {"refs", {"main"}}}});
+    spec["repos"]["hfx-test/bin-only"]["commits"] = json::array(
+        {{{"files", {{"config.json", (mlm / "config.json").string()}, {"pytorch_model.bin", (mlm / "pytorch_model.bin").string()}}}, {"refs", {"main"}}}});
+    spec["repos"]["hfx-test/private-bert"] = {{"private", true},
+                                              {"commits", json::array({{{"files", {{"config.json", (bert / "config.json").string()}}}, {"refs", {"main"}}}})}};
+    const std::string spec_path = (workdir / "spec.json").string();
+    std::ofstream(spec_path) << spec.dump();
+
+    int pipefd[2];
+    if (pipe(pipefd) != 0) throw std::runtime_error("pipe");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+    posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+    const std::string python = venv_python().empty() ? "python3" : venv_python();
+    const std::string script = (hfx::testing::source_dir() / "tests/hub_server.py").string();
+    std::vector<char*> argv = {const_cast<char*>(python.c_str()), const_cast<char*>(script.c_str()), const_cast<char*>(spec_path.c_str()), nullptr};
+    if (posix_spawnp(&pid_, python.c_str(), &fa, nullptr, argv.data(), environ) != 0) throw std::runtime_error("cannot start " + python);
+    posix_spawn_file_actions_destroy(&fa);
+    close(pipefd[1]);
+    std::string line;
+    char c;
+    while (read(pipefd[0], &c, 1) == 1 && c != '\n') line += c;
+    close(pipefd[0]);
+    if (line.rfind("PORT ", 0) != 0) throw std::runtime_error("hub_server.py did not start: '" + line + "'");
+    endpoint_ = "http://127.0.0.1:" + line.substr(5);
+  }
+  ~HubServer() {
+    kill(pid_, SIGTERM);
+    int st = 0;
+    waitpid(pid_, &st, 0);
+  }
+  const std::string& endpoint() const { return endpoint_; }
+  json log() const {
+    hub::HttpRequest r;
+    r.url = endpoint_ + "/_test/log";
+    return json::parse(hub::http(r).body);
+  }
+  void post(const std::string& path, const json& body) const {
+    hub::HttpRequest r;
+    r.method = "POST";
+    r.url = endpoint_ + path;
+    r.body = body.dump();
+    EXPECT_EQ(hub::http(r).status, 200);
+  }
+  void faults(const json& f) const { post("/_test/faults", f); }
+  void clear_log() const { post("/_test/clear_log", json::object()); }
+  // Requests whose method matches and whose path contains `part`.
+  std::vector<json> requests(const std::string& method, const std::string& part) const {
+    std::vector<json> out;
+    const json all = log();
+    for (const auto& e : all["log"])
+      if (e["method"] == method && e["path"].get<std::string>().find(part) != std::string::npos) out.push_back(e);
+    return out;
+  }
+
+ private:
+  pid_t pid_ = 0;
+  std::string endpoint_;
+};
+
+class Hub : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_dir_ = new TempDir();
+    server_ = new HubServer(server_dir_->path());
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete server_dir_;
+  }
+  void SetUp() override {
+    for (const char* v : {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy", "HF_TOKEN",
+                          "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TRANSFORMERS_CACHE",
+                          "PYTORCH_TRANSFORMERS_CACHE", "PYTORCH_PRETRAINED_BERT_CACHE", "HUGGINGFACE_HUB_CACHE"})
+      unsetenv(v);
+    setenv("NO_PROXY", "127.0.0.1,localhost", 1);
+    setenv("HF_ENDPOINT", server_->endpoint().c_str(), 1);
+    setenv("HF_HOME", (tmp_.path() / "hf_home").c_str(), 1);
+    setenv("HF_HUB_CACHE", cache().c_str(), 1);
+    setenv("HF_HUB_DISABLE_TELEMETRY", "1", 1);
+    server_->faults(json::array());
+    server_->clear_log();
+  }
+  void TearDown() override {
+    for (const char* v : {"HF_ENDPOINT", "HF_HOME", "HF_HUB_CACHE", "HF_TOKEN", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"}) unsetenv(v);
+    server_->faults(json::array());
+    EXPECT_TRUE(server_->log()["errors"].empty()) << server_->log()["errors"].dump();
+  }
+  std::string cache() const { return (tmp_.path() / "cache").string(); }
+  fs::path storage(const std::string& repo = kRepo) const { return fs::path(cache()) / repo_folder_name(repo); }
+  std::string ref(const std::string& name, const std::string& repo = kRepo) const { return slurp(storage(repo) / "refs" / name); }
+
+  static TempDir* server_dir_;
+  static HubServer* server_;
+  TempDir tmp_;
+};
+TempDir* Hub::server_dir_ = nullptr;
+HubServer* Hub::server_ = nullptr;
+
+const fs::path kBert = fixtures_dir() / "bert/tiny/BertModel";
+
+TEST(HubNames, RepoIdsFoldersAndPaths) {
+  EXPECT_EQ(repo_folder_name("org/name"), "models--org--name");
+  EXPECT_EQ(repo_folder_name("bert-base-cased"), "models--bert-base-cased");
+  for (const char* ok : {"bert-base-cased", "org/name", "google-bert/bert-base.v2_x"}) EXPECT_TRUE(is_repo_id(ok)) << ok;
+  for (const char* bad : {"", "/abs/path", "./dir", "a/b/c", "a--b", "a/../b", "~/x", "-a", "a.", "x y"}) EXPECT_FALSE(is_repo_id(bad)) << bad;
+  EXPECT_TRUE(is_commit_hash(std::string(40, 'a')));
+  EXPECT_FALSE(is_commit_hash("main"));
+  EXPECT_NO_THROW(hub::check_repo_path("onnx/model.onnx", "t"));
+  for (const char* bad : {"../x", "a/../../x", "/etc/passwd", "a//b", "a\\b", ""})
+    expect_error([&] { hub::check_repo_path(bad, "t"); }, ErrorKind::Security, {"unsafe"});
+  expect_error([] { hub::parse_shard_index(R"({"weight_map": {"w": "../../outside.safetensors"}})", "i.json"); },
+               ErrorKind::Security, {"outside"});
+  expect_error([] { hub::parse_shard_index(R"({"weight_map": [1]})", "i.json"); }, ErrorKind::Format, {"weight_map"});
+  EXPECT_EQ(hub::parse_shard_index(R"({"weight_map": {"a": "s1", "b": "s2", "c": "s1"}})", "i.json"),
+            (std::vector<std::string>{"s1", "s2"}));
+  expect_error([] { hub::check_cache_name("../../x", "ETag"); }, ErrorKind::Network, {"ETag"});
+  EXPECT_EQ(hub::content_range_total("bytes 10-19/100"), 100u);
+  EXPECT_FALSE(hub::content_range_total("bytes 10-19/-1"));
+  EXPECT_EQ(hub::resolve_url("http://h:1/a/b?x", "/cdn/z"), "http://h:1/cdn/z");
+}
+
+TEST(HubNames, CacheDirFromEnvironment) {
+  for (const char* v : {"TRANSFORMERS_CACHE", "PYTORCH_TRANSFORMERS_CACHE", "PYTORCH_PRETRAINED_BERT_CACHE", "HF_HUB_CACHE",
+                        "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"})
+    unsetenv(v);
+  setenv("XDG_CACHE_HOME", "/x", 1);
+  EXPECT_EQ(hub_cache_dir(), "/x/huggingface/hub");
+  setenv("HF_HOME", "/h", 1);
+  EXPECT_EQ(hub_cache_dir(), "/h/hub");
+  setenv("HF_HUB_CACHE", "/c", 1);
+  EXPECT_EQ(hub_cache_dir(), "/c");
+  setenv("TRANSFORMERS_CACHE", "/t", 1);
+  EXPECT_EQ(hub_cache_dir(), "/t");
+  HubOptions o;
+  o.cache_dir = "/o";
+  EXPECT_EQ(hub_cache_dir(o), "/o");
+  TempDir d;
+  setenv("HF_HOME", d.path().c_str(), 1);
+  std::ofstream(d.path() / "token") << "hf_from_file\n";
+  EXPECT_EQ(hub_token().value_or(""), "hf_from_file");
+  setenv("HF_TOKEN", "hf_from_env", 1);
+  EXPECT_EQ(hub_token().value_or(""), "hf_from_env");
+  for (const char* v : {"TRANSFORMERS_CACHE", "HF_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME", "HF_TOKEN"}) unsetenv(v);
+}
+
+TEST_F(Hub, DownloadWritesTheHuggingfaceHubLayout) {
+  const std::string cfg = hf_hub_download(kRepo, "config.json");
+  const std::string weights = hf_hub_download(kRepo, "model.safetensors");
+  const std::string commit = ref("main");
+  ASSERT_TRUE(is_commit_hash(commit)) << commit;
+  EXPECT_EQ(fs::path(cfg), storage() / "snapshots" / commit / "config.json");
+  EXPECT_EQ(fs::path(weights), storage() / "snapshots" / commit / "model.safetensors");
+  // Relative symlinks into blobs/, named by git sha1 (regular files) or sha256 (LFS).
+  const std::string bytes = slurp(kBert / "model.safetensors");
+  EXPECT_EQ(fs::read_symlink(weights).string(), "../../blobs/" + hub::sha256_hex(bytes));
+  EXPECT_EQ(fs::read_symlink(cfg).string().rfind("../../blobs/", 0), 0u);
+  EXPECT_EQ(fs::read_symlink(cfg).filename().string().size(), 40u);
+  EXPECT_EQ(slurp(weights), bytes);
+  EXPECT_EQ(slurp(cfg), slurp(kBert / "config.json"));
+  EXPECT_TRUE(fs::exists(fs::path(cache()) / ".locks" / repo_folder_name(kRepo) / (hub::sha256_hex(bytes) + ".lock")));
+  for (const auto& e : fs::directory_iterator(storage() / "blobs")) EXPECT_EQ(e.path().extension(), "") << e.path();
+  // The LFS file came through the 302 to /cdn/; a second call is a HEAD only.
+  EXPECT_EQ(server_->requests("GET", "/cdn/").size(), 1u) << server_->log().dump();
+  server_->clear_log();
+  EXPECT_EQ(hf_hub_download(kRepo, "model.safetensors"), weights);
+  EXPECT_EQ(server_->requests("GET", "").size(), 0u);
+  EXPECT_EQ(server_->requests("HEAD", "/resolve/main/model.safetensors").size(), 1u);
+  // A missing file: NotFound naming it, and a .no_exist marker for that commit.
+  expect_error([] { hf_hub_download(kRepo, "pytorch_model.bin"); }, ErrorKind::NotFound, {"pytorch_model.bin", kRepo});
+  EXPECT_TRUE(fs::exists(storage() / ".no_exist" / commit / "pytorch_model.bin"));
+  EXPECT_FALSE(try_hf_hub_download(kRepo, "pytorch_model.bin"));
+}
+
+TEST_F(Hub, RevisionPinning) {
+  HubOptions v1;
+  v1.revision = "v1.0";
+  const std::string old_weights = hf_hub_download(kRepo, "model.safetensors", v1);
+  EXPECT_EQ(slurp(old_weights), slurp(kBert / "fp16/model.safetensors"));
+  const std::string v1_commit = ref("v1.0");
+  EXPECT_EQ(fs::path(old_weights).parent_path().filename(), v1_commit);
+  const std::string new_weights = hf_hub_download(kRepo, "model.safetensors");
+  EXPECT_EQ(slurp(new_weights), slurp(kBert / "model.safetensors"));
+  EXPECT_NE(ref("main"), v1_commit);
+  // A commit hash that is cached resolves without any request.
+  server_->clear_log();
+  HubOptions pinned;
+  pinned.revision = v1_commit;
+  EXPECT_EQ(hf_hub_download(kRepo, "model.safetensors", pinned), old_weights);
+  EXPECT_TRUE(server_->log()["log"].empty());
+  // ... and one that is not, through the server.
+  HubOptions pinned_cfg = pinned;
+  EXPECT_EQ(slurp(hf_hub_download(kRepo, "config.json", pinned_cfg)), slurp(kBert / "fp16/config.json"));
+  HubOptions nope;
+  nope.revision = "no-such-branch";
+  expect_error([&] { hf_hub_download(kRepo, "config.json", nope); }, ErrorKind::NotFound, {"no-such-branch"});
+  // Loading by repo id at a revision gives that revision's weights.
+  LoadOptions lo;
+  lo.hub.revision = "v1.0";
+  lo.keep_file_dtype = true;
+  auto m = AutoModel::from_pretrained(kRepo, lo);
+  EXPECT_EQ(m->params().value(0).dtype(), DType::F16);
+}
+
+TEST_F(Hub, OfflineModeResolvesFromTheCacheOnly) {
+  const std::string dir = resolve_pretrained(kRepo);
+  server_->clear_log();
+  for (const char* var : {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"}) {
+    setenv(var, "1", 1);
+    EXPECT_EQ(resolve_pretrained(kRepo), dir);
+    EXPECT_EQ(slurp(hf_hub_download(kRepo, "config.json")), slurp(kBert / "config.json"));
+    expect_error([] { hf_hub_download(kRepo, "tf_model.h5"); }, ErrorKind::NotFound, {"tf_model.h5", "offline", kRepo});
+    expect_error([] { resolve_pretrained("hfx-test/bin-only"); }, ErrorKind::NotFound, {"config.json", "hfx-test/bin-only"});
+    unsetenv(var);
+  }
+  HubOptions local;
+  local.local_files_only = true;
+  expect_error([&] { hf_hub_download(kRepo, "flax_model.msgpack", local); }, ErrorKind::NotFound, {"flax_model.msgpack", "local_files_only"});
+  EXPECT_TRUE(server_->log()["log"].empty()) << server_->log()["log"].dump();
+  // The server down: what is cached is still served (like huggingface_hub's HEAD-failure fallback).
+  setenv("HF_ENDPOINT", "http://127.0.0.1:9", 1);
+  EXPECT_EQ(slurp(hf_hub_download(kRepo, "model.safetensors")), slurp(kBert / "model.safetensors"));
+  expect_error([] { hf_hub_download(kRepo, "tf_model.h5"); }, ErrorKind::Network, {"cannot reach", "tf_model.h5", "not in the local cache"});
+}
+
+TEST_F(Hub, ResumesAfterTheServerDropsTheConnection) {
+  const std::string bytes = slurp(kBert / "model.safetensors");
+  // Dropped once: the retry asks for the rest with Range and the file is whole.
+  server_->faults(json::array({{{"path_contains", "/cdn/"}, {"mode", "drop"}, {"times", 1}}}));
+  EXPECT_EQ(slurp(hf_hub_download(kRepo, "model.safetensors")), bytes);
+  auto gets = server_->requests("GET", "/cdn/");
+  ASSERT_EQ(gets.size(), 2u);
+  EXPECT_TRUE(gets[0]["range"].is_null());
+  EXPECT_EQ(gets[1]["range"], "bytes=" + std::to_string(bytes.size() / 2) + "-");
+  // Dropped every time: an error, the partial file kept as .incomplete (not under its final name),
+  // and the next run resumes from it.
+  HubOptions v1;
+  v1.revision = "v1.0";
+  const std::string fp16 = slurp(kBert / "fp16/model.safetensors");
+  const fs::path blob = storage() / "blobs" / hub::sha256_hex(fp16);
+  server_->faults(json::array({{{"path_contains", "/cdn/"}, {"mode", "drop"}, {"times", -1}}}));
+  expect_error([&] { hf_hub_download(kRepo, "model.safetensors", v1); }, ErrorKind::Network, {"model.safetensors", "size"});
+  EXPECT_FALSE(fs::exists(blob));
+  ASSERT_TRUE(fs::exists(blob.string() + ".incomplete"));
+  const auto partial = fs::file_size(blob.string() + ".incomplete");
+  EXPECT_GT(partial, 0u);
+  EXPECT_LT(partial, fp16.size());
+  EXPECT_FALSE(fs::exists(storage() / "snapshots" / ref("v1.0") / "model.safetensors"));
+  server_->faults(json::array());
+  server_->clear_log();
+  EXPECT_EQ(slurp(hf_hub_download(kRepo, "model.safetensors", v1)), fp16);
+  gets = server_->requests("GET", "/cdn/");
+  ASSERT_EQ(gets.size(), 1u);
+  EXPECT_EQ(gets[0]["range"], "bytes=" + std::to_string(partial) + "-");
+  EXPECT_FALSE(fs::exists(blob.string() + ".incomplete"));
+}
+
+TEST_F(Hub, TruncatedOrWrongHashIsNeverLeftUnderItsFinalName) {
+  const std::string bytes = slurp(kBert / "model.safetensors");
+  const fs::path blob = storage() / "blobs" / hub::sha256_hex(bytes);
+  server_->faults(json::array({{{"path_contains", "/cdn/"}, {"mode", "corrupt"}, {"times", -1}}}));
+  expect_error([] { hf_hub_download(kRepo, "model.safetensors"); }, ErrorKind::Network, {"sha256 mismatch", "model.safetensors"});
+  EXPECT_FALSE(fs::exists(blob));
+  EXPECT_FALSE(fs::exists(blob.string() + ".incomplete"));
+  EXPECT_FALSE(fs::exists(storage() / "snapshots" / ref("main") / "model.safetensors"));
+  server_->faults(json::array({{{"path_contains", "/cdn/"}, {"mode", "truncate"}, {"times", -1}}}));
+  expect_error([] { hf_hub_download(kRepo, "model.safetensors"); }, ErrorKind::Network, {"should be of size " + std::to_string(bytes.size())});
+  EXPECT_FALSE(fs::exists(blob));
+  EXPECT_FALSE(fs::exists(storage() / "snapshots" / ref("main") / "model.safetensors"));
+  // A regular (non-LFS) file cut short is caught by the size check too.
+  server_->faults(json::array({{{"path_contains", "config.json"}, {"mode", "truncate"}, {"times", -1}, {"method", "GET"}}}));
+  expect_error([] { hf_hub_download(kRepo, "config.json"); }, ErrorKind::Network, {"config.json", "size"});
+  EXPECT_FALSE(fs::exists(storage() / "snapshots" / ref("main") / "config.json"));
+  server_->faults(json::array());
+  EXPECT_EQ(slurp(hf_hub_download(kRepo, "model.safetensors")), bytes);
+  EXPECT_EQ(slurp(hf_hub_download(kRepo, "config.json")), slurp(kBert / "config.json"));
+}
+
+TEST_F(Hub, HttpErrorsAreClear) {
+  expect_error([] { hf_hub_download("hfx-test/private-bert", "config.json"); }, ErrorKind::Network, {"401", "token", "hfx-test/private-bert"});
+  setenv("HF_TOKEN", kToken, 1);
+  EXPECT_EQ(slurp(hf_hub_download("hfx-test/private-bert", "config.json")), slurp(kBert / "config.json"));
+  EXPECT_EQ(server_->requests("HEAD", "private-bert").back()["authorization"], std::string("Bearer ") + kToken);
+  // Like the hub: a missing repo is a 401 without a token, a 404 with one.
+  expect_error([] { hf_hub_download("hfx-test/no-such-repo", "config.json"); }, ErrorKind::NotFound, {"404", "RepoNotFound"});
+  unsetenv("HF_TOKEN");
+  expect_error([] { hf_hub_download("hfx-test/no-such-repo", "config.json"); }, ErrorKind::Network, {"401", "RepoNotFound", "token"});
+  server_->faults(json::array({{{"path_contains", "/resolve/"}, {"mode", "status"}, {"status", 500}, {"times", -1}}}));
+  expect_error([] { hf_hub_download(kRepo, "config.json"); }, ErrorKind::Network, {"500", "config.json"});
+  server_->faults(json::array({{{"path_contains", "/cdn/"}, {"mode", "status"}, {"status", 403}, {"times", -1}}}));
+  expect_error([] { hf_hub_download(kRepo, "model.safetensors"); }, ErrorKind::Network, {"403"});
+  server_->faults(json::array());
+  setenv("HF_ENDPOINT", "http://127.0.0.1:9", 1);
+  expect_error([] { hf_hub_download(kRepo, "config.json"); }, ErrorKind::Network, {"cannot reach", "config.json"});
+  expect_error([] { hf_hub_download(kRepo, "../escape"); }, ErrorKind::Security, {"../escape"});
+}
+
+TEST_F(Hub, RenamedRepoFollowsTheRelativeRedirect) {
+  EXPECT_EQ(slurp(hf_hub_download("old-org/tiny-bert", "model.safetensors")), slurp(kBert / "model.safetensors"));
+  EXPECT_EQ(server_->requests("HEAD", "/old-org/tiny-bert/resolve/").front()["status"], 307);
+  EXPECT_TRUE(fs::is_symlink(storage("old-org/tiny-bert") / "snapshots" / ref("main", "old-org/tiny-bert") / "model.safetensors"));
+}
+
+Outputs run_model(const Model& m, const fs::path& inputs) { return m.forward(hfx::testing::read_fixture_inputs(inputs)); }
+
+TEST_F(Hub, AutoModelByRepoIdMatchesTheLocalFolder) {
+  LoadingInfo info;
+  auto by_id = AutoModel::from_pretrained(kRepo, {}, &info);
+  auto local = AutoModel::from_pretrained(kBert.string());
+  ASSERT_EQ(info.files.size(), 1u);
+  EXPECT_EQ(fs::path(info.files[0]).filename(), "model.safetensors");
+  EXPECT_NE(info.files[0].find(cache()), std::string::npos);
+  const Outputs a = run_model(*by_id, kBert / "inputs.safetensors"), b = run_model(*local, kBert / "inputs.safetensors");
+  ASSERT_EQ(a.items().size(), b.items().size());
+  for (std::size_t i = 0; i < a.items().size(); ++i) EXPECT_EQ(max_abs_diff(a.items()[i].second, b.items()[i].second), 0.0) << a.items()[i].first;
+  // from_flax / from_tf fetch those weights instead.
+  LoadOptions flax;
+  flax.from_flax = true;
+  LoadingInfo finfo;
+  auto by_flax = AutoModel::from_pretrained(kRepo, flax, &finfo);
+  EXPECT_EQ(fs::path(finfo.files[0]).filename(), "flax_model.msgpack");
+  EXPECT_LE(max_abs_diff(run_model(*by_flax, kBert / "inputs.safetensors").get("last_hidden_state"), a.get("last_hidden_state")), 1e-5);
+  // pytorch_model.bin when there is no safetensors (after a .no_exist for model.safetensors).
+  LoadingInfo binfo;
+  auto bin = AutoModelForMaskedLM::from_pretrained("hfx-test/bin-only", {}, &binfo);
+  EXPECT_EQ(fs::path(binfo.files[0]).filename(), "pytorch_model.bin");
+  EXPECT_TRUE(fs::exists(storage("hfx-test/bin-only") / ".no_exist" / ref("main", "hfx-test/bin-only") / "model.safetensors"));
+  EXPECT_TRUE(fs::exists(storage("hfx-test/bin-only") / ".no_exist" / ref("main", "hfx-test/bin-only") / "model.safetensors.index.json"));
+}
+
+TEST_F(Hub, ShardedCheckpointIndexThenShards) {
+  const fs::path mlm = fixtures_dir() / "bert/tiny/BertForMaskedLM";
+  const std::string dir = resolve_pretrained("hfx-test/tiny-bert-sharded");
+  for (const auto& e : fs::directory_iterator(mlm / "sharded_safetensors"))
+    if (e.path().extension() == ".safetensors" || e.path().filename() == "model.safetensors.index.json") {
+      EXPECT_EQ(slurp(fs::path(dir) / e.path().filename()), slurp(e.path())) << e.path();
+    }
+  // The index came before any shard.
+  std::size_t index_at = 0, first_shard_at = SIZE_MAX, i = 0;
+  const json all = server_->log();
+  for (const auto& e : all["log"]) {
+    const std::string p = e["path"];
+    if (p.find("model.safetensors.index.json") != std::string::npos) index_at = i;
+    if (p.find("-of-0000") != std::string::npos) first_shard_at = std::min(first_shard_at, i);
+    ++i;
+  }
+  EXPECT_LT(index_at, first_shard_at);
+  auto by_id = AutoModelForMaskedLM::from_pretrained("hfx-test/tiny-bert-sharded");
+  auto local = AutoModelForMaskedLM::from_pretrained((mlm / "sharded_safetensors").string());
+  EXPECT_EQ(max_abs_diff(run_model(*by_id, mlm / "inputs.safetensors").get("logits"), run_model(*local, mlm / "inputs.safetensors").get("logits")), 0.0);
+}
+
+TEST_F(Hub, TwoProcessesDownloadingTheSameModel) {
+  // Slow LFS answers so that the two runs overlap; the blob lock lets one write while the other waits.
+  server_->faults(json::array({{{"path_contains", "/cdn/"}, {"mode", "slow"}, {"times", -1}}}));
+  const std::string cmd = std::string(HFX_CLI_PATH) + " download " + kRepo + " --quiet";
+  const Shell r = shell("(" + cmd + " > " + (tmp_.path() / "a.out").string() + " 2>&1; echo $? > " + (tmp_.path() / "a.rc").string() + ") & " +
+                        "(" + cmd + " > " + (tmp_.path() / "b.out").string() + " 2>&1; echo $? > " + (tmp_.path() / "b.rc").string() + ") & wait");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(slurp(tmp_.path() / "a.rc"), "0\n") << slurp(tmp_.path() / "a.out");
+  EXPECT_EQ(slurp(tmp_.path() / "b.rc"), "0\n") << slurp(tmp_.path() / "b.out");
+  const fs::path snap = storage() / "snapshots" / ref("main");
+  EXPECT_EQ(slurp(tmp_.path() / "a.out"), snap.string() + "\n");
+  EXPECT_EQ(slurp(snap / "model.safetensors"), slurp(kBert / "model.safetensors"));
+  EXPECT_EQ(slurp(snap / "config.json"), slurp(kBert / "config.json"));
+  EXPECT_EQ(server_->requests("GET", "/cdn/").size(), 1u);  // written once, by whichever got the lock
+  for (const auto& e : fs::directory_iterator(storage() / "blobs")) EXPECT_EQ(e.path().extension(), "") << e.path();
+}
+
+TEST_F(Hub, CliDownloadScanCacheAndRepoIdPaths) {
+  Shell r = shell(std::string(HFX_CLI_PATH) + " download " + kRepo + " tf_model.h5 config.json --revision main --quiet --cache-dir " + cache());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(slurp(fs::path(r.out.substr(0, r.out.size() - 1)) / "tf_model.h5"), slurp(kBert / "tf_model.h5"));
+  r = shell(std::string(HFX_CLI_PATH) + " info " + kRepo);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("model_type:   bert"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(storage().string()), std::string::npos) << r.out;
+  r = shell(std::string(HFX_CLI_PATH) + " scan-cache --cache-dir " + cache());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find(kRepo), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(ref("main")), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("main"), std::string::npos) << r.out;
+  const CacheInfo ci = scan_cache(cache());
+  ASSERT_EQ(ci.repos.size(), 1u);
+  EXPECT_EQ(ci.repos[0].repo_id, kRepo);
+  EXPECT_EQ(ci.repos[0].nb_files, 3u);  // config.json, tf_model.h5, model.safetensors
+  r = shell(std::string(HFX_CLI_PATH) + " download hfx-test/no-such-repo --quiet");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("RepoNotFound"), std::string::npos) << r.out;
+}
+
+TEST_F(Hub, PushToHubEndToEnd) {
+  setenv("HF_TOKEN", kToken, 1);
+  auto model = AutoModel::from_pretrained(kBert.string());
+  PushOptions po;
+  po.commit_message = "hfx push test";
+  po.max_shard_size = "50KB";
+  const CommitInfo ci = push_to_hub(*model, "hfx-test/pushed", po);
+  EXPECT_EQ(ci.commit_url, server_->endpoint() + "/hfx-test/pushed/commit/" + ci.commit_oid);
+  EXPECT_TRUE(ci.pr_url.empty());
+  EXPECT_EQ(ci.regular_files, (std::vector<std::string>{"config.json", "model.safetensors.index.json"}));
+  ASSERT_GE(ci.lfs_files.size(), 2u);  // shards
+  // The calls huggingface_hub makes, in its order, each checked by the server.
+  EXPECT_EQ(server_->requests("POST", "/api/repos/create").size(), 1u);
+  EXPECT_EQ(server_->requests("POST", "/api/models/hfx-test/pushed/preupload/main").size(), 1u);
+  EXPECT_EQ(server_->requests("POST", "/hfx-test/pushed.git/info/lfs/objects/batch").size(), 1u);
+  EXPECT_EQ(server_->requests("PUT", "/_lfs/").size(), ci.lfs_files.size());
+  EXPECT_EQ(server_->requests("POST", "/info/lfs/objects/verify").size(), ci.lfs_files.size());
+  const auto commit = server_->requests("POST", "/api/models/hfx-test/pushed/commit/main");
+  ASSERT_EQ(commit.size(), 1u);
+  EXPECT_EQ(commit[0]["summary"], "hfx push test");
+  EXPECT_EQ(commit[0]["status"], 200);
+  EXPECT_EQ(server_->log()["log"].back()["path"], "/api/models/hfx-test/pushed/commit/main");
+  // Downloading what was pushed gives back the model.
+  unsetenv("HF_TOKEN");
+  LoadingInfo info;
+  auto back = AutoModel::from_pretrained("hfx-test/pushed", {}, &info);
+  EXPECT_EQ(fs::path(info.files[0]).filename(), "model.safetensors.index.json");
+  EXPECT_EQ(ref("main", "hfx-test/pushed"), ci.commit_oid);
+  EXPECT_EQ(max_abs_diff(run_model(*back, kBert / "inputs.safetensors").get("last_hidden_state"),
+                         run_model(*model, kBert / "inputs.safetensors").get("last_hidden_state")), 0.0);
+  // Without a token: a clear error before any call.
+  expect_error([&] { push_to_hub(*model, "hfx-test/pushed", po); }, ErrorKind::Network, {"token"});
+  // A pull request from the CLI into the existing repo (409 on create is fine); the LFS
+  // objects are already upstream, so nothing is PUT again.
+  setenv("HF_TOKEN", kToken, 1);
+  server_->clear_log();
+  const Shell r = shell(std::string(HFX_CLI_PATH) + " push " + kBert.string() + " hfx-test/pushed --create-pr --commit-message 'from the cli'");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("pull request: " + server_->endpoint() + "/hfx-test/pushed/discussions/1"), std::string::npos) << r.out;
+  EXPECT_EQ(server_->requests("POST", "/api/repos/create").front()["status"], 409);
+  const auto pr = server_->requests("POST", "/commit/main?create_pr=1");
+  ASSERT_EQ(pr.size(), 1u);
+  EXPECT_EQ(pr[0]["summary"], "from the cli");
+  HubOptions at_pr;
+  at_pr.revision = "refs/pr/1";
+  EXPECT_EQ(slurp(hf_hub_download("hfx-test/pushed", "tf_model.h5", at_pr)), slurp(kBert / "tf_model.h5"));
+  EXPECT_NO_THROW(hf_hub_download("hfx-test/pushed", "model.safetensors.index.json", at_pr));  // the earlier commit's files stay
+}
+
+// ---- huggingface_hub itself (the pinned venv) on the same cache -------------------------
+std::string tree(const fs::path& repo) {  // relative paths, symlink targets and refs contents
+  std::vector<std::string> lines;
+  for (auto it = fs::recursive_directory_iterator(repo); it != fs::recursive_directory_iterator(); ++it) {
+    std::string l = fs::relative(it->path(), repo).generic_string();
+    if (it->is_symlink()) l += " -> " + fs::read_symlink(it->path()).string();
+    else if (it->is_regular_file() && l.rfind("refs/", 0) == 0) l += " = " + slurp(it->path());
+    else if (it->is_regular_file()) l += " (" + std::to_string(fs::file_size(it->path())) + " bytes)";
+    lines.push_back(l);
+  }
+  std::sort(lines.begin(), lines.end());
+  std::string s;
+  for (const auto& l : lines) s += l + "\n";
+  return s;
+}
+
+TEST_F(Hub, HuggingfaceHubReadsTheCacheHfxWroteAndTheReverse) {
+  if (venv_python().empty()) GTEST_SKIP() << "tools/fixtures/.venv missing (run tools/fixtures/env.sh)";
+  HubOptions v1;
+  v1.revision = "v1.0";
+  const std::string w_main = hf_hub_download(kRepo, "model.safetensors");
+  const std::string c_main = hf_hub_download(kRepo, "config.json");
+  const std::string w_v1 = hf_hub_download(kRepo, "model.safetensors", v1);
+  (void)try_hf_hub_download(kRepo, "pytorch_model.bin");
+  const std::string script = (tmp_.path() / "read.py").string();
+  std::ofstream(script) << R"(import json, sys
+from huggingface_hub import hf_hub_download, scan_cache_dir, try_to_load_from_cache
+repo = sys.argv[1]
+out = {
+  "main": hf_hub_download(repo, "model.safetensors"),
+  "config": hf_hub_download(repo, "config.json"),
+  "v1": hf_hub_download(repo, "model.safetensors", revision="v1.0"),
+  "no_exist": str(try_to_load_from_cache(repo, "pytorch_model.bin")),
+}
+info = scan_cache_dir()
+out["warnings"] = [str(w) for w in info.warnings]
+out["repos"] = [[r.repo_id, r.nb_files, sorted(sorted(v.refs) for v in r.revisions)] for r in info.repos]
+print(json.dumps(out))
+)";
+  // 1. Python, offline, on the cache hfx wrote.
+  Shell r = shell("HF_HUB_OFFLINE=1 " + venv_python() + " " + script + " " + kRepo);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const json got = json::parse(r.out.substr(r.out.find('{')));
+  EXPECT_EQ(got["main"], w_main);
+  EXPECT_EQ(got["config"], c_main);
+  EXPECT_EQ(got["v1"], w_v1);
+  EXPECT_EQ(got["no_exist"].get<std::string>().rfind("<object object at", 0), 0u) << got.dump();  // _CACHED_NO_EXIST
+  EXPECT_TRUE(got["warnings"].empty()) << got.dump();
+  EXPECT_EQ(got["repos"], json::parse(R"([["hfx-test/tiny-bert", 3, [["main"], ["v1.0"]]]])")) << got.dump();
+  // 2. Python, online against the same server, into a second cache; hfx reads it offline,
+  //    and both caches hold the same tree (paths, symlink targets, refs, sizes).
+  const std::string py_cache = (tmp_.path() / "py-cache").string();
+  std::ofstream(tmp_.path() / "fetch.py") << R"(import sys
+from huggingface_hub import hf_hub_download
+for f in ["model.safetensors", "config.json"]:
+    hf_hub_download(sys.argv[1], f)
+hf_hub_download(sys.argv[1], "model.safetensors", revision="v1.0")
+try:
+    hf_hub_download(sys.argv[1], "pytorch_model.bin")
+except Exception as e:
+    print(type(e).__name__)
+)";
+  server_->clear_log();
+  r = shell("HF_HUB_CACHE=" + py_cache + " " + venv_python() + " " + (tmp_.path() / "fetch.py").string() + " " + kRepo);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("EntryNotFoundError"), std::string::npos) << r.out;
+  const json all = server_->log();
+  for (const auto& e : all["log"])  // Python was served by the test server only
+    EXPECT_TRUE(e["path"].get<std::string>().find("/hfx-test/tiny-bert/resolve/") == 0 || e["path"].get<std::string>().find("/cdn/") == 0) << e.dump();
+  const fs::path py_repo = fs::path(py_cache) / repo_folder_name(kRepo);
+  EXPECT_EQ(tree(py_repo), tree(storage()));
+  setenv("HF_HUB_OFFLINE", "1", 1);
+  HubOptions py;
+  py.cache_dir = py_cache;
+  EXPECT_EQ(slurp(hf_hub_download(kRepo, "model.safetensors", py)), slurp(kBert / "model.safetensors"));
+  py.revision = "v1.0";
+  EXPECT_EQ(slurp(hf_hub_download(kRepo, "model.safetensors", py)), slurp(kBert / "fp16/model.safetensors"));
+  LoadOptions lo;
+  lo.hub.cache_dir = py_cache;
+  auto m = AutoModel::from_pretrained(kRepo, lo);
+  EXPECT_EQ(m->class_name(), "BertModel");
+}
+
+}  // namespace
+}  // namespace hfx
