@@ -9,6 +9,7 @@ pkgs=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libhdf5-dev libmsgpack-cxx-dev libcurl4-openssl-dev
+  libsleef-dev                                 # vector exp/erf/tanh for softmax and GELU
 )
 missing=()
 for p in "${pkgs[@]}"; do
