@@ -19,7 +19,7 @@ work="${HFX_BENCH_WORK:-$root/bench/.work}"
 build="${HFX_BENCH_BUILD:-$root/build-bench}"
 jobs="${HFX_BENCH_JOBS:-2}"
 
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DHFX_BUILD_BENCH=ON -DHFX_BUILD_TESTS=OFF >/dev/null
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DHFX_BUILD_BENCH=ON >/dev/null
 ninja -C "$build" -j"$jobs" hfx_bench hfx_kernels_bench
 py="$(bash "$root/bench/env.sh" | tail -n1)"
 OMP_NUM_THREADS="$threads" "$py" "$root/bench/py/make_models.py" "$work"

@@ -31,14 +31,19 @@ def versions():
             "onnxruntime": onnxruntime.__version__}
 
 
-class TorchEnc:
+class Torch:
+    auto_class = "AutoModel"
+
     def __init__(self, path):
         import torch
         import transformers
         torch.set_num_threads(THREADS)
         self.torch = torch
-        self.m = transformers.AutoModel.from_pretrained(path).eval()
+        self.m = getattr(transformers, self.auto_class).from_pretrained(path).eval()
         self.vocab = self.m.config.vocab_size
+
+
+class TorchEnc(Torch):
 
     def encoder(self, B, S, iters):
         t = self.torch.tensor(ids(B, S, self.vocab))
@@ -88,14 +93,8 @@ class Ct2Enc:
         return (time.perf_counter() - t0) / iters
 
 
-class TorchDec:
-    def __init__(self, path):
-        import torch
-        import transformers
-        torch.set_num_threads(THREADS)
-        self.torch = torch
-        self.m = transformers.AutoModelForCausalLM.from_pretrained(path).eval()
-        self.vocab = self.m.config.vocab_size
+class TorchDec(Torch):
+    auto_class = "AutoModelForCausalLM"
 
     def decode(self, prompt, new):
         t = self.torch.tensor(ids(1, prompt, self.vocab))

@@ -29,7 +29,7 @@ Tensor Linear::operator()(const Tensor& x) const {
   Tensor xc = x.contiguous();
   Shape os = x.shape();
   os.back() = w->size(0);
-  Tensor y = Tensor::zeros(DType::F32, os);
+  Tensor y = Tensor::uninitialized(DType::F32, os);  // the GEMM (beta = 0) writes every element
   forward(xc.data<float>(), x.numel() / in_now, y.mutable_data<float>());
   return y;
 }
@@ -158,7 +158,7 @@ Tensor PostLNEncoderLayer::forward(const Tensor& h, const AttnMask& mask, const 
     throw_error(ErrorKind::Mismatch, "head_mask has " + std::to_string(heads) + " heads but this layer was pruned to " +
                                          std::to_string(nh), {}, q.w.name());
   Tensor Q = q(h), K = k(h), V = v(h);
-  Tensor ctx = Tensor::zeros(DType::F32, {B, S, H});
+  Tensor ctx = Tensor::uninitialized(DType::F32, {B, S, H});  // attention writes every head's columns
   if (probs) *probs = Tensor::zeros(DType::F32, {B, nh, S, S});
   cpu::AttentionArgs a{};
   a.B = B; a.Sq = S; a.Sk = S; a.H = nh; a.D = head_dim;
@@ -189,14 +189,14 @@ Tensor PostLNEncoderLayer::forward(const Tensor& h, const AttnMask& mask, const 
   // and bias + activation.
   const int64_t rows = B * S, E = o.w->size(0), I = ffn_in.w->size(0);
   auto bias_of = [](const Linear& l) { return l.b.valid() ? *l.b : Tensor(); };
-  Tensor attn = Tensor::empty(DType::F32, {B, S, E});
+  Tensor attn = Tensor::uninitialized(DType::F32, {B, S, E});
   cpu::linear(ctx.data<float>(), rows, H, *o.w, Tensor(), attn.mutable_data<float>(), o.pack.get());
   cpu::add_bias_residual(attn.mutable_data<float>(), rows, E, bias_of(o), h.data<float>());
   attn_norm.inplace(attn);
-  Tensor inter = Tensor::empty(DType::F32, {B, S, I});
+  Tensor inter = Tensor::uninitialized(DType::F32, {B, S, I});
   cpu::linear(attn.data<float>(), rows, E, *ffn_in.w, Tensor(), inter.mutable_data<float>(), ffn_in.pack.get());
   cpu::bias_activate(inter.mutable_data<float>(), rows, I, bias_of(ffn_in), act);
-  Tensor out = Tensor::empty(DType::F32, {B, S, E});
+  Tensor out = Tensor::uninitialized(DType::F32, {B, S, E});
   cpu::linear(inter.data<float>(), rows, I, *ffn_out.w, Tensor(), out.mutable_data<float>(), ffn_out.pack.get());
   cpu::add_bias_residual(out.mutable_data<float>(), rows, E, bias_of(ffn_out), attn.data<float>());
   ffn_norm.inplace(out);
