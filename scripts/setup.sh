@@ -11,6 +11,7 @@ pkgs=(
   libhdf5-dev libmsgpack-cxx-dev libcurl4-openssl-dev
   libpcre2-dev libutf8proc-dev libsentencepiece-dev   # tokenizers: regexes, Unicode, .model files
   libssl-dev                                   # hub: sha256 of LFS blobs (OpenSSL EVP)
+  libsleef-dev                                 # vector exp/erf/tanh for softmax and GELU
 )
 missing=()
 for p in "${pkgs[@]}"; do

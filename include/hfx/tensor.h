@@ -32,6 +32,8 @@ class Storage {
  public:
   // Owned, zero-initialised, 64-byte aligned.
   static std::shared_ptr<Storage> allocate(std::size_t nbytes);
+  // Owned, 64-byte aligned, contents unspecified (kernel outputs written in full).
+  static std::shared_ptr<Storage> allocate_uninitialized(std::size_t nbytes);
   // Read-only view of [data, data+nbytes) kept alive by `owner`.
   static std::shared_ptr<Storage> borrow(std::shared_ptr<const void> owner, const void* data,
                                          std::size_t nbytes);
@@ -58,6 +60,9 @@ class Tensor {
   // Fresh, zero-filled, contiguous.
   static Tensor zeros(DType dtype, Shape shape);
   static Tensor empty(DType dtype, Shape shape) { return zeros(dtype, std::move(shape)); }
+  // Fresh, contiguous, contents unspecified: only for buffers a kernel overwrites
+  // completely before anything reads them (saves a memset pass in the hot loop).
+  static Tensor uninitialized(DType dtype, Shape shape);
   // Contiguous view over existing storage at a byte offset (bounds checked).
   static Tensor view_of(std::shared_ptr<Storage> storage, DType dtype, Shape shape,
                         std::size_t byte_offset = 0);

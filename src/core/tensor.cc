@@ -1,5 +1,6 @@
 #include "hfx/tensor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -28,12 +29,17 @@ int64_t shape_numel(const Shape& s) {
 
 // ---- Storage -----------------------------------------------------------------
 std::shared_ptr<Storage> Storage::allocate(std::size_t nbytes) {
+  std::shared_ptr<Storage> s = allocate_uninitialized(nbytes);
+  std::memset(s->data_, 0, (std::max<std::size_t>(nbytes, 1) + 63) / 64 * 64);
+  return s;
+}
+
+std::shared_ptr<Storage> Storage::allocate_uninitialized(std::size_t nbytes) {
   std::shared_ptr<Storage> s(new Storage());
   std::size_t rounded = (nbytes + 63) / 64 * 64;
   if (rounded == 0) rounded = 64;
   void* p = std::aligned_alloc(64, rounded);
   if (!p) throw_error(ErrorKind::Io, "out of memory allocating " + std::to_string(nbytes) + " bytes");
-  std::memset(p, 0, rounded);
   s->data_ = static_cast<uint8_t*>(p);
   s->size_ = nbytes;
   s->owned_ = true;
@@ -78,12 +84,18 @@ void detail::throw_dtype_access(DType have, const char* want) {
 }
 
 Tensor Tensor::zeros(DType dtype, Shape shape) {
+  Tensor t = uninitialized(dtype, std::move(shape));
+  std::memset(t.storage_->mutable_data(), 0, t.nbytes());
+  return t;
+}
+
+Tensor Tensor::uninitialized(DType dtype, Shape shape) {
   Tensor t;
   t.numel_ = shape_numel(shape);
   t.dtype_ = dtype;
   t.strides_ = contiguous_strides(shape);
   t.shape_ = std::move(shape);
-  t.storage_ = Storage::allocate(t.nbytes());
+  t.storage_ = Storage::allocate_uninitialized(t.nbytes());
   return t;
 }
 

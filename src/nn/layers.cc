@@ -12,12 +12,13 @@ Linear Linear::make(const Scope& s, int64_t in, int64_t out, bool bias) {
   l.out = out;
   l.w = s.param("weight", {out, in});
   if (bias) l.b = s.param("bias", {out});
+  l.pack = std::make_shared<cpu::PackedWeight>();
   return l;
 }
 
 // Sizes come from the bound weight (prune_heads / resize may have changed it).
 void Linear::forward(const float* x, int64_t rows, float* y) const {
-  cpu::linear(x, rows, w->size(1), *w, b.valid() ? *b : Tensor(), y);
+  cpu::linear(x, rows, w->size(1), *w, b.valid() ? *b : Tensor(), y, pack.get());
 }
 
 Tensor Linear::operator()(const Tensor& x) const {
@@ -28,7 +29,7 @@ Tensor Linear::operator()(const Tensor& x) const {
   Tensor xc = x.contiguous();
   Shape os = x.shape();
   os.back() = w->size(0);
-  Tensor y = Tensor::zeros(DType::F32, os);
+  Tensor y = Tensor::uninitialized(DType::F32, os);  // the GEMM (beta = 0) writes every element
   forward(xc.data<float>(), x.numel() / in_now, y.mutable_data<float>());
   return y;
 }
@@ -157,7 +158,7 @@ Tensor PostLNEncoderLayer::forward(const Tensor& h, const AttnMask& mask, const 
     throw_error(ErrorKind::Mismatch, "head_mask has " + std::to_string(heads) + " heads but this layer was pruned to " +
                                          std::to_string(nh), {}, q.w.name());
   Tensor Q = q(h), K = k(h), V = v(h);
-  Tensor ctx = Tensor::zeros(DType::F32, {B, S, H});
+  Tensor ctx = Tensor::uninitialized(DType::F32, {B, S, H});  // attention writes every head's columns
   if (probs) *probs = Tensor::zeros(DType::F32, {B, nh, S, S});
   cpu::AttentionArgs a{};
   a.B = B; a.Sq = S; a.Sk = S; a.H = nh; a.D = head_dim;
@@ -170,15 +171,34 @@ Tensor PostLNEncoderLayer::forward(const Tensor& h, const AttnMask& mask, const 
   a.out = ctx.mutable_data<float>();
   a.probs = probs ? probs->mutable_data<float>() : nullptr;
   cpu::attention(a);
-  Tensor attn = o(ctx);
-  dropout_inplace(attn, o.w);
-  cpu::add_inplace(attn.mutable_data<float>(), h.data<float>(), attn.numel());
+  const ParamTable* pt = o.w.table();
+  if (pt && pt->training() && pt->dropout_p() > 0.0f) {  // dropout sits between the bias and the residual: unfused
+    Tensor attn = o(ctx);
+    dropout_inplace(attn, o.w);
+    cpu::add_inplace(attn.mutable_data<float>(), h.data<float>(), attn.numel());
+    attn_norm.inplace(attn);
+    Tensor inter = ffn_in(attn);
+    cpu::activate(inter.mutable_data<float>(), inter.numel(), act);
+    Tensor out = ffn_out(inter);
+    dropout_inplace(out, ffn_out.w);
+    cpu::add_inplace(out.mutable_data<float>(), attn.data<float>(), out.numel());
+    ffn_norm.inplace(out);
+    return out;
+  }
+  // Eval: the GEMMs without bias, then one fused pass each for bias + residual
+  // and bias + activation.
+  const int64_t rows = B * S, E = o.w->size(0), I = ffn_in.w->size(0);
+  auto bias_of = [](const Linear& l) { return l.b.valid() ? *l.b : Tensor(); };
+  Tensor attn = Tensor::uninitialized(DType::F32, {B, S, E});
+  cpu::linear(ctx.data<float>(), rows, H, *o.w, Tensor(), attn.mutable_data<float>(), o.pack.get());
+  cpu::add_bias_residual(attn.mutable_data<float>(), rows, E, bias_of(o), h.data<float>());
   attn_norm.inplace(attn);
-  Tensor inter = ffn_in(attn);
-  cpu::activate(inter.mutable_data<float>(), inter.numel(), act);
-  Tensor out = ffn_out(inter);
-  dropout_inplace(out, ffn_out.w);
-  cpu::add_inplace(out.mutable_data<float>(), attn.data<float>(), out.numel());
+  Tensor inter = Tensor::uninitialized(DType::F32, {B, S, I});
+  cpu::linear(attn.data<float>(), rows, E, *ffn_in.w, Tensor(), inter.mutable_data<float>(), ffn_in.pack.get());
+  cpu::bias_activate(inter.mutable_data<float>(), rows, I, bias_of(ffn_in), act);
+  Tensor out = Tensor::uninitialized(DType::F32, {B, S, E});
+  cpu::linear(inter.data<float>(), rows, I, *ffn_out.w, Tensor(), out.mutable_data<float>(), ffn_out.pack.get());
+  cpu::add_bias_residual(out.mutable_data<float>(), rows, E, bias_of(ffn_out), attn.data<float>());
   ffn_norm.inplace(out);
   return out;
 }

@@ -3,6 +3,7 @@
 // under a Scope using Hugging Face's module names, and runs on CPU kernels.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "hfx/model.h"
@@ -13,6 +14,8 @@ namespace hfx::nn {
 struct Linear {
   Param w, b;
   int64_t in = 0, out = 0;
+  // Transposed copy of w for NN GEMMs, made lazily (cpu::PackedWeight); set by make().
+  std::shared_ptr<cpu::PackedWeight> pack;
   static Linear make(const Scope& s, int64_t in, int64_t out, bool bias = true);
   void forward(const float* x, int64_t rows, float* y) const;
   Tensor operator()(const Tensor& x) const;  // [..., in] -> [..., out], f32

@@ -1,5 +1,7 @@
 #include "kernels/cpu/ops.h"
 
+#include "kernels/cpu/vec_math.h"
+
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 
@@ -59,10 +61,62 @@ void linear(const float* x, int64_t rows, int64_t in, const Tensor& W, const Ten
     widen_rows(wc, 0, 1, wc.numel(), wide.data());
     w = wide.data();
   }
-  if (w_in_major)
+  if (w_in_major) {
     gemm(false, false, rows, out, in, 1.0f, x, in, w, out, 0.0f, y, out);
-  else
+  } else if (rows >= 16 && rows <= 256) {
+    // W [out, in] as stored: oneDNN's row-major NT sgemm reaches only 166-333 GFLOP/s
+    // on these shapes at 2 threads, while the transposed product y^T = W x^T runs at
+    // 350-440 (measured, bench/results/bench.md); y^T [out, rows] is then transposed
+    // back, a small pass. This is the path until PackedWeight has a transpose.
+    thread_local std::vector<float> yt;
+    yt.resize(static_cast<std::size_t>(out * rows));
+    gemm(false, true, out, rows, in, 1.0f, w, in, x, in, 0.0f, yt.data(), rows);
+    const float* t = yt.data();  // this thread's buffer, read by the whole team below
+    constexpr int64_t kTile = 32;
+#pragma omp parallel for collapse(2) if (rows * out > kParallelMin)
+    for (int64_t r0 = 0; r0 < rows; r0 += kTile)
+      for (int64_t o0 = 0; o0 < out; o0 += kTile)
+        for (int64_t r = r0; r < std::min(rows, r0 + kTile); ++r)
+          for (int64_t o = o0; o < std::min(out, o0 + kTile); ++o) y[r * out + o] = t[o * rows + r];
+  } else {
     gemm(false, true, rows, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
+  }
+  if (bias.defined()) add_bias_rows(y, rows, out, bias);
+}
+
+const float* PackedWeight::get(const Tensor& W, int64_t rows) {
+  if (rows < kMinRows || W.dim() != 2) return nullptr;
+  std::lock_guard<std::mutex> lock(mu_);
+  const bool same = src_.defined() && src_.raw() == W.raw() && src_.shape() == W.shape() && src_.dtype() == W.dtype() &&
+                    src_.strides() == W.strides();
+  if (same && !t_.empty()) return t_.data();
+  if (!same) {
+    src_ = W;
+    t_.clear();
+    uses_ = 0;
+  }
+  if (++uses_ < 2) return nullptr;
+  const int64_t out = W.size(0), in = W.size(1);
+  std::vector<float> wide;
+  const float* w = as_f32(W, wide);
+  t_.resize(static_cast<std::size_t>(out * in));
+  constexpr int64_t kTile = 32;  // transpose in tiles: both sides stay in cache
+#pragma omp parallel for collapse(2) if (out * in > kParallelMin)
+  for (int64_t o0 = 0; o0 < out; o0 += kTile)
+    for (int64_t i0 = 0; i0 < in; i0 += kTile)
+      for (int64_t o = o0; o < std::min(out, o0 + kTile); ++o)
+        for (int64_t i = i0; i < std::min(in, i0 + kTile); ++i) t_[static_cast<std::size_t>(i * out + o)] = w[o * in + i];
+  return t_.data();
+}
+
+void linear(const float* x, int64_t rows, int64_t in, const Tensor& W, const Tensor& bias, float* y, PackedWeight* pack) {
+  const float* t = pack ? pack->get(W, rows) : nullptr;
+  if (!t) {
+    linear(x, rows, in, W, bias, y);
+    return;
+  }
+  const int64_t out = W.size(0);
+  gemm(false, false, rows, out, in, 1.0f, x, in, t, out, 0.0f, y, out);
   if (bias.defined()) add_bias_rows(y, rows, out, bias);
 }
 
@@ -89,9 +143,11 @@ void layer_norm(float* x, int64_t rows, int64_t dim, const Tensor& gamma, const 
   for (int64_t r = 0; r < rows; ++r) {
     float* p = x + r * dim;
     double mean = 0;
+#pragma omp simd reduction(+ : mean)
     for (int64_t j = 0; j < dim; ++j) mean += p[j];
     mean /= static_cast<double>(dim);
     double var = 0;
+#pragma omp simd reduction(+ : var)
     for (int64_t j = 0; j < dim; ++j) {
       double d = p[j] - mean;
       var += d * d;
@@ -99,7 +155,13 @@ void layer_norm(float* x, int64_t rows, int64_t dim, const Tensor& gamma, const 
     var /= static_cast<double>(dim);
     const float inv = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
     const float m = static_cast<float>(mean);
-    for (int64_t j = 0; j < dim; ++j) p[j] = (p[j] - m) * inv * g[j] + (b ? b[j] : 0.0f);
+    if (b) {
+#pragma omp simd
+      for (int64_t j = 0; j < dim; ++j) p[j] = (p[j] - m) * inv * g[j] + b[j];
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < dim; ++j) p[j] = (p[j] - m) * inv * g[j];
+    }
   }
 }
 
@@ -134,15 +196,8 @@ Activation parse_activation(std::string_view name) {
 void activate(float* x, int64_t n, Activation act) {
   switch (act) {
     case Activation::GeluErf:
-#pragma omp parallel for if (n > kParallelMin)
-      for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
-      return;
     case Activation::GeluTanh:
-#pragma omp parallel for if (n > kParallelMin)
-      for (int64_t i = 0; i < n; ++i) {
-        float v = x[i];
-        x[i] = 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-      }
+      bias_activate(x, 1, n, Tensor(), act);
       return;
     case Activation::GeluFast:
 #pragma omp parallel for if (n > kParallelMin)
@@ -192,30 +247,81 @@ void add_bias_rows(float* x, int64_t rows, int64_t dim, const Tensor& bias) {
     for (int64_t j = 0; j < dim; ++j) x[r * dim + j] += b[j];
 }
 
-void softmax_rows(float* x, int64_t rows, int64_t n) {
-  for (int64_t r = 0; r < rows; ++r) {
-    float* p = x + r * n;
-    float m = -INFINITY;
-    for (int64_t j = 0; j < n; ++j) m = std::max(m, p[j]);
-    if (m == -INFINITY) {  // all -inf: torch gives NaN; keep it finite and uniform-free
-      for (int64_t j = 0; j < n; ++j) p[j] = 0.0f;
-      continue;
-    }
-    float s = 0;
+namespace {
+// One row of softmax in place, with an optional additive bias row and a final multiplier.
+inline void softmax_row(float* p, int64_t n, const float* bias, float mult) {
+  float m = -INFINITY;
+  if (bias) {
     for (int64_t j = 0; j < n; ++j) {
-      p[j] = std::exp(p[j] - m);
-      s += p[j];
+      p[j] += bias[j];
+      m = std::max(m, p[j]);
     }
-    const float inv = 1.0f / s;
-    for (int64_t j = 0; j < n; ++j) p[j] *= inv;
+  } else {
+    for (int64_t j = 0; j < n; ++j) m = std::max(m, p[j]);
+  }
+  if (m == -INFINITY) {  // all -inf: torch gives NaN; keep it finite and uniform-free
+    std::fill_n(p, n, 0.0f);
+    return;
+  }
+  const float inv = mult / vec::exp_shift_sum(p, n, m);
+  for (int64_t j = 0; j < n; ++j) p[j] *= inv;
+}
+}  // namespace
+
+void softmax_rows(float* x, int64_t rows, int64_t n) {
+#pragma omp parallel for if (rows * n > kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) softmax_row(x + r * n, n, nullptr, 1.0f);
+}
+
+void bias_activate(float* x, int64_t rows, int64_t dim, const Tensor& bias, Activation act) {
+  std::vector<float> bs;
+  const float* b = bias.defined() ? as_f32(bias, bs) : nullptr;
+  if (act != Activation::GeluErf && act != Activation::GeluTanh) {
+    if (b) add_bias_rows(x, rows, dim, bias);
+    activate(x, rows * dim, act);
+    return;
+  }
+  // Rows of the FFN's [tokens, intermediate] buffer, split into chunks so a
+  // single long vector (activate()) parallelises too.
+  const int64_t chunk = b ? dim : std::min<int64_t>(rows * dim, 4096);
+  const int64_t nchunks = b ? rows : (rows * dim + chunk - 1) / chunk;
+#pragma omp parallel for if (rows * dim > kParallelMin)
+  for (int64_t c = 0; c < nchunks; ++c) {
+    float* p = x + c * chunk;
+    const int64_t n = std::min(chunk, rows * dim - c * chunk);
+    if (act == Activation::GeluErf)
+      vec::gelu_erf(p, n, b);
+    else
+      vec::gelu_tanh(p, n, b);
   }
 }
 
+void add_bias_residual(float* x, int64_t rows, int64_t dim, const Tensor& bias, const float* residual) {
+  std::vector<float> bs;
+  const float* b = bias.defined() ? as_f32(bias, bs) : nullptr;
+#pragma omp parallel for if (rows * dim > kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) {
+    float* p = x + r * dim;
+    const float* q = residual + r * dim;
+    if (b)
+      for (int64_t j = 0; j < dim; ++j) p[j] += b[j] + q[j];
+    else
+      for (int64_t j = 0; j < dim; ++j) p[j] += q[j];
+  }
+}
+
+// Per (batch, head): scores = scale * Q K^T through the GEMM (one call per head,
+// Q/K read in place at their row strides), then bias + softmax + head mask fused
+// per row, then out = P V through the GEMM. Short query blocks (incremental
+// decode) use vector loops instead: a GEMM call per head costs more than the work.
+// Called inside the OpenMP region, oneDNN runs each GEMM on the calling thread.
 void attention(const AttentionArgs& a) {
   const int64_t HD = a.H * a.D;
-#pragma omp parallel
+  const bool use_gemm = a.Sq >= 4;
+#pragma omp parallel if (a.B * a.H > 1 && a.Sq * a.Sk * a.D > 4096)
   {
-    std::vector<float> scores(static_cast<std::size_t>(a.Sq * a.Sk));
+    thread_local std::vector<float> scores;
+    if (scores.size() < static_cast<std::size_t>(a.Sq * a.Sk)) scores.resize(static_cast<std::size_t>(a.Sq * a.Sk));
 #pragma omp for collapse(2) schedule(static)
     for (int64_t b = 0; b < a.B; ++b) {
       for (int64_t h = 0; h < a.H; ++h) {
@@ -223,32 +329,37 @@ void attention(const AttentionArgs& a) {
         const float* k = a.k + b * a.k_bs + (h / a.group) * a.D;
         const float* v = a.v + b * a.v_bs + (h / a.group) * a.D;
         float* s = scores.data();
-        // scores = scale * q k^T  (q rows strided by q_ss, k rows by k_ss)
-        for (int64_t i = 0; i < a.Sq; ++i) {
-          const float* qi = q + i * a.q_ss;
-          for (int64_t j = 0; j < a.Sk; ++j) {
-            const float* kj = k + j * a.k_ss;
-            float acc = 0;
-            for (int64_t d = 0; d < a.D; ++d) acc += qi[d] * kj[d];
-            s[i * a.Sk + j] = acc * a.scale;
-          }
-          if (a.bias) {
-            const float* bi = a.bias + b * a.bias_bs + h * a.bias_hs + i * a.bias_qs;
-            for (int64_t j = 0; j < a.Sk; ++j) s[i * a.Sk + j] += bi[j];
+        float* o = a.out + b * a.Sq * HD + h * a.D;
+        if (use_gemm) {
+          gemm(false, true, a.Sq, a.Sk, a.D, a.scale, q, a.q_ss, k, a.k_ss, 0.0f, s, a.Sk);
+        } else {
+          for (int64_t i = 0; i < a.Sq; ++i) {
+            const float* qi = q + i * a.q_ss;
+            for (int64_t j = 0; j < a.Sk; ++j) {
+              const float* kj = k + j * a.k_ss;
+              float acc = 0;
+#pragma omp simd reduction(+ : acc)
+              for (int64_t d = 0; d < a.D; ++d) acc += qi[d] * kj[d];
+              s[i * a.Sk + j] = acc * a.scale;
+            }
           }
         }
-        softmax_rows(s, a.Sq, a.Sk);
-        if (a.head_mask) scale_inplace(s, a.Sq * a.Sk, a.head_mask[h]);
+        const float mult = a.head_mask ? a.head_mask[h] : 1.0f;
+        for (int64_t i = 0; i < a.Sq; ++i)
+          softmax_row(s + i * a.Sk, a.Sk, a.bias ? a.bias + b * a.bias_bs + h * a.bias_hs + i * a.bias_qs : nullptr, mult);
         if (a.probs) std::copy_n(s, a.Sq * a.Sk, a.probs + ((b * a.H + h) * a.Sq) * a.Sk);
-        // out = probs v
-        float* o = a.out + b * a.Sq * HD + h * a.D;
-        for (int64_t i = 0; i < a.Sq; ++i) {
-          float* oi = o + i * HD;
-          std::fill_n(oi, a.D, 0.0f);
-          for (int64_t j = 0; j < a.Sk; ++j) {
-            const float p = s[i * a.Sk + j];
-            const float* vj = v + j * a.v_ss;
-            for (int64_t d = 0; d < a.D; ++d) oi[d] += p * vj[d];
+        if (use_gemm) {
+          gemm(false, false, a.Sq, a.D, a.Sk, 1.0f, s, a.Sk, v, a.v_ss, 0.0f, o, HD);
+        } else {
+          for (int64_t i = 0; i < a.Sq; ++i) {
+            float* oi = o + i * HD;
+            std::fill_n(oi, a.D, 0.0f);
+            for (int64_t j = 0; j < a.Sk; ++j) {
+              const float p = s[i * a.Sk + j];
+              const float* vj = v + j * a.v_ss;
+#pragma omp simd
+              for (int64_t d = 0; d < a.D; ++d) oi[d] += p * vj[d];
+            }
           }
         }
       }

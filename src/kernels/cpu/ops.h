@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <string_view>
+#include <vector>
 
 #include "hfx/tensor.h"
 
@@ -22,6 +24,27 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
 // With `w_in_major` the weight is stored [in, out] (GPT-2 Conv1D layout).
 void linear(const float* x, int64_t rows, int64_t in, const Tensor& W, const Tensor& bias, float* y,
             bool w_in_major = false);
+
+// A Linear weight W [out, in] (f32/f16/bf16) kept transposed to f32 [in, out],
+// so its GEMM runs NN: with oneDNN that is up to 2x the NT GEMM at M = 128 on
+// 2 threads (bench/results/blas.md). Packs on the second call with at least
+// kMinRows rows (so the first output after loading is not delayed and
+// decode-sized calls, which are bandwidth-bound either way, keep reading W);
+// repacks when a different tensor is bound (prune, resize, cast). Thread-safe.
+class PackedWeight {
+ public:
+  static constexpr int64_t kMinRows = 16;
+  // The packed [in, out] data, or nullptr: use W as it is.
+  const float* get(const Tensor& W, int64_t rows);
+
+ private:
+  std::mutex mu_;
+  Tensor src_;  // the tensor packed; holding it keeps its address unique
+  std::vector<float> t_;
+  int uses_ = 0;
+};
+// linear() through `pack` (may be null: plain linear()).
+void linear(const float* x, int64_t rows, int64_t in, const Tensor& W, const Tensor& bias, float* y, PackedWeight* pack);
 
 // out[i, :] = table[ids[i], :]; ids are checked against the table size by the caller.
 void embedding(const int64_t* ids, int64_t n, const Tensor& table, float* out);
@@ -45,6 +68,12 @@ void add_bias_rows(float* x, int64_t rows, int64_t dim, const Tensor& bias);  //
 
 // Row softmax in place with max subtraction.
 void softmax_rows(float* x, int64_t rows, int64_t n);
+
+// Fused element-wise passes (one sweep instead of two):
+// x[r,:] = act(x[r,:] + bias) (bias may be undefined); vectorised for GeluErf / GeluTanh.
+void bias_activate(float* x, int64_t rows, int64_t dim, const Tensor& bias, Activation act);
+// x[r,:] += bias + residual[r,:] (bias may be undefined).
+void add_bias_residual(float* x, int64_t rows, int64_t dim, const Tensor& bias, const float* residual);
 
 // Scaled dot-product attention for one layer.
 //   q: [B, Sq, H, D] at element strides (q_bs, q_ss) for batch/seq, heads packed as H*D
