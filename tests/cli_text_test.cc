@@ -9,7 +9,7 @@
 namespace {
 
 using nlohmann::json;
-using hfx::testing::run_hfx;
+using hfx::testing::run_cli;
 namespace fs = std::filesystem;
 
 fs::path tdir() { return hfx::testing::fixtures_dir() / "tokenizers"; }
@@ -29,7 +29,7 @@ TEST(CliText, TokenizeJsonMatchesReference) {
     const json ref = read(tdir() / kind / "expected.json");
     for (std::size_t i : {7u, 40u, 123u}) {
       const std::string a = corpus[i], b = corpus[ref["pair_indices"][i][1].get<std::size_t>()];
-      auto r = run_hfx("tokenize " + (tdir() / kind).string() + " " + q(a) + " --pair " + q(b) + " --json");
+      auto r = run_cli("tokenize " + (tdir() / kind).string() + " " + q(a) + " --pair " + q(b) + " --json");
       ASSERT_EQ(r.status, 0) << r.out;
       json got = json::parse(r.out);
       const json& want = ref["pairs"][i];
@@ -42,7 +42,7 @@ TEST(CliText, TokenizeJsonMatchesReference) {
     }
   }
   // no padding to 128 from all-MiniLM's tokenizer.json: transformers' tokenizer(text) does not pad
-  auto r = run_hfx("tokenize " + (tdir() / "bert-uncased").string() + " 'Hello world!'");
+  auto r = run_cli("tokenize " + (tdir() / "bert-uncased").string() + " 'Hello world!'");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("input_ids: 101,7592,2088,999,102\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("decoded: hello world!"), std::string::npos) << r.out;
@@ -52,7 +52,7 @@ TEST(CliText, EmbedMatchesSentenceTransformersPooling) {
   const json ref = read(tdir() / "cli-embed" / "expected_embed.json");
   std::string args = "embed " + (tdir() / "cli-embed").string() + " --json";
   for (const auto& s : ref["sentences"]) args += " " + q(s.get<std::string>());
-  auto r = run_hfx(args);
+  auto r = run_cli(args);
   ASSERT_EQ(r.status, 0) << r.out;
   json got = json::parse(r.out)["embeddings"];
   ASSERT_EQ(got.size(), ref["embeddings"].size());
@@ -64,54 +64,54 @@ TEST(CliText, EmbedMatchesSentenceTransformersPooling) {
   }
   EXPECT_LE(max_diff, 1e-5);
   // the human-readable form prints the cosine similarity matrix
-  r = run_hfx("embed " + (tdir() / "cli-embed").string() + " 'a b' 'a c'");
+  r = run_cli("embed " + (tdir() / "cli-embed").string() + " 'a b' 'a c'");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("cosine similarity"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("1.0000"), std::string::npos) << r.out;
 }
 
 TEST(CliText, RunText) {
-  auto r = run_hfx("run " + (tdir() / "cli-embed").string() + " --text 'A man is eating food.' --text 'x' --json");
+  auto r = run_cli("run " + (tdir() / "cli-embed").string() + " --text 'A man is eating food.' --text 'x' --json");
   ASSERT_EQ(r.status, 0) << r.out;
   json got = json::parse(r.out);
   const json shape = got["outputs"]["last_hidden_state"]["shape"];  // [2, tokens of the longer row, 32]
   EXPECT_EQ(shape[0], 2);
   // same length as `hfx tokenize` of the longer text
-  auto tk = run_hfx("tokenize " + (tdir() / "cli-embed").string() + " 'A man is eating food.' --json");
+  auto tk = run_cli("tokenize " + (tdir() / "cli-embed").string() + " 'A man is eating food.' --json");
   ASSERT_EQ(tk.status, 0) << tk.out;
   EXPECT_EQ(shape[1], json::parse(tk.out)["input_ids"].size());
   EXPECT_EQ(shape[2], 32);
-  auto ids = run_hfx("run " + (tdir() / "cli-embed").string() + " --input-ids 1 --text x");
+  auto ids = run_cli("run " + (tdir() / "cli-embed").string() + " --input-ids 1 --text x");
   EXPECT_NE(ids.status, 0) << ids.out;
 }
 
 TEST(CliText, GenerateMatchesTransformers) {
   const json ref = read(tdir() / "cli-generate" / "expected_generate.json");
   const std::string dir = (tdir() / "cli-generate").string();
-  auto r = run_hfx("generate " + dir + " --prompt " + q(ref["prompt"]) + " --max-new-tokens 8 --json");
+  auto r = run_cli("generate " + dir + " --prompt " + q(ref["prompt"]) + " --max-new-tokens 8 --json");
   ASSERT_EQ(r.status, 0) << r.out;
   json got = json::parse(r.out);
   EXPECT_EQ(got["ids"], ref["greedy"]);
   EXPECT_EQ(got["text"], ref["greedy_text"]);
   std::string ids;
   for (const auto& i : ref["prompt_ids"]) ids += (ids.empty() ? "" : ",") + std::to_string(i.get<int64_t>());
-  r = run_hfx("generate " + dir + " --input-ids " + ids + " --max-new-tokens 8 --num-beams 3 --json");
+  r = run_cli("generate " + dir + " --input-ids " + ids + " --max-new-tokens 8 --num-beams 3 --json");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(json::parse(r.out)["ids"], ref["beam3"]);
-  r = run_hfx("generate " + dir + " --prompt hi --max-new-tokens 4 --do-sample --seed 3 --top-k 5");
+  r = run_cli("generate " + dir + " --prompt hi --max-new-tokens 4 --do-sample --seed 3 --top-k 5");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("text: hi"), std::string::npos) << r.out;
-  r = run_hfx("generate " + dir + " --max-new-tokens 4");
+  r = run_cli("generate " + dir + " --max-new-tokens 4");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("exactly one of --prompt and --input-ids"), std::string::npos) << r.out;
 }
 
 TEST(CliText, Errors) {
   hfx::testing::TempDir tmp;
-  auto r = run_hfx("tokenize " + tmp.path().string() + " hello");
+  auto r = run_cli("tokenize " + tmp.path().string() + " hello");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("no tokenizer files"), std::string::npos) << r.out;
-  r = run_hfx("tokenize " + (tdir() / "gpt2").string() + " \"$(printf 'a\\377')\"");
+  r = run_cli("tokenize " + (tdir() / "gpt2").string() + " \"$(printf 'a\\377')\"");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("invalid UTF-8"), std::string::npos) << r.out;
 }

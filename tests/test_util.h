@@ -90,21 +90,6 @@ inline ModelInputs read_fixture_inputs(const std::filesystem::path& file, bool a
   return in;
 }
 
-// Runs the hfx CLI with `args` (shell words), returning its exit status and stdout+stderr.
-struct CliResult {
-  int status;
-  std::string out;
-};
-inline CliResult run_hfx(const std::string& args) {
-  std::string cmd = std::string(HFX_CLI_PATH) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
-
 }  // namespace hfx::testing
 
 #include <sys/wait.h>
