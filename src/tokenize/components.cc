@@ -16,6 +16,19 @@ const json& need(const json& j, const char* key, const char* what) {
   return j[key];
 }
 
+int64_t integer(const json& v, const char* what) {
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+    throw_error(ErrorKind::Format, std::string(what) + ": integer out of range");
+  if (!v.is_number_integer()) throw_error(ErrorKind::Format, std::string(what) + ": wrong type (expected an integer)");
+  return v.get<int64_t>();
+}
+
+int64_t integer_or(const json& obj, const char* key, int64_t dflt, const char* what) {
+  if (!obj.is_object() || !obj.contains(key) || obj[key].is_null()) return dflt;
+  return integer(obj[key], what);
+}
+
+
 template <class F>
 void NormalizedString::filter(F keep) {
   int removed = 0;
@@ -541,7 +554,7 @@ std::pair<std::string, int64_t> token_pair(const json& j, const char* key, const
   const json& a = need(j, key, what);
   if (!a.is_array() || a.size() != 2 || !a[0].is_string() || !a[1].is_number_integer())
     throw_error(ErrorKind::Format, std::string(what) + ": '" + key + "' must be [token, id]");
-  return {a[0].get<std::string>(), a[1].get<int64_t>()};
+  return {a[0].get<std::string>(), integer(a[1], "special token id")};
 }
 
 // ---------------- Decoders ----------------

@@ -168,6 +168,10 @@ std::string read_limited(const std::string& path);
 
 // Throws Format naming the key when j is not an object holding key with the right type.
 const json& need(const json& j, const char* key, const char* what);
+// An integer field: a JSON integer that fits int64 (floats and huge values are refused, never converted).
+int64_t integer(const json& v, const char* what);
+// obj[key] as integer() when present (and not null), else `dflt`.
+int64_t integer_or(const json& obj, const char* key, int64_t dflt, const char* what);
 
 }  // namespace hfx::tok
 

@@ -104,7 +104,7 @@ Tokenizer from_vocab_txt(const fs::path& dir, const Config& cfg) {
   for (const auto& [k, d] : {std::pair{"pad_token", "[PAD]"}, {"unk_token", "[UNK]"}, {"cls_token", "[CLS]"},
                               {"sep_token", "[SEP]"}, {"mask_token", "[MASK]"}}) {
     auto t = cfg.special(k, d);
-    if (t && vocab.contains(*t)) j["added_tokens"].push_back(added(vocab[*t].get<int64_t>(), *t, false));
+    if (t && vocab.contains(*t)) j["added_tokens"].push_back(added(tok::integer(vocab[*t], "special token id"), *t, false));
   }
   return Tokenizer::from_json(j.dump(), (dir / "vocab.txt").string());
 }

@@ -28,7 +28,7 @@ Vocab parse_vocab_object(const json& j, const char* what) {
   v.reserve(j.size());
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!it.value().is_number_integer()) throw_error(ErrorKind::Format, std::string(what) + ": vocab ids must be integers");
-    v[it.key()] = it.value().get<int64_t>();
+    v[it.key()] = integer(it.value(), "vocab id");
   }
   return v;
 }
@@ -393,7 +393,7 @@ std::unique_ptr<Model> make_model(const json& j) {
       m->pieces.emplace_back(std::move(piece), score);
     }
     if (j.contains("unk_id") && j["unk_id"].is_number_integer()) {
-      int64_t u = j["unk_id"].get<int64_t>();
+      int64_t u = integer(j["unk_id"], "unk_id");
       if (u < 0 || static_cast<std::size_t>(u) >= m->pieces.size())
         throw_error(ErrorKind::Format, "Unigram: unk_id is out of range");
       m->unk_id = u;

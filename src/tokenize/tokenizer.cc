@@ -428,7 +428,7 @@ Tokenizer Tokenizer::from_json(std::string_view text, const std::string& name) {
       for (const auto& a : j["added_tokens"]) {
         tok::AddedToken t;
         try {
-          t.id = tok::need(a, "id", "added token").get<int64_t>();
+          t.id = tok::integer(tok::need(a, "id", "added token"), "added token id");
           t.content = tok::need(a, "content", "added token").get<std::string>();
           t.special = a.value("special", false);
           t.single_word = a.value("single_word", false);
@@ -445,8 +445,8 @@ Tokenizer Tokenizer::from_json(std::string_view text, const std::string& name) {
     if (j.contains("truncation") && !j["truncation"].is_null()) {
       const json& t = j["truncation"];
       TruncationParams p;
-      p.max_length = t.value("max_length", int64_t{512});
-      p.stride = t.value("stride", int64_t{0});
+      p.max_length = tok::integer_or(t, "max_length", 512, "truncation.max_length");
+      p.stride = tok::integer_or(t, "stride", 0, "truncation.stride");
       std::string s = t.value("strategy", std::string("LongestFirst"));
       p.strategy = s == "OnlyFirst" ? TruncationStrategy::OnlyFirst
                    : s == "OnlySecond" ? TruncationStrategy::OnlySecond
@@ -458,12 +458,12 @@ Tokenizer Tokenizer::from_json(std::string_view text, const std::string& name) {
       const json& t = j["padding"];
       PaddingParams p;
       if (t.contains("strategy") && t["strategy"].is_object() && t["strategy"].contains("Fixed"))
-        p.length = t["strategy"]["Fixed"].get<int64_t>();
+        p.length = tok::integer(t["strategy"]["Fixed"], "padding.strategy.Fixed");
       p.direction = parse_side(t, "direction");
       if (t.contains("pad_to_multiple_of") && t["pad_to_multiple_of"].is_number_integer())
-        p.pad_to_multiple_of = t["pad_to_multiple_of"].get<int64_t>();
-      p.pad_id = t.value("pad_id", int64_t{0});
-      p.pad_type_id = t.value("pad_type_id", int64_t{0});
+        p.pad_to_multiple_of = tok::integer(t["pad_to_multiple_of"], "padding.pad_to_multiple_of");
+      p.pad_id = tok::integer_or(t, "pad_id", 0, "padding.pad_id");
+      p.pad_type_id = tok::integer_or(t, "pad_type_id", 0, "padding.pad_type_id");
       p.pad_token = t.value("pad_token", std::string("[PAD]"));
       padding = p;
     }
