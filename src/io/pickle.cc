@@ -467,50 +467,38 @@ Result unpickle(const uint8_t* data, std::size_t n, const std::string& file, con
 // ---- writer ---------------------------------------------------------------
 Writer::Writer() { out_ = "\x80\x02"; }
 
-void Writer::put_memo() {
-  const uint32_t slot = next_memo_++;
+// One memo opcode: the 1-byte form (`short_op`, slot < 256) or the 4-byte one.
+void Writer::memo_op(char short_op, char long_op, uint32_t slot) {
   if (slot < 256) {
-    out_ += 'q';
+    out_ += short_op;
     out_ += static_cast<char>(slot);
   } else {
-    out_ += 'r';
+    out_ += long_op;
     for (int k = 0; k < 4; ++k) out_ += static_cast<char>((slot >> (8 * k)) & 0xff);
   }
 }
 
-void Writer::global(const std::string& module, const std::string& name) {
-  const std::string key = "g:" + module + "\n" + name;
+void Writer::put_memo() { memo_op('q', 'r', next_memo_++); }
+
+bool Writer::memo_get(const std::string& key) {
   for (const auto& [k, slot] : memo_)
     if (k == key) {
-      if (slot < 256) {
-        out_ += 'h';
-        out_ += static_cast<char>(slot);
-      } else {
-        out_ += 'j';
-        for (int b = 0; b < 4; ++b) out_ += static_cast<char>((slot >> (8 * b)) & 0xff);
-      }
-      return;
+      memo_op('h', 'j', slot);
+      return true;
     }
+  return false;
+}
+
+void Writer::global(const std::string& module, const std::string& name) {
+  const std::string key = "g:" + module + "\n" + name;
+  if (memo_get(key)) return;
   out_ += 'c' + module + "\n" + name + "\n";
   memo_.emplace_back(key, next_memo_);
   put_memo();
 }
 
 void Writer::str(const std::string& s, bool memo) {
-  if (memo) {
-    const std::string key = "s:" + s;
-    for (const auto& [k, slot] : memo_)
-      if (k == key) {
-        if (slot < 256) {
-          out_ += 'h';
-          out_ += static_cast<char>(slot);
-        } else {
-          out_ += 'j';
-          for (int b = 0; b < 4; ++b) out_ += static_cast<char>((slot >> (8 * b)) & 0xff);
-        }
-        return;
-      }
-  }
+  if (memo && memo_get("s:" + s)) return;
   out_ += 'X';
   const uint32_t n = static_cast<uint32_t>(s.size());
   for (int k = 0; k < 4; ++k) out_ += static_cast<char>((n >> (8 * k)) & 0xff);

@@ -107,7 +107,9 @@ class Writer {
   std::string finish();  // appends STOP
 
  private:
+  void memo_op(char short_op, char long_op, uint32_t slot);
   void put_memo();
+  bool memo_get(const std::string& key);  // emits a memo fetch when `key` was memoised
   std::string out_;
   uint32_t next_memo_ = 0;
   std::vector<std::pair<std::string, uint32_t>> memo_;  // key -> memo slot

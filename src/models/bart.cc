@@ -101,7 +101,7 @@ class BartBase : public Model {
         out.set("logits", lm_head_(dec));
         break;
       case Head::SequenceClassification:
-        out.set("logits", classify(ids, dec));
+        out.set("logits", nn::eos_classify(ids, dec, eos_, *dense_, *score_));
         break;
       case Head::QuestionAnswering:
         nn::set_qa_logits(out, (*score_)(dec));
@@ -258,26 +258,6 @@ class BartBase : public Model {
     self.length = Sk;
     if (want_h) st.hidden_states.push_back(h);
     return h;
-  }
-
-  // eos pooling of BartForSequenceClassification + classification_head (dense, tanh, out_proj).
-  Tensor classify(const Tensor& ids, const Tensor& dec) const {
-    const int64_t B = ids.size(0), S = ids.size(1);
-    Tensor pooled = Tensor::zeros(DType::F32, {B, d_});
-    int64_t count0 = -1;
-    for (int64_t b = 0; b < B; ++b) {
-      int64_t count = 0, last = -1;
-      for (int64_t s = 0; s < S; ++s)
-        if (ids.data<int64_t>()[b * S + s] == eos_) ++count, last = s;
-      if (count0 >= 0 && count != count0)
-        throw_error(ErrorKind::InvalidArgument, "All examples must have the same number of <eos> tokens.");
-      count0 = count;
-      if (last < 0) throw_error(ErrorKind::InvalidArgument, "input_ids hold no <eos> token (" + std::to_string(eos_) + ") to pool");
-      std::copy_n(dec.data<float>() + (b * S + last) * d_, d_, pooled.mutable_data<float>() + b * d_);
-    }
-    Tensor x = (*dense_)(pooled);
-    cpu::activate(x.mutable_data<float>(), x.numel(), cpu::Activation::Tanh);
-    return (*score_)(x);
   }
 
   Head head_;

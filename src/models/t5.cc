@@ -133,7 +133,7 @@ class T5 final : public Model, public Seq2SeqLM {
         out.set("logits", lm_logits(dec));
         break;
       case Head::SequenceClassification:
-        out.set("logits", classify(ids, dec));
+        out.set("logits", nn::eos_classify(ids, dec, eos_, *dense_, *score_));
         break;
       case Head::QuestionAnswering:
         nn::set_qa_logits(out, (*score_)(dec));
@@ -335,26 +335,6 @@ class T5 final : public Model, public Seq2SeqLM {
     Tensor x = dec.clone();  // T5 rescales before the tied projection
     cpu::scale_inplace(x.mutable_data<float>(), x.numel(), static_cast<float>(std::pow(static_cast<double>(d_), -0.5)));
     return lm_head_(x);
-  }
-
-  // Pools the decoder state at the last eos of each row of input_ids (T5ForSequenceClassification).
-  Tensor classify(const Tensor& ids, const Tensor& dec) const {
-    const int64_t B = ids.size(0), S = ids.size(1);
-    Tensor pooled = Tensor::zeros(DType::F32, {B, d_});
-    int64_t count0 = -1;
-    for (int64_t b = 0; b < B; ++b) {
-      int64_t count = 0, last = -1;
-      for (int64_t s = 0; s < S; ++s)
-        if (ids.data<int64_t>()[b * S + s] == eos_) ++count, last = s;
-      if (count0 >= 0 && count != count0)
-        throw_error(ErrorKind::InvalidArgument, "All examples must have the same number of <eos> tokens.");
-      count0 = count;
-      if (last < 0) throw_error(ErrorKind::InvalidArgument, "input_ids hold no <eos> token (" + std::to_string(eos_) + ") to pool");
-      std::copy_n(dec.data<float>() + (b * S + last) * d_, d_, pooled.mutable_data<float>() + b * d_);
-    }
-    Tensor x = (*dense_)(pooled);
-    cpu::activate(x.mutable_data<float>(), x.numel(), cpu::Activation::Tanh);
-    return (*score_)(x);
   }
 
   Head head_;

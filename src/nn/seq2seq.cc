@@ -148,4 +148,23 @@ void emit_seq2seq(Outputs& out, const StackOutputs& decoder, const std::vector<T
   emit_stack(out, encoder, "encoder_");
 }
 
+Tensor eos_classify(const Tensor& ids, const Tensor& dec, int64_t eos, const Linear& dense, const Linear& out_proj) {
+  const int64_t B = ids.size(0), S = ids.size(1), d = dec.size(2);
+  Tensor pooled = Tensor::zeros(DType::F32, {B, d});
+  int64_t count0 = -1;
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t count = 0, last = -1;
+    for (int64_t s = 0; s < S; ++s)
+      if (ids.data<int64_t>()[b * S + s] == eos) ++count, last = s;
+    if (count0 >= 0 && count != count0)
+      throw_error(ErrorKind::InvalidArgument, "All examples must have the same number of <eos> tokens.");
+    count0 = count;
+    if (last < 0) throw_error(ErrorKind::InvalidArgument, "input_ids hold no <eos> token (" + std::to_string(eos) + ") to pool");
+    std::copy_n(dec.data<float>() + (b * S + last) * d, d, pooled.mutable_data<float>() + b * d);
+  }
+  Tensor x = dense(pooled);
+  cpu::activate(x.mutable_data<float>(), x.numel(), cpu::Activation::Tanh);
+  return out_proj(x);
+}
+
 }  // namespace hfx::nn

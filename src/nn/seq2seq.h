@@ -56,4 +56,9 @@ Tensor multi_head_attention(const Tensor& q, const Tensor& k, const Tensor& v, i
 void emit_seq2seq(Outputs& out, const StackOutputs& decoder, const std::vector<Tensor>& cross, const Tensor& encoder_last,
                   const StackOutputs& encoder);
 
+// The sequence-classification head of BART and T5: the decoder state [B, S, d]
+// at the last eos of each row of input_ids (every row must hold the same number
+// of eos tokens, as the reference requires), then dense, tanh, out_proj.
+Tensor eos_classify(const Tensor& ids, const Tensor& dec, int64_t eos, const Linear& dense, const Linear& out_proj);
+
 }  // namespace hfx::nn
