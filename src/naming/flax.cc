@@ -126,9 +126,9 @@ bool is_embedding_module(const std::string& m) {
   return names.count(m) > 0 || ends_with(m, "_embeddings") || m == "embeddings";
 }
 
-class FlaxCanonicalSource final : public TensorSource {
+class FlaxCanonicalSource final : public RenamingSource {
  public:
-  FlaxCanonicalSource(std::unique_ptr<TensorSource> src, const Model& model) : src_(std::move(src)) {
+  FlaxCanonicalSource(std::unique_ptr<TensorSource> src, const Model& model) : RenamingSource(std::move(src)) {
     std::set<std::string> pt;  // model.state_dict() keys
     std::set<std::string> pt_first;
     for (const auto& s : model.params().specs()) {
@@ -194,13 +194,6 @@ class FlaxCanonicalSource final : public TensorSource {
     }
   }
 
-  std::string format() const override { return src_->format(); }
-  const std::string& path() const override { return src_->path(); }
-  const std::vector<TensorInfo>& entries() const override { return entries_; }
-  bool contains(const std::string& name) const override { return index_.count(name) > 0; }
-  const TensorInfo& info(const std::string& name) const override { return entries_[find(name)]; }
-  std::map<std::string, std::string> metadata() const override { return src_->metadata(); }
-
   Tensor get(const std::string& name) const override {
     const std::size_t i = find(name);
     Tensor t = apply(src_->get(from_[i].first), from_[i].second);
@@ -209,15 +202,7 @@ class FlaxCanonicalSource final : public TensorSource {
   }
 
  private:
-  std::size_t find(const std::string& name) const {
-    auto it = index_.find(name);
-    if (it == index_.end()) throw_error(ErrorKind::NotFound, "no such tensor in checkpoint", src_->path(), name);
-    return it->second;
-  }
-  std::unique_ptr<TensorSource> src_;
-  std::vector<TensorInfo> entries_;
   std::vector<std::pair<std::string, Xform>> from_;  // Flax name, transform
-  std::map<std::string, std::size_t> index_;
 };
 
 }  // namespace

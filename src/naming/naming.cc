@@ -2,6 +2,12 @@
 
 namespace hfx::naming {
 
+std::size_t RenamingSource::find(const std::string& name) const {
+  auto it = index_.find(name);
+  if (it == index_.end()) throw_error(ErrorKind::NotFound, "no such tensor in checkpoint", src_->path(), name);
+  return it->second;
+}
+
 std::unique_ptr<TensorSource> canonical_names(std::unique_ptr<TensorSource> src, const Model& model) {
   const std::string f = src->format();
   auto base = [&](const std::string& x) { return f == x || f == x + "-sharded"; };

@@ -15,6 +15,26 @@
 
 namespace hfx::naming {
 
+// Base of the sources that present another source's tensors under canonical
+// names (the TF2 and Flax maps): it owns the wrapped source, the renamed
+// entries in file order and the name -> entry index the subclass fills in.
+class RenamingSource : public TensorSource {
+ public:
+  explicit RenamingSource(std::unique_ptr<TensorSource> src) : src_(std::move(src)) {}
+  std::string format() const override { return src_->format(); }
+  const std::string& path() const override { return src_->path(); }
+  const std::vector<TensorInfo>& entries() const override { return entries_; }
+  bool contains(const std::string& name) const override { return index_.count(name) > 0; }
+  const TensorInfo& info(const std::string& name) const override { return entries_[find(name)]; }
+  std::map<std::string, std::string> metadata() const override { return src_->metadata(); }
+
+ protected:
+  std::size_t find(const std::string& name) const;  // throws NotFound
+  std::unique_ptr<TensorSource> src_;
+  std::vector<TensorInfo> entries_;
+  std::map<std::string, std::size_t> index_;
+};
+
 // Dispatches on src->format(): "safetensors"/"pytorch" pass through;
 // "tf_h5" -> tf2_to_canonical; "flax" -> flax_to_canonical.
 std::unique_ptr<TensorSource> canonical_names(std::unique_ptr<TensorSource> src, const Model& model);

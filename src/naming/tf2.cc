@@ -208,9 +208,9 @@ Tensor permute(const Tensor& t, const std::vector<int64_t>& perm) {
 }
 
 // ---- TF source presenting canonical names ----------------------------------
-class Tf2CanonicalSource final : public TensorSource {
+class Tf2CanonicalSource final : public RenamingSource {
  public:
-  Tf2CanonicalSource(std::unique_ptr<TensorSource> src, const Model& model) : src_(std::move(src)) {
+  Tf2CanonicalSource(std::unique_ptr<TensorSource> src, const Model& model) : RenamingSource(std::move(src)) {
     const std::string& prefix = model.base_model_prefix();
     bool any_prefixed = false;
     for (const auto& s : model.params().specs()) any_prefixed |= !prefix.empty() && starts_with(s.name, prefix);
@@ -243,12 +243,6 @@ class Tf2CanonicalSource final : public TensorSource {
       }
     }
   }
-  std::string format() const override { return src_->format(); }
-  const std::string& path() const override { return src_->path(); }
-  const std::vector<TensorInfo>& entries() const override { return entries_; }
-  bool contains(const std::string& name) const override { return index_.count(name) > 0; }
-  const TensorInfo& info(const std::string& name) const override { return entries_[find(name)]; }
-  std::map<std::string, std::string> metadata() const override { return src_->metadata(); }
   Tensor get(const std::string& name) const override {
     const std::size_t i = find(name);
     Tensor t = permute(src_->get(items_[i].tf_name), items_[i].perm);
@@ -262,15 +256,7 @@ class Tf2CanonicalSource final : public TensorSource {
     std::vector<int64_t> perm;
     bool reshape = false;
   };
-  std::size_t find(const std::string& name) const {
-    auto it = index_.find(name);
-    if (it == index_.end()) throw_error(ErrorKind::NotFound, "no such tensor in checkpoint", src_->path(), name);
-    return it->second;
-  }
-  std::unique_ptr<TensorSource> src_;
-  std::vector<TensorInfo> entries_;
   std::vector<Item> items_;
-  std::map<std::string, std::size_t> index_;
 };
 
 // Keras' generic_utils.to_snake_case (a model's default name).
