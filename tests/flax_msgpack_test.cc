@@ -353,29 +353,38 @@ TEST(FlaxWriter, ReproducesFlaxBytesExactly) {
   }
 }
 
-TEST(FlaxWriter, SavedFromSafetensorsIsWhatTransformersWrites) {
-  // PyTorch weights -> canonical_to_flax -> write: byte-identical to the file
-  // transformers' Flax class saved from the same weights, and it loads back.
-  // One case per architecture (a head model where there is one: ~15 s of jax start-up each).
+// One case per architecture whose Flax class reproduces the PyTorch reference (a
+// head model where there is one). Where transformers' own Flax class misses it
+// (manifest cross_framework_max_abs_diff.flax > 1e-5, e.g. tiny GPT-2), outputs
+// cannot judge a file; the byte-identity test above covers those files.
+static std::map<std::string, Case> flax_case_per_arch() {
   std::map<std::string, Case> per_arch;
   for (const auto& c : flax_cases("flax")) {
-    // Where transformers' own Flax class does not reproduce the PyTorch
-    // reference (manifest cross_framework_max_abs_diff.flax > 1e-5, e.g. tiny
-    // GPT-2), outputs cannot be checked against it; the byte-identity test
-    // above covers those files.
     const auto& x = c.entry["cross_framework_max_abs_diff"];
     if (x.contains("flax") && x["flax"].get<double>() > 1e-5) continue;
     if (!per_arch.count(c.arch) || c.entry["formats"].contains("flax_sharded")) per_arch[c.arch] = c;
   }
+  return per_arch;
+}
+
+// PyTorch weights of case `c` -> canonical_to_flax -> dir/flax_model.msgpack (+ config.json).
+static void write_flax_from_safetensors(const Case& c, const TempDir& dir) {
+  LoadedModel lm = load_pretrained((c.dir / "model.safetensors").string(), c.cls);
+  NamedTensors canonical;
+  const ParamTable& t = lm.model->params();
+  for (std::size_t i = 0; i < t.size(); ++i) canonical.emplace_back(t.specs()[i].name, t.value(i));
+  write_flax_msgpack(dir.file("flax_model.msgpack"), naming::canonical_to_flax(canonical, *lm.model));
+  fs::copy_file(c.dir / "config.json", dir.path() / "config.json");
+}
+
+TEST(FlaxWriter, SavedFromSafetensorsIsWhatTransformersWrites) {
+  // PyTorch weights -> canonical_to_flax -> write: byte-identical to the file
+  // transformers' Flax class saved from the same weights, and it loads back.
+  const auto per_arch = flax_case_per_arch();
   if (per_arch.empty()) GTEST_SKIP() << "no Flax fixtures";
   for (const auto& [arch, c] : per_arch) {
     TempDir dir;
-    LoadedModel lm = load_pretrained((c.dir / "model.safetensors").string(), c.cls);
-    NamedTensors canonical;
-    const ParamTable& t = lm.model->params();
-    for (std::size_t i = 0; i < t.size(); ++i) canonical.emplace_back(t.specs()[i].name, t.value(i));
-    write_flax_msgpack(dir.file("flax_model.msgpack"), naming::canonical_to_flax(canonical, *lm.model));
-    fs::copy_file(c.dir / "config.json", dir.path() / "config.json");
+    write_flax_from_safetensors(c, dir);
     EXPECT_TRUE(file_bytes(dir.file("flax_model.msgpack")) == file_bytes((c.dir / "flax_model.msgpack").string())) << c.id;
     LoadOptions o;
     o.from_flax = true;
@@ -385,36 +394,18 @@ TEST(FlaxWriter, SavedFromSafetensorsIsWhatTransformersWrites) {
   }
 }
 
+// transformers' Flax classes load what hfx wrote, with the reference's outputs.
 TEST(FlaxWriter, CheckedByFlax) {
-  const std::string py = "/work/main/tools/fixtures/.venv/bin/python";
-  const std::string script = "/work/main/tools/fixtures/check_written.py";
-  if (!fs::exists(py) || !fs::exists(script))
-    GTEST_SKIP() << "needs " << py << " and " << script << " (the pinned transformers/flax env) to check hfx's file with flax";
-  // One case per architecture (a head model where there is one: ~15 s of jax start-up each).
-  std::map<std::string, Case> per_arch;
-  for (const auto& c : flax_cases("flax")) {
-    // Where transformers' own Flax class does not reproduce the PyTorch
-    // reference (manifest cross_framework_max_abs_diff.flax > 1e-5, e.g. tiny
-    // GPT-2), outputs cannot be checked against it; the byte-identity test
-    // above covers those files.
-    const auto& x = c.entry["cross_framework_max_abs_diff"];
-    if (x.contains("flax") && x["flax"].get<double>() > 1e-5) continue;
-    if (!per_arch.count(c.arch) || c.entry["formats"].contains("flax_sharded")) per_arch[c.arch] = c;
-  }
+  const auto per_arch = flax_case_per_arch();
   if (per_arch.empty()) GTEST_SKIP() << "no Flax fixtures";
+  std::vector<TempDir> dirs(per_arch.size());
+  std::vector<hfx::testing::WrittenCheck> jobs;
+  std::size_t i = 0;
   for (const auto& [arch, c] : per_arch) {
-    TempDir dir;
-    LoadedModel lm = load_pretrained((c.dir / "model.safetensors").string(), c.cls);
-    NamedTensors canonical;
-    const ParamTable& t = lm.model->params();
-    for (std::size_t i = 0; i < t.size(); ++i) canonical.emplace_back(t.specs()[i].name, t.value(i));
-    write_flax_msgpack(dir.file("flax_model.msgpack"), naming::canonical_to_flax(canonical, *lm.model));
-    fs::copy_file(c.dir / "config.json", dir.path() / "config.json");
-    const std::string cmd = py + " " + script + " " + dir.path().string() + " --expect " + c.dir.string() +
-                            " --framework flax > " + dir.file("log.txt") + " 2>&1";
-    const int rc = std::system(cmd.c_str());
-    EXPECT_EQ(rc, 0) << c.id << ": " << cmd << "\n" << file_bytes(dir.file("log.txt"));
+    write_flax_from_safetensors(c, dirs[i]);
+    jobs.push_back({dirs[i++].path(), c.dir, "flax"});
   }
+  hfx::testing::check_written_batch(jobs);
 }
 
 TEST(FlaxWriter, RoundTripsEveryDtypeBitExact) {

@@ -7,6 +7,7 @@
 //   transformers TF class loads what hfx wrote (when the pinned Python exists);
 // * malformed files (fuzz/corpus/keras_h5/, made by make_corpus.py there) give
 //   typed errors naming file and tensor.
+#include <deque>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -274,9 +275,8 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(H5RoundTrip);
 
 // transformers' TF class loads what hfx wrote, with the reference's outputs.
 TEST(H5Written, LoadsInTransformersTf) {
-  const fs::path py = "/work/main/tools/fixtures/.venv/bin/python";
-  const fs::path script = "/work/main/tools/fixtures/check_written.py";
-  if (!fs::exists(py) || !fs::exists(script)) GTEST_SKIP() << "needs " << py << " and " << script << " (tools/fixtures not set up)";
+  std::deque<TempDir> dirs;  // stable addresses: TempDir is not movable
+  std::vector<hfx::testing::WrittenCheck> jobs;
   for (const Case& c : cases("tf_h5")) {
     if (c.cls != "BertForMaskedLM" && c.cls != "AlbertForMaskedLM" && c.cls != "RobertaModel" && c.cls != "GPT2LMHeadModel" &&
         c.cls != "BartForConditionalGeneration")  // BART: weights outside the model's scope (model.shared, final_logits_bias)
@@ -286,14 +286,13 @@ TEST(H5Written, LoadsInTransformersTf) {
     const auto& xf = c.entry.value("cross_framework_max_abs_diff", nlohmann::json::object());
     if (!xf.contains("tf") || xf["tf"].get<double>() > 1e-5) continue;
     LoadedModel lm = load_pretrained((c.dir / c.entry["formats"]["safetensors"].get<std::string>()).string(), c.cls);
-    TempDir dir;
+    const TempDir& dir = dirs.emplace_back();
     fs::copy_file(c.dir / "config.json", dir.path() / "config.json");
     write_keras_h5(dir.file("tf_model.h5"), naming::canonical_to_tf2(state_dict(*lm.model), *lm.model));
-    const std::string cmd = py.string() + " " + script.string() + " " + dir.path().string() + " --expect " + c.dir.string() +
-                            " --framework tf > " + dir.file("log.txt") + " 2>&1";
-    const int rc = std::system(cmd.c_str());
-    EXPECT_EQ(rc, 0) << c.id << ":\n" << read_text_file(dir.file("log.txt"));
+    jobs.push_back({dir.path(), c.dir, "tf"});
   }
+  ASSERT_FALSE(jobs.empty());
+  hfx::testing::check_written_batch(jobs);
 }
 
 // ---- reader/writer on their own --------------------------------------------

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "hfx/error.h"
 #include "hfx/io.h"
@@ -114,16 +115,30 @@ inline CliRun run_cli(const std::string& args) {
   return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
 }
 
-// Loads `dir` in the real framework (tools/fixtures/check_written.py) and
-// compares with the fixture case `ref`; skips when the pinned venv is missing.
-inline void check_with_transformers(const std::filesystem::path& dir, const std::filesystem::path& ref, const char* framework) {
+// One "DIR REF FRAMEWORK" job for check_written_batch.
+struct WrittenCheck {
+  std::filesystem::path dir, ref;
+  std::string framework;  // "pt", "tf", "flax", ...
+};
+
+// Loads every `dir` in the real framework (tools/fixtures/check_written.py, one
+// Python process for all: TF and jax start once) and compares its outputs with
+// the fixture case `ref`; skips when the pinned venv is missing.
+inline void check_written_batch(const std::vector<WrittenCheck>& jobs) {
   const std::filesystem::path py = source_dir() / "tools/fixtures/.venv/bin/python";
   if (!std::filesystem::exists(py)) GTEST_SKIP() << "pinned Python env missing (tools/fixtures/env.sh creates it; scripts/test.sh runs it)";
-  std::string cmd = py.string() + " " + (source_dir() / "tools/fixtures/check_written.py").string() + " " + dir.string() +
-                    " --expect " + ref.string() + " --framework " + framework + " > " + (dir / "check.log").string() + " 2>&1";
-  int rc = std::system(cmd.c_str());
-  EXPECT_EQ(rc, 0) << read_text_file((dir / "check.log").string());
-  std::filesystem::remove(dir / "check.log");
+  TempDir work;
+  std::string batch;
+  for (const auto& j : jobs) batch += j.dir.string() + " " + j.ref.string() + " " + j.framework + "\n";
+  write_bytes(work.file("batch.txt"), batch);
+  const std::string cmd = py.string() + " " + (source_dir() / "tools/fixtures/check_written.py").string() + " --batch " +
+                          work.file("batch.txt") + " > " + work.file("check.log") + " 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << read_text_file(work.file("check.log"));
+}
+
+// The same for one directory.
+inline void check_with_transformers(const std::filesystem::path& dir, const std::filesystem::path& ref, const char* framework) {
+  check_written_batch({{dir, ref, framework}});
 }
 
 }  // namespace hfx::testing
