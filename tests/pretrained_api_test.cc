@@ -112,7 +112,8 @@ TEST_P(Api, Masks) {
   expect_error([&] { get_head_mask(Tensor::zeros(DType::F32, {1, 1, 1}), L); }, ErrorKind::InvalidArgument, {"head_mask"});
 }
 
-// Llama in transformers 4.46 swallows head_mask (**kwargs) and ignores it; hfx applies it.
+// Llama in transformers 4.46 has no head_mask parameter (LlamaForCausalLM swallows it in **kwargs
+// and ignores it); hfx refuses it (PretrainedApi.HeadMaskRefusedWithoutAReferenceParameter).
 TEST_P(Api, HeadMaskInForward) {
   const ApiCase& c = GetParam();
   if (!c.rec.value("head_mask", false) || c.name.rfind("llama", 0) == 0) GTEST_SKIP() << "no head-mask reference";
@@ -377,6 +378,31 @@ TEST(PretrainedApi, PrunedDecodersCacheMatchesFullForward) {
     }
     EXPECT_EQ(cache.k[1].size(2), 2 * 8) << d;  // layer 1 kept 2 of 4 heads of 8 dims
   }
+}
+
+// Llama and Mistral: the reference forward has no head_mask parameter, so hfx refuses one (every
+// class), while a model without a head_mask still runs.
+TEST(PretrainedApi, HeadMaskRefusedWithoutAReferenceParameter) {
+  for (const char* arch : {"llama", "mistral"}) {
+    const fs::path tiny = hfx::testing::fixtures_dir() / arch / "tiny";
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(tiny)) {
+      const std::string cls = e.path().filename().string();
+      auto m = load_pretrained(e.path().string(), cls).model;
+      ModelInputs in = read_inputs(e.path());
+      EXPECT_NO_THROW(m->forward(in)) << cls;
+      const int64_t L = m->config().get<int64_t>("num_hidden_layers", 0), H = m->config().get<int64_t>("num_attention_heads", 0);
+      in.head_mask = Tensor::zeros(DType::F32, {L, H});
+      expect_error([&] { m->forward(in); }, ErrorKind::InvalidArgument, {cls, "head_mask"});
+      ++n;
+    }
+    EXPECT_GE(n, 5) << arch;
+  }
+  // Architectures whose reference takes a head_mask still apply it (HeadMaskInForward checks values).
+  auto g = load_pretrained((hfx::testing::fixtures_dir() / "gpt2/tiny/GPT2LMHeadModel").string(), "").model;
+  ModelInputs in = read_inputs(hfx::testing::fixtures_dir() / "gpt2/tiny/GPT2LMHeadModel");
+  in.head_mask = Tensor::zeros(DType::F32, {2, 4});
+  EXPECT_NO_THROW(g->forward(in));
 }
 
 TEST(PretrainedApi, PruneFixturesPresent) {
