@@ -405,6 +405,82 @@ TEST(PretrainedApi, HeadMaskRefusedWithoutAReferenceParameter) {
   EXPECT_NO_THROW(g->forward(in));
 }
 
+// Transformer-XL: resize_token_embeddings(n, layer) resizes one cluster of the adaptive embedding
+// (api_fixtures.py --resize-transfo-xl -> api/resize/). The added rows are random draws here and in
+// the reference, so the outputs are compared after copying the reference's resized table in.
+TEST(PretrainedApi, TransfoXLResizesOneAdaptiveCluster) {
+  const fs::path base = api_dir() / "resize" / "transfo-xl_TransfoXLLMHeadModel";
+  auto rec = nlohmann::json::parse(read_text_file(base.string() + ".json"));
+  auto ref = open_safetensors(base.string() + ".safetensors");
+  const fs::path dir = hfx::testing::fixtures_dir() / rec["dir"].get<std::string>();
+  const std::string cls = rec["class"].get<std::string>();
+  auto orig = load_pretrained(dir.string(), cls).model;
+  const int64_t V = rec["vocab_size"].get<int64_t>();
+  auto table_name = [](int64_t i) { return "transformer.word_emb.emb_layers." + std::to_string(i) + ".weight"; };
+  ASSERT_EQ(rec["resize"].size(), 5u);
+  for (auto it = rec["resize"].begin(); it != rec["resize"].end(); ++it) {
+    const std::string tag = it.key();
+    const auto& r = *it;
+    auto m = load_pretrained(dir.string(), cls).model;
+    const int64_t layer = r["layer"].get<int64_t>();
+    const int64_t n = resize_adaptive_token_embeddings(m, r["new_num_tokens"].get<int64_t>(), layer);
+    EXPECT_EQ(n, r["vocab_size"].get<int64_t>()) << tag;
+    EXPECT_EQ(m->config().get<int64_t>("vocab_size", 0), n) << tag;
+    EXPECT_EQ(*m->config().find("cutoffs"), r["cutoffs"]) << tag;
+    const auto shapes = r["embedding_shapes"].get<std::vector<Shape>>();
+    const int64_t li = layer < 0 ? static_cast<int64_t>(shapes.size()) - 1 : layer;
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+      EXPECT_EQ(m->params().value(table_name(static_cast<int64_t>(i))).shape(), shapes[i]) << tag << " cluster " << i;
+      EXPECT_EQ(m->params().value("crit.out_layers." + std::to_string(i) + ".bias").shape(), r["out_bias_shapes"][i].get<Shape>()) << tag;
+    }
+    EXPECT_EQ(num_parameters(*m), r["num_parameters"].get<int64_t>()) << tag;
+    // Old rows kept bit-exactly; added rows near the reference's draws (both N(mean, 1e-9 cov)).
+    const Tensor& got = m->params().value(table_name(li));
+    const Tensor& was = orig->params().value(table_name(li));
+    const Tensor want = ref->get(tag + ".table");
+    const int64_t keep = std::min(got.size(0), was.size(0));
+    EXPECT_TRUE(bit_equal_rows(got, was, keep)) << tag << ": old rows changed";
+    if (got.size(0) > keep) {
+      EXPECT_LE(max_abs_diff(got.narrow(0, keep, got.size(0) - keep).contiguous(), want.narrow(0, keep, got.size(0) - keep).contiguous()), 2e-4) << tag;
+    }
+    // The tied adaptive softmax follows the table; the bias's old entries are kept, added ones 0.
+    EXPECT_EQ(m->params().value("crit.out_layers." + std::to_string(li) + ".weight").raw(), got.raw()) << tag << ": untied";
+    const Tensor& bias = m->params().value("crit.out_layers." + std::to_string(li) + ".bias");
+    const Tensor& bias0 = orig->params().value("crit.out_layers." + std::to_string(li) + ".bias");
+    for (int64_t j = 0; j < bias.size(0); ++j) EXPECT_EQ(bias.item(j), j < bias0.size(0) ? bias0.item(j) : 0.0) << tag << " bias " << j;
+    // With the reference's table the outputs are the reference's.
+    m->mutable_params().set(*m->params().index_of(table_name(li)), want.clone());
+    ModelInputs in = read_inputs(dir);
+    if (ref->contains(tag + ".input_ids")) in.input_ids = ref->get(tag + ".input_ids");
+    const std::string key = r["output"].get<std::string>();
+    Outputs out = m->forward(in);
+    expect_close(out.get(key), ref->get(tag + "." + key), 1e-5, tag + " " + key);
+    // Saved and reloaded (config.cutoffs rebuilds the clusters): the same outputs.
+    TempDir tmp;
+    write_model_directory(*m, tmp.path().string());
+    LoadedModel back = load_pretrained(tmp.path().string(), cls);
+    EXPECT_TRUE(back.info.missing_keys.empty());
+    expect_close(back.model->forward(in).get(key), out.get(key), 0, tag + " reloaded");
+  }
+  // resize_token_embeddings: the last cluster (layer = -1), as the CLI uses it.
+  std::unique_ptr<Model> m = load_pretrained(dir.string(), cls).model;
+  EXPECT_EQ(resize_token_embeddings(m, V + 7), V + 7);
+  EXPECT_EQ(*m->config().find("cutoffs"), rec["resize"]["grow_last"]["cutoffs"]);
+  EXPECT_EQ(m->params().value(table_name(2)).shape(), rec["resize"]["grow_last"]["embedding_shapes"][2].get<Shape>());
+  EXPECT_EQ(resize_token_embeddings(m, std::nullopt), V + 7);
+  // Bad input (the reference: AssertionError), nothing changed.
+  ASSERT_FALSE(rec["resize_errors"]["layer_3"].is_null());
+  ASSERT_FALSE(rec["resize_errors"]["empty_cluster"].is_null());
+  expect_error([&] { resize_adaptive_token_embeddings(orig, V + 1, 3); }, ErrorKind::InvalidArgument, {"layer 3"});
+  expect_error([&] { resize_adaptive_token_embeddings(orig, V + 1, -2); }, ErrorKind::InvalidArgument, {"layer -2"});
+  expect_error([&] { resize_adaptive_token_embeddings(orig, V - 40, -1); }, ErrorKind::InvalidArgument, {"0 rows"});
+  expect_error([&] { resize_adaptive_token_embeddings(orig, 0, -1); }, ErrorKind::InvalidArgument, {"positive"});
+  expect_error([&] { resize_token_embeddings(orig, V + 1, 8); }, ErrorKind::InvalidArgument, {"pad_to_multiple_of"});
+  EXPECT_EQ(orig->config().get<int64_t>("vocab_size", 0), V);
+  auto bert = load_pretrained((hfx::testing::fixtures_dir() / "bert/tiny/BertForMaskedLM").string(), "BertForMaskedLM").model;
+  expect_error([&] { resize_adaptive_token_embeddings(bert, 200, -1); }, ErrorKind::Unsupported, {"adaptive"});
+}
+
 TEST(PretrainedApi, PruneFixturesPresent) {
   std::set<std::string> names;
   for (const auto& c : prune_cases()) names.insert(c.name);
@@ -600,6 +676,18 @@ TEST(PretrainedApiCli, InfoFlops) {
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("floating_point_ops: " + std::to_string(rec["floating_point_ops"].get<int64_t>())), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("parameters (excluding embeddings): 14861"), std::string::npos) << r.out;
+}
+
+TEST(PretrainedApiCli, ResizeTransfoXL) {
+  TempDir tmp;
+  const std::string out = (tmp.path() / "resized").string();
+  const fs::path dir = hfx::testing::fixtures_dir() / "transfo-xl/tiny/TransfoXLLMHeadModel";
+  CliRun r = run_cli("resize " + dir.string() + " --new-num-tokens 127 --out " + out);
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto m = load_pretrained(out, "").model;
+  EXPECT_EQ(m->config().get<int64_t>("vocab_size", 0), 127);
+  EXPECT_EQ(m->config().find("cutoffs")->dump(), "[30,80]");
+  EXPECT_EQ(m->forward(read_inputs(dir)).get("prediction_scores").size(2), 127);
 }
 
 }  // namespace

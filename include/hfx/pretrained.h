@@ -86,6 +86,21 @@ void tie_weights(Model& model);
 int64_t resize_token_embeddings(std::unique_ptr<Model>& model, std::optional<int64_t> new_num_tokens,
                                 std::optional<int64_t> pad_to_multiple_of = std::nullopt, uint64_t seed = 0);
 
+// Transformer-XL (TransfoXLPreTrainedModel.resize_token_embeddings(new_num_tokens,
+// layer)): resizes one cluster `layer` (-1: the last) of the adaptive input
+// embedding to new_num_tokens - (rows of the other clusters) rows (old rows kept
+// bit-exactly, added ones mean-resized as above), sets config.cutoffs to the
+// cumulative cluster sizes (_resize_cutoffs) and config.vocab_size; an LM head's
+// tied crit.out_layers[layer] follows, its bias padded with zeros / truncated.
+// Ids move when a cluster other than the last changes size (as in the reference).
+// resize_token_embeddings calls this with layer -1 for transfo-xl (and refuses
+// pad_to_multiple_of, which the reference's signature lacks). Errors: layer
+// outside [-1, clusters), a cluster of <= 0 rows, new_num_tokens <= 0 ->
+// InvalidArgument; div_val = 1, an untied adaptive softmax, another
+// architecture -> Unsupported.
+int64_t resize_adaptive_token_embeddings(std::unique_ptr<Model>& model, std::optional<int64_t> new_num_tokens, int64_t layer = -1,
+                                         uint64_t seed = 0);
+
 // ---- pruning -----------------------------------------------------------------
 // prune_heads({layer: [heads]}) wherever transformers 4.46's base model implements
 // _prune_heads: the BERT family (bert, roberta, electra, albert — layers are the
