@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "hfx/generate.h"
 #include "hfx/io.h"
 #include "hfx/model.h"
 #include "hfx/pretrained.h"
@@ -111,7 +112,8 @@ TEST_P(Api, Masks) {
   expect_error([&] { get_head_mask(Tensor::zeros(DType::F32, {1, 1, 1}), L); }, ErrorKind::InvalidArgument, {"head_mask"});
 }
 
-// Llama in transformers 4.46 swallows head_mask (**kwargs) and ignores it; hfx applies it.
+// Llama in transformers 4.46 has no head_mask parameter (LlamaForCausalLM swallows it in **kwargs
+// and ignores it); hfx refuses it (PretrainedApi.HeadMaskRefusedWithoutAReferenceParameter).
 TEST_P(Api, HeadMaskInForward) {
   const ApiCase& c = GetParam();
   if (!c.rec.value("head_mask", false) || c.name.rfind("llama", 0) == 0) GTEST_SKIP() << "no head-mask reference";
@@ -263,6 +265,245 @@ TEST_P(Api, ResizeTokenEmbeddings) {
 std::string case_name(const ::testing::TestParamInfo<ApiCase>& p) { return p.param.name; }
 INSTANTIATE_TEST_SUITE_P(Fixtures, Api, ::testing::ValuesIn(api_cases()), case_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Api);
+
+// ---- prune_heads of the other architectures (api_fixtures.py --prune -> api/prune/) ----
+fs::path prune_dir() { return api_dir() / "prune"; }
+
+std::vector<ApiCase> prune_cases() {
+  std::vector<ApiCase> out;
+  if (!fs::exists(prune_dir())) return out;
+  for (const auto& e : fs::directory_iterator(prune_dir())) {
+    const std::string f = e.path().filename().string();
+    if (f == "refused.json" || f.find('.') != f.size() - 5 || f.substr(f.size() - 5) != ".json") continue;
+    auto rec = nlohmann::json::parse(read_text_file(e.path().string()));
+    out.push_back({f.substr(0, f.size() - 5), rec, hfx::testing::fixtures_dir() / rec["dir"].get<std::string>()});
+  }
+  std::sort(out.begin(), out.end(), [](const ApiCase& a, const ApiCase& b) { return a.name < b.name; });
+  return out;
+}
+
+class ApiPrune : public ::testing::TestWithParam<ApiCase> {};
+
+TEST_P(ApiPrune, MatchesThePrunedReference) {
+  const ApiCase& c = GetParam();
+  auto m = load(c);
+  HeadsToPrune spec;
+  for (auto it = c.rec["prune_spec"].begin(); it != c.rec["prune_spec"].end(); ++it)
+    spec[std::stoll(it.key())] = it->get<std::vector<int64_t>>();
+  prune_heads(*m, spec);
+  for (auto it = c.rec["pruned_shapes"].begin(); it != c.rec["pruned_shapes"].end(); ++it) {
+    ASSERT_TRUE(m->params().index_of(it.key())) << it.key();
+    EXPECT_EQ(m->params().value(it.key()).shape(), it->get<Shape>()) << it.key();
+  }
+  EXPECT_EQ(num_parameters(*m), c.rec["pruned_num_parameters"].get<int64_t>());
+  EXPECT_EQ(*m->config().find("pruned_heads"), c.rec["pruned_heads"]);
+  ModelInputs in = read_inputs(c.model_dir);
+  in.output_hidden_states = true;
+  auto ref = open_safetensors((prune_dir() / (c.name + ".pruned.safetensors")).string());
+  Outputs out = m->forward(in);
+  for (const auto& e : ref->entries()) expect_close(out.get(e.name), ref->get(e.name), 1e-5, c.name + " pruned " + e.name);
+  prune_heads(*m, spec);  // already pruned: a no-op
+  for (const auto& e : ref->entries()) expect_close(m->forward(in).get(e.name), ref->get(e.name), 1e-5, c.name + " re-pruned " + e.name);
+
+  // save -> load: config.json carries pruned_heads as transformers writes it, and the load re-applies
+  // them (for T5 the reference itself cannot reload: its inner T5Stack has no _prune_heads).
+  TempDir tmp;
+  write_model_directory(*m, tmp.path().string());
+  auto cfg = nlohmann::json::parse(read_text_file(tmp.file("config.json")));
+  auto ref_cfg = nlohmann::json::parse(read_text_file((prune_dir() / (c.name + ".pruned_config.json")).string()));
+  EXPECT_EQ(cfg["pruned_heads"], ref_cfg["pruned_heads"]);
+  LoadedModel back = load_pretrained(tmp.path().string(), c.rec["class"].get<std::string>());
+  EXPECT_TRUE(back.info.missing_keys.empty());
+  EXPECT_TRUE(back.info.unexpected_keys.empty());
+  Outputs out2 = back.model->forward(in);
+  for (const auto& e : ref->entries()) expect_close(out2.get(e.name), ref->get(e.name), 1e-5, c.name + " reloaded " + e.name);
+
+  // A full-size head mask on a pruned model: the reference fails to broadcast; hfx says so.
+  const int64_t H = c.rec["num_heads"].get<int64_t>();
+  ModelInputs hm = read_inputs(c.model_dir);
+  hm.head_mask = Tensor::zeros(DType::F32, {H});
+  std::fill_n(hm.head_mask.mutable_data<float>(), H, 1.0f);
+  expect_error([&] { m->forward(hm); }, ErrorKind::Mismatch, {"pruned"});
+}
+
+TEST_P(ApiPrune, BadHeadsAreRefusedAndChangeNothing) {
+  const ApiCase& c = GetParam();
+  auto m = load(c);
+  const int64_t H = c.rec["num_heads"].get<int64_t>();
+  ASSERT_FALSE(c.rec["prune_errors"]["head_out_of_range"].is_null());  // the reference: IndexError
+  ASSERT_FALSE(c.rec["prune_errors"]["every_head"].is_null());         // the reference: its forward fails
+  expect_error([&] { prune_heads(*m, {{0, {H}}}); }, ErrorKind::InvalidArgument, {"out of range"});
+  expect_error([&] { prune_heads(*m, {{1, {0}}, {0, {H + 3}}}); }, ErrorKind::InvalidArgument, {"out of range"});
+  std::vector<int64_t> all;
+  for (int64_t h = 0; h < H; ++h) all.push_back(h);
+  expect_error([&] { prune_heads(*m, {{0, all}}); }, ErrorKind::InvalidArgument, {"every head"});
+  expect_error([&] { prune_heads(*m, {{99, {0}}}); }, ErrorKind::NotFound, {"layer 99"});
+  EXPECT_EQ(m->config().find("pruned_heads") ? m->config().find("pruned_heads")->dump() : "{}", "{}");
+  EXPECT_EQ(num_parameters(*m), c.rec["num_parameters"].get<int64_t>());
+  // Pruning every head across two calls is refused too.
+  std::vector<int64_t> rest(all.begin() + 1, all.end());
+  prune_heads(*m, {{0, {0}}});
+  expect_error([&] { prune_heads(*m, {{0, rest}}); }, ErrorKind::InvalidArgument, {"every head"});
+}
+
+std::string prune_case_name(const ::testing::TestParamInfo<ApiCase>& p) {
+  std::string n = p.param.name;
+  for (char& ch : n)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return n;
+}
+INSTANTIATE_TEST_SUITE_P(Fixtures, ApiPrune, ::testing::ValuesIn(prune_cases()), prune_case_name);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ApiPrune);
+
+// A pruned decoder keeps a narrower KV cache per pruned layer: tokens fed through the cache (the
+// first three at once, then one at a time, growing the cache) give the full pass's logits.
+TEST(PretrainedApi, PrunedDecodersCacheMatchesFullForward) {
+  for (const char* d : {"gpt2/tiny/GPT2LMHeadModel", "openai-gpt/tiny/OpenAIGPTLMHeadModel"}) {
+    LoadedModel lm = load_pretrained((hfx::testing::fixtures_dir() / d).string(), "");
+    prune_heads(*lm.model, {{0, {1}}, {1, {0, 2}}});
+    const auto* causal = dynamic_cast<const CausalLM*>(lm.model.get());
+    ASSERT_NE(causal, nullptr) << d;
+    Tensor prompt = read_inputs(fs::path(hfx::testing::fixtures_dir() / d)).input_ids.narrow(0, 0, 1).contiguous();
+    ModelInputs in;
+    in.input_ids = prompt;
+    Tensor full = lm.model->forward(in).get("logits");
+    KVCache cache;
+    const int64_t S = prompt.size(1), V = causal->vocab_size();
+    ASSERT_GT(S, 4);
+    Tensor first = causal->step(prompt.narrow(1, 0, 3).contiguous(), Tensor(), Tensor(), cache);
+    EXPECT_LE(max_abs_diff(first, full.narrow(1, 0, 3)), 1e-5) << d;
+    for (int64_t i = 3; i < S; ++i) {
+      Tensor step = causal->step(prompt.narrow(1, i, 1).contiguous(), Tensor(), Tensor(), cache);
+      EXPECT_LE(max_abs_diff(step.reshape({V}), full.narrow(1, i, 1).reshape({V})), 1e-5) << d << " position " << i;
+    }
+    EXPECT_EQ(cache.k[1].size(2), 2 * 8) << d;  // layer 1 kept 2 of 4 heads of 8 dims
+  }
+}
+
+// Llama and Mistral: the reference forward has no head_mask parameter, so hfx refuses one (every
+// class), while a model without a head_mask still runs.
+TEST(PretrainedApi, HeadMaskRefusedWithoutAReferenceParameter) {
+  for (const char* arch : {"llama", "mistral"}) {
+    const fs::path tiny = hfx::testing::fixtures_dir() / arch / "tiny";
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(tiny)) {
+      const std::string cls = e.path().filename().string();
+      auto m = load_pretrained(e.path().string(), cls).model;
+      ModelInputs in = read_inputs(e.path());
+      EXPECT_NO_THROW(m->forward(in)) << cls;
+      const int64_t L = m->config().get<int64_t>("num_hidden_layers", 0), H = m->config().get<int64_t>("num_attention_heads", 0);
+      in.head_mask = Tensor::zeros(DType::F32, {L, H});
+      expect_error([&] { m->forward(in); }, ErrorKind::InvalidArgument, {cls, "head_mask"});
+      ++n;
+    }
+    EXPECT_GE(n, 5) << arch;
+  }
+  // Architectures whose reference takes a head_mask still apply it (HeadMaskInForward checks values).
+  auto g = load_pretrained((hfx::testing::fixtures_dir() / "gpt2/tiny/GPT2LMHeadModel").string(), "").model;
+  ModelInputs in = read_inputs(hfx::testing::fixtures_dir() / "gpt2/tiny/GPT2LMHeadModel");
+  in.head_mask = Tensor::zeros(DType::F32, {2, 4});
+  EXPECT_NO_THROW(g->forward(in));
+}
+
+// Transformer-XL: resize_token_embeddings(n, layer) resizes one cluster of the adaptive embedding
+// (api_fixtures.py --resize-transfo-xl -> api/resize/). The added rows are random draws here and in
+// the reference, so the outputs are compared after copying the reference's resized table in.
+TEST(PretrainedApi, TransfoXLResizesOneAdaptiveCluster) {
+  const fs::path base = api_dir() / "resize" / "transfo-xl_TransfoXLLMHeadModel";
+  auto rec = nlohmann::json::parse(read_text_file(base.string() + ".json"));
+  auto ref = open_safetensors(base.string() + ".safetensors");
+  const fs::path dir = hfx::testing::fixtures_dir() / rec["dir"].get<std::string>();
+  const std::string cls = rec["class"].get<std::string>();
+  auto orig = load_pretrained(dir.string(), cls).model;
+  const int64_t V = rec["vocab_size"].get<int64_t>();
+  auto table_name = [](int64_t i) { return "transformer.word_emb.emb_layers." + std::to_string(i) + ".weight"; };
+  ASSERT_EQ(rec["resize"].size(), 5u);
+  for (auto it = rec["resize"].begin(); it != rec["resize"].end(); ++it) {
+    const std::string tag = it.key();
+    const auto& r = *it;
+    auto m = load_pretrained(dir.string(), cls).model;
+    const int64_t layer = r["layer"].get<int64_t>();
+    const int64_t n = resize_adaptive_token_embeddings(m, r["new_num_tokens"].get<int64_t>(), layer);
+    EXPECT_EQ(n, r["vocab_size"].get<int64_t>()) << tag;
+    EXPECT_EQ(m->config().get<int64_t>("vocab_size", 0), n) << tag;
+    EXPECT_EQ(*m->config().find("cutoffs"), r["cutoffs"]) << tag;
+    const auto shapes = r["embedding_shapes"].get<std::vector<Shape>>();
+    const int64_t li = layer < 0 ? static_cast<int64_t>(shapes.size()) - 1 : layer;
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+      EXPECT_EQ(m->params().value(table_name(static_cast<int64_t>(i))).shape(), shapes[i]) << tag << " cluster " << i;
+      EXPECT_EQ(m->params().value("crit.out_layers." + std::to_string(i) + ".bias").shape(), r["out_bias_shapes"][i].get<Shape>()) << tag;
+    }
+    EXPECT_EQ(num_parameters(*m), r["num_parameters"].get<int64_t>()) << tag;
+    // Old rows kept bit-exactly; added rows near the reference's draws (both N(mean, 1e-9 cov)).
+    const Tensor& got = m->params().value(table_name(li));
+    const Tensor& was = orig->params().value(table_name(li));
+    const Tensor want = ref->get(tag + ".table");
+    const int64_t keep = std::min(got.size(0), was.size(0));
+    EXPECT_TRUE(bit_equal_rows(got, was, keep)) << tag << ": old rows changed";
+    if (got.size(0) > keep) {
+      EXPECT_LE(max_abs_diff(got.narrow(0, keep, got.size(0) - keep).contiguous(), want.narrow(0, keep, got.size(0) - keep).contiguous()), 2e-4) << tag;
+    }
+    // The tied adaptive softmax follows the table; the bias's old entries are kept, added ones 0.
+    EXPECT_EQ(m->params().value("crit.out_layers." + std::to_string(li) + ".weight").raw(), got.raw()) << tag << ": untied";
+    const Tensor& bias = m->params().value("crit.out_layers." + std::to_string(li) + ".bias");
+    const Tensor& bias0 = orig->params().value("crit.out_layers." + std::to_string(li) + ".bias");
+    for (int64_t j = 0; j < bias.size(0); ++j) EXPECT_EQ(bias.item(j), j < bias0.size(0) ? bias0.item(j) : 0.0) << tag << " bias " << j;
+    // With the reference's table the outputs are the reference's.
+    m->mutable_params().set(*m->params().index_of(table_name(li)), want.clone());
+    ModelInputs in = read_inputs(dir);
+    if (ref->contains(tag + ".input_ids")) in.input_ids = ref->get(tag + ".input_ids");
+    const std::string key = r["output"].get<std::string>();
+    Outputs out = m->forward(in);
+    expect_close(out.get(key), ref->get(tag + "." + key), 1e-5, tag + " " + key);
+    // Saved and reloaded (config.cutoffs rebuilds the clusters): the same outputs.
+    TempDir tmp;
+    write_model_directory(*m, tmp.path().string());
+    LoadedModel back = load_pretrained(tmp.path().string(), cls);
+    EXPECT_TRUE(back.info.missing_keys.empty());
+    expect_close(back.model->forward(in).get(key), out.get(key), 0, tag + " reloaded");
+  }
+  // resize_token_embeddings: the last cluster (layer = -1), as the CLI uses it.
+  std::unique_ptr<Model> m = load_pretrained(dir.string(), cls).model;
+  EXPECT_EQ(resize_token_embeddings(m, V + 7), V + 7);
+  EXPECT_EQ(*m->config().find("cutoffs"), rec["resize"]["grow_last"]["cutoffs"]);
+  EXPECT_EQ(m->params().value(table_name(2)).shape(), rec["resize"]["grow_last"]["embedding_shapes"][2].get<Shape>());
+  EXPECT_EQ(resize_token_embeddings(m, std::nullopt), V + 7);
+  // Bad input (the reference: AssertionError), nothing changed.
+  ASSERT_FALSE(rec["resize_errors"]["layer_3"].is_null());
+  ASSERT_FALSE(rec["resize_errors"]["empty_cluster"].is_null());
+  expect_error([&] { resize_adaptive_token_embeddings(orig, V + 1, 3); }, ErrorKind::InvalidArgument, {"layer 3"});
+  expect_error([&] { resize_adaptive_token_embeddings(orig, V + 1, -2); }, ErrorKind::InvalidArgument, {"layer -2"});
+  expect_error([&] { resize_adaptive_token_embeddings(orig, V - 40, -1); }, ErrorKind::InvalidArgument, {"0 rows"});
+  expect_error([&] { resize_adaptive_token_embeddings(orig, 0, -1); }, ErrorKind::InvalidArgument, {"positive"});
+  expect_error([&] { resize_token_embeddings(orig, V + 1, 8); }, ErrorKind::InvalidArgument, {"pad_to_multiple_of"});
+  EXPECT_EQ(orig->config().get<int64_t>("vocab_size", 0), V);
+  auto bert = load_pretrained((hfx::testing::fixtures_dir() / "bert/tiny/BertForMaskedLM").string(), "BertForMaskedLM").model;
+  expect_error([&] { resize_adaptive_token_embeddings(bert, 200, -1); }, ErrorKind::Unsupported, {"adaptive"});
+}
+
+TEST(PretrainedApi, PruneFixturesPresent) {
+  std::set<std::string> names;
+  for (const auto& c : prune_cases()) names.insert(c.name);
+  for (const char* n : {"openai-gpt_OpenAIGPTLMHeadModel", "xlm_XLMWithLMHeadModel", "t5_T5EncoderModel", "t5_T5ForTokenClassification"})
+    EXPECT_TRUE(names.count(n)) << n << ": run tools/fixtures/api_fixtures.py --prune";
+}
+
+// Every class whose transformers 4.46 prune_heads raises (or, for Transformer-XL, does nothing):
+// hfx refuses with Unsupported, saying why, and changes nothing.
+TEST(PretrainedApi, PruneRefusedWhereTheReferenceCannotPrune) {
+  auto refused = nlohmann::json::parse(read_text_file((prune_dir() / "refused.json").string()));
+  ASSERT_GE(refused.size(), 20u);
+  for (auto it = refused.begin(); it != refused.end(); ++it) {
+    const std::string key = it.key();
+    const std::string arch = key.substr(0, key.find('/')), cls = key.substr(key.find('/') + 1);
+    auto m = load_pretrained((hfx::testing::fixtures_dir() / arch / "tiny" / cls).string(), cls).model;
+    const std::string why = key.rfind("xlnet", 0) == 0        ? "NotImplementedError"
+                            : key.rfind("transfo-xl", 0) == 0 ? "not implemented for Transformer-XL"
+                                                              : "AttributeError";
+    expect_error([&] { prune_heads(*m, {{0, {1}}}); }, ErrorKind::Unsupported, {"prune_heads", why});
+    EXPECT_EQ(m->config().find("pruned_heads") ? m->config().find("pruned_heads")->dump() : "{}", "{}") << key;
+  }
+}
 
 TEST(PretrainedApi, FixturesPresent) {
   std::set<std::string> names;
@@ -435,6 +676,18 @@ TEST(PretrainedApiCli, InfoFlops) {
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("floating_point_ops: " + std::to_string(rec["floating_point_ops"].get<int64_t>())), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("parameters (excluding embeddings): 14861"), std::string::npos) << r.out;
+}
+
+TEST(PretrainedApiCli, ResizeTransfoXL) {
+  TempDir tmp;
+  const std::string out = (tmp.path() / "resized").string();
+  const fs::path dir = hfx::testing::fixtures_dir() / "transfo-xl/tiny/TransfoXLLMHeadModel";
+  CliRun r = run_cli("resize " + dir.string() + " --new-num-tokens 127 --out " + out);
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto m = load_pretrained(out, "").model;
+  EXPECT_EQ(m->config().get<int64_t>("vocab_size", 0), 127);
+  EXPECT_EQ(m->config().find("cutoffs")->dump(), "[30,80]");
+  EXPECT_EQ(m->forward(read_inputs(dir)).get("prediction_scores").size(2), 127);
 }
 
 }  // namespace

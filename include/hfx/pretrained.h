@@ -86,15 +86,39 @@ void tie_weights(Model& model);
 int64_t resize_token_embeddings(std::unique_ptr<Model>& model, std::optional<int64_t> new_num_tokens,
                                 std::optional<int64_t> pad_to_multiple_of = std::nullopt, uint64_t seed = 0);
 
+// Transformer-XL (TransfoXLPreTrainedModel.resize_token_embeddings(new_num_tokens,
+// layer)): resizes one cluster `layer` (-1: the last) of the adaptive input
+// embedding to new_num_tokens - (rows of the other clusters) rows (old rows kept
+// bit-exactly, added ones mean-resized as above), sets config.cutoffs to the
+// cumulative cluster sizes (_resize_cutoffs) and config.vocab_size; an LM head's
+// tied crit.out_layers[layer] follows, its bias padded with zeros / truncated.
+// Ids move when a cluster other than the last changes size (as in the reference).
+// resize_token_embeddings calls this with layer -1 for transfo-xl (and refuses
+// pad_to_multiple_of, which the reference's signature lacks). Errors: layer
+// outside [-1, clusters), a cluster of <= 0 rows, new_num_tokens <= 0 ->
+// InvalidArgument; div_val = 1, an untied adaptive softmax, another
+// architecture -> Unsupported.
+int64_t resize_adaptive_token_embeddings(std::unique_ptr<Model>& model, std::optional<int64_t> new_num_tokens, int64_t layer = -1,
+                                         uint64_t seed = 0);
+
 // ---- pruning -----------------------------------------------------------------
-// prune_heads({layer: [heads]}) for the BERT family (bert, roberta, electra,
-// albert — layers are the flattened group/inner index — and distilbert): removes
-// those heads' rows of query/key/value and columns of the attention output
-// projection, and records config.pruned_heads (union with what was pruned;
+// prune_heads({layer: [heads]}) wherever transformers 4.46's base model implements
+// _prune_heads: the BERT family (bert, roberta, electra, albert — layers are the
+// flattened group/inner index — and distilbert), xlm, gpt2 and openai-gpt (the
+// fused Conv1D c_attn loses each head's q/k/v columns, c_proj its rows), and T5's
+// encoder-only classes (T5EncoderModel, T5ForTokenClassification; the shared
+// relative position bias keeps every head and each layer uses its kept heads').
+// Removes those heads' rows of query/key/value and columns of the attention
+// output projection, and records config.pruned_heads (union with what was pruned;
 // indices in the original numbering). Errors: a head index outside
-// [0, num_heads) or pruning every head of a layer -> InvalidArgument; a layer the
-// model does not have -> NotFound; other architectures -> Unsupported (GPT-2's
-// prune_heads is broken in transformers 4.46 itself).
+// [0, num_heads) or pruning every head of a layer -> InvalidArgument (the
+// reference raises IndexError / fails in forward); a layer the model does not
+// have -> NotFound; every other class -> Unsupported, naming what the reference
+// does (AttributeError: no _prune_heads — bart, llama, mistral, T5Model,
+// T5ForConditionalGeneration, ...; NotImplementedError — xlnet; a logged no-op —
+// transfo-xl). GPT-2 note: the reference prunes correctly but only its eager
+// attention runs afterwards (GPT2SdpaAttention reshapes to the unpruned
+// embed_dim); hfx's attention is the eager computation.
 using HeadsToPrune = std::map<int64_t, std::vector<int64_t>>;
 void prune_heads(Model& model, const HeadsToPrune& heads);
 // config.pruned_heads of a model being built or loaded (parameters may be

@@ -122,8 +122,11 @@ class GPT2 final : public Model, public CausalLM {
     const int64_t Sk = past + S;
     Tensor bias = nn::causal_bias(attention_mask, B, S, past);
     auto hm = nn::per_layer_head_mask(head_mask, L_, H_);
-    if (cache) nn::cache_reserve(*cache, L_, B, E_, Sk);
     const int64_t D = E_ / H_;
+    // Heads present per layer: prune_heads narrows c_attn to [E, 3 * heads * D].
+    std::vector<int64_t> widths;
+    for (const Block& blk : blocks_) widths.push_back(blk.c_attn.w->size(1) / 3);
+    if (cache) nn::cache_reserve(*cache, widths, B, Sk);
     for (int64_t l = 0; l < L_; ++l) {
       const Block& blk = blocks_[static_cast<std::size_t>(l)];
       if (want_hidden) st.hidden_states.push_back(h.clone());  // h is updated in place below
@@ -131,20 +134,24 @@ class GPT2 final : public Model, public CausalLM {
       blk.ln_1.inplace(x);
       Tensor qkv = blk.c_attn(x);  // [B, S, 3E]
       const float* base = qkv.data<float>();
+      const int64_t W = widths[static_cast<std::size_t>(l)], nh = W / D;  // W = nh * D (E_ unless pruned)
+      if (!hm.empty() && nh != H_)
+        throw_error(ErrorKind::Mismatch, "head_mask has " + std::to_string(H_) + " heads but layer " + std::to_string(l) +
+                                             " was pruned to " + std::to_string(nh), {}, blk.c_attn.w.name());
       cpu::AttentionArgs a{};
-      a.B = B; a.Sq = S; a.Sk = Sk; a.H = H_; a.D = D;
-      a.q = base; a.q_bs = S * 3 * E_; a.q_ss = 3 * E_;
+      a.B = B; a.Sq = S; a.Sk = Sk; a.H = nh; a.D = D;
+      a.q = base; a.q_bs = S * 3 * W; a.q_ss = 3 * W;
       if (cache) {  // append this step's keys/values, attend over the whole cache
-        nn::CacheView cv = nn::cache_append(*cache, l, B, S, E_, base + E_, base + 2 * E_, S * 3 * E_, 3 * E_);
+        nn::CacheView cv = nn::cache_append(*cache, l, B, S, W, base + W, base + 2 * W, S * 3 * W, 3 * W);
         a.k = cv.k; a.k_bs = cv.batch_stride; a.k_ss = cv.seq_stride;
         a.v = cv.v; a.v_bs = cv.batch_stride; a.v_ss = cv.seq_stride;
       } else {
-        a.k = base + E_;     a.k_bs = S * 3 * E_; a.k_ss = 3 * E_;
-        a.v = base + 2 * E_; a.v_bs = S * 3 * E_; a.v_ss = 3 * E_;
+        a.k = base + W;     a.k_bs = S * 3 * W; a.k_ss = 3 * W;
+        a.v = base + 2 * W; a.v_bs = S * 3 * W; a.v_ss = 3 * W;
       }
-      Tensor ctx = Tensor::zeros(DType::F32, {B, S, E_});
+      Tensor ctx = Tensor::zeros(DType::F32, {B, S, W});
       Tensor probs;
-      if (want_attn) probs = Tensor::zeros(DType::F32, {B, H_, S, Sk});
+      if (want_attn) probs = Tensor::zeros(DType::F32, {B, nh, S, Sk});
       a.bias = bias.data<float>(); a.bias_bs = S * Sk; a.bias_hs = 0; a.bias_qs = Sk;
       a.head_mask = hm.empty() ? nullptr : hm[static_cast<std::size_t>(l)].data();
       a.scale = (scale_weights_ ? 1.0f / std::sqrt(static_cast<float>(D)) : 1.0f) / (scale_by_layer_ ? static_cast<float>(l + 1) : 1.0f);

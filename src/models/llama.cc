@@ -131,9 +131,14 @@ Tensor LlamaLike::step(const Tensor& ids, const Tensor& position_ids, const Tens
 }
 
 Outputs LlamaLike::forward(const ModelInputs& in) const {
+  // transformers 4.46's Llama / Mistral forward has no head_mask parameter (the *ForCausalLM /
+  // *ForQuestionAnswering classes swallow it in **kwargs and ignore it, the others raise TypeError).
+  if (in.head_mask.defined())
+    throw_error(ErrorKind::InvalidArgument, class_name() + " takes no head_mask (the " + config().model_type() +
+                                                " forward of transformers 4.46 has no head_mask parameter)");
   Tensor ids = nn::as_ids(in.input_ids, "input_ids");
   nn::StackOutputs st;
-  Tensor h = run(ids, in.position_ids, in.attention_mask, in.head_mask, nullptr, in.output_hidden_states, in.output_attentions, st);
+  Tensor h = run(ids, in.position_ids, in.attention_mask, Tensor(), nullptr, in.output_hidden_states, in.output_attentions, st);
   Outputs out;
   switch (head_) {
     case DecoderHead::Base:

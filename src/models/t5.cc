@@ -250,6 +250,30 @@ class T5 final : public Model, public Seq2SeqLM {
     return full;
   }
 
+  // bias [B, H, Sq, Sk] restricted to the heads encoder layer `layer` kept
+  // (config.pruned_heads names the removed ones, original numbering): [B, nh, Sq, Sk].
+  Tensor kept_heads_bias(const Tensor& bias, int64_t layer, int64_t nh) const {
+    std::vector<bool> removed(static_cast<std::size_t>(H_), false);
+    if (const json* ph = config().find("pruned_heads"); ph && ph->is_object()) {
+      auto it = ph->find(std::to_string(layer));
+      if (it != ph->end() && it->is_array())
+        for (const auto& v : *it)
+          if (v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() < H_) removed[static_cast<std::size_t>(v.get<int64_t>())] = true;
+    }
+    std::vector<int64_t> keep;
+    for (int64_t h = 0; h < H_; ++h)
+      if (!removed[static_cast<std::size_t>(h)]) keep.push_back(h);
+    if (static_cast<int64_t>(keep.size()) != nh)
+      throw_error(ErrorKind::Mismatch, "encoder layer " + std::to_string(layer) + " holds " + std::to_string(nh) + " heads but config.pruned_heads leaves " +
+                                           std::to_string(keep.size()), config().source());
+    const int64_t B = bias.size(0), plane = bias.size(2) * bias.size(3);
+    Tensor out = Tensor::uninitialized(DType::F32, {B, nh, bias.size(2), bias.size(3)});
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t j = 0; j < nh; ++j)
+        std::copy_n(bias.data<float>() + (b * H_ + keep[static_cast<std::size_t>(j)]) * plane, plane, out.mutable_data<float>() + (b * nh + j) * plane);
+    return out;
+  }
+
   Tensor run_encoder(const Tensor& ids, const Tensor& mask, const Tensor& head_mask, bool want_h, bool want_a,
                      nn::StackOutputs& st) const {
     const int64_t B = ids.size(0), S = ids.size(1);
@@ -263,7 +287,19 @@ class T5 final : public Model, public Seq2SeqLM {
       if (want_h) st.hidden_states.push_back(h.clone());
       Tensor x = normed(h, bl.self_norm);
       Tensor probs;
-      Tensor ctx = nn::multi_head_attention(bl.self.q(x), bl.self.k(x), bl.self.v(x), S, H_, dkv_, 1.0f, mb,
+      // prune_heads (encoder-only classes) narrows q/k/v/o; the shared position bias keeps
+      // every head and a pruned layer uses the rows of the heads it kept (T5Attention.forward).
+      const int64_t nh = bl.self.q.w->size(0) / dkv_;
+      Tensor kept;
+      nn::MhaBias lb = mb;
+      if (nh != H_) {
+        if (!hm.empty())
+          throw_error(ErrorKind::Mismatch, "head_mask has " + std::to_string(H_) + " heads but layer " + std::to_string(l) +
+                                               " was pruned to " + std::to_string(nh), {}, bl.self.q.w.name());
+        kept = kept_heads_bias(bias, l, nh);
+        lb = {kept.data<float>(), nh * S * S, S * S, S};
+      }
+      Tensor ctx = nn::multi_head_attention(bl.self.q(x), bl.self.k(x), bl.self.v(x), S, nh, dkv_, 1.0f, lb,
                                             hm.empty() ? nullptr : hm[static_cast<std::size_t>(l)].data(), want_a ? &probs : nullptr);
       Tensor y = bl.self.o(ctx);
       cpu::add_inplace(h.mutable_data<float>(), y.data<float>(), h.numel());

@@ -56,6 +56,11 @@ void set_double_heads_outputs(Outputs& out, const Tensor& h, const Shape& in_sha
 }
 
 void cache_reserve(KVCache& cache, int64_t layers, int64_t B, int64_t width, int64_t needed) {
+  cache_reserve(cache, std::vector<int64_t>(static_cast<std::size_t>(layers), width), B, needed);
+}
+
+void cache_reserve(KVCache& cache, const std::vector<int64_t>& widths, int64_t B, int64_t needed) {
+  const int64_t layers = static_cast<int64_t>(widths.size());
   if (cache.k.empty()) {
     cache.k.resize(static_cast<std::size_t>(layers));
     cache.v.resize(static_cast<std::size_t>(layers));
@@ -64,6 +69,7 @@ void cache_reserve(KVCache& cache, int64_t layers, int64_t B, int64_t width, int
   const int64_t cap = std::max<int64_t>(needed, 2 * cache.capacity);
   for (int64_t l = 0; l < layers; ++l)
     for (Tensor* t : {&cache.k[static_cast<std::size_t>(l)], &cache.v[static_cast<std::size_t>(l)]}) {
+      const int64_t width = widths[static_cast<std::size_t>(l)];
       Tensor n = Tensor::zeros(DType::F32, {B, cap, width});
       if (t->defined())
         for (int64_t b = 0; b < B; ++b)

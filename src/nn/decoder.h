@@ -35,6 +35,8 @@ struct CacheView {
   int64_t batch_stride, seq_stride;
 };
 void cache_reserve(KVCache& cache, int64_t layers, int64_t B, int64_t width, int64_t needed);
+// The same with a width per layer (a pruned layer caches fewer heads).
+void cache_reserve(KVCache& cache, const std::vector<int64_t>& widths, int64_t B, int64_t needed);
 CacheView cache_append(KVCache& cache, int64_t layer, int64_t B, int64_t S, int64_t width, const float* k, const float* v,
                        int64_t src_bs, int64_t src_ss);
 

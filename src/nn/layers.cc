@@ -268,14 +268,16 @@ Conv1D Conv1D::make(const Scope& s, int64_t in, int64_t out) {
   return c;
 }
 
+// Sizes come from the bound weight (prune_heads may have changed it).
 Tensor Conv1D::operator()(const Tensor& x) const {
-  if (x.dtype() != DType::F32 || x.size(-1) != in)
-    throw_error(ErrorKind::Mismatch, "input " + shape_str(x.shape()) + " does not fit Conv1D of nx " + std::to_string(in), {}, w.name());
+  const int64_t in_now = w->size(0), out_now = w->size(1);
+  if (x.dtype() != DType::F32 || x.size(-1) != in_now)
+    throw_error(ErrorKind::Mismatch, "input " + shape_str(x.shape()) + " does not fit Conv1D of nx " + std::to_string(in_now), {}, w.name());
   Tensor xc = x.contiguous();
   Shape os = x.shape();
-  os.back() = out;
+  os.back() = out_now;
   Tensor y = Tensor::zeros(DType::F32, os);
-  cpu::linear(xc.data<float>(), x.numel() / in, in, *w, *b, y.mutable_data<float>(), /*w_in_major=*/true);
+  cpu::linear(xc.data<float>(), x.numel() / in_now, in_now, *w, *b, y.mutable_data<float>(), /*w_in_major=*/true);
   return y;
 }
 

@@ -1,7 +1,11 @@
-// prune_heads for the BERT family (transformers 4.46: PreTrainedModel.prune_heads,
-// find_pruneable_heads_and_indices, prune_linear_layer; AlbertModel._prune_heads).
-// Works on the ParamTable: the shared attention layer (nn::PostLNEncoderLayer)
-// reads its head count from the query weight, so pruned shapes are all it takes.
+// prune_heads (transformers 4.46: PreTrainedModel.prune_heads,
+// find_pruneable_heads_and_indices, prune_linear_layer, prune_conv1d_layer) for
+// every architecture whose base model implements _prune_heads: the BERT family
+// (AlbertModel._prune_heads flattens groups), XLM (MultiHeadAttention), GPT-2 and
+// OpenAI GPT (fused Conv1D c_attn: q/k/v column blocks), T5's encoder-only
+// classes (T5EncoderModel, T5ForTokenClassification). Works on the ParamTable:
+// every attention reads its head count from the bound weights, so pruned shapes
+// (and, for T5's shared relative position bias, config.pruned_heads) are all it takes.
 #include <algorithm>
 #include <cstring>
 #include <set>
@@ -15,6 +19,7 @@ namespace {
 
 struct AttnParams {
   std::string q, k, v, o;  // module paths
+  bool fused = false;      // GPT-2 / OpenAI GPT: q = c_attn (Conv1D [E, 3E]), o = c_proj (Conv1D [E, E])
 };
 
 struct PruneGeometry {
@@ -35,11 +40,37 @@ PruneGeometry geometry(const Model& m) {
   if (mt == "distilbert") {
     g.heads = c.get<int64_t>("n_heads", 0);
     g.head_dim = g.heads > 0 ? c.get<int64_t>("dim", 0) / g.heads : 0;
+  } else if (mt == "gpt2" || mt == "openai-gpt") {
+    g.heads = c.get<int64_t>("n_head", 0);
+    g.head_dim = g.heads > 0 ? c.get<int64_t>("n_embd", 0) / g.heads : 0;
+  } else if (mt == "xlm") {
+    g.heads = c.get<int64_t>("n_heads", 0);
+    g.head_dim = g.heads > 0 ? c.get<int64_t>("emb_dim", 0) / g.heads : 0;
+  } else if (mt == "t5") {
+    g.heads = c.get<int64_t>("num_heads", 0);
+    g.head_dim = c.get<int64_t>("d_kv", 0);
   } else {
     g.heads = c.get<int64_t>("num_attention_heads", 0);
     g.head_dim = g.heads > 0 ? c.get<int64_t>("hidden_size", 0) / g.heads : 0;
   }
   return g;
+}
+
+// Why the reference cannot prune this model (transformers 4.46).
+std::string unsupported_reason(const Model& m) {
+  const std::string mt = m.config().model_type();
+  std::string why;
+  if (mt == "t5")
+    why = "transformers 4.46 prunes T5 only in T5EncoderModel / T5ForTokenClassification; " + m.class_name() +
+          "'s prune_heads raises AttributeError (T5Model._prune_heads reads a missing encoder.layer, "
+          "T5ForConditionalGeneration / T5ForQuestionAnswering have no _prune_heads)";
+  else if (mt == "xlnet")
+    why = "XLNetModel._prune_heads raises NotImplementedError in transformers 4.46";
+  else if (mt == "transfo-xl")
+    why = "TransfoXLModel._prune_heads only logs 'Head pruning is not implemented for Transformer-XL model' in transformers 4.46";
+  else
+    why = "the transformers 4.46 base model has no _prune_heads (prune_heads raises AttributeError)";
+  return "prune_heads is not supported for model_type '" + mt + "' (" + m.class_name() + "): " + why;
 }
 
 // The attention module of flattened layer `layer`, or NotFound / Unsupported.
@@ -65,9 +96,20 @@ AttnParams attention_of(const Model& m, int64_t layer) {
     const int64_t g = inner > 0 ? layer / inner : 0, j = layer - g * inner;
     const std::string p = base + "encoder.albert_layer_groups." + std::to_string(g) + ".albert_layers." + std::to_string(j) + ".attention.";
     a = {p + "query", p + "key", p + "value", p + "dense"};
+  } else if (mt == "gpt2" || mt == "openai-gpt") {
+    layers = c.get<int64_t>("n_layer", 0);
+    const std::string p = base + "h." + L + ".attn.";
+    a = {p + "c_attn", {}, {}, p + "c_proj", true};
+  } else if (mt == "xlm") {
+    layers = c.get<int64_t>("n_layers", 0);
+    const std::string p = base + "attentions." + L + ".";
+    a = {p + "q_lin", p + "k_lin", p + "v_lin", p + "out_lin"};
+  } else if (mt == "t5" && (m.class_name() == "T5EncoderModel" || m.class_name() == "T5ForTokenClassification")) {
+    layers = c.get<int64_t>("num_layers", 0);
+    const std::string p = base + "encoder.block." + L + ".layer.0.SelfAttention.";
+    a = {p + "q", p + "k", p + "v", p + "o"};
   } else {
-    throw_error(ErrorKind::Unsupported, "prune_heads is not supported for model_type '" + mt +
-                                            "' (hfx prunes the BERT family: bert, roberta, electra, albert, distilbert)");
+    throw_error(ErrorKind::Unsupported, unsupported_reason(m));
   }
   if (layer < 0 || layer >= layers)
     throw_error(ErrorKind::NotFound, "prune_heads: layer " + L + " does not exist (the model has " + std::to_string(layers) +
@@ -116,7 +158,8 @@ void prune_layer(Model& m, const AttnParams& a, const PruneGeometry& g, const st
                  const std::set<int64_t>& already) {
   ParamTable& t = m.mutable_params();
   const int64_t cur = g.heads - static_cast<int64_t>(already.size());
-  const int64_t rows = t.specs()[*t.index_of(a.q + ".weight")].shape[0];
+  const Shape& qs = t.specs()[*t.index_of(a.q + ".weight")].shape;
+  const int64_t rows = a.fused ? (qs.size() == 2 ? qs[1] / 3 : 0) : qs[0];
   if (rows != cur * g.head_dim)
     throw_error(ErrorKind::Mismatch, "config.pruned_heads says " + std::to_string(cur) + " heads remain but the weights hold " +
                                          std::to_string(rows / std::max<int64_t>(g.head_dim, 1)), {}, a.q + ".weight");
@@ -129,6 +172,15 @@ void prune_layer(Model& m, const AttnParams& a, const PruneGeometry& g, const st
     ++c;
   }
   if (static_cast<int64_t>(index.size()) == rows) return;
+  if (a.fused) {  // GPT2Attention.prune_heads: index_attn = [index, index + split, index + 2 split]
+    std::vector<int64_t> qkv;
+    for (int64_t part = 0; part < 3; ++part)
+      for (int64_t i : index) qkv.push_back(i + part * rows);
+    prune_param(t, a.q + ".weight", 1, qkv);
+    prune_param(t, a.q + ".bias", 0, qkv);
+    prune_param(t, a.o + ".weight", 0, index);  // Conv1D [in, out]: c_proj's inputs are rows
+    return;
+  }
   for (const std::string& p : {a.q, a.k, a.v}) {
     prune_param(t, p + ".weight", 0, index);
     prune_param(t, p + ".bias", 0, index);

@@ -326,9 +326,114 @@ void tie_weights(Model& model) {
   }
 }
 
+namespace {
+
+// Rebuilds `model` from `cfg` (same class), taking each parameter from `replaced`
+// or else from the old model; the shapes must fit the rebuilt model.
+void rebuild_with(std::unique_ptr<Model>& model, const Config& cfg, const std::map<std::string, Tensor>& replaced) {
+  const Model& m = *model;
+  std::unique_ptr<Model> fresh = build_model(cfg, m.class_name());
+  apply_config_pruned_heads(*fresh);
+  ParamTable& ft = fresh->mutable_params();
+  for (std::size_t i = 0; i < ft.size(); ++i) {
+    const ParamSpec& s = ft.specs()[i];
+    if (!s.tied_to.empty()) continue;
+    auto r = replaced.find(s.name);
+    Tensor v = r != replaced.end() ? r->second : m.params().value(s.name);
+    if (v.shape() != s.shape)
+      throw_error(ErrorKind::Mismatch, "resize: " + shape_str(v.shape()) + " does not fit the rebuilt " + shape_str(s.shape) +
+                                           " (a vocabulary-sized parameter hfx does not know how to resize)", {}, s.name);
+    ft.set(i, std::move(v));
+  }
+  fresh->mutable_params().set_training(m.training(), m.params().dropout_p(), 0);
+  model = std::move(fresh);
+}
+
+// "<prefix>word_emb.emb_layers.<i>.weight" of a Transformer-XL model, in order.
+std::vector<std::string> adaptive_embedding_tables(const Model& m) {
+  std::string prefix;
+  bool found = false;
+  for (const auto& s : m.params().specs())
+    if (ends_with(s.name, "word_emb.emb_layers.0.weight")) {
+      prefix = s.name.substr(0, s.name.size() - std::string("emb_layers.0.weight").size());
+      found = true;
+      break;
+    }
+  std::vector<std::string> out;
+  if (!found) return out;
+  for (int64_t i = 0;; ++i) {
+    std::string n = prefix + "emb_layers." + std::to_string(i) + ".weight";
+    if (!m.params().index_of(n)) break;
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+}  // namespace
+
+int64_t resize_adaptive_token_embeddings(std::unique_ptr<Model>& model, std::optional<int64_t> new_num_tokens, int64_t layer,
+                                         uint64_t seed) {
+  if (!model) throw_error(ErrorKind::InvalidArgument, "resize_token_embeddings: no model");
+  const Model& m = *model;
+  const std::vector<std::string> tables = adaptive_embedding_tables(m);
+  if (m.config().model_type() != "transfo-xl" || tables.empty())
+    throw_error(ErrorKind::Unsupported, m.class_name() + " has no adaptive input embedding (Transformer-XL word_emb.emb_layers)");
+  const int64_t nc = static_cast<int64_t>(tables.size());
+  std::vector<int64_t> rows;
+  int64_t vocab = 0;
+  for (const auto& t : tables) {
+    rows.push_back(m.params().specs()[*m.params().index_of(t)].shape[0]);
+    vocab += rows.back();
+  }
+  if (!new_num_tokens) return vocab;
+  const int64_t n = *new_num_tokens;
+  if (n <= 0) throw_error(ErrorKind::InvalidArgument, "new_num_tokens must be positive, got " + std::to_string(n));
+  if (layer == -1) layer = nc - 1;
+  if (layer < 0 || layer >= nc)
+    throw_error(ErrorKind::InvalidArgument, "resize_token_embeddings: layer " + std::to_string(layer) + " is not a layer of the adaptive embedding (it has " +
+                                                std::to_string(nc) + "; -1 = the last)");
+  if (m.config().get<int64_t>("div_val", 1) == 1)
+    throw_error(ErrorKind::Unsupported, "resize_token_embeddings of a Transformer-XL with div_val = 1: transformers 4.46 sets every cutoff to the new "
+                                        "vocabulary size (degenerate clusters); hfx does not");
+  const int64_t layer_rows = n - (vocab - rows[static_cast<std::size_t>(layer)]);
+  if (layer_rows <= 0)
+    throw_error(ErrorKind::InvalidArgument, "resize_token_embeddings: " + std::to_string(n) + " tokens leave " + std::to_string(layer_rows) +
+                                                " rows for adaptive embedding layer " + std::to_string(layer) +
+                                                " (the other layers hold " + std::to_string(vocab - rows[static_cast<std::size_t>(layer)]) + ")");
+  if (n == vocab) return vocab;
+  const std::string& in = tables[static_cast<std::size_t>(layer)];
+  std::mt19937_64 rng(seed);
+  std::map<std::string, Tensor> replaced;
+  replaced[in] = resize_matrix(m.params().value(in), layer_rows, rng);
+  // TransfoXLLMHeadModel: tie_weights ties crit.out_layers[i].weight to emb_layers[i] and pads the
+  // bias with zeros (_tie_or_clone_weights); an untied softmax would not fit the new cutoffs.
+  const std::string ow = "crit.out_layers." + std::to_string(layer) + ".weight";
+  if (auto oi = m.params().index_of(ow)) {
+    if (m.params().specs()[*oi].tied_to.empty())
+      throw_error(ErrorKind::Unsupported, "resize_token_embeddings: the adaptive softmax is not tied to the input embedding "
+                                          "(tie_word_embeddings = false); transformers 4.46 resizes only the input side", {}, ow);
+    const std::string ob = "crit.out_layers." + std::to_string(layer) + ".bias";
+    if (auto bi = m.params().index_of(ob)) replaced[ob] = copy_rows(m.params().value(*bi), layer_rows);
+  }
+  rows[static_cast<std::size_t>(layer)] = layer_rows;
+  std::vector<int64_t> cutoffs;  // _resize_cutoffs: cumulative sizes, the last (= vocab) dropped
+  int64_t acc = 0;
+  for (int64_t i = 0; i + 1 < nc; ++i) cutoffs.push_back(acc += rows[static_cast<std::size_t>(i)]);
+  Config cfg = m.config();
+  cfg.set("vocab_size", n);
+  cfg.set("cutoffs", cutoffs);
+  rebuild_with(model, cfg, replaced);
+  return n;
+}
+
 int64_t resize_token_embeddings(std::unique_ptr<Model>& model, std::optional<int64_t> new_num_tokens,
                                 std::optional<int64_t> pad_to_multiple_of, uint64_t seed) {
   if (!model) throw_error(ErrorKind::InvalidArgument, "resize_token_embeddings: no model");
+  if (model->config().model_type() == "transfo-xl") {  // TransfoXLPreTrainedModel.resize_token_embeddings(n, layer=-1)
+    if (pad_to_multiple_of)
+      throw_error(ErrorKind::InvalidArgument, "resize_token_embeddings: Transformer-XL takes no pad_to_multiple_of (its resize is per adaptive layer)");
+    return resize_adaptive_token_embeddings(model, new_num_tokens, -1, seed);
+  }
   const Model& m = *model;
   const std::string in = input_embeddings_name(m);
   const Tensor old = m.params().value(in);
@@ -361,21 +466,7 @@ int64_t resize_token_embeddings(std::unique_ptr<Model>& model, std::optional<int
   }
   Config cfg = m.config();
   cfg.set("vocab_size", n);
-  std::unique_ptr<Model> fresh = build_model(cfg, m.class_name());
-  apply_config_pruned_heads(*fresh);
-  ParamTable& ft = fresh->mutable_params();
-  for (std::size_t i = 0; i < ft.size(); ++i) {
-    const ParamSpec& s = ft.specs()[i];
-    if (!s.tied_to.empty()) continue;
-    auto r = replaced.find(s.name);
-    Tensor v = r != replaced.end() ? r->second : m.params().value(s.name);
-    if (v.shape() != s.shape)
-      throw_error(ErrorKind::Mismatch, "resize: " + shape_str(v.shape()) + " does not fit the rebuilt " + shape_str(s.shape) +
-                                           " (a vocabulary-sized parameter hfx does not know how to resize)", {}, s.name);
-    ft.set(i, std::move(v));
-  }
-  fresh->mutable_params().set_training(m.training(), m.params().dropout_p(), 0);
-  model = std::move(fresh);
+  rebuild_with(model, cfg, replaced);
   return n;
 }
 
