@@ -367,13 +367,15 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api/repos/create":
             if self.headers.get("Content-Type") != "application/json":
                 return self.bad("create: Content-Type")
-            if not isinstance(payload.get("name"), str) or payload.get("type") != "model" or not isinstance(payload.get("private"), bool):
+            # huggingface_hub leaves out "private" and "type" when they are the defaults.
+            if not isinstance(payload.get("name"), str) or payload.get("type", "model") != "model" or \
+                    not isinstance(payload.get("private", False), bool):
                 return self.bad("create: bad payload " + json.dumps(payload))
             rid = (payload["organization"] + "/" if payload.get("organization") else "") + payload["name"]
             with LOCK:
                 if rid in STATE["repos"]:
                     return self.error(409, None, "You already created this model repo", {"Content-Type": "application/json"})
-                repo = {"private": payload["private"], "commits": {}, "refs": {}, "prs": 0}
+                repo = {"private": payload.get("private", False), "commits": {}, "refs": {}, "prs": 0}
                 oid = make_commit(repo, {".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"}, None, "initial commit")
                 repo["refs"]["main"] = oid
                 STATE["repos"][rid] = repo

@@ -813,5 +813,58 @@ except Exception as e:
   EXPECT_EQ(m->class_name(), "BertModel");
 }
 
+TEST_F(Hub, HuggingfaceHubMakesTheSameMultipartCallsAsHfx) {
+  if (venv_python().empty()) GTEST_SKIP() << "tools/fixtures/.venv missing (run tools/fixtures/env.sh)";
+  setenv("HF_TOKEN", kToken, 1);
+  server_->config({{"multipart_threshold", 1000}, {"chunk_size", 10000}});
+  // Two folders alike but for their weights' bytes (an object already upstream is not sent again).
+  auto make = [&](const std::string& name, char salt) {
+    const fs::path d = tmp_.path() / name;
+    fs::create_directories(d);
+    std::ofstream(d / "config.json") << R"({"model_type": "bert"})";
+    std::string big(25000, salt);
+    for (std::size_t i = 0; i < big.size(); i += 7) big[i] = static_cast<char>(i >> 2);
+    std::ofstream(d / "weights.bin", std::ios::binary) << big;
+    return d;
+  };
+  const fs::path py_dir = make("py", 'p'), hfx_dir = make("hfx", 'h');
+  // The calls, with repo names and object ids made alike: method, path, host, token sent, Content-Type.
+  auto calls = [&](const std::string& repo, const fs::path& dir) {
+    std::vector<std::string> out;
+    const std::string oid = hub::sha256_file((dir / "weights.bin").string());
+    const json log = server_->log();
+    for (const auto& e : log["log"]) {
+      std::string p = e["path"].get<std::string>();
+      p = p.substr(0, p.find('?'));
+      for (const auto& [from, to] : {std::pair<std::string, std::string>{repo, "REPO"}, {oid, "OID"}})
+        for (std::size_t at; (at = p.find(from)) != std::string::npos;) p.replace(at, from.size(), to);
+      out.push_back(e["method"].get<std::string>() + " " + p + " " + e["host"].get<std::string>() + (e["authorization"].is_null() ? " -" : " token") +
+                    " " + (e["content_type"].is_null() ? "" : e["content_type"].get<std::string>()) + " " + std::to_string(e["status"].get<int>()));
+    }
+    return out;
+  };
+  const std::string script = (tmp_.path() / "push.py").string();
+  std::ofstream(script) << R"(import sys
+from huggingface_hub import HfApi
+api = HfApi()
+api.create_repo(sys.argv[1], exist_ok=True)
+api.upload_folder(folder_path=sys.argv[2], repo_id=sys.argv[1], commit_message="Upload model")
+)";
+  const Shell r = shell(venv_python() + " " + script + " hfx-test/py-multipart " + py_dir.string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto py = calls("hfx-test/py-multipart", py_dir);
+  server_->clear_log();
+  PushOptions po;
+  po.commit_message = "Upload model";
+  upload_folder(hfx_dir.string(), "hfx-test/hfx-multipart", po);
+  const auto ours = calls("hfx-test/hfx-multipart", hfx_dir);
+  EXPECT_EQ(ours, py);
+  EXPECT_EQ(std::count_if(py.begin(), py.end(), [](const std::string& c) { return c.rfind("PUT /_lfs_part/OID/", 0) == 0; }), 3);
+  // Both commits hold the bytes each side sent.
+  unsetenv("HF_TOKEN");
+  EXPECT_EQ(slurp(hf_hub_download("hfx-test/py-multipart", "weights.bin")), slurp(py_dir / "weights.bin"));
+  EXPECT_EQ(slurp(hf_hub_download("hfx-test/hfx-multipart", "weights.bin")), slurp(hfx_dir / "weights.bin"));
+}
+
 }  // namespace
 }  // namespace hfx
