@@ -1,4 +1,5 @@
-// hfx download REPO_ID [FILES...] [--revision R] [--cache-dir D] [--local-files-only] [--force-download]
+// hfx download REPO_ID [FILES...] [--revision R]   (a *.index.json among FILES brings its shards)
+//                     [--cache-dir D] [--local-files-only] [--force-download]
 // hfx scan-cache [--cache-dir D]
 // hfx push PATH REPO_ID [--private] [--commit-message M] [--create-pr] [--revision R] [--max-shard-size S]
 #include "cli/hub.h"
