@@ -11,10 +11,20 @@ PUT + verify, ndjson commit), checking every field and recording each request.
   spec = {"token": "...", "repos": {"org/name": {"private": false,
           "commits": [{"files": {"path/in/repo": "/abs/source"}, "refs": ["main"]}]}},
           "renames": {"old/name": "org/name"}}
-  python3 hub_server.py SPEC.json      -> prints "PORT <n>" then serves until killed
+  python3 hub_server.py SPEC.json      -> prints "PORT <hub> <cdn>" then serves until killed
 
-Test control: POST /_test/faults  [{"path_contains": s, "mode": "drop|truncate|corrupt|status|slow",
-"status": 500, "times": n (-1: always), "method": "GET|HEAD"}]; GET /_test/log; POST /_test/clear_log.
+Two listeners on 127.0.0.1: the hub, and a "CDN" on another port standing for the storage hosts
+(signed LFS download URLs, presigned multipart part URLs). The CDN serves /cdn/ and /_lfs_part/
+only and records an error for any request that carries an Authorization header. A repo with
+"cdn": true redirects its LFS files there; one with "xet": true answers X-Xet-Hash /
+X-Xet-Refresh-Route like a Xet-backed repo (the plain HTTP download still works, as on the hub).
+
+Test control: POST /_test/faults  [{"path_contains": s, "mode": "drop|truncate|corrupt|status|slow|redirect_cdn|strip",
+"status": 500, "headers": [...] (strip), "times": n (-1: always), "method": "GET|HEAD|PUT"}]; GET /_test/log;
+POST /_test/clear_log; POST /_test/config {"multipart_threshold": bytes, "chunk_size": bytes,
+"multipart_bad": "zero_chunk|text_chunk|missing_part|extra_part|no_url|size", "lfs_transfer": "xet"}:
+LFS objects above the threshold get huggingface_hub's multipart upload action (part URLs on the CDN,
+completion checked: part numbers, ETags, sha256 of the reassembled bytes).
 """
 import base64
 import hashlib
@@ -27,7 +37,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LFS_SUFFIXES = (".safetensors", ".bin", ".h5", ".msgpack", ".ckpt")
 LOCK = threading.RLock()
-STATE = {"repos": {}, "renames": {}, "token": None, "faults": [], "log": [], "lfs": {}, "errors": []}
+STATE = {"repos": {}, "renames": {}, "token": None, "faults": [], "log": [], "lfs": {}, "errors": [], "config": {},
+         "parts": {}, "cdn_port": None}
 
 
 def git_sha1(data):
@@ -49,7 +60,8 @@ def load_spec(path):
     STATE["token"] = spec.get("token")
     STATE["renames"] = spec.get("renames", {})
     for rid, r in spec.get("repos", {}).items():
-        repo = {"private": r.get("private", False), "commits": {}, "refs": {}, "prs": 0}
+        repo = {"private": r.get("private", False), "commits": {}, "refs": {}, "prs": 0,
+                "cdn": r.get("cdn", False), "xet": r.get("xet", False)}
         parent = None
         for c in r.get("commits", []):
             files = {p: open(src, "rb").read() for p, src in c["files"].items()}
@@ -71,10 +83,17 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     # ---- helpers -------------------------------------------------------------------
+    def on_cdn(self):
+        return self.server.server_address[1] == STATE["cdn_port"]
+
+    def cdn_url(self):
+        return "http://127.0.0.1:%d" % STATE["cdn_port"]
+
     def record(self, status, extra=None):
         entry = {"method": self.command, "path": self.path, "status": status,
                  "authorization": self.headers.get("Authorization"), "range": self.headers.get("Range"),
-                 "content_type": self.headers.get("Content-Type"), "accept": self.headers.get("Accept")}
+                 "content_type": self.headers.get("Content-Type"), "accept": self.headers.get("Accept"),
+                 "host": "cdn" if self.on_cdn() else "hub"}
         if extra:
             entry.update(extra)
         with LOCK:
@@ -131,6 +150,8 @@ class Handler(BaseHTTPRequestHandler):
         f = self.fault()
         if f and f["mode"] == "status":
             return self.error(f.get("status", 500), None, "injected failure")
+        if f and f["mode"] == "redirect_cdn":  # the hub sends this GET on to the storage host
+            return self.reply(302, {"Location": self.cdn_url() + "/cdn/" + hashlib.sha256(data).hexdigest()}, extra={"fault": "redirect_cdn"})
         start = 0
         status = 200
         headers = dict(base_headers)
@@ -197,15 +218,27 @@ class Handler(BaseHTTPRequestHandler):
             f = self.fault() if self.command == "HEAD" else None
             if f and f["mode"] == "status":
                 return self.error(f.get("status", 500), None, "injected failure")
-            host = self.headers.get("Host")
-            return self.reply(302, {"X-Repo-Commit": commit, "X-Linked-Etag": '"%s"' % sha,
-                                    "X-Linked-Size": str(len(data)), "ETag": '"%s"' % git_sha1(data),
-                                    "Location": "http://%s/cdn/%s?filename=%s" % (host, sha, urllib.parse.quote(filename))})
+            host = self.cdn_url() if repo.get("cdn") else "http://" + self.headers.get("Host")
+            headers = {"X-Repo-Commit": commit, "X-Linked-Etag": '"%s"' % sha,
+                       "X-Linked-Size": str(len(data)), "ETag": '"%s"' % git_sha1(data),
+                       "Location": "%s/cdn/%s?filename=%s" % (host, sha, urllib.parse.quote(filename))}
+            if repo.get("xet"):  # what a Xet-backed file's resolve answer adds (huggingface_hub constants.py)
+                headers["X-Xet-Hash"] = hashlib.sha256(b"xet" + data).hexdigest()
+                headers["X-Xet-Refresh-Route"] = "/api/models/%s/xet-read-token/%s" % (repo_id, commit)
+            if f and f["mode"] == "strip":
+                for h in f.get("headers", []):
+                    headers.pop(h, None)
+            return self.reply(302, headers, b"", {"fault": f["mode"]} if f else None)
         if self.command == "HEAD":
             f = self.fault()
             if f and f["mode"] == "status":
                 return self.error(f.get("status", 500), None, "injected failure")
         self.send_bytes(data, {"X-Repo-Commit": commit, "ETag": '"%s"' % git_sha1(data)})
+
+    def check_cdn_request(self):
+        if self.headers.get("Authorization"):  # the hub token must never leave the hub's host
+            with LOCK:
+                STATE["errors"].append("Authorization header sent to the CDN: %s %s" % (self.command, self.path))
 
     def cdn(self, sha):
         for repo in STATE["repos"].values():
@@ -228,8 +261,12 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 body = json.dumps({"log": STATE["log"], "errors": STATE["errors"]}).encode()
             return self.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        if self.on_cdn():
+            self.check_cdn_request()
         if path.startswith("/cdn/"):
             return self.cdn(path[5:])
+        if self.on_cdn():
+            return self.error(404, None, "the CDN serves /cdn/ and /_lfs_part/ only")
         if "/resolve/" in path:
             repo_id, _, rest = path[1:].partition("/resolve/")
             return self.resolve(repo_id, rest)
@@ -239,6 +276,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self):
         path = urllib.parse.urlsplit(self.path).path
         body = self.read_body()
+        if self.on_cdn():
+            self.check_cdn_request()
+            if path.startswith("/_lfs_part/"):
+                return self.put_part(path, body)
+            return self.error(404, None, "unknown path")
         if not path.startswith("/_lfs/"):
             return self.error(404, None, "unknown path")
         oid = path[6:]
@@ -249,6 +291,50 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             STATE["lfs"][oid] = body
         self.reply(200)
+
+    def put_part(self, path, body):
+        f = self.fault()
+        if f and f["mode"] == "status":
+            return self.error(f.get("status", 500), None, "injected failure")
+        oid, _, num = path[len("/_lfs_part/"):].partition("/")
+        with LOCK:
+            plan = STATE["parts"].get(oid)
+            if plan is None or not num.isdigit() or not 1 <= int(num) <= plan["count"]:
+                return self.bad("multipart PUT to an unknown part " + path)
+            n = int(num)
+            if len(body) != min(plan["chunk"], plan["size"] - (n - 1) * plan["chunk"]):
+                return self.bad("multipart part %d of %s has %d bytes" % (n, oid, len(body)))
+            etag = '"%s"' % hashlib.md5(body).hexdigest()
+            plan["got"][n] = (body, etag)
+        self.reply(200, {"ETag": etag}, b"", {"part": n, "bytes": len(body)})
+
+    def complete_multipart(self, path, body):
+        oid = path[len("/_lfs_complete/"):]
+        if self.headers.get("Accept") != "application/vnd.git-lfs+json" or \
+                self.headers.get("Content-Type") != "application/vnd.git-lfs+json":
+            return self.bad("multipart completion: Accept/Content-Type must be application/vnd.git-lfs+json")
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return self.bad("multipart completion: body is not JSON")
+        with LOCK:
+            plan = STATE["parts"].get(oid)
+            if plan is None or payload.get("oid") != oid:
+                return self.bad("multipart completion for an unknown oid " + str(payload.get("oid")))
+            parts = payload.get("parts")
+            if not isinstance(parts, list) or [p.get("partNumber") for p in parts] != list(range(1, plan["count"] + 1)):
+                return self.bad("multipart completion: parts must be numbered 1..%d in order: %s" % (plan["count"], json.dumps(parts)))
+            data = b""
+            for p in parts:
+                got = plan["got"].get(p["partNumber"])
+                if got is None or got[1] != p.get("etag"):
+                    return self.bad("multipart completion: part %d has ETag %s, the upload answered %s" %
+                                    (p["partNumber"], p.get("etag"), got and got[1]))
+                data += got[0]
+            if hashlib.sha256(data).hexdigest() != oid or len(data) != plan["size"]:
+                return self.bad("multipart completion: the reassembled parts do not hash to " + oid)
+            STATE["lfs"][oid] = data
+        self.reply(200, {}, b"", {"parts": len(parts)})
 
     def do_POST(self):
         url = urllib.parse.urlsplit(self.path)
@@ -263,6 +349,14 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["log"] = []
                 STATE["errors"] = []
             return self.reply(200)
+        if path == "/_test/config":
+            with LOCK:
+                STATE["config"] = json.loads(body)
+            return self.reply(200)
+        if self.on_cdn():
+            return self.error(404, None, "the CDN serves /cdn/ and /_lfs_part/ only")
+        if path.startswith("/_lfs_complete/"):  # huggingface_hub posts it without the token
+            return self.complete_multipart(path, body)
         if not self.authorized():
             return self.error(401, None, "Invalid username or password.")
         host = "http://" + self.headers.get("Host")
@@ -273,13 +367,15 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api/repos/create":
             if self.headers.get("Content-Type") != "application/json":
                 return self.bad("create: Content-Type")
-            if not isinstance(payload.get("name"), str) or payload.get("type") != "model" or not isinstance(payload.get("private"), bool):
+            # huggingface_hub leaves out "private" and "type" when they are the defaults.
+            if not isinstance(payload.get("name"), str) or payload.get("type", "model") != "model" or \
+                    not isinstance(payload.get("private", False), bool):
                 return self.bad("create: bad payload " + json.dumps(payload))
             rid = (payload["organization"] + "/" if payload.get("organization") else "") + payload["name"]
             with LOCK:
                 if rid in STATE["repos"]:
                     return self.error(409, None, "You already created this model repo", {"Content-Type": "application/json"})
-                repo = {"private": payload["private"], "commits": {}, "refs": {}, "prs": 0}
+                repo = {"private": payload.get("private", False), "commits": {}, "refs": {}, "prs": 0}
                 oid = make_commit(repo, {".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"}, None, "initial commit")
                 repo["refs"]["main"] = oid
                 STATE["repos"][rid] = repo
@@ -293,16 +389,28 @@ class Handler(BaseHTTPRequestHandler):
             if payload.get("operation") != "upload" or payload.get("hash_algo") != "sha256" or "basic" not in payload.get("transfers", []):
                 return self.bad("LFS batch: bad payload " + json.dumps(payload))
             objects = []
+            cfg = STATE["config"]
+            transfer = "basic"
             for o in payload.get("objects", []):
                 if not isinstance(o.get("oid"), str) or len(o["oid"]) != 64 or not isinstance(o.get("size"), int):
                     return self.bad("LFS batch: bad object " + json.dumps(o))
                 entry = {"oid": o["oid"], "size": o["size"]}
+                if cfg.get("lfs_transfer") == "xet":  # a Xet answer: no LFS actions to follow
+                    objects.append(entry)
+                    continue
                 if o["oid"] not in STATE["lfs"]:
                     entry["actions"] = {"upload": {"href": host + "/_lfs/" + o["oid"], "header": {"X-Test-Upload": "1"}},
                                         "verify": {"href": host + "/" + rid + ".git/info/lfs/objects/verify"}}
+                    if "multipart_threshold" in cfg and o["size"] > cfg["multipart_threshold"] and "multipart" in payload["transfers"]:
+                        transfer = "multipart"
+                        if cfg.get("multipart_bad") == "size":  # a plan for another size than asked about
+                            entry["size"] = o["size"] + cfg["chunk_size"]
+                        entry["actions"]["upload"] = self.multipart_action(o["oid"], entry["size"], host, cfg)
                 objects.append(entry)
+            if cfg.get("lfs_transfer"):
+                transfer = cfg["lfs_transfer"]
             return self.reply(200, {"Content-Type": "application/vnd.git-lfs+json"},
-                              json.dumps({"transfer": "basic", "objects": objects}).encode(), {"payload": payload})
+                              json.dumps({"transfer": transfer, "objects": objects}).encode(), {"payload": payload})
         if path.endswith(".git/info/lfs/objects/verify"):
             data = STATE["lfs"].get(payload.get("oid"))
             if data is None or len(data) != payload.get("size"):
@@ -325,6 +433,27 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/api/models/") and "/commit/" in path:
             return self.commit(path, query, body, host)
         self.error(404, None, "unknown path " + path)
+
+    def multipart_action(self, oid, size, host, cfg):
+        chunk = cfg["chunk_size"]
+        count = (size + chunk - 1) // chunk
+        with LOCK:
+            STATE["parts"][oid] = {"size": size, "chunk": chunk, "count": count, "got": {}}
+        header = {"chunk_size": str(chunk)}
+        for n in range(1, count + 1):  # presigned part URLs on the storage host
+            header["%05d" % n] = "%s/_lfs_part/%s/%d?X-Amz-Signature=%s" % (self.cdn_url(), oid, n, hashlib.md5(b"%d" % n).hexdigest())
+        bad = cfg.get("multipart_bad")
+        if bad == "zero_chunk":
+            header["chunk_size"] = "0"
+        elif bad == "text_chunk":
+            header["chunk_size"] = "lots"
+        elif bad == "missing_part":
+            del header["%05d" % count]
+        elif bad == "extra_part":
+            header["%05d" % (count + 1)] = header["00001"]
+        elif bad == "no_url":
+            header["00001"] = "not a url"
+        return {"href": host + "/_lfs_complete/" + oid, "header": header}
 
     def commit(self, path, query, body, host):
         rid, _, rev_q = path[len("/api/models/"):].partition("/commit/")
@@ -382,7 +511,11 @@ def main():
     threading.Thread(target=exit_with_parent, daemon=True).start()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    print("PORT %d" % server.server_address[1], flush=True)
+    cdn = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    cdn.daemon_threads = True
+    STATE["cdn_port"] = cdn.server_address[1]
+    threading.Thread(target=cdn.serve_forever, daemon=True).start()
+    print("PORT %d %d" % (server.server_address[1], cdn.server_address[1]), flush=True)
     server.serve_forever()
 
 

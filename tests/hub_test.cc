@@ -77,6 +77,10 @@ class HubServer {
         {{{"files", {{"config.json", (mlm / "config.json").string()}, {"pytorch_model.bin", (mlm / "pytorch_model.bin").string()}}}, {"refs", {"main"}}}});
     spec["repos"]["hfx-test/private-bert"] = {{"private", true},
                                               {"commits", json::array({{{"files", {{"config.json", (bert / "config.json").string()}}}, {"refs", {"main"}}}})}};
+    // LFS files on a CDN (the server's second listener, another port), and a Xet-backed repo.
+    const json bert_files = {{"config.json", (bert / "config.json").string()}, {"model.safetensors", (bert / "model.safetensors").string()}};
+    spec["repos"]["hfx-test/private-cdn"] = {{"private", true}, {"cdn", true}, {"commits", json::array({{{"files", bert_files}, {"refs", {"main"}}}})}};
+    spec["repos"]["hfx-test/xet-bert"] = {{"xet", true}, {"commits", json::array({{{"files", bert_files}, {"refs", {"main"}}}})}};
     const std::string spec_path = (workdir / "spec.json").string();
     std::ofstream(spec_path) << spec.dump();
 
@@ -96,8 +100,10 @@ class HubServer {
     char c;
     while (read(pipefd[0], &c, 1) == 1 && c != '\n') line += c;
     close(pipefd[0]);
-    if (line.rfind("PORT ", 0) != 0) throw std::runtime_error("hub_server.py did not start: '" + line + "'");
-    endpoint_ = "http://127.0.0.1:" + line.substr(5);
+    const std::size_t sp = line.find(' ', 5);
+    if (line.rfind("PORT ", 0) != 0 || sp == std::string::npos) throw std::runtime_error("hub_server.py did not start: '" + line + "'");
+    endpoint_ = "http://127.0.0.1:" + line.substr(5, sp - 5);
+    cdn_ = "http://127.0.0.1:" + line.substr(sp + 1);
   }
   ~HubServer() {
     kill(pid_, SIGTERM);
@@ -105,6 +111,7 @@ class HubServer {
     waitpid(pid_, &st, 0);
   }
   const std::string& endpoint() const { return endpoint_; }
+  const std::string& cdn() const { return cdn_; }
   json log() const {
     hub::HttpRequest r;
     r.url = endpoint_ + "/_test/log";
@@ -118,6 +125,7 @@ class HubServer {
     EXPECT_EQ(hub::http(r).status, 200);
   }
   void faults(const json& f) const { post("/_test/faults", f); }
+  void config(const json& c) const { post("/_test/config", c); }
   void clear_log() const { post("/_test/clear_log", json::object()); }
   // Requests whose method matches and whose path contains `part`.
   std::vector<json> requests(const std::string& method, const std::string& part) const {
@@ -130,7 +138,7 @@ class HubServer {
 
  private:
   pid_t pid_ = 0;
-  std::string endpoint_;
+  std::string endpoint_, cdn_;
 };
 
 class Hub : public ::testing::Test {
@@ -154,6 +162,7 @@ class Hub : public ::testing::Test {
     setenv("HF_HUB_CACHE", cache().c_str(), 1);
     setenv("HF_HUB_DISABLE_TELEMETRY", "1", 1);
     server_->faults(json::array());
+    server_->config(json::object());
     server_->clear_log();
   }
   void TearDown() override {
@@ -193,6 +202,45 @@ TEST(HubNames, RepoIdsFoldersAndPaths) {
   EXPECT_EQ(hub::content_range_total("bytes 10-19/100"), 100u);
   EXPECT_FALSE(hub::content_range_total("bytes 10-19/-1"));
   EXPECT_EQ(hub::resolve_url("http://h:1/a/b?x", "/cdn/z"), "http://h:1/cdn/z");
+}
+
+TEST(HubNames, MultipartLfsBatchAnswers) {
+  const std::string oid(64, 'a');
+  auto answer = [&](const json& header, const json& size = 25) {
+    json o = {{"oid", oid}, {"size", size}, {"actions", {{"upload", {{"href", "http://h/complete"}, {"header", header}}}}}};
+    return json({{"transfer", "multipart"}, {"objects", {o}}}).dump();
+  };
+  const hub::LfsBatch ok = hub::parse_lfs_batch_response(
+      answer({{"chunk_size", "10"}, {"00003", "http://s/3"}, {"00001", "https://s/1"}, {"00002", "http://s/2"}}));
+  EXPECT_EQ(ok.transfer, "multipart");
+  ASSERT_EQ(ok.objects.size(), 1u);
+  EXPECT_TRUE(ok.objects[0].multipart);
+  EXPECT_EQ(ok.objects[0].chunk_size, 10u);
+  EXPECT_EQ(ok.objects[0].part_urls, (std::vector<std::string>{"https://s/1", "http://s/2", "http://s/3"}));
+  EXPECT_EQ(ok.objects[0].upload_href, "http://h/complete");
+  // An integer chunk_size is read too; 20 bytes in chunks of 10 are exactly 2 parts.
+  EXPECT_EQ(hub::parse_lfs_batch_response(answer({{"chunk_size", 10}, {"1", "http://s/1"}, {"2", "http://s/2"}}, 20)).objects[0].part_urls.size(), 2u);
+  const std::vector<std::pair<json, std::string>> bad = {
+      {{{"chunk_size", "0"}, {"00001", "http://s/1"}}, "chunk_size '0'"},
+      {{{"chunk_size", "ten"}, {"00001", "http://s/1"}}, "chunk_size 'ten'"},
+      {{{"chunk_size", -10}, {"00001", "http://s/1"}}, "chunk_size '-10'"},
+      {{{"chunk_size", "10"}, {"00001", "http://s/1"}, {"00002", "http://s/2"}}, "2 multipart part URL(s) for 3 part(s)"},
+      {{{"chunk_size", "10"}, {"1", "http://s/1"}, {"2", "http://s/2"}, {"3", "http://s/3"}, {"4", "http://s/4"}}, "part number 4 is outside 1..3"},
+      {{{"chunk_size", "10"}, {"1", "http://s/1"}, {"00001", "http://s/1"}, {"2", "http://s/2"}}, "part 1 is given twice"},
+      {{{"chunk_size", "10"}, {"1", "http://s/1"}, {"2", "file:///etc/passwd"}, {"3", "http://s/3"}}, "no http(s) upload URL"},
+      {{{"chunk_size", "10"}, {"0", "http://s/0"}, {"1", "http://s/1"}, {"2", "http://s/2"}}, "part number 0"},
+  };
+  for (const auto& [header, why] : bad)
+    expect_error([&] { hub::parse_lfs_batch_response(answer(header)); }, ErrorKind::Network, {"malformed LFS batch response", oid, why});
+  expect_error([&] { hub::parse_lfs_batch_response(answer({{"chunk_size", "10"}, {"1", "http://s/1"}}, nullptr)); }, ErrorKind::Network,
+               {"without the object's size"});
+  expect_error([&] { hub::parse_lfs_batch_response(answer({{"chunk_size", "10"}}, 0)); }, ErrorKind::Network, {"empty object"});
+  // A basic answer: no multipart, transfer read.
+  const json basic = {{"transfer", "basic"}, {"objects", {{{"oid", oid}, {"size", 5}, {"actions", {{"upload", {{"href", "http://h/put"}}}}}}}}};
+  const hub::LfsBatch b = hub::parse_lfs_batch_response(basic.dump());
+  EXPECT_EQ(b.transfer, "basic");
+  EXPECT_FALSE(b.objects[0].multipart);
+  EXPECT_TRUE(b.objects[0].part_urls.empty());
 }
 
 TEST(HubNames, CacheDirFromEnvironment) {
@@ -513,6 +561,175 @@ TEST_F(Hub, PushToHubEndToEnd) {
   EXPECT_NO_THROW(hf_hub_download("hfx-test/pushed", "model.safetensors.index.json", at_pr));  // the earlier commit's files stay
 }
 
+TEST_F(Hub, PushUploadsLargeFilesInPartsLikeHuggingfaceHub) {
+  setenv("HF_TOKEN", kToken, 1);
+  const fs::path mlm = fixtures_dir() / "bert/tiny/BertForMaskedLM";
+  auto model = AutoModelForMaskedLM::from_pretrained(mlm.string());
+  // Objects over 50 kB go multipart, in 20 kB parts (the last one shorter); part 2 fails once with a 500.
+  server_->config({{"multipart_threshold", 50000}, {"chunk_size", 20000}});
+  server_->faults(json::array({{{"path_contains", "/2?X-Amz-Signature"}, {"mode", "status"}, {"status", 500}, {"times", 1}, {"method", "PUT"}}}));
+  PushOptions po;
+  po.commit_message = "multipart";
+  const CommitInfo ci = push_to_hub(*model, "hfx-test/pushed-multipart", po);
+  ASSERT_EQ(ci.lfs_files, (std::vector<std::string>{"model.safetensors"}));
+  const TempDir saved;
+  save_pretrained(*model, saved.path().string());
+  const std::string weights = slurp(saved.path() / "model.safetensors");
+  ASSERT_GT(weights.size(), 60000u);
+  const std::size_t parts = (weights.size() + 19999) / 20000;
+  // The batch offered basic + multipart; every part went to its presigned URL on the storage
+  // host, without the token; part 2 was retried; then one completion and the verify call.
+  const auto batch = server_->requests("POST", "/hfx-test/pushed-multipart.git/info/lfs/objects/batch");
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0]["payload"]["transfers"], json::parse(R"(["basic", "multipart"])"));
+  const auto puts = server_->requests("PUT", "/_lfs_part/" + hub::sha256_hex(weights) + "/");
+  ASSERT_EQ(puts.size(), parts + 1) << server_->log().dump();
+  std::size_t bytes = 0;
+  for (const auto& p : puts) {
+    EXPECT_EQ(p["host"], "cdn");
+    EXPECT_TRUE(p["authorization"].is_null());
+    if (p["status"] == 200) bytes += p["bytes"].get<std::size_t>();
+  }
+  EXPECT_EQ(bytes, weights.size());
+  EXPECT_EQ(puts[1]["status"], 500);
+  EXPECT_EQ(puts[2]["part"], 2);
+  EXPECT_EQ(puts.back()["bytes"], weights.size() - (parts - 1) * 20000);
+  const auto done = server_->requests("POST", "/_lfs_complete/" + hub::sha256_hex(weights));
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0]["status"], 200);
+  EXPECT_EQ(done[0]["parts"], parts);
+  EXPECT_EQ(server_->requests("POST", "/info/lfs/objects/verify").size(), 1u);
+  EXPECT_TRUE(server_->requests("PUT", "/_lfs/").empty());
+  // What the hub reassembled is the model.
+  unsetenv("HF_TOKEN");
+  EXPECT_EQ(slurp(hf_hub_download("hfx-test/pushed-multipart", "model.safetensors")), weights);
+  auto back = AutoModelForMaskedLM::from_pretrained("hfx-test/pushed-multipart");
+  EXPECT_EQ(max_abs_diff(run_model(*back, mlm / "inputs.safetensors").get("logits"), run_model(*model, mlm / "inputs.safetensors").get("logits")), 0.0);
+}
+
+TEST_F(Hub, MalformedMultipartAnswersAreClearErrors) {
+  setenv("HF_TOKEN", kToken, 1);
+  const TempDir folder;
+  std::ofstream(folder.path() / "config.json") << R"({"model_type": "bert"})";
+  std::string big(30000, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 7919u) >> 3);
+  std::ofstream(folder.path() / "weights.bin", std::ios::binary) << big;
+  const std::string oid = hub::sha256_hex(big);
+  const std::vector<std::array<std::string, 3>> cases = {  // mode, what the error says
+      {"zero_chunk", "chunk_size '0'", oid},
+      {"text_chunk", "chunk_size 'lots'", oid},
+      {"missing_part", "2 multipart part URL(s) for 3 part(s)", oid},
+      {"extra_part", "part number 00004 is outside 1..3", oid},
+      {"no_url", "part 00001 has no http(s) upload URL", oid},
+      {"size", "40000 bytes, the file has 30000", "weights.bin"},
+  };
+  for (const auto& [mode, why, which] : cases) {
+    server_->config({{"multipart_threshold", 1000}, {"chunk_size", 10000}, {"multipart_bad", mode}});
+    expect_error([&] { upload_folder(folder.path().string(), "hfx-test/bad-multipart"); }, ErrorKind::Network,
+                 {"malformed LFS batch response", why, which});
+  }
+  EXPECT_TRUE(server_->requests("PUT", "").empty());  // nothing uploaded, nothing committed
+  EXPECT_TRUE(server_->requests("POST", "/commit/").empty());
+  // A server that wants Xet storage: Unsupported, naming Xet, before any upload.
+  server_->config({{"lfs_transfer", "xet"}});
+  expect_error([&] { upload_folder(folder.path().string(), "hfx-test/bad-multipart"); }, ErrorKind::Unsupported,
+               {"Xet", "hf_xet", "hfx-test/bad-multipart"});
+  EXPECT_TRUE(server_->requests("PUT", "").empty());
+  EXPECT_TRUE(server_->requests("POST", "/commit/").empty());
+  // The same folder through a well-formed multipart answer.
+  server_->config({{"multipart_threshold", 1000}, {"chunk_size", 10000}});
+  const CommitInfo ci = upload_folder(folder.path().string(), "hfx-test/bad-multipart");
+  EXPECT_EQ(server_->requests("PUT", "/_lfs_part/").size(), 3u);
+  unsetenv("HF_TOKEN");
+  HubOptions at;
+  at.revision = ci.commit_oid;
+  EXPECT_EQ(slurp(hf_hub_download("hfx-test/bad-multipart", "weights.bin", at)), big);
+}
+
+TEST_F(Hub, TheTokenGoesToTheHubButNeverToTheCdn) {
+  setenv("HF_TOKEN", kToken, 1);
+  const std::string bearer = std::string("Bearer ") + kToken;
+  // An LFS file: HEAD on the hub (private repo: the token is needed), then the 302 to the CDN on another port.
+  EXPECT_EQ(slurp(hf_hub_download("hfx-test/private-cdn", "model.safetensors")), slurp(kBert / "model.safetensors"));
+  const auto head = server_->requests("HEAD", "/hfx-test/private-cdn/resolve/main/model.safetensors");
+  ASSERT_EQ(head.size(), 1u);
+  EXPECT_EQ(head[0]["host"], "hub");
+  EXPECT_EQ(head[0]["authorization"], bearer);
+  auto cdn = server_->requests("GET", "/cdn/");
+  ASSERT_EQ(cdn.size(), 1u);
+  EXPECT_EQ(cdn[0]["host"], "cdn");
+  EXPECT_TRUE(cdn[0]["authorization"].is_null()) << cdn[0].dump();
+  // A regular file whose GET the hub itself redirects to the CDN: the token on the hub hop only.
+  server_->clear_log();
+  server_->faults(json::array({{{"path_contains", "private-cdn/resolve/main/config.json"}, {"mode", "redirect_cdn"}, {"method", "GET"}, {"times", 1}}}));
+  EXPECT_EQ(slurp(hf_hub_download("hfx-test/private-cdn", "config.json")), slurp(kBert / "config.json"));
+  const auto get = server_->requests("GET", "/hfx-test/private-cdn/resolve/main/config.json");
+  ASSERT_EQ(get.size(), 1u);
+  EXPECT_EQ(get[0]["status"], 302);
+  EXPECT_EQ(get[0]["authorization"], bearer);
+  cdn = server_->requests("GET", "/cdn/");
+  ASSERT_EQ(cdn.size(), 1u);
+  EXPECT_EQ(cdn[0]["host"], "cdn");
+  EXPECT_TRUE(cdn[0]["authorization"].is_null()) << cdn[0].dump();
+  // The whole model by repo id, the same way (TearDown also fails on any Authorization the CDN saw).
+  auto m = AutoModel::from_pretrained("hfx-test/private-cdn");
+  EXPECT_EQ(m->class_name(), "BertModel");
+}
+
+TEST_F(Hub, XetBackedFilesDownloadOverHttpOrSayXet) {
+  const std::string bytes = slurp(kBert / "model.safetensors");
+  // No ETag for a Xet-backed file: no plain HTTP download is possible, and the error says Xet.
+  server_->faults(json::array({{{"path_contains", "xet-bert/resolve/main/model.safetensors"}, {"mode", "strip"},
+                                {"headers", {"ETag", "X-Linked-Etag"}}, {"method", "HEAD"}, {"times", 1}}}));
+  expect_error([] { hf_hub_download("hfx-test/xet-bert", "model.safetensors"); }, ErrorKind::Unsupported,
+               {"model.safetensors", "hfx-test/xet-bert", "Xet", "hf_xet", "no ETag"});
+  // The HTTP fallback refused: Unsupported naming Xet, with the HTTP error.
+  server_->faults(json::array({{{"path_contains", "/cdn/"}, {"mode", "status"}, {"status", 403}, {"times", 1}}}));
+  expect_error([] { hf_hub_download("hfx-test/xet-bert", "model.safetensors"); }, ErrorKind::Unsupported,
+               {"model.safetensors", "Xet", "hf_xet", "403"});
+  EXPECT_FALSE(fs::exists(storage("hfx-test/xet-bert") / "blobs" / hub::sha256_hex(bytes)));
+  // Otherwise it downloads over HTTP, as huggingface_hub does without hf_xet.
+  server_->faults(json::array());
+  server_->clear_log();
+  EXPECT_EQ(slurp(hf_hub_download("hfx-test/xet-bert", "model.safetensors")), bytes);
+  EXPECT_EQ(server_->requests("GET", "/cdn/").size(), 1u);
+  // A non-Xet file with a 403 from the CDN stays a Network error.
+  server_->faults(json::array({{{"path_contains", "/cdn/"}, {"mode", "status"}, {"status", 403}, {"times", 1}}}));
+  expect_error([] { hf_hub_download(kRepo, "model.safetensors"); }, ErrorKind::Network, {"403"});
+}
+
+TEST_F(Hub, CliDownloadOfAnIndexBringsItsShards) {
+  const std::string repo = "hfx-test/tiny-bert-sharded";
+  const fs::path mlm = fixtures_dir() / "bert/tiny/BertForMaskedLM";
+  const Shell r = shell(std::string(HFX_CLI_PATH) + " download " + repo + " config.json model.safetensors.index.json --quiet --cache-dir " + cache());
+  ASSERT_EQ(r.status, 0) << r.out;
+  const fs::path snap = r.out.substr(0, r.out.size() - 1);
+  EXPECT_EQ(snap, storage(repo) / "snapshots" / ref("main", repo));
+  const std::vector<std::string> shards =
+      hub::parse_shard_index(slurp(mlm / "sharded_safetensors/model.safetensors.index.json"), "index");
+  ASSERT_GE(shards.size(), 2u);
+  for (const auto& s : shards) EXPECT_EQ(slurp(snap / s), slurp(mlm / "sharded_safetensors" / s)) << s;
+  // The index came before any shard, each shard once.
+  std::size_t index_at = SIZE_MAX, first_shard_at = SIZE_MAX, i = 0, shard_heads = 0;
+  const json all = server_->log();
+  for (const auto& e : all["log"]) {
+    const std::string p = e["path"];
+    if (p.find("model.safetensors.index.json") != std::string::npos) index_at = std::min(index_at, i);
+    if (p.find("-of-0000") != std::string::npos) {
+      first_shard_at = std::min(first_shard_at, i);
+      if (e["method"] == "HEAD") ++shard_heads;
+    }
+    ++i;
+  }
+  EXPECT_LT(index_at, first_shard_at);
+  EXPECT_EQ(shard_heads, shards.size());
+  // The snapshot loads offline by repo id, like after from_pretrained.
+  setenv("HF_HUB_OFFLINE", "1", 1);
+  auto by_id = AutoModelForMaskedLM::from_pretrained(repo);
+  auto local = AutoModelForMaskedLM::from_pretrained((mlm / "sharded_safetensors").string());
+  EXPECT_EQ(max_abs_diff(run_model(*by_id, mlm / "inputs.safetensors").get("logits"), run_model(*local, mlm / "inputs.safetensors").get("logits")), 0.0);
+}
+
 // ---- huggingface_hub itself (the pinned venv) on the same cache -------------------------
 std::string tree(const fs::path& repo) {  // relative paths, symlink targets and refs contents
   std::vector<std::string> lines;
@@ -594,6 +811,59 @@ except Exception as e:
   lo.hub.cache_dir = py_cache;
   auto m = AutoModel::from_pretrained(kRepo, lo);
   EXPECT_EQ(m->class_name(), "BertModel");
+}
+
+TEST_F(Hub, HuggingfaceHubMakesTheSameMultipartCallsAsHfx) {
+  if (venv_python().empty()) GTEST_SKIP() << "tools/fixtures/.venv missing (run tools/fixtures/env.sh)";
+  setenv("HF_TOKEN", kToken, 1);
+  server_->config({{"multipart_threshold", 1000}, {"chunk_size", 10000}});
+  // Two folders alike but for their weights' bytes (an object already upstream is not sent again).
+  auto make = [&](const std::string& name, char salt) {
+    const fs::path d = tmp_.path() / name;
+    fs::create_directories(d);
+    std::ofstream(d / "config.json") << R"({"model_type": "bert"})";
+    std::string big(25000, salt);
+    for (std::size_t i = 0; i < big.size(); i += 7) big[i] = static_cast<char>(i >> 2);
+    std::ofstream(d / "weights.bin", std::ios::binary) << big;
+    return d;
+  };
+  const fs::path py_dir = make("py", 'p'), hfx_dir = make("hfx", 'h');
+  // The calls, with repo names and object ids made alike: method, path, host, token sent, Content-Type.
+  auto calls = [&](const std::string& repo, const fs::path& dir) {
+    std::vector<std::string> out;
+    const std::string oid = hub::sha256_file((dir / "weights.bin").string());
+    const json log = server_->log();
+    for (const auto& e : log["log"]) {
+      std::string p = e["path"].get<std::string>();
+      p = p.substr(0, p.find('?'));
+      for (const auto& [from, to] : {std::pair<std::string, std::string>{repo, "REPO"}, {oid, "OID"}})
+        for (std::size_t at; (at = p.find(from)) != std::string::npos;) p.replace(at, from.size(), to);
+      out.push_back(e["method"].get<std::string>() + " " + p + " " + e["host"].get<std::string>() + (e["authorization"].is_null() ? " -" : " token") +
+                    " " + (e["content_type"].is_null() ? "" : e["content_type"].get<std::string>()) + " " + std::to_string(e["status"].get<int>()));
+    }
+    return out;
+  };
+  const std::string script = (tmp_.path() / "push.py").string();
+  std::ofstream(script) << R"(import sys
+from huggingface_hub import HfApi
+api = HfApi()
+api.create_repo(sys.argv[1], exist_ok=True)
+api.upload_folder(folder_path=sys.argv[2], repo_id=sys.argv[1], commit_message="Upload model")
+)";
+  const Shell r = shell(venv_python() + " " + script + " hfx-test/py-multipart " + py_dir.string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto py = calls("hfx-test/py-multipart", py_dir);
+  server_->clear_log();
+  PushOptions po;
+  po.commit_message = "Upload model";
+  upload_folder(hfx_dir.string(), "hfx-test/hfx-multipart", po);
+  const auto ours = calls("hfx-test/hfx-multipart", hfx_dir);
+  EXPECT_EQ(ours, py);
+  EXPECT_EQ(std::count_if(py.begin(), py.end(), [](const std::string& c) { return c.rfind("PUT /_lfs_part/OID/", 0) == 0; }), 3);
+  // Both commits hold the bytes each side sent.
+  unsetenv("HF_TOKEN");
+  EXPECT_EQ(slurp(hf_hub_download("hfx-test/py-multipart", "weights.bin")), slurp(py_dir / "weights.bin"));
+  EXPECT_EQ(slurp(hf_hub_download("hfx-test/hfx-multipart", "weights.bin")), slurp(hfx_dir / "weights.bin"));
 }
 
 }  // namespace

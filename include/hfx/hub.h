@@ -25,6 +25,10 @@
 // size and (LFS blobs) sha256, and only then renamed to its final name. A
 // truncated or wrong-hash response is never left under the final name.
 //
+// A Xet-backed file (the resolve answer carries X-Xet-Hash) is downloaded over
+// plain HTTP, as huggingface_hub does without hf_xet; where that is impossible
+// the error is Unsupported and names Xet (hfx does not implement Xet storage).
+//
 // Errors: hfx::Error of kind Network (HTTP 401/403/5xx, connection failures,
 // size/hash mismatches) or NotFound (404s, offline misses); the message names
 // the repo, revision and file.
@@ -120,8 +124,14 @@ struct CommitInfo {
 };
 // The calls huggingface_hub's create_repo(exist_ok=True) + upload_folder make:
 // POST /api/repos/create, POST /api/models/{id}/preupload/{rev}, the LFS batch
-// API + PUT for files the server wants in LFS, POST /api/models/{id}/commit/{rev}
-// (ndjson). Every regular file under `folder` is uploaded (paths relative to it).
+// API (transfers "basic" and "multipart") + upload for files the server wants in
+// LFS, POST /api/models/{id}/commit/{rev} (ndjson). Every regular file under
+// `folder` is uploaded (paths relative to it). A multipart answer (chunk_size and
+// part URLs "00001".."N") is followed like lfs.py's _upload_multi_part: each
+// chunk streamed from disk to its part URL (5xx retried), the ETags posted to the
+// completion href; a malformed one is an Error{Network} naming the object. The
+// token goes to the hub only, never to part or CDN URLs. A server that answers
+// with the "xet" transfer gets Error{Unsupported} (hfx does not implement Xet).
 CommitInfo upload_folder(const std::string& folder, const std::string& repo_id, const PushOptions& push = {},
                          const HubOptions& opts = {});
 

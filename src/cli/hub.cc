@@ -1,20 +1,26 @@
-// hfx download REPO_ID [FILES...] [--revision R] [--cache-dir D] [--local-files-only] [--force-download]
+// hfx download REPO_ID [FILES...] [--revision R]   (a *.index.json among FILES brings its shards)
+//                     [--cache-dir D] [--local-files-only] [--force-download]
 // hfx scan-cache [--cache-dir D]
 // hfx push PATH REPO_ID [--private] [--commit-message M] [--create-pr] [--revision R] [--max-shard-size S]
 #include "cli/hub.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
 #include "hfx/hub.h"
+#include "hfx/io.h"
 #include "hfx/model.h"
 #include "hfx/save.h"
+#include "hub/protocol.h"
 
 namespace hfx::cli {
 
 namespace {
+
+namespace fs = std::filesystem;
 
 struct State {
   CLI::App *download = nullptr, *scan = nullptr, *push = nullptr;
@@ -51,6 +57,21 @@ int run_download() {
     snapshot = resolve_pretrained(s.repo, o);  // config.json + the weights from_pretrained would read
   } else {
     snapshot = download_files(s.repo, s.files, o);
+    // A sharded checkpoint's index named: its shards too (like from_pretrained),
+    // in parallel, from the same commit as the index.
+    HubOptions pinned = o;
+    pinned.revision = fs::path(snapshot).filename().string();
+    std::vector<std::string> shards;
+    for (const auto& f : s.files) {
+      if (f.size() <= 11 || f.compare(f.size() - 11, 11, ".index.json") != 0) continue;
+      const std::string index = (fs::path(snapshot) / f).string();
+      const std::string dir = fs::path(f).parent_path().generic_string();  // shards sit beside their index
+      for (const auto& shard : hub::parse_shard_index(read_text_file(index), index)) {
+        const std::string path = dir.empty() ? shard : dir + "/" + shard;
+        if (std::find(shards.begin(), shards.end(), path) == shards.end()) shards.push_back(path);
+      }
+    }
+    if (!shards.empty()) download_files(s.repo, shards, pinned);
   }
   std::cout << snapshot << "\n";
   return 0;
@@ -105,7 +126,8 @@ void add_hub_commands(CLI::App& app) {
   State& s = st();
   s.download = app.add_subcommand("download", "Download a model from the hub into the shared huggingface_hub cache; prints the snapshot folder");
   s.download->add_option("repo_id", s.repo, "model id, e.g. bert-base-cased or org/name")->required();
-  s.download->add_option("files", s.files, "files to fetch (default: config.json and the weights from_pretrained reads)");
+  s.download->add_option("files", s.files, "files to fetch (default: config.json and the weights from_pretrained reads); "
+                                           "a *.index.json brings its shards too");
   s.download->add_option("--revision", s.revision, "branch, tag or commit hash (default: main)");
   s.download->add_option("--cache-dir", s.cache_dir, "cache folder (default: HF_HUB_CACHE / HF_HOME/hub)");
   s.download->add_flag("--local-files-only", s.local_only, "never touch the network; resolve from the cache only");

@@ -109,7 +109,16 @@ namespace {
 struct Metadata {
   std::string url, etag, commit;
   uint64_t size = 0;
+  std::string where;  // "repo (revision r)", for messages
+  bool xet = false;  // X-Xet-Hash: the file lives in Xet storage (downloaded over HTTP, as huggingface_hub does without hf_xet)
 };
+
+// huggingface_hub without hf_xet falls back to a plain HTTP download of a Xet-backed
+// file; when that is not possible, say so instead of a bare HTTP/metadata error.
+Error xet_unsupported(const std::string& filename, const std::string& where, const std::string& why) {
+  return Error(ErrorKind::Unsupported, filename + " of " + where + " is stored with Xet (the hub sent X-Xet-Hash) and " + why +
+                                           "; hfx does not implement Xet storage (huggingface_hub's hf_xet), only plain HTTP downloads");
+}
 
 // get_hf_file_metadata: HEAD with relative redirects followed, nothing else.
 HttpResponse head_following_relative(std::string url, const HubOptions& o) {
@@ -263,7 +272,14 @@ void download_blob(const Metadata& m, const fs::path& blob, const std::string& f
     const HttpResponse r = hub::http(req);
     if (write_failed) throw_error(ErrorKind::Io, "cannot write", incomplete.string());
     if (r.status == 416 && current_size() == m.size) break;
-    if (r.status >= 400 && r.status < 500) throw_http_error(r, "GET " + m.url);
+    if (r.status >= 400 && r.status < 500) {
+      if (!m.xet) throw_http_error(r, "GET " + m.url);
+      try {
+        throw_http_error(r, "GET " + m.url);
+      } catch (const Error& e) {
+        throw xet_unsupported(filename, m.where, "the plain HTTP download failed (" + e.message() + ")");
+      }
+    }
     if (r.ok() && !bad_range && m.size == 0) break;
     if (r.ok() && !bad_range && current_size() == m.size) break;
     if (current_size() > m.size) break;  // caught by the size check below
@@ -347,7 +363,12 @@ std::optional<std::string> download(const std::string& repo_id, const std::strin
       const auto size = hub::parse_u64(r.header("x-linked-size").value_or(r.header("content-length").value_or("")));
       const auto loc = r.header("location");
       m.url = (r.status >= 300 && loc) ? hub::resolve_url(r.url, *loc) : r.url;
-      if (m.commit.empty())
+      m.xet = r.header("x-xet-hash").has_value();
+      m.where = where;
+      if (m.xet && !m.commit.empty() && (m.etag.empty() || !size))
+        head_error = xet_unsupported(filename, where, "the server offers no plain HTTP download of it (no " +
+                                                          std::string(m.etag.empty() ? "ETag" : "size") + ")");
+      else if (m.commit.empty())
         head_error = Error(ErrorKind::Network, "the server at " + hub_endpoint(o) + " sent no X-Repo-Commit for " + filename + ": is it a Hugging Face hub?");
       else if (m.etag.empty())
         head_error = Error(ErrorKind::Network, "the server sent no ETag for " + filename + " of " + where);

@@ -4,6 +4,9 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <fstream>
@@ -136,6 +139,21 @@ int on_progress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, cu
   return 0;
 }
 
+// A PUT body read from a file slice, never held in memory whole.
+struct Upload {
+  FILE* f = nullptr;
+  uint64_t left = 0;
+};
+std::size_t on_read(char* buf, std::size_t size, std::size_t n, void* user) {
+  auto* u = static_cast<Upload*>(user);
+  const std::size_t want = static_cast<std::size_t>(std::min<uint64_t>(size * n, u->left));
+  if (want == 0) return 0;
+  const std::size_t got = std::fread(buf, 1, want, u->f);
+  if (got == 0) return CURL_READFUNC_ABORT;  // the file shrank or cannot be read: never send a short body
+  u->left -= got;
+  return got;
+}
+
 struct CurlDeleter {
   void operator()(CURL* c) const { curl_easy_cleanup(c); }
 };
@@ -178,6 +196,7 @@ HttpResponse http(const HttpRequest& req) {
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, &ctx);
   }
   std::unique_ptr<FILE, FileDeleter> upload;
+  Upload slice;
   if (req.method == "HEAD") {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else if (req.method == "POST") {
@@ -189,11 +208,20 @@ HttpResponse http(const HttpRequest& req) {
     if (!req.body_file.empty()) {
       upload.reset(std::fopen(req.body_file.c_str(), "rb"));
       if (!upload) throw_error(ErrorKind::Io, "cannot open for upload", req.body_file);
-      std::fseek(upload.get(), 0, SEEK_END);
-      const long n = std::ftell(upload.get());
-      std::rewind(upload.get());
-      curl_easy_setopt(c, CURLOPT_READDATA, upload.get());
-      curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(n));
+      struct stat stt {};
+      if (::fstat(::fileno(upload.get()), &stt) != 0) throw_error(ErrorKind::Io, "cannot stat for upload", req.body_file);
+      const uint64_t total = static_cast<uint64_t>(stt.st_size);
+      if (req.body_offset > total || (req.body_length && *req.body_length > total - req.body_offset))
+        throw_error(ErrorKind::InvalidArgument, "upload slice " + std::to_string(req.body_offset) + "+" +
+                                                    std::to_string(req.body_length.value_or(0)) + " is past the end (" +
+                                                    std::to_string(total) + " bytes)", req.body_file);
+      if (::fseeko(upload.get(), static_cast<off_t>(req.body_offset), SEEK_SET) != 0)
+        throw_error(ErrorKind::Io, "cannot seek for upload", req.body_file);
+      slice.f = upload.get();
+      slice.left = req.body_length.value_or(total - req.body_offset);
+      curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+      curl_easy_setopt(c, CURLOPT_READDATA, &slice);
+      curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(slice.left));
     } else {
       throw_error(ErrorKind::InvalidArgument, "PUT needs a body_file");
     }

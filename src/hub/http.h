@@ -18,6 +18,8 @@ struct HttpRequest {
   std::vector<std::string> headers;  // "Name: value"
   std::string body;                  // POST/PUT body
   std::string body_file;             // PUT: stream this file instead of `body`
+  uint64_t body_offset = 0;          // PUT of body_file: start here ...
+  std::optional<uint64_t> body_length;  // ... and send this many bytes (none: to the end)
   bool follow_redirects = false;     // every redirect (GET of a file); HEAD follows none
   long connect_timeout_s = 10;
   long read_timeout_s = 10;          // abort when no byte arrives for this long

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "hfx/error.h"
+#include "hub/http.h"
 
 namespace hfx::hub {
 
@@ -92,15 +93,50 @@ std::map<std::string, std::string> parse_preupload_response(const std::string& t
   return modes;
 }
 
-std::vector<LfsAction> parse_lfs_batch_response(const std::string& text) {
+namespace {
+// lfs.py _get_sorted_parts_urls, stricter: the part numbers must be exactly 1..N
+// (the completion payload numbers the ETags 1..N in that order).
+void parse_multipart(LfsAction& a, bool has_size) {
+  const std::string what = "LFS batch response";
+  const std::string obj = "object " + a.oid.substr(0, 64);
+  const std::string cs = a.upload_header.at("chunk_size");
+  const auto chunk = parse_u64(cs);
+  if (!chunk || *chunk == 0) bad(what, obj + ": multipart chunk_size '" + cs.substr(0, 40) + "' is not a positive integer");
+  if (!has_size) bad(what, obj + ": a multipart upload without the object's size");
+  if (a.size == 0) bad(what, obj + ": a multipart upload of an empty object");
+  const uint64_t parts = a.size / *chunk + (a.size % *chunk != 0 ? 1 : 0);
+  std::map<uint64_t, std::string> urls;
+  for (const auto& [k, v] : a.upload_header) {
+    if (k.empty() || k.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto n = parse_u64(k.size() > 12 ? std::string("x") : k);
+    if (!n || *n == 0 || *n > parts)
+      bad(what, obj + ": multipart part number " + k.substr(0, 20) + " is outside 1.." + std::to_string(parts) + " (size " +
+                    std::to_string(a.size) + ", chunk_size " + std::to_string(*chunk) + ")");
+    if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0)
+      bad(what, obj + ": multipart part " + k + " has no http(s) upload URL");
+    if (!urls.emplace(*n, v).second) bad(what, obj + ": multipart part " + std::to_string(*n) + " is given twice");
+  }
+  if (urls.size() != parts)
+    bad(what, obj + ": " + std::to_string(urls.size()) + " multipart part URL(s) for " + std::to_string(parts) + " part(s) (size " +
+                  std::to_string(a.size) + ", chunk_size " + std::to_string(*chunk) + ")");
+  a.multipart = true;
+  a.chunk_size = *chunk;
+  for (auto& [n, url] : urls) a.part_urls.push_back(std::move(url));
+}
+}  // namespace
+
+LfsBatch parse_lfs_batch_response(const std::string& text) {
   const json j = parse(text, "LFS batch response");
   if (!j.is_object() || !j.contains("objects") || !j["objects"].is_array()) bad("LFS batch response", "no \"objects\" list");
-  std::vector<LfsAction> out;
+  LfsBatch batch;
+  if (j.contains("transfer") && j["transfer"].is_string()) batch.transfer = j["transfer"].get<std::string>();
+  std::vector<LfsAction>& out = batch.objects;
   for (const auto& o : j["objects"]) {
     if (!o.is_object() || !o.contains("oid") || !o["oid"].is_string()) bad("LFS batch response", "an object has no oid");
     LfsAction a;
     a.oid = o["oid"].get<std::string>();
-    if (o.contains("size") && o["size"].is_number_unsigned()) a.size = o["size"].get<uint64_t>();
+    const bool has_size = o.contains("size") && o["size"].is_number_unsigned();
+    if (has_size) a.size = o["size"].get<uint64_t>();
     if (o.contains("error")) {
       std::string msg = o["error"].is_object() && o["error"].contains("message") && o["error"]["message"].is_string()
                             ? o["error"]["message"].get<std::string>()
@@ -115,7 +151,7 @@ std::vector<LfsAction> parse_lfs_batch_response(const std::string& text) {
       a.needs_upload = true;
       a.upload_href = acts["upload"]["href"].get<std::string>();
       if (acts["upload"].contains("header")) a.upload_header = string_map(acts["upload"]["header"], "LFS batch response");
-      a.multipart = a.upload_header.count("chunk_size") > 0;
+      if (a.upload_header.count("chunk_size")) parse_multipart(a, has_size);
       if (acts.contains("verify")) {
         const json& v = acts["verify"];
         if (!v.is_object() || !v.contains("href") || !v["href"].is_string())
@@ -126,7 +162,7 @@ std::vector<LfsAction> parse_lfs_batch_response(const std::string& text) {
     }
     out.push_back(std::move(a));
   }
-  return out;
+  return batch;
 }
 
 }  // namespace hfx::hub

@@ -28,9 +28,19 @@ struct LfsAction {
   bool needs_upload = false;  // false: already stored upstream
   std::string upload_href, verify_href;
   std::map<std::string, std::string> upload_header, verify_header;
-  bool multipart = false;  // header.chunk_size present (unsupported: hfx asks for "basic" only)
+  // huggingface_hub's multipart transfer: upload header has "chunk_size" and one
+  // URL per part under the keys "1".."N" (zero-padded: "00001"), N = ceil(size / chunk_size).
+  bool multipart = false;
+  uint64_t chunk_size = 0;
+  std::vector<std::string> part_urls;  // part 1 first
 };
-// POST {repo}.git/info/lfs/objects/batch answer.
-std::vector<LfsAction> parse_lfs_batch_response(const std::string& text);
+struct LfsBatch {
+  std::string transfer;  // the adapter the server chose ("basic", "multipart", "xet"); "" when it did not say
+  std::vector<LfsAction> objects;
+};
+// POST {repo}.git/info/lfs/objects/batch answer. A multipart action is checked
+// here: chunk_size a positive integer, the object's size given, exactly the part
+// numbers 1..ceil(size / chunk_size), each an http(s) URL.
+LfsBatch parse_lfs_batch_response(const std::string& text);
 
 }  // namespace hfx::hub

@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "hfx/error.h"
 #include "hfx/hub.h"
@@ -54,6 +56,46 @@ json parse_answer(const hub::HttpResponse& r, const std::string& what) {
   } catch (const json::exception& e) {
     throw_error(ErrorKind::Network, "malformed JSON from " + what + ": " + e.what());
   }
+}
+
+// utils/_http.py http_backoff as lfs.py uses it for PUTs: connection errors and
+// 500/502/503/504 are retried (the body is re-read from the file each time).
+hub::HttpResponse http_backoff(const hub::HttpRequest& req) {
+  constexpr int kMaxRetries = 5;
+  for (int attempt = 0;; ++attempt) {
+    hub::HttpResponse r = hub::http(req);
+    const bool transient = (r.status == 0 && !r.transport_error.empty()) || r.status == 500 || r.status == 502 ||
+                           r.status == 503 || r.status == 504;
+    if (!transient || attempt >= kMaxRetries) return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(8000, 250 << attempt)));
+  }
+}
+
+// lfs.py _upload_multi_part: PUT each chunk_size slice of the file (streamed from
+// disk) to its part URL, collect the ETags, then POST the completion payload
+// {"oid", "parts": [{"partNumber", "etag"}]} to the upload action's href. Like
+// huggingface_hub, neither carries the hub token (the part URLs are presigned).
+void upload_multipart(const LocalFile& f, const hub::LfsAction& a, const std::string& endpoint) {
+  json parts = json::array();
+  const std::size_t n = a.part_urls.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string what = "uploading part " + std::to_string(i + 1) + "/" + std::to_string(n) + " of " + f.path_in_repo + " (LFS multipart)";
+    hub::HttpRequest put;
+    put.method = "PUT";
+    put.url = a.part_urls[i];
+    put.body_file = f.abs_path;
+    put.body_offset = a.chunk_size * i;
+    put.body_length = std::min<uint64_t>(a.chunk_size, f.size - put.body_offset);
+    put.read_timeout_s = 60;
+    const auto r = http_backoff(put);
+    if (!r.ok()) throw_http_error(r, what);
+    const std::string etag = r.header("etag").value_or("");
+    if (etag.empty()) throw_error(ErrorKind::Network, what + ": the storage server sent no ETag for the part");
+    parts.push_back({{"partNumber", i + 1}, {"etag", etag}});
+  }
+  const auto r = post_json(hub::resolve_url(endpoint + "/", a.upload_href), {{"oid", a.oid}, {"parts", parts}},
+                           {"Accept: application/vnd.git-lfs+json"}, "application/vnd.git-lfs+json");
+  if (!r.ok()) throw_http_error(r, "completing the multipart upload of " + f.path_in_repo + " (LFS)");
 }
 
 }  // namespace
@@ -118,26 +160,38 @@ CommitInfo upload_folder(const std::string& folder, const std::string& repo_id, 
   for (const auto& f : files)
     if (f.mode == "lfs") lfs.push_back(&f);
   if (!lfs.empty()) {
-    json payload = {{"operation", "upload"}, {"transfers", {"basic"}}, {"objects", json::array()}, {"hash_algo", "sha256"}};
+    // huggingface_hub offers "xet" too when hf_xet is installed; hfx does not implement Xet.
+    json payload = {{"operation", "upload"}, {"transfers", {"basic", "multipart"}}, {"objects", json::array()}, {"hash_algo", "sha256"}};
     for (const auto* f : lfs) payload["objects"].push_back({{"oid", f->sha256}, {"size", f->size}});
     if (!push.create_pr) payload["ref"] = {{"name", revision}};
     auto h = headers;
     h.push_back("Accept: application/vnd.git-lfs+json");
     const auto r = post_json(endpoint + "/" + repo_id + ".git/info/lfs/objects/batch", payload, h, "application/vnd.git-lfs+json");
     if (!r.ok()) throw_http_error(r, "LFS batch for " + repo_id);
-    for (const auto& a : hub::parse_lfs_batch_response(r.body)) {
+    const hub::LfsBatch batch = hub::parse_lfs_batch_response(r.body);
+    if (batch.transfer == "xet")
+      throw_error(ErrorKind::Unsupported, "the hub wants the LFS files of " + repo_id + " uploaded with Xet storage (transfer \"xet\" in the "
+                                          "LFS batch answer, not offered by hfx); hfx does not implement Xet (huggingface_hub's hf_xet), "
+                                          "only the basic and multipart LFS transfers");
+    for (const auto& a : batch.objects) {
       if (!a.needs_upload) continue;
       auto f = std::find_if(lfs.begin(), lfs.end(), [&](const LocalFile* x) { return x->sha256 == a.oid; });
       if (f == lfs.end()) throw_error(ErrorKind::Network, "LFS batch answered for an object hfx did not ask about: " + a.oid);
-      if (a.multipart) throw_error(ErrorKind::Unsupported, "the server asked for a multipart LFS upload of " + (*f)->path_in_repo + " (hfx does basic transfers only)");
-      hub::HttpRequest put;
-      put.method = "PUT";
-      put.url = hub::resolve_url(endpoint + "/", a.upload_href);
-      put.body_file = (*f)->abs_path;
-      put.read_timeout_s = 60;
-      for (const auto& [k, v] : a.upload_header) put.headers.push_back(k + ": " + v);
-      const auto pr = hub::http(put);
-      if (!pr.ok()) throw_http_error(pr, "uploading " + (*f)->path_in_repo + " (LFS)");
+      if (a.multipart) {
+        if (a.size != (*f)->size)
+          throw_error(ErrorKind::Network, "malformed LFS batch response: multipart plan for " + (*f)->path_in_repo + " is for " +
+                                              std::to_string(a.size) + " bytes, the file has " + std::to_string((*f)->size));
+        upload_multipart(**f, a, endpoint);
+      } else {
+        hub::HttpRequest put;
+        put.method = "PUT";
+        put.url = hub::resolve_url(endpoint + "/", a.upload_href);
+        put.body_file = (*f)->abs_path;
+        put.read_timeout_s = 60;
+        for (const auto& [k, v] : a.upload_header) put.headers.push_back(k + ": " + v);
+        const auto pr = http_backoff(put);
+        if (!pr.ok()) throw_http_error(pr, "uploading " + (*f)->path_in_repo + " (LFS)");
+      }
       if (!a.verify_href.empty()) {
         auto vh = headers;
         for (const auto& [k, v] : a.verify_header) vh.push_back(k + ": " + v);
