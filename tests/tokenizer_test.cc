@@ -192,7 +192,6 @@ TEST_P(TokenizerLegacy, MatchesTransformers) {
   const json ref = read_json(tok_dir() / kind / "legacy_expected.json");
   const auto& c = corpus();
   Mismatches mm{kind + " (legacy " + ref["class"].get<std::string>() + ")"};
-  if (kind == "xlnet" || kind == "t5-nfkc") mm.report = 0;
   ASSERT_EQ(ref["ids"].size(), 600u);
   for (std::size_t i = 0; i < ref["ids"].size(); ++i) {
     json got = tok.encode(c[i]).ids;
@@ -203,10 +202,52 @@ TEST_P(TokenizerLegacy, MatchesTransformers) {
     json got = tok.encode(c[i], b).ids;
     if (ref["pair_ids"][i] != got) mm.add("pair ids", c[i] + " || " + b, ref["pair_ids"][i], got);
   }
-  // Known: Debian's libsentencepiece 0.1.97 breaks one Viterbi tie differently from the pip sentencepiece
-  // 0.2 that made the reference, on a 200-letter "abba..." word (one single and one pair encoding).
-  const int allowed = kind == "xlnet" || kind == "t5-nfkc" ? 2 : 0;
-  EXPECT_LE(mm.count, allowed) << mm.kind << ": " << mm.count << " mismatches";
+  // Decode as the slow tokenizer decodes (skip_special_tokens both ways; pairs keep their special tokens).
+  for (std::size_t i = 0; i < ref.value("decode", json::array()).size(); ++i) {
+    std::string got = tok.decode(ref["ids"][i].get<std::vector<int64_t>>(), true);
+    if (ref["decode"][i] != got) mm.add("decode", c[i], ref["decode"][i], got);
+  }
+  for (std::size_t i = 0; i < ref.value("decode_keep", json::array()).size(); ++i) {
+    std::string got = tok.decode(ref["ids"][i].get<std::vector<int64_t>>(), false);
+    if (ref["decode_keep"][i] != got) mm.add("decode(keep special)", c[i], ref["decode_keep"][i], got);
+  }
+  for (std::size_t i = 0; i < ref.value("pair_decode_keep", json::array()).size(); ++i) {
+    std::string got = tok.decode(ref["pair_ids"][i].get<std::vector<int64_t>>(), false);
+    if (ref["pair_decode_keep"][i] != got) mm.add("pair decode(keep special)", c[i], ref["pair_decode_keep"][i], got);
+  }
+  // Offsets: slow tokenizers have none; the reference is the fast tokenizer transformers converts from the same
+  // model (what return_offsets_mapping gives), compared wherever it produces the same ids: legacy_expected.json's
+  // "offsets" (xlm-roberta, camembert; null where the fast ids differ), else the fixture's tokenizer.json
+  // (expected.json) over the whole corpus.
+  int offsets_checked = 0;
+  if (ref.contains("offsets")) {
+    for (std::size_t i = 0; i < ref["offsets"].size(); ++i) {
+      if (ref["offsets"][i].is_null()) continue;
+      hfx::Encoding e = tok.encode(c[i]);
+      ++offsets_checked;
+      if (ref["offsets"][i] != json(flat_offsets(e))) mm.add("offsets", c[i], ref["offsets"][i], flat_offsets(e));
+    }
+    EXPECT_GE(offsets_checked, 250) << kind;
+  } else if (ref.contains("decode") && kind != "llama") {
+    // (llama: the fixture's tokenizer.json never gives the slow ids, see summary.json.) Texts holding a literal
+    // "<unk>" are left out: the converted fast tokenizer matches it after normalization and may fuse it with
+    // unknown characters before it into one unknown token, where the slow one splits it off as the special
+    // token; the ids agree (both are the unk id) but the tokens are not the same.
+    const json fast = read_json(tok_dir() / kind / "expected.json");
+    for (std::size_t i = 0; i < c.size(); ++i) {
+      if (c[i].find("<unk>") != std::string::npos) continue;
+      hfx::Encoding e = tok.encode(c[i]);
+      if (json(e.ids) != fast["single"][i]["ids"]) continue;
+      ++offsets_checked;
+      if (fast["single"][i]["offsets"] != json(flat_offsets(e)))
+        mm.add("offsets (fast reference)", c[i], fast["single"][i]["offsets"], flat_offsets(e));
+    }
+    EXPECT_GE(offsets_checked, 1000) << kind;
+  }
+  // No allowance: a 200-letter "abba..." word (xlnet, t5-nfkc) has exact Viterbi ties that Debian's
+  // libsentencepiece 0.1.97 (double-precision candidate scores) breaks differently from the pip sentencepiece
+  // 0.2.x of the reference (float); hfx re-decides unigram ties in float (legacy.cc, UnigramTable).
+  EXPECT_EQ(mm.count, 0) << mm.kind << ": " << mm.count << " mismatches";
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, TokenizerLegacy,
@@ -218,7 +259,9 @@ INSTANTIATE_TEST_SUITE_P(Kinds, TokenizerLegacy,
                                            std::pair<std::string, std::string>{"t5", "spiece.model"},
                                            std::pair<std::string, std::string>{"albert", "spiece.model"},
                                            std::pair<std::string, std::string>{"xlnet", "spiece.model"},
-                                           std::pair<std::string, std::string>{"t5-nfkc", "spiece.model"}),
+                                           std::pair<std::string, std::string>{"t5-nfkc", "spiece.model"},
+                                           std::pair<std::string, std::string>{"xlm-roberta", "sentencepiece.bpe.model"},
+                                           std::pair<std::string, std::string>{"camembert", "sentencepiece.bpe.model"}),
                          [](const ::testing::TestParamInfo<std::pair<std::string, std::string>>& pi) {
                            std::string n = pi.param.first;
                            for (auto& ch : n)
