@@ -322,6 +322,33 @@ TEST(TokenizerErrors, MalformedTokenizerJson) {
   expect_error([&] { t.encode("b"); }, ErrorKind::Format, {"unk_token"});
 }
 
+// fairseq id layouts of the slow XLMRobertaTokenizer / CamembertTokenizer (values from transformers 4.46.3 on the
+// fixture models: 900 sentencepiece pieces).
+TEST(TokenizerLegacyFairseq, SpecialIdsAndMask) {
+  auto load = [](const std::string& kind) {
+    hfx::testing::TempDir tmp;
+    for (const char* f : {"sentencepiece.bpe.model", "tokenizer_config.json"})
+      fs::copy_file(tok_dir() / kind / f, tmp.path() / f);
+    return hfx::AutoTokenizer::from_pretrained(tmp.path().string());
+  };
+  hfx::Tokenizer x = load("xlm-roberta");
+  EXPECT_EQ(x.vocab_size(), 902);
+  for (const auto& [t, id] : std::vector<std::pair<std::string, int64_t>>{{"<s>", 0}, {"<pad>", 1}, {"</s>", 2}, {"<unk>", 3}, {"<mask>", 901}})
+    EXPECT_EQ(x.token_to_id(t), id) << t;
+  EXPECT_EQ(x.id_to_token(4), "er");
+  EXPECT_EQ(x.encode("Hello <mask> world!").ids, (std::vector<int64_t>{0, 388, 901, 207, 3, 2}));
+  EXPECT_EQ(x.decode({0, 388, 901, 207, 3, 2}, false), "<s> Hello<mask> world<unk></s>");
+  hfx::Tokenizer c = load("camembert");
+  EXPECT_EQ(c.vocab_size(), 905);
+  for (const auto& [t, id] : std::vector<std::pair<std::string, int64_t>>{
+           {"<s>NOTUSED", 0}, {"<pad>", 1}, {"</s>NOTUSED", 2}, {"<unk>", 3}, {"<unk>NOTUSED", 4}, {"<s>", 5}, {"</s>", 6}, {"<mask>", 904}})
+    EXPECT_EQ(c.token_to_id(t), id) << t;
+  EXPECT_EQ(c.id_to_token(7), "\xe2\x96\x81");
+  EXPECT_EQ(c.encode("Hello <mask> world!").ids, (std::vector<int64_t>{5, 166, 904, 81, 3, 6}));
+  EXPECT_EQ(c.decode({5, 166, 904, 81, 3, 6}, false), "<s> Hello<mask> world<unk></s>");
+  EXPECT_EQ(c.decode({5, 166, 904, 81, 3, 6}, true), "Hello world");
+}
+
 TEST(TokenizerErrors, CorruptSentencepieceModel) {
   hfx::testing::TempDir tmp;
   hfx::testing::write_bytes(tmp.file("spiece.model"), std::string("\x0a\x05hello garbage", 15));

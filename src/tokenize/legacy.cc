@@ -1,8 +1,9 @@
 // Legacy tokenizer files, converted as transformers 4.46 does (convert_slow_tokenizer.py) when a folder has
 // no tokenizer.json: vocab.txt (BertConverter), vocab.json + merges.txt (GPT2Converter / RobertaConverter);
-// sentencepiece models (spiece.model, tokenizer.model) run through libsentencepiece itself, as the slow
-// T5/Llama/ALBERT/XLNet tokenizers do. tokenizer_config.json and special_tokens_map.json give the options
-// and special tokens.
+// sentencepiece models (spiece.model, sentencepiece.bpe.model, tokenizer.model) run through libsentencepiece
+// itself, as the slow T5/Llama/ALBERT/XLNet/XLM-RoBERTa/CamemBERT tokenizers do (ids and decode of those
+// tokenizers; offsets, which they lack, of the fast tokenizer transformers converts from the same model).
+// tokenizer_config.json and special_tokens_map.json give the options and special tokens.
 #include <sentencepiece_processor.h>
 #include <utf8proc.h>
 
