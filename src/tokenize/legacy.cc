@@ -273,13 +273,17 @@ std::string base64_encode(std::string_view in) {
   return out;
 }
 
-// Unigram segmentation with sentencepiece 0.2's arithmetic. Debian's libsentencepiece 0.1.97 computes a piece's
-// candidate path score in double (`IsUserDefined ? length * max_score_ - 0.1 : GetScore()` is a double
-// expression) and compares it with the float score stored for the best path, while the pip sentencepiece 0.2.x
-// that transformers' slow tokenizers use stays in float: exact ties (e.g. "ab"+"a" vs "a"+"ba" on a long "abba..."
-// word) then go different ways. The tie is re-decided here in float, as 0.2 does: EncodeOptimized of
-// unigram_model.cc (best path ending at each byte, pieces in trie order, the first of equal scores kept, an unknown
-// character scored min_score - 10), on the normalized text libsentencepiece produced.
+// Unigram segmentation with the arithmetic of pip sentencepiece 0.2.x (what transformers' slow tokenizers run).
+// Debian's libsentencepiece 0.1.97 computes a piece's candidate path score in double: in EncodeOptimized
+// (src/unigram_model.cc, google/sentencepiece commit f5c73630) `IsUserDefinedInlined(ret) ? (length * max_score_
+// - 0.1) : GetScoreInlined(ret)` is a double expression, added to the float best score and compared with the float
+// stored at the end position. Exact ties of mathematically equal paths (e.g. "ab"+"a" vs "a"+"ba" in a long
+// "abba..." word) then fall one float rounding apart and can go the other way. Float-only arithmetic reproduces
+// pip sentencepiece 0.2.3 on all 2,000 fixture strings, double candidates reproduce 0.1.97 (tools/fixtures/
+// tokenizer_fixtures.py --unigram-ties models both). So the segmentation is redone here in float, as
+// EncodeOptimized does it (best path ending at each byte, pieces in trie order = increasing length, the first of
+// equal scores kept, user-defined pieces scored length * max_score - 0.1, an unknown character min_score - 10), on
+// the normalized text libsentencepiece produced; libsentencepiece's result is kept whenever the two agree.
 struct UnigramTable {
   std::vector<std::string> names;  // piece strings; `index` views them
   std::unordered_map<std::string_view, std::pair<int, float>> index;  // piece -> (id, score)
