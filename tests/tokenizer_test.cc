@@ -234,8 +234,8 @@ TEST_P(TokenizerLegacy, MatchesTransformers) {
       if (ref["offsets"][i] != json(flat_offsets(e))) mm.add("offsets", c[i], ref["offsets"][i], flat_offsets(e));
     }
     EXPECT_GE(offsets_checked, 250) << kind;
-  } else if (ref.contains("decode") && kind != "llama") {
-    // (llama: the fixture's tokenizer.json never gives the slow ids, see summary.json.) Texts holding a literal
+  } else if (ref.contains("decode")) {
+    // (llama: the fixture's tokenizer.json adds no <s>, the slow tokenizer does.) Texts holding a literal
     // "<unk>" are left out: the converted fast tokenizer matches it after normalization and may fuse it with
     // unknown characters before it into one unknown token, where the slow one splits it off as the special
     // token; the ids agree (both are the unk id) but the tokens are not the same.
@@ -243,10 +243,14 @@ TEST_P(TokenizerLegacy, MatchesTransformers) {
     for (std::size_t i = 0; i < c.size(); ++i) {
       if (c[i].find("<unk>") != std::string::npos) continue;
       hfx::Encoding e = tok.encode(c[i]);
-      if (json(e.ids) != fast["single"][i]["ids"]) continue;
+      json want_ids = fast["single"][i]["ids"], want_off = fast["single"][i]["offsets"];
+      if (kind == "llama") {  // the fixture's tokenizer.json adds no <s>
+        want_ids.insert(want_ids.begin(), 1);
+        want_off.insert(want_off.begin(), {0, 0});
+      }
+      if (json(e.ids) != want_ids) continue;
       ++offsets_checked;
-      if (fast["single"][i]["offsets"] != json(flat_offsets(e)))
-        mm.add("offsets (fast reference)", c[i], fast["single"][i]["offsets"], flat_offsets(e));
+      if (want_off != json(flat_offsets(e))) mm.add("offsets (fast reference)", c[i], want_off, flat_offsets(e));
     }
     EXPECT_GE(offsets_checked, 1000) << kind;
   }

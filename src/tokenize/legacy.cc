@@ -407,6 +407,7 @@ struct SpmModel : Model {
   std::unique_ptr<Normalizer> fast_normalizer;
   std::unique_ptr<PreTokenizer> fast_pre_tokenizer;
   std::unique_ptr<Normalizer> fast_normalizer_no_strip;
+  bool fast_offsets = false;
 
   int64_t map_id(int spm_id) const {
     if (offset == 0) return spm_id;
@@ -531,7 +532,7 @@ struct SpmModel : Model {
   bool align_offsets(std::string_view s, std::vector<Token>& toks, const Normalizer* norm) const {
     std::vector<NormalizedString> pieces{NormalizedString::from(s)};
     if (norm) norm->normalize(pieces[0]);
-    fast_pre_tokenizer->pre_tokenize(pieces);
+    if (fast_pre_tokenizer) fast_pre_tokenizer->pre_tokenize(pieces);
     std::string n;
     std::vector<Offsets> al;
     for (const auto& p : pieces) {
@@ -557,6 +558,16 @@ struct SpmModel : Model {
             ++end;
           if (end >= n.size()) return false;
         }
+      } else if (t.value.size() == 6 && t.value.rfind("<0x", 0) == 0 && t.id - offset >= 0 &&
+                 t.id - offset < sp->GetPieceSize() && sp->IsByte(static_cast<int>(t.id - offset))) {
+        // byte fallback (<0xE6>): one byte of the text; the fast tokenizer gives it its whole character's range
+        if (pos >= n.size() || static_cast<unsigned char>(n[pos]) != std::stoul(t.value.substr(3, 2), nullptr, 16)) return false;
+        std::size_t a = pos, b = pos + 1;
+        while (a > 0 && (static_cast<unsigned char>(n[a]) & 0xC0) == 0x80) --a;
+        while (b < n.size() && (static_cast<unsigned char>(n[b]) & 0xC0) == 0x80) ++b;
+        got.push_back({al[a].first, al[b - 1].second});
+        pos = end = pos + 1;
+        continue;
       } else if (t.value.empty() || n.compare(pos, t.value.size(), t.value) != 0) {
         return false;
       }
@@ -572,7 +583,7 @@ struct SpmModel : Model {
     auto out = slow_tokens(s);
     // The fast tokenizer normalizes the whole text, so its Strip(right) only strips at the end of the text, while
     // this piece may end before a special token: without the Strip when the slow pieces keep the trailing space.
-    if (fast_pre_tokenizer && !align_offsets(s, out, fast_normalizer.get()) && fast_normalizer_no_strip)
+    if (fast_offsets && !align_offsets(s, out, fast_normalizer.get()) && fast_normalizer_no_strip)
       align_offsets(s, out, fast_normalizer_no_strip.get());
     return out;
   }
@@ -768,7 +779,20 @@ Tokenizer from_sentencepiece(const fs::path& file, const Config& cfg) {
   }
   Spm flavor = model->flavor;
   model->unigram = read_unigram_table(sp->serialized_model_proto(), sp->unk_id());
-  if (flavor != Spm::Llama) {
+  if (flavor == Spm::Llama) {  // LlamaConverter: legacy, Prepend + Replace; else Metaspace(first) alone
+    bool prefix = cfg.flag("add_prefix_space", true);
+    const std::string u = "\xe2\x96\x81";
+    if (cfg.flag("legacy", true)) {
+      json list = json::array();
+      if (prefix) list.push_back({{"type", "Prepend"}, {"prepend", u}});
+      list.push_back({{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", u}});
+      model->fast_normalizer = make_normalizer({{"type", "Sequence"}, {"normalizers", list}});
+    } else {
+      model->fast_pre_tokenizer = make_pre_tokenizer({{"type", "Metaspace"}, {"replacement", u},
+                                                      {"prepend_scheme", prefix ? "first" : "never"}, {"split", false}});
+    }
+    model->fast_offsets = true;
+  } else {
     auto spec = read_norm_spec(sp->serialized_model_proto());
     if (spec) {
       json norm = fast_normalizer(flavor, *spec, model->lower, model->keep_accents);
@@ -783,6 +807,7 @@ Tokenizer from_sentencepiece(const fs::path& file, const Config& cfg) {
       model->fast_pre_tokenizer = make_pre_tokenizer({{"type", "Metaspace"}, {"replacement", "\xe2\x96\x81"},
                                                       {"prepend_scheme", spec->add_dummy_prefix ? "always" : "never"},
                                                       {"split", true}});
+      model->fast_offsets = true;
     }
   }
   auto id_of = [&](const std::string& t) -> int64_t {
