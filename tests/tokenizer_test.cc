@@ -192,7 +192,6 @@ TEST_P(TokenizerLegacy, MatchesTransformers) {
   const json ref = read_json(tok_dir() / kind / "legacy_expected.json");
   const auto& c = corpus();
   Mismatches mm{kind + " (legacy " + ref["class"].get<std::string>() + ")"};
-  if (kind == "xlnet" || kind == "t5-nfkc") mm.report = 0;
   ASSERT_EQ(ref["ids"].size(), 600u);
   for (std::size_t i = 0; i < ref["ids"].size(); ++i) {
     json got = tok.encode(c[i]).ids;
@@ -203,10 +202,63 @@ TEST_P(TokenizerLegacy, MatchesTransformers) {
     json got = tok.encode(c[i], b).ids;
     if (ref["pair_ids"][i] != got) mm.add("pair ids", c[i] + " || " + b, ref["pair_ids"][i], got);
   }
-  // Known: Debian's libsentencepiece 0.1.97 breaks one Viterbi tie differently from the pip sentencepiece
-  // 0.2 that made the reference, on a 200-letter "abba..." word (one single and one pair encoding).
-  const int allowed = kind == "xlnet" || kind == "t5-nfkc" ? 2 : 0;
-  EXPECT_LE(mm.count, allowed) << mm.kind << ": " << mm.count << " mismatches";
+  // Unigram models: the other corpus strings (600..1999) holding an exact Viterbi tie (see the end of this test).
+  for (const auto& tie : ref.value("ties", json::array())) {
+    auto i = tie[0].get<std::size_t>();
+    json got = tok.encode(c[i]).ids;
+    if (tie[1] != got) mm.add("ids (Viterbi tie)", c[i], tie[1], got);
+  }
+  // Decode as the slow tokenizer decodes (skip_special_tokens both ways; pairs keep their special tokens).
+  for (std::size_t i = 0; i < ref.value("decode", json::array()).size(); ++i) {
+    std::string got = tok.decode(ref["ids"][i].get<std::vector<int64_t>>(), true);
+    if (ref["decode"][i] != got) mm.add("decode", c[i], ref["decode"][i], got);
+  }
+  for (std::size_t i = 0; i < ref.value("decode_keep", json::array()).size(); ++i) {
+    std::string got = tok.decode(ref["ids"][i].get<std::vector<int64_t>>(), false);
+    if (ref["decode_keep"][i] != got) mm.add("decode(keep special)", c[i], ref["decode_keep"][i], got);
+  }
+  for (std::size_t i = 0; i < ref.value("pair_decode_keep", json::array()).size(); ++i) {
+    std::string got = tok.decode(ref["pair_ids"][i].get<std::vector<int64_t>>(), false);
+    if (ref["pair_decode_keep"][i] != got) mm.add("pair decode(keep special)", c[i], ref["pair_decode_keep"][i], got);
+  }
+  // Offsets: slow tokenizers have none; the reference is the fast tokenizer transformers converts from the same
+  // model (what return_offsets_mapping gives), compared wherever it produces the same ids: legacy_expected.json's
+  // "offsets" (xlm-roberta, camembert; null where the fast ids differ), else the fixture's tokenizer.json
+  // (expected.json) over the whole corpus.
+  int offsets_checked = 0;
+  if (ref.contains("offsets")) {
+    for (std::size_t i = 0; i < ref["offsets"].size(); ++i) {
+      if (ref["offsets"][i].is_null()) continue;
+      hfx::Encoding e = tok.encode(c[i]);
+      ++offsets_checked;
+      if (ref["offsets"][i] != json(flat_offsets(e))) mm.add("offsets", c[i], ref["offsets"][i], flat_offsets(e));
+    }
+    EXPECT_GE(offsets_checked, 250) << kind;
+  } else if (ref.contains("decode")) {
+    // (llama: the fixture's tokenizer.json adds no <s>, the slow tokenizer does.) Texts holding a literal
+    // "<unk>" are left out: the converted fast tokenizer matches it after normalization and may fuse it with
+    // unknown characters before it into one unknown token, where the slow one splits it off as the special
+    // token; the ids agree (both are the unk id) but the tokens are not the same.
+    const json fast = read_json(tok_dir() / kind / "expected.json");
+    for (std::size_t i = 0; i < c.size(); ++i) {
+      if (c[i].find("<unk>") != std::string::npos) continue;
+      hfx::Encoding e = tok.encode(c[i]);
+      json want_ids = fast["single"][i]["ids"], want_off = fast["single"][i]["offsets"];
+      if (kind == "llama") {  // the fixture's tokenizer.json adds no <s>
+        want_ids.insert(want_ids.begin(), 1);
+        want_off.insert(want_off.begin(), {0, 0});
+      }
+      if (json(e.ids) != want_ids) continue;
+      ++offsets_checked;
+      if (want_off != json(flat_offsets(e))) mm.add("offsets (fast reference)", c[i], want_off, flat_offsets(e));
+    }
+    EXPECT_GE(offsets_checked, 1000) << kind;
+  }
+  // No allowance: long "abba..." (and Greek/Cyrillic) words hold exact Viterbi ties that Debian's libsentencepiece
+  // 0.1.97 (double-precision candidate scores) breaks differently from the pip sentencepiece 0.2.x of the reference
+  // (float); hfx redoes unigram segmentation in float (legacy.cc, UnigramTable; tokenizer_fixtures.py
+  // --unigram-ties shows float arithmetic matching pip on all 2,000 strings, double on 1,990-1,996).
+  EXPECT_EQ(mm.count, 0) << mm.kind << ": " << mm.count << " mismatches";
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, TokenizerLegacy,
@@ -218,7 +270,9 @@ INSTANTIATE_TEST_SUITE_P(Kinds, TokenizerLegacy,
                                            std::pair<std::string, std::string>{"t5", "spiece.model"},
                                            std::pair<std::string, std::string>{"albert", "spiece.model"},
                                            std::pair<std::string, std::string>{"xlnet", "spiece.model"},
-                                           std::pair<std::string, std::string>{"t5-nfkc", "spiece.model"}),
+                                           std::pair<std::string, std::string>{"t5-nfkc", "spiece.model"},
+                                           std::pair<std::string, std::string>{"xlm-roberta", "sentencepiece.bpe.model"},
+                                           std::pair<std::string, std::string>{"camembert", "sentencepiece.bpe.model"}),
                          [](const ::testing::TestParamInfo<std::pair<std::string, std::string>>& pi) {
                            std::string n = pi.param.first;
                            for (auto& ch : n)
@@ -277,6 +331,33 @@ TEST(TokenizerErrors, MalformedTokenizerJson) {
   hfx::Tokenizer t = hfx::Tokenizer::from_json(R"({"model": {"type": "WordPiece", "vocab": {"a": 0}, "unk_token": "[UNK]"}})");
   EXPECT_EQ(t.encode("a").ids, std::vector<int64_t>{0});
   expect_error([&] { t.encode("b"); }, ErrorKind::Format, {"unk_token"});
+}
+
+// fairseq id layouts of the slow XLMRobertaTokenizer / CamembertTokenizer (values from transformers 4.46.3 on the
+// fixture models: 900 sentencepiece pieces).
+TEST(TokenizerLegacyFairseq, SpecialIdsAndMask) {
+  auto load = [](const std::string& kind) {
+    hfx::testing::TempDir tmp;
+    for (const char* f : {"sentencepiece.bpe.model", "tokenizer_config.json"})
+      fs::copy_file(tok_dir() / kind / f, tmp.path() / f);
+    return hfx::AutoTokenizer::from_pretrained(tmp.path().string());
+  };
+  hfx::Tokenizer x = load("xlm-roberta");
+  EXPECT_EQ(x.vocab_size(), 902);
+  for (const auto& [t, id] : std::vector<std::pair<std::string, int64_t>>{{"<s>", 0}, {"<pad>", 1}, {"</s>", 2}, {"<unk>", 3}, {"<mask>", 901}})
+    EXPECT_EQ(x.token_to_id(t), id) << t;
+  EXPECT_EQ(x.id_to_token(4), "er");
+  EXPECT_EQ(x.encode("Hello <mask> world!").ids, (std::vector<int64_t>{0, 388, 901, 207, 3, 2}));
+  EXPECT_EQ(x.decode({0, 388, 901, 207, 3, 2}, false), "<s> Hello<mask> world<unk></s>");
+  hfx::Tokenizer c = load("camembert");
+  EXPECT_EQ(c.vocab_size(), 905);
+  for (const auto& [t, id] : std::vector<std::pair<std::string, int64_t>>{
+           {"<s>NOTUSED", 0}, {"<pad>", 1}, {"</s>NOTUSED", 2}, {"<unk>", 3}, {"<unk>NOTUSED", 4}, {"<s>", 5}, {"</s>", 6}, {"<mask>", 904}})
+    EXPECT_EQ(c.token_to_id(t), id) << t;
+  EXPECT_EQ(c.id_to_token(7), "\xe2\x96\x81");
+  EXPECT_EQ(c.encode("Hello <mask> world!").ids, (std::vector<int64_t>{5, 166, 904, 81, 3, 6}));
+  EXPECT_EQ(c.decode({5, 166, 904, 81, 3, 6}, false), "<s> Hello<mask> world<unk></s>");
+  EXPECT_EQ(c.decode({5, 166, 904, 81, 3, 6}, true), "Hello world");
 }
 
 TEST(TokenizerErrors, CorruptSentencepieceModel) {

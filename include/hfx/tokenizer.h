@@ -28,7 +28,9 @@ struct Encoding {
   std::vector<int64_t> ids, type_ids, attention_mask, special_tokens_mask;
   std::vector<std::string> tokens;
   // Offsets into the input text in Unicode code points (what Python's `tokenizers` reports); special and
-  // padding tokens have (0, 0). For the pair's tokens the offsets are into the pair text.
+  // padding tokens have (0, 0). For the pair's tokens the offsets are into the pair text. Legacy sentencepiece
+  // folders (slow tokenizers, which have no offsets) report those of the fast tokenizer transformers converts
+  // from the same model wherever it splits the same way, else sentencepiece's own.
   std::vector<std::pair<int64_t, int64_t>> offsets;
   // Which input a token came from: 0, 1 (pair) or -1 (special / padding).
   std::vector<int64_t> sequence_ids;
