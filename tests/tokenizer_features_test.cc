@@ -222,6 +222,15 @@ TEST(TokenizerOverflow, StrideLimitsAreTypedErrors) {
   j["truncation"] = {{"max_length", 6}, {"stride", 1}, {"strategy", "LongestFirst"}, {"direction", "Left"}};
   j["padding"] = nullptr;
   hfx::Tokenizer t2 = hfx::Tokenizer::from_json(j.dump());
+  json neg = j;
+  neg["truncation"]["stride"] = -1;  // usize in the crate: refused when read
+  expect_error([&] { hfx::Tokenizer::from_json(neg.dump(), "neg.json"); }, ErrorKind::Format, {"neg.json", "stride"});
+  // a stride too large for a sequence is read (as the crate does) and refused only when a sequence is cut
+  json big = j;
+  big["truncation"]["stride"] = 6;
+  hfx::Tokenizer t3 = hfx::Tokenizer::from_json(big.dump());
+  EXPECT_EQ(t3.encode("hello").ids.size(), 3u);
+  expect_error([&] { t3.encode("hello world this is a long sentence of words"); }, ErrorKind::InvalidArgument, {"stride 6"});
   EXPECT_EQ(t2.truncation()->stride, 1);
   p.max_length = 6;
   p.stride = 1;

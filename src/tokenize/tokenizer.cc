@@ -546,6 +546,8 @@ Tokenizer Tokenizer::from_json(std::string_view text, const std::string& name) {
       TruncationParams p;
       p.max_length = tok::integer_or(t, "max_length", 512, "truncation.max_length");
       p.stride = tok::integer_or(t, "stride", 0, "truncation.stride");
+      if (p.max_length < 0 || p.stride < 0)
+        throw_error(ErrorKind::Format, "truncation.max_length and truncation.stride must not be negative");
       std::string s = t.value("strategy", std::string("LongestFirst"));
       p.strategy = s == "OnlyFirst" ? TruncationStrategy::OnlyFirst
                    : s == "OnlySecond" ? TruncationStrategy::OnlySecond
