@@ -34,8 +34,17 @@ struct Encoding {
   std::vector<std::pair<int64_t, int64_t>> offsets;
   // Which input a token came from: 0, 1 (pair) or -1 (special / padding).
   std::vector<int64_t> sequence_ids;
+  // The pieces truncation cut off (tokenizers' Encoding.overflowing): with stride s, each piece repeats the
+  // last s tokens of the one before; a pair yields the combinations the Rust crate's merge produces. Each
+  // piece went through the post-processor (special tokens) and padding like the main encoding.
+  std::vector<Encoding> overflowing;
   std::size_t size() const { return ids.size(); }
 };
+
+// transformers' return_overflowing_tokens=True: each encoding followed by its overflowing pieces, in one list;
+// `sample_of`, when given, receives overflow_to_sample_mapping (the input index of every returned row).
+std::vector<Encoding> flatten_overflowing(const std::vector<Encoding>& encodings,
+                                          std::vector<int64_t>* sample_of = nullptr);
 
 enum class TruncationStrategy { LongestFirst, OnlyFirst, OnlySecond };
 enum class Side { Right, Left };
@@ -43,7 +52,9 @@ enum class Side { Right, Left };
 struct TruncationParams {
   int64_t max_length = 512;
   TruncationStrategy strategy = TruncationStrategy::LongestFirst;
-  int64_t stride = 0;  // kept for API parity; overflowing pieces are not returned
+  // Tokens each overflowing piece repeats from the previous one; must be smaller than the length left to a
+  // sequence (max_length minus the special tokens, halved for pairs under LongestFirst), else InvalidArgument.
+  int64_t stride = 0;
   Side direction = Side::Right;
 };
 
@@ -74,6 +85,8 @@ class Tokenizer {
   int64_t vocab_size() const;  // model vocabulary plus added tokens
 
   // tokenizer.json may carry truncation/padding (e.g. all-MiniLM-L6-v2: pad to 128); these replace them.
+  // set_truncation refuses (InvalidArgument) a negative length or stride and, as the Rust crate's
+  // with_truncation, a stride above max_length minus the special tokens of a single sequence.
   void set_truncation(std::optional<TruncationParams> t);
   void set_padding(std::optional<PaddingParams> p);
   const std::optional<TruncationParams>& truncation() const;

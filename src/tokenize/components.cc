@@ -273,6 +273,32 @@ std::string base64_decode(const std::string& in) {
   return out;
 }
 
+// sentencepiece's nmt rules (normalizers/unicode.rs, do_nmt): drop ASCII controls, map other spaces to ' '.
+struct NmtN : Normalizer {
+  void normalize(NormalizedString& n) const override {
+    n.filter([](char32_t c) {
+      return !((c >= 0x01 && c <= 0x08) || c == 0x0B || (c >= 0x0E && c <= 0x1F) || c == 0x7F || c == 0x8F ||
+               c == 0x9F);
+    });
+    n.map([](char32_t c) -> char32_t {
+      switch (c) {
+        case 0x09: case 0x0A: case 0x0C: case 0x0D: case 0x1680: case 0x2028: case 0x2029: case 0x2581:
+        case 0xFEFF: case 0xFFFD:
+          return U' ';
+        default:
+          return c >= 0x200B && c <= 0x200F ? U' ' : c;
+      }
+    });
+  }
+};
+
+// normalizers::ByteLevel: every byte becomes its ByteLevel character (as the ByteLevel pre-tokenizer does).
+struct ByteLevelN : Normalizer {
+  void normalize(NormalizedString& n) const override {
+    if (!n.empty()) byte_level_transform(n);
+  }
+};
+
 struct SequenceN : Normalizer {
   std::vector<std::unique_ptr<Normalizer>> items;
   void normalize(NormalizedString& n) const override {
@@ -313,18 +339,62 @@ struct ByteLevelPre : PreTokenizer {
       if (!use_regex) return std::vector<NormalizedString>{n};
       return split(n, find_regex_matches(n.s, *re), SplitBehavior::Isolated);
     });
-    const auto& table = bytes_to_chars();
-    for (auto& n : pieces) {
-      std::vector<std::pair<char32_t, int>> t;
-      t.reserve(n.s.size());
-      for (std::size_t i = 0, len = 0; i < n.s.size(); i += len) {
-        decode_at(n.s, i, &len);
-        for (std::size_t k = 0; k < len; ++k) t.emplace_back(table[static_cast<unsigned char>(n.s[i + k])], k > 0 ? 1 : 0);
-      }
-      n.transform(t, 0);
-    }
+    for (auto& n : pieces) byte_level_transform(n);
   }
 };
+
+// UnicodeScripts (pre_tokenizers/unicode_scripts): a cut wherever the script class changes, the space and
+// unassigned code points ("Any") joining the piece before them. As in the crate, text before the first non-Any
+// character is dropped (" abc" gives only "abc").
+struct ScriptRange {
+  char32_t first, last;
+  int cls;
+};
+constexpr ScriptRange kScriptRanges[] = {
+#include "tokenize/unicode_scripts.inc"
+};
+
+int script_class(char32_t c) {
+  const ScriptRange* end = kScriptRanges + sizeof(kScriptRanges) / sizeof(kScriptRanges[0]);
+  const ScriptRange* it = std::upper_bound(kScriptRanges, end, c, [](char32_t v, const ScriptRange& r) { return v < r.first; });
+  if (it == kScriptRanges) return 0;
+  --it;
+  return c <= it->last ? it->cls : 0;
+}
+
+struct UnicodeScriptsPre : PreTokenizer {
+  void pre_tokenize(std::vector<NormalizedString>& pieces) const override {
+    split_each(pieces, [](NormalizedString& n) {
+      std::vector<std::size_t> cuts;
+      int last = -1;  // none yet
+      for (std::size_t i = 0, len = 0; i < n.s.size(); i += len) {
+        int sc = script_class(decode_at(n.s, i, &len));
+        if (sc == 0) continue;
+        if (sc != last) cuts.push_back(i);
+        last = sc;
+      }
+      cuts.push_back(n.s.size());
+      std::vector<NormalizedString> out;
+      for (std::size_t k = 0; k + 1 < cuts.size(); ++k) out.push_back(n.slice(cuts[k], cuts[k + 1]));
+      return out;
+    });
+  }
+};
+
+}  // namespace
+
+void byte_level_transform(NormalizedString& n) {
+  const auto& table = bytes_to_chars();
+  std::vector<std::pair<char32_t, int>> t;
+  t.reserve(n.s.size());
+  for (std::size_t i = 0, len = 0; i < n.s.size(); i += len) {
+    decode_at(n.s, i, &len);
+    for (std::size_t k = 0; k < len; ++k) t.emplace_back(table[static_cast<unsigned char>(n.s[i + k])], k > 0 ? 1 : 0);
+  }
+  n.transform(t, 0);
+}
+
+namespace {
 
 enum class Prepend { Always, First, Never };
 
@@ -485,21 +555,32 @@ std::vector<Template::Piece> parse_template(const json& a, const Template& t) {
   return out;
 }
 
+// `pre` + e + `post` (special tokens with the given type ids); e keeps its type ids unless `type_id` is set.
+// The crate builds each overflowing piece the same way.
+struct Special {
+  std::pair<std::string, int64_t> token;
+  int64_t type_id;
+};
+Encoding wrap(const Encoding& e, const std::optional<Special>& pre, const Special& post, std::optional<int64_t> type_id) {
+  std::vector<Encoding> parts;
+  if (pre) parts.push_back(special_encoding({pre->token.second}, {pre->token.first}, pre->type_id));
+  parts.push_back(e);
+  parts.back().overflowing.clear();
+  if (type_id) parts.back().type_ids.assign(e.ids.size(), *type_id);
+  parts.push_back(special_encoding({post.token.second}, {post.token.first}, post.type_id));
+  Encoding out = merge_encodings(std::move(parts));
+  for (const auto& o : e.overflowing) out.overflowing.push_back(wrap(o, pre, post, type_id));
+  return out;
+}
+
 struct BertProc : PostProcessor {
   std::pair<std::string, int64_t> sep, cls;
   int64_t added_tokens(bool is_pair) const override { return is_pair ? 3 : 2; }
   std::vector<Encoding> process(std::vector<Encoding> encs, bool add_special) const override {
     if (!add_special) return encs;
     std::vector<Encoding> out;
-    out.push_back(special_encoding({cls.second}, {cls.first}, 0));
-    encs[0].type_ids.assign(encs[0].ids.size(), 0);
-    out.push_back(encs[0]);
-    out.push_back(special_encoding({sep.second}, {sep.first}, 0));
-    if (encs.size() > 1) {
-      encs[1].type_ids.assign(encs[1].ids.size(), 1);
-      out.push_back(encs[1]);
-      out.push_back(special_encoding({sep.second}, {sep.first}, 1));
-    }
+    out.push_back(wrap(encs[0], Special{cls, 0}, Special{sep, 0}, std::nullopt));
+    if (encs.size() > 1) out.push_back(wrap(encs[1], std::nullopt, Special{sep, 1}, std::nullopt));
     return out;
   }
 };
@@ -510,19 +591,16 @@ struct RobertaProc : PostProcessor {
   int64_t added_tokens(bool is_pair) const override { return is_pair ? 4 : 2; }
   std::vector<Encoding> process(std::vector<Encoding> encs, bool add_special) const override {
     for (auto& e : encs) {
-      if (trim_offsets) process_offsets_byte_level(e, add_prefix_space);
-      e.type_ids.assign(e.ids.size(), 0);
+      if (trim_offsets) {
+        process_offsets_byte_level(e, add_prefix_space);
+        for (auto& o : e.overflowing) process_offsets_byte_level(o, add_prefix_space);
+      }
+      e.type_ids.assign(e.ids.size(), 0);  // the crate resets the main encoding only, not its overflowing pieces
     }
     if (!add_special) return encs;
     std::vector<Encoding> out;
-    out.push_back(special_encoding({cls.second}, {cls.first}, 0));
-    out.push_back(encs[0]);
-    out.push_back(special_encoding({sep.second}, {sep.first}, 0));
-    if (encs.size() > 1) {
-      out.push_back(special_encoding({sep.second}, {sep.first}, 0));
-      out.push_back(encs[1]);
-      out.push_back(special_encoding({sep.second}, {sep.first}, 0));
-    }
+    out.push_back(wrap(encs[0], Special{cls, 0}, Special{sep, 0}, 0));
+    if (encs.size() > 1) out.push_back(wrap(encs[1], Special{sep, 0}, Special{sep, 0}, 0));
     return out;
   }
 };
@@ -532,7 +610,10 @@ struct ByteLevelProc : PostProcessor {
   int64_t added_tokens(bool) const override { return 0; }
   std::vector<Encoding> process(std::vector<Encoding> encs, bool) const override {
     if (trim_offsets)
-      for (auto& e : encs) process_offsets_byte_level(e, add_prefix_space);
+      for (auto& e : encs) {
+        process_offsets_byte_level(e, add_prefix_space);
+        for (auto& o : e.overflowing) process_offsets_byte_level(o, add_prefix_space);
+      }
     return encs;
   }
 };
@@ -785,6 +866,45 @@ struct ReplaceDec : Decoder {
   }
 };
 
+// Rust's str::replace (an empty pattern matches at every char boundary).
+std::string replace_all(std::string_view s, std::string_view from, std::string_view to) {
+  std::string out;
+  if (from.empty()) {
+    for (std::size_t i = 0, len = 0; i < s.size(); i += len) {
+      out += to;
+      decode_at(s, i, &len);
+      out.append(s.substr(i, len));
+    }
+    out += to;
+    return out;
+  }
+  std::size_t pos = 0;
+  for (std::size_t p = s.find(from); p != std::string_view::npos; p = s.find(from, pos)) {
+    out.append(s.substr(pos, p - pos));
+    out += to;
+    pos = p + from.size();
+  }
+  out.append(s.substr(pos));
+  return out;
+}
+
+// decoders::CTC: repeated tokens collapse to one, the pad token disappears, then (cleanup) the WordPiece
+// cleanup rules and the word delimiter becomes a space; empty results are dropped.
+struct CTCDec : Decoder {
+  std::string pad_token = "<pad>", word_delimiter = "|";
+  bool cleanup = true;
+  std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      if (i > 0 && tokens[i] == tokens[i - 1]) continue;
+      std::string t = replace_all(tokens[i], pad_token, "");
+      if (cleanup) t = replace_all(wordpiece_cleanup(t), word_delimiter, " ");
+      if (!t.empty()) out.push_back(std::move(t));
+    }
+    return out;
+  }
+};
+
 struct SequenceDec : Decoder {
   std::vector<std::unique_ptr<Decoder>> items;
   std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
@@ -828,18 +948,57 @@ void process_offsets_byte_level(Encoding& e, bool add_prefix_space) {
   }
 }
 
+namespace {
+
+void append_fields(Encoding& a, const Encoding& b) {
+  auto app = [](auto& x, const auto& y) { x.insert(x.end(), y.begin(), y.end()); };
+  app(a.ids, b.ids);
+  app(a.type_ids, b.type_ids);
+  app(a.attention_mask, b.attention_mask);
+  app(a.special_tokens_mask, b.special_tokens_mask);
+  app(a.tokens, b.tokens);
+  app(a.offsets, b.offsets);
+  app(a.sequence_ids, b.sequence_ids);
+}
+
+Encoding fields_of(const Encoding& e) {
+  Encoding c;
+  append_fields(c, e);
+  return c;
+}
+
+// Encoding::merge_with of the crate (growing_offsets false): the overflowing pieces of the result are, in this
+// order, each of ours followed by `pair` and by each of its pieces, then we followed by each of its pieces. (The
+// crate also keeps pieces of pieces, which nothing reads; they are dropped here.)
+void merge_with(Encoding& self, const Encoding& pair) {
+  // A pair cut with a large stride multiplies its pieces (n1 * n2): refuse what would not fit in memory.
+  constexpr std::size_t kMaxPieces = std::size_t{1} << 20;
+  std::size_t pieces = self.overflowing.size() * (1 + pair.overflowing.size()) + pair.overflowing.size();
+  if (pieces > kMaxPieces)
+    throw_error(ErrorKind::InvalidArgument, "truncation would produce " + std::to_string(pieces) +
+                                                " overflowing pieces (more than 2^20); use a smaller stride");
+  std::vector<Encoding> ovs;
+  for (const auto& so : self.overflowing) {
+    ovs.push_back(fields_of(so));
+    append_fields(ovs.back(), pair);
+    for (const auto& po : pair.overflowing) {
+      ovs.push_back(fields_of(so));
+      append_fields(ovs.back(), po);
+    }
+  }
+  for (const auto& po : pair.overflowing) {
+    ovs.push_back(fields_of(self));
+    append_fields(ovs.back(), po);
+  }
+  append_fields(self, pair);
+  self.overflowing = std::move(ovs);
+}
+
+}  // namespace
+
 Encoding merge_encodings(std::vector<Encoding> encs) {
   Encoding out;
-  for (auto& e : encs) {
-    auto app = [](auto& a, const auto& b) { a.insert(a.end(), b.begin(), b.end()); };
-    app(out.ids, e.ids);
-    app(out.type_ids, e.type_ids);
-    app(out.attention_mask, e.attention_mask);
-    app(out.special_tokens_mask, e.special_tokens_mask);
-    app(out.tokens, e.tokens);
-    app(out.offsets, e.offsets);
-    app(out.sequence_ids, e.sequence_ids);
-  }
+  for (auto& e : encs) merge_with(out, e);
   return out;
 }
 
@@ -874,6 +1033,8 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j) {
     n->content = get_or<std::string>(j, "content", "");
     return n;
   }
+  if (t == "Nmt") return std::make_unique<NmtN>();
+  if (t == "ByteLevel") return std::make_unique<ByteLevelN>();
   if (t == "Prepend") {
     auto n = std::make_unique<PrependN>();
     n->prepend = get_or<std::string>(j, "prepend", "");
@@ -946,6 +1107,7 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j) {
     p->behavior = get_or<bool>(j, "individual_digits", false) ? SplitBehavior::Isolated : SplitBehavior::Contiguous;
     return p;
   }
+  if (t == "UnicodeScripts") return std::make_unique<UnicodeScriptsPre>();
   if (t == "CharDelimiterSplit") {
     auto p = std::make_unique<DelimiterPre>();
     p->delim = get_or<std::string>(j, "delimiter", " ");
@@ -1037,6 +1199,15 @@ std::unique_ptr<Decoder> make_decoder(const json& j) {
   }
   if (t == "ByteFallback") return std::make_unique<ByteFallbackDec>();
   if (t == "Fuse") return std::make_unique<FuseDec>();
+  if (t == "CTC") {
+    auto d = std::make_unique<CTCDec>();
+    d->pad_token = get_or<std::string>(j, "pad_token", "<pad>");
+    d->word_delimiter = get_or<std::string>(j, "word_delimiter_token", "|");
+    d->cleanup = get_or<bool>(j, "cleanup", true);
+    validate_utf8(d->pad_token, "CTC pad_token");
+    validate_utf8(d->word_delimiter, "CTC word_delimiter_token");
+    return d;
+  }
   if (t == "Strip") {
     auto d = std::make_unique<StripDec>();
     d->content = single_char(get_or<std::string>(j, "content", " "), "Strip content");

@@ -155,6 +155,8 @@ std::unique_ptr<Model> make_wordpiece(std::unordered_map<std::string, int64_t> v
 // ByteLevel's byte <-> char table.
 const std::vector<char32_t>& bytes_to_chars();
 void process_offsets_byte_level(Encoding& e, bool add_prefix_space);
+// Every byte of n becomes its ByteLevel character (ByteLevel pre-tokenizer and normalizer).
+void byte_level_transform(NormalizedString& n);
 Encoding merge_encodings(std::vector<Encoding> encs);
 
 struct AddedToken {

@@ -184,30 +184,65 @@ Encoding Tokenizer::Impl::encode_sequence(std::string_view text, int64_t type_id
 
 namespace {
 
-void truncate_one(Encoding& e, std::size_t max_len, Side dir) {
-  if (e.ids.size() <= max_len) return;
-  auto cut = [&](auto& v) {
-    if (dir == Side::Right) {
-      v.resize(max_len);
-    } else {
-      v.erase(v.begin(), v.end() - static_cast<std::ptrdiff_t>(max_len));
+// Encoding::truncate of the crate: keeps max_len tokens and moves the rest into `overflowing`, in pieces of
+// max_len tokens that each overlap the previous one by `stride` (from the right end for Side::Left).
+void truncate_one(Encoding& e, std::size_t max_len, std::size_t stride, Side dir) {
+  std::size_t len = e.ids.size();
+  if (max_len >= len) return;
+  if (max_len == 0) {
+    Encoding whole = std::move(e);
+    whole.overflowing.clear();
+    e = Encoding{};
+    e.overflowing.push_back(std::move(whole));
+    return;
+  }
+  if (stride >= max_len)
+    throw_error(ErrorKind::InvalidArgument,
+                "truncation stride " + std::to_string(stride) + " must be smaller than the " + std::to_string(max_len) +
+                    " tokens left to this sequence (max_length minus the special tokens, shared between a pair)");
+  std::size_t step = max_len - stride;
+  std::vector<Offsets> parts;
+  if (dir == Side::Right) {
+    for (std::size_t start = 0; start < len; start += step) {
+      std::size_t stop = std::min(start + max_len, len);
+      parts.emplace_back(start, stop);
+      if (stop == len) break;
     }
+  } else {
+    for (std::size_t k = 0; k < len; k += step) {
+      std::size_t stop = len - k;
+      std::size_t start = stop < max_len ? 0 : stop - max_len;
+      parts.emplace_back(start, stop);
+      if (start == 0) break;
+    }
+  }
+  auto piece = [&](Offsets r) {
+    Encoding o;
+    auto cut = [&](auto& dst, const auto& src) {
+      dst.assign(src.begin() + static_cast<std::ptrdiff_t>(r.first), src.begin() + static_cast<std::ptrdiff_t>(r.second));
+    };
+    cut(o.ids, e.ids);
+    cut(o.type_ids, e.type_ids);
+    cut(o.attention_mask, e.attention_mask);
+    cut(o.special_tokens_mask, e.special_tokens_mask);
+    cut(o.tokens, e.tokens);
+    cut(o.offsets, e.offsets);
+    cut(o.sequence_ids, e.sequence_ids);
+    return o;
   };
-  cut(e.ids);
-  cut(e.type_ids);
-  cut(e.attention_mask);
-  cut(e.special_tokens_mask);
-  cut(e.tokens);
-  cut(e.offsets);
-  cut(e.sequence_ids);
+  Encoding out = piece(parts[0]);
+  for (std::size_t i = 1; i < parts.size(); ++i) out.overflowing.push_back(piece(parts[i]));
+  e = std::move(out);
 }
 
 void truncate(Encoding& a, std::optional<Encoding>& b, const TruncationParams& p, int64_t max_length) {
   if (max_length < 0) throw_error(ErrorKind::InvalidArgument, "truncation max_length is smaller than the special tokens added");
+  if (p.stride < 0) throw_error(ErrorKind::InvalidArgument, "truncation stride must not be negative");
   auto max_len = static_cast<std::size_t>(max_length);
+  auto stride = static_cast<std::size_t>(p.stride);
   if (max_len == 0) {
-    truncate_one(a, 0, p.direction);
-    if (b) truncate_one(*b, 0, p.direction);
+    truncate_one(a, 0, stride, p.direction);
+    if (b) truncate_one(*b, 0, stride, p.direction);
     return;
   }
   std::size_t total = a.size() + (b ? b->size() : 0);
@@ -215,7 +250,7 @@ void truncate(Encoding& a, std::optional<Encoding>& b, const TruncationParams& p
   std::size_t to_remove = total - max_len;
   if (p.strategy == TruncationStrategy::LongestFirst) {
     if (!b) {
-      truncate_one(a, total - to_remove, p.direction);
+      truncate_one(a, total - to_remove, stride, p.direction);
       return;
     }
     std::size_t n1 = a.size(), n2 = b->size();
@@ -231,8 +266,8 @@ void truncate(Encoding& a, std::optional<Encoding>& b, const TruncationParams& p
       n2 = n1 + max_len % 2;
     }
     if (swap) std::swap(n1, n2);
-    truncate_one(a, n1, p.direction);
-    truncate_one(*b, n2, p.direction);
+    truncate_one(a, n1, stride, p.direction);
+    truncate_one(*b, n2, stride, p.direction);
     return;
   }
   Encoding* target = &a;
@@ -241,14 +276,17 @@ void truncate(Encoding& a, std::optional<Encoding>& b, const TruncationParams& p
     target = &*b;
   }
   if (target->size() > to_remove) {
-    truncate_one(*target, target->size() - to_remove, p.direction);
+    truncate_one(*target, target->size() - to_remove, stride, p.direction);
   } else {
     throw_error(ErrorKind::InvalidArgument,
                 "Truncation error: Sequence to truncate too short to respect the provided max_length");
   }
 }
 
+constexpr int64_t kWholeSequence = INT64_MIN;
+
 void pad_one(Encoding& e, std::size_t target, const PaddingParams& p) {
+  for (auto& o : e.overflowing) pad_one(o, target, p);  // the crate pads the overflowing pieces first
   if (e.size() >= target) return;
   std::size_t n = target - e.size();
   auto pad = [&](auto& v, const auto& value) {
@@ -264,7 +302,7 @@ void pad_one(Encoding& e, std::size_t target, const PaddingParams& p) {
   pad(e.special_tokens_mask, int64_t{1});
   pad(e.tokens, p.pad_token);
   pad(e.offsets, std::pair<int64_t, int64_t>{0, 0});
-  pad(e.sequence_ids, int64_t{-1});
+  pad(e.sequence_ids, !e.sequence_ids.empty() && e.sequence_ids[0] == kWholeSequence ? kWholeSequence : int64_t{-1});
 }
 
 void pad(std::vector<Encoding>& encs, const PaddingParams& padding) {
@@ -282,6 +320,20 @@ void pad(std::vector<Encoding>& encs, const PaddingParams& padding) {
   for (auto& e : encs) pad_one(e, len, padding);
 }
 
+// Marks, until finish_sequence_ids, the tokens of an encoding that kept no sequence ranges in the crate: without a
+// post-processor, a single sequence, and the overflowing pieces of a pair whose first part is a piece. The
+// crate's Encoding::sequence_ids then reports sequence 0 for every token, padding included.
+void whole_sequence(Encoding& e) {
+  e.sequence_ids.assign(e.ids.size(), kWholeSequence);
+  for (auto& o : e.overflowing) whole_sequence(o);
+}
+
+void finish_sequence_ids(Encoding& e) {
+  for (auto& v : e.sequence_ids)
+    if (v == kWholeSequence) v = 0;
+  for (auto& o : e.overflowing) finish_sequence_ids(o);
+}
+
 }  // namespace
 
 Encoding Tokenizer::Impl::post_process(Encoding a, std::optional<Encoding> b, bool add_special_tokens,
@@ -293,11 +345,28 @@ Encoding Tokenizer::Impl::post_process(Encoding a, std::optional<Encoding> b, bo
     if (add_special_tokens && n_added > 0) max_length -= n_added;
     truncate(a, b, *truncation, max_length);
   }
+  const std::size_t a_pieces = a.overflowing.size(), b_pieces = b ? b->overflowing.size() : 0;
+  const bool pair = b.has_value();
   std::vector<Encoding> encs;
   encs.push_back(std::move(a));
   if (b) encs.push_back(std::move(*b));
   Encoding out = tok::merge_encodings(post_processor ? post_processor->process(std::move(encs), add_special_tokens)
                                                      : std::move(encs));
+  if (!post_processor && !pair) whole_sequence(out);
+  if (!post_processor && pair) {
+    // default_process gives the two main encodings their sequence ranges, not the pieces: a piece of the first
+    // sequence combined with anything has one range or none (sequence 0 everywhere); the first sequence combined
+    // with a piece of the second has only the first's range.
+    std::size_t first_group = a_pieces * (1 + b_pieces);
+    for (std::size_t k = 0; k < out.overflowing.size(); ++k) {
+      if (k < first_group) {
+        whole_sequence(out.overflowing[k]);
+      } else {
+        for (auto& v : out.overflowing[k].sequence_ids)
+          if (v == 1) v = -1;
+      }
+    }
+  }
   if (padding) {
     std::vector<Encoding> one{std::move(out)};
     pad(one, *padding);
@@ -310,20 +379,35 @@ Tokenizer::Tokenizer(std::shared_ptr<const Impl> impl, std::optional<TruncationP
                      std::optional<PaddingParams> padding)
     : impl_(std::move(impl)), truncation_(std::move(truncation)), padding_(std::move(padding)) {}
 
-Encoding Tokenizer::encode(std::string_view text, std::optional<std::string_view> pair, bool add_special_tokens) const {
+namespace {
+
+// encode() before finish_sequence_ids (the batch pads first).
+Encoding encode_unfinished(const Tokenizer::Impl& impl, std::string_view text, std::optional<std::string_view> pair,
+                           bool add_special_tokens, const std::optional<TruncationParams>& truncation,
+                           const std::optional<PaddingParams>& padding) {
   tok::validate_utf8(text, "text");
   if (pair) tok::validate_utf8(*pair, "pair text");
-  Encoding a = impl_->encode_sequence(text, 0);
+  Encoding a = impl.encode_sequence(text, 0);
   std::optional<Encoding> b;
-  if (pair) b = impl_->encode_sequence(*pair, 1);
-  return impl_->post_process(std::move(a), std::move(b), add_special_tokens, truncation_, padding_);
+  if (pair) b = impl.encode_sequence(*pair, 1);
+  return impl.post_process(std::move(a), std::move(b), add_special_tokens, truncation, padding);
+}
+
+}  // namespace
+
+Encoding Tokenizer::encode(std::string_view text, std::optional<std::string_view> pair, bool add_special_tokens) const {
+  Encoding e = encode_unfinished(*impl_, text, pair, add_special_tokens, truncation_, padding_);
+  finish_sequence_ids(e);
+  return e;
 }
 
 std::vector<Encoding> Tokenizer::encode_batch(const std::vector<std::string>& texts, bool add_special_tokens) const {
   std::vector<Encoding> out;
   out.reserve(texts.size());
-  for (const auto& t : texts) out.push_back(encode(t, std::nullopt, add_special_tokens));
+  for (const auto& t : texts)
+    out.push_back(encode_unfinished(*impl_, t, std::nullopt, add_special_tokens, truncation_, padding_));
   if (padding_) pad(out, *padding_);
+  for (auto& e : out) finish_sequence_ids(e);
   return out;
 }
 
@@ -331,8 +415,10 @@ std::vector<Encoding> Tokenizer::encode_batch(const std::vector<std::pair<std::s
                                               bool add_special_tokens) const {
   std::vector<Encoding> out;
   out.reserve(pairs.size());
-  for (const auto& [a, b] : pairs) out.push_back(encode(a, std::string_view(b), add_special_tokens));
+  for (const auto& [a, b] : pairs)
+    out.push_back(encode_unfinished(*impl_, a, std::string_view(b), add_special_tokens, truncation_, padding_));
   if (padding_) pad(out, *padding_);
+  for (auto& e : out) finish_sequence_ids(e);
   return out;
 }
 
@@ -383,7 +469,20 @@ int64_t Tokenizer::vocab_size() const {
   return n;
 }
 
-void Tokenizer::set_truncation(std::optional<TruncationParams> t) { truncation_ = std::move(t); }
+void Tokenizer::set_truncation(std::optional<TruncationParams> t) {
+  if (t) {
+    if (t->max_length < 0) throw_error(ErrorKind::InvalidArgument, "truncation max_length must not be negative");
+    if (t->stride < 0) throw_error(ErrorKind::InvalidArgument, "truncation stride must not be negative");
+    // TokenizerImpl::with_truncation: the stride must fit what a single sequence keeps beside its special tokens.
+    int64_t effective = std::max<int64_t>(0, t->max_length - num_special_tokens_to_add(false));
+    if (effective < t->stride)
+      throw_error(ErrorKind::InvalidArgument, "truncation stride " + std::to_string(t->stride) +
+                                                  " is larger than the effective max length " + std::to_string(effective) +
+                                                  " (max_length " + std::to_string(t->max_length) + " minus " +
+                                                  std::to_string(num_special_tokens_to_add(false)) + " special tokens)");
+  }
+  truncation_ = std::move(t);
+}
 void Tokenizer::set_padding(std::optional<PaddingParams> p) { padding_ = std::move(p); }
 const std::optional<TruncationParams>& Tokenizer::truncation() const { return truncation_; }
 const std::optional<PaddingParams>& Tokenizer::padding() const { return padding_; }
@@ -447,6 +546,8 @@ Tokenizer Tokenizer::from_json(std::string_view text, const std::string& name) {
       TruncationParams p;
       p.max_length = tok::integer_or(t, "max_length", 512, "truncation.max_length");
       p.stride = tok::integer_or(t, "stride", 0, "truncation.stride");
+      if (p.max_length < 0 || p.stride < 0)
+        throw_error(ErrorKind::Format, "truncation.max_length and truncation.stride must not be negative");
       std::string s = t.value("strategy", std::string("LongestFirst"));
       p.strategy = s == "OnlyFirst" ? TruncationStrategy::OnlyFirst
                    : s == "OnlySecond" ? TruncationStrategy::OnlySecond
@@ -485,6 +586,23 @@ std::string read_limited(const std::string& path) {
   return read_text_file(path);
 }
 }  // namespace tok
+
+std::vector<Encoding> flatten_overflowing(const std::vector<Encoding>& encodings, std::vector<int64_t>* sample_of) {
+  std::vector<Encoding> out;
+  if (sample_of) sample_of->clear();
+  for (std::size_t i = 0; i < encodings.size(); ++i) {
+    Encoding main = encodings[i];
+    std::vector<Encoding> rest = std::move(main.overflowing);
+    main.overflowing.clear();
+    out.push_back(std::move(main));
+    for (auto& o : rest) {
+      o.overflowing.clear();
+      out.push_back(std::move(o));
+    }
+    if (sample_of) sample_of->insert(sample_of->end(), 1 + rest.size(), static_cast<int64_t>(i));
+  }
+  return out;
+}
 
 Tokenizer Tokenizer::from_file(const std::string& path) { return from_json(tok::read_limited(path), path); }
 
