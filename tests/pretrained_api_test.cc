@@ -126,6 +126,42 @@ TEST_P(Api, HeadMaskInForward) {
   for (const auto& e : f->entries()) expect_close(out.get(e.name), f->get(e.name), 1e-5, c.name + " " + e.name);
 }
 
+// prune_heads(c.rec["prune_spec"]) on `m`: shapes, parameter count and
+// config.pruned_heads as the reference records them, outputs within 1e-5 of the
+// pruned reference `ref`, pruning again is a no-op, and save -> load keeps
+// pruned_heads (as transformers writes it, `ref_config`) and the outputs.
+void expect_prunes_like_reference(const ApiCase& c, Model& m, const TensorSource& ref, const fs::path& ref_config) {
+  HeadsToPrune spec;
+  for (auto it = c.rec["prune_spec"].begin(); it != c.rec["prune_spec"].end(); ++it)
+    spec[std::stoll(it.key())] = it->get<std::vector<int64_t>>();
+  prune_heads(m, spec);
+  for (auto it = c.rec["pruned_shapes"].begin(); it != c.rec["pruned_shapes"].end(); ++it) {
+    ASSERT_TRUE(m.params().index_of(it.key())) << it.key();
+    EXPECT_EQ(m.params().value(it.key()).shape(), it->get<Shape>()) << it.key();
+  }
+  EXPECT_EQ(num_parameters(m), c.rec["pruned_num_parameters"].get<int64_t>());
+  EXPECT_EQ(*m.config().find("pruned_heads"), c.rec["pruned_heads"]);
+  ModelInputs in = read_inputs(c.model_dir);
+  in.output_hidden_states = true;
+  auto expect_ref = [&](const Outputs& out, const std::string& what) {
+    for (const auto& e : ref.entries()) expect_close(out.get(e.name), ref.get(e.name), 1e-5, c.name + " " + what + " " + e.name);
+  };
+  expect_ref(m.forward(in), "pruned");
+  prune_heads(m, spec);  // already pruned: a no-op
+  EXPECT_EQ(*m.config().find("pruned_heads"), c.rec["pruned_heads"]);
+  expect_ref(m.forward(in), "re-pruned");
+
+  TempDir tmp;
+  write_model_directory(m, tmp.path().string());
+  auto cfg = nlohmann::json::parse(read_text_file(tmp.file("config.json")));
+  auto ref_cfg = nlohmann::json::parse(read_text_file(ref_config.string()));
+  EXPECT_EQ(cfg["pruned_heads"], ref_cfg["pruned_heads"]);
+  LoadedModel back = load_pretrained(tmp.path().string(), c.rec["class"].get<std::string>());
+  EXPECT_TRUE(back.info.missing_keys.empty());
+  EXPECT_TRUE(back.info.unexpected_keys.empty());
+  expect_ref(back.model->forward(in), "reloaded");
+}
+
 TEST_P(Api, PruneHeads) {
   const ApiCase& c = GetParam();
   auto m = load(c);
@@ -133,38 +169,7 @@ TEST_P(Api, PruneHeads) {
     expect_error([&] { prune_heads(*m, {{0, {1}}}); }, ErrorKind::Unsupported, {"prune_heads"});
     return;
   }
-  HeadsToPrune spec;
-  for (auto it = c.rec["prune_spec"].begin(); it != c.rec["prune_spec"].end(); ++it)
-    spec[std::stoll(it.key())] = it->get<std::vector<int64_t>>();
-  prune_heads(*m, spec);
-  for (auto it = c.rec["pruned_shapes"].begin(); it != c.rec["pruned_shapes"].end(); ++it) {
-    ASSERT_TRUE(m->params().index_of(it.key())) << it.key();
-    EXPECT_EQ(m->params().value(it.key()).shape(), it->get<Shape>()) << it.key();
-  }
-  EXPECT_EQ(num_parameters(*m), c.rec["pruned_num_parameters"].get<int64_t>());
-  EXPECT_EQ(*m->config().find("pruned_heads"), c.rec["pruned_heads"]);
-  ModelInputs in = read_inputs(c.model_dir);
-  in.output_hidden_states = true;
-  Outputs out = m->forward(in);
-  auto ref = api_file(c, ".pruned.safetensors");
-  for (const auto& e : ref->entries()) expect_close(out.get(e.name), ref->get(e.name), 1e-5, c.name + " pruned " + e.name);
-
-  // Pruning again merges with what is recorded (already-pruned heads are skipped).
-  prune_heads(*m, spec);
-  EXPECT_EQ(*m->config().find("pruned_heads"), c.rec["pruned_heads"]);
-  expect_close(m->forward(in).get("logits"), ref->get("logits"), 1e-5, "re-prune is a no-op");
-
-  // save -> load_pretrained -> the same outputs; config.json as transformers writes pruned_heads.
-  TempDir tmp;
-  write_model_directory(*m, tmp.path().string());
-  auto cfg = nlohmann::json::parse(read_text_file(tmp.file("config.json")));
-  auto ref_cfg = nlohmann::json::parse(read_text_file((api_dir() / (c.name + ".pruned_config.json")).string()));
-  EXPECT_EQ(cfg["pruned_heads"], ref_cfg["pruned_heads"]);
-  LoadedModel back = load_pretrained(tmp.path().string(), c.rec["class"].get<std::string>());
-  EXPECT_TRUE(back.info.missing_keys.empty());
-  EXPECT_TRUE(back.info.unexpected_keys.empty());
-  Outputs out2 = back.model->forward(in);
-  for (const auto& e : ref->entries()) expect_close(out2.get(e.name), ref->get(e.name), 1e-5, c.name + " reloaded " + e.name);
+  expect_prunes_like_reference(c, *m, *api_file(c, ".pruned.safetensors"), api_dir() / (c.name + ".pruned_config.json"));
 
   // A head mask on a pruned model: transformers fails to broadcast; hfx says so.
   ModelInputs hm = read_inputs(c.model_dir);
@@ -287,36 +292,9 @@ class ApiPrune : public ::testing::TestWithParam<ApiCase> {};
 TEST_P(ApiPrune, MatchesThePrunedReference) {
   const ApiCase& c = GetParam();
   auto m = load(c);
-  HeadsToPrune spec;
-  for (auto it = c.rec["prune_spec"].begin(); it != c.rec["prune_spec"].end(); ++it)
-    spec[std::stoll(it.key())] = it->get<std::vector<int64_t>>();
-  prune_heads(*m, spec);
-  for (auto it = c.rec["pruned_shapes"].begin(); it != c.rec["pruned_shapes"].end(); ++it) {
-    ASSERT_TRUE(m->params().index_of(it.key())) << it.key();
-    EXPECT_EQ(m->params().value(it.key()).shape(), it->get<Shape>()) << it.key();
-  }
-  EXPECT_EQ(num_parameters(*m), c.rec["pruned_num_parameters"].get<int64_t>());
-  EXPECT_EQ(*m->config().find("pruned_heads"), c.rec["pruned_heads"]);
-  ModelInputs in = read_inputs(c.model_dir);
-  in.output_hidden_states = true;
-  auto ref = open_safetensors((prune_dir() / (c.name + ".pruned.safetensors")).string());
-  Outputs out = m->forward(in);
-  for (const auto& e : ref->entries()) expect_close(out.get(e.name), ref->get(e.name), 1e-5, c.name + " pruned " + e.name);
-  prune_heads(*m, spec);  // already pruned: a no-op
-  for (const auto& e : ref->entries()) expect_close(m->forward(in).get(e.name), ref->get(e.name), 1e-5, c.name + " re-pruned " + e.name);
-
-  // save -> load: config.json carries pruned_heads as transformers writes it, and the load re-applies
-  // them (for T5 the reference itself cannot reload: its inner T5Stack has no _prune_heads).
-  TempDir tmp;
-  write_model_directory(*m, tmp.path().string());
-  auto cfg = nlohmann::json::parse(read_text_file(tmp.file("config.json")));
-  auto ref_cfg = nlohmann::json::parse(read_text_file((prune_dir() / (c.name + ".pruned_config.json")).string()));
-  EXPECT_EQ(cfg["pruned_heads"], ref_cfg["pruned_heads"]);
-  LoadedModel back = load_pretrained(tmp.path().string(), c.rec["class"].get<std::string>());
-  EXPECT_TRUE(back.info.missing_keys.empty());
-  EXPECT_TRUE(back.info.unexpected_keys.empty());
-  Outputs out2 = back.model->forward(in);
-  for (const auto& e : ref->entries()) expect_close(out2.get(e.name), ref->get(e.name), 1e-5, c.name + " reloaded " + e.name);
+  // (For T5 the reference itself cannot reload a pruned model: its inner T5Stack has no _prune_heads.)
+  expect_prunes_like_reference(c, *m, *open_safetensors((prune_dir() / (c.name + ".pruned.safetensors")).string()),
+                               prune_dir() / (c.name + ".pruned_config.json"));
 
   // A full-size head mask on a pruned model: the reference fails to broadcast; hfx says so.
   const int64_t H = c.rec["num_heads"].get<int64_t>();

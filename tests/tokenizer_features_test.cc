@@ -11,6 +11,7 @@
 #include "hfx/error.h"
 #include "hfx/tokenizer.h"
 #include "test_util.h"
+#include "tokenizer_test_util.h"
 
 namespace {
 
@@ -19,18 +20,9 @@ namespace fs = std::filesystem;
 using hfx::ErrorKind;
 using hfx::testing::expect_error;
 
-fs::path tok_dir() { return hfx::testing::fixtures_dir() / "tokenizers"; }
-
-json read_json(const fs::path& p) {
-  std::ifstream f(p);
-  EXPECT_TRUE(f.good()) << p;
-  return json::parse(f);
-}
-
-const std::vector<std::string>& corpus() {
-  static const std::vector<std::string> c = read_json(tok_dir() / "corpus.json").get<std::vector<std::string>>();
-  return c;
-}
+using hfx::testing::corpus;
+using hfx::testing::read_json;
+using hfx::testing::tok_dir;
 
 // A committed tokenizer.json with some top-level parts replaced (as the fixture script built it).
 hfx::Tokenizer tokenizer_with(const std::string& kind, const json& replace) {
@@ -42,14 +34,7 @@ hfx::Tokenizer tokenizer_with(const std::string& kind, const json& replace) {
   return t;
 }
 
-std::vector<int64_t> flat(const std::vector<std::pair<int64_t, int64_t>>& offsets) {
-  std::vector<int64_t> v;
-  for (const auto& [a, b] : offsets) {
-    v.push_back(a);
-    v.push_back(b);
-  }
-  return v;
-}
+using hfx::testing::flat_offsets;
 
 struct Mismatches {
   int count = 0;
@@ -64,7 +49,7 @@ void check(Mismatches& mm, const std::string& what, const json& r, const hfx::En
   };
   cmp("ids", e.ids);
   cmp("type_ids", e.type_ids);
-  cmp("offsets", flat(e.offsets));
+  cmp("offsets", flat_offsets(e.offsets));
   cmp("special", e.special_tokens_mask);
   cmp("attention", e.attention_mask);
   cmp("seq", e.sequence_ids);
@@ -262,7 +247,7 @@ TEST(TokenizerComponents, MatchReference) {
       const std::string what = name + " on corpus[" + std::to_string(sample[k]) + "]";
       if (comp.contains("ids")) {
         if (comp["ids"][k] != json(e.ids)) mm.add(what + " ids", comp["ids"][k], e.ids);
-        if (comp["offsets"][k] != json(flat(e.offsets))) mm.add(what + " offsets", comp["offsets"][k], flat(e.offsets));
+        if (comp["offsets"][k] != json(flat_offsets(e.offsets))) mm.add(what + " offsets", comp["offsets"][k], flat_offsets(e.offsets));
       }
       std::string d = tok.decode(e.ids);
       if (comp["decode"][k] != d) mm.add(what + " decode", comp["decode"][k], d);
@@ -288,7 +273,7 @@ TEST(TokenizerComponents, UnicodeScriptsQuirks) {
   json pre = {{"type", "UnicodeScripts"}};
   json j = {{"model", {{"type", "WordLevel"}, {"vocab", {{"[UNK]", 0}}}, {"unk_token", "[UNK]"}}}, {"pre_tokenizer", pre}};
   hfx::Tokenizer tok = hfx::Tokenizer::from_json(j.dump());
-  auto offs = [&](const std::string& s) { return flat(tok.encode(s).offsets); };
+  auto offs = [&](const std::string& s) { return flat_offsets(tok.encode(s).offsets); };
   EXPECT_EQ(offs(" abc"), (std::vector<int64_t>{1, 4}));
   EXPECT_EQ(offs("abc ΑΒΓ abc"), (std::vector<int64_t>{0, 4, 4, 8, 8, 11}));
   EXPECT_EQ(offs("ひらがなカタカナ漢字ー"), (std::vector<int64_t>{0, 11}));

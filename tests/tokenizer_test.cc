@@ -8,33 +8,18 @@
 
 #include "hfx/tokenizer.h"
 #include "test_util.h"
+#include "tokenizer_test_util.h"
 
 namespace {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-fs::path tok_dir() { return hfx::testing::fixtures_dir() / "tokenizers"; }
+using hfx::testing::corpus;
+using hfx::testing::read_json;
+using hfx::testing::tok_dir;
 
-json read_json(const fs::path& p) {
-  std::ifstream f(p);
-  EXPECT_TRUE(f.good()) << p;
-  return json::parse(f);
-}
-
-const std::vector<std::string>& corpus() {
-  static const std::vector<std::string> c = read_json(tok_dir() / "corpus.json").get<std::vector<std::string>>();
-  return c;
-}
-
-std::vector<int64_t> flat_offsets(const hfx::Encoding& e) {
-  std::vector<int64_t> v;
-  for (const auto& [a, b] : e.offsets) {
-    v.push_back(a);
-    v.push_back(b);
-  }
-  return v;
-}
+std::vector<int64_t> flat_offsets(const hfx::Encoding& e) { return hfx::testing::flat_offsets(e.offsets); }
 
 std::string show(const std::string& s) {
   std::string o;
