@@ -89,7 +89,10 @@ const std::vector<ArchRules>& arch_rules() {
       {{"bert"}, {{"cls.predictions.", "mlm___cls.predictions."}, {"cls.seq_relationship.", "nsp___cls.seq_relationship."}}, {}, "_._", {}},
       // TFAlbertMLMHead holds both `bias` and `decoder/bias`.
       {{"albert"}, {}, {"predictions.decoder.bias"}, "_._", {}},
-      {{"gpt2", "openai-gpt"}, {}, {}, "_._", {"c_attn", "c_proj", "c_fc"}},
+      {{"gpt2"}, {}, {}, "_._", {"c_attn", "c_proj", "c_fc"}},
+      // TFOpenAIGPTMainLayer: tokens_embed is a TFSharedEmbeddings ("weight"),
+      // positions_embed a Keras Embedding ("embeddings").
+      {{"openai-gpt"}, {}, {}, "_._", {"c_attn", "c_proj", "c_fc"}, {"tokens_embed"}},
       // TFMistralDecoderLayer(name=f"layers.{i}").
       {{"mistral"}, {}, {}, ".", {}},
       // TFXLMPredLayer(name="pred_layer_._proj"); the word table is TFSharedEmbeddings' "weight".
@@ -112,7 +115,7 @@ const std::vector<ArchRules>& arch_rules() {
 std::string embedding_leaf(const std::string& module) {
   if (module == "word_embeddings") return "weight";  // TF*Embeddings: add_weight("weight") under "word_embeddings"
   if (ends_with(module, "embeddings") || module == "wte" || module == "wpe" || module == "embed_tokens" ||
-      module == "embed_positions" || module == "relative_attention_bias")  // Keras Embeddings (BART, T5)
+      module == "embed_positions" || module == "positions_embed" || module == "relative_attention_bias")  // Keras Embeddings (BART, T5)
     return "embeddings";
   return {};
 }
