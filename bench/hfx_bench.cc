@@ -10,8 +10,11 @@
 //     quit
 //   hfx_bench load <dir> [tf|flax]   from_pretrained + one forward (b1 s128) in a fresh process:
 //                                    prints {"first_output_s":..,"peak_rss_mb":..}
-//   hfx_bench convert <tf1 dir> <out dir>   TF1 checkpoint -> model.safetensors (+config.json):
-//                                    prints {"seconds":..,"bytes":..,"peak_rss_mb":..}
+//   hfx_bench convert <src dir> <out dir> [tf|flax|pt] [stream|load]   a checkpoint (TF1 / tf_model.h5 with
+//                                    tf, the default) -> model.safetensors (+config.json); stream:
+//                                    convert_model_directory, load: from_pretrained + write_model_directory;
+//                                    prints {"seconds":..,"bytes":..,"peak_rss_mb":..,"start_rss_mb":..,
+//                                    "largest_tensor_mb":..} (MB = MiB, as peak_rss_mb)
 //
 // Input ids are the same deterministic sequence the Python side uses: id(i) = (i*7919 + 13) % vocab.
 #include <oneapi/dnnl/dnnl.h>
@@ -19,6 +22,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -29,6 +33,7 @@
 
 #include "hfx/error.h"
 #include "hfx/generate.h"
+#include "hfx/io.h"
 #include "hfx/model.h"
 #include "hfx/pretrained.h"
 
@@ -173,16 +178,37 @@ int load(const std::string& dir, const std::string& from) {
   return 0;
 }
 
-int convert(const std::string& src, const std::string& dst) {
+double current_rss_mb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0.0;
+}
+
+// `how`: "stream" (convert_model_directory, one tensor at a time) or "load"
+// (from_pretrained + write_model_directory: the whole model in memory).
+int convert(const std::string& src, const std::string& dst, const std::string& from, const std::string& how) {
+  const double start_rss = current_rss_mb();
   auto t0 = Clock::now();
   hfx::LoadOptions o;
-  o.from_tf = true;
-  auto m = hfx::AutoModel::from_pretrained(src, o);
-  hfx::write_model_directory(*m, dst);
+  o.from_tf = from == "tf";
+  o.from_flax = from == "flax";
+  if (how == "load") {
+    auto m = hfx::AutoModel::from_pretrained(src, o);
+    hfx::write_model_directory(*m, dst);
+  } else {
+    hfx::convert_model_directory(src, dst, "", o);
+  }
   const double s = seconds_since(t0);
-  const auto bytes = std::filesystem::file_size(std::filesystem::path(dst) / "model.safetensors");
-  std::printf("{\"seconds\": %.6f, \"bytes\": %llu, \"peak_rss_mb\": %.1f}\n", s, static_cast<unsigned long long>(bytes),
-              peak_rss_mb());
+  const auto out = (std::filesystem::path(dst) / "model.safetensors").string();
+  const auto bytes = std::filesystem::file_size(out);
+  uint64_t largest = 0;
+  auto written = hfx::open_safetensors(out);
+  for (const auto& e : written->entries())
+    largest = std::max<uint64_t>(largest, static_cast<uint64_t>(hfx::shape_numel(e.shape)) * hfx::dtype_size(e.dtype));
+  std::printf("{\"seconds\": %.6f, \"bytes\": %llu, \"peak_rss_mb\": %.1f, \"start_rss_mb\": %.1f, \"largest_tensor_mb\": %.1f}\n", s,
+              static_cast<unsigned long long>(bytes), peak_rss_mb(), start_rss, static_cast<double>(largest) / 1048576.0);
   return 0;
 }
 
@@ -193,11 +219,12 @@ int main(int argc, char** argv) {
     const std::string mode = argc > 1 ? argv[1] : "";
     if (mode == "serve") return serve();
     if (mode == "load" && argc >= 3) return load(argv[2], argc > 3 ? argv[3] : "");
-    if (mode == "convert" && argc == 4) return convert(argv[2], argv[3]);
+    if (mode == "convert" && argc >= 4 && argc <= 6)
+      return convert(argv[2], argv[3], argc > 4 ? argv[4] : "tf", argc > 5 ? argv[5] : "stream");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "hfx_bench: %s\n", e.what());
     return 1;
   }
-  std::fprintf(stderr, "usage: hfx_bench serve | load <dir> [tf|flax] | convert <tf1 dir> <out dir>\n");
+  std::fprintf(stderr, "usage: hfx_bench serve | load <dir> [tf|flax] | convert <src dir> <out dir> [tf|flax|pt] [stream|load]\n");
   return 2;
 }

@@ -45,16 +45,20 @@ bool same_weights(const Model& a, const Model& b) {
 //   albert tf, mistral tf/flax, gpt2 flax: transformers' own TF/Flax classes miss
 //     the fixture outputs even from the fixture's own tf_model.h5/flax_model.msgpack
 //     (albert's TF MLM bias, no token_type_ids in FlaxGPT2, Mistral's masks);
-//   openai-gpt tf, t5 tf, bart tf: hfx's tf_model.h5 writer (naming/tf2.cc) does not
-//     produce what those TF classes load yet — see the report.
+//     mistral tf is still exported below (hfx's own round trip).
+// openai-gpt tf is compared with what TFOpenAIGPTLMHeadModel computes from the
+// fixture's own tf_model.h5 (check_written.py framework-ref): the TF port misses
+// PyTorch by 2e-4 even on transformers' file (manifest cross_framework_max_abs_diff).
 TEST(Export, RoundTripsAndTheRealFrameworksLoadTheResult) {
-  struct Case { const char* fixture; const char* to; };
+  struct Case { const char* fixture; const char* to; const char* mode = ""; };
   const Case cases[] = {
       {"bert/tiny/BertForMaskedLM", "tf"},          {"bert/tiny/BertForMaskedLM", "flax"},
       {"roberta/tiny/RobertaForMaskedLM", "flax"},  {"distilbert/tiny/DistilBertForMaskedLM", "tf"},
       {"albert/tiny/AlbertForMaskedLM", "flax"},    {"electra/tiny/ElectraForMaskedLM", "tf"},
       {"gpt2/tiny/GPT2LMHeadModel", "tf"},          {"t5/tiny/T5ForConditionalGeneration", "flax"},
       {"bart/tiny/BartForConditionalGeneration", "flax"}, {"llama/tiny/LlamaForCausalLM", "flax"},
+      {"openai-gpt/tiny/OpenAIGPTLMHeadModel", "tf", " framework-ref"}, {"t5/tiny/T5ForConditionalGeneration", "tf"},
+      {"bart/tiny/BartForConditionalGeneration", "tf"},
   };
   TempDir out;
   std::string batch;
@@ -65,7 +69,7 @@ TEST(Export, RoundTripsAndTheRealFrameworksLoadTheResult) {
     ASSERT_EQ(r.status, 0) << c.fixture << " " << c.to << "\n" << r.out;
     EXPECT_TRUE(contains(r.out, "within 5.0e-05")) << r.out;
     EXPECT_TRUE(fs::exists(dir / (std::string(c.to) == "tf" ? "tf_model.h5" : "flax_model.msgpack"))) << c.fixture;
-    batch += dir.string() + " " + fixture(c.fixture) + " " + c.to + "\n";
+    batch += dir.string() + " " + fixture(c.fixture) + " " + c.to + c.mode + "\n";
   }
   // pt and safetensors, and the other frameworks inside hfx for the rest of the fixtures.
   for (const char* to : {"pt", "safetensors"}) {
@@ -74,7 +78,7 @@ TEST(Export, RoundTripsAndTheRealFrameworksLoadTheResult) {
     ASSERT_EQ(r.status, 0) << r.out;
     batch += (out.path() / to).string() + " " + fixture("t5/tiny/T5ForConditionalGeneration") + " " + to + "\n";
   }
-  for (const char* f : {"openai-gpt/tiny/OpenAIGPTLMHeadModel", "mistral/tiny/MistralForCausalLM"}) {
+  for (const char* f : {"mistral/tiny/MistralForCausalLM"}) {
     auto r = run_cli(std::string("export ") + fixture(f) + " --to tf --out " + (out.path() / "x").string());
     EXPECT_EQ(r.status, 0) << f << "\n" << r.out;
   }

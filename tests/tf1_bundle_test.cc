@@ -238,6 +238,12 @@ TEST(Tf1Crc32c, KnownValuesAndMasking) {
     EXPECT_EQ(internal::crc32c_extend(internal::crc32c(big.data(), cut), big.data() + cut, big.size() - cut), whole);
   EXPECT_EQ(internal::crc32c_unmask(internal::crc32c_mask(whole)), whole);
   EXPECT_NE(internal::crc32c_mask(whole), whole);
+  // The instruction (where the CPU has it) and the tables agree, at every alignment and length.
+  EXPECT_EQ(internal::crc32c_extend_tables(0, s.data(), s.size()), 0xe3069283u);
+  for (std::size_t off : {0u, 1u, 5u, 8u})
+    for (std::size_t n : {0u, 1u, 7u, 8u, 9u, 63u, 500u})
+      EXPECT_EQ(internal::crc32c_extend(0x12345678u, big.data() + off, n), internal::crc32c_extend_tables(0x12345678u, big.data() + off, n))
+          << off << " " << n;
 }
 
 TEST(Tf1Bundle, EveryDtypeBitExactWithViewsWhereAligned) {

@@ -13,6 +13,7 @@
 // partial file under the final name.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,6 +41,10 @@ class TensorSource {
   // The tensor's data; a zero-copy view of the file when possible.
   virtual Tensor get(const std::string& name) const = 0;
   virtual std::map<std::string, std::string> metadata() const { return {}; }
+  // A hint that the caller is done with `name` (streaming conversions): a
+  // mapped reader drops the pages of its data from this process (they are
+  // read again from the file if the tensor is asked for later). No-op by default.
+  virtual void release(const std::string& name) const { (void)name; }
 };
 
 // A read-only memory map of a whole file (shared so that views keep it alive).
@@ -52,6 +57,10 @@ class MappedFile {
   const uint8_t* data() const noexcept { return data_; }
   std::size_t size() const noexcept { return size_; }
   const std::string& path() const noexcept { return path_; }
+  // madvise(MADV_DONTNEED) on the pages holding [p, p + n) (a range of this
+  // map): they leave the process's resident set; a later read faults them in
+  // again from the page cache. Best effort.
+  void release(const void* p, std::size_t n) const noexcept;
 
  private:
   MappedFile() = default;
@@ -91,6 +100,22 @@ std::unique_ptr<TensorSource> open_safetensors(const std::string& path);
 // Tensors are laid out as the safetensors crate does (by dtype, widest first,
 // then by name); the header is padded with spaces to a multiple of 8 bytes.
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata = {{"format", "pt"}});
+
+// A tensor a streaming writer asks for when it reaches it: name, dtype and
+// shape up front (for the header), the data from get(), then done() once it is
+// written (e.g. TensorSource::release). get() must return that dtype and shape.
+struct LazyTensor {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  std::function<Tensor()> get;
+  std::function<void()> done = {};
+};
+// write_safetensors, byte for byte, holding at most two tensors: the one being
+// written and, in files of 64 MB or more, the next one, which a second thread
+// gets meanwhile (get() is called from that thread; never two at once).
+void write_safetensors(const std::string& path, const std::vector<LazyTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {{"format", "pt"}});
 
 // ---- sharded checkpoints ---------------------------------------------------

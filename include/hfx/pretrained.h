@@ -148,5 +148,12 @@ bool not_layer_norm(const std::string& name);
 // `dir`/model.safetensors (every parameter once, tied ones dropped). The
 // directory is created if needed; files are written atomically.
 void write_model_directory(const Model& model, const std::string& dir);
+// write_model_directory(*load_pretrained(src, class_name, opts).model, dir), byte
+// for byte, streaming: each parameter is read from the (mapped) checkpoint,
+// converted, written and its source pages released (the next one is prepared
+// while one is written), so peak memory is about the largest tensor or two,
+// not the model.
+void convert_model_directory(const std::string& src, const std::string& dir, const std::string& class_name = "",
+                             const LoadOptions& opts = {});
 
 }  // namespace hfx

@@ -228,12 +228,37 @@ Tensor Tensor::contiguous() const {
   return clone();
 }
 
+namespace {
+// dst[r * cols + c] = src[r * rs + c * cs] in 32 x 32 tiles, so that a
+// transposed view (cs = the source's row length) is read a cache line at a time.
+template <class T>
+void copy_strided_2d(const uint8_t* src_b, uint8_t* dst_b, int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
+  constexpr int64_t B = 32;
+  constexpr std::size_t es = sizeof(T);
+  for (int64_t r0 = 0; r0 < rows; r0 += B)
+    for (int64_t c0 = 0; c0 < cols; c0 += B) {
+      const int64_t r1 = std::min(rows, r0 + B), c1 = std::min(cols, c0 + B);
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = c0; c < c1; ++c)  // fixed-size memcpy: one load and one store
+          std::memcpy(dst_b + static_cast<std::size_t>(r * cols + c) * es, src_b + static_cast<std::size_t>(r * rs + c * cs) * es, es);
+    }
+}
+}  // namespace
+
 Tensor Tensor::clone() const {
-  Tensor out = zeros(dtype_, shape_);
+  Tensor out = uninitialized(dtype_, shape_);  // every element is written below
   uint8_t* dst = static_cast<uint8_t*>(out.mutable_raw());
   const std::size_t es = dtype_size(dtype_);
   if (is_contiguous()) {
-    std::memcpy(dst, raw(), nbytes());
+    if (nbytes()) std::memcpy(dst, raw(), nbytes());
+    return out;
+  }
+  const auto* src = static_cast<const uint8_t*>(raw());
+  if (shape_.size() == 2 && (es == 2 || es == 4 || es == 8)) {  // e.g. a transposed weight matrix
+    const int64_t rows = shape_[0], cols = shape_[1], rs = strides_[0], cs = strides_[1];
+    if (es == 2) copy_strided_2d<uint16_t>(src, dst, rows, cols, rs, cs);
+    else if (es == 4) copy_strided_2d<uint32_t>(src, dst, rows, cols, rs, cs);
+    else copy_strided_2d<uint64_t>(src, dst, rows, cols, rs, cs);
     return out;
   }
   for_each_element(*this, [&](const uint8_t* p) { std::memcpy(dst, p, es); dst += es; });

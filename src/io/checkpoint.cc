@@ -126,6 +126,12 @@ class ShardedSource final : public TensorSource {
     auto l = local_name_.find(name);
     return shard_for(name).get(l == local_name_.end() ? name : l->second);
   }
+  void release(const std::string& name) const override {
+    auto it = shard_index_.find(name);
+    if (it == shard_index_.end()) return;
+    auto l = local_name_.find(name);
+    shards_[it->second]->release(l == local_name_.end() ? name : l->second);
+  }
   std::map<std::string, std::string> metadata() const override { return metadata_; }
 
  private:

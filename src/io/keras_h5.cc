@@ -422,9 +422,24 @@ void check_global_heaps(const std::string& path, hid_t file) {
     return v;
   };
   const uint64_t hdr = 8 + sizeof_size, objhdr = 8 + sizeof_size;
-  for (const uint8_t* hit = d; n >= hdr && (hit = static_cast<const uint8_t*>(memmem(hit, n - static_cast<uint64_t>(hit - d), "GCOL", 4)));
-       ++hit) {
+  // Searched a window at a time, each released once passed, so that scanning
+  // a large checkpoint does not leave all of it resident in this process.
+  constexpr uint64_t kWindow = uint64_t{16} << 20;
+  uint64_t released = 0;
+  for (uint64_t pos = 0; n >= hdr && pos + 4 <= n;) {
+    const uint64_t win_end = std::min(n, pos + kWindow + 3);
+    const auto* hit = static_cast<const uint8_t*>(memmem(d + pos, win_end - pos, "GCOL", 4));
+    if (!hit) {
+      pos = win_end - 3;
+      if (pos > released + kWindow) {
+        m->release(d + released, pos - released);
+        released = pos;
+      }
+      if (win_end == n) break;
+      continue;
+    }
     const uint64_t start = static_cast<uint64_t>(hit - d);
+    pos = start + 1;
     if (n - start < hdr || d[start + 4] != 1) continue;  // libhdf5 rejects it itself (short or wrong version)
     const uint64_t size = le(start + 8, sizeof_size);
     if (size > n - start) continue;  // extends past the end of the file: libhdf5 cannot load it
@@ -513,7 +528,7 @@ class KerasH5Source final : public TensorSource {
   Tensor get(const std::string& name) const override {
     const std::size_t i = find(name);
     const TensorInfo& e = entries_[i];
-    Tensor t = Tensor::zeros(e.dtype, e.shape);  // validated size: see inspect()
+    Tensor t = Tensor::uninitialized(e.dtype, e.shape);  // validated size: see inspect(); H5Dread fills it or throws
     if (t.numel() == 0) return t;
     std::lock_guard<std::mutex> lock(h5_mutex());
     if (H5Dread(datasets_[i].ds.get(), datasets_[i].memtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.mutable_raw()) < 0)

@@ -3,7 +3,11 @@
 // huggingface/safetensors tensor.rs). The JSON header is parsed with
 // nlohmann-json; duplicate keys are detected through its parse callback
 // (nlohmann would otherwise silently keep the last one).
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <future>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -139,6 +143,12 @@ class SafetensorsSource final : public TensorSource {
     std::memcpy(t.mutable_raw(), p, n);
     return t;
   }
+  void release(const std::string& name) const override {
+    auto it = index_.find(name);
+    if (it == index_.end()) return;
+    const auto& [b, e] = offsets_[it->second];
+    file_->release(file_->data() + data_begin_ + b, e - b);
+  }
 
  private:
   std::size_t find(const std::string& name) const {
@@ -182,17 +192,28 @@ std::unique_ptr<TensorSource> open_safetensors(const std::string& path) {
 
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata) {
-  std::vector<const std::pair<std::string, Tensor>*> order;
+  std::vector<LazyTensor> lazy;
+  lazy.reserve(tensors.size());
+  for (const auto& t : tensors) {
+    if (!t.second.defined()) lazy.push_back({t.first, DType::F32, {}, nullptr});  // refused below, in order
+    else lazy.push_back({t.first, t.second.dtype(), t.second.shape(), [&t] { return t.second; }});
+  }
+  write_safetensors(path, lazy, metadata);
+}
+
+void write_safetensors(const std::string& path, const std::vector<LazyTensor>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  std::vector<const LazyTensor*> order;
   std::set<std::string> names;
   for (const auto& t : tensors) {
-    if (t.first == "__metadata__") throw_error(ErrorKind::InvalidArgument, "reserved tensor name", path, t.first);
-    if (!names.insert(t.first).second) throw_error(ErrorKind::InvalidArgument, "duplicate tensor name", path, t.first);
-    if (!t.second.defined()) throw_error(ErrorKind::InvalidArgument, "undefined tensor", path, t.first);
+    if (t.name == "__metadata__") throw_error(ErrorKind::InvalidArgument, "reserved tensor name", path, t.name);
+    if (!names.insert(t.name).second) throw_error(ErrorKind::InvalidArgument, "duplicate tensor name", path, t.name);
+    if (!t.get) throw_error(ErrorKind::InvalidArgument, "undefined tensor", path, t.name);
     order.push_back(&t);
   }
   std::stable_sort(order.begin(), order.end(), [](auto* a, auto* b) {
-    int ra = st_rank(a->second.dtype()), rb = st_rank(b->second.dtype());
-    return ra != rb ? ra > rb : a->first < b->first;
+    int ra = st_rank(a->dtype), rb = st_rank(b->dtype);
+    return ra != rb ? ra > rb : a->name < b->name;
   });
   // Build the header by hand to keep key order: __metadata__ first, then
   // tensors in data order (as the crate serialises it).
@@ -204,15 +225,15 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   }
   uint64_t off = 0;
   for (auto* t : order) {
-    const Tensor& x = t->second;
+    const uint64_t nbytes = static_cast<uint64_t>(shape_numel(t->shape)) * dtype_size(t->dtype);
     json shape = json::array();
-    for (auto d : x.shape()) shape.push_back(d);
+    for (auto d : t->shape) shape.push_back(d);
     if (!first) hdr += ",";
     first = false;
-    hdr += json(t->first).dump() + ":{\"dtype\":\"" + std::string(info(x.dtype()).safetensors) +
+    hdr += json(t->name).dump() + ":{\"dtype\":\"" + std::string(info(t->dtype).safetensors) +
            "\",\"shape\":" + shape.dump() + ",\"data_offsets\":[" + std::to_string(off) + "," +
-           std::to_string(off + x.nbytes()) + "]}";
-    off += x.nbytes();
+           std::to_string(off + nbytes) + "]}";
+    off += nbytes;
   }
   hdr += "}";
   while (hdr.size() % 8) hdr += ' ';
@@ -222,9 +243,34 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(n >> (8 * i));
   f.write(len, 8);
   f.write(hdr);
-  for (auto* t : order) {
-    Tensor c = t->second.contiguous();
-    f.write(c.raw(), c.nbytes());
+  // Large files: the next tensor is read and converted (checksums, transposes)
+  // on a second thread while this one is written, so at most two are alive.
+  const bool overlap = off >= (uint64_t{64} << 20);
+  auto produce = [&path, overlap](const LazyTensor* t) {
+    Tensor c = t->get();
+    if (!c.defined() || c.dtype() != t->dtype || c.shape() != t->shape)
+      throw_error(ErrorKind::InvalidArgument, "tensor to write is not the " + std::string(to_string(t->dtype)) + " " +
+                                                  shape_str(t->shape) + " announced", path, t->name);
+    c = c.contiguous();
+#ifdef MADV_POPULATE_READ
+    // A view of a mapped file: fault its pages in here, on the preparing
+    // thread, rather than one by one inside write(). Best effort (Linux >= 5.14).
+    if (overlap && c.nbytes() > 0 && c.storage() && !c.storage()->owned()) {
+      static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+      const uintptr_t lo = reinterpret_cast<uintptr_t>(c.raw()) & ~(page - 1);
+      ::madvise(reinterpret_cast<void*>(lo), reinterpret_cast<uintptr_t>(c.raw()) + c.nbytes() - lo, MADV_POPULATE_READ);
+    }
+#endif
+    return c;
+  };
+  std::future<Tensor> next;
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    {
+      Tensor c = next.valid() ? next.get() : produce(order[k]);
+      if (overlap && k + 1 < order.size()) next = std::async(std::launch::async, produce, order[k + 1]);
+      f.write(c.raw(), c.nbytes());
+    }
+    if (order[k]->done) order[k]->done();
   }
   f.commit();
 }

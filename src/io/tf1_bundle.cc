@@ -252,6 +252,13 @@ class Tf1Source final : public TensorSource {
     std::memcpy(out.mutable_raw(), p, e.size);
     return out;
   }
+  void release(const std::string& name) const override {
+    auto it = by_name_.find(name);
+    if (it == by_name_.end()) return;
+    const Entry& e = data_[it->second];
+    const MappedFile& shard = *shards_[static_cast<std::size_t>(e.shard)];
+    shard.release(shard.data() + e.offset, e.size);
+  }
 
  private:
   static std::string hex(uint32_t v) {

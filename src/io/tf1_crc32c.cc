@@ -1,4 +1,5 @@
-// CRC32C by table lookup (slicing-by-8); see tf1_crc32c.h for why it is here.
+// CRC32C: the SSE4.2 instruction where the CPU has it, else table lookup
+// (slicing-by-8); see tf1_crc32c.h for why it is here.
 #include "io/tf1_crc32c.h"
 
 #include <array>
@@ -25,9 +26,33 @@ constexpr Tables make_tables() {
 
 constexpr Tables kTables = make_tables();
 static_assert(kTables[0][1] == 0xf26b8303u, "CRC32C table");
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// SSE4.2's crc32 instruction computes CRC32C: 8 bytes per instruction, several
+// times the tables' speed (the checksum of every tensor read is on the
+// conversion path). Used when the CPU has it (checked once at run time).
+#define HFX_CRC32C_HW 1
+__attribute__((target("sse4.2"))) uint32_t crc32c_hw(uint32_t crc, const uint8_t* p, std::size_t n) {
+  uint64_t c = ~crc;
+  while (n > 0 && (reinterpret_cast<uintptr_t>(p) & 7u) != 0) {
+    c = __builtin_ia32_crc32qi(static_cast<uint32_t>(c), *p++);
+    --n;
+  }
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    c = __builtin_ia32_crc32di(c, w);
+    p += 8;
+    n -= 8;
+  }
+  while (n-- > 0) c = __builtin_ia32_crc32qi(static_cast<uint32_t>(c), *p++);
+  return ~static_cast<uint32_t>(c);
+}
+#endif
+
 }  // namespace
 
-uint32_t crc32c_extend(uint32_t crc, const void* data, std::size_t n) {
+uint32_t crc32c_extend_tables(uint32_t crc, const void* data, std::size_t n) {
   const auto* p = static_cast<const uint8_t*>(data);
   const auto& t = kTables;
   uint32_t c = ~crc;
@@ -46,6 +71,15 @@ uint32_t crc32c_extend(uint32_t crc, const void* data, std::size_t n) {
   }
   while (n-- > 0) c = t[0][(c ^ *p++) & 0xffu] ^ (c >> 8);
   return ~c;
+}
+
+uint32_t crc32c_extend(uint32_t crc, const void* data, std::size_t n) {
+  const auto* p = static_cast<const uint8_t*>(data);
+#ifdef HFX_CRC32C_HW
+  static const bool hw = __builtin_cpu_supports("sse4.2");
+  if (hw) return crc32c_hw(crc, p, n);
+#endif
+  return crc32c_extend_tables(crc, p, n);
 }
 
 }  // namespace hfx::internal

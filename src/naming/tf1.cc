@@ -648,6 +648,12 @@ class Tf1CanonicalSource final : public TensorSource {
     if (p.tied) return get(p.source);
     return tf1_tensor(p, *src_, {}, plan_.cast_f32);
   }
+  void release(const std::string& name) const override {
+    auto it = index_.find(name);
+    if (it == index_.end()) return;
+    const Tf1Param& p = plan_.params[static_cast<std::size_t>(it->second)];
+    if (!p.tied && p.op != Tf1Op::InvFreq) src_->release(p.source);
+  }
 
  private:
   DType dtype_of(const std::string& canonical) const {

@@ -89,7 +89,10 @@ const std::vector<ArchRules>& arch_rules() {
       {{"bert"}, {{"cls.predictions.", "mlm___cls.predictions."}, {"cls.seq_relationship.", "nsp___cls.seq_relationship."}}, {}, "_._", {}},
       // TFAlbertMLMHead holds both `bias` and `decoder/bias`.
       {{"albert"}, {}, {"predictions.decoder.bias"}, "_._", {}},
-      {{"gpt2", "openai-gpt"}, {}, {}, "_._", {"c_attn", "c_proj", "c_fc"}},
+      {{"gpt2"}, {}, {}, "_._", {"c_attn", "c_proj", "c_fc"}},
+      // TFOpenAIGPTMainLayer: tokens_embed is a TFSharedEmbeddings ("weight"),
+      // positions_embed a Keras Embedding ("embeddings").
+      {{"openai-gpt"}, {}, {}, "_._", {"c_attn", "c_proj", "c_fc"}, {"tokens_embed"}},
       // TFMistralDecoderLayer(name=f"layers.{i}").
       {{"mistral"}, {}, {}, ".", {}},
       // TFXLMPredLayer(name="pred_layer_._proj"); the word table is TFSharedEmbeddings' "weight".
@@ -112,7 +115,7 @@ const std::vector<ArchRules>& arch_rules() {
 std::string embedding_leaf(const std::string& module) {
   if (module == "word_embeddings") return "weight";  // TF*Embeddings: add_weight("weight") under "word_embeddings"
   if (ends_with(module, "embeddings") || module == "wte" || module == "wpe" || module == "embed_tokens" ||
-      module == "embed_positions" || module == "relative_attention_bias")  // Keras Embeddings (BART, T5)
+      module == "embed_positions" || module == "positions_embed" || module == "relative_attention_bias")  // Keras Embeddings (BART, T5)
     return "embeddings";
   return {};
 }
@@ -172,13 +175,22 @@ Shape permuted_shape(const Shape& s, const std::vector<int64_t>& perm) {
   return out;
 }
 
-void transpose2d(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t cols, std::size_t es) {
+template <std::size_t ES>  // the element size as a constant: each memcpy is one load and one store
+void transpose2d_es(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t cols, std::size_t es) {
   constexpr int64_t B = 32;
+  const std::size_t n = ES ? ES : es;
   for (int64_t r0 = 0; r0 < rows; r0 += B)
     for (int64_t c0 = 0; c0 < cols; c0 += B)
       for (int64_t r = r0; r < std::min(rows, r0 + B); ++r)
         for (int64_t c = c0; c < std::min(cols, c0 + B); ++c)
-          std::memcpy(dst + static_cast<std::size_t>(c * rows + r) * es, src + static_cast<std::size_t>(r * cols + c) * es, es);
+          std::memcpy(dst + static_cast<std::size_t>(c * rows + r) * n, src + static_cast<std::size_t>(r * cols + c) * n, ES ? ES : n);
+}
+
+void transpose2d(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t cols, std::size_t es) {
+  if (es == 4) transpose2d_es<4>(src, dst, rows, cols, es);
+  else if (es == 2) transpose2d_es<2>(src, dst, rows, cols, es);
+  else if (es == 8) transpose2d_es<8>(src, dst, rows, cols, es);
+  else transpose2d_es<0>(src, dst, rows, cols, es);
 }
 
 // An owned, contiguous copy of t with its axes permuted.
@@ -188,7 +200,7 @@ Tensor permute(const Tensor& t, const std::vector<int64_t>& perm) {
   if (identity) return t;
   if (t.dim() == 2) {
     Tensor src = t.contiguous();
-    Tensor out = Tensor::zeros(t.dtype(), {t.size(1), t.size(0)});
+    Tensor out = Tensor::uninitialized(t.dtype(), {t.size(1), t.size(0)});  // every element written
     transpose2d(static_cast<const uint8_t*>(src.raw()), static_cast<uint8_t*>(out.mutable_raw()), t.size(0), t.size(1),
                 dtype_size(t.dtype()));
     return out;
@@ -248,6 +260,9 @@ class Tf2CanonicalSource final : public RenamingSource {
     Tensor t = permute(src_->get(items_[i].tf_name), items_[i].perm);
     if (items_[i].reshape) t = t.reshape(entries_[i].shape);
     return t;
+  }
+  void release(const std::string& name) const override {
+    if (auto it = index_.find(name); it != index_.end()) src_->release(items_[it->second].tf_name);
   }
 
  private:

@@ -12,6 +12,7 @@
 #include "hfx/model.h"
 #include "hfx/pretrained.h"
 #include "naming/naming.h"
+#include "pretrained/load_internal.h"
 
 namespace hfx {
 
@@ -236,7 +237,10 @@ std::string resolve(const std::string& id_or_path, const LoadOptions& o) {
 
 }  // namespace
 
-LoadedModel load_pretrained(const std::string& id_or_path, const std::string& class_name, const LoadOptions& opts) {
+namespace {
+// load_pretrained; with `plan`, parameters found in the checkpoint are listed there instead of read.
+LoadedModel load_impl(const std::string& id_or_path, const std::string& class_name, const LoadOptions& opts,
+                      detail::LoadPlan* plan) {
   const std::string path = resolve(id_or_path, opts);
   auto [dir, weights] = split_path(path, opts);
   Config config = resolve_config(dir, opts);
@@ -338,8 +342,12 @@ LoadedModel load_pretrained(const std::string& id_or_path, const std::string& cl
     }
     if (!is_floating(ti.dtype))
       throw_error(ErrorKind::Mismatch, "parameter has non-floating dtype " + std::string(to_string(ti.dtype)), src->path(), it->second);
-    Tensor t = src->get(it->second);
     const DType want = target.value_or(ti.dtype);
+    if (plan) {
+      plan->params.push_back({i, it->second, want});
+      continue;
+    }
+    Tensor t = src->get(it->second);
     if (t.dtype() == want) {
       ++li.zero_copy;
     } else {
@@ -371,7 +379,19 @@ LoadedModel load_pretrained(const std::string& id_or_path, const std::string& cl
   if (opts.strict && !li.missing_keys.empty())
     throw_error(ErrorKind::NotFound, "missing " + std::to_string(li.missing_keys.size()) + " parameter(s), first: " +
                                          li.missing_keys.front(), where);
+  if (plan) plan->src = std::move(src);
   return {std::move(model), std::move(li)};
+}
+}  // namespace
+
+LoadedModel load_pretrained(const std::string& id_or_path, const std::string& class_name, const LoadOptions& opts) {
+  return load_impl(id_or_path, class_name, opts, nullptr);
+}
+
+detail::LoadPlan detail::plan_pretrained(const std::string& id_or_path, const std::string& class_name, const LoadOptions& opts) {
+  LoadPlan plan;
+  plan.loaded = load_impl(id_or_path, class_name, opts, &plan);
+  return plan;
 }
 
 namespace {

@@ -6,12 +6,14 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <random>
 
 #include "hfx/io.h"
 #include "hfx/pretrained.h"
 #include "kernels/cpu/ops.h"
 #include "nn/layers.h"
+#include "pretrained/load_internal.h"
 
 namespace hfx {
 
@@ -506,20 +508,62 @@ void Model::set_training(bool training, uint64_t seed) {
 }
 
 // ---- saving ---------------------------------------------------------------------
-void write_model_directory(const Model& model, const std::string& dir) {
+namespace {
+// config.json of write_model_directory; `d`: the model's dtype (model_dtype).
+void write_directory_config(const Model& model, DType d, const std::string& dir) {
+  Config cfg = model.config();
+  cfg.set("architectures", json::array({model.class_name()}));
+  cfg.set("torch_dtype", d == DType::F16 ? "float16" : d == DType::BF16 ? "bfloat16" : "float32");
+  write_file_atomic((fs::path(dir) / "config.json").string(), cfg.to_json_string());
+}
+
+void create_directory(const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw_error(ErrorKind::Io, "cannot create directory: " + ec.message(), dir);
+}
+}  // namespace
+
+void write_model_directory(const Model& model, const std::string& dir) {
+  create_directory(dir);
   std::vector<std::pair<std::string, Tensor>> tensors;
   const ParamTable& t = model.params();
   for (std::size_t i = 0; i < t.size(); ++i)
     if (t.specs()[i].tied_to.empty()) tensors.emplace_back(t.specs()[i].name, t.value(i).contiguous());
-  Config cfg = model.config();
-  cfg.set("architectures", json::array({model.class_name()}));
-  const DType d = model_dtype(model);
-  cfg.set("torch_dtype", d == DType::F16 ? "float16" : d == DType::BF16 ? "bfloat16" : "float32");
   write_safetensors((fs::path(dir) / "model.safetensors").string(), tensors);
-  write_file_atomic((fs::path(dir) / "config.json").string(), cfg.to_json_string());
+  write_directory_config(model, model_dtype(model), dir);
+}
+
+void convert_model_directory(const std::string& src, const std::string& dir, const std::string& class_name,
+                             const LoadOptions& opts) {
+  detail::LoadPlan plan = detail::plan_pretrained(src, class_name, opts);
+  const Model& model = *plan.loaded.model;
+  const TensorSource& source = *plan.src;
+  const ParamTable& t = model.params();
+  std::vector<const detail::PlannedParam*> planned(t.size(), nullptr);
+  for (const auto& p : plan.params) planned[p.index] = &p;
+  std::vector<LazyTensor> tensors;
+  std::optional<DType> dtype;  // model_dtype() of the loaded model: the first floating untied parameter
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const ParamSpec& s = t.specs()[i];
+    if (!s.tied_to.empty()) continue;
+    if (const detail::PlannedParam* p = planned[i]) {
+      if (!dtype && is_floating(p->dtype)) dtype = p->dtype;
+      tensors.push_back({s.name, p->dtype, source.info(p->ckpt_name).shape,
+                         [&source, p] {
+                           Tensor x = source.get(p->ckpt_name);
+                           return x.dtype() == p->dtype ? x : x.to(p->dtype);
+                         },
+                         [&source, p] { source.release(p->ckpt_name); }});
+    } else {  // initialised by load_pretrained (missing from the checkpoint)
+      Tensor v = t.value(i);
+      if (!dtype && is_floating(v.dtype())) dtype = v.dtype();
+      tensors.push_back({s.name, v.dtype(), v.shape(), [v] { return v; }});
+    }
+  }
+  create_directory(dir);
+  write_safetensors((fs::path(dir) / "model.safetensors").string(), tensors);
+  write_directory_config(model, dtype.value_or(DType::F32), dir);
 }
 
 }  // namespace hfx
