@@ -421,6 +421,63 @@ TEST(KerasH5, MalformedGlobalHeapRefusedBeforeLibhdf5ReadsIt) {
   EXPECT_FALSE(open_keras_h5(corpus("valid.h5").string())->entries().empty());
 }
 
+// Heap IDs (in layer_names' raw data) that libhdf5 1.10.8 would follow
+// unchecked — it segfaults on heapid_past_table.h5 — refused with the file
+// and the attribute named (valid.h5 patched by make_corpus.py).
+TEST(KerasH5, HeapIdsCheckedBeforeLibhdf5FollowsThem) {
+  const std::string attr = "attribute 'layer_names' of the root group, element 0";
+  expect_error([&] { open_keras_h5(corpus("heapid_past_table.h5").string()); }, ErrorKind::Format,
+               {"heapid_past_table.h5", attr, "names object 1000000 of the global heap collection at offset 2048", "no such object"});
+  expect_error([&] { open_keras_h5(corpus("heapid_unused_slot.h5").string()); }, ErrorKind::Format,
+               {"heapid_unused_slot.h5", attr, "names object 1 of the global heap collection at offset 2048", "no such object"});
+  expect_error([&] { open_keras_h5(corpus("heapid_not_a_collection.h5").string()); }, ErrorKind::Format,
+               {"heapid_not_a_collection.h5", "attribute 'layer_names' of the root group", "offset 2064 is not a version-1 global heap collection"});
+  expect_error([&] { open_keras_h5(corpus("heapid_length.h5").string()); }, ErrorKind::Format,
+               {"heapid_length.h5", attr, "string of 3 bytes, but global heap object 1 at offset 2048 holds 4"});
+}
+
+// The same checks on heap IDs built in memory: a collection address past the
+// end of the file, object index 0 (the free space), and collections that
+// overlap (two heap IDs naming addresses inside one collection).
+TEST(KerasH5, HeapIdAddressesAndOverlaps) {
+  const std::string valid = read_text_file(corpus("valid.h5").string());
+  const std::size_t g = valid.find("GCOL");
+  ASSERT_NE(g, std::string::npos);
+  auto id = [](uint32_t len, uint64_t addr, uint32_t idx) {
+    std::string s(16, '\0');
+    for (int i = 0; i < 4; ++i) s[i] = static_cast<char>(len >> (8 * i));
+    for (int i = 0; i < 8; ++i) s[4 + i] = static_cast<char>(addr >> (8 * i));
+    for (int i = 0; i < 4; ++i) s[12 + i] = static_cast<char>(idx >> (8 * i));
+    return s;
+  };
+  const std::string bert = id(4, g, 1);
+  const std::size_t at = valid.find(bert);
+  ASSERT_NE(at, std::string::npos);
+  TempDir dir;
+  auto patched = [&](const std::string& name, const std::string& with, std::size_t where) {
+    std::string b = valid;
+    b.replace(where, with.size(), with);
+    write_bytes(dir.file(name), b);
+    return dir.file(name);
+  };
+  std::string p = patched("past_end.h5", id(4, uint64_t{1} << 40, 1), at);
+  expect_error([&] { open_keras_h5(p); }, ErrorKind::Format, {p, "layer_names", "past the end of the file"});
+  p = patched("free_space.h5", id(4, g, 0), at);
+  expect_error([&] { open_keras_h5(p); }, ErrorKind::Format, {p, "layer_names", "names object 0", "no such object"});
+  // A second "collection" inside the first one's free space (valid.h5's
+  // collection: 4096 bytes at 2048, objects 1-5, then free space from 2224),
+  // named by backend's heap ID.
+  std::string o = valid;
+  const std::string fake = std::string("GCOL\1\0\0\0", 8) + id(0, 4096, 0).substr(4, 8);  // size 4096
+  o.replace(g + 208, 16, fake);
+  const std::size_t bat = o.find(id(10, g, 2));
+  ASSERT_NE(bat, std::string::npos);
+  o.replace(bat, 16, id(10, g + 208, 2));
+  write_bytes(dir.file("overlap.h5"), o);
+  expect_error([&] { open_keras_h5(dir.file("overlap.h5")); }, ErrorKind::Format,
+               {dir.file("overlap.h5"), "attribute 'backend' of the root group", "offset 2256 overlaps another collection"});
+}
+
 TEST(KerasH5, ShapeMismatchAgainstTheModelNamesFileAndTensor) {
   auto all = cases("tf_h5");
   const Case* c = nullptr;

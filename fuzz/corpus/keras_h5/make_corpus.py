@@ -3,6 +3,7 @@
 # reads these files; the fuzzer starts from them.
 import h5py
 import numpy as np
+import struct
 
 S = h5py.string_dtype("ascii")
 
@@ -139,3 +140,26 @@ def _patch_gheap(src, dst, free_zero):
 
 _patch_gheap("valid.h5", "gheap_free_zero.h5", True)
 _patch_gheap("valid.h5", "gheap_oversized.h5", False)
+
+# Heap IDs libhdf5 1.10.8 would follow without checking (src/io/keras_h5.cc GlobalHeaps): valid.h5 with
+# layer_names' heap ID ("bert": length 4, collection address, object 1) patched to name an object index far past
+# the collection's table (H5HG_read reads a wild table entry: libhdf5 segfaults), an unused slot (object 1 renumbered 9 in the collection), a place that is not a
+# collection, and a length other than the object's size.
+def _patch_heap_id(dst, length=4, addr_delta=0, idx=1, renumber=None):
+    b = bytearray(open("valid.h5", "rb").read())
+    g = b.find(b"GCOL")
+    hid = struct.pack("<IQI", 4, g, 1)
+    at = b.find(hid)
+    assert at > 0 and b.find(hid, at + 1) < 0
+    b[at:at + 16] = struct.pack("<IQI", length, g + addr_delta, idx)
+    if renumber is not None:
+        p = g + 16
+        while int.from_bytes(b[p:p + 2], "little") != 1:
+            p += 16 + ((int.from_bytes(b[p + 8:p + 16], "little") + 7) & ~7)
+        b[p:p + 2] = renumber.to_bytes(2, "little")
+    open(dst, "wb").write(bytes(b))
+
+_patch_heap_id("heapid_past_table.h5", idx=1000000)
+_patch_heap_id("heapid_unused_slot.h5", renumber=9)
+_patch_heap_id("heapid_not_a_collection.h5", addr_delta=16)
+_patch_heap_id("heapid_length.h5", length=3)
