@@ -377,6 +377,12 @@ std::optional<std::vector<std::string>> read_string_attr(hid_t obj, const std::s
   if (vlen < 0) throw_error(ErrorKind::Format, "attribute '" + name + "' of " + where + ": bad string type" + h5_err(), file);
   out.reserve(static_cast<std::size_t>(n));
   if (vlen) {
+    // The characters' type as the file declares it: H5T__conv_vlen sizes (and
+    // zeroes) its buffer as length x that size, so a "character" of megabytes
+    // would cost gigabytes. Strings are of 1-byte characters.
+    H base(H5Tget_super(type.get()), H5Tclose);
+    if (!base.ok() || H5Tget_size(base.get()) != 1)
+      throw_error(ErrorKind::Format, "attribute '" + name + "' of " + where + ": variable-length strings whose characters are not 1 byte" + h5_err(), file);
     heaps.check(attr.get(), n, "attribute '" + name + "' of " + where);
     H mem(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mem.get(), H5T_VARIABLE);

@@ -41,6 +41,13 @@ with h5py.File("bigendian_chunked.h5", "w") as f:
     h.create_dataset("m/b/i:0", data=np.array([1, -2, 3], dtype=">i8"))
     h.create_dataset("m/b/s:0", data=np.float32(7))
 
+# A 512-byte user block before the superblock: file addresses (heap IDs included) are relative to it.
+with h5py.File("userblock.h5", "w", userblock_size=512) as f:
+    f.attrs["layer_names"] = [b"l"]
+    g = f.create_group("l")
+    g.attrs["weight_names"] = [b"m/w:0"]
+    g.create_dataset("m/w:0", data=w)
+
 # transformers TF shard layout: root layer_names are dataset paths.
 with h5py.File("shard.h5", "w") as f:
     f.attrs["layer_names"] = [b"bert/dense/kernel:0"]
