@@ -338,7 +338,7 @@ TEST(KerasH5, WriterRejectsBadInputAndLeavesNothing) {
   EXPECT_TRUE(fs::is_empty(dir.path()));
 }
 
-TEST(KerasH5, ReadsBigEndianFloat16ChunkedGzipChunkedNameAttributesAndUserBlock) {
+TEST(KerasH5, ReadsBigEndianFloat16ChunkedGzipChunkedNamesUserBlockAndV2Headers) {
   auto src = open_keras_h5(corpus("bigendian_chunked.h5").string());
   ASSERT_EQ(src->entries().size(), 5u);
   EXPECT_EQ(max_abs_diff(src->get("m/a/be:0"), Tensor::from_vector<float>(DType::F32, {2, 3}, {0, 1, 2, 3, 4, 5})), 0.0);
@@ -350,6 +350,10 @@ TEST(KerasH5, ReadsBigEndianFloat16ChunkedGzipChunkedNameAttributesAndUserBlock)
   EXPECT_EQ(gz.item(99), 99.0);
   EXPECT_EQ(max_abs_diff(src->get("m/b/i:0"), Tensor::from_vector<int64_t>(DType::I64, {3}, {1, -2, 3})), 0.0);
   EXPECT_EQ(src->get("m/b/s:0").item(0), 7.0);
+  // The newer object header format (v2, h5py libver="latest").
+  auto latest = open_keras_h5(corpus("latest_format.h5").string());
+  ASSERT_EQ(latest->entries().size(), 1u);
+  EXPECT_EQ(max_abs_diff(latest->get("m/w:0"), Tensor::from_vector<float>(DType::F32, {2, 3}, {0, 1, 2, 3, 4, 5})), 0.0);
   // A user block before the superblock: heap IDs are relative to it.
   auto ub = open_keras_h5(corpus("userblock.h5").string());
   ASSERT_EQ(ub->entries().size(), 1u);
@@ -395,7 +399,11 @@ INSTANTIATE_TEST_SUITE_P(
                       // the root group's object header claims 0x5555... bytes (found by keras_h5_fuzz)
                       Bad{"ohdr_huge_size.h5", ErrorKind::Format, "", "cannot open HDF5 file"},
                       // a vlen string attribute of ~2.6 MB "characters": libhdf5 would zero 10 GiB (keras_h5_fuzz)
-                      Bad{"vlen_wide_chars.h5", ErrorKind::Format, "", "characters are not 1 byte"}),
+                      Bad{"vlen_wide_chars.h5", ErrorKind::Format, "", "characters are not 1 byte"},
+                      // attribute messages libhdf5 1.10.8 would decode past their end (keras_h5_fuzz)
+                      Bad{"attr_data_past_message.h5", ErrorKind::Format, "", "attribute message for 'layer_names' whose data runs past it"},
+                      Bad{"attr_name_unterminated.h5", ErrorKind::Format, "", "name is not NUL-terminated"},
+                      Bad{"dense_attributes.h5", ErrorKind::Unsupported, "", "attributes in dense storage"}),
     [](const auto& p) {
       std::string n = p.param.file;
       return n.substr(0, n.find('.'));

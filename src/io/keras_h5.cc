@@ -50,7 +50,7 @@ std::mutex& h5_mutex() {
 }
 
 // Variable-length strings -> an opaque type tagged kRawHeapIdTag: leaves the
-// file form (heap IDs) as it is. See GlobalHeaps below.
+// file form (heap IDs) as it is. See RawChecks below.
 constexpr const char* kRawHeapIdTag = "hfx: variable-length heap IDs as stored";
 
 herr_t raw_heap_id_conv(hid_t src, hid_t dst, H5T_cdata_t* cdata, size_t, size_t, size_t, void*, void*, hid_t) {
@@ -76,7 +76,7 @@ void h5_init() {
   H5open();
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   H5PLset_loading_state(0);
-  // Variable-length strings -> their heap IDs as stored (GlobalHeaps below).
+  // Variable-length strings -> their heap IDs as stored (RawChecks below).
   hid_t str = H5Tcopy(H5T_C_S1), raw = H5Tcreate(H5T_OPAQUE, 16);
   H5Tset_size(str, H5T_VARIABLE);
   H5Tset_tag(raw, kRawHeapIdTag);
@@ -234,10 +234,12 @@ std::pair<H, H5I_type_t> open_rel(hid_t start, const std::string& rel, const std
 // attribute whose data runs past its message; see fuzz/keras_h5.replay-only.)
 constexpr uint64_t kMinCollection = 4096;  // H5HG_MINSIZE: libhdf5 never writes a smaller collection
 
-class GlobalHeaps {
+// Checks on the file's bytes that libhdf5 1.10.8 skips: global heap IDs
+// (above) and attribute messages (check_attributes).
+class RawChecks {
  public:
   // Called with the mutex held.
-  GlobalHeaps(const std::string& path, hid_t file) : path_(path) {
+  RawChecks(const std::string& path, hid_t file) : path_(path) {
     H fcpl(H5Fget_create_plist(file), H5Pclose);
     hsize_t userblock = 0;
     if (!fcpl.ok() || H5Pget_sizes(fcpl.get(), &sizeof_addr_, &sizeof_size_) < 0 || H5Pget_userblock(fcpl.get(), &userblock) < 0 ||
@@ -273,8 +275,178 @@ class GlobalHeaps {
     }
   }
 
+  // Every attribute message in `obj`'s object header, checked before libhdf5
+  // decodes any of them (H5Aexists and H5Aopen decode each one while looking
+  // for a name). libhdf5 1.10.8's attribute decoder (H5O_attr_decode) copies
+  // the name with strdup and the data (points x type size) from after the
+  // datatype and dataspace without checking either against the message, and
+  // its datatype and dataspace decoders trust the sizes they find: a field
+  // that runs past the message reads past the object header chunk (found by
+  // keras_h5_fuzz). So each attribute message must hold its NUL-terminated
+  // name, a datatype of a class Keras attributes use (integer, float, string,
+  // variable-length string or sequence of those) encoded within its field, a
+  // dataspace of at most 32 dims within its field, and all of its data.
+  // Attributes in dense storage (a fractal heap: v2 object headers with many
+  // attributes; h5py's default format never writes them) and shared
+  // attribute parts are refused. Object headers v1 and v2 ("OHDR") with their
+  // continuation chunks are walked; what libhdf5 itself refuses (bad
+  // signatures, versions, message sizes) may be refused here first.
+  void check_attributes(hid_t obj, const std::string& where) {
+    H5O_info_t oi;
+    if (H5Oget_info2(obj, &oi, H5O_INFO_BASIC) < 0)
+      throw_error(ErrorKind::Format, "cannot locate the object header of " + where + h5_err(), path_);
+    if (!headers_.insert(oi.addr).second) return;
+    const std::string at = where + " (object header at address " + std::to_string(oi.addr) + ")";
+    const uint8_t* d = map_->data();
+    const uint64_t n = map_->size();
+    auto bad = [&](const std::string& why) { throw_error(ErrorKind::Format, at + ": " + why, path_); };
+    // A file range [addr, addr + len) (addr relative to the base), as offsets.
+    auto range = [&](uint64_t addr, uint64_t len) {
+      if (addr >= n || base_ > n - addr || len > n - (base_ + addr)) bad("a header chunk lies past the end of the file");
+      return base_ + addr;
+    };
+    const uint64_t start = range(oi.addr, 16);
+    bool v2 = false, crt_order = false;
+    std::vector<std::pair<uint64_t, uint64_t>> chunks;  // message areas, [begin, end) in the file
+    if (std::memcmp(d + start, "OHDR", 4) == 0) {
+      v2 = true;
+      const uint8_t flags = d[start + 5];
+      if (d[start + 4] != 2) bad("object header version is not 2");
+      crt_order = flags & 0x04;
+      uint64_t p = start + 6 + ((flags & 0x20) ? 16 : 0) + ((flags & 0x10) ? 4 : 0);
+      const std::size_t w = std::size_t{1} << (flags & 3);
+      if (p + w > n) bad("object header past the end of the file");
+      const uint64_t size = le(d + p, w);
+      p += w;
+      if (size > n - p) bad("object header past the end of the file");
+      chunks.emplace_back(p, p + size);
+    } else {
+      if (d[start] != 1) bad("object header version is not 1");
+      const uint64_t size = le(d + start + 8, 4);
+      if (size > n - (start + 16)) bad("object header past the end of the file");
+      chunks.emplace_back(start + 16, start + 16 + size);
+    }
+    const std::size_t mhdr = v2 ? (crt_order ? 6 : 4) : 8;
+    for (std::size_t c = 0; c < chunks.size(); ++c) {
+      if (c > 4096) bad("too many continuation chunks");
+      const auto [b, e] = chunks[c];
+      for (uint64_t p = b; e - p >= mhdr && p < e;) {
+        const unsigned type = v2 ? d[p] : static_cast<unsigned>(le(d + p, 2));
+        const uint64_t size = le(d + p + (v2 ? 1 : 2), 2);
+        const uint8_t mflags = d[p + (v2 ? 3 : 4)];
+        const uint64_t body = p + mhdr;
+        if (size > e - body) bad("a message runs past its chunk");
+        const uint8_t* m = d + body;
+        if (type == 0x10) {  // continuation
+          if (size < sizeof_addr_ + sizeof_size_) bad("short continuation message");
+          const uint64_t caddr = le(m, sizeof_addr_), clen = le(m + sizeof_addr_, sizeof_size_);
+          const uint64_t cb = range(caddr, clen);
+          if (v2) {
+            if (clen < 8 || std::memcmp(d + cb, "OCHK", 4) != 0) bad("continuation chunk without its signature");
+            chunks.emplace_back(cb + 4, cb + clen - 4);
+          } else {
+            chunks.emplace_back(cb, cb + clen);
+          }
+        } else if (type == 0x0C) {
+          if (mflags & 0x02) throw_error(ErrorKind::Unsupported, at + ": shared attribute message", path_);
+          check_attribute_message(m, size, at);
+        } else if (type == 0x15) {  // attribute info: dense storage when its fractal heap address is defined
+          if (size < 2) bad("short attribute info message");
+          const uint64_t off = 2 + ((m[1] & 0x01) ? 2 : 0);
+          if (size < off + sizeof_addr_) bad("short attribute info message");
+          if (le(m + off, sizeof_addr_) != undef_addr())
+            throw_error(ErrorKind::Unsupported, at + ": attributes in dense storage (a fractal heap; h5py's default file format "
+                                                     "never writes it)", path_);
+        }
+        p = body + size;
+      }
+    }
+  }
+
  private:
   static constexpr uint64_t kUnused = ~uint64_t{0};
+
+  uint64_t undef_addr() const { return sizeof_addr_ == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * sizeof_addr_)) - 1; }
+
+  void check_attribute_message(const uint8_t* m, uint64_t size, const std::string& at) {
+    auto bad = [&](const std::string& why) {
+      throw_error(ErrorKind::Format, at + ": attribute message " + why + " (libhdf5 1.10.8 would read past it)", path_);
+    };
+    if (size < 9) bad("shorter than its header");
+    const unsigned version = m[0];
+    if (version < 1 || version > 3) bad("of unknown version " + std::to_string(version));
+    if (version >= 2 && (m[1] & 0x03)) throw_error(ErrorKind::Unsupported, at + ": attribute with a shared datatype or dataspace", path_);
+    const uint64_t name_size = le(m + 2, 2), dt_size = le(m + 4, 2), ds_size = le(m + 6, 2);
+    uint64_t off = version == 3 ? 9 : 8;
+    auto field = [&](uint64_t len, const char* what) {
+      const uint64_t padded = version == 1 ? (len + 7) & ~uint64_t{7} : len;
+      if (padded > size - off) bad(std::string("whose ") + what + " runs past it");
+      const uint64_t f = off;
+      off += padded;
+      return f;
+    };
+    const uint64_t name = field(name_size, "name");
+    if (name_size == 0 || m[name + name_size - 1] != 0) bad("whose name is not NUL-terminated");
+    const std::string aname(reinterpret_cast<const char*>(m + name));
+    const uint64_t dt = field(dt_size, "datatype");
+    const uint64_t ds = field(ds_size, "dataspace");
+    const uint64_t elem = datatype_element(m + dt, dt_size, 0, at, aname);
+    const uint64_t points = dataspace_points(m + ds, ds_size, at, aname);
+    if (elem != 0 && points > (size - off) / elem) bad("for '" + aname + "' whose data runs past it");
+  }
+
+  // On-disk element size of an attribute's datatype; only classes a Keras
+  // attribute has, whose encodings libhdf5 decodes at fixed sizes.
+  uint64_t datatype_element(const uint8_t* t, uint64_t len, int depth, const std::string& at, const std::string& aname) {
+    auto bad = [&](const std::string& why) {
+      throw_error(ErrorKind::Format, at + ": attribute '" + aname + "': datatype " + why + " (libhdf5 1.10.8 would read past it)", path_);
+    };
+    if (len < 8) bad("shorter than its header");
+    const unsigned cls = t[0] & 0x0f, version = t[0] >> 4;
+    if (version < 1 || version > 3) bad("of unknown version " + std::to_string(version));
+    const uint64_t size = le(t + 4, 4);
+    switch (cls) {
+      case 0:  // integer: bit offset, precision
+        if (len < 12) bad("runs past its field");
+        return size;
+      case 1:  // float: bit offset, precision, exponent and mantissa fields, bias
+        if (len < 20) bad("runs past its field");
+        return size;
+      case 3: return size;  // fixed-length string
+      case 9:               // variable-length sequence or string: a base type, then heap IDs on disk
+        if (depth > 0) break;
+        (void)datatype_element(t + 8, len - 8, depth + 1, at, aname);
+        if (size != 8 + sizeof_addr_) bad("of variable length with an element size other than " + std::to_string(8 + sizeof_addr_));
+        return size;
+      default: break;
+    }
+    throw_error(ErrorKind::Unsupported, at + ": attribute '" + aname + "' has HDF5 type class " + std::to_string(cls) +
+                                            (depth ? " inside a variable-length type" : "") + ", which hfx does not read", path_);
+  }
+
+  uint64_t dataspace_points(const uint8_t* s, uint64_t len, const std::string& at, const std::string& aname) {
+    auto bad = [&](const std::string& why) {
+      throw_error(ErrorKind::Format, at + ": attribute '" + aname + "': dataspace " + why + " (libhdf5 1.10.8 would read past it)", path_);
+    };
+    if (len < 4) bad("shorter than its header");
+    const unsigned version = s[0], rank = s[1], flags = s[2];
+    if (version != 1 && version != 2) bad("of unknown version " + std::to_string(version));
+    if (rank > 32) bad("of rank " + std::to_string(rank));
+    if (flags & ~1u) bad("with a permutation or unknown flags");
+    const uint64_t hdr = version == 1 ? 8 : 4;
+    const unsigned kind = version == 1 ? (rank ? 1 : 0) : s[3];  // 0 scalar, 1 simple, 2 null
+    if (kind > 2) bad("of unknown kind");
+    if (hdr + uint64_t{rank} * sizeof_size_ * ((flags & 1) ? 2 : 1) > len) bad("runs past its field");
+    if (kind == 2) return 0;
+    uint64_t points = 1;
+    for (unsigned i = 0; i < rank; ++i) {
+      const uint64_t dim = le(s + hdr + i * sizeof_size_, sizeof_size_);
+      if (dim != 0 && points > (uint64_t{1} << 62) / dim) bad("with too many points");
+      points *= dim;
+    }
+    return points;
+  }
+
   struct Collection {
     uint64_t offset = 0, end = 0;   // in the file
     std::vector<uint64_t> size_of;  // by object index: its size, or kUnused
@@ -342,13 +514,15 @@ class GlobalHeaps {
   H raw_type_;
   std::map<uint64_t, Collection> by_addr_;  // by heap-ID address
   std::map<uint64_t, uint64_t> spans_;       // file offset -> end of each collection walked
+  std::set<uint64_t> headers_;               // object headers whose attribute messages were checked
 };
 
 // A string-list attribute (fixed- or variable-length strings); nullopt when
 // absent. An empty attribute of any type (Keras writes `[]` as float64) is an
 // empty list.
 std::optional<std::vector<std::string>> read_string_attr(hid_t obj, const std::string& name, const std::string& file,
-                                                         const std::string& where, GlobalHeaps& heaps) {
+                                                         const std::string& where, RawChecks& raw) {
+  raw.check_attributes(obj, where);
   htri_t ex = H5Aexists(obj, name.c_str());
   if (ex < 0) throw_error(ErrorKind::Format, "cannot look up attribute '" + name + "' of " + where + h5_err(), file);
   if (ex == 0) return std::nullopt;
@@ -385,7 +559,7 @@ std::optional<std::vector<std::string>> read_string_attr(hid_t obj, const std::s
     H base(H5Tget_super(type.get()), H5Tclose);
     if (!base.ok() || H5Tget_size(base.get()) != 1)
       throw_error(ErrorKind::Format, "attribute '" + name + "' of " + where + ": variable-length strings whose characters are not 1 byte" + h5_err(), file);
-    heaps.check(attr.get(), n, "attribute '" + name + "' of " + where);
+    raw.check(attr.get(), n, "attribute '" + name + "' of " + where);
     H mem(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mem.get(), H5T_VARIABLE);
     H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
@@ -422,11 +596,11 @@ std::optional<std::vector<std::string>> read_string_attr(hid_t obj, const std::s
 
 // Keras' load_attributes_from_hdf5_group: `name`, else `name0`, `name1`, ...
 std::optional<std::vector<std::string>> read_name_list(hid_t obj, const std::string& name, const std::string& file,
-                                                       const std::string& where, GlobalHeaps& heaps) {
-  if (auto v = read_string_attr(obj, name, file, where, heaps)) return v;
+                                                       const std::string& where, RawChecks& raw) {
+  if (auto v = read_string_attr(obj, name, file, where, raw)) return v;
   std::optional<std::vector<std::string>> out;
   for (std::size_t k = 0;; ++k) {
-    auto part = read_string_attr(obj, name + std::to_string(k), file, where, heaps);
+    auto part = read_string_attr(obj, name + std::to_string(k), file, where, raw);
     if (!part) break;
     if (!out) out.emplace();
     if (out->size() + part->size() > (std::size_t{1} << 24)) throw_error(ErrorKind::Format, "'" + name + "' lists too many names", file);
@@ -446,7 +620,7 @@ struct DsInfo {
 // size against the allocated storage and the file size.
 DsInfo inspect(hid_t ds, uint64_t file_size, const std::string& file, const std::string& tensor) {
   // The type first: for a variable-length type H5Dget_create_plist would convert
-  // the fill value through the global heap (unchecked heap IDs, see GlobalHeaps).
+  // the fill value through the global heap (unchecked heap IDs, see RawChecks).
   H type(H5Dget_type(ds), H5Tclose);
   if (!type.ok()) throw_error(ErrorKind::Format, "cannot read the dataset's type" + h5_err(), file, tensor);
   const H5T_class_t cls = H5Tget_class(type.get());
@@ -589,14 +763,14 @@ class KerasH5Source final : public TensorSource {
     H fapl = make_fapl();
     file_ = H(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
     if (!file_.ok()) throw_error(ErrorKind::Format, "cannot open HDF5 file (truncated or corrupt?)" + h5_err(), path);
-    GlobalHeaps heaps(path, file_.get());
+    RawChecks raw(path, file_.get());
     H root(H5Gopen2(file_.get(), "/", H5P_DEFAULT), H5Gclose);
     if (!root.ok()) throw_error(ErrorKind::Format, "cannot open the root group" + h5_err(), path);
-    auto layers = read_name_list(root.get(), "layer_names", path, "the root group", heaps);
+    auto layers = read_name_list(root.get(), "layer_names", path, "the root group", raw);
     if (!layers)
       throw_error(ErrorKind::Format, "no 'layer_names' attribute on the root group: not Keras/transformers TF weights", path);
     for (const auto& a : {"backend", "keras_version"})
-      if (auto v = read_string_attr(root.get(), a, path, "the root group", heaps); v && v->size() == 1) metadata_[a] = v->front();
+      if (auto v = read_string_attr(root.get(), a, path, "the root group", raw); v && v->size() == 1) metadata_[a] = v->front();
 
     std::set<std::string> seen_layers;
     for (const auto& layer : *layers) {
@@ -608,7 +782,7 @@ class KerasH5Source final : public TensorSource {
         continue;
       }
       if (t != H5I_GROUP) throw_error(ErrorKind::Format, "layer is neither a group nor a dataset", path, layer);
-      auto weights = read_name_list(obj.get(), "weight_names", path, "layer group '" + layer + "'", heaps);
+      auto weights = read_name_list(obj.get(), "weight_names", path, "layer group '" + layer + "'", raw);
       if (!weights) throw_error(ErrorKind::Format, "layer group has no 'weight_names' attribute", path, layer);
       for (const auto& w : *weights) {
         check_rel_path(w, path, "weight");

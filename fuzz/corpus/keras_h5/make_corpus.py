@@ -170,3 +170,27 @@ _patch_heap_id("heapid_past_table.h5", idx=1000000)
 _patch_heap_id("heapid_unused_slot.h5", renumber=9)
 _patch_heap_id("heapid_not_a_collection.h5", addr_delta=16)
 _patch_heap_id("heapid_length.h5", length=3)
+
+# The newer object header format (v2 "OHDR", h5py libver="latest") reads; attributes in dense storage (a fractal
+# heap, which that format uses past 8 attributes) are refused.
+for name, extra in (("latest_format.h5", 0), ("dense_attributes.h5", 12)):
+    with h5py.File(name, "w", libver="latest") as f:
+        f.attrs["layer_names"] = [b"l"]
+        for i in range(extra):
+            f.attrs["extra%d" % i] = np.float64(i)
+        g = f.create_group("l")
+        g.attrs["weight_names"] = [b"m/w:0"]
+        g.create_dataset("m/w:0", data=w)
+
+# Attribute messages libhdf5 1.10.8 decodes past their end (src/io/keras_h5.cc check_attributes): shard.h5's root
+# layer_names message (v1) with its dataspace size 24 -> 34 (the data then lies past the message: libhdf5 copies it
+# from beyond the object header chunk; found by keras_h5_fuzz), and with its name size 12 -> 8 (no NUL: strdup).
+def _patch_attr(dst, field, value):
+    b = bytearray(open("shard.h5", "rb").read())
+    body = b.find(b"layer_names\0") - 8
+    assert b[body] == 1 and b[body - 8] == 0x0C
+    b[body + field:body + field + 2] = value.to_bytes(2, "little")
+    open(dst, "wb").write(bytes(b))
+
+_patch_attr("attr_data_past_message.h5", 6, 34)
+_patch_attr("attr_name_unterminated.h5", 2, 8)
