@@ -1,7 +1,9 @@
 // Keras tf_model.h5 reader: libhdf5 parses the container (not ours); our
 // wrapper — name lists, link walking, dtype/shape/storage validation, reads,
 // and the TF -> canonical name rules — must turn every malformed input into
-// hfx::Error, never a crash.
+// hfx::Error, never a crash. That includes what libhdf5 1.10.8 itself would
+// mis-read: hfx checks global heap IDs and attribute messages from the file's
+// bytes first (src/io/keras_h5.cc RawChecks).
 #include <vector>
 
 #include "fuzz_util.h"

@@ -230,8 +230,6 @@ std::pair<H, H5I_type_t> open_rel(hid_t start, const std::string& rel, const std
 // in their file form, and leaves them as they are. libhdf5 stays the only
 // parser of object headers and attribute storage (compact or dense), so the
 // heap IDs checked are exactly those its own conversion would follow.
-// (Still unchecked: libhdf5's own decoding of object header messages, e.g. an
-// attribute whose data runs past its message; see fuzz/keras_h5.replay-only.)
 constexpr uint64_t kMinCollection = 4096;  // H5HG_MINSIZE: libhdf5 never writes a smaller collection
 
 // Checks on the file's bytes that libhdf5 1.10.8 skips: global heap IDs
