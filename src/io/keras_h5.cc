@@ -325,9 +325,11 @@ class RawChecks {
       chunks.emplace_back(start + 16, start + 16 + size);
     }
     const std::size_t mhdr = v2 ? (crt_order ? 6 : 4) : 8;
+    uint64_t walked = 0;  // a header's chunks do not overlap: together they fit in the file
     for (std::size_t c = 0; c < chunks.size(); ++c) {
-      if (c > 4096) bad("too many continuation chunks");
       const auto [b, e] = chunks[c];
+      walked += e - b;
+      if (c > 4096 || walked > n) bad("continuation chunks add up to more than the file");
       for (uint64_t p = b; e - p >= mhdr && p < e;) {
         const unsigned type = v2 ? d[p] : static_cast<unsigned>(le(d + p, 2));
         const uint64_t size = le(d + p + (v2 ? 1 : 2), 2);
