@@ -694,12 +694,25 @@ DsInfo inspect(hid_t ds, uint64_t file_size, const std::string& file, const std:
     case H5S_SIMPLE: {
       int rank = H5Sget_simple_extent_ndims(space.get());
       if (rank < 0 || rank > kMaxRank) throw_error(ErrorKind::Format, "bad dataset rank", file, tensor);
-      std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
-      if (rank > 0 && H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0)
+      std::vector<hsize_t> dims(static_cast<std::size_t>(rank)), maxdims(static_cast<std::size_t>(rank));
+      if (rank > 0 && H5Sget_simple_extent_dims(space.get(), dims.data(), maxdims.data()) < 0)
         throw_error(ErrorKind::Format, "cannot read the dataset's dims" + h5_err(), file, tensor);
       for (hsize_t d : dims) {
         if (d > (hsize_t{1} << 62)) throw_error(ErrorKind::Format, "dimension too large", file, tensor);
         out.shape.push_back(static_cast<int64_t>(d));
+      }
+      if (layout == H5D_CHUNKED) {
+        // libhdf5 1.10.8 reads a whole chunk's bytes (chunk dims x type size)
+        // out of whatever a chunk decompresses to: a chunk larger than the
+        // dataset could ever be is a corrupt chunk size (libhdf5 itself
+        // refuses to create one), read past the decompressed buffer.
+        std::vector<hsize_t> chunk(static_cast<std::size_t>(rank));
+        if (H5Pget_chunk(dcpl.get(), rank, chunk.data()) != rank)
+          throw_error(ErrorKind::Format, "cannot read the dataset's chunk dims" + h5_err(), file, tensor);
+        for (int i = 0; i < rank; ++i)
+          if (chunk[i] == 0 || (maxdims[i] != H5S_UNLIMITED && chunk[i] > maxdims[i]))
+            throw_error(ErrorKind::Format, "chunk dim " + std::to_string(chunk[i]) + " does not fit the dataset's dim " +
+                                               std::to_string(maxdims[i]) + " (corrupt chunk size)", file, tensor);
       }
       break;
     }
