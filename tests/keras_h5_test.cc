@@ -337,7 +337,7 @@ TEST(KerasH5, WriterRejectsBadInputAndLeavesNothing) {
   EXPECT_TRUE(fs::is_empty(dir.path()));
 }
 
-TEST(KerasH5, ReadsBigEndianFloat16ChunkedGzipAndChunkedNameAttributes) {
+TEST(KerasH5, ReadsBigEndianFloat16ChunkedGzipChunkedNamesUserBlockAndV2Headers) {
   auto src = open_keras_h5(corpus("bigendian_chunked.h5").string());
   ASSERT_EQ(src->entries().size(), 5u);
   EXPECT_EQ(max_abs_diff(src->get("m/a/be:0"), Tensor::from_vector<float>(DType::F32, {2, 3}, {0, 1, 2, 3, 4, 5})), 0.0);
@@ -349,6 +349,14 @@ TEST(KerasH5, ReadsBigEndianFloat16ChunkedGzipAndChunkedNameAttributes) {
   EXPECT_EQ(gz.item(99), 99.0);
   EXPECT_EQ(max_abs_diff(src->get("m/b/i:0"), Tensor::from_vector<int64_t>(DType::I64, {3}, {1, -2, 3})), 0.0);
   EXPECT_EQ(src->get("m/b/s:0").item(0), 7.0);
+  // The newer object header format (v2, h5py libver="latest").
+  auto latest = open_keras_h5(corpus("latest_format.h5").string());
+  ASSERT_EQ(latest->entries().size(), 1u);
+  EXPECT_EQ(max_abs_diff(latest->get("m/w:0"), Tensor::from_vector<float>(DType::F32, {2, 3}, {0, 1, 2, 3, 4, 5})), 0.0);
+  // A user block before the superblock: heap IDs are relative to it.
+  auto ub = open_keras_h5(corpus("userblock.h5").string());
+  ASSERT_EQ(ub->entries().size(), 1u);
+  EXPECT_EQ(max_abs_diff(ub->get("m/w:0"), Tensor::from_vector<float>(DType::F32, {2, 3}, {0, 1, 2, 3, 4, 5})), 0.0);
   // transformers' shard layout: dataset paths listed at the root.
   auto shard = open_keras_h5(corpus("shard.h5").string());
   ASSERT_EQ(shard->entries().size(), 1u);
@@ -386,7 +394,17 @@ INSTANTIATE_TEST_SUITE_P(
                       Bad{"unwritten_huge.h5", ErrorKind::Format, "m/w:0", "no data written"},
                       Bad{"plugin_filter.h5", ErrorKind::Unsupported, "m/w:0", "32001"},
                       Bad{"numeric_names.h5", ErrorKind::Format, "", "not a list of strings"},
-                      Bad{"absolute_name.h5", ErrorKind::Format, "/l/w:0", "empty"}),
+                      Bad{"absolute_name.h5", ErrorKind::Format, "/l/w:0", "empty"},
+                      // the root group's object header claims 0x5555... bytes (found by keras_h5_fuzz)
+                      Bad{"ohdr_huge_size.h5", ErrorKind::Format, "", "cannot open HDF5 file"},
+                      // a vlen string attribute of ~2.6 MB "characters": libhdf5 would zero 10 GiB (keras_h5_fuzz)
+                      Bad{"vlen_wide_chars.h5", ErrorKind::Format, "", "characters are not 1 byte"},
+                      // attribute messages libhdf5 1.10.8 would decode past their end (keras_h5_fuzz)
+                      Bad{"attr_data_past_message.h5", ErrorKind::Format, "", "attribute message for 'layer_names' whose data runs past it"},
+                      Bad{"attr_name_unterminated.h5", ErrorKind::Format, "", "name is not NUL-terminated"},
+                      Bad{"dense_attributes.h5", ErrorKind::Unsupported, "", "attributes in dense storage"},
+                      // chunk dims 3x4 -> 1048579x4 of a 10x10 dataset: libhdf5 1.10.8 read past the chunk (keras_h5_fuzz)
+                      Bad{"chunk_dim_corrupt.h5", ErrorKind::Format, "m/a/gz:0", "corrupt chunk size"}),
     [](const auto& p) {
       std::string n = p.param.file;
       return n.substr(0, n.find('.'));
@@ -418,6 +436,63 @@ TEST(KerasH5, MalformedGlobalHeapRefusedBeforeLibhdf5ReadsIt) {
   expect_error([&] { open_keras_h5(corpus("gheap_oversized.h5").string()); }, ErrorKind::Format,
                {"gheap_oversized.h5", "global heap collection at offset 2048", "object 1 is larger than its collection"});
   EXPECT_FALSE(open_keras_h5(corpus("valid.h5").string())->entries().empty());
+}
+
+// Heap IDs (in layer_names' raw data) that libhdf5 1.10.8 would follow
+// unchecked — it segfaults on heapid_past_table.h5 — refused with the file
+// and the attribute named (valid.h5 patched by make_corpus.py).
+TEST(KerasH5, HeapIdsCheckedBeforeLibhdf5FollowsThem) {
+  const std::string attr = "attribute 'layer_names' of the root group, element 0";
+  expect_error([&] { open_keras_h5(corpus("heapid_past_table.h5").string()); }, ErrorKind::Format,
+               {"heapid_past_table.h5", attr, "names object 1000000 of the global heap collection at offset 2048", "no such object"});
+  expect_error([&] { open_keras_h5(corpus("heapid_unused_slot.h5").string()); }, ErrorKind::Format,
+               {"heapid_unused_slot.h5", attr, "names object 1 of the global heap collection at offset 2048", "no such object"});
+  expect_error([&] { open_keras_h5(corpus("heapid_not_a_collection.h5").string()); }, ErrorKind::Format,
+               {"heapid_not_a_collection.h5", "attribute 'layer_names' of the root group", "offset 2064 is not a version-1 global heap collection"});
+  expect_error([&] { open_keras_h5(corpus("heapid_length.h5").string()); }, ErrorKind::Format,
+               {"heapid_length.h5", attr, "string of 3 bytes, but global heap object 1 at offset 2048 holds 4"});
+}
+
+// The same checks on heap IDs built in memory: a collection address past the
+// end of the file, object index 0 (the free space), and collections that
+// overlap (two heap IDs naming addresses inside one collection).
+TEST(KerasH5, HeapIdAddressesAndOverlaps) {
+  const std::string valid = read_text_file(corpus("valid.h5").string());
+  const std::size_t g = valid.find("GCOL");
+  ASSERT_NE(g, std::string::npos);
+  auto id = [](uint32_t len, uint64_t addr, uint32_t idx) {
+    std::string s(16, '\0');
+    for (int i = 0; i < 4; ++i) s[i] = static_cast<char>(len >> (8 * i));
+    for (int i = 0; i < 8; ++i) s[4 + i] = static_cast<char>(addr >> (8 * i));
+    for (int i = 0; i < 4; ++i) s[12 + i] = static_cast<char>(idx >> (8 * i));
+    return s;
+  };
+  const std::string bert = id(4, g, 1);
+  const std::size_t at = valid.find(bert);
+  ASSERT_NE(at, std::string::npos);
+  TempDir dir;
+  auto patched = [&](const std::string& name, const std::string& with, std::size_t where) {
+    std::string b = valid;
+    b.replace(where, with.size(), with);
+    write_bytes(dir.file(name), b);
+    return dir.file(name);
+  };
+  std::string p = patched("past_end.h5", id(4, uint64_t{1} << 40, 1), at);
+  expect_error([&] { open_keras_h5(p); }, ErrorKind::Format, {p, "layer_names", "past the end of the file"});
+  p = patched("free_space.h5", id(4, g, 0), at);
+  expect_error([&] { open_keras_h5(p); }, ErrorKind::Format, {p, "layer_names", "names object 0", "no such object"});
+  // A second "collection" inside the first one's free space (valid.h5's
+  // collection: 4096 bytes at 2048, objects 1-5, then free space from 2224),
+  // named by backend's heap ID.
+  std::string o = valid;
+  const std::string fake = std::string("GCOL\1\0\0\0", 8) + id(0, 4096, 0).substr(4, 8);  // size 4096
+  o.replace(g + 208, 16, fake);
+  const std::size_t bat = o.find(id(10, g, 2));
+  ASSERT_NE(bat, std::string::npos);
+  o.replace(bat, 16, id(10, g + 208, 2));
+  write_bytes(dir.file("overlap.h5"), o);
+  expect_error([&] { open_keras_h5(dir.file("overlap.h5")); }, ErrorKind::Format,
+               {dir.file("overlap.h5"), "attribute 'backend' of the root group", "offset 2256 overlaps another collection"});
 }
 
 TEST(KerasH5, ShapeMismatchAgainstTheModelNamesFileAndTensor) {

@@ -49,6 +49,26 @@ std::mutex& h5_mutex() {
   return m;
 }
 
+// Variable-length strings -> an opaque type tagged kRawHeapIdTag: leaves the
+// file form (heap IDs) as it is. See RawChecks below.
+constexpr const char* kRawHeapIdTag = "hfx: variable-length heap IDs as stored";
+
+herr_t raw_heap_id_conv(hid_t src, hid_t dst, H5T_cdata_t* cdata, size_t, size_t, size_t, void*, void*, hid_t) {
+  switch (cdata->command) {
+    case H5T_CONV_INIT: {
+      cdata->need_bkg = H5T_BKG_NO;
+      if (H5Tget_class(dst) != H5T_OPAQUE || H5Tis_variable_str(src) <= 0) return -1;
+      char* tag = H5Tget_tag(dst);
+      const bool ours = tag && std::strcmp(tag, kRawHeapIdTag) == 0;
+      H5free_memory(tag);
+      return ours ? 0 : -1;
+    }
+    case H5T_CONV_CONV:  // in place: the file form is the result, when the sizes agree
+      return H5Tget_size(src) == H5Tget_size(dst) ? 0 : -1;
+    default: return 0;
+  }
+}
+
 // Called with the mutex held.
 void h5_init() {
   static bool done = false;
@@ -56,6 +76,13 @@ void h5_init() {
   H5open();
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   H5PLset_loading_state(0);
+  // Variable-length strings -> their heap IDs as stored (RawChecks below).
+  hid_t str = H5Tcopy(H5T_C_S1), raw = H5Tcreate(H5T_OPAQUE, 16);
+  H5Tset_size(str, H5T_VARIABLE);
+  H5Tset_tag(raw, kRawHeapIdTag);
+  H5Tregister(H5T_PERS_SOFT, "hfx raw heap IDs", str, raw, raw_heap_id_conv);
+  H5Tclose(str);
+  H5Tclose(raw);
   done = true;
 }
 
@@ -173,11 +200,329 @@ std::pair<H, H5I_type_t> open_rel(hid_t start, const std::string& rel, const std
   return {std::move(cur), t};
 }
 
+// ---- global heap: variable-length strings ------------------------------------
+//
+// Keras' layer_names / weight_names (and backend, keras_version) are
+// variable-length strings. In the file such an attribute holds one heap ID
+// per element — the string's length (4 bytes), the file address of a global
+// heap collection ("GCOL") and the object's index in that collection (4
+// bytes) — and the bytes live in the collection. libhdf5 1.10.8 (Debian 12)
+// follows heap IDs without checking them:
+//  * its collection parser (H5HG__cache_heap_deserialize) steps through the
+//    objects by their decoded sizes: a free-space object (index 0) of size 0
+//    never advances (the loop never ends); an object larger than the rest of
+//    the collection is later copied out past the collection buffer;
+//  * H5HG_read checks the object index only with assert() (compiled out): an
+//    index past the collection's object table, or naming an unused slot, is
+//    dereferenced;
+//  * H5T__conv_vlen reads the object into a buffer sized from the heap ID's
+//    length, while H5HG_read copies the object's own size.
+// So before a variable-length attribute is converted, its heap IDs are read
+// as stored and each one is checked against the collection it names, walked
+// the way that parser walks it (collections as libhdf5 writes them: at least
+// H5HG_MINSIZE bytes, not overlapping each other).
+//
+// Why by hand: the HDF5 API has no call that returns raw heap IDs (H5Aread
+// always converts variable-length data through the heap). They are obtained
+// through the API's own extension point instead of parsing object headers: a
+// conversion function registered for variable-length string -> an opaque type
+// (tagged kRawHeapIdTag) of the heap ID's size is handed the attribute's bytes
+// in their file form, and leaves them as they are. libhdf5 stays the only
+// parser of object headers and attribute storage (compact or dense), so the
+// heap IDs checked are exactly those its own conversion would follow.
+constexpr uint64_t kMinCollection = 4096;  // H5HG_MINSIZE: libhdf5 never writes a smaller collection
+
+// Checks on the file's bytes that libhdf5 1.10.8 skips: global heap IDs
+// (above) and attribute messages (check_attributes).
+class RawChecks {
+ public:
+  // Called with the mutex held.
+  RawChecks(const std::string& path, hid_t file) : path_(path) {
+    H fcpl(H5Fget_create_plist(file), H5Pclose);
+    hsize_t userblock = 0;
+    if (!fcpl.ok() || H5Pget_sizes(fcpl.get(), &sizeof_addr_, &sizeof_size_) < 0 || H5Pget_userblock(fcpl.get(), &userblock) < 0 ||
+        sizeof_addr_ < 2 || sizeof_addr_ > 8 || sizeof_size_ < 2 || sizeof_size_ > 8)
+      throw_error(ErrorKind::Format, "cannot read the file's address and size widths" + h5_err(), path);
+    base_ = userblock;  // libhdf5 takes addresses relative to the superblock, which follows the user block
+    map_ = MappedFile::open(path);
+    raw_type_ = H(H5Tcreate(H5T_OPAQUE, 8 + sizeof_addr_), H5Tclose);
+    if (!raw_type_.ok() || H5Tset_tag(raw_type_.get(), kRawHeapIdTag) < 0)
+      throw_error(ErrorKind::Format, "cannot set up the heap ID type" + h5_err(), path);
+  }
+
+  // Checks the heap IDs of variable-length string attribute `attr` (n
+  // elements) before libhdf5 follows them; `what` names it in errors.
+  void check(hid_t attr, hsize_t n, const std::string& what) {
+    const std::size_t id_size = 8 + sizeof_addr_;
+    std::vector<uint8_t> raw(static_cast<std::size_t>(n) * id_size);
+    if (H5Aread(attr, raw_type_.get(), raw.data()) < 0)
+      throw_error(ErrorKind::Format, what + ": cannot read its heap IDs" + h5_err(), path_);
+    for (std::size_t i = 0; i < n; ++i) {
+      const uint8_t* e = raw.data() + i * id_size;
+      const uint64_t len = le(e, 4), addr = le(e + 4, sizeof_addr_), idx = le(e + 4 + sizeof_addr_, 4);
+      if (addr == 0) continue;  // a null string: nothing is read
+      const Collection& c = collection(addr, what);
+      const std::string elem = what + ", element " + std::to_string(i) + ": ";
+      if (idx == 0 || idx >= c.size_of.size() || c.size_of[idx] == kUnused)
+        throw_error(ErrorKind::Format, elem + "names object " + std::to_string(idx) + " of the global heap collection at offset " +
+                                           std::to_string(c.offset) + ", which has no such object", path_);
+      if (c.size_of[idx] != len)
+        throw_error(ErrorKind::Format, elem + "string of " + std::to_string(len) + " bytes, but global heap object " +
+                                           std::to_string(idx) + " at offset " + std::to_string(c.offset) + " holds " +
+                                           std::to_string(c.size_of[idx]), path_);
+    }
+  }
+
+  // Every attribute message in `obj`'s object header, checked before libhdf5
+  // decodes any of them (H5Aexists and H5Aopen decode each one while looking
+  // for a name). libhdf5 1.10.8's attribute decoder (H5O_attr_decode) copies
+  // the name with strdup and the data (points x type size) from after the
+  // datatype and dataspace without checking either against the message, and
+  // its datatype and dataspace decoders trust the sizes they find: a field
+  // that runs past the message reads past the object header chunk (found by
+  // keras_h5_fuzz). So each attribute message must hold its NUL-terminated
+  // name, a datatype of a class Keras attributes use (integer, float, string,
+  // variable-length string or sequence of those) encoded within its field, a
+  // dataspace of at most 32 dims within its field, and all of its data.
+  // Attributes in dense storage (a fractal heap: v2 object headers with many
+  // attributes; h5py's default format never writes them) and shared
+  // attribute parts are refused. Object headers v1 and v2 ("OHDR") with their
+  // continuation chunks are walked; what libhdf5 itself refuses (bad
+  // signatures, versions, message sizes) may be refused here first.
+  void check_attributes(hid_t obj, const std::string& where) {
+    H5O_info_t oi;
+    if (H5Oget_info2(obj, &oi, H5O_INFO_BASIC) < 0)
+      throw_error(ErrorKind::Format, "cannot locate the object header of " + where + h5_err(), path_);
+    if (!headers_.insert(oi.addr).second) return;
+    const std::string at = where + " (object header at address " + std::to_string(oi.addr) + ")";
+    const uint8_t* d = map_->data();
+    const uint64_t n = map_->size();
+    auto bad = [&](const std::string& why) { throw_error(ErrorKind::Format, at + ": " + why, path_); };
+    // A file range [addr, addr + len) (addr relative to the base), as offsets.
+    auto range = [&](uint64_t addr, uint64_t len) {
+      if (addr >= n || base_ > n - addr || len > n - (base_ + addr)) bad("a header chunk lies past the end of the file");
+      return base_ + addr;
+    };
+    const uint64_t start = range(oi.addr, 16);
+    bool v2 = false, crt_order = false;
+    std::vector<std::pair<uint64_t, uint64_t>> chunks;  // message areas, [begin, end) in the file
+    if (std::memcmp(d + start, "OHDR", 4) == 0) {
+      v2 = true;
+      const uint8_t flags = d[start + 5];
+      if (d[start + 4] != 2) bad("object header version is not 2");
+      crt_order = flags & 0x04;
+      uint64_t p = start + 6 + ((flags & 0x20) ? 16 : 0) + ((flags & 0x10) ? 4 : 0);
+      const std::size_t w = std::size_t{1} << (flags & 3);
+      if (p + w > n) bad("object header past the end of the file");
+      const uint64_t size = le(d + p, w);
+      p += w;
+      if (size > n - p) bad("object header past the end of the file");
+      chunks.emplace_back(p, p + size);
+    } else {
+      if (d[start] != 1) bad("object header version is not 1");
+      const uint64_t size = le(d + start + 8, 4);
+      if (size > n - (start + 16)) bad("object header past the end of the file");
+      chunks.emplace_back(start + 16, start + 16 + size);
+    }
+    const std::size_t mhdr = v2 ? (crt_order ? 6 : 4) : 8;
+    uint64_t walked = 0;  // a header's chunks do not overlap: together they fit in the file
+    for (std::size_t c = 0; c < chunks.size(); ++c) {
+      const auto [b, e] = chunks[c];
+      walked += e - b;
+      if (c > 4096 || walked > n) bad("continuation chunks add up to more than the file");
+      for (uint64_t p = b; e - p >= mhdr && p < e;) {
+        const unsigned type = v2 ? d[p] : static_cast<unsigned>(le(d + p, 2));
+        const uint64_t size = le(d + p + (v2 ? 1 : 2), 2);
+        const uint8_t mflags = d[p + (v2 ? 3 : 4)];
+        const uint64_t body = p + mhdr;
+        if (size > e - body) bad("a message runs past its chunk");
+        const uint8_t* m = d + body;
+        if (type == 0x10) {  // continuation
+          if (size < sizeof_addr_ + sizeof_size_) bad("short continuation message");
+          const uint64_t caddr = le(m, sizeof_addr_), clen = le(m + sizeof_addr_, sizeof_size_);
+          const uint64_t cb = range(caddr, clen);
+          if (v2) {
+            if (clen < 8 || std::memcmp(d + cb, "OCHK", 4) != 0) bad("continuation chunk without its signature");
+            chunks.emplace_back(cb + 4, cb + clen - 4);
+          } else {
+            chunks.emplace_back(cb, cb + clen);
+          }
+        } else if (type == 0x0C) {
+          if (mflags & 0x02) throw_error(ErrorKind::Unsupported, at + ": shared attribute message", path_);
+          check_attribute_message(m, size, at);
+        } else if (type == 0x15) {  // attribute info: dense storage when its fractal heap address is defined
+          if (size < 2) bad("short attribute info message");
+          const uint64_t off = 2 + ((m[1] & 0x01) ? 2 : 0);
+          if (size < off + sizeof_addr_) bad("short attribute info message");
+          if (le(m + off, sizeof_addr_) != undef_addr())
+            throw_error(ErrorKind::Unsupported, at + ": attributes in dense storage (a fractal heap; h5py's default file format "
+                                                     "never writes it)", path_);
+        }
+        p = body + size;
+      }
+    }
+  }
+
+ private:
+  static constexpr uint64_t kUnused = ~uint64_t{0};
+
+  uint64_t undef_addr() const { return sizeof_addr_ == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * sizeof_addr_)) - 1; }
+
+  void check_attribute_message(const uint8_t* m, uint64_t size, const std::string& at) {
+    auto bad = [&](const std::string& why) {
+      throw_error(ErrorKind::Format, at + ": attribute message " + why + " (libhdf5 1.10.8 would read past it)", path_);
+    };
+    if (size < 9) bad("shorter than its header");
+    const unsigned version = m[0];
+    if (version < 1 || version > 3) bad("of unknown version " + std::to_string(version));
+    if (version >= 2 && (m[1] & 0x03)) throw_error(ErrorKind::Unsupported, at + ": attribute with a shared datatype or dataspace", path_);
+    const uint64_t name_size = le(m + 2, 2), dt_size = le(m + 4, 2), ds_size = le(m + 6, 2);
+    uint64_t off = version == 3 ? 9 : 8;
+    auto field = [&](uint64_t len, const char* what) {
+      const uint64_t padded = version == 1 ? (len + 7) & ~uint64_t{7} : len;
+      if (padded > size - off) bad(std::string("whose ") + what + " runs past it");
+      const uint64_t f = off;
+      off += padded;
+      return f;
+    };
+    const uint64_t name = field(name_size, "name");
+    if (name_size == 0 || m[name + name_size - 1] != 0) bad("whose name is not NUL-terminated");
+    const std::string aname(reinterpret_cast<const char*>(m + name));
+    const uint64_t dt = field(dt_size, "datatype");
+    const uint64_t ds = field(ds_size, "dataspace");
+    const uint64_t elem = datatype_element(m + dt, dt_size, 0, at, aname);
+    const uint64_t points = dataspace_points(m + ds, ds_size, at, aname);
+    if (elem != 0 && points > (size - off) / elem) bad("for '" + aname + "' whose data runs past it");
+  }
+
+  // On-disk element size of an attribute's datatype; only classes a Keras
+  // attribute has, whose encodings libhdf5 decodes at fixed sizes.
+  uint64_t datatype_element(const uint8_t* t, uint64_t len, int depth, const std::string& at, const std::string& aname) {
+    auto bad = [&](const std::string& why) {
+      throw_error(ErrorKind::Format, at + ": attribute '" + aname + "': datatype " + why + " (libhdf5 1.10.8 would read past it)", path_);
+    };
+    if (len < 8) bad("shorter than its header");
+    const unsigned cls = t[0] & 0x0f, version = t[0] >> 4;
+    if (version < 1 || version > 3) bad("of unknown version " + std::to_string(version));
+    const uint64_t size = le(t + 4, 4);
+    switch (cls) {
+      case 0:  // integer: bit offset, precision
+        if (len < 12) bad("runs past its field");
+        return size;
+      case 1:  // float: bit offset, precision, exponent and mantissa fields, bias
+        if (len < 20) bad("runs past its field");
+        return size;
+      case 3: return size;  // fixed-length string
+      case 9:               // variable-length sequence or string: a base type, then heap IDs on disk
+        if (depth > 0) break;
+        (void)datatype_element(t + 8, len - 8, depth + 1, at, aname);
+        if (size != 8 + sizeof_addr_) bad("of variable length with an element size other than " + std::to_string(8 + sizeof_addr_));
+        return size;
+      default: break;
+    }
+    throw_error(ErrorKind::Unsupported, at + ": attribute '" + aname + "' has HDF5 type class " + std::to_string(cls) +
+                                            (depth ? " inside a variable-length type" : "") + ", which hfx does not read", path_);
+  }
+
+  uint64_t dataspace_points(const uint8_t* s, uint64_t len, const std::string& at, const std::string& aname) {
+    auto bad = [&](const std::string& why) {
+      throw_error(ErrorKind::Format, at + ": attribute '" + aname + "': dataspace " + why + " (libhdf5 1.10.8 would read past it)", path_);
+    };
+    if (len < 4) bad("shorter than its header");
+    const unsigned version = s[0], rank = s[1], flags = s[2];
+    if (version != 1 && version != 2) bad("of unknown version " + std::to_string(version));
+    if (rank > 32) bad("of rank " + std::to_string(rank));
+    if (flags & ~1u) bad("with a permutation or unknown flags");
+    const uint64_t hdr = version == 1 ? 8 : 4;
+    const unsigned kind = version == 1 ? (rank ? 1 : 0) : s[3];  // 0 scalar, 1 simple, 2 null
+    if (kind > 2) bad("of unknown kind");
+    if (hdr + uint64_t{rank} * sizeof_size_ * ((flags & 1) ? 2 : 1) > len) bad("runs past its field");
+    if (kind == 2) return 0;
+    uint64_t points = 1;
+    for (unsigned i = 0; i < rank; ++i) {
+      const uint64_t dim = le(s + hdr + i * sizeof_size_, sizeof_size_);
+      if (dim != 0 && points > (uint64_t{1} << 62) / dim) bad("with too many points");
+      points *= dim;
+    }
+    return points;
+  }
+
+  struct Collection {
+    uint64_t offset = 0, end = 0;   // in the file
+    std::vector<uint64_t> size_of;  // by object index: its size, or kUnused
+  };
+
+  uint64_t le(const uint8_t* p, std::size_t bytes) const {
+    uint64_t v = 0;
+    for (std::size_t i = 0; i < bytes; ++i) v |= uint64_t{p[i]} << (8 * i);
+    return v;
+  }
+
+  // The collection at file address `addr`, walked (once) as libhdf5 1.10.8's
+  // H5HG__cache_heap_deserialize walks it: object table by index (the last
+  // object with an index wins), free space as index 0.
+  const Collection& collection(uint64_t addr, const std::string& what) {
+    if (auto it = by_addr_.find(addr); it != by_addr_.end()) return it->second;
+    const uint8_t* d = map_->data();
+    const uint64_t n = map_->size();
+    const uint64_t hdr = 8 + sizeof_size_, objhdr = 8 + sizeof_size_;
+    if (addr >= n || base_ > n - addr || n - (base_ + addr) < hdr)
+      throw_error(ErrorKind::Format, what + ": names a global heap collection at address " + std::to_string(addr) +
+                                         ", past the end of the file", path_);
+    const uint64_t start = base_ + addr;
+    const std::string at = what + ": global heap collection at offset " + std::to_string(start);
+    if (std::memcmp(d + start, "GCOL", 4) != 0 || d[start + 4] != 1)
+      throw_error(ErrorKind::Format, at + " is not a version-1 global heap collection", path_);
+    const uint64_t size = le(d + start + 8, sizeof_size_);
+    if (size < kMinCollection || size > n - start)
+      throw_error(ErrorKind::Format, at + " claims " + std::to_string(size) + " bytes (at least " + std::to_string(kMinCollection) +
+                                         ", within the file)", path_);
+    const uint64_t end = start + size;
+    // Collections libhdf5 writes never overlap (this also bounds the work to one pass over the file).
+    if (auto next = spans_.upper_bound(start); (next != spans_.end() && next->first < end) ||
+                                               (next != spans_.begin() && std::prev(next)->second > start))
+      throw_error(ErrorKind::Format, at + " overlaps another collection", path_);
+    Collection c;
+    c.offset = start;
+    c.end = end;
+    for (uint64_t p = start + hdr; p < end;) {
+      if (end - p < objhdr) break;  // tail too small for an object header: free space
+      const uint64_t idx = le(d + p, 2), osize = le(d + p + 8, sizeof_size_);
+      uint64_t need;
+      if (idx > 0) {
+        if (osize > end - p - objhdr)
+          throw_error(ErrorKind::Format, at + ": object " + std::to_string(idx) + " is larger than its collection", path_);
+        need = objhdr + ((osize + 7) & ~uint64_t{7});
+        if (idx >= c.size_of.size()) c.size_of.resize(idx + 1, kUnused);
+        c.size_of[idx] = osize;
+      } else {
+        need = osize;
+        if (need == 0 || need > end - p)
+          throw_error(ErrorKind::Format, at + ": free-space object of size " + std::to_string(osize) +
+                                             " (libhdf5 would loop or read past the collection)", path_);
+      }
+      p += need;
+    }
+    spans_.emplace(start, end);
+    return by_addr_.emplace(addr, std::move(c)).first->second;
+  }
+
+  std::string path_;
+  std::size_t sizeof_addr_ = 8, sizeof_size_ = 8;
+  uint64_t base_ = 0;
+  std::shared_ptr<MappedFile> map_;
+  H raw_type_;
+  std::map<uint64_t, Collection> by_addr_;  // by heap-ID address
+  std::map<uint64_t, uint64_t> spans_;       // file offset -> end of each collection walked
+  std::set<uint64_t> headers_;               // object headers whose attribute messages were checked
+};
+
 // A string-list attribute (fixed- or variable-length strings); nullopt when
 // absent. An empty attribute of any type (Keras writes `[]` as float64) is an
 // empty list.
 std::optional<std::vector<std::string>> read_string_attr(hid_t obj, const std::string& name, const std::string& file,
-                                                         const std::string& where) {
+                                                         const std::string& where, RawChecks& raw) {
+  raw.check_attributes(obj, where);
   htri_t ex = H5Aexists(obj, name.c_str());
   if (ex < 0) throw_error(ErrorKind::Format, "cannot look up attribute '" + name + "' of " + where + h5_err(), file);
   if (ex == 0) return std::nullopt;
@@ -208,6 +553,13 @@ std::optional<std::vector<std::string>> read_string_attr(hid_t obj, const std::s
   if (vlen < 0) throw_error(ErrorKind::Format, "attribute '" + name + "' of " + where + ": bad string type" + h5_err(), file);
   out.reserve(static_cast<std::size_t>(n));
   if (vlen) {
+    // The characters' type as the file declares it: H5T__conv_vlen sizes (and
+    // zeroes) its buffer as length x that size, so a "character" of megabytes
+    // would cost gigabytes. Strings are of 1-byte characters.
+    H base(H5Tget_super(type.get()), H5Tclose);
+    if (!base.ok() || H5Tget_size(base.get()) != 1)
+      throw_error(ErrorKind::Format, "attribute '" + name + "' of " + where + ": variable-length strings whose characters are not 1 byte" + h5_err(), file);
+    raw.check(attr.get(), n, "attribute '" + name + "' of " + where);
     H mem(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mem.get(), H5T_VARIABLE);
     H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
@@ -244,11 +596,11 @@ std::optional<std::vector<std::string>> read_string_attr(hid_t obj, const std::s
 
 // Keras' load_attributes_from_hdf5_group: `name`, else `name0`, `name1`, ...
 std::optional<std::vector<std::string>> read_name_list(hid_t obj, const std::string& name, const std::string& file,
-                                                       const std::string& where) {
-  if (auto v = read_string_attr(obj, name, file, where)) return v;
+                                                       const std::string& where, RawChecks& raw) {
+  if (auto v = read_string_attr(obj, name, file, where, raw)) return v;
   std::optional<std::vector<std::string>> out;
   for (std::size_t k = 0;; ++k) {
-    auto part = read_string_attr(obj, name + std::to_string(k), file, where);
+    auto part = read_string_attr(obj, name + std::to_string(k), file, where, raw);
     if (!part) break;
     if (!out) out.emplace();
     if (out->size() + part->size() > (std::size_t{1} << 24)) throw_error(ErrorKind::Format, "'" + name + "' lists too many names", file);
@@ -263,32 +615,12 @@ struct DsInfo {
   H memtype;  // little-endian native type to read into
 };
 
-// Checks a dataset before anything is read: layout and storage (no external
-// or virtual data), filters (built-ins only), type, rank, dims and byte size
-// against the allocated storage and the file size.
+// Checks a dataset before anything is read: type, layout and storage (no
+// external or virtual data), filters (built-ins only), rank, dims and byte
+// size against the allocated storage and the file size.
 DsInfo inspect(hid_t ds, uint64_t file_size, const std::string& file, const std::string& tensor) {
-  H dcpl(H5Dget_create_plist(ds), H5Pclose);
-  if (!dcpl.ok()) throw_error(ErrorKind::Format, "cannot read dataset properties" + h5_err(), file, tensor);
-  const int next = H5Pget_external_count(dcpl.get());
-  if (next != 0) throw_error(ErrorKind::Security, "dataset keeps its data in external files; refused", file, tensor);
-  const H5D_layout_t layout = H5Pget_layout(dcpl.get());
-  if (layout == H5D_VIRTUAL) throw_error(ErrorKind::Security, "virtual dataset (maps other files); refused", file, tensor);
-  if (layout != H5D_COMPACT && layout != H5D_CONTIGUOUS && layout != H5D_CHUNKED)
-    throw_error(ErrorKind::Format, "dataset has an unknown storage layout" + h5_err(), file, tensor);
-  const int nfilters = H5Pget_nfilters(dcpl.get());
-  if (nfilters < 0) throw_error(ErrorKind::Format, "cannot read the dataset's filters" + h5_err(), file, tensor);
-  for (int i = 0; i < nfilters; ++i) {
-    unsigned flags = 0, fconf = 0;
-    std::size_t nelem = 0;
-    char fname[64] = {0};
-    H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &nelem, nullptr, sizeof fname, fname, &fconf);
-    const bool builtin = id == H5Z_FILTER_DEFLATE || id == H5Z_FILTER_SHUFFLE || id == H5Z_FILTER_FLETCHER32 ||
-                         id == H5Z_FILTER_SZIP || id == H5Z_FILTER_NBIT || id == H5Z_FILTER_SCALEOFFSET;
-    if (!builtin || H5Zfilter_avail(id) <= 0)
-      throw_error(ErrorKind::Unsupported, "dataset uses HDF5 filter " + std::to_string(id) +
-                                              " which is not a built-in filter available here (plugins are never loaded)", file, tensor);
-  }
-
+  // The type first: for a variable-length type H5Dget_create_plist would convert
+  // the fill value through the global heap (unchecked heap IDs, see RawChecks).
   H type(H5Dget_type(ds), H5Tclose);
   if (!type.ok()) throw_error(ErrorKind::Format, "cannot read the dataset's type" + h5_err(), file, tensor);
   const H5T_class_t cls = H5Tget_class(type.get());
@@ -332,6 +664,28 @@ DsInfo inspect(hid_t ds, uint64_t file_size, const std::string& file, const std:
                                        "; weights must be float16/32/64 or integers", file, tensor);
   }
   if (!out.memtype.ok()) throw_error(ErrorKind::Format, "cannot set up the memory type" + h5_err(), file, tensor);
+  H dcpl(H5Dget_create_plist(ds), H5Pclose);
+  if (!dcpl.ok()) throw_error(ErrorKind::Format, "cannot read dataset properties" + h5_err(), file, tensor);
+  const int next = H5Pget_external_count(dcpl.get());
+  if (next != 0) throw_error(ErrorKind::Security, "dataset keeps its data in external files; refused", file, tensor);
+  const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  if (layout == H5D_VIRTUAL) throw_error(ErrorKind::Security, "virtual dataset (maps other files); refused", file, tensor);
+  if (layout != H5D_COMPACT && layout != H5D_CONTIGUOUS && layout != H5D_CHUNKED)
+    throw_error(ErrorKind::Format, "dataset has an unknown storage layout" + h5_err(), file, tensor);
+  const int nfilters = H5Pget_nfilters(dcpl.get());
+  if (nfilters < 0) throw_error(ErrorKind::Format, "cannot read the dataset's filters" + h5_err(), file, tensor);
+  for (int i = 0; i < nfilters; ++i) {
+    unsigned flags = 0, fconf = 0;
+    std::size_t nelem = 0;
+    char fname[64] = {0};
+    H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &nelem, nullptr, sizeof fname, fname, &fconf);
+    const bool builtin = id == H5Z_FILTER_DEFLATE || id == H5Z_FILTER_SHUFFLE || id == H5Z_FILTER_FLETCHER32 ||
+                         id == H5Z_FILTER_SZIP || id == H5Z_FILTER_NBIT || id == H5Z_FILTER_SCALEOFFSET;
+    if (!builtin || H5Zfilter_avail(id) <= 0)
+      throw_error(ErrorKind::Unsupported, "dataset uses HDF5 filter " + std::to_string(id) +
+                                              " which is not a built-in filter available here (plugins are never loaded)", file, tensor);
+  }
+
 
   H space(H5Dget_space(ds), H5Sclose);
   if (!space.ok()) throw_error(ErrorKind::Format, "cannot read the dataset's shape" + h5_err(), file, tensor);
@@ -340,12 +694,25 @@ DsInfo inspect(hid_t ds, uint64_t file_size, const std::string& file, const std:
     case H5S_SIMPLE: {
       int rank = H5Sget_simple_extent_ndims(space.get());
       if (rank < 0 || rank > kMaxRank) throw_error(ErrorKind::Format, "bad dataset rank", file, tensor);
-      std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
-      if (rank > 0 && H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0)
+      std::vector<hsize_t> dims(static_cast<std::size_t>(rank)), maxdims(static_cast<std::size_t>(rank));
+      if (rank > 0 && H5Sget_simple_extent_dims(space.get(), dims.data(), maxdims.data()) < 0)
         throw_error(ErrorKind::Format, "cannot read the dataset's dims" + h5_err(), file, tensor);
       for (hsize_t d : dims) {
         if (d > (hsize_t{1} << 62)) throw_error(ErrorKind::Format, "dimension too large", file, tensor);
         out.shape.push_back(static_cast<int64_t>(d));
+      }
+      if (layout == H5D_CHUNKED) {
+        // libhdf5 1.10.8 reads a whole chunk's bytes (chunk dims x type size)
+        // out of whatever a chunk decompresses to: a chunk larger than the
+        // dataset could ever be is a corrupt chunk size (libhdf5 itself
+        // refuses to create one), read past the decompressed buffer.
+        std::vector<hsize_t> chunk(static_cast<std::size_t>(rank));
+        if (H5Pget_chunk(dcpl.get(), rank, chunk.data()) != rank)
+          throw_error(ErrorKind::Format, "cannot read the dataset's chunk dims" + h5_err(), file, tensor);
+        for (int i = 0; i < rank; ++i)
+          if (chunk[i] == 0 || (maxdims[i] != H5S_UNLIMITED && chunk[i] > maxdims[i]))
+            throw_error(ErrorKind::Format, "chunk dim " + std::to_string(chunk[i]) + " does not fit the dataset's dim " +
+                                               std::to_string(maxdims[i]) + " (corrupt chunk size)", file, tensor);
       }
       break;
     }
@@ -396,75 +763,6 @@ H make_fapl() {
   return fapl;
 }
 
-// libhdf5 1.10.8 (Debian 12) reads variable-length strings (Keras' layer_names
-// and weight_names) from global heap collections ("GCOL"), and its collection
-// parser (H5HG__cache_heap_deserialize) trusts the object sizes it decodes:
-//  * a free-space object (index 0) of size 0 gives a step of 0 bytes, so the
-//    loop over the collection's objects never ends (the fuzzer's hang);
-//  * an object whose size passes the collection's end is later copied out by
-//    H5HG_read past the collection buffer.
-// Before any attribute is read, every collection in the file is walked the way
-// that parser walks it, and a file with one it would mis-read is refused.
-// (Not covered, as it needs the attribute's raw heap IDs that the API does not
-// expose: a heap ID naming an object index the collection lacks, which 1.10.8
-// checks only with assert(); see fuzz/keras_h5.replay-only.)
-void check_global_heaps(const std::string& path, hid_t file) {
-  H fcpl(H5Fget_create_plist(file), H5Pclose);
-  size_t sizeof_addr = 8, sizeof_size = 8;
-  if (!fcpl.ok() || H5Pget_sizes(fcpl.get(), &sizeof_addr, &sizeof_size) < 0 || sizeof_size < 2 || sizeof_size > 8)
-    throw_error(ErrorKind::Format, "cannot read the file's size-field width" + h5_err(), path);
-  auto m = MappedFile::open(path);
-  const uint8_t* d = m->data();
-  const uint64_t n = m->size();
-  auto le = [&](uint64_t at, std::size_t bytes) {
-    uint64_t v = 0;
-    for (std::size_t i = 0; i < bytes; ++i) v |= uint64_t{d[at + i]} << (8 * i);
-    return v;
-  };
-  const uint64_t hdr = 8 + sizeof_size, objhdr = 8 + sizeof_size;
-  // Searched a window at a time, each released once passed, so that scanning
-  // a large checkpoint does not leave all of it resident in this process.
-  constexpr uint64_t kWindow = uint64_t{16} << 20;
-  uint64_t released = 0;
-  for (uint64_t pos = 0; n >= hdr && pos + 4 <= n;) {
-    const uint64_t win_end = std::min(n, pos + kWindow + 3);
-    const auto* hit = static_cast<const uint8_t*>(memmem(d + pos, win_end - pos, "GCOL", 4));
-    if (!hit) {
-      pos = win_end - 3;
-      if (pos > released + kWindow) {
-        m->release(d + released, pos - released);
-        released = pos;
-      }
-      if (win_end == n) break;
-      continue;
-    }
-    const uint64_t start = static_cast<uint64_t>(hit - d);
-    pos = start + 1;
-    if (n - start < hdr || d[start + 4] != 1) continue;  // libhdf5 rejects it itself (short or wrong version)
-    const uint64_t size = le(start + 8, sizeof_size);
-    if (size > n - start) continue;  // extends past the end of the file: libhdf5 cannot load it
-    const uint64_t end = start + size;
-    for (uint64_t p = start + hdr; p < end;) {
-      if (end - p < objhdr) break;  // tail too small for an object header: free space
-      const uint64_t idx = le(p, 2), osize = le(p + 8, sizeof_size);
-      uint64_t need;
-      if (idx > 0) {
-        if (osize > end - p - objhdr)
-          throw_error(ErrorKind::Format, "global heap collection at offset " + std::to_string(start) + ": object " +
-                                             std::to_string(idx) + " is larger than its collection", path);
-        need = objhdr + ((osize + 7) & ~uint64_t{7});
-      } else {
-        need = osize;
-        if (need == 0 || need > end - p)
-          throw_error(ErrorKind::Format, "global heap collection at offset " + std::to_string(start) +
-                                             ": free-space object of size " + std::to_string(osize) +
-                                             " (libhdf5 would loop or read past the collection)", path);
-      }
-      p += need;
-    }
-  }
-}
-
 class KerasH5Source final : public TensorSource {
  public:
   explicit KerasH5Source(const std::string& path) : path_(path) {
@@ -478,14 +776,14 @@ class KerasH5Source final : public TensorSource {
     H fapl = make_fapl();
     file_ = H(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
     if (!file_.ok()) throw_error(ErrorKind::Format, "cannot open HDF5 file (truncated or corrupt?)" + h5_err(), path);
-    check_global_heaps(path, file_.get());
+    RawChecks raw(path, file_.get());
     H root(H5Gopen2(file_.get(), "/", H5P_DEFAULT), H5Gclose);
     if (!root.ok()) throw_error(ErrorKind::Format, "cannot open the root group" + h5_err(), path);
-    auto layers = read_name_list(root.get(), "layer_names", path, "the root group");
+    auto layers = read_name_list(root.get(), "layer_names", path, "the root group", raw);
     if (!layers)
       throw_error(ErrorKind::Format, "no 'layer_names' attribute on the root group: not Keras/transformers TF weights", path);
     for (const auto& a : {"backend", "keras_version"})
-      if (auto v = read_string_attr(root.get(), a, path, "the root group"); v && v->size() == 1) metadata_[a] = v->front();
+      if (auto v = read_string_attr(root.get(), a, path, "the root group", raw); v && v->size() == 1) metadata_[a] = v->front();
 
     std::set<std::string> seen_layers;
     for (const auto& layer : *layers) {
@@ -497,7 +795,7 @@ class KerasH5Source final : public TensorSource {
         continue;
       }
       if (t != H5I_GROUP) throw_error(ErrorKind::Format, "layer is neither a group nor a dataset", path, layer);
-      auto weights = read_name_list(obj.get(), "weight_names", path, "layer group '" + layer + "'");
+      auto weights = read_name_list(obj.get(), "weight_names", path, "layer group '" + layer + "'", raw);
       if (!weights) throw_error(ErrorKind::Format, "layer group has no 'weight_names' attribute", path, layer);
       for (const auto& w : *weights) {
         check_rel_path(w, path, "weight");

@@ -3,6 +3,7 @@
 # reads these files; the fuzzer starts from them.
 import h5py
 import numpy as np
+import struct
 
 S = h5py.string_dtype("ascii")
 
@@ -39,6 +40,13 @@ with h5py.File("bigendian_chunked.h5", "w") as f:
     h.attrs["weight_names"] = [b"m/b/i:0", b"m/b/s:0"]
     h.create_dataset("m/b/i:0", data=np.array([1, -2, 3], dtype=">i8"))
     h.create_dataset("m/b/s:0", data=np.float32(7))
+
+# A 512-byte user block before the superblock: file addresses (heap IDs included) are relative to it.
+with h5py.File("userblock.h5", "w", userblock_size=512) as f:
+    f.attrs["layer_names"] = [b"l"]
+    g = f.create_group("l")
+    g.attrs["weight_names"] = [b"m/w:0"]
+    g.create_dataset("m/w:0", data=w)
 
 # transformers TF shard layout: root layer_names are dataset paths.
 with h5py.File("shard.h5", "w") as f:
@@ -139,3 +147,50 @@ def _patch_gheap(src, dst, free_zero):
 
 _patch_gheap("valid.h5", "gheap_free_zero.h5", True)
 _patch_gheap("valid.h5", "gheap_oversized.h5", False)
+
+# Heap IDs libhdf5 1.10.8 would follow without checking (src/io/keras_h5.cc GlobalHeaps): valid.h5 with
+# layer_names' heap ID ("bert": length 4, collection address, object 1) patched to name an object index far past
+# the collection's table (H5HG_read reads a wild table entry: libhdf5 segfaults), an unused slot (object 1 renumbered 9 in the collection), a place that is not a
+# collection, and a length other than the object's size.
+def _patch_heap_id(dst, length=4, addr_delta=0, idx=1, renumber=None):
+    b = bytearray(open("valid.h5", "rb").read())
+    g = b.find(b"GCOL")
+    hid = struct.pack("<IQI", 4, g, 1)
+    at = b.find(hid)
+    assert at > 0 and b.find(hid, at + 1) < 0
+    b[at:at + 16] = struct.pack("<IQI", length, g + addr_delta, idx)
+    if renumber is not None:
+        p = g + 16
+        while int.from_bytes(b[p:p + 2], "little") != 1:
+            p += 16 + ((int.from_bytes(b[p + 8:p + 16], "little") + 7) & ~7)
+        b[p:p + 2] = renumber.to_bytes(2, "little")
+    open(dst, "wb").write(bytes(b))
+
+_patch_heap_id("heapid_past_table.h5", idx=1000000)
+_patch_heap_id("heapid_unused_slot.h5", renumber=9)
+_patch_heap_id("heapid_not_a_collection.h5", addr_delta=16)
+_patch_heap_id("heapid_length.h5", length=3)
+
+# The newer object header format (v2 "OHDR", h5py libver="latest") reads; attributes in dense storage (a fractal
+# heap, which that format uses past 8 attributes) are refused.
+for name, extra in (("latest_format.h5", 0), ("dense_attributes.h5", 12)):
+    with h5py.File(name, "w", libver="latest") as f:
+        f.attrs["layer_names"] = [b"l"]
+        for i in range(extra):
+            f.attrs["extra%d" % i] = np.float64(i)
+        g = f.create_group("l")
+        g.attrs["weight_names"] = [b"m/w:0"]
+        g.create_dataset("m/w:0", data=w)
+
+# Attribute messages libhdf5 1.10.8 decodes past their end (src/io/keras_h5.cc check_attributes): shard.h5's root
+# layer_names message (v1) with its dataspace size 24 -> 34 (the data then lies past the message: libhdf5 copies it
+# from beyond the object header chunk; found by keras_h5_fuzz), and with its name size 12 -> 8 (no NUL: strdup).
+def _patch_attr(dst, field, value):
+    b = bytearray(open("shard.h5", "rb").read())
+    body = b.find(b"layer_names\0") - 8
+    assert b[body] == 1 and b[body - 8] == 0x0C
+    b[body + field:body + field + 2] = value.to_bytes(2, "little")
+    open(dst, "wb").write(bytes(b))
+
+_patch_attr("attr_data_past_message.h5", 6, 34)
+_patch_attr("attr_name_unterminated.h5", 2, 8)
