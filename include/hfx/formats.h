@@ -26,6 +26,9 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 // torch.load(weights_only=True).
 std::unique_ptr<TensorSource> open_torch_zip(const std::string& path);
 void write_torch_zip(const std::string& path, const NamedTensors& tensors);
+// The same file, streamed: each tensor is got when its record is written and
+// done() is called after it (at most one tensor held at a time).
+void write_torch_zip(const std::string& path, const std::vector<LazyTensor>& tensors);
 // A torch.save zip holding a dict with a state dict under `state_key` and plain
 // data beside it (the original XLM dump: model, params, dico_*): the tensors of
 // the state dict, and the rest as JSON in `rest` (tensors and numpy arrays

@@ -167,12 +167,20 @@ std::unique_ptr<TensorSource> open_zip(const std::string& path, const std::strin
 }  // namespace
 
 void write_torch_zip(const std::string& path, const NamedTensors& tensors) {
-  std::set<std::string> names;
+  std::vector<LazyTensor> lazy;
   for (const auto& [name, t] : tensors) {
-    if (!names.insert(name).second) throw_error(ErrorKind::InvalidArgument, "duplicate tensor name", path, name);
     if (!t.defined()) throw_error(ErrorKind::InvalidArgument, "undefined tensor", path, name);
-    if (!storage_name(t.dtype()))
-      throw_error(ErrorKind::Unsupported, "dtype " + std::string(to_string(t.dtype())) + " has no PyTorch storage type", path, name);
+    lazy.push_back({name, t.dtype(), t.shape(), [&t] { return t; }});
+  }
+  write_torch_zip(path, lazy);
+}
+
+void write_torch_zip(const std::string& path, const std::vector<LazyTensor>& tensors) {
+  std::set<std::string> names;
+  for (const auto& t : tensors) {
+    if (!names.insert(t.name).second) throw_error(ErrorKind::InvalidArgument, "duplicate tensor name", path, t.name);
+    if (!storage_name(t.dtype))
+      throw_error(ErrorKind::Unsupported, "dtype " + std::string(to_string(t.dtype)) + " has no PyTorch storage type", path, t.name);
   }
   // data.pkl: OrderedDict of _rebuild_tensor_v2(('storage', <T>Storage, '<n>', 'cpu', numel), 0, size, stride, False, OrderedDict())
   pickle::Writer w;
@@ -181,25 +189,25 @@ void write_torch_zip(const std::string& path, const NamedTensors& tensors) {
   w.reduce();
   w.mark();
   for (std::size_t i = 0; i < tensors.size(); ++i) {
-    const Tensor& t = tensors[i].second;
-    w.str(tensors[i].first);
+    const LazyTensor& t = tensors[i];
+    w.str(t.name);
     w.global("torch._utils", "_rebuild_tensor_v2");
     w.mark();
     w.mark();
     w.str("storage", true);
-    w.global("torch", storage_name(t.dtype()));
+    w.global("torch", storage_name(t.dtype));
     w.str(std::to_string(i));
     w.str("cpu", true);
-    w.integer(t.numel());
+    w.integer(shape_numel(t.shape));
     w.tuple_from_mark();
     w.binpersid();
     w.integer(0);
-    w.int_tuple(t.shape());
-    Shape stride(t.shape().size());
+    w.int_tuple(t.shape);
+    Shape stride(t.shape.size());
     int64_t acc = 1;
     for (std::size_t d = stride.size(); d-- > 0;) {
       stride[d] = acc;
-      acc *= t.shape()[d];
+      acc *= t.shape[d];
     }
     w.int_tuple(stride);
     w.boolean(false);
@@ -219,10 +227,15 @@ void write_torch_zip(const std::string& path, const NamedTensors& tensors) {
   zw.add(prefix + "byteorder", "little");
   uint64_t total = 0;
   for (std::size_t i = 0; i < tensors.size(); ++i) {
-    const Tensor c = tensors[i].second.contiguous();
+    const Tensor c = tensors[i].get().contiguous();
+    if (c.dtype() != tensors[i].dtype || c.shape() != tensors[i].shape)
+      throw_error(ErrorKind::Mismatch, "tensor is " + std::string(to_string(c.dtype())) + " " + shape_str(c.shape()) +
+                                           ", announced as " + std::string(to_string(tensors[i].dtype)) + " " + shape_str(tensors[i].shape),
+                  path, tensors[i].name);
     zw.add(prefix + "data/" + std::to_string(i),
            std::string_view(c.nbytes() ? static_cast<const char*>(c.raw()) : "", c.nbytes()));
     total += c.nbytes();
+    if (tensors[i].done) tensors[i].done();
   }
   zw.add(prefix + "version", "3\n");
   // torch writes a 40-digit id; ours is derived from the content so that saves are reproducible.

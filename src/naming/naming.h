@@ -87,6 +87,9 @@ Tf1Plan tf1_plan(const std::string& type, const json& config, const std::vector<
                  const Tf1PlanOptions& opts = {});
 // One converted tensor; ties are looked up in `done` (canonical name -> tensor).
 Tensor tf1_tensor(const Tf1Param& p, const TensorSource& src, const std::map<std::string, Tensor>& done, bool cast_f32);
+// The dtype and shape tf1_tensor(p, …) returns, from the checkpoint's index
+// alone (p not tied).
+TensorInfo tf1_param_info(const Tf1Param& p, const TensorSource& src, bool cast_f32);
 // from_tf with a TF1 checkpoint: canonical names for this model's type.
 std::unique_ptr<TensorSource> tf1_to_canonical(std::unique_ptr<TensorSource> src, const Model& model);
 

@@ -601,6 +601,20 @@ Tensor tf1_tensor(const Tf1Param& p, const TensorSource& src, const std::map<std
   return t;
 }
 
+TensorInfo tf1_param_info(const Tf1Param& p, const TensorSource& src, bool cast_f32) {
+  if (p.op == Tf1Op::InvFreq) return {p.name, DType::F32, {(std::max<int64_t>(p.index, 0) + 1) / 2}};
+  const TensorInfo& raw = src.info(p.source);
+  Shape s = raw.shape;
+  if (p.op == Tf1Op::Transpose && s.size() == 2) s = {s[1], s[0]};
+  if (p.op == Tf1Op::Squeeze) {
+    s.clear();
+    for (int64_t d : raw.shape)
+      if (d != 1) s.push_back(d);
+  }
+  if (p.op == Tf1Op::Index && !s.empty()) s.erase(s.begin());
+  return {p.name, cast_f32 ? DType::F32 : raw.dtype, s};
+}
+
 namespace {
 
 // A TF1 checkpoint presenting the canonical names of a model's tensors.
@@ -619,15 +633,7 @@ class Tf1CanonicalSource final : public TensorSource {
       if (p.op == Tf1Op::InvFreq) continue;  // a buffer the model computes itself
       const std::string& origin = p.tied ? p.source : p.name;
       if (!p.tied) {
-        const Shape& raw = src_->info(p.source).shape;
-        s = raw;
-        if (p.op == Tf1Op::Transpose && raw.size() == 2) s = {raw[1], raw[0]};
-        if (p.op == Tf1Op::Squeeze) {
-          s.clear();
-          for (int64_t d : raw)
-            if (d != 1) s.push_back(d);
-        }
-        if (p.op == Tf1Op::Index) s.assign(raw.begin() + 1, raw.end());
+        s = tf1_param_info(p, *src_, plan_.cast_f32).shape;
         shapes_[p.name] = s;
       } else {
         auto it = shapes_.find(origin);

@@ -180,15 +180,30 @@ ConvertResult convert_original_checkpoint(const ConvertOptions& o) {
   po.finetuning_task = task;
   naming::Tf1Plan plan = naming::tf1_plan(type, full, src->entries(), po);
 
-  // Tensors, one at a time into the list the writer takes.
-  NamedTensors sd;
-  std::map<std::string, Tensor> done;
+  // Tensors are streamed: each one is read (a view of the mapped checkpoint
+  // where possible), converted and written when the writer reaches it, and its
+  // source pages released; a tie re-reads the variable of the parameter it
+  // shares. Dtypes and shapes come from the checkpoint's index up front.
+  std::map<std::string, const naming::Tf1Param*> by_name;
+  std::vector<LazyTensor> sd;
   for (const auto& p : plan.params) {
-    Tensor t = naming::tf1_tensor(p, *src, done, plan.cast_f32);
-    done[p.name] = t;
+    by_name[p.name] = &p;
     // save_pretrained (t5) drops tied parameters, as transformers does.
     if (type == "t5" && p.tied) continue;
-    sd.emplace_back(p.name, t);
+    const naming::Tf1Param* origin = &p;
+    if (p.tied) {
+      auto it = by_name.find(p.source);
+      if (it == by_name.end() || it->second->tied)
+        throw_error(ErrorKind::NotFound, "'" + p.name + "' is tied to '" + p.source + "', which the checkpoint lacks");
+      origin = it->second;
+    }
+    TensorInfo info = naming::tf1_param_info(*origin, *src, plan.cast_f32);
+    const TensorSource* s = src.get();
+    const bool cast = plan.cast_f32;
+    sd.push_back({p.name, info.dtype, info.shape, [s, origin, cast] { return naming::tf1_tensor(*origin, *s, {}, cast); },
+                  [s, origin] {
+                    if (origin->op != naming::Tf1Op::InvFreq) s->release(origin->source);
+                  }});
   }
 
   ConvertResult r;
