@@ -168,9 +168,10 @@ std::unique_ptr<TensorSource> open_zip(const std::string& path, const std::strin
 
 void write_torch_zip(const std::string& path, const NamedTensors& tensors) {
   std::vector<LazyTensor> lazy;
-  for (const auto& [name, t] : tensors) {
-    if (!t.defined()) throw_error(ErrorKind::InvalidArgument, "undefined tensor", path, name);
-    lazy.push_back({name, t.dtype(), t.shape(), [&t] { return t; }});
+  for (const auto& nt : tensors) {
+    const Tensor& t = nt.second;
+    if (!t.defined()) throw_error(ErrorKind::InvalidArgument, "undefined tensor", path, nt.first);
+    lazy.push_back({nt.first, t.dtype(), t.shape(), [&t] { return t; }});
   }
   write_torch_zip(path, lazy);
 }
