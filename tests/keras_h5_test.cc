@@ -409,13 +409,15 @@ INSTANTIATE_TEST_SUITE_P(
                       Bad{"chunk_dim_corrupt.h5", ErrorKind::Format, "m/a/gz:0", "corrupt chunk size"},
                       // a gzip+shuffle chunk that decodes to 27 of its 48 bytes: libhdf5 1.10.8's H5Dread copied 48 (keras_h5_fuzz)
                       Bad{"short_chunk.h5", ErrorKind::Format, "m/a/gz:0", "chunk at (6,0): holds 27 bytes after its filters, not the chunk's 48"},
+                      // filtered.h5 with sgf:0's filter pipeline message gone: its compressed chunks read raw (keras_h5_fuzz)
+                      Bad{"unfiltered_short_chunk.h5", ErrorKind::Format, "m/f/sgf:0", "after its filters, not the chunk's 24"},
                       Bad{"scaleoffset_filter.h5", ErrorKind::Unsupported, "m/w:0", "scaleoffset"}),
     [](const auto& p) {
       std::string n = p.param.file;
       return n.substr(0, n.find('.'));
     });
 
-// hfx decodes filtered chunks itself (keras_h5.cc read_filtered); values as h5py reads them.
+// hfx decodes filtered chunks itself (keras_h5.cc read_chunked); values as h5py reads them.
 TEST(KerasH5, DecodesShuffleGzipFletcherChunksAndFillsUnwrittenOnes) {
   const std::string p = corpus("filtered.h5").string();
   auto src = open_keras_h5(p);

@@ -620,10 +620,10 @@ struct DsInfo {
   DType dtype;
   Shape shape;
   H memtype;  // little-endian native type to read into
-  // Chunked datasets with filters are decoded by read_filtered, not H5Dread.
+  // Chunked datasets are read by read_chunked, not H5Dread.
   H filetype;
   std::vector<Filter> filters;      // pipeline order (as written)
-  std::vector<hsize_t> chunk;       // chunk dims
+  std::vector<hsize_t> chunk;       // chunk dims (chunked layout only)
   std::vector<uint8_t> fill;        // one element of the user fill value in the file type; empty = zeros
 };
 
@@ -698,7 +698,7 @@ DsInfo inspect(hid_t ds, uint64_t file_size, const std::string& file, const std:
     if (!builtin || H5Zfilter_avail(id) <= 0)
       throw_error(ErrorKind::Unsupported, "dataset uses HDF5 filter " + std::to_string(id) +
                                               " which is not a built-in filter available here (plugins are never loaded)", file, tensor);
-    // hfx decodes the pipeline itself (read_filtered): only these three.
+    // hfx decodes the pipeline itself (read_chunked): only these three.
     if (id != H5Z_FILTER_DEFLATE && id != H5Z_FILTER_SHUFFLE && id != H5Z_FILTER_FLETCHER32)
       throw_error(ErrorKind::Unsupported, std::string("dataset uses HDF5 filter ") +
                                               (id == H5Z_FILTER_SZIP ? "szip" : id == H5Z_FILTER_NBIT ? "nbit" : "scaleoffset") + " (id " +
@@ -707,7 +707,7 @@ DsInfo inspect(hid_t ds, uint64_t file_size, const std::string& file, const std:
       throw_error(ErrorKind::Unsupported, "dataset applies deflate twice", file, tensor);
     out.filters.push_back({id, nelem > 0 ? cd[0] : 0u});
   }
-  if (nfilters > 0) {
+  if (layout == H5D_CHUNKED) {
     out.filetype = H(H5Tcopy(type.get()), H5Tclose);
     if (!out.filetype.ok()) throw_error(ErrorKind::Format, "cannot copy the dataset's type" + h5_err(), file, tensor);
     // What libhdf5 reads for a chunk never written: the user's fill value, else zeros.
@@ -754,13 +754,13 @@ DsInfo inspect(hid_t ds, uint64_t file_size, const std::string& file, const std:
             throw_error(ErrorKind::Format, "chunk of more than 4 GiB (corrupt chunk size)", file, tensor);
           chunk_bytes *= chunk[i];
         }
-        if (nfilters > 0) out.chunk = chunk;
+        out.chunk = chunk;
       }
       break;
     }
     default: throw_error(ErrorKind::Format, "dataset has no data (null dataspace)", file, tensor);
   }
-  if (nfilters > 0 && out.chunk.empty()) throw_error(ErrorKind::Format, "filtered dataset without chunk dims", file, tensor);
+  if (layout == H5D_CHUNKED && out.chunk.empty()) throw_error(ErrorKind::Format, "chunked dataset without chunk dims", file, tensor);
   int64_t numel;
   try {
     numel = shape_numel(out.shape);
@@ -797,16 +797,19 @@ uint64_t file_size_of(const std::string& path) {
   return static_cast<uint64_t>(st.st_size);
 }
 
-// ---- filtered chunks --------------------------------------------------------
+// ---- chunked datasets -------------------------------------------------------
 //
-// Chunked datasets with filters are decoded here, not by H5Dread: libhdf5
-// 1.10.8 does not compare a filter pipeline's output with the chunk's size and
-// copies a whole chunk out of a deflate chunk that decompressed short (a heap
-// over-read in H5Dread -> H5D__select_read -> H5VM_memcpyvv; reproducer
-// fuzz/corpus/keras_h5/short_chunk.h5). So each chunk is read raw
-// (H5Dread_chunk, which only copies the stored bytes) and its pipeline -
+// Chunked datasets are read here, not by H5Dread: libhdf5 1.10.8 does not
+// compare what a chunk holds - after its filter pipeline, or as stored when
+// there is none - with the chunk's size, and copies a whole chunk out of a
+// shorter buffer (a heap over-read in H5Dread -> H5D__select_read ->
+// H5VM_memcpyvv; reproducers fuzz/corpus/keras_h5/short_chunk.h5, a deflate
+// chunk that decodes short, and unfiltered_short_chunk.h5, compressed chunks
+// whose filter message is gone; both found by keras_h5_fuzz). So each chunk
+// is read raw (H5Dread_chunk copies only the stored bytes) and its pipeline -
 // deflate, shuffle, fletcher32; inspect() refuses any other - is undone with
 // every size checked, as H5Z_filter_deflate / _shuffle / _fletcher32 would.
+// Contiguous and compact datasets still go through H5Dread.
 
 // H5_checksum_fletcher32 (libhdf5 H5checksum.c): 16-bit big-endian words.
 uint32_t fletcher32(const uint8_t* data, std::size_t n) {
@@ -892,9 +895,9 @@ std::vector<uint8_t> decode_chunk(std::vector<uint8_t> buf, uint32_t mask, const
   return buf;
 }
 
-// Reads filtered chunked dataset `ds` (checked by inspect) into `dst`
+// Reads chunked dataset `ds` (checked by inspect) into `dst`
 // (shape's elements, memtype). Called with the mutex held.
-void read_filtered(hid_t ds, const DsInfo& di, uint8_t* dst, uint64_t file_size, const std::string& file, const std::string& tensor) {
+void read_chunked(hid_t ds, const DsInfo& di, uint8_t* dst, uint64_t file_size, const std::string& file, const std::string& tensor) {
   const std::size_t rank = di.chunk.size(), es = dtype_size(di.dtype);
   if (rank == 0 || rank != di.shape.size()) throw_error(ErrorKind::Format, "chunk rank does not match the dataset's", file, tensor);
   const uint64_t numel = static_cast<uint64_t>(shape_numel(di.shape));
@@ -1005,8 +1008,8 @@ class KerasH5Source final : public TensorSource {
     if (t.numel() == 0) return t;
     std::lock_guard<std::mutex> lock(h5_mutex());
     const Ds& d = datasets_[i];
-    if (!d.info.filters.empty())
-      read_filtered(d.ds.get(), d.info, static_cast<uint8_t*>(t.mutable_raw()), fsize_, path_, name);
+    if (!d.info.chunk.empty())
+      read_chunked(d.ds.get(), d.info, static_cast<uint8_t*>(t.mutable_raw()), fsize_, path_, name);
     else if (H5Dread(d.ds.get(), d.info.memtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.mutable_raw()) < 0)
       throw_error(ErrorKind::Format, "cannot read dataset" + h5_err(), path_, name);
     return t;

@@ -195,7 +195,7 @@ def _patch_attr(dst, field, value):
 _patch_attr("attr_data_past_message.h5", 6, 34)
 _patch_attr("attr_name_unterminated.h5", 2, 8)
 
-# Filtered chunks hfx decodes itself (src/io/keras_h5.cc read_filtered): big-endian float32 through
+# Filtered chunks hfx decodes itself (src/io/keras_h5.cc read_chunked): big-endian float32 through
 # shuffle + gzip + fletcher32 with clipped edge chunks, int16 gzip with a chunk never written (reads as the fill
 # value), float64 with fletcher32 only; and a filter hfx does not decode (scaleoffset).
 with h5py.File("filtered.h5", "w") as f:
