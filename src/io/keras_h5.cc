@@ -35,6 +35,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <mutex>
 #include <set>
@@ -170,14 +171,17 @@ void check_rel_path(const std::string& p, const std::string& file, const std::st
 
 // Opens `rel` below `start` one component at a time, following only hard
 // links (checked before each step, so an external link is never traversed).
-// Returns the object and its identifier type.
+// Returns the object and its identifier type. `check_group` runs on each
+// group before a name is looked up in it (RawChecks::check_attributes, which
+// also checks the group's local heap).
 std::pair<H, H5I_type_t> open_rel(hid_t start, const std::string& rel, const std::string& file,
-                                  const std::string& tensor) {
+                                  const std::string& tensor, const std::function<void(hid_t, const std::string&)>& check_group) {
   H cur;
   hid_t at = start;
   const auto comps = split_path(rel);
   for (std::size_t i = 0; i < comps.size(); ++i) {
     const std::string& c = comps[i];
+    check_group(at, "the group holding '" + c + "' on the path '" + rel + "'");
     htri_t ex = H5Lexists(at, c.c_str(), H5P_DEFAULT);
     if (ex < 0) throw_error(ErrorKind::Format, "cannot look up '" + c + "'" + h5_err(), file, tensor);
     if (ex == 0) throw_error(ErrorKind::Format, "no object named '" + c + "' on the path '" + rel + "'", file, tensor);
@@ -351,6 +355,9 @@ class RawChecks {
         } else if (type == 0x0C) {
           if (mflags & 0x02) throw_error(ErrorKind::Unsupported, at + ": shared attribute message", path_);
           check_attribute_message(m, size, at);
+        } else if (type == 0x11) {  // symbol table: the group's B-tree and local heap (link names)
+          if (size < 2 * sizeof_addr_) bad("short symbol table message");
+          check_local_heap(le(m + sizeof_addr_, sizeof_addr_), at);
         } else if (type == 0x15) {  // attribute info: dense storage when its fractal heap address is defined
           if (size < 2) bad("short attribute info message");
           const uint64_t off = 2 + ((m[1] & 0x01) ? 2 : 0);
@@ -368,6 +375,34 @@ class RawChecks {
   static constexpr uint64_t kUnused = ~uint64_t{0};
 
   uint64_t undef_addr() const { return sizeof_addr_ == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * sizeof_addr_)) - 1; }
+
+  // A group's local heap, before libhdf5 1.10.8 loads it to look a name up:
+  // H5HL__fl_deserialize follows the free list without a loop check,
+  // allocating a block per step (keras_h5_fuzz: 1.4 GB in 44M blocks;
+  // local_heap_free_loop.h5). Walked as it walks it, plus the loop check.
+  void check_local_heap(uint64_t addr, const std::string& at) {
+    if (!heaps_.insert(addr).second) return;
+    const uint8_t* d = map_->data();
+    const uint64_t n = map_->size();
+    const std::string where = at + ", local heap at address " + std::to_string(addr);
+    auto bad = [&](const std::string& why) { throw_error(ErrorKind::Format, where + ": " + why, path_); };
+    const uint64_t hdr = 8 + 2 * sizeof_size_ + sizeof_addr_;
+    if (addr >= n || base_ > n - addr || n - (base_ + addr) < hdr) bad("past the end of the file");
+    const uint8_t* h = d + base_ + addr;
+    if (std::memcmp(h, "HEAP", 4) != 0 || h[4] != 0) bad("no local heap signature/version 0");
+    const uint64_t dsize = le(h + 8, sizeof_size_), head = le(h + 8 + sizeof_size_, sizeof_size_);
+    const uint64_t daddr = le(h + 8 + 2 * sizeof_size_, sizeof_addr_);
+    if (daddr >= n || base_ > n - daddr || dsize > n - (base_ + daddr)) bad("data segment past the end of the file");
+    const uint8_t* seg = d + base_ + daddr;
+    std::set<uint64_t> seen;
+    for (uint64_t fb = head; fb != 1;) {  // H5HL_FREE_NULL
+      if (fb >= dsize || dsize - fb < 2 * sizeof_size_) bad("free list entry " + std::to_string(fb) + " outside the heap");
+      if (!seen.insert(fb).second) bad("free list loops");
+      const uint64_t next = le(seg + fb, sizeof_size_), size = le(seg + fb + sizeof_size_, sizeof_size_);
+      if (next == 0 || size > dsize - fb) bad("bad free list entry at " + std::to_string(fb));
+      fb = next;
+    }
+  }
 
   void check_attribute_message(const uint8_t* m, uint64_t size, const std::string& at) {
     auto bad = [&](const std::string& why) {
@@ -516,6 +551,7 @@ class RawChecks {
   std::map<uint64_t, Collection> by_addr_;  // by heap-ID address
   std::map<uint64_t, uint64_t> spans_;       // file offset -> end of each collection walked
   std::set<uint64_t> headers_;               // object headers whose attribute messages were checked
+  std::set<uint64_t> heaps_;                 // local heaps whose free lists were checked
 };
 
 // A string-list attribute (fixed- or variable-length strings); nullopt when
@@ -1028,6 +1064,7 @@ class KerasH5Source final : public TensorSource {
     file_ = H(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
     if (!file_.ok()) throw_error(ErrorKind::Format, "cannot open HDF5 file (truncated or corrupt?)" + h5_err(), path);
     RawChecks raw(path, file_.get());
+    auto check_group = [&raw](hid_t g, const std::string& where) { raw.check_attributes(g, where); };
     H root(H5Gopen2(file_.get(), "/", H5P_DEFAULT), H5Gclose);
     if (!root.ok()) throw_error(ErrorKind::Format, "cannot open the root group" + h5_err(), path);
     auto layers = read_name_list(root.get(), "layer_names", path, "the root group", raw);
@@ -1040,7 +1077,7 @@ class KerasH5Source final : public TensorSource {
     for (const auto& layer : *layers) {
       check_rel_path(layer, path, "layer");
       if (!seen_layers.insert(layer).second) throw_error(ErrorKind::Format, "layer listed twice in layer_names", path, layer);
-      auto [obj, t] = open_rel(root.get(), layer, path, layer);
+      auto [obj, t] = open_rel(root.get(), layer, path, layer, check_group);
       if (t == H5I_DATASET) {  // transformers TF shard: the layer name is the dataset
         add(layer, std::move(obj), fsize);
         continue;
@@ -1050,7 +1087,7 @@ class KerasH5Source final : public TensorSource {
       if (!weights) throw_error(ErrorKind::Format, "layer group has no 'weight_names' attribute", path, layer);
       for (const auto& w : *weights) {
         check_rel_path(w, path, "weight");
-        auto [ds, wt] = open_rel(obj.get(), w, path, w);
+        auto [ds, wt] = open_rel(obj.get(), w, path, w, check_group);
         if (wt != H5I_DATASET) throw_error(ErrorKind::Format, "weight_names of layer '" + layer + "' names a non-dataset", path, w);
         if (index_.count(w)) {  // the same variable listed by another layer (shared embeddings)
           (void)inspect(ds.get(), fsize, path, w);
