@@ -3,7 +3,8 @@
 // and the TF -> canonical name rules — must turn every malformed input into
 // hfx::Error, never a crash. That includes what libhdf5 1.10.8 itself would
 // mis-read: hfx checks global heap IDs and attribute messages from the file's
-// bytes first (src/io/keras_h5.cc RawChecks).
+// bytes first (src/io/keras_h5.cc RawChecks), and it reads chunked datasets
+// itself (read_chunked: 1.10.8's H5Dread over-reads chunks that hold too little).
 #include "fuzz_util.h"
 #include "hfx/formats.h"
 

@@ -12,6 +12,7 @@ pkgs=(
   libpcre2-dev libutf8proc-dev libsentencepiece-dev   # tokenizers: regexes, Unicode, .model files
   libssl-dev                                   # hub: sha256 of LFS blobs (OpenSSL EVP)
   libsleef-dev                                 # vector exp/erf/tanh for softmax and GELU
+  zlib1g-dev                                   # keras h5: hfx inflates deflate chunks itself
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -9,6 +9,7 @@
 //   typed errors naming file and tensor.
 #include <deque>
 #include <gtest/gtest.h>
+#include <hdf5.h>
 
 #include <cstdlib>
 #include <regex>
@@ -404,11 +405,70 @@ INSTANTIATE_TEST_SUITE_P(
                       Bad{"attr_name_unterminated.h5", ErrorKind::Format, "", "name is not NUL-terminated"},
                       Bad{"dense_attributes.h5", ErrorKind::Unsupported, "", "attributes in dense storage"},
                       // chunk dims 3x4 -> 1048579x4 of a 10x10 dataset: libhdf5 1.10.8 read past the chunk (keras_h5_fuzz)
-                      Bad{"chunk_dim_corrupt.h5", ErrorKind::Format, "m/a/gz:0", "corrupt chunk size"}),
+                      Bad{"chunk_dim_corrupt.h5", ErrorKind::Format, "m/a/gz:0", "corrupt chunk size"},
+                      // a gzip+shuffle chunk that decodes to 27 of its 48 bytes: libhdf5 1.10.8's H5Dread copied 48 (keras_h5_fuzz)
+                      Bad{"short_chunk.h5", ErrorKind::Format, "m/a/gz:0", "chunk at (6,0): holds 27 bytes after its filters, not the chunk's 48"},
+                      // filtered.h5 with sgf:0's filter pipeline message gone: its compressed chunks read raw (keras_h5_fuzz)
+                      Bad{"unfiltered_short_chunk.h5", ErrorKind::Format, "m/f/sgf:0", "after its filters, not the chunk's 24"},
+                      // a group's local heap free list that loops: libhdf5 1.10.8 allocates per step, forever (keras_h5_fuzz)
+                      Bad{"local_heap_free_loop.h5", ErrorKind::Format, "", "free list"},
+                      Bad{"scaleoffset_filter.h5", ErrorKind::Unsupported, "m/w:0", "scaleoffset"}),
     [](const auto& p) {
       std::string n = p.param.file;
       return n.substr(0, n.find('.'));
     });
+
+// hfx decodes filtered chunks itself (keras_h5.cc read_chunked); values as h5py reads them.
+TEST(KerasH5, DecodesShuffleGzipFletcherChunksAndFillsUnwrittenOnes) {
+  const std::string p = corpus("filtered.h5").string();
+  auto src = open_keras_h5(p);
+  ASSERT_EQ(src->entries().size(), 3u);
+  std::vector<float> sgf(35);
+  for (int i = 0; i < 35; ++i) sgf[static_cast<std::size_t>(i)] = static_cast<float>(i) * 0.5f - 3;
+  EXPECT_EQ(max_abs_diff(src->get("m/f/sgf:0"), Tensor::from_vector<float>(DType::F32, {5, 7}, sgf)), 0.0);
+  Tensor part = src->get("m/f/part:0");
+  EXPECT_EQ(part.dtype(), DType::I16);
+  EXPECT_EQ(max_abs_diff(part, Tensor::from_vector<int16_t>(DType::I16, {6}, {1, -2, 3, -4, -7, -7})), 0.0);
+  EXPECT_EQ(max_abs_diff(src->get("m/f/fl:0"), Tensor::from_vector<double>(DType::F64, {3}, {1.5, -2.25, 1e300})), 0.0);
+  // One bit of fl:0's first chunk flipped (1.5 -> 1.5 + 2^-52): the checksum no longer matches.
+  std::string bytes = read_text_file(p);
+  const std::string one_half("\0\0\0\0\0\0\xf8\x3f", 8);
+  const std::size_t at = bytes.find(one_half);
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_EQ(bytes.find(one_half, at + 1), std::string::npos);
+  bytes[at] = 1;
+  TempDir dir;
+  const std::string bad = dir.file("bad.h5");
+  write_bytes(bad, bytes);
+  expect_error([&] { open_keras_h5(bad)->get("m/f/fl:0"); }, ErrorKind::Format, {bad, "m/f/fl:0", "chunk at (0)", "fletcher32 checksum"});
+}
+
+// Refused files leave nothing open in libhdf5 (a file left open broke H5_term_library at exit once).
+TEST(KerasH5, RefusedFilesLeaveNoHdf5IdentifierOpen) {
+  open_keras_h5(corpus("valid.h5").string());  // libhdf5 initialised
+  auto count = [] {
+    std::vector<hsize_t> n(4, 0);
+    n[0] = static_cast<hsize_t>(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL));
+    H5Inmembers(H5I_DATATYPE, &n[1]);
+    H5Inmembers(H5I_DATASPACE, &n[2]);
+    H5Inmembers(H5I_GENPROP_LST, &n[3]);
+    return n;
+  };
+  const auto before = count();
+  EXPECT_EQ(before[0], 0u);
+  int refused = 0;
+  for (const auto& e : fs::directory_iterator(hfx::testing::source_dir() / "fuzz" / "corpus" / "keras_h5")) {
+    if (e.path().extension() != ".h5") continue;
+    try {
+      auto src = open_keras_h5(e.path().string());
+      for (const auto& t : src->entries()) src->get(t.name);
+    } catch (const Error&) {
+      ++refused;
+    }
+  }
+  EXPECT_GE(refused, 20);
+  EXPECT_EQ(count(), before);
+}
 
 TEST(KerasH5, NotHdf5AndTruncated) {
   TempDir dir;
