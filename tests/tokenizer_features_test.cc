@@ -299,6 +299,10 @@ TEST(TokenizerComponents, RefusedWithTypedErrors) {
   bad("{" + model + R"(, "decoder": {"type": "CTC", "pad_token": 3}})", ErrorKind::Format, {"pad_token"});
   bad("{" + model + R"(, "pre_tokenizer": {"type": "CharDelimiterSplit", "delimiter": "ab"}})", ErrorKind::Format,
       {"delimiter"});
+  // integer fields are read through the checked reader: a float, a negative or an out-of-range value is a Format
+  // error (a float such as 7.8e118 for Strip's start was an undefined conversion; found by tokenizer_json_fuzz)
+  bad("{" + model + R"(, "decoder": {"type": "Strip", "content": " ", "start": 7.8e118, "stop": 0}})", ErrorKind::Format, {"start"});
+  bad("{" + model + R"(, "decoder": {"type": "Strip", "content": " ", "start": 0, "stop": -1}})", ErrorKind::Format, {"stop"});
   // every component type of tokenizers 0.20.3 (normalizers, pre_tokenizers, processors, decoders) loads
   for (const char* n : {"BertNormalizer", "Strip", "StripAccents", "NFC", "NFD", "NFKC", "NFKD", "Lowercase", "Nmt",
                         "ByteLevel", "Precompiled"}) {

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <limits>
 #include <map>
+#include <type_traits>
+#include <utility>
 
 #include "hfx/error.h"
 #include "tokenize/internal.h"
@@ -74,6 +77,13 @@ namespace {
 template <class T>
 T get_or(const json& j, const char* key, T dflt) {
   if (!j.is_object() || !j.contains(key) || j[key].is_null()) return dflt;
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // Through the checked reader: nlohmann's get<integer>() converts a float such
+    // as 7.8e118 with a cast whose result is undefined.
+    const int64_t v = integer(j[key], key);
+    if (!std::in_range<T>(v)) throw_error(ErrorKind::Format, std::string("'") + key + "': integer out of range");
+    return static_cast<T>(v);
+  }
   try {
     return j[key].get<T>();
   } catch (const json::exception&) {
