@@ -15,7 +15,11 @@ scripts/build.sh release
 ctest --test-dir build --output-on-failure -j 2
 echo "== ASan + UBSan build + tests"
 scripts/build.sh asan
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure -j 2
+# allocator_may_return_null: a size libhdf5 reads from a hostile file and asks
+# malloc for (e.g. 0x5555555555555555 bytes) gets NULL, as it does without ASan,
+# and libhdf5's error reaches hfx as a typed error; libhdf5's own leak on that
+# path is suppressed (tests/lsan_suppressions.txt).
+ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 LSAN_OPTIONS="suppressions=$root/tests/lsan_suppressions.txt" \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --test-dir build-asan --output-on-failure -j 2
 echo "== fuzz targets (${FUZZ_SECONDS:-60}s each; the issue asks >= 60 s per target)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh
