@@ -55,17 +55,7 @@ void check(Mismatches& mm, const std::string& what, const json& r, const hfx::En
   cmp("seq", e.sequence_ids);
 }
 
-hfx::TruncationParams truncation_from(const json& tj) {
-  hfx::TruncationParams p;
-  p.max_length = tj["max_length"].get<int64_t>();
-  p.stride = tj.value("stride", int64_t{0});
-  std::string s = tj.value("strategy", std::string("longest_first"));
-  p.strategy = s == "only_first"    ? hfx::TruncationStrategy::OnlyFirst
-               : s == "only_second" ? hfx::TruncationStrategy::OnlySecond
-                                    : hfx::TruncationStrategy::LongestFirst;
-  p.direction = tj.value("direction", std::string("right")) == "left" ? hfx::Side::Left : hfx::Side::Right;
-  return p;
-}
+using hfx::testing::truncation_from;
 
 TEST(TokenizerOverflow, MatchesTokenizersEncodingOverflowing) {
   const json ref = read_json(tok_dir() / "features" / "overflow.json");
@@ -78,16 +68,7 @@ TEST(TokenizerOverflow, MatchesTokenizersEncodingOverflowing) {
     SCOPED_TRACE(name);
     hfx::Tokenizer tok = tokenizer_with(cs["kind"], cs["replace"]);
     tok.set_truncation(truncation_from(cs["truncation"]));
-    if (!cs["padding"].is_null()) {
-      hfx::PaddingParams p;
-      const auto& pj = cs["padding"];
-      if (pj.contains("length")) p.length = pj["length"].get<int64_t>();
-      p.pad_to_multiple_of = pj.value("pad_to_multiple_of", int64_t{0});
-      p.direction = pj.value("direction", std::string("right")) == "left" ? hfx::Side::Left : hfx::Side::Right;
-      p.pad_token = cs["pad_token"].get<std::string>();
-      p.pad_id = *tok.token_to_id(p.pad_token);
-      tok.set_padding(p);
-    }
+    if (!cs["padding"].is_null()) tok.set_padding(hfx::testing::padding_from(cs["padding"], cs["pad_token"], tok));
     const bool pairs = !cs["pair_indices"].is_null();
     const bool special = cs["add_special_tokens"].get<bool>();
     ASSERT_TRUE(cs["error"].is_null()) << cs["error"];

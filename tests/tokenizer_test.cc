@@ -93,28 +93,8 @@ TEST_P(TokenizerJson, MatchesReference) {
   int batches = 0;
   for (const auto& bref : ref["batches"]) {
     hfx::Tokenizer t = tok;  // shares the pipeline; settings below are per test
-    if (!bref["truncation"].is_null()) {
-      hfx::TruncationParams p;
-      const auto& tj = bref["truncation"];
-      p.max_length = tj["max_length"].get<int64_t>();
-      p.stride = tj.value("stride", int64_t{0});
-      std::string s = tj.value("strategy", std::string("longest_first"));
-      p.strategy = s == "only_first" ? hfx::TruncationStrategy::OnlyFirst
-                   : s == "only_second" ? hfx::TruncationStrategy::OnlySecond
-                                        : hfx::TruncationStrategy::LongestFirst;
-      p.direction = tj.value("direction", std::string("right")) == "left" ? hfx::Side::Left : hfx::Side::Right;
-      t.set_truncation(p);
-    }
-    if (!bref["padding"].is_null()) {
-      hfx::PaddingParams p;
-      const auto& pj = bref["padding"];
-      if (pj.contains("length")) p.length = pj["length"].get<int64_t>();
-      p.pad_to_multiple_of = pj.value("pad_to_multiple_of", int64_t{0});
-      p.direction = pj.value("direction", std::string("right")) == "left" ? hfx::Side::Left : hfx::Side::Right;
-      p.pad_token = bref["pad_token"].get<std::string>();
-      p.pad_id = *t.token_to_id(p.pad_token);
-      t.set_padding(p);
-    }
+    if (!bref["truncation"].is_null()) t.set_truncation(hfx::testing::truncation_from(bref["truncation"]));
+    if (!bref["padding"].is_null()) t.set_padding(hfx::testing::padding_from(bref["padding"], bref["pad_token"], t));
     std::vector<hfx::Encoding> got;
     std::string err;
     try {

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "hfx/tokenizer.h"
 #include "test_util.h"
 
 namespace hfx::testing {
@@ -35,6 +36,29 @@ inline std::vector<int64_t> flat_offsets(const std::vector<std::pair<int64_t, in
     v.push_back(b);
   }
   return v;
+}
+
+// The fixtures' truncation / padding settings (tokenizers' enable_truncation / enable_padding arguments).
+inline TruncationParams truncation_from(const nlohmann::json& tj) {
+  TruncationParams p;
+  p.max_length = tj["max_length"].get<int64_t>();
+  p.stride = tj.value("stride", int64_t{0});
+  const std::string s = tj.value("strategy", std::string("longest_first"));
+  p.strategy = s == "only_first"    ? TruncationStrategy::OnlyFirst
+               : s == "only_second" ? TruncationStrategy::OnlySecond
+                                    : TruncationStrategy::LongestFirst;
+  p.direction = tj.value("direction", std::string("right")) == "left" ? Side::Left : Side::Right;
+  return p;
+}
+
+inline PaddingParams padding_from(const nlohmann::json& pj, const std::string& pad_token, const Tokenizer& tok) {
+  PaddingParams p;
+  if (pj.contains("length")) p.length = pj["length"].get<int64_t>();
+  p.pad_to_multiple_of = pj.value("pad_to_multiple_of", int64_t{0});
+  p.direction = pj.value("direction", std::string("right")) == "left" ? Side::Left : Side::Right;
+  p.pad_token = pad_token;
+  p.pad_id = *tok.token_to_id(pad_token);
+  return p;
 }
 
 }  // namespace hfx::testing
