@@ -9,6 +9,7 @@
 #include "hfx/convert.h"
 #include "hfx/formats.h"
 #include "hfx/io.h"
+#include "io/zip.h"
 #include "naming/naming.h"
 #include "test_util.h"
 
@@ -41,6 +42,14 @@ const Case kCases[] = {
     {"transfo_xl", "tf1/transfo_xl", "model.ckpt", "config.json", "", "pytorch_model.bin"},
     {"xlm", "tf1/xlm", "xlm_checkpoint.pth", "", "", "pytorch_model.bin"},
 };
+
+// The number of storage records ("<archive>/data/<key>") in a torch.save zip.
+std::size_t storage_records(const fs::path& file) {
+  zip::ZipReader z(MappedFile::open(file.string()));
+  std::size_t n = 0;
+  for (const auto& e : z.entries()) n += e.name.find("/data/") != std::string::npos;
+  return n;
+}
 
 // Same names, dtypes, shapes and bytes.
 void expect_same_tensors(const TensorSource& want, const TensorSource& got, const std::string& what) {
@@ -82,6 +91,10 @@ TEST(Convert, EveryTypeEqualsTheReferenceConverterBitwise) {
     auto got = open_checkpoint(out.file(c.weights));
     expect_same_tensors(*want, *got, c.dir);
     EXPECT_EQ(r.tensors, want->entries().size());
+    // Tied weights share one storage, as in the reference's torch.save file: as many data records.
+    if (std::string(c.weights) == "pytorch_model.bin") {
+      EXPECT_EQ(storage_records(exp / c.weights), storage_records(out.file(c.weights)));
+    }
     // config.json: the converters of bert/albert write none, as here.
     const bool writes_config = fs::exists(out.path() / "config.json");
     EXPECT_EQ(writes_config, std::string(c.type) != "bert" && std::string(c.type) != "albert");

@@ -111,6 +111,10 @@ struct LazyTensor {
   Shape shape;
   std::function<Tensor()> get;
   std::function<void()> done = {};
+  // torch.save writer only: the name of an earlier tensor in the list whose
+  // storage this one views (a tied weight, stored once as torch.save stores a
+  // shared Parameter); get() is then not called. Other writers ignore it.
+  std::string shares = {};
 };
 // write_safetensors, byte for byte, holding at most two tensors: the one being
 // written and, in files of 64 MB or more, the next one, which a second thread

@@ -177,11 +177,27 @@ void write_torch_zip(const std::string& path, const NamedTensors& tensors) {
 }
 
 void write_torch_zip(const std::string& path, const std::vector<LazyTensor>& tensors) {
-  std::set<std::string> names;
-  for (const auto& t : tensors) {
-    if (!names.insert(t.name).second) throw_error(ErrorKind::InvalidArgument, "duplicate tensor name", path, t.name);
+  // Storage keys "0", "1", … in order of first use, as torch.save numbers them;
+  // a tensor that shares an earlier one's storage reuses its key.
+  std::map<std::string, std::size_t> index;  // name -> position in `tensors`
+  std::vector<std::size_t> key(tensors.size());
+  std::size_t storages = 0;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const LazyTensor& t = tensors[i];
+    if (!index.emplace(t.name, i).second) throw_error(ErrorKind::InvalidArgument, "duplicate tensor name", path, t.name);
     if (!storage_name(t.dtype))
       throw_error(ErrorKind::Unsupported, "dtype " + std::string(to_string(t.dtype)) + " has no PyTorch storage type", path, t.name);
+    if (t.shares.empty()) {
+      key[i] = storages++;
+      continue;
+    }
+    auto it = index.find(t.shares);
+    if (it == index.end() || it->second == i)
+      throw_error(ErrorKind::InvalidArgument, "shares the storage of '" + t.shares + "', which is not an earlier tensor", path, t.name);
+    const LazyTensor& o = tensors[it->second];
+    if (o.dtype != t.dtype || o.shape != t.shape)
+      throw_error(ErrorKind::Mismatch, "shares the storage of '" + t.shares + "' but differs in dtype or shape", path, t.name);
+    key[i] = key[it->second];
   }
   // data.pkl: OrderedDict of _rebuild_tensor_v2(('storage', <T>Storage, '<n>', 'cpu', numel), 0, size, stride, False, OrderedDict())
   pickle::Writer w;
@@ -197,7 +213,7 @@ void write_torch_zip(const std::string& path, const std::vector<LazyTensor>& ten
     w.mark();
     w.str("storage", true);
     w.global("torch", storage_name(t.dtype));
-    w.str(std::to_string(i));
+    w.str(std::to_string(key[i]));
     w.str("cpu", true);
     w.integer(shape_numel(t.shape));
     w.tuple_from_mark();
@@ -228,12 +244,13 @@ void write_torch_zip(const std::string& path, const std::vector<LazyTensor>& ten
   zw.add(prefix + "byteorder", "little");
   uint64_t total = 0;
   for (std::size_t i = 0; i < tensors.size(); ++i) {
+    if (!tensors[i].shares.empty()) continue;  // its storage is written with the tensor it shares
     const Tensor c = tensors[i].get().contiguous();
     if (c.dtype() != tensors[i].dtype || c.shape() != tensors[i].shape)
       throw_error(ErrorKind::Mismatch, "tensor is " + std::string(to_string(c.dtype())) + " " + shape_str(c.shape()) +
                                            ", announced as " + std::string(to_string(tensors[i].dtype)) + " " + shape_str(tensors[i].shape),
                   path, tensors[i].name);
-    zw.add(prefix + "data/" + std::to_string(i),
+    zw.add(prefix + "data/" + std::to_string(key[i]),
            std::string_view(c.nbytes() ? static_cast<const char*>(c.raw()) : "", c.nbytes()));
     total += c.nbytes();
     if (tensors[i].done) tensors[i].done();
@@ -241,7 +258,7 @@ void write_torch_zip(const std::string& path, const std::vector<LazyTensor>& ten
   zw.add(prefix + "version", "3\n");
   // torch writes a 40-digit id; ours is derived from the content so that saves are reproducible.
   std::string id = std::to_string((static_cast<uint64_t>(zip::crc32(pkl.data(), pkl.size())) << 32) ^ total);
-  std::string count = std::to_string(tensors.size() + 4);
+  std::string count = std::to_string(storages + 4);
   id = std::string(20 - id.size(), '0') + id + std::string(20 - count.size(), '0') + count;
   zw.add(prefix + ".data/serialization_id", id);
   zw.finish();

@@ -203,7 +203,9 @@ ConvertResult convert_original_checkpoint(const ConvertOptions& o) {
     sd.push_back({p.name, info.dtype, info.shape, [s, origin, cast] { return naming::tf1_tensor(*origin, *s, {}, cast); },
                   [s, origin] {
                     if (origin->op != naming::Tf1Op::InvFreq) s->release(origin->source);
-                  }});
+                  },
+                  // A tie is one storage in torch.save's file, as the reference's state dict holds it.
+                  p.tied ? origin->name : std::string()});
   }
 
   ConvertResult r;
