@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <cmath>
 
 #include "hfx/dtype.h"
+#include "hfx/tensor.h"
 
 using namespace hfx;
 
@@ -86,5 +89,37 @@ TEST(DType, BF16Exhaustive) {
     ASSERT_EQ(f32_to_bf16(bits_f32(mid_bits)), even) << i;
     ASSERT_EQ(f32_to_bf16(bits_f32(mid_bits + 1)), static_cast<uint16_t>(h + 1)) << i;
     ASSERT_EQ(f32_to_bf16(bits_f32(mid_bits - 1)), h) << i;
+  }
+}
+
+// Tensor::clone of a transposed view (TF kernels, Linear weights): every
+// element lands where the strides say, for 2/4/8-byte elements and sizes on
+// and off the 8 x 8 register-transpose and 32 x 32 tile grids; bit patterns
+// (NaN payloads) are copied exactly.
+TEST(Tensor, CloneOfTransposedViewsIsExact) {
+  uint32_t seed = 12345;
+  auto next = [&seed] { return seed = seed * 1664525u + 1013904223u; };
+  for (DType dt : {DType::F32, DType::I32, DType::F16, DType::F64}) {
+    for (int64_t rows : {1, 7, 8, 9, 31, 32, 33, 64, 77}) {
+      for (int64_t cols : {1, 8, 15, 40, 96, 101}) {
+        Tensor a = Tensor::zeros(dt, {rows, cols});
+        auto* b = static_cast<uint8_t*>(a.mutable_raw());
+        for (std::size_t i = 0; i < a.nbytes(); ++i) b[i] = static_cast<uint8_t>(next() >> 24);
+        const std::size_t es = dtype_size(dt);
+        for (const Tensor& v : {a.transpose(0, 1), a.transpose(0, 1).transpose(0, 1)}) {
+          const Tensor c = v.clone();
+          ASSERT_TRUE(c.is_contiguous());
+          ASSERT_EQ(c.shape(), v.shape());
+          const auto* src = static_cast<const uint8_t*>(a.raw());
+          const auto* out = static_cast<const uint8_t*>(c.raw());
+          for (int64_t r = 0; r < v.size(0); ++r)
+            for (int64_t k = 0; k < v.size(1); ++k) {
+              const int64_t at = r * v.strides()[0] + k * v.strides()[1];
+              ASSERT_EQ(std::memcmp(out + static_cast<std::size_t>(r * v.size(1) + k) * es, src + static_cast<std::size_t>(at) * es, es), 0)
+                  << to_string(dt) << " " << rows << "x" << cols << " at " << r << "," << k;
+            }
+        }
+      }
+    }
   }
 }

@@ -316,13 +316,17 @@ TEST(KerasH5, WriteReadAllDtypesScalarsEmptyAndChunkedNameLists) {
   EXPECT_EQ(src->format(), "tf_h5");
   EXPECT_EQ(src->metadata().at("backend"), "tensorflow");
   ASSERT_EQ(src->entries().size(), in.size());
+  std::size_t views = 0;
   for (const auto& [n, t] : in) {
     Tensor r = src->get(n);
-    EXPECT_TRUE(r.storage()->owned());
+    // Contiguous little-endian datasets are read in place (zero-copy views of
+    // the mapped file) where aligned for their element type.
+    views += !r.storage()->owned();
     EXPECT_EQ(r.dtype(), t.dtype()) << n;
     EXPECT_EQ(r.shape(), t.shape()) << n;
     EXPECT_EQ(max_abs_diff(r, t), 0.0) << n;
   }
+  EXPECT_GE(views, 900u);
   expect_error([&] { src->get("nope"); }, ErrorKind::NotFound, {p, "nope"});
   for (const auto& f : fs::directory_iterator(dir.path())) EXPECT_EQ(f.path().filename().string().find(".tmp-"), std::string::npos);
 }

@@ -480,3 +480,18 @@ INSTANTIATE_TEST_SUITE_P(
                      ErrorKind::Unsupported, {kIdx, "version"}},
         Tf1Malformed{"key_too_long", tiny([](Bundle& b) { b.ents[0].name = std::string(70000, 'k'); }), ErrorKind::Format, {kIdx, "limit"}}),
     [](const auto& pinfo) { return std::string(pinfo.param.name); });
+
+// bytes() hands out a variable's data in place only after its checksum, as get() does.
+TEST(Tf1Bundle, BytesInPlaceAreChecksummedLikeGet) {
+  TempDir dir;
+  const std::string good = dir.file("good"), bad = dir.file("bad");
+  tiny([](Bundle&) {})(good);
+  tiny([](Bundle& b) { b.ents[0].crc ^= 1; })(bad);
+  auto g = open_tf1_checkpoint(good);
+  const TensorSource::Bytes b = g->bytes("w");
+  ASSERT_EQ(b.size, 8u);
+  const std::string want = f32_bytes({1, 2});
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(b.data), b.size), want);
+  auto s = open_tf1_checkpoint(bad);
+  expect_error([&] { s->bytes("w"); }, ErrorKind::Format, {"'w'", "checksum"});
+}

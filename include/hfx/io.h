@@ -45,6 +45,16 @@ class TensorSource {
   // mapped reader drops the pages of its data from this process (they are
   // read again from the file if the tensor is asked for later). No-op by default.
   virtual void release(const std::string& name) const { (void)name; }
+  // The tensor's bytes where the file holds them in row-major order in one
+  // mapped piece, aligned for the dtype or not (checked as get() checks
+  // them), for a consumer that copies them anyway (a transpose reads them in
+  // place instead of copying twice); else {} (use get()).
+  struct Bytes {
+    std::shared_ptr<const void> owner;  // keeps `data` alive
+    const uint8_t* data = nullptr;
+    std::size_t size = 0;
+  };
+  virtual Bytes bytes(const std::string& name) const { (void)name; return {}; }
 };
 
 // A read-only memory map of a whole file (shared so that views keep it alive).
@@ -115,6 +125,11 @@ struct LazyTensor {
   // storage this one views (a tied weight, stored once as torch.save stores a
   // shared Parameter); get() is then not called. Other writers ignore it.
   std::string shares = {};
+  // Streaming safetensors writer only, optional: the tensor's row-major bytes
+  // in place (TensorSource::bytes: a mapped file, aligned or not). When it
+  // returns data, those bytes are written and get() is not called, so that
+  // misaligned data is not copied before it is written.
+  std::function<TensorSource::Bytes()> bytes = {};
 };
 // write_safetensors, byte for byte, holding at most two tensors: the one being
 // written and, in files of 64 MB or more, the next one, which a second thread

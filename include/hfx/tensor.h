@@ -112,6 +112,9 @@ class Tensor {
 // Maximum |a - b| over all elements (both converted to f64). Throws Mismatch
 // when shapes differ.
 double max_abs_diff(const Tensor& a, const Tensor& b);
+// An owned [cols, rows] tensor: the transpose of the row-major [rows, cols]
+// dtype data at `src`, which need not be aligned for the dtype.
+Tensor transposed_copy(const void* src, DType dtype, int64_t rows, int64_t cols);
 
 // ---- template definitions --------------------------------------------------
 namespace detail {

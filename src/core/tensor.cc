@@ -5,6 +5,10 @@
 #include <cstdlib>
 #include <limits>
 
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
 namespace hfx {
 
 std::string shape_str(const Shape& s) {
@@ -229,8 +233,35 @@ Tensor Tensor::contiguous() const {
 }
 
 namespace {
+#ifdef __AVX2__
+// dst row i (8 elements, 32-bit) = column i of the 8 x 8 block whose rows
+// start at src + k * lds (k = 0..7): a register transpose (unpack 32, unpack
+// 64, swap 128-bit halves). Integer moves only, so any bit pattern (NaN
+// payloads included) is copied exactly.
+inline void transpose8x8_32(const uint8_t* src, std::size_t lds, uint8_t* dst, std::size_t ldd) {
+  __m256i r[8], t[8], u[8];
+  for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + k * lds));
+  for (int k = 0; k < 8; k += 2) {
+    t[k] = _mm256_unpacklo_epi32(r[k], r[k + 1]);
+    t[k + 1] = _mm256_unpackhi_epi32(r[k], r[k + 1]);
+  }
+  for (int k = 0; k < 8; k += 4) {
+    u[k] = _mm256_unpacklo_epi64(t[k], t[k + 2]);
+    u[k + 1] = _mm256_unpackhi_epi64(t[k], t[k + 2]);
+    u[k + 2] = _mm256_unpacklo_epi64(t[k + 1], t[k + 3]);
+    u[k + 3] = _mm256_unpackhi_epi64(t[k + 1], t[k + 3]);
+  }
+  for (int k = 0; k < 4; ++k) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + k * ldd), _mm256_permute2x128_si256(u[k], u[k + 4], 0x20));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + (k + 4) * ldd), _mm256_permute2x128_si256(u[k], u[k + 4], 0x31));
+  }
+}
+#endif
+
 // dst[r * cols + c] = src[r * rs + c * cs] in 32 x 32 tiles, so that a
-// transposed view (cs = the source's row length) is read a cache line at a time.
+// transposed view (cs = the source's row length) is read a cache line at a
+// time; a transposed 32-bit matrix (rs == 1: TF kernels, PyTorch Linear
+// weights) goes through 8 x 8 register transposes.
 template <class T>
 void copy_strided_2d(const uint8_t* src_b, uint8_t* dst_b, int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
   constexpr int64_t B = 32;
@@ -238,8 +269,21 @@ void copy_strided_2d(const uint8_t* src_b, uint8_t* dst_b, int64_t rows, int64_t
   for (int64_t r0 = 0; r0 < rows; r0 += B)
     for (int64_t c0 = 0; c0 < cols; c0 += B) {
       const int64_t r1 = std::min(rows, r0 + B), c1 = std::min(cols, c0 + B);
+      int64_t rv = r0, cv = c0;  // [r0, rv) x [c0, cv): done by register transposes
+#ifdef __AVX2__
+      if constexpr (es == 4) {
+        if (rs == 1) {
+          rv = r0 + (r1 - r0) / 8 * 8;
+          cv = c0 + (c1 - c0) / 8 * 8;
+          for (int64_t r = r0; r < rv; r += 8)
+            for (int64_t c = c0; c < cv; c += 8)
+              transpose8x8_32(src_b + static_cast<std::size_t>(r + c * cs) * es, static_cast<std::size_t>(cs) * es,
+                              dst_b + static_cast<std::size_t>(r * cols + c) * es, static_cast<std::size_t>(cols) * es);
+        }
+      }
+#endif
       for (int64_t r = r0; r < r1; ++r)
-        for (int64_t c = c0; c < c1; ++c)  // fixed-size memcpy: one load and one store
+        for (int64_t c = (r < rv ? cv : c0); c < c1; ++c)  // fixed-size memcpy: one load and one store
           std::memcpy(dst_b + static_cast<std::size_t>(r * cols + c) * es, src_b + static_cast<std::size_t>(r * rs + c * cs) * es, es);
     }
 }
@@ -262,6 +306,21 @@ Tensor Tensor::clone() const {
     return out;
   }
   for_each_element(*this, [&](const uint8_t* p) { std::memcpy(dst, p, es); dst += es; });
+  return out;
+}
+
+Tensor transposed_copy(const void* src, DType dtype, int64_t rows, int64_t cols) {
+  Tensor out = Tensor::uninitialized(dtype, {cols, rows});  // every element is written below
+  const auto* s = static_cast<const uint8_t*>(src);
+  auto* d = static_cast<uint8_t*>(out.mutable_raw());
+  // out[c, r] = src[r, c]: a strided read of src with (row, col) strides (1, cols).
+  switch (dtype_size(dtype)) {
+    case 2: copy_strided_2d<uint16_t>(s, d, cols, rows, 1, cols); break;
+    case 4: copy_strided_2d<uint32_t>(s, d, cols, rows, 1, cols); break;
+    case 8: copy_strided_2d<uint64_t>(s, d, cols, rows, 1, cols); break;
+    case 1: copy_strided_2d<uint8_t>(s, d, cols, rows, 1, cols); break;
+    default: throw_error(ErrorKind::InvalidArgument, "transposed_copy: no " + std::string(to_string(dtype)) + " element copy");
+  }
   return out;
 }
 

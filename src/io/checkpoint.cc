@@ -132,6 +132,10 @@ class ShardedSource final : public TensorSource {
     auto l = local_name_.find(name);
     shards_[it->second]->release(l == local_name_.end() ? name : l->second);
   }
+  Bytes bytes(const std::string& name) const override {
+    auto l = local_name_.find(name);
+    return shard_for(name).bytes(l == local_name_.end() ? name : l->second);
+  }
   std::map<std::string, std::string> metadata() const override { return metadata_; }
 
  private:

@@ -36,6 +36,8 @@
 
 #include "hfx/formats.h"
 
+#include "indexed_source.h"
+
 namespace hfx {
 
 static_assert(std::endian::native == std::endian::little, "Flax msgpack bytes are little-endian");
@@ -252,9 +254,9 @@ Array decode_ndarray(const Node& n, const std::string& file, const std::string& 
   return a;
 }
 
-class FlaxSource final : public TensorSource {
+class FlaxSource final : public io_internal::IndexedSource {
  public:
-  explicit FlaxSource(const std::string& path) : path_(path) {
+  explicit FlaxSource(const std::string& path) : IndexedSource(path) {
     file_ = MappedFile::open(path);
     const char* base = reinterpret_cast<const char*>(file_->data());
     const std::size_t size = file_->size();
@@ -295,29 +297,24 @@ class FlaxSource final : public TensorSource {
     child_ = &child;
     std::string name;
     walk(0, name);
-    for (std::size_t i = 0; i < entries_.size(); ++i) index_[entries_[i].name] = i;
     nodes_ = nullptr;
     first_ = child_ = nullptr;
+    // Parsing touched pages all over the file (every array's header); the
+    // tensors fault in again what they read.
+    file_->release(file_->data(), file_->size());
   }
 
   std::string format() const override { return "flax"; }
-  const std::string& path() const override { return path_; }
-  const std::vector<TensorInfo>& entries() const override { return entries_; }
-  bool contains(const std::string& name) const override { return index_.count(name) > 0; }
-  const TensorInfo& info(const std::string& name) const override { return entries_[find(name)]; }
 
   Tensor get(const std::string& name) const override {
     const std::size_t i = find(name);
     const TensorInfo& e = entries_[i];
-    const auto& pieces = pieces_[i];
+    const Ranges& pieces = ranges(i);
     uint64_t total = 0;
     for (const auto& p : pieces) total += p.second;
     if (total == 0) return Tensor::zeros(e.dtype, e.shape);
     const uint8_t* base = file_->data();
-    if (pieces.size() == 1 && reinterpret_cast<uintptr_t>(base + pieces[0].first) % dtype_size(e.dtype) == 0) {
-      auto st = Storage::borrow(file_, base + pieces[0].first, pieces[0].second);
-      return Tensor::view_of(st, e.dtype, e.shape);
-    }
+    if (pieces.size() == 1) return io_internal::view_or_copy(file_, base + pieces[0].first, pieces[0].second, e.dtype, e.shape);
     Tensor t = Tensor::zeros(e.dtype, e.shape);
     uint8_t* out = static_cast<uint8_t*>(t.mutable_raw());
     for (const auto& p : pieces) {
@@ -328,12 +325,6 @@ class FlaxSource final : public TensorSource {
   }
 
  private:
-  std::size_t find(const std::string& name) const {
-    auto it = index_.find(name);
-    if (it == index_.end()) throw_error(ErrorKind::NotFound, "no such tensor in checkpoint", path_, name);
-    return it->second;
-  }
-
   std::pair<const uint32_t*, const uint32_t*> children(uint32_t i) const {
     return {child_->data() + (*first_)[i], child_->data() + (*first_)[i + 1]};
   }
@@ -345,11 +336,10 @@ class FlaxSource final : public TensorSource {
   }
   uint64_t offset_of(const char* p) const { return static_cast<uint64_t>(p - reinterpret_cast<const char*>(file_->data())); }
 
-  void add_entry(const std::string& name, DType dtype, Shape shape, std::vector<std::pair<uint64_t, uint64_t>> pieces) {
+  void add_array(const std::string& name, DType dtype, Shape shape, std::vector<std::pair<uint64_t, uint64_t>> pieces) {
     name_bytes_ += name.size();
     if (name_bytes_ > kMaxNameBytes) throw_error(ErrorKind::Format, "parameter names exceed 256 MiB in total", path_, name);
-    entries_.push_back({name, dtype, std::move(shape)});
-    pieces_.push_back(std::move(pieces));
+    add_entry({name, dtype, std::move(shape)}, file_, std::move(pieces));
   }
 
   void walk(uint32_t m, std::string& prefix) {
@@ -381,7 +371,7 @@ class FlaxSource final : public TensorSource {
         else walk(*c, prefix);  // an empty map holds no parameters (flatten_dict drops it)
       } else if (ch.kind == Kind::Ext) {
         Array a = decode_ndarray(ch, path_, prefix);
-        add_entry(prefix, a.dtype, a.shape, {{offset_of(a.data), a.nbytes}});
+        add_array(prefix, a.dtype, a.shape, {{offset_of(a.data), a.nbytes}});
       } else {
         throw_error(ErrorKind::Format, std::string("leaf is a msgpack ") + kind_name(ch.kind) + ", not an array", path_, prefix);
       }
@@ -448,14 +438,10 @@ class FlaxSource final : public TensorSource {
     if (elems != static_cast<uint64_t>(numel))
       throw_error(ErrorKind::Format, "chunks hold " + std::to_string(elems) + " elements but shape " + shape_str(shape) +
                                          " needs " + std::to_string(numel) + " (missing or extra chunks)", path_, name);
-    add_entry(name, dtype, std::move(shape), std::move(pieces));
+    add_array(name, dtype, std::move(shape), std::move(pieces));
   }
 
-  std::string path_;
   std::shared_ptr<MappedFile> file_;
-  std::vector<TensorInfo> entries_;
-  std::vector<std::vector<std::pair<uint64_t, uint64_t>>> pieces_;  // (file offset, bytes) in order
-  std::map<std::string, std::size_t> index_;
   std::size_t name_bytes_ = 0;
   // Parse-time only.
   const std::vector<Node>* nodes_ = nullptr;

@@ -29,7 +29,6 @@
 // file runs under one process-wide mutex. HDF5's automatic error printing is
 // switched off (errors become hfx::Error with HDF5's innermost message).
 #include <hdf5.h>
-#include <sys/stat.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -41,6 +40,7 @@
 #include <set>
 
 #include "hfx/formats.h"
+#include "indexed_source.h"
 
 namespace hfx {
 
@@ -242,14 +242,13 @@ constexpr uint64_t kMinCollection = 4096;  // H5HG_MINSIZE: libhdf5 never writes
 class RawChecks {
  public:
   // Called with the mutex held.
-  RawChecks(const std::string& path, hid_t file) : path_(path) {
+  RawChecks(const std::string& path, hid_t file, std::shared_ptr<MappedFile> map) : path_(path), map_(std::move(map)) {
     H fcpl(H5Fget_create_plist(file), H5Pclose);
     hsize_t userblock = 0;
     if (!fcpl.ok() || H5Pget_sizes(fcpl.get(), &sizeof_addr_, &sizeof_size_) < 0 || H5Pget_userblock(fcpl.get(), &userblock) < 0 ||
         sizeof_addr_ < 2 || sizeof_addr_ > 8 || sizeof_size_ < 2 || sizeof_size_ > 8)
       throw_error(ErrorKind::Format, "cannot read the file's address and size widths" + h5_err(), path);
     base_ = userblock;  // libhdf5 takes addresses relative to the superblock, which follows the user block
-    map_ = MappedFile::open(path);
     raw_type_ = H(H5Tcreate(H5T_OPAQUE, 8 + sizeof_addr_), H5Tclose);
     if (!raw_type_.ok() || H5Tset_tag(raw_type_.get(), kRawHeapIdTag) < 0)
       throw_error(ErrorKind::Format, "cannot set up the heap ID type" + h5_err(), path);
@@ -661,6 +660,9 @@ struct DsInfo {
   std::vector<Filter> filters;      // pipeline order (as written)
   std::vector<hsize_t> chunk;       // chunk dims (chunked layout only)
   std::vector<uint8_t> fill;        // one element of the user fill value in the file type; empty = zeros
+  // Contiguous, unfiltered and stored exactly as read (little-endian): where
+  // the data lies in the file, for a zero-copy view; else nullopt (H5Dread).
+  std::optional<uint64_t> offset;
 };
 
 // Checks a dataset before anything is read: type, layout and storage (no
@@ -673,7 +675,7 @@ DsInfo inspect(hid_t ds, uint64_t file_size, const std::string& file, const std:
   if (!type.ok()) throw_error(ErrorKind::Format, "cannot read the dataset's type" + h5_err(), file, tensor);
   const H5T_class_t cls = H5Tget_class(type.get());
   const std::size_t tsize = H5Tget_size(type.get());
-  DsInfo out{DType::F32, {}, {}, {}, {}, {}, {}};
+  DsInfo out{DType::F32, {}, {}, {}, {}, {}, {}, std::nullopt};
   if (cls == H5T_FLOAT) {
     if (tsize == 4) {
       out.dtype = DType::F32;
@@ -821,16 +823,18 @@ DsInfo inspect(hid_t ds, uint64_t file_size, const std::string& file, const std:
       throw_error(ErrorKind::Format, "dtype " + std::string(to_string(out.dtype)) + " x shape " + shape_str(out.shape) + " (" +
                                          std::to_string(nbytes) + " bytes) does not fit the " + std::to_string(stored) +
                                          " bytes stored", file, tensor);
+    // Keras and h5py write contiguous little-endian datasets: those bytes are
+    // exactly what H5Dread would copy out, so they are read in place.
+    if (layout == H5D_CONTIGUOUS && H5Tequal(type.get(), out.memtype.get()) > 0) {
+      const haddr_t at = H5Dget_offset(ds);  // absolute (user block included)
+      if (at == HADDR_UNDEF || at > file_size || nbytes > file_size - at)
+        throw_error(ErrorKind::Format, "dataset data (" + std::to_string(nbytes) + " bytes at offset " +
+                                           (at == HADDR_UNDEF ? std::string("undefined") : std::to_string(at)) +
+                                           ") does not lie within the " + std::to_string(file_size) + "-byte file", file, tensor);
+      out.offset = at;
+    }
   }
   return out;
-}
-
-uint64_t file_size_of(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    throw_error(errno == ENOENT ? ErrorKind::NotFound : ErrorKind::Io, std::string("cannot stat: ") + std::strerror(errno), path);
-  if (!S_ISREG(st.st_mode)) throw_error(ErrorKind::Format, "not a regular file", path);
-  return static_cast<uint64_t>(st.st_size);
 }
 
 // ---- chunked datasets -------------------------------------------------------
@@ -1009,9 +1013,9 @@ H make_fapl() {
   return fapl;
 }
 
-class KerasH5Source final : public TensorSource {
+class KerasH5Source final : public io_internal::IndexedSource {
  public:
-  explicit KerasH5Source(const std::string& path) : path_(path) {
+  explicit KerasH5Source(const std::string& path) : IndexedSource(path) {
     std::lock_guard<std::mutex> lock(h5_mutex());
     // On a refused file everything opened so far is closed here, under the
     // mutex (members are destroyed only after the lock is released).
@@ -1031,19 +1035,17 @@ class KerasH5Source final : public TensorSource {
   }
 
   std::string format() const override { return "tf_h5"; }
-  const std::string& path() const override { return path_; }
-  const std::vector<TensorInfo>& entries() const override { return entries_; }
-  bool contains(const std::string& name) const override { return index_.count(name) > 0; }
-  const TensorInfo& info(const std::string& name) const override { return entries_[find(name)]; }
   std::map<std::string, std::string> metadata() const override { return metadata_; }
 
   Tensor get(const std::string& name) const override {
     const std::size_t i = find(name);
     const TensorInfo& e = entries_[i];
+    const Ds& d = datasets_[i];
+    if (d.info.offset)  // in place, without libhdf5 (range checked by inspect())
+      return io_internal::view_or_copy(map_, map_->data() + *d.info.offset, ranges(i).front().second, e.dtype, e.shape);
     Tensor t = Tensor::uninitialized(e.dtype, e.shape);  // validated size: see inspect(); H5Dread fills it or throws
     if (t.numel() == 0) return t;
     std::lock_guard<std::mutex> lock(h5_mutex());
-    const Ds& d = datasets_[i];
     if (!d.info.chunk.empty())
       read_chunked(d.ds.get(), d.info, static_cast<uint8_t*>(t.mutable_raw()), fsize_, path_, name);
     else if (H5Dread(d.ds.get(), d.info.memtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.mutable_raw()) < 0)
@@ -1055,7 +1057,8 @@ class KerasH5Source final : public TensorSource {
   // Called with the mutex held.
   void load(const std::string& path) {
     h5_init();
-    const uint64_t fsize = fsize_ = file_size_of(path);
+    map_ = MappedFile::open(path);  // what the tensors are viewed from; its size bounds every offset
+    const uint64_t fsize = fsize_ = map_->size();
     if (H5Fis_hdf5(path.c_str()) <= 0) {
       h5_err();
       throw_error(ErrorKind::Format, "not an HDF5 file", path);
@@ -1063,7 +1066,7 @@ class KerasH5Source final : public TensorSource {
     H fapl = make_fapl();
     file_ = H(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
     if (!file_.ok()) throw_error(ErrorKind::Format, "cannot open HDF5 file (truncated or corrupt?)" + h5_err(), path);
-    RawChecks raw(path, file_.get());
+    RawChecks raw(path, file_.get(), map_);
     auto check_group = [&raw](hid_t g, const std::string& where) { raw.check_attributes(g, where); };
     H root(H5Gopen2(file_.get(), "/", H5P_DEFAULT), H5Gclose);
     if (!root.ok()) throw_error(ErrorKind::Format, "cannot open the root group" + h5_err(), path);
@@ -1104,21 +1107,15 @@ class KerasH5Source final : public TensorSource {
   };
   void add(const std::string& name, H ds, uint64_t fsize) {
     DsInfo di = inspect(ds.get(), fsize, path_, name);
-    index_[name] = entries_.size();
-    entries_.push_back({name, di.dtype, di.shape});
+    Ranges r;
+    if (di.offset) r.emplace_back(*di.offset, static_cast<uint64_t>(shape_numel(di.shape)) * dtype_size(di.dtype));
+    add_entry({name, di.dtype, di.shape}, map_, std::move(r));
     datasets_.push_back({std::move(ds), std::move(di)});
   }
-  std::size_t find(const std::string& name) const {
-    auto it = index_.find(name);
-    if (it == index_.end()) throw_error(ErrorKind::NotFound, "no such tensor in checkpoint", path_, name);
-    return it->second;
-  }
-  std::string path_;
   uint64_t fsize_ = 0;
+  std::shared_ptr<MappedFile> map_;
   H file_;
-  std::vector<TensorInfo> entries_;
   std::vector<Ds> datasets_;
-  std::map<std::string, std::size_t> index_;
   std::map<std::string, std::string> metadata_;
 };
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hfx/io.h"
+#include "indexed_source.h"
 
 namespace hfx {
 
@@ -20,9 +21,9 @@ namespace {
 using json = nlohmann::json;
 constexpr uint64_t kMaxHeader = 100'000'000;  // the reference's cap
 
-class SafetensorsSource final : public TensorSource {
+class SafetensorsSource final : public io_internal::IndexedSource {
  public:
-  explicit SafetensorsSource(const std::string& path) : path_(path) {
+  explicit SafetensorsSource(const std::string& path) : IndexedSource(path) {
     file_ = MappedFile::open(path);
     const std::size_t fsize = file_->size();
     if (fsize < 8) throw_error(ErrorKind::Format, "file too small for a safetensors header (" + std::to_string(fsize) + " bytes)", path);
@@ -101,8 +102,7 @@ class SafetensorsSource final : public TensorSource {
         throw_error(ErrorKind::Format, "dtype " + std::string(to_string(*dtype)) + " x shape " + shape_str(shape) +
                                            " does not match byte length " + std::to_string(e - b), path, name);
       spans.push_back({b, e, entries_.size()});
-      entries_.push_back({name, *dtype, std::move(shape)});
-      offsets_.emplace_back(b, e);
+      add_entry({name, *dtype, std::move(shape)}, file_, {{data_begin_ + b, e - b}});
     }
     std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) {
       return x.b != y.b ? x.b < y.b : x.e < y.e;
@@ -116,52 +116,20 @@ class SafetensorsSource final : public TensorSource {
     }
     if (expect != data_size)
       throw_error(ErrorKind::Format, std::to_string(data_size - expect) + " trailing bytes after the last tensor", path);
-    // Index entries in file order for lookup.
-    for (std::size_t i = 0; i < entries_.size(); ++i) index_[entries_[i].name] = i;
   }
 
   std::string format() const override { return "safetensors"; }
-  const std::string& path() const override { return path_; }
-  const std::vector<TensorInfo>& entries() const override { return entries_; }
-  bool contains(const std::string& name) const override { return index_.count(name) > 0; }
-  const TensorInfo& info(const std::string& name) const override { return entries_[find(name)]; }
   std::map<std::string, std::string> metadata() const override { return metadata_; }
 
   Tensor get(const std::string& name) const override {
-    std::size_t i = find(name);
-    const TensorInfo& e = entries_[i];
-    const uint64_t b = data_begin_ + offsets_[i].first;
-    const uint64_t n = offsets_[i].second - offsets_[i].first;
-    const uint8_t* p = file_->data() + b;
-    if (reinterpret_cast<uintptr_t>(p) % dtype_size(e.dtype) == 0) {
-      auto st = Storage::borrow(file_, p, n);
-      return Tensor::view_of(st, e.dtype, e.shape);
-    }
-    // Misaligned for its element type (a foreign writer): copy rather than
-    // hand out a misaligned view.
-    Tensor t = Tensor::zeros(e.dtype, e.shape);
-    std::memcpy(t.mutable_raw(), p, n);
-    return t;
-  }
-  void release(const std::string& name) const override {
-    auto it = index_.find(name);
-    if (it == index_.end()) return;
-    const auto& [b, e] = offsets_[it->second];
-    file_->release(file_->data() + data_begin_ + b, e - b);
+    const std::size_t i = find(name);
+    const auto& [off, n] = ranges(i).front();
+    return io_internal::view_or_copy(file_, file_->data() + off, n, entries_[i].dtype, entries_[i].shape);
   }
 
  private:
-  std::size_t find(const std::string& name) const {
-    auto it = index_.find(name);
-    if (it == index_.end()) throw_error(ErrorKind::NotFound, "no such tensor in checkpoint", path_, name);
-    return it->second;
-  }
-  std::string path_;
   std::shared_ptr<MappedFile> file_;
   uint64_t data_begin_ = 0;
-  std::vector<TensorInfo> entries_;
-  std::vector<std::pair<uint64_t, uint64_t>> offsets_;
-  std::map<std::string, std::size_t> index_;
   std::map<std::string, std::string> metadata_;
 };
 
@@ -246,29 +214,45 @@ void write_safetensors(const std::string& path, const std::vector<LazyTensor>& t
   // Large files: the next tensor is read and converted (checksums, transposes)
   // on a second thread while this one is written, so at most two are alive.
   const bool overlap = off >= (uint64_t{64} << 20);
+  // What is written for one tensor: a Tensor, or bytes in place (LazyTensor::bytes).
+  struct Piece {
+    Tensor t;
+    TensorSource::Bytes b;
+    const void* data() const { return b.data ? static_cast<const void*>(b.data) : t.raw(); }
+    std::size_t size() const { return b.data ? b.size : t.nbytes(); }
+  };
   auto produce = [&path, overlap](const LazyTensor* t) {
-    Tensor c = t->get();
-    if (!c.defined() || c.dtype() != t->dtype || c.shape() != t->shape)
-      throw_error(ErrorKind::InvalidArgument, "tensor to write is not the " + std::string(to_string(t->dtype)) + " " +
+    Piece p;
+    const uint64_t nbytes = static_cast<uint64_t>(shape_numel(t->shape)) * dtype_size(t->dtype);
+    if (t->bytes) p.b = t->bytes();
+    if (p.b.data && p.b.size != nbytes)
+      throw_error(ErrorKind::InvalidArgument, "tensor to write has " + std::to_string(p.b.size) + " bytes, not the " +
+                                                  std::to_string(nbytes) + " of the " + std::string(to_string(t->dtype)) + " " +
                                                   shape_str(t->shape) + " announced", path, t->name);
-    c = c.contiguous();
+    if (!p.b.data) {
+      p.t = t->get();
+      if (!p.t.defined() || p.t.dtype() != t->dtype || p.t.shape() != t->shape)
+        throw_error(ErrorKind::InvalidArgument, "tensor to write is not the " + std::string(to_string(t->dtype)) + " " +
+                                                    shape_str(t->shape) + " announced", path, t->name);
+      p.t = p.t.contiguous();
+    }
 #ifdef MADV_POPULATE_READ
     // A view of a mapped file: fault its pages in here, on the preparing
     // thread, rather than one by one inside write(). Best effort (Linux >= 5.14).
-    if (overlap && c.nbytes() > 0 && c.storage() && !c.storage()->owned()) {
+    if (overlap && p.size() > 0 && (p.b.data || (p.t.storage() && !p.t.storage()->owned()))) {
       static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-      const uintptr_t lo = reinterpret_cast<uintptr_t>(c.raw()) & ~(page - 1);
-      ::madvise(reinterpret_cast<void*>(lo), reinterpret_cast<uintptr_t>(c.raw()) + c.nbytes() - lo, MADV_POPULATE_READ);
+      const uintptr_t at = reinterpret_cast<uintptr_t>(p.data()), lo = at & ~(page - 1);
+      ::madvise(reinterpret_cast<void*>(lo), at + p.size() - lo, MADV_POPULATE_READ);
     }
 #endif
-    return c;
+    return p;
   };
-  std::future<Tensor> next;
+  std::future<Piece> next;
   for (std::size_t k = 0; k < order.size(); ++k) {
     {
-      Tensor c = next.valid() ? next.get() : produce(order[k]);
+      Piece c = next.valid() ? next.get() : produce(order[k]);
       if (overlap && k + 1 < order.size()) next = std::async(std::launch::async, produce, order[k + 1]);
-      f.write(c.raw(), c.nbytes());
+      f.write(c.data(), c.size());
     }
     if (order[k]->done) order[k]->done();
   }

@@ -25,6 +25,7 @@
 #include <map>
 
 #include "hfx/formats.h"
+#include "io/indexed_source.h"
 #include "io/tf1_crc32c.h"
 
 namespace hfx {
@@ -206,22 +207,17 @@ struct Entry {
   uint32_t crc = 0;  // unmasked
 };
 
-class Tf1Source final : public TensorSource {
+class Tf1Source final : public io_internal::IndexedSource {
  public:
-  explicit Tf1Source(const std::string& prefix) : prefix_(prefix), path_(prefix + ".index") {
+  explicit Tf1Source(const std::string& prefix) : IndexedSource(prefix + ".index"), prefix_(prefix) {
     index_file_ = MappedFile::open(path_);
     read_table();
     if (!have_header_) bad("no bundle header (the table has no entry with the empty key)");
     open_shards();
-    for (std::size_t i = 0; i < entries_.size(); ++i) by_name_[entries_[i].name] = i;
     index_file_.reset();  // everything needed from the index has been copied out
   }
 
   std::string format() const override { return "tf1"; }
-  const std::string& path() const override { return path_; }
-  const std::vector<TensorInfo>& entries() const override { return entries_; }
-  bool contains(const std::string& name) const override { return by_name_.count(name) > 0; }
-  const TensorInfo& info(const std::string& name) const override { return entries_[find(name)]; }
   std::map<std::string, std::string> metadata() const override {
     std::map<std::string, std::string> m{{"num_shards", std::to_string(num_shards_)},
                                          {"version", std::to_string(producer_)}};
@@ -235,32 +231,31 @@ class Tf1Source final : public TensorSource {
     const std::size_t i = find(name);
     const Entry& e = data_[i];
     const TensorInfo& t = entries_[i];
+    const uint8_t* p = checked_data(i);
+    if (e.size == 0) return Tensor::zeros(t.dtype, t.shape);
+    // Bundles pack tensors without padding: a tensor after an odd-sized one may be misaligned (then copied).
+    return io_internal::view_or_copy(shards_[static_cast<std::size_t>(e.shard)], p, e.size, t.dtype, t.shape);
+  }
+
+  Bytes bytes(const std::string& name) const override {
+    (void)checked_data(find(name));
+    return IndexedSource::bytes(name);
+  }
+
+ private:
+  // Entry i's data, its checksum verified (as TF's BundleReader does on every read).
+  const uint8_t* checked_data(std::size_t i) const {
+    const Entry& e = data_[i];
     const MappedFile& shard = *shards_[static_cast<std::size_t>(e.shard)];
     const uint8_t* p = shard.data() + e.offset;  // range checked at open()
     const uint32_t crc = internal::crc32c(p, e.size);
     if (crc != e.crc)
       throw_error(ErrorKind::Format, "data checksum mismatch (crc32c " + hex(crc) + ", index says " + hex(e.crc) +
                                          ") for " + std::to_string(e.size) + " bytes at offset " + std::to_string(e.offset),
-                  shard.path(), name);
-    if (e.size == 0) return Tensor::zeros(t.dtype, t.shape);
-    if (reinterpret_cast<uintptr_t>(p) % dtype_size(t.dtype) == 0)
-      return Tensor::view_of(Storage::borrow(shards_[static_cast<std::size_t>(e.shard)], p, e.size), t.dtype, t.shape);
-    // Bundles pack tensors without padding, so a tensor after an odd-sized
-    // one is misaligned for its element type: copy rather than hand out a
-    // misaligned view.
-    Tensor out = Tensor::zeros(t.dtype, t.shape);
-    std::memcpy(out.mutable_raw(), p, e.size);
-    return out;
-  }
-  void release(const std::string& name) const override {
-    auto it = by_name_.find(name);
-    if (it == by_name_.end()) return;
-    const Entry& e = data_[it->second];
-    const MappedFile& shard = *shards_[static_cast<std::size_t>(e.shard)];
-    shard.release(shard.data() + e.offset, e.size);
+                  shard.path(), entries_[i].name);
+    return p;
   }
 
- private:
   static std::string hex(uint32_t v) {
     static const char* d = "0123456789abcdef";
     std::string s = "0x";
@@ -272,12 +267,10 @@ class Tf1Source final : public TensorSource {
     throw_error(ErrorKind::Format, msg, path_, tensor);
   }
 
-  std::size_t find(const std::string& name) const {
-    auto it = by_name_.find(name);
-    if (it != by_name_.end()) return it->second;
+  [[noreturn]] void missing(const std::string& name) const override {
     auto u = unsupported_.find(name);
     if (u != unsupported_.end()) throw_error(ErrorKind::Unsupported, u->second, path_, name);
-    throw_error(ErrorKind::NotFound, "no such tensor in checkpoint", path_, name);
+    IndexedSource::missing(name);
   }
 
   // ---- the table ----------------------------------------------------------
@@ -464,7 +457,7 @@ class Tf1Source final : public TensorSource {
       bad("dtype " + std::string(tf_name) + " x shape " + shape_str(shape) + " does not match byte size " +
               std::to_string(size),
           key);
-    entries_.push_back({key, *dt, std::move(shape)});
+    add_entry({key, *dt, std::move(shape)});  // where its data lies is set by open_shards()
     data_.push_back({shard, static_cast<uint64_t>(offset), static_cast<uint64_t>(size), internal::crc32c_unmask(crc)});
   }
 
@@ -556,18 +549,17 @@ class Tf1Source final : public TensorSource {
                     "data [" + std::to_string(e.offset) + ", +" + std::to_string(e.size) + ") runs past the end of the data file (" +
                         std::to_string(f.size()) + " bytes)",
                     f.path(), entries_[i].name);
+      set_ranges(i, shards_[static_cast<std::size_t>(e.shard)], {{e.offset, e.size}});
     }
   }
 
-  std::string prefix_, path_;
+  std::string prefix_;
   std::shared_ptr<MappedFile> index_file_;
   uint64_t key_bytes_ = 0;  // total reconstructed key bytes (see kKeyExpansion)
   bool have_header_ = false;
   int64_t num_shards_ = 0;
   int32_t producer_ = 0;
-  std::vector<TensorInfo> entries_;
   std::vector<Entry> data_;  // parallel to entries_
-  std::map<std::string, std::size_t> by_name_;
   std::map<std::string, std::string> unsupported_;  // name -> why get() refuses it
   std::vector<std::shared_ptr<MappedFile>> shards_;
 };

@@ -136,20 +136,23 @@ std::vector<TensorPlan> plan_tensors(const pickle::Result& r, const std::string&
 
 TorchSource::TorchSource(std::string path, std::string format, std::shared_ptr<MappedFile> file,
                          std::vector<StorageInfo> storages, std::vector<TensorPlan> plans)
-    : path_(std::move(path)), format_(std::move(format)), file_(std::move(file)), storages_(std::move(storages)),
+    : IndexedSource(std::move(path)), format_(std::move(format)), file_(std::move(file)), storages_(std::move(storages)),
       plans_(std::move(plans)) {
   for (const auto& s : storages_)
     views_.push_back(Storage::borrow(file_, s.data, static_cast<std::size_t>(s.numel * dtype_size(s.dtype))));
-  for (std::size_t i = 0; i < plans_.size(); ++i) {
-    entries_.push_back({plans_[i].name, plans_[i].dtype, plans_[i].size});
-    index_[plans_[i].name] = i;
+  for (const TensorPlan& p : plans_) {
+    // The bytes from element [0,...,0] to the last element (checked against the storage by plan_tensors).
+    uint64_t last = 0;
+    bool empty = false;
+    for (std::size_t d = 0; d < p.size.size(); ++d) {
+      empty |= p.size[d] == 0;
+      if (p.size[d] > 0) last += static_cast<uint64_t>(p.size[d] - 1) * static_cast<uint64_t>(p.stride[d]);
+    }
+    Ranges r;
+    const uint8_t* data = storages_[p.storage].data;
+    if (!empty && data) r.emplace_back(static_cast<uint64_t>(data - file_->data()) + p.byte_offset, (last + 1) * dtype_size(p.dtype));
+    add_entry({p.name, p.dtype, p.size}, file_, std::move(r), contiguous(p.size, p.stride));
   }
-}
-
-std::size_t TorchSource::find(const std::string& name) const {
-  auto it = index_.find(name);
-  if (it == index_.end()) throw_error(ErrorKind::NotFound, "no such tensor in checkpoint", path_, name);
-  return it->second;
 }
 
 Tensor TorchSource::get(const std::string& name) const {
@@ -157,14 +160,13 @@ Tensor TorchSource::get(const std::string& name) const {
   const std::size_t es = dtype_size(p.dtype);
   const uint8_t* src = storages_[p.storage].data + p.byte_offset;
   if (contiguous(p.size, p.stride)) {
-    if (reinterpret_cast<uintptr_t>(src) % es == 0)
+    if (reinterpret_cast<uintptr_t>(src) % es == 0)  // one Storage per torch storage: tensors that share it share it here
       return Tensor::view_of(views_[p.storage], p.dtype, p.size, static_cast<std::size_t>(p.byte_offset));
-    Tensor t = Tensor::zeros(p.dtype, p.size);  // misaligned for its element type: copy
-    if (t.nbytes()) std::memcpy(t.mutable_raw(), src, t.nbytes());
-    return t;
+    return io_internal::view_or_copy(file_, src, static_cast<std::size_t>(shape_numel(p.size)) * es, p.dtype, p.size);  // misaligned: a copy
   }
   Tensor t = Tensor::zeros(p.dtype, p.size);
   if (t.numel() > 0) strided_copy(static_cast<uint8_t*>(t.mutable_raw()), src, p.size, p.stride, es);
+  release(name);  // the copy is all that is needed (see view_or_copy)
   return t;
 }
 

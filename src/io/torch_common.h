@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hfx/io.h"
+#include "io/indexed_source.h"
 #include "io/pickle.h"
 
 namespace hfx::torch_io {
@@ -54,26 +55,19 @@ std::vector<TensorPlan> plan_tensors(const pickle::Result& r, const std::string&
 // torch storage types that hfx has no dtype for.
 StorageInfo storage_type(const pickle::Object& type, const std::string& file, const std::string& tensor);
 
-class TorchSource final : public TensorSource {
+class TorchSource final : public io_internal::IndexedSource {
  public:
   TorchSource(std::string path, std::string format, std::shared_ptr<MappedFile> file,
               std::vector<StorageInfo> storages, std::vector<TensorPlan> plans);
   std::string format() const override { return format_; }
-  const std::string& path() const override { return path_; }
-  const std::vector<TensorInfo>& entries() const override { return entries_; }
-  bool contains(const std::string& name) const override { return index_.count(name) > 0; }
-  const TensorInfo& info(const std::string& name) const override { return entries_[find(name)]; }
   Tensor get(const std::string& name) const override;
 
  private:
-  std::size_t find(const std::string& name) const;
-  std::string path_, format_;
+  std::string format_;
   std::shared_ptr<MappedFile> file_;
   std::vector<StorageInfo> storages_;
   std::vector<std::shared_ptr<Storage>> views_;  // one borrowed Storage per storage: shared by its tensors
   std::vector<TensorPlan> plans_;
-  std::vector<TensorInfo> entries_;
-  std::map<std::string, std::size_t> index_;
 };
 
 }  // namespace hfx::torch_io

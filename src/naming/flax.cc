@@ -35,6 +35,7 @@
 // classes really have (tests/fixtures/**/params.json "flax").
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "naming/naming.h"
@@ -196,9 +197,23 @@ class FlaxCanonicalSource final : public RenamingSource {
 
   Tensor get(const std::string& name) const override {
     const std::size_t i = find(name);
-    Tensor t = apply(src_->get(from_[i].first), from_[i].second);
+    const auto& [from, x] = from_[i];
+    const TensorInfo& in = src_->info(from);
+    std::optional<Tensor> kernel;
+    if (x == Xform::Reverse && in.shape.size() == 2)  // a Dense kernel: transposed straight from the file's bytes, so
+      if (Bytes b = src_->bytes(from); b.data)       // that a misaligned array (most are) is not copied twice
+        kernel = transposed_copy(b.data, in.dtype, in.shape[0], in.shape[1]);
+    Tensor t = kernel ? std::move(*kernel) : apply(src_->get(from), x);
     if (t.dtype() == DType::BF16) t = t.to(DType::F32);
     return t;
+  }
+
+  const std::string& source_name(std::size_t i) const override { return from_[i].first; }
+  // An untransformed array is the file's bytes (bfloat16 ones are widened by get()).
+  Bytes bytes(const std::string& name) const override {
+    const auto& [from, x] = from_[find(name)];
+    if (x != Xform::None || src_->info(from).dtype == DType::BF16) return {};
+    return src_->bytes(from);
   }
 
  private:

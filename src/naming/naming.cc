@@ -8,6 +8,10 @@ std::size_t RenamingSource::find(const std::string& name) const {
   return it->second;
 }
 
+void RenamingSource::release(const std::string& name) const {
+  if (auto it = index_.find(name); it != index_.end()) src_->release(source_name(it->second));
+}
+
 std::unique_ptr<TensorSource> canonical_names(std::unique_ptr<TensorSource> src, const Model& model) {
   const std::string f = src->format();
   auto base = [&](const std::string& x) { return f == x || f == x + "-sharded"; };

@@ -27,9 +27,13 @@ class RenamingSource : public TensorSource {
   bool contains(const std::string& name) const override { return index_.count(name) > 0; }
   const TensorInfo& info(const std::string& name) const override { return entries_[find(name)]; }
   std::map<std::string, std::string> metadata() const override { return src_->metadata(); }
+  // Releases the wrapped source's tensor that entry `name` is read from.
+  void release(const std::string& name) const override;
 
  protected:
   std::size_t find(const std::string& name) const;  // throws NotFound
+  // The wrapped source's name of entry i.
+  virtual const std::string& source_name(std::size_t i) const = 0;
   std::unique_ptr<TensorSource> src_;
   std::vector<TensorInfo> entries_;
   std::map<std::string, std::size_t> index_;

@@ -584,6 +584,13 @@ Tensor tf1_tensor(const Tf1Param& p, const TensorSource& src, const std::map<std
     case Tf1Op::Copy: t = src.get(p.source); break;
     case Tf1Op::Squeeze: t = squeeze(src.get(p.source)); break;
     case Tf1Op::Transpose: {
+      const TensorInfo& in = src.info(p.source);
+      if (in.shape.size() == 2) {  // a kernel: transposed straight from the file's bytes where the source has them
+        if (TensorSource::Bytes b = src.bytes(p.source); b.data) {
+          t = transposed_copy(b.data, in.dtype, in.shape[0], in.shape[1]);
+          break;
+        }
+      }
       t = src.get(p.source);
       if (t.dim() == 2) t = t.transpose(0, 1).contiguous();
       else if (t.dim() > 2) throw_error(ErrorKind::Mismatch, "expected a matrix to transpose, got " + shape_str(t.shape()), src.path(), p.source);
@@ -659,6 +666,15 @@ class Tf1CanonicalSource final : public TensorSource {
     if (it == index_.end()) return;
     const Tf1Param& p = plan_.params[static_cast<std::size_t>(it->second)];
     if (!p.tied && p.op != Tf1Op::InvFreq) src_->release(p.source);
+  }
+  // A copied or squeezed variable is the file's bytes.
+  Bytes bytes(const std::string& name) const override {
+    auto it = index_.find(name);
+    if (it == index_.end()) return {};
+    const Tf1Param& p = plan_.params[static_cast<std::size_t>(it->second)];
+    if (p.tied) return bytes(p.source);
+    if ((p.op != Tf1Op::Copy && p.op != Tf1Op::Squeeze) || (plan_.cast_f32 && src_->info(p.source).dtype != DType::F32)) return {};
+    return src_->bytes(p.source);
   }
 
  private:

@@ -175,36 +175,12 @@ Shape permuted_shape(const Shape& s, const std::vector<int64_t>& perm) {
   return out;
 }
 
-template <std::size_t ES>  // the element size as a constant: each memcpy is one load and one store
-void transpose2d_es(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t cols, std::size_t es) {
-  constexpr int64_t B = 32;
-  const std::size_t n = ES ? ES : es;
-  for (int64_t r0 = 0; r0 < rows; r0 += B)
-    for (int64_t c0 = 0; c0 < cols; c0 += B)
-      for (int64_t r = r0; r < std::min(rows, r0 + B); ++r)
-        for (int64_t c = c0; c < std::min(cols, c0 + B); ++c)
-          std::memcpy(dst + static_cast<std::size_t>(c * rows + r) * n, src + static_cast<std::size_t>(r * cols + c) * n, ES ? ES : n);
-}
-
-void transpose2d(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t cols, std::size_t es) {
-  if (es == 4) transpose2d_es<4>(src, dst, rows, cols, es);
-  else if (es == 2) transpose2d_es<2>(src, dst, rows, cols, es);
-  else if (es == 8) transpose2d_es<8>(src, dst, rows, cols, es);
-  else transpose2d_es<0>(src, dst, rows, cols, es);
-}
-
-// An owned, contiguous copy of t with its axes permuted.
+// An owned, contiguous copy of t with its axes permuted (a 2-D transpose goes
+// through Tensor::clone's tiled register transposes).
 Tensor permute(const Tensor& t, const std::vector<int64_t>& perm) {
   bool identity = true;
   for (std::size_t i = 0; i < perm.size(); ++i) identity &= perm[i] == static_cast<int64_t>(i);
   if (identity) return t;
-  if (t.dim() == 2) {
-    Tensor src = t.contiguous();
-    Tensor out = Tensor::uninitialized(t.dtype(), {t.size(1), t.size(0)});  // every element written
-    transpose2d(static_cast<const uint8_t*>(src.raw()), static_cast<uint8_t*>(out.mutable_raw()), t.size(0), t.size(1),
-                dtype_size(t.dtype()));
-    return out;
-  }
   std::vector<int64_t> cur(perm.size());
   for (std::size_t i = 0; i < cur.size(); ++i) cur[i] = static_cast<int64_t>(i);
   Tensor v = t;
@@ -261,8 +237,13 @@ class Tf2CanonicalSource final : public RenamingSource {
     if (items_[i].reshape) t = t.reshape(entries_[i].shape);
     return t;
   }
-  void release(const std::string& name) const override {
-    if (auto it = index_.find(name); it != index_.end()) src_->release(items_[it->second].tf_name);
+  const std::string& source_name(std::size_t i) const override { return items_[i].tf_name; }
+  // An untransposed variable is the file's bytes (a reshape keeps them).
+  Bytes bytes(const std::string& name) const override {
+    const Item& it = items_[find(name)];
+    for (std::size_t k = 0; k < it.perm.size(); ++k)
+      if (it.perm[k] != static_cast<int64_t>(k)) return {};
+    return src_->bytes(it.tf_name);
   }
 
  private:

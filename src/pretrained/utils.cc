@@ -549,12 +549,15 @@ void convert_model_directory(const std::string& src, const std::string& dir, con
     if (!s.tied_to.empty()) continue;
     if (const detail::PlannedParam* p = planned[i]) {
       if (!dtype && is_floating(p->dtype)) dtype = p->dtype;
-      tensors.push_back({s.name, p->dtype, source.info(p->ckpt_name).shape,
+      const TensorInfo& in = source.info(p->ckpt_name);
+      tensors.push_back({s.name, p->dtype, in.shape,
                          [&source, p] {
                            Tensor x = source.get(p->ckpt_name);
                            return x.dtype() == p->dtype ? x : x.to(p->dtype);
                          },
                          [&source, p] { source.release(p->ckpt_name); }});
+      if (in.dtype == p->dtype)  // written as the file holds it: straight from the mapped bytes where the source has them
+        tensors.back().bytes = [&source, p] { return source.bytes(p->ckpt_name); };
     } else {  // initialised by load_pretrained (missing from the checkpoint)
       Tensor v = t.value(i);
       if (!dtype && is_floating(v.dtype())) dtype = v.dtype();
