@@ -8,9 +8,11 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "hfx/error.h"
+#include "hfx/io.h"
 
 namespace hfx::fuzz {
 
@@ -31,6 +33,21 @@ void run(F&& f) {
     f();
   } catch (const hfx::Error&) {
   }
+}
+
+// Reads tensor `name` of `src` as a conversion does: get(), touching its last
+// element; bytes() in place must be exactly get()'s bytes (else a finding);
+// then release().
+inline hfx::Tensor read_tensor(const hfx::TensorSource& src, const std::string& name) {
+  hfx::Tensor t = src.get(name);
+  if (t.numel() > 0) (void)t.item(t.numel() - 1);
+  const hfx::TensorSource::Bytes b = src.bytes(name);
+  if (b.data) {
+    const hfx::Tensor c = t.contiguous();
+    if (b.size != c.nbytes() || std::memcmp(b.data, c.raw(), b.size) != 0) __builtin_trap();
+  }
+  src.release(name);
+  return t;
 }
 
 }  // namespace hfx::fuzz

@@ -15,20 +15,45 @@ seed="${FUZZ_SEED:-1}"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
   -DCMAKE_CXX_COMPILER=clang++ -DHFX_BUILD_FUZZ=ON -DHFX_SANITIZE=ON -DHFX_BUILD_TESTS=OFF -DHFX_BUILD_BENCH=OFF >/dev/null
 cmake --build "$build" >/dev/null
-for src in "$root"/fuzz/*_fuzz.cc; do
+# Targets run FUZZ_JOBS at a time (default: one per CPU), each on its own
+# copy of its corpus; each one's output is printed when it ends.
+jobs_max="${FUZZ_JOBS:-$(nproc)}"
+run_one() {
+  local src="$1" name corpus work log rc=0
   name="$(basename "$src" .cc)"
   corpus="$root/fuzz/corpus/${name%_fuzz}"
   work="$(mktemp -d)"
+  log="$work.log"
   cp -r "$corpus"/. "$work"/ 2>/dev/null || true
   if [ -f "$root/fuzz/${name%_fuzz}.replay-only" ]; then
     # Mutation finds hangs inside a third-party library we cannot fix here
     # (see the .replay-only file): replay the seeds and the malformed corpus only.
-    echo "fuzz: $name replaying its corpus ($(cat "$root/fuzz/${name%_fuzz}.replay-only" | head -1))"
-    "$build/fuzz/$name" -runs=0 -rss_limit_mb=2048 -timeout=10 "$work" 2>&1 | tail -1
+    echo "fuzz: $name replaying its corpus ($(head -1 "$root/fuzz/${name%_fuzz}.replay-only"))" >"$log"
+    "$build/fuzz/$name" -runs=0 -rss_limit_mb=2048 -timeout=10 "$work" >>"$log" 2>&1 || rc=$?
   else
-    echo "fuzz: $name for ${secs}s"
-    "$build/fuzz/$name" -seed="$seed" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 "$work" 2>&1 | tail -2
+    echo "fuzz: $name for ${secs}s" >"$log"
+    "$build/fuzz/$name" -seed="$seed" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 "$work" >>"$log" 2>&1 || rc=$?
   fi
-  rm -rf "$work"
+  if [ "$rc" -ne 0 ]; then
+    tail -n 60 "$log"
+    echo "fuzz: FINDING in $name (exit $rc)"
+  else
+    head -n 1 "$log"
+    grep -E '^Done [0-9]+ runs' "$log" || tail -n 1 "$log"
+  fi
+  rm -rf "$work" "$log"
+  return "$rc"
+}
+pids=()
+for src in "$root"/fuzz/*_fuzz.cc; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  run_one "$src" &
+  pids+=("$!")
 done
+failed=0
+for p in "${pids[@]}"; do wait "$p" || failed=1; done
+if [ "$failed" -ne 0 ]; then
+  echo "fuzz: findings (see above)"
+  exit 1
+fi
 echo "fuzz: all targets ran without findings"

@@ -227,6 +227,9 @@ def main():
             cv = {}
             for key, src, files, how in (("tf1 stream", "tf1", "model.ckpt", "stream"), ("tf1 load", "tf1", "model.ckpt", "load"),
                                          ("tf_h5 stream", "tf_h5", "tf_model.h5", "stream"),
+                                         ("flax stream", "flax", "flax_model.msgpack", "stream"),
+                                         ("bin_zip stream", "bin_zip", "pytorch_model.bin", "stream"),
+                                         ("bin_legacy stream", "bin_legacy", "pytorch_model.bin", "stream"),
                                          ("safetensors stream", "safetensors", "model.safetensors", "stream")):
                 log("convert", key)
                 d = f"{W}/load/{src}"
@@ -235,7 +238,8 @@ def main():
                 nbytes = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d) if f.startswith(files))
                 js = []
                 for r in range(-1, a.rounds):
-                    j = child_json([a.hfx_bench, "convert", d, f"{W}/converted", "tf" if src != "safetensors" else "pt", how], env)
+                    frm = "tf" if src in ("tf1", "tf_h5") else "flax" if src == "flax" else "pt"
+                    j = child_json([a.hfx_bench, "convert", d, f"{W}/converted", frm, how], env)
                     if r >= 0:
                         js.append(j)
                 c = stats([nbytes / 1e6 / j["seconds"] for j in js])
