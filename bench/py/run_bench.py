@@ -224,24 +224,31 @@ def main():
             # Checkpoint -> model.safetensors + config.json, each conversion in a fresh process (peak RSS is the
             # process's): "stream" = convert_model_directory (one tensor at a time, source pages released),
             # "load" = from_pretrained + write_model_directory (the whole model in memory), for comparison.
-            cv = {}
+            # Rounds are interleaved (every conversion once per round, one warm-up round first), so that the
+            # machine's slow spells (page-cache writeback, discards of the previous output's blocks) fall on
+            # every conversion alike.
+            cases = []
             for key, src, files, how in (("tf1 stream", "tf1", "model.ckpt", "stream"), ("tf1 load", "tf1", "model.ckpt", "load"),
                                          ("tf_h5 stream", "tf_h5", "tf_model.h5", "stream"),
                                          ("flax stream", "flax", "flax_model.msgpack", "stream"),
                                          ("bin_zip stream", "bin_zip", "pytorch_model.bin", "stream"),
                                          ("bin_legacy stream", "bin_legacy", "pytorch_model.bin", "stream"),
                                          ("safetensors stream", "safetensors", "model.safetensors", "stream")):
-                log("convert", key)
                 d = f"{W}/load/{src}"
-                if not os.path.isdir(d):
-                    continue
-                nbytes = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d) if f.startswith(files))
-                js = []
-                for r in range(-1, a.rounds):
+                if os.path.isdir(d):
+                    nbytes = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d) if f.startswith(files))
                     frm = "tf" if src in ("tf1", "tf_h5") else "flax" if src == "flax" else "pt"
+                    cases.append((key, d, nbytes, frm, how))
+            runs = {c[0]: [] for c in cases}
+            for r in range(-1, a.rounds):
+                log("convert round", r + 1, "of", a.rounds, "(warm-up)" if r < 0 else "")
+                for key, d, nbytes, frm, how in cases:
                     j = child_json([a.hfx_bench, "convert", d, f"{W}/converted", frm, how], env)
                     if r >= 0:
-                        js.append(j)
+                        runs[key].append(j)
+            cv = {}
+            for key, d, nbytes, frm, how in cases:
+                js = runs[key]
                 c = stats([nbytes / 1e6 / j["seconds"] for j in js])
                 c.update(unit="MB/s (checkpoint bytes read)", input_bytes=nbytes, output_bytes=js[0]["bytes"],
                          peak_rss_mb=statistics.median(j["peak_rss_mb"] for j in js),
