@@ -11,7 +11,7 @@
 namespace hfx::models {
 namespace {
 
-enum class Head { Base, LMHead, DoubleHeads, SequenceClassification, TokenClassification, QuestionAnswering };
+using Head = nn::GptHead;
 
 struct Block {
   nn::LayerNorm ln_1, ln_2;
@@ -69,40 +69,11 @@ class GPT2 final : public Model, public CausalLM {
     return lm_head_(h);
   }
 
-  Outputs forward(const ModelInputs& in0) const override {
-    ModelInputs in = in0;
-    Shape in_shape = nn::as_ids(in.input_ids, "input_ids").shape();
-    if (head_ == Head::DoubleHeads) nn::flatten_choice_inputs(in);
-    Tensor ids = nn::as_ids(in.input_ids, "input_ids");
-    nn::StackOutputs st;
-    Tensor h = run(ids, in.position_ids, in.token_type_ids, in.attention_mask, in.head_mask, nullptr,
-                   in.output_hidden_states, in.output_attentions, st);
-    Shape out_shape = in_shape;
-    out_shape.push_back(E_);
-    if (in.output_hidden_states) st.hidden_states.push_back(h.reshape(out_shape));
-    Outputs out;
-    switch (head_) {
-      case Head::Base:
-        out.set("last_hidden_state", h.reshape(out_shape));
-        break;
-      case Head::LMHead:
-        out.set("logits", lm_head_(h));
-        break;
-      case Head::DoubleHeads:
-        nn::set_double_heads_outputs(out, h, in_shape, lm_head_, *score_, in0.mc_token_ids);
-        break;
-      case Head::SequenceClassification:
-        out.set("logits", nn::pool_last_non_pad((*score_)(h), ids, pad_));
-        break;
-      case Head::TokenClassification:
-        out.set("logits", (*score_)(h));
-        break;
-      case Head::QuestionAnswering:
-        nn::set_qa_logits(out, (*score_)(h));
-        break;
-    }
-    nn::emit_stack(out, st);
-    return out;
+  Outputs forward(const ModelInputs& in) const override {
+    return nn::gpt_forward(in, head_, E_, [this](const Tensor& ids, const ModelInputs& x, nn::StackOutputs& st) {
+      return run(ids, x.position_ids, x.token_type_ids, x.attention_mask, x.head_mask, nullptr, x.output_hidden_states,
+                 x.output_attentions, st);
+    }, lm_head_, score_ ? &*score_ : nullptr, pad_);
   }
 
   // The transformer over new tokens `ids` [B, S]; with a cache, attends to the

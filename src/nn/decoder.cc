@@ -47,6 +47,30 @@ Tensor gather_token(const Tensor& h, const Tensor& index) {
   return out;
 }
 
+Outputs gpt_forward(const ModelInputs& in0, GptHead head, int64_t E, const GptRun& run, const Linear& lm_head,
+                    const Linear* score, int64_t pad_token_id) {
+  ModelInputs in = in0;
+  const Shape in_shape = as_ids(in.input_ids, "input_ids").shape();
+  if (head == GptHead::DoubleHeads) flatten_choice_inputs(in);
+  Tensor ids = as_ids(in.input_ids, "input_ids");
+  StackOutputs st;
+  Tensor h = run(ids, in, st);
+  Shape out_shape = in_shape;
+  out_shape.push_back(E);
+  if (in.output_hidden_states) st.hidden_states.push_back(h.reshape(out_shape));
+  Outputs out;
+  switch (head) {
+    case GptHead::Base: out.set("last_hidden_state", h.reshape(out_shape)); break;
+    case GptHead::LMHead: out.set("logits", lm_head(h)); break;
+    case GptHead::DoubleHeads: set_double_heads_outputs(out, h, in_shape, lm_head, *score, in0.mc_token_ids); break;
+    case GptHead::SequenceClassification: out.set("logits", pool_last_non_pad((*score)(h), ids, pad_token_id)); break;
+    case GptHead::TokenClassification: out.set("logits", (*score)(h)); break;
+    case GptHead::QuestionAnswering: set_qa_logits(out, (*score)(h)); break;
+  }
+  emit_stack(out, st);
+  return out;
+}
+
 void set_double_heads_outputs(Outputs& out, const Tensor& h, const Shape& in_shape, const Linear& lm_head,
                               const Linear& summary, const Tensor& mc_token_ids) {
   Shape ls = in_shape;

@@ -1,6 +1,8 @@
 // Blocks shared by the decoder-only families (GPT, GPT-2, Llama, Mistral).
 #pragma once
 
+#include <functional>
+
 #include "hfx/generate.h"
 #include "nn/layers.h"
 
@@ -23,6 +25,18 @@ Tensor gather_token(const Tensor& h, const Tensor& index);
 // the last token). h is the transformer output over the flattened choices [B*C, S, E].
 void set_double_heads_outputs(Outputs& out, const Tensor& h, const Shape& in_shape, const Linear& lm_head,
                               const Linear& summary, const Tensor& mc_token_ids);
+
+// The heads of GPT-2 (all six) and OpenAI GPT (the first four).
+enum class GptHead { Base, LMHead, DoubleHeads, SequenceClassification, TokenClassification, QuestionAnswering };
+// The transformer of a GPT model over ids [B, S] with `in`'s other inputs,
+// filling st; returns the final hidden state [B, S, E].
+using GptRun = std::function<Tensor(const Tensor& ids, const ModelInputs& in, StackOutputs& st)>;
+// forward() of GPT-2 and OpenAI GPT: flattens multiple-choice inputs (double
+// heads), runs the transformer and sets the head's outputs as transformers
+// names them. `score`: the head's layer (summary, score, classifier or
+// qa_outputs), null for Base and LMHead.
+Outputs gpt_forward(const ModelInputs& in, GptHead head, int64_t E, const GptRun& run, const Linear& lm_head,
+                    const Linear* score, int64_t pad_token_id);
 
 // KV cache bookkeeping shared by the decoders. reserve() makes room for
 // `needed` tokens per batch row in every layer (doubling, keeping what is
