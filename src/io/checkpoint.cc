@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/strings.h"
 #include "hfx/formats.h"
 #include "hfx/io.h"
 
@@ -12,10 +13,6 @@ namespace hfx {
 namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
-
-bool ends_with(const std::string& s, std::string_view suf) {
-  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
-}
 
 constexpr std::uintmax_t kMaxIndexBytes = 256ull << 20;
 constexpr int kMaxIndexDepth = 64;  // an index is {"metadata": {...}, "weight_map": {...}}: depth 2-3

@@ -22,8 +22,11 @@
 // allocated or read. Big-endian data is converted by HDF5 on read (the memory
 // type is always little-endian native).
 //
-// HDF5 data is not mmap-friendly (chunking, filters, byte order), so get()
-// reads each tensor into an owned buffer; nothing is read before get().
+// A contiguous, unfiltered dataset stored in the little-endian memory type
+// (what Keras and h5py write) is handed out as a view of the mapped file at
+// its H5Dget_offset (checked against the file size), without libhdf5 or its
+// lock; chunked, filtered and big-endian datasets are read into owned
+// buffers. No tensor data is read before get().
 //
 // libhdf5 here is the serial (non thread-safe) build: every HDF5 call in this
 // file runs under one process-wide mutex. HDF5's automatic error printing is

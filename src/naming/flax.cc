@@ -38,23 +38,12 @@
 #include <optional>
 #include <set>
 
+#include "core/strings.h"
 #include "naming/naming.h"
 
 namespace hfx::naming {
 
 namespace {
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::size_t b = 0;
-  while (true) {
-    std::size_t e = s.find(sep, b);
-    out.push_back(s.substr(b, e == std::string::npos ? std::string::npos : e - b));
-    if (e == std::string::npos) break;
-    b = e + 1;
-  }
-  return out;
-}
 
 std::string join(const std::vector<std::string>& parts, char sep, std::size_t from = 0) {
   std::string out;
@@ -65,10 +54,6 @@ std::string join(const std::vector<std::string>& parts, char sep, std::size_t fr
   return out;
 }
 
-bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
-bool ends_with(const std::string& s, const std::string& p) {
-  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
-}
 
 // How a tensor changes between the frameworks.
 enum class Xform { None, Reverse, ConvToPt, ConvToFlax };

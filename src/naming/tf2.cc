@@ -19,6 +19,7 @@
 #include <regex>
 #include <set>
 
+#include "core/strings.h"
 #include "naming/naming.h"
 
 namespace hfx::naming {
@@ -27,23 +28,9 @@ namespace {
 
 enum class Transpose { No, Simple, Conv1D, Conv2D };
 
-bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
-bool ends_with(const std::string& s, const std::string& p) {
-  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
-}
 std::string replace_all(std::string s, const std::string& a, const std::string& b) {
   for (std::size_t p = s.find(a); p != std::string::npos; p = s.find(a, p + b.size())) s.replace(p, a.size(), b);
   return s;
-}
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::size_t b = 0;
-  while (true) {
-    std::size_t e = s.find(sep, b);
-    out.push_back(s.substr(b, e == std::string::npos ? std::string::npos : e - b));
-    if (e == std::string::npos) return out;
-    b = e + 1;
-  }
 }
 std::string join(const std::vector<std::string>& v, const std::string& sep) {
   std::string out;

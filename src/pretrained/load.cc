@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 
+#include "core/strings.h"
 #include "hfx/hub.h"
 #include "hfx/io.h"
 #include "hfx/model.h"
@@ -174,8 +175,6 @@ std::string fix_key(std::string k) {
   if (k.find("gamma") != std::string::npos) return replace_all(k, "gamma", "weight");
   return k;
 }
-
-bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
 
 // What transformers' _init_weights gives a parameter that the checkpoint lacks
 // (BERT family: normal(0, initializer_range) for matrices, 0 for biases, 1 for norm weights).

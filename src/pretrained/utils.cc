@@ -9,6 +9,7 @@
 #include <optional>
 #include <random>
 
+#include "core/strings.h"
 #include "hfx/io.h"
 #include "hfx/pretrained.h"
 #include "kernels/cpu/ops.h"
@@ -20,10 +21,6 @@ namespace hfx {
 namespace fs = std::filesystem;
 
 namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // The last module name of "a.b.word_embeddings.weight" is "word_embeddings".
 std::string module_of(const std::string& name) {
