@@ -353,6 +353,9 @@ LoadedModel load_impl(const std::string& id_or_path, const std::string& class_na
       t = t.to(want);
       ++li.converted;
     }
+    // A copy (transposed, converted, misaligned): the checkpoint's pages it was
+    // read from are not needed any more, so they leave the process's RSS.
+    if (t.storage() && t.storage()->owned()) src->release(it->second);
     mut.set(i, std::move(t));
   }
   if (!size_errors.empty()) {  // all of them at once, as transformers' RuntimeError lists them
