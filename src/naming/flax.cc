@@ -68,21 +68,25 @@ Shape transformed_shape(const Shape& s, Xform x) {
   return s;
 }
 
-Tensor apply(const Tensor& t, Xform x) {
+// x applied to t as a strided view (no copy).
+Tensor apply_view(const Tensor& t, Xform x) {
   switch (x) {
     case Xform::None: return t;
     case Xform::Reverse: {
       Tensor v = t;
       for (int64_t i = 0, j = t.dim() - 1; i < j; ++i, --j) v = v.transpose(i, j);
-      return v.contiguous();
+      return v;
     }
     case Xform::ConvToPt:  // out[o,i,h,w] = in[h,w,i,o]: permute (3,2,0,1)
-      return t.transpose(0, 3).transpose(1, 2).transpose(2, 3).contiguous();
+      return t.transpose(0, 3).transpose(1, 2).transpose(2, 3);
     case Xform::ConvToFlax:  // out[h,w,i,o] = in[o,i,h,w]: permute (2,3,1,0)
-      return t.transpose(0, 2).transpose(1, 3).transpose(2, 3).contiguous();
+      return t.transpose(0, 2).transpose(1, 3).transpose(2, 3);
   }
   return t;
 }
+
+// x applied to t, contiguous (a copy unless x is None).
+Tensor apply(const Tensor& t, Xform x) { return x == Xform::None ? t : apply_view(t, x).contiguous(); }
 
 // Flax norms that keep a `weight` param instead of LayerNorm's `scale`
 // (FlaxT5LayerNorm, FlaxLlamaRMSNorm and their relatives).
@@ -250,7 +254,7 @@ NamedTensors canonical_to_flax(const NamedTensors& canonical, const Model& model
     std::string fname = join(c, '/');
     if (!seen.insert(fname).second)
       throw_error(ErrorKind::InvalidArgument, "two PyTorch parameters map to the same Flax name '" + fname + "'", {}, name0);
-    out.emplace_back(std::move(fname), apply(t, x));
+    out.emplace_back(std::move(fname), apply_view(t, x));  // transposed when written
   }
   return out;
 }

@@ -45,10 +45,13 @@ std::unique_ptr<TensorSource> canonical_names(std::unique_ptr<TensorSource> src,
 
 // PyTorch <-> TF2 (transformers' convert_tf_weight_name_to_pt_weight_name and its inverse).
 std::unique_ptr<TensorSource> tf2_to_canonical(std::unique_ptr<TensorSource> src, const Model& model);
+// Transposed tensors come back as strided views of the inputs: a writer makes
+// each one contiguous as it writes it, so a save holds one transposed copy at a time.
 NamedTensors canonical_to_tf2(const NamedTensors& canonical, const Model& model);
 
 // PyTorch <-> Flax (convert_pytorch_state_dict_to_flax and its inverse).
 std::unique_ptr<TensorSource> flax_to_canonical(std::unique_ptr<TensorSource> src, const Model& model);
+// Transposed tensors come back as strided views, as canonical_to_tf2's.
 NamedTensors canonical_to_flax(const NamedTensors& canonical, const Model& model);
 
 }  // namespace hfx::naming

@@ -162,12 +162,8 @@ Shape permuted_shape(const Shape& s, const std::vector<int64_t>& perm) {
   return out;
 }
 
-// An owned, contiguous copy of t with its axes permuted (a 2-D transpose goes
-// through Tensor::clone's tiled register transposes).
-Tensor permute(const Tensor& t, const std::vector<int64_t>& perm) {
-  bool identity = true;
-  for (std::size_t i = 0; i < perm.size(); ++i) identity &= perm[i] == static_cast<int64_t>(i);
-  if (identity) return t;
+// t with its axes permuted, as a strided view (no copy).
+Tensor permuted_view(const Tensor& t, const std::vector<int64_t>& perm) {
   std::vector<int64_t> cur(perm.size());
   for (std::size_t i = 0; i < cur.size(); ++i) cur[i] = static_cast<int64_t>(i);
   Tensor v = t;
@@ -179,7 +175,16 @@ Tensor permute(const Tensor& t, const std::vector<int64_t>& perm) {
       std::swap(cur[i], cur[j]);
     }
   }
-  return v.clone();
+  return v;
+}
+
+// An owned, contiguous copy of t with its axes permuted (t itself when the
+// permutation is the identity); a 2-D transpose goes through Tensor::clone's
+// tiled register transposes.
+Tensor permute(const Tensor& t, const std::vector<int64_t>& perm) {
+  bool identity = true;
+  for (std::size_t i = 0; i < perm.size(); ++i) identity &= perm[i] == static_cast<int64_t>(i);
+  return identity ? t : permuted_view(t, perm).clone();
 }
 
 // ---- TF source presenting canonical names ----------------------------------
@@ -299,7 +304,7 @@ NamedTensors canonical_to_tf2(const NamedTensors& canonical, const Model& model)
           throw_error(ErrorKind::InvalidArgument, "two parameters map to the same TF weight " + f->second, "", name);
         const std::size_t r = static_cast<std::size_t>(t.dim());
         const bool emb = ends_with(f->second, "/embeddings:0");
-        out.emplace_back(f->second, emb || r <= 1 || !ends_with(f->second, "/kernel:0") ? t : permute(t, perm_for(Transpose::Simple, r, true)));
+        out.emplace_back(f->second, emb || r <= 1 || !ends_with(f->second, "/kernel:0") ? t : permuted_view(t, perm_for(Transpose::Simple, r, true)));
         continue;
       }
     if (rules)
@@ -358,8 +363,8 @@ NamedTensors canonical_to_tf2(const NamedTensors& canonical, const Model& model)
       for (const auto& [from, to] : rules->path_renames) tf_name = replace_all(tf_name, from, to);
     if (!written.insert(tf_name).second)
       throw_error(ErrorKind::InvalidArgument, "two parameters map to the same TF weight " + tf_name, "", name);
-    Tensor v = permute(t, perm_for(tr, r, true));
-    out.emplace_back(std::move(tf_name), tf_shape.empty() ? v : v.reshape(tf_shape));
+    Tensor v = permuted_view(t, perm_for(tr, r, true));
+    out.emplace_back(std::move(tf_name), tf_shape.empty() ? v : v.contiguous().reshape(tf_shape));
   }
   return out;
 }
