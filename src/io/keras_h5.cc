@@ -360,6 +360,17 @@ class RawChecks {
         } else if (type == 0x11) {  // symbol table: the group's B-tree and local heap (link names)
           if (size < 2 * sizeof_addr_) bad("short symbol table message");
           check_local_heap(le(m + sizeof_addr_, sizeof_addr_), at);
+        } else if (type == 0x02) {  // link info: the group's links in dense storage when its fractal heap address is defined
+          // libhdf5 1.10.8 then looks names up through a v2 B-tree whose header it
+          // reads without checking (keras_h5_fuzz: a memcpy from address 0 in
+          // H5F__accum_read under H5B2_open; link_info_dense.h5). h5py's default
+          // file format keeps links in symbol tables (message 0x11, checked above).
+          if (size < 2) bad("short link info message");
+          const uint64_t off = 2 + ((m[1] & 0x01) ? 8 : 0);
+          if (size < off + sizeof_addr_) bad("short link info message");
+          if (le(m + off, sizeof_addr_) != undef_addr())
+            throw_error(ErrorKind::Unsupported, at + ": links in dense storage (a fractal heap and v2 B-tree; h5py's default "
+                                                     "file format never writes it)", path_);
         } else if (type == 0x15) {  // attribute info: dense storage when its fractal heap address is defined
           if (size < 2) bad("short attribute info message");
           const uint64_t off = 2 + ((m[1] & 0x01) ? 2 : 0);

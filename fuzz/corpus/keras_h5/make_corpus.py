@@ -215,4 +215,5 @@ with h5py.File("scaleoffset_filter.h5", "w") as f:
 
 # Not made here: keras_h5_fuzz findings kept as they were found (tests/keras_h5_test.cc H5Malformed says what each
 # is): chunk_dim_corrupt.h5, short_chunk.h5 (mutated bigendian_chunked.h5), unfiltered_short_chunk.h5 and
-# local_heap_free_loop.h5 (mutated filtered.h5).
+# local_heap_free_loop.h5 (mutated filtered.h5), link_info_dense.h5 (a link info message naming a fractal heap; found
+# in CI's run of 2026-11-26).
