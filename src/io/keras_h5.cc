@@ -305,6 +305,15 @@ class RawChecks {
     const uint8_t* d = map_->data();
     const uint64_t n = map_->size();
     auto bad = [&](const std::string& why) { throw_error(ErrorKind::Format, at + ": " + why, path_); };
+    // Link info and attribute info messages: version, flags, a maximum creation
+    // index (`index_bytes`, when flag bit 0 is set), then the fractal heap
+    // address, defined only for dense storage, which is refused.
+    auto refuse_dense = [&](const uint8_t* m, uint64_t size, uint64_t index_bytes, const char* message, const char* what) {
+      if (size < 2) bad(std::string("short ") + message + " message");
+      const uint64_t off = 2 + ((m[1] & 0x01) ? index_bytes : 0);
+      if (size < off + sizeof_addr_) bad(std::string("short ") + message + " message");
+      if (le(m + off, sizeof_addr_) != undef_addr()) throw_error(ErrorKind::Unsupported, at + ": " + what, path_);
+    };
     // A file range [addr, addr + len) (addr relative to the base), as offsets.
     auto range = [&](uint64_t addr, uint64_t len) {
       if (addr >= n || base_ > n - addr || len > n - (base_ + addr)) bad("a header chunk lies past the end of the file");
@@ -365,19 +374,9 @@ class RawChecks {
           // reads without checking (keras_h5_fuzz: a memcpy from address 0 in
           // H5F__accum_read under H5B2_open; link_info_dense.h5). h5py's default
           // file format keeps links in symbol tables (message 0x11, checked above).
-          if (size < 2) bad("short link info message");
-          const uint64_t off = 2 + ((m[1] & 0x01) ? 8 : 0);
-          if (size < off + sizeof_addr_) bad("short link info message");
-          if (le(m + off, sizeof_addr_) != undef_addr())
-            throw_error(ErrorKind::Unsupported, at + ": links in dense storage (a fractal heap and v2 B-tree; h5py's default "
-                                                     "file format never writes it)", path_);
+          refuse_dense(m, size, 8, "link info", "links in dense storage (a fractal heap and v2 B-tree; h5py's default file format never writes it)");
         } else if (type == 0x15) {  // attribute info: dense storage when its fractal heap address is defined
-          if (size < 2) bad("short attribute info message");
-          const uint64_t off = 2 + ((m[1] & 0x01) ? 2 : 0);
-          if (size < off + sizeof_addr_) bad("short attribute info message");
-          if (le(m + off, sizeof_addr_) != undef_addr())
-            throw_error(ErrorKind::Unsupported, at + ": attributes in dense storage (a fractal heap; h5py's default file format "
-                                                     "never writes it)", path_);
+          refuse_dense(m, size, 2, "attribute info", "attributes in dense storage (a fractal heap; h5py's default file format never writes it)");
         }
         p = body + size;
       }
