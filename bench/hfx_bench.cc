@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "hfx/auto.h"
 #include "hfx/error.h"
 #include "hfx/generate.h"
 #include "hfx/io.h"

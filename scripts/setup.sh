@@ -3,7 +3,7 @@
 # Needs root (or sudo) on a fresh Debian 12 machine.
 set -euo pipefail
 pkgs=(
-  cmake ninja-build g++ pkg-config git ca-certificates unzip python3 python3-venv python3-pip
+  cmake ninja-build ccache g++ pkg-config git ca-certificates unzip python3 python3-venv python3-pip
   clang libclang-rt-14-dev libomp-dev          # fuzzing (libFuzzer) and the clang build
   libdnnl-dev libopenblas-dev libblis-dev      # GEMM: oneDNN (fastest, bench/results/blas.md); the others for bench/blas
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "hfx/auto.h"
 #include "hfx/convert.h"
 #include "hfx/formats.h"
 #include "hfx/io.h"

@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "hfx/auto.h"
 #include "hfx/compare.h"
 #include "hfx/io.h"
 #include "test_util.h"

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "hfx/auto.h"
 #include "hfx/hub.h"
 #include "hfx/model.h"
 #include "hfx/save.h"

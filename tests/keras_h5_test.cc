@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hfx/auto.h"
 #include "hfx/config.h"
 #include "hfx/formats.h"
 #include "hfx/model.h"

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "hfx/auto.h"
 #include "hfx/io.h"
 #include "hfx/model.h"
 #include "test_util.h"

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hfx/auto.h"
 #include "hfx/io.h"
 #include "hfx/model.h"
 #include "test_util.h"

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "hfx/auto.h"
 #include "hfx/generate.h"
 #include "hfx/io.h"
 #include "hfx/model.h"

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hfx/auto.h"
 #include "hfx/io.h"
 #include "hfx/save.h"
 #include "test_util.h"

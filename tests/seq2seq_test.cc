@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hfx/auto.h"
 #include "hfx/generate.h"
 #include "hfx/io.h"
 #include "hfx/seq2seq.h"

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hfx/auto.h"
 #include "hfx/formats.h"
 #include "hfx/io.h"
 #include "hfx/model.h"

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hfx/auto.h"
 #include "hfx/generate.h"
 #include "hfx/io.h"
 #include "hfx/pretrained.h"

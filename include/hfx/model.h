@@ -4,13 +4,8 @@
 // parameters by canonical PyTorch state_dict name and shape (ParamTable), and
 // runs forward() on CPU, returning named outputs that use transformers'
 // ModelOutput field names ("last_hidden_state", "logits", "hidden_states.3").
-// Models do no I/O; from_pretrained() binds a checkpoint's tensors to the
-// declared parameters (zero-copy when the dtype matches).
-//
-//   auto model = hfx::AutoModelForMaskedLM::from_pretrained("path/to/dir");
-//   hfx::ModelInputs in; in.input_ids = ...;  // [batch, seq] int64
-//   hfx::Outputs out = model->forward(in);
-//   const hfx::Tensor& logits = out.get("logits");
+// Models do no I/O; from_pretrained() (hfx/auto.h) binds a checkpoint's
+// tensors to the declared parameters (zero-copy when the dtype matches).
 #pragma once
 
 #include <functional>
@@ -22,7 +17,6 @@
 #include <vector>
 
 #include "hfx/config.h"
-#include "hfx/hub.h"
 #include "hfx/tensor.h"
 
 namespace hfx {
@@ -187,87 +181,6 @@ const Architecture& architecture(const std::string& model_type);  // NotFound li
 std::vector<std::string> supported_model_types();
 // Builds the named class (e.g. "BertForMaskedLM") with fresh, unbound parameters.
 std::unique_ptr<Model> build_model(const Config& config, const std::string& class_name);
-
-// ---- loading --------------------------------------------------------------
-struct LoadOptions {
-  // nullopt: like transformers' default, parameters become float32 (a copy
-  // when the file holds another dtype). "auto" behaviour: keep_file_dtype.
-  std::optional<DType> dtype;
-  bool keep_file_dtype = false;
-  json config_overrides = json::object();
-  // Error (rather than LoadingInfo) when a parameter is missing.
-  bool strict = false;
-  bool ignore_mismatched_sizes = false;
-  // Like transformers' from_tf / from_flax: prefer TF (model.ckpt.index,
-  // tf_model.h5) or Flax (flax_model.msgpack) weights in a directory.
-  bool from_tf = false;
-  bool from_flax = false;
-  // transformers' use_safetensors: nullopt prefers model.safetensors (or its
-  // sharded index) over pytorch_model.bin; true loads only safetensors
-  // (NotFound when the directory has none); false never loads safetensors.
-  std::optional<bool> use_safetensors;
-  // transformers' torch_dtype, spelled as a string: "" uses `dtype` above;
-  // "float32"/"float"/"float16"/"half"/"bfloat16" (or "f32"/"f16"/"bf16");
-  // "auto" is the checkpoint's dtype: config.json's torch_dtype, else the
-  // sharded index's metadata "dtype", else the first floating tensor's dtype.
-  std::string torch_dtype;
-  // transformers' config=: an object (used instead of config.json; the
-  // overrides above still apply) or a path (a config.json, or a directory
-  // holding one).
-  std::optional<Config> config;
-  std::string config_path;
-  // transformers' state_dict=: canonical name -> tensor, bound instead of any
-  // weight file. With a config (above) the path may be empty.
-  std::optional<std::vector<std::pair<std::string, Tensor>>> state_dict;
-  // `path` may be a hub repo id ("org/name"): revision, cache, offline, token (hfx/hub.h).
-  HubOptions hub;
-};
-
-struct LoadingInfo {
-  // Sorted and named as transformers reports them: missing keys in the
-  // checkpoint's namespace (base_model_prefix added or removed), unexpected
-  // keys as the checkpoint names them (legacy gamma/beta fixed).
-  std::vector<std::string> missing_keys, unexpected_keys;
-  std::vector<std::string> mismatched_keys;  // "key: checkpoint [..] vs model [..]"
-  std::size_t zero_copy = 0, converted = 0;  // how parameters were bound
-  std::vector<std::string> files;            // weight files read
-  // transformers' mismatched_keys tuples: (checkpoint key, checkpoint shape, model shape).
-  struct Mismatched {
-    std::string key;
-    Shape checkpoint, model;
-  };
-  std::vector<Mismatched> mismatched;
-  // transformers' error_msgs: state_dict copy errors. As in transformers, a
-  // load that has any throws (listing them all), so a returned info has none.
-  std::vector<std::string> error_msgs;
-};
-
-struct LoadedModel {
-  std::unique_ptr<Model> model;
-  LoadingInfo info;
-};
-
-// Resolves the weights in `path` (a directory with config.json, or a weight
-// file beside one, or a hub repo id fetched into the cache: hfx/hub.h), builds `class_name` (empty: the config's architectures[0],
-// else the base model) and binds the checkpoint to it.
-LoadedModel load_pretrained(const std::string& path, const std::string& class_name, const LoadOptions& opts = {});
-
-// AutoModel classes: pick the class for the config's model_type.
-#define HFX_AUTO_CLASS(NAME)                                                                    \
-  struct NAME {                                                                                 \
-    static std::unique_ptr<Model> from_pretrained(const std::string& path, const LoadOptions& opts = {}, \
-                                                  LoadingInfo* info = nullptr);                 \
-  };
-HFX_AUTO_CLASS(AutoModel)
-HFX_AUTO_CLASS(AutoModelForMaskedLM)
-HFX_AUTO_CLASS(AutoModelForSequenceClassification)
-HFX_AUTO_CLASS(AutoModelForTokenClassification)
-HFX_AUTO_CLASS(AutoModelForQuestionAnswering)
-HFX_AUTO_CLASS(AutoModelForPreTraining)
-HFX_AUTO_CLASS(AutoModelForCausalLM)
-HFX_AUTO_CLASS(AutoModelForMultipleChoice)
-HFX_AUTO_CLASS(AutoModelForSeq2SeqLM)
-#undef HFX_AUTO_CLASS
 
 // Resolves the class an Auto class would pick for this config ("AutoModelForMaskedLM" -> "BertForMaskedLM").
 std::string auto_class_for(const Config& config, const std::string& auto_name);

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "hfx/auto.h"
 #include "hfx/model.h"
 
 namespace hfx {

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "hfx/auto.h"
 #include "hfx/compare.h"
 #include "hfx/convert.h"
 #include "hfx/io.h"

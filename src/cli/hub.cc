@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "hfx/auto.h"
 #include "hfx/hub.h"
 #include "hfx/io.h"
 #include "hfx/model.h"

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "cli/convert.h"
+#include "hfx/auto.h"
 #include "hfx/io.h"
 #include "hfx/model.h"
 #include "hfx/pretrained.h"

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hfx/auto.h"
 #include "hfx/error.h"
 #include "hfx/generate.h"
 #include "hfx/tokenizer.h"

@@ -1,9 +1,5 @@
 #include "hfx/config.h"
 
-#include <filesystem>
-
-#include "hfx/io.h"
-#include "hfx/model.h"
 
 namespace hfx {
 
@@ -61,36 +57,6 @@ std::string Config::to_json_string(int indent) const { return fields_.dump(inden
 int64_t Config::num_labels() const {
   if (const json* m = find("id2label"); m && m->is_object() && !m->empty()) return static_cast<int64_t>(m->size());
   return get<int64_t>("num_labels", 2);
-}
-
-Config Config::from_json(const json& fields, const std::string& source) {
-  if (!fields.is_object()) throw_error(ErrorKind::Format, "config is not a JSON object", source);
-  auto mt = fields.find("model_type");
-  if (mt == fields.end() || !mt->is_string())
-    throw_error(ErrorKind::Format, "config.json has no string \"model_type\"", source);
-  const Architecture& arch = architecture(mt->get<std::string>());
-  return Config(fields, arch.config_defaults, source);
-}
-
-Config Config::from_file(const std::string& path) {
-  std::string text = read_text_file(path);
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    throw_error(ErrorKind::Format, std::string("invalid JSON: ") + e.what(), path);
-  }
-  return from_json(j, path);
-}
-
-Config AutoConfig::from_pretrained(const std::string& path, const json& overrides) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  std::string file = fs::is_directory(path, ec) ? (fs::path(path) / "config.json").string() : path;
-  if (!fs::exists(file, ec)) throw_error(ErrorKind::NotFound, "no config.json", file);
-  Config c = Config::from_file(file);
-  c.apply_overrides(overrides);
-  return c;
 }
 
 }  // namespace hfx

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/strings.h"
+#include "hfx/auto.h"
 #include "hfx/hub.h"
 #include "hfx/io.h"
 #include "hfx/model.h"

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "hfx/auto.h"
 #include "hfx/io.h"
 #include "hfx/model.h"
 

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "core/strings.h"
+#include "hfx/auto.h"
 #include "hfx/io.h"
 #include "hfx/pretrained.h"
 #include "kernels/cpu/ops.h"

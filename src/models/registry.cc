@@ -1,4 +1,4 @@
-// The model_type registry: one explicit list (a static library would drop
+// The model_type registry (models layer): one explicit list (a static library would drop
 // self-registering objects), one entry per architecture file in models/.
 #include <algorithm>
 
