@@ -5,7 +5,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 kind="${1:-release}"
 case "$kind" in
   release) dir="$root/build" ; flags=(-DCMAKE_BUILD_TYPE=Release) ;;
-  asan)    dir="$root/build-asan" ; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DHFX_SANITIZE=ON -DHFX_BUILD_BENCH=OFF) ;;
+  asan)    dir="$root/build-asan" ; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DHFX_SANITIZE=ON -DHFX_BUILD_BENCH=OFF -DHFX_BUILD_SHARED=OFF) ;;
   *) echo "usage: $0 [release|asan]" >&2; exit 2 ;;
 esac
 # ccache (when installed) keeps objects across build trees and worktrees of one

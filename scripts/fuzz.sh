@@ -13,7 +13,7 @@ build="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
 secs="${FUZZ_SECONDS:-60}"
 seed="${FUZZ_SEED:-1}"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
-  -DCMAKE_CXX_COMPILER=clang++ -DHFX_BUILD_FUZZ=ON -DHFX_SANITIZE=ON -DHFX_BUILD_TESTS=OFF -DHFX_BUILD_BENCH=OFF >/dev/null
+  -DCMAKE_CXX_COMPILER=clang++ -DHFX_BUILD_FUZZ=ON -DHFX_SANITIZE=ON -DHFX_BUILD_TESTS=OFF -DHFX_BUILD_BENCH=OFF -DHFX_BUILD_SHARED=OFF >/dev/null
 cmake --build "$build" >/dev/null
 # Targets run FUZZ_JOBS at a time (default: one per CPU), each on its own
 # copy of its corpus; each one's output is printed when it ends.

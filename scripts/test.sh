@@ -13,6 +13,8 @@ export HFX_FIXTURE_PYTHON="$root/tools/fixtures/.venv/bin/python"
 echo "== release build + tests"
 scripts/build.sh release
 ctest --test-dir build --output-on-failure -j 2
+echo "== C++ package: install, examples/cpp via find_package(hfx) and pkg-config"
+scripts/examples.sh build
 echo "== ASan + UBSan build + tests"
 scripts/build.sh asan
 # allocator_may_return_null: a size libhdf5 reads from a hostile file and asks

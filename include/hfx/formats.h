@@ -55,4 +55,11 @@ std::unique_ptr<TensorSource> open_tf1_checkpoint(const std::string& prefix);
 // parameters_names.json, params_shapes.json, params_N.npy (src/io/openai_npy.cc).
 std::unique_ptr<TensorSource> open_openai_npy_folder(const std::string& dir);
 
+class Model;
+// A checkpoint's tensors under `model`'s canonical (PyTorch state_dict) names:
+// TF2, Flax and TF1 names mapped and kernels transposed as transformers' loaders
+// do; PyTorch checkpoints pass through. The source refers to `model`, which must
+// outlive it (src/naming/naming.cc).
+std::unique_ptr<TensorSource> canonical_source(std::unique_ptr<TensorSource> src, const Model& model);
+
 }  // namespace hfx

@@ -109,6 +109,11 @@ struct CacheInfo {
 };
 CacheInfo scan_cache(const std::string& cache_dir = {});
 
+// The shard files a downloaded "*.index.json" names (its weight_map values),
+// each once, in first-use order, each checked as a path inside a repo (Format /
+// Security otherwise); they sit beside the index (src/hub/protocol.cc).
+std::vector<std::string> shard_index_files(const std::string& index_path);
+
 // ---- upload ---------------------------------------------------------------
 struct PushOptions {
   bool private_repo = false;
@@ -135,10 +140,6 @@ struct CommitInfo {
 CommitInfo upload_folder(const std::string& folder, const std::string& repo_id, const PushOptions& push = {},
                          const HubOptions& opts = {});
 
-class Model;
-// transformers' model.push_to_hub: save_pretrained (with max_shard_size) into
-// a temporary folder, then upload_folder with "Upload model" as the default message.
-CommitInfo push_to_hub(const Model& model, const std::string& repo_id, const PushOptions& push = {},
-                       const HubOptions& opts = {});
+// push_to_hub(Model) (save_pretrained, then upload_folder) is declared in hfx/save.h.
 
 }  // namespace hfx

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "hfx/formats.h"
+#include "hfx/hub.h"
 #include "hfx/model.h"
 
 namespace hfx {
@@ -38,6 +39,12 @@ struct SaveOptions {
 
 // Writes config.json (+ generation_config.json for generative models) and the weights.
 void save_pretrained(const Model& model, const std::string& dir, const SaveOptions& opts = {});
+
+// transformers' model.push_to_hub: save_pretrained (with push.max_shard_size)
+// into a temporary folder, then upload_folder (hfx/hub.h) with "Upload model"
+// as the default commit message.
+CommitInfo push_to_hub(const Model& model, const std::string& repo_id, const PushOptions& push = {},
+                       const HubOptions& opts = {});
 
 // "5GB" -> 5000000000. Throws InvalidArgument for an unknown unit or number.
 int64_t parse_shard_size(const std::string& s);

@@ -16,10 +16,10 @@
 #include "hfx/auto.h"
 #include "hfx/compare.h"
 #include "hfx/convert.h"
+#include "hfx/formats.h"
 #include "hfx/io.h"
 #include "hfx/model.h"
 #include "hfx/save.h"
-#include "naming/naming.h"
 
 namespace hfx::cli {
 
@@ -192,7 +192,7 @@ std::unique_ptr<TensorSource> canonical_source(const std::string& path, const st
         if (k.first == (*ar)[0].get<std::string>()) c = k.first;
   }
   keep = build_model(cfg, c);
-  return naming::canonical_names(open_checkpoint(weights_file(path)), *keep);
+  return canonical_source(open_checkpoint(weights_file(path)), *keep);
 }
 
 int run_diff(const DiffArgs& a) {

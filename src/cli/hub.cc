@@ -15,7 +15,6 @@
 #include "hfx/io.h"
 #include "hfx/model.h"
 #include "hfx/save.h"
-#include "hub/protocol.h"
 
 namespace hfx::cli {
 
@@ -67,7 +66,7 @@ int run_download() {
       if (f.size() <= 11 || f.compare(f.size() - 11, 11, ".index.json") != 0) continue;
       const std::string index = (fs::path(snapshot) / f).string();
       const std::string dir = fs::path(f).parent_path().generic_string();  // shards sit beside their index
-      for (const auto& shard : hub::parse_shard_index(read_text_file(index), index)) {
+      for (const auto& shard : shard_index_files(index)) {
         const std::string path = dir.empty() ? shard : dir + "/" + shard;
         if (std::find(shards.begin(), shards.end(), path) == shards.end()) shards.push_back(path);
       }

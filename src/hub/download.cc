@@ -477,13 +477,17 @@ std::string resolve_pretrained(const std::string& id_or_path, const HubOptions& 
     const auto p = try_hf_hub_download(repo, name, pinned);
     if (!p) continue;
     if (name.size() > 11 && name.compare(name.size() - 11, 11, ".index.json") == 0)
-      download_files(repo, hub::parse_shard_index(read_text_file(*p), *p), pinned);
+      download_files(repo, shard_index_files(*p), pinned);
     return dir.string();
   }
   std::string names;
   for (const auto& n : candidates) names += (names.empty() ? "" : ", ") + n;
   throw_error(ErrorKind::NotFound, repo + " (revision " + opts.revision + ") has none of " + names +
                                        (hub_offline(opts) ? " in the local cache (offline mode)" : ""));
+}
+
+std::vector<std::string> shard_index_files(const std::string& index_path) {
+  return hub::parse_shard_index(read_text_file(index_path), index_path);
 }
 
 }  // namespace hfx

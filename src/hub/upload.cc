@@ -1,4 +1,4 @@
-// upload_folder / push_to_hub: the HTTP calls huggingface_hub 0.36.2 makes
+// upload_folder: the HTTP calls huggingface_hub 0.36.2 makes
 // (hf_api.create_repo, _commit_api._fetch_upload_modes, lfs.post_lfs_batch_info
 // + lfs_upload, hf_api.create_commit's ndjson payload).
 #include <unistd.h>
@@ -13,7 +13,6 @@
 #include "hfx/error.h"
 #include "hfx/hub.h"
 #include "hfx/io.h"
-#include "hfx/save.h"
 #include "hub/http.h"
 #include "hub/protocol.h"
 
@@ -229,25 +228,6 @@ CommitInfo upload_folder(const std::string& folder, const std::string& repo_id, 
   info.commit_oid = j["commitOid"].get<std::string>();
   if (push.create_pr && j.contains("pullRequestUrl") && j["pullRequestUrl"].is_string()) info.pr_url = j["pullRequestUrl"].get<std::string>();
   return info;
-}
-
-CommitInfo push_to_hub(const Model& model, const std::string& repo_id, const PushOptions& push, const HubOptions& opts) {
-  char tmpl[] = "/tmp/hfx-push-XXXXXX";
-  const char* dir = ::mkdtemp(tmpl);
-  if (!dir) throw_error(ErrorKind::Io, "cannot create a temporary directory");
-  struct Cleanup {
-    std::string d;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(d, ec);
-    }
-  } cleanup{dir};
-  SaveOptions so;
-  so.max_shard_size = push.max_shard_size;
-  save_pretrained(model, dir, so);
-  PushOptions p = push;
-  if (p.commit_message.empty()) p.commit_message = "Upload model";
-  return upload_folder(dir, repo_id, p, opts);
 }
 
 }  // namespace hfx

@@ -22,3 +22,9 @@ std::unique_ptr<TensorSource> canonical_names(std::unique_ptr<TensorSource> src,
 }
 
 }  // namespace hfx::naming
+
+namespace hfx {
+std::unique_ptr<TensorSource> canonical_source(std::unique_ptr<TensorSource> src, const Model& model) {
+  return naming::canonical_names(std::move(src), model);
+}
+}  // namespace hfx
