@@ -6,11 +6,11 @@
 #
 #   core                                   tensors, dtypes, errors, Model's base
 #   kernels    < core                      CPU kernels (oneDNN, SLEEF, intrinsics)
-#   nn         < kernels, core             shared blocks: the door to the kernels
 #   config     < core                      Config (knows no architecture)
+#   nn         < kernels, config, core     shared blocks: the door to the kernels
 #   models     < nn, config, core          one file per architecture, the registry
 #   io         < core                      format readers and writers
-#   naming     < io, core                  framework <-> canonical names
+#   naming     < io, config, core          framework <-> canonical names
 #   tokenize   < core                      tokenizers
 #   hub        < core                      the Hugging Face Hub: moves folders
 #   pretrained < everything above          loading, saving, conversion, push_to_hub(Model)
@@ -24,24 +24,26 @@
 # and the compiler stops. Two ways around the roots are closed by
 # tests/layering/check.sh (ctest "layering"): a `#include "../...` (quote includes
 # also search the including file's own folder) is refused by grep, and probes
-# compiled with each layer's real flags show that wrong includes fail and a right
-# one builds. The public headers (include/hfx) are one API and visible to every
-# layer; which layer implements what they declare is kept by review, and by the
-# rule that a lower layer never calls a higher one (e.g. hub/ uploads folders,
-# pretrained/ turns a Model into one first: src/pretrained/push.cc).
+# compiled with each layer's real include path show that wrong includes fail
+# and a right one builds. The public headers (include/hfx) are one API, visible
+# to every layer, so a call into a higher layer through them would compile:
+# tests/layering/links.sh (ctest "layering_links") reads every layer's object
+# files and fails when a layer uses a symbol defined in a layer not under it
+# (hence hub/ only uploads folders and pretrained/push.cc turns a Model into
+# one; the file helpers of hfx/io.h live in core/file.cc).
 #
 # Transitional: nn/layers.h still includes kernels/cpu/ops.h and model files
 # call cpu:: kernels directly, so models/ may see kernels/ for now; once models
 # reach the kernels only through nn/, drop "kernels" from HFX_LAYER_DEPS_models.
 
-set(HFX_LAYERS core kernels nn config models io naming tokenize hub pretrained)
+set(HFX_LAYERS core kernels config nn models io naming tokenize hub pretrained)
 set(HFX_LAYER_DEPS_core)
 set(HFX_LAYER_DEPS_kernels core)
-set(HFX_LAYER_DEPS_nn kernels core)
 set(HFX_LAYER_DEPS_config core)
+set(HFX_LAYER_DEPS_nn kernels config core)
 set(HFX_LAYER_DEPS_models nn kernels config core)
 set(HFX_LAYER_DEPS_io core)
-set(HFX_LAYER_DEPS_naming io core)
+set(HFX_LAYER_DEPS_naming io config core)
 set(HFX_LAYER_DEPS_tokenize core)
 set(HFX_LAYER_DEPS_hub core)
 set(HFX_LAYER_DEPS_pretrained models nn kernels config io naming tokenize hub core)

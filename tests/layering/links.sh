@@ -5,7 +5,25 @@
 # cmake/layers.cmake). This catches what include roots cannot: a call into a
 # higher layer through a public header (include/hfx is visible to every layer).
 # objects.txt: "<layer>=<obj>:<obj>..."; deps.txt: "<layer>=<layer> <layer>...".
+# links.sh --self-test <c++>: shows the check catches a call upwards (a "lo"
+# layer calling a function of "hi") and passes the same objects with "hi" allowed.
 set -uo pipefail
+if [ "${1:-}" = --self-test ]; then
+  t="$(mktemp -d)"
+  trap 'rm -rf "$t"' EXIT
+  printf 'namespace hfx { int hi_fn() { return 1; } }\n' >"$t/hi.cc"
+  printf 'namespace hfx { int hi_fn(); int lo_fn() { return hi_fn(); } }\n' >"$t/lo.cc"
+  "$2" -c "$t/hi.cc" -o "$t/hi.o" && "$2" -c "$t/lo.cc" -o "$t/lo.o" || exit 2
+  printf 'hi=%s\nlo=%s\n' "$t/hi.o" "$t/lo.o" >"$t/objects.txt"
+  printf 'hi=\nlo=\n' >"$t/wrong.txt"
+  printf 'hi=\nlo=hi\n' >"$t/right.txt"
+  if "$0" "$t/objects.txt" "$t/wrong.txt" >"$t/log" 2>&1 || ! grep -q 'lo calls into hi' "$t/log"; then
+    echo "layering: FAIL: links.sh did not catch lo -> hi:"; cat "$t/log"; exit 1
+  fi
+  "$0" "$t/objects.txt" "$t/right.txt" || { echo "layering: FAIL: links.sh refused an allowed call"; exit 1; }
+  echo "layering: links.sh catches a call upwards (lo -> hi) and allows it when hi is under lo"
+  exit 0
+fi
 objects="$1" deps="$2"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -1,4 +1,6 @@
-// Memory-mapped input and atomic output, shared by every format.
+// Memory-mapped input and atomic output, shared by every format. Declared in
+// hfx/io.h, but core: hub, tokenize and models read and write files too, and
+// sit beside io, not above it (tests/layering/links.sh).
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -19,18 +21,6 @@ namespace hfx {
 namespace {
 std::string errno_str() { return std::strerror(errno); }
 }  // namespace
-
-bool TensorSource::contains(const std::string& name) const {
-  for (const auto& e : entries())
-    if (e.name == name) return true;
-  return false;
-}
-
-const TensorInfo& TensorSource::info(const std::string& name) const {
-  for (const auto& e : entries())
-    if (e.name == name) return e;
-  throw_error(ErrorKind::NotFound, "no such tensor in checkpoint", path(), name);
-}
 
 std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
