@@ -38,16 +38,45 @@ namespace {
 const std::set<std::string> kTf2Archs = {"bert", "roberta", "distilbert", "albert", "electra", "gpt2", "openai-gpt", "mistral",
                                            "xlm", "xlnet", "transfo-xl", "bart", "t5"};
 
-// One fixture case directory (<arch>/<variant>/<class>/) and its params.json.
+// One fixture case directory (<arch>/<variant>/<class>/) and the key lists
+// its params.json holds ("state_dict", "tf", "flax"). Cases are listed in every
+// test process (gtest registers all parameters before filtering), so the lists
+// themselves are read only by the test that uses them (params()).
 struct Case {
   std::string id, arch, cls;
   fs::path dir;
-  nlohmann::json params;
+  std::set<std::string> lists;
 };
 
+// The top-level keys of a JSON object, read without building it (SAX).
+std::set<std::string> top_level_keys(const fs::path& file) {
+  struct Keys : nlohmann::json_sax<nlohmann::json> {
+    std::set<std::string> keys;
+    int depth = 0;
+    bool null() override { return true; }
+    bool boolean(bool) override { return true; }
+    bool number_integer(number_integer_t) override { return true; }
+    bool number_unsigned(number_unsigned_t) override { return true; }
+    bool number_float(number_float_t, const string_t&) override { return true; }
+    bool string(string_t&) override { return true; }
+    bool binary(binary_t&) override { return true; }
+    bool start_object(std::size_t) override { return ++depth, true; }
+    bool key(string_t& k) override {
+      if (depth == 1) keys.insert(k);
+      return true;
+    }
+    bool end_object() override { return --depth, true; }
+    bool start_array(std::size_t) override { return ++depth, true; }
+    bool end_array() override { return --depth, true; }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::json::exception& e) override { throw e; }
+  } sax;
+  nlohmann::json::sax_parse(read_text_file(file.string()), &sax);
+  return sax.keys;
+}
+
 // Every case directory with a params.json, of every registered architecture
-// (all heads, all variants).
-std::vector<Case> name_cases() {
+// (all heads, all variants); listed once per process.
+std::vector<Case> read_name_cases() {
   std::vector<Case> out;
   const fs::path root = hfx::testing::fixtures_dir();
   if (!fs::exists(root)) return out;
@@ -58,14 +87,29 @@ std::vector<Case> name_cases() {
       for (const auto& cls : fs::directory_iterator(variant.path())) {
         if (!fs::exists(cls.path() / "params.json")) continue;
         out.push_back({arch + "/" + variant.path().filename().string() + "/" + cls.path().filename().string(), arch,
-                       cls.path().filename().string(), cls.path(),
-                       nlohmann::json::parse(read_text_file((cls.path() / "params.json").string()))});
+                       cls.path().filename().string(), cls.path(), top_level_keys(cls.path() / "params.json")});
       }
     }
   }
   std::sort(out.begin(), out.end(), [](const Case& a, const Case& b) { return a.id < b.id; });
   return out;
 }
+const std::vector<Case>& name_cases() {
+  static const std::vector<Case> cases = read_name_cases();
+  return cases;
+}
+
+// The cases whose params.json has `framework`'s key list ("tf", "flax"):
+// transformers has that framework's class for them.
+std::vector<Case> cases_with(const char* framework) {
+  std::vector<Case> out;
+  for (const auto& c : name_cases())
+    if (c.lists.count(framework)) out.push_back(c);
+  return out;
+}
+
+// The case's params.json: [name, shape] lists per framework.
+nlohmann::json params(const Case& c) { return nlohmann::json::parse(read_text_file((c.dir / "params.json").string())); }
 
 std::string case_name(const ::testing::TestParamInfo<Case>& p) {
   std::string n = p.param.id;
@@ -75,8 +119,7 @@ std::string case_name(const ::testing::TestParamInfo<Case>& p) {
 }
 
 const Case* find_case(const std::string& id) {
-  static const auto cases = name_cases();
-  for (const auto& c : cases)
+  for (const auto& c : name_cases())
     if (c.id == id) return &c;
   return nullptr;
 }
@@ -117,7 +160,7 @@ class Tf2Names : public ::testing::TestWithParam<Case> {};
 TEST_P(Tf2Names, BothDirectionsMatchTransformers) {
   const Case& c = GetParam();
   if (!kTf2Archs.count(c.arch)) GTEST_SKIP() << c.arch << ": TF2 name rules not written for this architecture yet";
-  if (!c.params.contains("tf")) GTEST_SKIP() << c.id << ": the reference has no TF class for it";
+  const nlohmann::json p = params(c);
   auto model = build_model(AutoConfig::from_pretrained(c.dir.string()), c.cls);
 
   // canonical -> TF: exactly the TF class's weights (names after the model
@@ -127,12 +170,12 @@ TEST_P(Tf2Names, BothDirectionsMatchTransformers) {
   // T5's "shared/...", BART's "final_logits_bias:0") are compared by full name.
   std::map<std::string, Shape> got, want;
   std::map<std::string, int> first_count;
-  for (const auto& t : c.params["tf"]) ++first_count[t[0].get<std::string>().substr(0, t[0].get<std::string>().find('/'))];
+  for (const auto& t : p["tf"]) ++first_count[t[0].get<std::string>().substr(0, t[0].get<std::string>().find('/'))];
   std::string want_model;
   for (const auto& [f, k] : first_count)
     if (want_model.empty() || k > first_count[want_model]) want_model = f;
   auto key = [](const std::string& n, bool in_scope) { return in_scope ? drop_first(n) : n; };
-  for (const auto& t : c.params["tf"]) {
+  for (const auto& t : p["tf"]) {
     const std::string n = t[0].get<std::string>();
     want[key(n, n.substr(0, n.find('/')) == want_model)] = t[1].get<Shape>();
   }
@@ -148,7 +191,7 @@ TEST_P(Tf2Names, BothDirectionsMatchTransformers) {
 
   // TF -> canonical: every TF weight lands on a parameter of the right shape
   // and every parameter that is not a tie is covered.
-  auto src = naming::tf2_to_canonical(std::make_unique<NamesOnly>("tf_h5", key_list(c.params["tf"])), *model);
+  auto src = naming::tf2_to_canonical(std::make_unique<NamesOnly>("tf_h5", key_list(p["tf"])), *model);
   std::set<std::string> mapped;
   for (const auto& e : src->entries()) {
     auto i = model->params().index_of(e.name);
@@ -162,7 +205,7 @@ TEST_P(Tf2Names, BothDirectionsMatchTransformers) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, Tf2Names, ::testing::ValuesIn(name_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(Fixtures, Tf2Names, ::testing::ValuesIn(cases_with("tf")), case_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Tf2Names);
 
 TEST(Tf2Names, KernelsTransposeAndNamesFollowTheRules) {
@@ -185,10 +228,10 @@ class FlaxNames : public ::testing::TestWithParam<Case> {};
 
 TEST_P(FlaxNames, MatchTransformersBothWays) {
   const Case& c = GetParam();
-  if (!c.params.contains("flax")) GTEST_SKIP() << c.id << ": the reference has no Flax class for it";
+  const nlohmann::json p = params(c);
   auto model = build_model(AutoConfig::from_pretrained(c.dir.string()), c.cls);
   std::map<std::string, Shape> want;
-  for (const auto& e : c.params["flax"]) want[e[0].get<std::string>()] = e[1].get<Shape>();
+  for (const auto& e : p["flax"]) want[e[0].get<std::string>()] = e[1].get<Shape>();
 
   // canonical -> Flax: every spec (tied ones included) in, exactly the Flax class's params out.
   std::map<std::string, Shape> got;
@@ -196,7 +239,7 @@ TEST_P(FlaxNames, MatchTransformersBothWays) {
   EXPECT_EQ(got, want) << c.id;
 
   // Flax -> canonical: the Flax class's params in, every untied spec out with its shape.
-  auto src = naming::flax_to_canonical(std::make_unique<NamesOnly>("flax", key_list(c.params["flax"])), *model);
+  auto src = naming::flax_to_canonical(std::make_unique<NamesOnly>("flax", key_list(p["flax"])), *model);
   std::map<std::string, Shape> canon, expect;
   for (const auto& e : src->entries()) canon[e.name] = e.shape;
   // Expected back: every spec that canonical_to_flax writes (untied, and present in the Flax class).
@@ -205,7 +248,7 @@ TEST_P(FlaxNames, MatchTransformersBothWays) {
   EXPECT_EQ(canon, expect) << c.id;
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, FlaxNames, ::testing::ValuesIn(name_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(Fixtures, FlaxNames, ::testing::ValuesIn(cases_with("flax")), case_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(FlaxNames);
 
 TEST(FlaxNames, TransposesKernelsAndCastsBf16) {
@@ -239,7 +282,7 @@ TEST(FlaxNames, PrefixAddedAndRemoved) {
   if (!base || !head) GTEST_SKIP() << "no bert fixtures";
   auto base_model = build_model(AutoConfig::from_pretrained(base->dir.string()), "BertModel");
   auto head_model = build_model(AutoConfig::from_pretrained(head->dir.string()), "BertForMaskedLM");
-  const std::vector<TensorInfo> head_flax = key_list(head->params["flax"]), base_flax = key_list(base->params["flax"]);
+  const std::vector<TensorInfo> head_flax = key_list(params(*head)["flax"]), base_flax = key_list(params(*base)["flax"]);
   // Head checkpoint into the base model: "bert/" dropped, the head's params stay unexpected.
   auto a = naming::flax_to_canonical(std::make_unique<NamesOnly>("flax", head_flax), *base_model);
   EXPECT_TRUE(a->contains("encoder.layer.0.attention.self.query.weight"));
@@ -307,7 +350,8 @@ TEST_P(Tf1Names, VariablesMapToTheReferenceConvertersNames) {
     got[p.name] = naming::tf1_param_info(*origin, *src, plan.cast_f32).shape;
   }
   std::map<std::string, Shape> want;
-  for (const auto& e : open_checkpoint((d / "expected" / c.weights).string())->entries()) want[e.name] = e.shape;
+  const auto expected = open_checkpoint((d / "expected" / c.weights).string());
+  for (const auto& e : expected->entries()) want[e.name] = e.shape;
   EXPECT_EQ(got, want) << c.dir;
 
   std::set<std::string> skipped(plan.skipped.begin(), plan.skipped.end());
@@ -343,11 +387,13 @@ TEST(NamingFixtures, EveryRegisteredArchitectureHasKeyLists) {
   std::set<std::string> seen, with_tf;
   for (const auto& c : name_cases()) {
     seen.insert(c.arch);
-    if (c.params.contains("tf")) with_tf.insert(c.arch);
+    if (c.lists.count("tf")) with_tf.insert(c.arch);
   }
   for (const auto& a : supported_model_types()) EXPECT_TRUE(seen.count(a)) << a << ": no fixture case with a params.json";
   for (const auto& a : kTf2Archs) {
-    if (seen.count(a)) EXPECT_TRUE(with_tf.count(a)) << a << ": TF2 rules written but no TF key list to check them on";
+    if (seen.count(a)) {
+      EXPECT_TRUE(with_tf.count(a)) << a << ": TF2 rules written but no TF key list to check them on";
+    }
   }
 }
 
