@@ -5,7 +5,7 @@
 #   A pattern is a --gtest_filter wildcard on the *gtest* name: "Suite.Test",
 #   "Suite.*", and for a parameterized suite "Prefix/Suite.*" (e.g. "Fixtures/Parity.*").
 #   A test takes the labels of the FIRST call below whose pattern matches it;
-#   a test that no pattern matches is `unit` (timeout 60 s). So a new
+#   a test that no pattern matches is `unit` (one CTest test per suite, timeout 120 s). So a new
 #   tests/*_test.cc is `unit` until it is listed here: list it when it starts
 #   Python, a server or a subprocess that runs for seconds, or compares with
 #   the transformers fixtures.

@@ -300,20 +300,37 @@ TEST(FlaxNames, PrefixAddedAndRemoved) {
 }
 
 // ---- TF1 (original-release checkpoints) -------------------------------------------
+// One fixture directory tests/fixtures/tf1*/<convert type>/ (tools/fixtures/tf1_samples.py,
+// tf1_finetune.py): the checkpoint, and expected/ as transformers-cli convert wrote it.
 struct Tf1Case {
-  std::string type, dir, checkpoint, config, task, weights;  // as tests/convert_test.cc's table
+  std::string type, task, id;
+  fs::path dir, checkpoint, config, weights;
 };
 
-const Tf1Case kTf1Cases[] = {
-    {"bert", "tf1/bert", "model.ckpt", "bert_config.json", "", "pytorch_model.bin"},
-    {"albert", "tf1/albert", "model.ckpt", "albert_config.json", "", "pytorch_model.bin"},
-    {"gpt", "tf1/gpt", "openai_checkpoint", "config.json", "", "pytorch_model.bin"},
-    {"gpt2", "tf1/gpt2", "model.ckpt", "config.json", "", "pytorch_model.bin"},
-    {"xlnet", "tf1/xlnet", "model.ckpt", "xlnet_config.json", "", "pytorch_model.bin"},
-    {"xlnet", "tf1_ft/xlnet", "model.ckpt", "xlnet_config.json", "STS-B", "pytorch_model.bin"},
-    {"t5", "tf1/t5", "model.ckpt", "config.json", "", "model.safetensors"},
-    {"transfo_xl", "tf1/transfo_xl", "model.ckpt", "config.json", "", "pytorch_model.bin"},
-};
+std::vector<Tf1Case> tf1_cases() {
+  std::vector<Tf1Case> out;
+  for (const char* root : {"tf1", "tf1_ft"}) {
+    const fs::path r = hfx::testing::fixtures_dir() / root;
+    if (!fs::exists(r)) continue;
+    for (const auto& d : fs::directory_iterator(r)) {
+      Tf1Case c;
+      c.type = d.path().filename().string();
+      if (c.type == "xlm") continue;  // a torch pickle, renamed by convert_xlm without a TF1 name table
+      c.id = std::string(root) + "_" + c.type;
+      c.dir = d.path();
+      c.checkpoint = c.type == "gpt" ? c.dir / "openai_checkpoint" : c.dir / "model.ckpt";
+      // The config as the converter sees it: transformers' full config, as the reference wrote it.
+      c.config = c.dir / "expected" / "config.json";
+      const json cfg = json::parse(read_text_file(c.config.string()));
+      if (cfg.contains("finetuning_task") && cfg["finetuning_task"].is_string()) c.task = cfg["finetuning_task"];
+      // T5's converter saves with safetensors (ties dropped); the others torch.save.
+      c.weights = c.dir / "expected" / (c.type == "t5" ? "model.safetensors" : "pytorch_model.bin");
+      out.push_back(c);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Tf1Case& a, const Tf1Case& b) { return a.id < b.id; });
+  return out;
+}
 
 class Tf1Names : public ::testing::TestWithParam<Tf1Case> {};
 
@@ -323,17 +340,12 @@ class Tf1Names : public ::testing::TestWithParam<Tf1Case> {};
 // global_step).
 TEST_P(Tf1Names, VariablesMapToTheReferenceConvertersNames) {
   const Tf1Case& c = GetParam();
-  const fs::path d = hfx::testing::fixtures_dir() / c.dir;
-  if (!fs::exists(d)) GTEST_SKIP() << d << " missing";
-  auto src = c.type == "gpt" ? open_openai_npy_folder((d / c.checkpoint).string()) : open_tf1_checkpoint((d / c.checkpoint).string());
-  // The config as the converter sees it: transformers' full config where the
-  // reference wrote one (expected/config.json), the original file otherwise.
-  const fs::path full = d / "expected" / "config.json";
-  const json cfg = json::parse(read_text_file((fs::exists(full) ? full : d / c.config).string()));
+  auto src = c.type == "gpt" ? open_openai_npy_folder(c.checkpoint.string()) : open_tf1_checkpoint(c.checkpoint.string());
+  const json cfg = json::parse(read_text_file(c.config.string()));
   naming::Tf1PlanOptions opts;
   opts.finetuning_task = c.task;
   const naming::Tf1Plan plan = naming::tf1_plan(c.type, cfg, src->entries(), opts);
-  EXPECT_TRUE(plan.missing.empty()) << c.dir << " first missing: " << plan.missing.front();
+  EXPECT_TRUE(plan.missing.empty()) << c.id << " first missing: " << plan.missing.front();
 
   std::map<std::string, const naming::Tf1Param*> by_name;
   std::map<std::string, Shape> got;
@@ -342,7 +354,7 @@ TEST_P(Tf1Names, VariablesMapToTheReferenceConvertersNames) {
     by_name[p.name] = &p;
     const naming::Tf1Param* origin = &p;
     if (p.tied) {
-      ASSERT_TRUE(by_name.count(p.source)) << c.dir << ": " << p.name << " tied to " << p.source << ", not converted before it";
+      ASSERT_TRUE(by_name.count(p.source)) << c.id << ": " << p.name << " tied to " << p.source << ", not converted before it";
       origin = by_name[p.source];
       if (c.type == "t5") continue;  // save_pretrained drops the ties, as the reference's file has them dropped
     }
@@ -350,24 +362,20 @@ TEST_P(Tf1Names, VariablesMapToTheReferenceConvertersNames) {
     got[p.name] = naming::tf1_param_info(*origin, *src, plan.cast_f32).shape;
   }
   std::map<std::string, Shape> want;
-  const auto expected = open_checkpoint((d / "expected" / c.weights).string());
+  const auto expected = open_checkpoint(c.weights.string());
   for (const auto& e : expected->entries()) want[e.name] = e.shape;
-  EXPECT_EQ(got, want) << c.dir;
+  EXPECT_EQ(got, want) << c.id;
 
   std::set<std::string> skipped(plan.skipped.begin(), plan.skipped.end());
   for (const auto& v : src->entries()) {
-    EXPECT_TRUE(used.count(v.name) || skipped.count(v.name)) << c.dir << ": variable " << v.name << " neither converted nor skipped";
-    EXPECT_FALSE(used.count(v.name) && skipped.count(v.name)) << c.dir << ": variable " << v.name << " both converted and skipped";
+    EXPECT_TRUE(used.count(v.name) || skipped.count(v.name)) << c.id << ": variable " << v.name << " neither converted nor skipped";
+    EXPECT_FALSE(used.count(v.name) && skipped.count(v.name)) << c.id << ": variable " << v.name << " both converted and skipped";
   }
 }
 
-std::string tf1_name(const ::testing::TestParamInfo<Tf1Case>& p) {
-  std::string n = p.param.dir + (p.param.task.empty() ? "" : "_" + p.param.task);
-  for (char& ch : n)
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  return n;
-}
-INSTANTIATE_TEST_SUITE_P(Fixtures, Tf1Names, ::testing::ValuesIn(kTf1Cases), tf1_name);
+std::string tf1_name(const ::testing::TestParamInfo<Tf1Case>& p) { return p.param.id; }
+INSTANTIATE_TEST_SUITE_P(Fixtures, Tf1Names, ::testing::ValuesIn(tf1_cases()), tf1_name);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Tf1Names);
 
 TEST(Tf1Names, ConvertTypesAndModelTypes) {
   const auto types = naming::tf1_convert_types();
@@ -382,7 +390,7 @@ TEST(Tf1Names, ConvertTypesAndModelTypes) {
 // ---- coverage -----------------------------------------------------------------------
 // Every registered architecture has its key lists in the fixtures: a new
 // architecture comes with fixtures whose params.json the name tests read.
-TEST(NamingFixtures, EveryRegisteredArchitectureHasKeyLists) {
+TEST(NamingFixtures, EveryArchitectureAndTf1TypeHasKeyLists) {
   if (!fs::exists(hfx::testing::fixtures_dir() / "manifest.json")) GTEST_SKIP() << "no fixtures (tools/fixtures)";
   std::set<std::string> seen, with_tf;
   for (const auto& c : name_cases()) {
@@ -390,6 +398,14 @@ TEST(NamingFixtures, EveryRegisteredArchitectureHasKeyLists) {
     if (c.lists.count("tf")) with_tf.insert(c.arch);
   }
   for (const auto& a : supported_model_types()) EXPECT_TRUE(seen.count(a)) << a << ": no fixture case with a params.json";
+  // Every TF1 convert type has a checkpoint to test its name table on (xlm's
+  // original dump is a torch pickle, converted without one).
+  std::set<std::string> tf1_types;
+  for (const auto& c : tf1_cases()) tf1_types.insert(c.type);
+  for (const auto& t : naming::tf1_convert_types())
+    if (t != "xlm") {
+      EXPECT_TRUE(tf1_types.count(t)) << t << ": no tests/fixtures/tf1*/" << t;
+    }
   for (const auto& a : kTf2Archs) {
     if (seen.count(a)) {
       EXPECT_TRUE(with_tf.count(a)) << a << ": TF2 rules written but no TF key list to check them on";
