@@ -19,7 +19,7 @@ label_counts() {
   for l in unit parity python hub slow; do
     out+="$l $(ctest --test-dir "$1" -N -L "^$l\$" | sed -n 's/^Total Tests: //p')  "
   done
-  echo "tests per label: $out"
+  echo "CTest tests per label (unit: one per gtest suite): $out"
 }
 echo "== release build + tests"
 scripts/build.sh release
