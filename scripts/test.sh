@@ -10,13 +10,26 @@ scripts/setup.sh
 # hfx writes load in the real frameworks; cached between runs on one machine.
 tools/fixtures/env.sh >/dev/null
 export HFX_FIXTURE_PYTHON="$root/tools/fixtures/.venv/bin/python"
+# Every test runs in both builds. Tests carry CTest labels (unit, parity,
+# python, hub, slow: tests/labels.cmake, tests/README.md): the count per label
+# is printed first, and each ctest run ends with its "Label Time Summary" and
+# the list of skipped tests, so the Python and slow tests stay visible.
+label_counts() {
+  local l out=""
+  for l in unit parity python hub slow; do
+    out+="$l $(ctest --test-dir "$1" -N -L "^$l\$" | sed -n 's/^Total Tests: //p')  "
+  done
+  echo "CTest tests per label (unit: one per gtest suite): $out"
+}
 echo "== release build + tests"
 scripts/build.sh release
+label_counts build
 ctest --test-dir build --output-on-failure -j 2
 echo "== C++ package: install, examples/cpp via find_package(hfx) and pkg-config"
 scripts/examples.sh build
 echo "== ASan + UBSan build + tests"
 scripts/build.sh asan
+label_counts build-asan
 # allocator_may_return_null: a size libhdf5 reads from a hostile file and asks
 # malloc for (e.g. 0x5555555555555555 bytes) gets NULL, as it does without ASan,
 # and libhdf5's error reaches hfx as a typed error; libhdf5's own leak on that

@@ -1,9 +1,9 @@
-// Flax flax_model.msgpack reader/writer and the PyTorch <-> Flax name map.
+// Flax flax_model.msgpack reader/writer.
 //   - parity: every fixture case with a Flax file (single and sharded) of an
 //     architecture hfx has loads with from_flax and matches the reference
-//     outputs within 1e-5;
-//   - names: canonical_to_flax / flax_to_canonical against the Flax names
-//     transformers' Flax classes have (params.json "flax"), every case;
+//     outputs (hfx::testing::parity_budget);
+//   - (the PyTorch <-> Flax name map alone, on the fixtures' key lists:
+//     tests/naming_test.cc);
 //   - writer: byte-identical to flax's own files, round trips bit-exact;
 //   - malformed input: typed hfx::Error naming file and tensor.
 #include <gtest/gtest.h>
@@ -109,39 +109,12 @@ std::vector<Case> flax_cases(const char* format) {
     if (c.entry["formats"].contains(format)) out.push_back(c);
   return out;
 }
-// Every case directory with a params.json "flax" list (all heads, all variants).
-std::vector<Case> name_cases() {
-  std::vector<Case> out;
-  const fs::path root = hfx::testing::fixtures_dir();
-  if (!fs::exists(root)) return out;
-  const auto archs = registered();
-  for (const auto& arch : archs) {
-    if (!fs::exists(root / arch)) continue;
-    for (const auto& variant : fs::directory_iterator(root / arch))
-      for (const auto& cls : fs::directory_iterator(variant.path())) {
-        if (!fs::exists(cls.path() / "params.json")) continue;
-        auto p = nlohmann::json::parse(read_text_file((cls.path() / "params.json").string()));
-        if (!p.contains("flax")) continue;
-        out.push_back({arch + "/" + variant.path().filename().string() + "/" + cls.path().filename().string(), arch,
-                       cls.path().filename().string(), cls.path(), p});
-      }
-  }
-  std::sort(out.begin(), out.end(), [](const Case& a, const Case& b) { return a.id < b.id; });
-  return out;
-}
 
 ModelInputs read_inputs(const fs::path& file) { return hfx::testing::read_fixture_inputs(file); }
 
 void expect_outputs_match(const Case& c, const Model& model) {
   Outputs out = model.forward(read_inputs(c.dir / c.entry["inputs"].get<std::string>()));
-  auto ref = open_safetensors((c.dir / c.entry["outputs"].get<std::string>()).string());
-  ASSERT_FALSE(ref->entries().empty());
-  for (const auto& e : ref->entries()) {
-    ASSERT_TRUE(out.has(e.name)) << c.id << ": hfx has no output " << e.name;
-    const Tensor& got = out.get(e.name);
-    ASSERT_EQ(got.shape(), e.shape) << c.id << " " << e.name;
-    EXPECT_LE(max_abs_diff(got, ref->get(e.name)), 1e-5) << c.id << " " << e.name;
-  }
+  hfx::testing::expect_outputs_match_reference(out, c.dir / c.entry["outputs"].get<std::string>(), c.id);
 }
 
 void expect_clean(const Case& c, const LoadingInfo& info) {
@@ -162,24 +135,6 @@ bool same_bits(const Tensor& a, const Tensor& b) {
   Tensor x = a.contiguous(), y = b.contiguous();
   return std::memcmp(x.raw(), y.raw(), x.nbytes()) == 0;
 }
-
-// In-memory TensorSource: names and shapes only (for the name-map tests).
-class MemSource final : public TensorSource {
- public:
-  MemSource(std::string format, std::vector<TensorInfo> e) : format_(std::move(format)), entries_(std::move(e)) {}
-  std::string format() const override { return format_; }
-  const std::string& path() const override { return path_; }
-  const std::vector<TensorInfo>& entries() const override { return entries_; }
-  Tensor get(const std::string& name) const override {
-    for (const auto& e : entries_)
-      if (e.name == name) return Tensor::zeros(e.dtype, e.shape);
-    throw_error(ErrorKind::NotFound, "no such tensor", path_, name);
-  }
-
- private:
-  std::string format_, path_ = "<memory>";
-  std::vector<TensorInfo> entries_;
-};
 
 std::string case_name(const ::testing::TestParamInfo<Case>& pinfo) {
   std::string n = pinfo.param.id;
@@ -246,95 +201,6 @@ TEST(FlaxFixtures, EveryRegisteredArchHasFlaxCases) {
   for (const auto& c : cases) seen.insert(c.arch);
   for (const auto& a : {"bert", "roberta", "distilbert", "albert", "electra"}) EXPECT_TRUE(seen.count(a)) << a;
   EXPECT_FALSE(flax_cases("flax_sharded").empty());
-}
-
-// ---- the name map against transformers' Flax classes ---------------------------------
-class FlaxNames : public ::testing::TestWithParam<Case> {};
-
-TEST_P(FlaxNames, MatchTransformersBothWays) {
-  const Case& c = GetParam();
-  Config cfg = AutoConfig::from_pretrained(c.dir.string());
-  auto model = build_model(cfg, c.cls);
-  std::map<std::string, Shape> want;
-  for (const auto& e : c.entry["flax"]) want[e[0].get<std::string>()] = e[1].get<Shape>();
-
-  // canonical -> Flax: every spec (tied ones included) in, exactly the Flax class's params out.
-  NamedTensors canonical;
-  for (const auto& s : model->params().specs()) canonical.emplace_back(s.name, Tensor::zeros(DType::F32, s.shape));
-  std::map<std::string, Shape> got;
-  for (const auto& [n, t] : naming::canonical_to_flax(canonical, *model)) got[n] = t.shape();
-  EXPECT_EQ(got, want) << c.id;
-
-  // Flax -> canonical: the Flax class's params in, every untied spec out with its shape.
-  std::vector<TensorInfo> flax;
-  for (const auto& [n, s] : want) flax.push_back({n, DType::F32, s});
-  auto src = naming::flax_to_canonical(std::make_unique<MemSource>("flax", flax), *model);
-  std::map<std::string, Shape> canon, expect;
-  for (const auto& e : src->entries()) canon[e.name] = e.shape;
-  // Expected back: every spec that canonical_to_flax writes (untied, and present in the Flax class).
-  for (const auto& s : model->params().specs())
-    if (!naming::canonical_to_flax({{s.name, Tensor::zeros(DType::F32, s.shape)}}, *model).empty()) expect[s.name] = s.shape;
-  EXPECT_EQ(canon, expect) << c.id;
-}
-
-INSTANTIATE_TEST_SUITE_P(Fixtures, FlaxNames, ::testing::ValuesIn(name_cases()), case_name);
-GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(FlaxNames);
-
-TEST(FlaxNames, TransposesKernelsAndCastsBf16) {
-  const Case* bert = nullptr;
-  static const auto cases = name_cases();
-  for (const auto& c : cases)
-    if (c.id == "bert/tiny/BertModel") bert = &c;
-  if (!bert) GTEST_SKIP() << "no bert/tiny/BertModel fixture";
-  auto model = build_model(AutoConfig::from_pretrained(bert->dir.string()), "BertModel");
-  Tensor k = Tensor::from_vector<float>(DType::F32, {32, 32}, std::vector<float>(1024));
-  float* kp = k.mutable_data<float>();
-  for (int i = 0; i < 1024; ++i) kp[i] = static_cast<float>(i % 251);  // exact in bf16
-  NamedTensors in = {{"encoder.layer.0.attention.self.query.weight", k.to(DType::BF16)}};
-  // A base-model PyTorch name for the base model, bf16 kept.
-  NamedTensors fx = naming::canonical_to_flax(in, *model);
-  ASSERT_EQ(fx.size(), 1u);
-  EXPECT_EQ(fx[0].first, "encoder/layer/0/attention/self/query/kernel");
-  EXPECT_EQ(fx[0].second.dtype(), DType::BF16);
-  EXPECT_EQ(fx[0].second.item(1), k.item(32));  // transposed
-  // And back: bf16 leaves come back as f32 (like transformers), transposed again.
-  TempDir dir;
-  write_flax_msgpack(dir.file("f.msgpack"), fx);
-  auto src = naming::flax_to_canonical(open_flax_msgpack(dir.file("f.msgpack")), *model);
-  ASSERT_EQ(src->entries().size(), 1u);
-  EXPECT_EQ(src->entries()[0].dtype, DType::F32);
-  Tensor back = src->get("encoder.layer.0.attention.self.query.weight");
-  EXPECT_EQ(back.dtype(), DType::F32);
-  EXPECT_EQ(max_abs_diff(back, k), 0.0);  // small integers are exact in bf16
-}
-
-TEST(FlaxNames, PrefixAddedAndRemoved) {
-  static const auto cases = name_cases();
-  const Case *base = nullptr, *head = nullptr;
-  for (const auto& c : cases) {
-    if (c.id == "bert/tiny/BertModel") base = &c;
-    if (c.id == "bert/tiny/BertForMaskedLM") head = &c;
-  }
-  if (!base || !head) GTEST_SKIP() << "no bert fixtures";
-  auto base_model = build_model(AutoConfig::from_pretrained(base->dir.string()), "BertModel");
-  auto head_model = build_model(AutoConfig::from_pretrained(head->dir.string()), "BertForMaskedLM");
-  std::vector<TensorInfo> head_flax, base_flax;
-  for (const auto& e : head->entry["flax"]) head_flax.push_back({e[0], DType::F32, e[1].get<Shape>()});
-  for (const auto& e : base->entry["flax"]) base_flax.push_back({e[0], DType::F32, e[1].get<Shape>()});
-  // Head checkpoint into the base model: "bert/" dropped, the head's params stay unexpected.
-  auto a = naming::flax_to_canonical(std::make_unique<MemSource>("flax", head_flax), *base_model);
-  EXPECT_TRUE(a->contains("encoder.layer.0.attention.self.query.weight"));
-  EXPECT_TRUE(a->contains("cls.predictions.transform.dense.weight"));
-  // Base checkpoint into the head model: every parameter gains "bert." (kernels too).
-  auto b = naming::flax_to_canonical(std::make_unique<MemSource>("flax", base_flax), *head_model);
-  EXPECT_TRUE(b->contains("bert.encoder.layer.0.attention.self.query.weight"));
-  EXPECT_TRUE(b->contains("bert.embeddings.word_embeddings.weight"));
-  EXPECT_TRUE(b->contains("bert.embeddings.LayerNorm.bias"));
-  // A lone "params" root is looked through.
-  std::vector<TensorInfo> rooted;
-  for (const auto& e : base_flax) rooted.push_back({"params/" + e.name, e.dtype, e.shape});
-  auto r = naming::flax_to_canonical(std::make_unique<MemSource>("flax", rooted), *base_model);
-  EXPECT_TRUE(r->contains("pooler.dense.weight"));
 }
 
 // ---- the writer ------------------------------------------------------------------------

@@ -1,8 +1,7 @@
-// Keras tf_model.h5 reader/writer and the PyTorch <-> TF2 name map:
+// Keras tf_model.h5 reader/writer:
 // * every fixture case with tf_h5 / tf_h5_sharded weights, loaded with
-//   from_tf, matches the reference outputs (<= 1e-5);
-// * the name map agrees with the TF names transformers' TF classes have
-//   (params.json "tf"), both directions, for every case that lists them;
+//   from_tf, matches the reference outputs (hfx::testing::parity_budget);
+// * (the PyTorch <-> TF2 name map alone, on the fixtures' key lists: tests/naming_test.cc);
 // * canonical -> TF -> write -> read -> canonical is bit-exact, and the real
 //   transformers TF class loads what hfx wrote (when the pinned Python exists);
 // * malformed files (fuzz/corpus/keras_h5/, made by make_corpus.py there) give
@@ -12,7 +11,6 @@
 #include <hdf5.h>
 
 #include <cstdlib>
-#include <regex>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -79,34 +77,8 @@ ModelInputs read_inputs(const fs::path& file) { return hfx::testing::read_fixtur
 
 void expect_outputs_match(const Case& c, const Model& model) {
   Outputs out = model.forward(read_inputs(c.dir / c.entry["inputs"].get<std::string>()));
-  auto ref = open_safetensors((c.dir / c.entry["outputs"].get<std::string>()).string());
-  ASSERT_FALSE(ref->entries().empty());
-  for (const auto& e : ref->entries()) {
-    ASSERT_TRUE(out.has(e.name)) << c.id << ": no output " << e.name;
-    EXPECT_LE(max_abs_diff(out.get(e.name), ref->get(e.name)), 1e-5) << c.id << " " << e.name;
-  }
+  hfx::testing::expect_outputs_match_reference(out, c.dir / c.entry["outputs"].get<std::string>(), c.id);
 }
-
-// A TensorSource with names and shapes only (for the name-map oracle).
-class ListSource final : public TensorSource {
- public:
-  explicit ListSource(std::vector<TensorInfo> e) : e_(std::move(e)) {}
-  std::string format() const override { return "tf_h5"; }
-  const std::string& path() const override { return path_; }
-  const std::vector<TensorInfo>& entries() const override { return e_; }
-  Tensor get(const std::string& name) const override { return Tensor::zeros(info(name).dtype, info(name).shape); }
-
- private:
-  std::vector<TensorInfo> e_;
-  std::string path_ = "params.json";
-};
-
-Shape to_shape(const nlohmann::json& j) {
-  Shape s;
-  for (const auto& d : j) s.push_back(d.get<int64_t>());
-  return s;
-}
-std::string drop_first(const std::string& n) { return n.substr(n.find('/') + 1); }
 
 // The model's parameters, as a state dict (tied ones are the target's tensor).
 NamedTensors state_dict(const Model& m) {
@@ -158,83 +130,6 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(H5Parity);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(H5ParitySharded);
 
 TEST(H5Parity, FixturesPresent) { EXPECT_FALSE(cases("tf_h5").empty()) << "no tf_h5 fixtures for hfx's architectures"; }
-
-// ---- the name map against transformers' TF names ---------------------------
-class Tf2Names : public ::testing::TestWithParam<Case> {};
-
-TEST_P(Tf2Names, BothDirectionsMatchTransformers) {
-  const Case& c = GetParam();
-  SKIP_UNMAPPED(c);
-  auto params = nlohmann::json::parse(read_text_file((c.dir / c.entry["params"].get<std::string>()).string()));
-  if (!params.contains("tf")) GTEST_SKIP() << c.id << ": the reference has no TF class for it";
-  auto model = build_model(AutoConfig::from_pretrained(c.dir.string()), c.cls);
-
-  // canonical -> TF: exactly the TF class's weights (names after the model
-  // name, shapes), and the model name is Keras' default for the TF class.
-  NamedTensors canon;
-  for (const auto& s : model->params().specs()) canon.emplace_back(s.name, Tensor::zeros(DType::F32, s.shape));
-  NamedTensors tf = naming::canonical_to_tf2(canon, *model);
-  // Weights a TF class creates outside its own scope (BART's "model.shared/...",
-  // T5's "shared/...", BART's "final_logits_bias:0") are compared by full name.
-  std::map<std::string, Shape> got, want;
-  std::map<std::string, int> first_count;
-  for (const auto& t : params["tf"]) ++first_count[t[0].get<std::string>().substr(0, t[0].get<std::string>().find('/'))];
-  std::string want_model;
-  for (const auto& [f, k] : first_count)
-    if (want_model.empty() || k > first_count[want_model]) want_model = f;
-  auto key = [](const std::string& n, bool in_scope) { return in_scope ? drop_first(n) : n; };
-  for (const auto& t : params["tf"]) {
-    const std::string n = t[0].get<std::string>();
-    want[key(n, n.substr(0, n.find('/')) == want_model)] = to_shape(t[1]);
-  }
-  for (const auto& [n, t] : tf) {
-    const std::string m = n.substr(0, n.find('/'));
-    const bool in_scope = std::regex_match(want_model, std::regex(m + "(_[0-9]+)?"));
-    got[key(n, in_scope)] = t.shape();
-    if (!in_scope) {
-      EXPECT_TRUE(want.count(n)) << n << ": neither under " << want_model << " nor a weight the reference has";
-    }
-  }
-  EXPECT_EQ(got, want) << c.id;
-
-  // TF -> canonical: every TF weight lands on a parameter of the right shape
-  // and every parameter that is not a tie is covered.
-  std::vector<TensorInfo> infos;
-  for (const auto& t : params["tf"]) infos.push_back({t[0].get<std::string>(), DType::F32, to_shape(t[1])});
-  auto src = naming::tf2_to_canonical(std::make_unique<ListSource>(infos), *model);
-  std::set<std::string> mapped;
-  for (const auto& e : src->entries()) {
-    auto i = model->params().index_of(e.name);
-    ASSERT_TRUE(i.has_value()) << c.id << ": TF weight maps to unknown " << e.name;
-    EXPECT_EQ(e.shape, model->params().specs()[*i].shape) << c.id << " " << e.name;
-    mapped.insert(e.name);
-  }
-  for (const auto& s : model->params().specs())
-    if (s.tied_to.empty()) {
-      EXPECT_TRUE(mapped.count(s.name)) << c.id << ": nothing maps to " << s.name;
-    }
-}
-
-INSTANTIATE_TEST_SUITE_P(Fixtures, Tf2Names, ::testing::ValuesIn(cases()), case_name);
-GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Tf2Names);
-
-TEST(Tf2Names, KernelsTransposeAndNamesFollowTheRules) {
-  const Case* bert = nullptr;
-  auto all = cases("tf_h5");
-  for (const auto& c : all)
-    if (c.cls == "BertForMaskedLM") bert = &c;
-  if (!bert) GTEST_SKIP() << "no BertForMaskedLM fixture";
-  auto model = build_model(AutoConfig::from_pretrained(bert->dir.string()), "BertForMaskedLM");
-  const std::string q = "bert.encoder.layer.1.attention.self.query.weight";
-  const Shape qs = model->params().specs()[*model->params().index_of(q)].shape;
-  Tensor w = Tensor::zeros(DType::F32, qs);
-  for (int64_t i = 0; i < w.numel(); ++i) w.mutable_data<float>()[i] = static_cast<float>(i);
-  NamedTensors tf = naming::canonical_to_tf2({{q, w}, {"cls.predictions.transform.LayerNorm.bias", Tensor::zeros(DType::F32, {qs[0]})}}, *model);
-  ASSERT_EQ(tf.size(), 2u);
-  EXPECT_EQ(tf[0].first, "tf_bert_for_masked_lm/bert/encoder/layer_._1/attention/self/query/kernel:0");
-  EXPECT_EQ(tf[0].second.item(1), w.item(qs[1]));  // [in, out]: element (0, 1) is PyTorch's (1, 0)
-  EXPECT_EQ(tf[1].first, "tf_bert_for_masked_lm/mlm___cls/predictions/transform/LayerNorm/beta:0");
-}
 
 // ---- write round trip ------------------------------------------------------
 class H5RoundTrip : public ::testing::TestWithParam<Case> {};

@@ -1,7 +1,8 @@
 // Parity against the reference fixtures that the real transformers produced
 // (tools/fixtures, committed under tests/fixtures): every output the fixture
 // recorded — each hidden state, attention map, last hidden state, pooler
-// output, logits — must be within 1e-5 (fp32).
+// output, logits — must be within 1e-5 (fp32), or 2e-6 of the output's
+// magnitude above 5 (the one policy: hfx::testing::parity_budget in test_util.h).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -54,20 +55,8 @@ TEST_P(Parity, SafetensorsFp32) {
   EXPECT_TRUE(lm.info.unexpected_keys.empty()) << "first unexpected: " << lm.info.unexpected_keys.front();
   EXPECT_EQ(lm.info.converted, 0u);
   Outputs out = lm.model->forward(read_inputs(c.dir / c.entry["inputs"].get<std::string>()));
-  auto ref = open_safetensors((c.dir / c.entry["outputs"].get<std::string>()).string());
-  ASSERT_FALSE(ref->entries().empty());
-  for (const auto& e : ref->entries()) {
-    ASSERT_TRUE(out.has(e.name)) << c.id << ": hfx has no output " << e.name;
-    const Tensor& got = out.get(e.name);
-    ASSERT_EQ(got.shape(), e.shape) << c.id << " " << e.name;
-    // fp32 budget: 1e-5 absolute; for outputs whose magnitude exceeds 5 the
-    // budget is 2e-6 of that magnitude (float32 accumulation over a GEMM is
-    // ~1e-6 relative, in the reference as much as here).
-    const Tensor want = ref->get(e.name);
-    const double budget = std::max(1e-5, 2e-6 * max_abs_diff(want, Tensor::zeros(want.dtype(), want.shape())));
-    double d = max_abs_diff(got, want);
-    EXPECT_LE(d, budget) << c.id << " " << e.name;
-  }
+  // fp32 budget: 1e-5, or 2e-6 x magnitude above 5 (hfx::testing::parity_budget).
+  hfx::testing::expect_outputs_match_reference(out, c.dir / c.entry["outputs"].get<std::string>(), c.id);
 }
 
 // f16/bf16 checkpoints run with their weights kept in that dtype (widened in
@@ -83,14 +72,7 @@ TEST_P(ParityDtype, HalfPrecision) {
     EXPECT_EQ(lm.info.converted, 0u);
     Outputs out = lm.model->forward(read_inputs(c.dir / c.entry["inputs"].get<std::string>()));
     auto ref = open_safetensors((c.dir / c.entry["dtype_outputs"][it.key()].get<std::string>()).string());
-    for (const auto& e : ref->entries()) {
-      // The reference's own error in this dtype, measured against its f32 run.
-      const double budget = std::max(max_abs_diff(ref->get(e.name), ref32->get(e.name)), 1e-5);
-      // hfx in this dtype must be at least as close to the f32 truth as the reference is ...
-      EXPECT_LE(max_abs_diff(out.get(e.name), ref32->get(e.name)), budget) << c.id << " " << it.key() << " " << e.name;
-      // ... and no farther from the reference's own run in this dtype than twice that.
-      EXPECT_LE(max_abs_diff(out.get(e.name), ref->get(e.name)), 2 * budget) << c.id << " " << it.key() << " " << e.name;
-    }
+    hfx::testing::expect_half_outputs_match_reference(out, *ref, *ref32, c.id + " " + it.key());
   }
 }
 

@@ -124,7 +124,7 @@ TEST_P(Api, HeadMaskInForward) {
   in.head_mask = api_file(c, ".masks.safetensors")->get("head_mask_2d");
   in.output_attentions = true;
   Outputs out = m->forward(in);
-  for (const auto& e : f->entries()) expect_close(out.get(e.name), f->get(e.name), 1e-5, c.name + " " + e.name);
+  hfx::testing::expect_outputs_match_reference(out, *f, c.name);
 }
 
 // prune_heads(c.rec["prune_spec"]) on `m`: shapes, parameter count and
@@ -145,7 +145,7 @@ void expect_prunes_like_reference(const ApiCase& c, Model& m, const TensorSource
   ModelInputs in = read_inputs(c.model_dir);
   in.output_hidden_states = true;
   auto expect_ref = [&](const Outputs& out, const std::string& what) {
-    for (const auto& e : ref.entries()) expect_close(out.get(e.name), ref.get(e.name), 1e-5, c.name + " " + what + " " + e.name);
+    hfx::testing::expect_outputs_match_reference(out, ref, c.name + " " + what);
   };
   expect_ref(m.forward(in), "pruned");
   prune_heads(m, spec);  // already pruned: a no-op
@@ -433,7 +433,7 @@ TEST(PretrainedApi, TransfoXLResizesOneAdaptiveCluster) {
     if (ref->contains(tag + ".input_ids")) in.input_ids = ref->get(tag + ".input_ids");
     const std::string key = r["output"].get<std::string>();
     Outputs out = m->forward(in);
-    expect_close(out.get(key), ref->get(tag + "." + key), 1e-5, tag + " " + key);
+    hfx::testing::expect_close_to_reference(out.get(key), ref->get(tag + "." + key), tag + " " + key);
     // Saved and reloaded (config.cutoffs rebuilds the clusters): the same outputs.
     TempDir tmp;
     write_model_directory(*m, tmp.path().string());
@@ -504,11 +504,7 @@ TEST(PretrainedApi, HalfCastStaysWithinTheReferenceTolerance) {
   Outputs out = m->forward(in);
   auto ref32 = open_safetensors((bert_dir() / "outputs.safetensors").string());
   auto ref16 = open_safetensors((bert_dir() / "fp16/outputs.safetensors").string());
-  for (const auto& e : ref16->entries()) {  // the budget of tests/parity_test.cc
-    const double budget = std::max(max_abs_diff(ref16->get(e.name), ref32->get(e.name)), 1e-5);
-    EXPECT_LE(max_abs_diff(out.get(e.name), ref32->get(e.name)), budget) << e.name;
-    EXPECT_LE(max_abs_diff(out.get(e.name), ref16->get(e.name)), 2 * budget) << e.name;
-  }
+  hfx::testing::expect_half_outputs_match_reference(out, *ref16, *ref32, "bert fp16");
   cast_parameters(*m, DType::BF16);
   EXPECT_EQ(model_dtype(*m), DType::BF16);
   cast_parameters(*m, DType::F32);
@@ -543,7 +539,7 @@ TEST(PretrainedApi, TrainModeDropoutIsSeededAndEvalIsIdentity) {
   ModelInputs in = read_inputs(bert_dir());
   const Tensor eval0 = m->forward(in).get("logits");
   auto ref = open_safetensors((bert_dir() / "outputs.safetensors").string());
-  EXPECT_LE(max_abs_diff(eval0, ref->get("logits")), 1e-5);
+  hfx::testing::expect_close_to_reference(eval0, ref->get("logits"), "eval logits");
   EXPECT_FALSE(m->training());
   m->set_training(true, 42);
   EXPECT_TRUE(m->training());
@@ -638,7 +634,7 @@ TEST(PretrainedApiCli, Prune) {
   auto m = load_pretrained(out, "").model;
   ModelInputs in = read_inputs(bert_dir());
   auto ref = open_safetensors((api_dir() / "bert_BertForMaskedLM.pruned.safetensors").string());
-  EXPECT_LE(max_abs_diff(m->forward(in).get("logits"), ref->get("logits")), 1e-5);
+  hfx::testing::expect_close_to_reference(m->forward(in).get("logits"), ref->get("logits"), "logits");
   // Repeated flags are the same as ';'.
   const std::string out2 = (tmp.path() / "pruned2").string();
   r = run_cli("prune " + bert_dir().string() + " --heads 0:1 --heads 1:0,2 --out " + out2);

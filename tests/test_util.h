@@ -5,6 +5,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -89,6 +90,51 @@ inline ModelInputs read_fixture_inputs(const std::filesystem::path& file, bool a
   in.output_hidden_states = all_outputs;
   in.output_attentions = all_outputs;
   return in;
+}
+
+// ---- comparing with what the real transformers produced --------------------
+// The one fp32 parity policy (README "Parity"): 1e-5 absolute; for an output
+// whose magnitude (max |x|) exceeds 5 the budget is 2e-6 of that magnitude
+// (float32 accumulation over a GEMM is ~1e-6 relative, in the reference as much
+// as here).
+inline double parity_budget(const Tensor& want) {
+  return std::max(1e-5, 2e-6 * max_abs_diff(want, Tensor::zeros(want.dtype(), want.shape())));
+}
+
+// One hfx output against the reference's: same shape, within parity_budget.
+inline void expect_close_to_reference(const Tensor& got, const Tensor& want, const std::string& what) {
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  EXPECT_LE(max_abs_diff(got, want), parity_budget(want)) << what;
+}
+
+// Every output the reference recorded (a fixture's outputs.safetensors or a
+// file like it): present in `out` under its name, same shape, within
+// parity_budget. `what` names the case in failure messages.
+inline void expect_outputs_match_reference(const Outputs& out, const TensorSource& ref, const std::string& what) {
+  ASSERT_FALSE(ref.entries().empty()) << what << ": the reference has no outputs";
+  for (const auto& e : ref.entries()) {
+    ASSERT_TRUE(out.has(e.name)) << what << ": hfx has no output " << e.name;
+    expect_close_to_reference(out.get(e.name), ref.get(e.name), what + " " + e.name);
+  }
+}
+inline void expect_outputs_match_reference(const Outputs& out, const std::filesystem::path& ref_file, const std::string& what) {
+  expect_outputs_match_reference(out, *open_safetensors(ref_file.string()), what);
+}
+
+// f16/bf16 weights: the budget is the reference's own deviation between its
+// f32 run (`ref32`) and its run in that dtype (`ref_dtype`), at least 1e-5.
+// hfx in that dtype must be at least as close to the f32 truth as the
+// reference is, and no farther from the reference's own run than twice that.
+inline void expect_half_outputs_match_reference(const Outputs& out, const TensorSource& ref_dtype, const TensorSource& ref32,
+                                                const std::string& what) {
+  ASSERT_FALSE(ref_dtype.entries().empty()) << what << ": the reference has no outputs";
+  for (const auto& e : ref_dtype.entries()) {
+    ASSERT_TRUE(out.has(e.name)) << what << ": hfx has no output " << e.name;
+    const Tensor want32 = ref32.get(e.name), want = ref_dtype.get(e.name);
+    const double budget = std::max(max_abs_diff(want, want32), 1e-5);
+    EXPECT_LE(max_abs_diff(out.get(e.name), want32), budget) << what << " " << e.name;
+    EXPECT_LE(max_abs_diff(out.get(e.name), want), 2 * budget) << what << " " << e.name;
+  }
 }
 
 }  // namespace hfx::testing

@@ -90,13 +90,7 @@ TEST_P(TorchParity, TensorsBitExactAndOutputsMatch) {
   LoadedModel lm = load_pretrained(weights, c.cls);
   EXPECT_TRUE(lm.info.missing_keys.empty()) << "first missing: " << lm.info.missing_keys.front();
   Outputs out = lm.model->forward(read_inputs(c.dir / c.entry["inputs"].get<std::string>()));
-  auto ref = open_safetensors((c.dir / c.entry["outputs"].get<std::string>()).string());
-  ASSERT_FALSE(ref->entries().empty());
-  for (const auto& e : ref->entries()) {
-    ASSERT_TRUE(out.has(e.name)) << c.id << ": hfx has no output " << e.name;
-    ASSERT_EQ(out.get(e.name).shape(), e.shape) << c.id << " " << e.name;
-    EXPECT_LE(max_abs_diff(out.get(e.name), ref->get(e.name)), 1e-5) << c.id << " " << e.name;
-  }
+  hfx::testing::expect_outputs_match_reference(out, c.dir / c.entry["outputs"].get<std::string>(), c.id);
 }
 
 std::string case_name(const ::testing::TestParamInfo<PtCase>& pinfo) {

@@ -1,0 +1,47 @@
+# CTest labels and timeouts of the GoogleTest cases in hfx_tests
+# (tests/README.md "Labels" says how to run each label and how to label a new test).
+#
+# hfx_test_label(LABELS <label>... TIMEOUT <s> PATTERNS <gtest pattern>...)
+#   A pattern is a --gtest_filter wildcard on the *gtest* name: "Suite.Test",
+#   "Suite.*", and for a parameterized suite "Prefix/Suite.*" (e.g. "Fixtures/Parity.*").
+#   A test takes the labels of the FIRST call below whose pattern matches it;
+#   a test that no pattern matches is `unit` (one CTest test per suite, timeout 120 s). So a new
+#   tests/*_test.cc is `unit` until it is listed here: list it when it starts
+#   Python, a server or a subprocess that runs for seconds, or compares with
+#   the transformers fixtures.
+#
+# Labels: unit      fast, no Python, no network server (ctest -L unit: the inner loop)
+#         parity    outputs compared with what the real transformers / tokenizers produced
+#         python    starts the pinned Python env (tools/fixtures/.venv): check_written.py, torch.load, huggingface_hub
+#         hub       against tests/hub_server.py (a local HTTP server in Python)
+#         slow      seconds each: SIGKILL loops, large tensors / peak-RSS checks, the framework checks
+
+hfx_test_label(LABELS hub python TIMEOUT 300 PATTERNS
+  "Hub.*")
+
+hfx_test_label(LABELS python slow TIMEOUT 600 PATTERNS
+  "Export.RoundTripsAndTheRealFrameworksLoadTheResult"  # TF + Flax + torch load what hfx export wrote
+  "FlaxWriter.CheckedByFlax"
+  "H5Written.*"
+  "Save.SingleFileRoundTripAndConfig"
+  "Save.ShardedRoundTripThenSingleAgain")
+
+hfx_test_label(LABELS python TIMEOUT 300 PATTERNS
+  "TorchZip.TorchLoadsWriterOutput"
+  "TorchZip.Zip64RecordsRoundTrip")
+
+hfx_test_label(LABELS slow TIMEOUT 600 PATTERNS
+  "KillSave.*"                                            # SIGKILLs 200 sharded saves
+  "ConvertStream.SameBytesAsLoadThenWriteForEveryFixtureFormat"  # every fixture format, streamed
+  "Loading.ZeroCopyPeakRss")                              # peak RSS of a large checkpoint
+
+hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS
+  "Fixtures/Parity.*" "Parity.*" "Fixtures/ParityDtype.*"
+  "Fixtures/ZooExtra.*" "ZooExtra.*" "ZooGenerate.*" "ZooApi.*"
+  "Fixtures/Generate.*"
+  "Fixtures/H5Parity.*" "H5Parity.*" "Fixtures/H5ParitySharded.*"
+  "Fixtures/FlaxParity.*" "Fixtures/FlaxParitySharded.*" "FlaxFixtures.*"
+  "Fixtures/TorchParity.*"
+  "Fixtures/Api.*" "Fixtures/ApiPrune.*"
+  "LoadingInfoParity.*"
+  "Kinds/TokenizerJson.*" "Kinds/TokenizerLegacy.*")
