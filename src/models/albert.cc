@@ -81,7 +81,7 @@ class Albert final : public Model {
     Tensor pooled;
     if (pooler_) {
       pooled = (*pooler_)(nn::first_token(h));
-      cpu::activate(pooled.mutable_data<float>(), pooled.numel(), cpu::Activation::Tanh);
+      nn::activate(pooled, nn::Activation::Tanh);
     }
     Outputs out;
     switch (head_) {

@@ -37,7 +37,7 @@ BertDims bert_dims(const Config& c) {
   d.type_vocab = c.get<int64_t>("type_vocab_size", 0);
   d.embedding_size = c.get<int64_t>("embedding_size", d.hidden);
   d.eps = static_cast<float>(c.get<double>("layer_norm_eps", 1e-12));
-  d.act = cpu::parse_activation(c.get<std::string>("hidden_act", "gelu"));
+  d.act = nn::parse_activation(c.get<std::string>("hidden_act", "gelu"));
   d.is_decoder = c.get<bool>("is_decoder", false);
   d.tie_word_embeddings = c.get<bool>("tie_word_embeddings", true);
   for (auto [name, v] : {std::pair{"vocab_size", d.vocab}, {"hidden_size", d.hidden}, {"num_hidden_layers", d.layers},
@@ -139,14 +139,14 @@ Tensor BertCore::forward(const ModelInputs& in, const Tensor& position_ids, nn::
   h = encoder.forward(h, mask, in.head_mask, in.output_hidden_states, in.output_attentions, st);
   if (pooler && pooled) {
     *pooled = (*pooler)(nn::first_token(h));
-    cpu::activate(pooled->mutable_data<float>(), pooled->numel(), cpu::Activation::Tanh);
+    nn::activate(*pooled, nn::Activation::Tanh);
   }
   return h;
 }
 
 Tensor LMPredictionHead::forward(const Tensor& h) const {
   Tensor t = dense(h);
-  cpu::activate(t.mutable_data<float>(), t.numel(), act);
+  nn::activate(t, act);
   norm.inplace(t);
   return decoder(t);
 }

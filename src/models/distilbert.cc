@@ -24,7 +24,7 @@ class DistilBert final : public Model {
     d.max_positions = c.get<int64_t>("max_position_embeddings", 0);
     d.embedding_size = d.hidden;
     d.eps = 1e-12f;
-    d.act = cpu::parse_activation(c.get<std::string>("activation", "gelu"));
+    d.act = nn::parse_activation(c.get<std::string>("activation", "gelu"));
     if (d.vocab <= 0 || d.hidden <= 0 || d.layers <= 0 || d.heads <= 0 || d.intermediate <= 0 || d.max_positions <= 0)
       throw_error(ErrorKind::InvalidArgument, "vocab_size, dim, n_layers, n_heads, hidden_dim and max_position_embeddings must be positive", c.source());
     dims_ = d;
@@ -98,7 +98,7 @@ class DistilBert final : public Model {
       case Head::SequenceClassification:
       case Head::MultipleChoice: {
         Tensor x = (*pre_)(nn::first_token(h));
-        cpu::activate(x.mutable_data<float>(), x.numel(), cpu::Activation::Relu);
+        nn::activate(x, nn::Activation::Relu);
         Tensor logits = (*classifier_)(x);
         out.set("logits", head_ == Head::MultipleChoice ? logits.reshape({-1, choices}) : logits);
         break;

@@ -27,7 +27,7 @@ class Electra final : public Model {
     if (head == Head::MaskedLM || head == Head::CausalLM) {  // generator: dense -> gelu -> LayerNorm -> lm head
       lm_.dense = nn::Linear::make(r / "generator_predictions" / "dense", d.hidden, d.embedding_size);
       lm_.norm = nn::LayerNorm::make(r / "generator_predictions" / "LayerNorm", d.embedding_size, d.eps);
-      lm_.act = cpu::Activation::GeluErf;
+      lm_.act = nn::Activation::GeluErf;
       lm_.decoder.in = d.embedding_size;
       lm_.decoder.out = d.vocab;
       lm_.decoder.w = (r / "generator_lm_head").param("weight", {d.vocab, d.embedding_size},
@@ -36,14 +36,14 @@ class Electra final : public Model {
     }
     if (head == Head::SequenceClassification) {  // ElectraClassificationHead
       disc_dense_ = nn::Linear::make(r / "classifier" / "dense", d.hidden, d.hidden);
-      disc_act_ = cpu::Activation::GeluErf;
+      disc_act_ = nn::Activation::GeluErf;
       classifier_ = nn::Linear::make(r / "classifier" / "out_proj", d.hidden, c.num_labels());
     }
     if (head == Head::TokenClassification) classifier_ = nn::Linear::make(r / "classifier", d.hidden, c.num_labels());
     if (head == Head::QuestionAnswering) classifier_ = nn::Linear::make(r / "qa_outputs", d.hidden, 2);
     if (head == Head::MultipleChoice) {  // SequenceSummary(first, proj to hidden, gelu) + classifier
       disc_dense_ = nn::Linear::make(r / "sequence_summary" / "summary", d.hidden, d.hidden);
-      disc_act_ = cpu::parse_activation(c.get<std::string>("summary_activation", "gelu"));
+      disc_act_ = nn::parse_activation(c.get<std::string>("summary_activation", "gelu"));
       classifier_ = nn::Linear::make(r / "classifier", d.hidden, 1);
     }
     ignored_keys_ = {base.path("embeddings.position_ids"), base.path("embeddings.token_type_ids")};
@@ -57,7 +57,7 @@ class Electra final : public Model {
     Outputs out;
     auto dense_act = [&](const Tensor& x) {
       Tensor y = (*disc_dense_)(x);
-      cpu::activate(y.mutable_data<float>(), y.numel(), disc_act_);
+      nn::activate(y, disc_act_);
       return y;
     };
     switch (head_) {
@@ -95,7 +95,7 @@ class Electra final : public Model {
   BertCore core_;
   LMPredictionHead lm_;
   std::optional<nn::Linear> disc_dense_, classifier_;
-  cpu::Activation disc_act_ = cpu::Activation::GeluErf;
+  nn::Activation disc_act_ = nn::Activation::GeluErf;
 };
 
 }  // namespace

@@ -42,7 +42,7 @@ class Roberta final : public Model {
       Scope p = r / "lm_head";
       lm_.dense = nn::Linear::make(p / "dense", d.hidden, d.hidden);
       lm_.norm = nn::LayerNorm::make(p / "layer_norm", d.hidden, d.eps);
-      lm_.act = cpu::Activation::GeluErf;  // RobertaLMHead always uses gelu
+      lm_.act = nn::Activation::GeluErf;  // RobertaLMHead always uses gelu
       Param bias = p.param("bias", {d.vocab});
       lm_.decoder.in = d.hidden;
       lm_.decoder.out = d.vocab;
@@ -80,7 +80,7 @@ class Roberta final : public Model {
         break;
       case Head::SequenceClassification: {
         Tensor x = (*cls_dense_)(nn::first_token(seq));
-        cpu::activate(x.mutable_data<float>(), x.numel(), cpu::Activation::Tanh);
+        nn::activate(x, nn::Activation::Tanh);
         out.set("logits", (*classifier_)(x));
         break;
       }

@@ -17,7 +17,7 @@ namespace hfx::nn {
 struct SequenceSummary {
   std::string type = "last";
   std::optional<Linear> proj;
-  std::optional<cpu::Activation> act;
+  std::optional<Activation> act;
   int64_t out_dim = 0;
   static SequenceSummary make(const Scope& s, const Config& c, int64_t hidden);
   Tensor forward(const Tensor& h) const;  // [B, S, H] -> [B, out_dim]
