@@ -8,6 +8,7 @@
 #include "models/bert.h"
 
 #include "models/registry_entries.h"
+#include "nn/heads.h"
 
 namespace hfx::models {
 
@@ -194,6 +195,11 @@ class Bert final : public Model {
     Tensor pooled;
     Tensor seq = core_.forward(in, in.position_ids, st, &pooled);
     Outputs out;
+    if (auto task = nn::task_head_of(head_)) {
+      nn::apply_task_head(*task, *classifier_, seq, pooled, choices, out);
+      nn::emit_stack(out, st);
+      return out;
+    }
     switch (head_) {
       case BertHead::Base:
         out.set("last_hidden_state", seq);
@@ -210,17 +216,7 @@ class Bert final : public Model {
       case BertHead::NextSentencePrediction:
         out.set("logits", (*nsp_)(pooled));
         break;
-      case BertHead::SequenceClassification:
-        out.set("logits", (*classifier_)(pooled));
-        break;
-      case BertHead::TokenClassification:
-        out.set("logits", (*classifier_)(seq));
-        break;
-      case BertHead::QuestionAnswering:
-        nn::set_qa_logits(out, (*classifier_)(seq));
-        break;
-      case BertHead::MultipleChoice:
-        out.set("logits", (*classifier_)(pooled).reshape({-1, choices}));
+      default:
         break;
     }
     nn::emit_stack(out, st);

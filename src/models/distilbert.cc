@@ -6,6 +6,7 @@
 // Sinusoidal position embeddings are stored in the checkpoint, so they load like learned ones.
 #include "models/bert.h"
 #include "models/registry_entries.h"
+#include "nn/heads.h"
 
 namespace hfx::models {
 namespace {
@@ -88,6 +89,16 @@ class DistilBert final : public Model {
     }
     if (in.output_hidden_states) st.hidden_states.push_back(h);
     Outputs out;
+    if (auto task = nn::task_head_of(head_)) {
+      Tensor pooled;
+      if (head_ == Head::SequenceClassification || head_ == Head::MultipleChoice) {  // pre_classifier -> relu on [CLS]
+        pooled = (*pre_)(nn::first_token(h));
+        nn::activate(pooled, nn::Activation::Relu);
+      }
+      nn::apply_task_head(*task, *classifier_, h, pooled, choices, out);
+      nn::emit_stack(out, st);
+      return out;
+    }
     switch (head_) {
       case Head::Base:
         out.set("last_hidden_state", h);
@@ -95,19 +106,7 @@ class DistilBert final : public Model {
       case Head::MaskedLM:
         out.set("logits", lm_.forward(h));
         break;
-      case Head::SequenceClassification:
-      case Head::MultipleChoice: {
-        Tensor x = (*pre_)(nn::first_token(h));
-        nn::activate(x, nn::Activation::Relu);
-        Tensor logits = (*classifier_)(x);
-        out.set("logits", head_ == Head::MultipleChoice ? logits.reshape({-1, choices}) : logits);
-        break;
-      }
-      case Head::TokenClassification:
-        out.set("logits", (*classifier_)(h));
-        break;
-      case Head::QuestionAnswering:
-        nn::set_qa_logits(out, (*classifier_)(h));
+      default:
         break;
     }
     nn::emit_stack(out, st);

@@ -6,6 +6,7 @@
 // ElectraForTokenClassification, ElectraForQuestionAnswering, ElectraForMultipleChoice.
 #include "models/bert.h"
 #include "models/registry_entries.h"
+#include "nn/heads.h"
 
 namespace hfx::models {
 namespace {
@@ -60,6 +61,12 @@ class Electra final : public Model {
       nn::activate(y, disc_act_);
       return y;
     };
+    if (auto task = nn::task_head_of(head_)) {
+      const bool pooling = head_ == Head::SequenceClassification || head_ == Head::MultipleChoice;
+      nn::apply_task_head(*task, *classifier_, seq, pooling ? dense_act(nn::first_token(seq)) : Tensor(), choices, out);
+      nn::emit_stack(out, st);
+      return out;
+    }
     switch (head_) {
       case Head::Base:
         out.set("last_hidden_state", seq);
@@ -73,17 +80,7 @@ class Electra final : public Model {
       case Head::CausalLM:
         out.set("logits", lm_.forward(seq));
         break;
-      case Head::SequenceClassification:
-        out.set("logits", (*classifier_)(dense_act(nn::first_token(seq))));
-        break;
-      case Head::TokenClassification:
-        out.set("logits", (*classifier_)(seq));
-        break;
-      case Head::QuestionAnswering:
-        nn::set_qa_logits(out, (*classifier_)(seq));
-        break;
-      case Head::MultipleChoice:
-        out.set("logits", (*classifier_)(dense_act(nn::first_token(seq))).reshape({-1, choices}));
+      default:
         break;
     }
     nn::emit_stack(out, st);

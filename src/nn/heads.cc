@@ -143,20 +143,37 @@ void SquadHead::forward(const Tensor& h, Outputs& out) const {
   out.set("cls_logits", answer_dense_1(a).reshape({B}));
 }
 
+void apply_task_head(TaskHead kind, const Linear& proj, const Tensor& h, const Tensor& pooled, int64_t choices, Outputs& out) {
+  switch (kind) {
+    case TaskHead::SequenceClassification:
+    case TaskHead::MultipleChoice: {
+      Tensor x = proj(pooled);
+      out.set("logits", kind == TaskHead::MultipleChoice ? x.reshape({-1, choices}) : x);
+      break;
+    }
+    case TaskHead::TokenClassification:
+      out.set("logits", proj(h));
+      break;
+    case TaskHead::QuestionAnsweringSimple:
+      set_qa_logits(out, proj(h));
+      break;
+    case TaskHead::QuestionAnswering:
+      throw_error(ErrorKind::InvalidArgument, "beam-search QA runs through SquadHead", {}, proj.w.name());
+  }
+}
+
 void TaskHeads::apply(const Tensor& h, int64_t choices, Outputs& out) const {
   switch (kind) {
     case TaskHead::SequenceClassification:
     case TaskHead::MultipleChoice: {
       Tensor x = summary->forward(h);
-      if (proj) x = (*proj)(x);
+      if (proj) return apply_task_head(kind, *proj, h, x, choices, out);
       out.set("logits", kind == TaskHead::MultipleChoice ? x.reshape({-1, choices}) : x);
       break;
     }
     case TaskHead::TokenClassification:
-      out.set("logits", (*proj)(h));
-      break;
     case TaskHead::QuestionAnsweringSimple:
-      set_qa_logits(out, (*proj)(h));
+      apply_task_head(kind, *proj, h, Tensor(), choices, out);
       break;
     case TaskHead::QuestionAnswering:
       squad->forward(h, out);
