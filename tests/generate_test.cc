@@ -93,7 +93,7 @@ TEST_P(Generate, CacheMatchesFullForward) {
     Tensor step = causal->step(prompt.narrow(1, i, 1).contiguous(), Tensor(), Tensor(), cache);
     EXPECT_LE(max_abs_diff(step.reshape({V}), full.narrow(1, i, 1).reshape({V})), 1e-5) << "position " << i;
   }
-  EXPECT_EQ(cache.length, S);
+  EXPECT_EQ(cache.length(), S);
 }
 
 std::string name_of(const ::testing::TestParamInfo<GenCase>& p) {

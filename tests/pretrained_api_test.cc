@@ -355,7 +355,7 @@ TEST(PretrainedApi, PrunedDecodersCacheMatchesFullForward) {
       Tensor step = causal->step(prompt.narrow(1, i, 1).contiguous(), Tensor(), Tensor(), cache);
       EXPECT_LE(max_abs_diff(step.reshape({V}), full.narrow(1, i, 1).reshape({V})), 1e-5) << d << " position " << i;
     }
-    EXPECT_EQ(cache.k[1].size(2), 2 * 8) << d;  // layer 1 kept 2 of 4 heads of 8 dims
+    EXPECT_EQ(cache.width(1), 2 * 8) << d;  // layer 1 kept 2 of 4 heads of 8 dims
   }
 }
 

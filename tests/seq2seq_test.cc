@@ -84,7 +84,7 @@ TEST_P(Seq2SeqCacheTest, StepsMatchFullForward) {
     Tensor step = s2s->decode_step(in.decoder_input_ids.narrow(1, i, 1).contiguous(), cache);
     EXPECT_LE(max_abs_diff(step.reshape({B, V}), full.narrow(1, i, 1).reshape({B, V})), 1e-5) << "position " << i;
   }
-  EXPECT_EQ(cache.self_attn.length, S);
+  EXPECT_EQ(cache.self_attn.length(), S);
   // Reordering rows (beam search) moves the encoder state with them.
   cache.reorder({1, 1, 0});
   EXPECT_EQ(cache.encoder_hidden.size(0), 3);
@@ -114,7 +114,7 @@ TEST(Seq2Seq, BartCausalLMCacheMatchesFullForward) {
   EXPECT_LE(max_abs_diff(a, full.narrow(1, 0, 3)), 1e-5);
   Tensor b = causal->step(ids.narrow(1, 3, 2).contiguous(), Tensor(), Tensor(), cache);
   EXPECT_LE(max_abs_diff(b, full.narrow(1, 3, 2)), 1e-5);
-  EXPECT_EQ(cache.length, 5);
+  EXPECT_EQ(cache.length(), 5);
 }
 
 TEST(Seq2Seq, AutoClassesAndErrors) {

@@ -15,13 +15,31 @@
 
 namespace hfx {
 
-// Per-layer key/value cache (heads packed: [batch, capacity, heads*head_dim]).
-struct KVCache {
-  std::vector<Tensor> k, v;
-  int64_t length = 0;    // tokens cached
-  int64_t capacity = 0;  // rows allocated per batch entry
-  // Keeps only the batch rows in `index` (beam search), in that order.
+namespace detail {
+struct KVCacheState;  // the layout, owned by the nn layer (src/nn/kv_cache.h)
+}
+
+// Per-layer key/value cache of a decoder. Its layout belongs to the library's
+// nn layer (which appends to it during a step); callers create one, pass it to
+// CausalLM::step / Seq2SeqLM::decode_step and reorder it for beam search.
+class KVCache {
+ public:
+  KVCache();
+  ~KVCache();
+  KVCache(const KVCache& o);
+  KVCache& operator=(const KVCache& o);
+  KVCache(KVCache&& o) noexcept;
+  KVCache& operator=(KVCache&& o) noexcept;
+  int64_t length() const;                 // tokens cached
+  int64_t layers() const;                 // layers allocated so far
+  int64_t width(int64_t layer) const;     // floats cached per token in `layer` (heads * head_dim)
+  // Keeps (or repeats) only the batch rows in `index` (beam search), in that order.
   void reorder(const std::vector<int64_t>& index);
+  detail::KVCacheState& state() { return *s_; }
+  const detail::KVCacheState& state() const { return *s_; }
+
+ private:
+  std::unique_ptr<detail::KVCacheState> s_;
 };
 
 // A model that can run incrementally over a cache (decoder-only models).

@@ -5,6 +5,7 @@
 // AlbertForQuestionAnswering, AlbertForMultipleChoice.
 #include "models/bert.h"
 #include "models/registry_entries.h"
+#include "nn/heads.h"
 
 namespace hfx::models {
 namespace {
@@ -81,9 +82,14 @@ class Albert final : public Model {
     Tensor pooled;
     if (pooler_) {
       pooled = (*pooler_)(nn::first_token(h));
-      cpu::activate(pooled.mutable_data<float>(), pooled.numel(), cpu::Activation::Tanh);
+      nn::activate(pooled, nn::Activation::Tanh);
     }
     Outputs out;
+    if (auto task = nn::task_head_of(head_)) {
+      nn::apply_task_head(*task, *classifier_, h, pooled, choices, out);
+      nn::emit_stack(out, st);
+      return out;
+    }
     switch (head_) {
       case Head::Base:
         out.set("last_hidden_state", h);
@@ -96,17 +102,7 @@ class Albert final : public Model {
         out.set("prediction_logits", lm_.forward(h));
         out.set("sop_logits", (*classifier_)(pooled));
         break;
-      case Head::SequenceClassification:
-        out.set("logits", (*classifier_)(pooled));
-        break;
-      case Head::TokenClassification:
-        out.set("logits", (*classifier_)(h));
-        break;
-      case Head::QuestionAnswering:
-        nn::set_qa_logits(out, (*classifier_)(h));
-        break;
-      case Head::MultipleChoice:
-        out.set("logits", (*classifier_)(pooled).reshape({-1, choices}));
+      default:
         break;
     }
     nn::emit_stack(out, st);

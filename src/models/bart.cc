@@ -11,6 +11,8 @@
 
 #include "hfx/seq2seq.h"
 #include "models/registry_entries.h"
+#include "nn/attention.h"
+#include "nn/kv_cache.h"
 #include "nn/seq2seq.h"
 
 namespace hfx::models {
@@ -46,7 +48,7 @@ class BartBase : public Model {
     if (V_ <= 0 || d_ <= 0 || max_pos_ <= 0 || Le_ <= 0 || Ld_ <= 0)
       throw_error(ErrorKind::InvalidArgument, "vocab_size, d_model, max_position_embeddings, encoder_layers and decoder_layers "
                                               "must be positive", c.source());
-    act_ = cpu::parse_activation(c.get<std::string>("activation_function", "gelu"));
+    act_ = nn::parse_activation(c.get<std::string>("activation_function", "gelu"));
     embed_scale_ = c.get<bool>("scale_embedding", false) ? static_cast<float>(std::sqrt(static_cast<double>(d_))) : 1.0f;
     pad_ = c.get<int64_t>("pad_token_id", 1);
     eos_ = c.get<int64_t>("eos_token_id", 2);
@@ -150,7 +152,7 @@ class BartBase : public Model {
     const int64_t B = ids.size(0), S = ids.size(1);
     Tensor h = Tensor::zeros(DType::F32, {B, S, d_});
     st.embed.gather(ids, h.mutable_data<float>(), false);
-    if (embed_scale_ != 1.0f) cpu::scale_inplace(h.mutable_data<float>(), h.numel(), embed_scale_);
+    if (embed_scale_ != 1.0f) nn::scale_(h, embed_scale_);
     Tensor pos = Tensor::zeros(DType::I64, {B, S});
     for (int64_t b = 0; b < B; ++b)
       for (int64_t s = 0; s < S; ++s) pos.mutable_data<int64_t>()[b * S + s] = past + s + kPosOffset;
@@ -162,15 +164,15 @@ class BartBase : public Model {
   // q_proj(x) * head_dim**-0.5, as BartAttention scales the queries before q k^T.
   static Tensor query(const Attention& a, const Stack& st, const Tensor& x) {
     Tensor q = a.q(x);
-    cpu::scale_inplace(q.mutable_data<float>(), q.numel(), static_cast<float>(std::pow(static_cast<double>(st.head_dim), -0.5)));
+    nn::scale_(q, static_cast<float>(std::pow(static_cast<double>(st.head_dim), -0.5)));
     return q;
   }
 
   void feed_forward(const Layer& ly, Tensor& h) const {
     Tensor a = ly.fc1(h);
-    cpu::activate(a.mutable_data<float>(), a.numel(), act_);
+    nn::activate(a, act_);
     Tensor y = ly.fc2(a);
-    cpu::add_inplace(y.mutable_data<float>(), h.data<float>(), y.numel());
+    nn::add_(y, h);
     ly.final_norm.inplace(y);
     h = y;
   }
@@ -180,23 +182,34 @@ class BartBase : public Model {
     const int64_t B = ids.size(0), S = ids.size(1);
     Tensor h = embed(enc_, ids, 0);
     Tensor bias = nn::padding_bias(mask, B, S, "attention_mask");
-    const nn::MhaBias mb{bias.data<float>(), S, 0, 0};
     auto hm = nn::per_layer_head_mask(head_mask, Le_, enc_.heads);
+    nn::AttentionOptions ao = options(enc_, bias, want_a);
     for (int64_t l = 0; l < Le_; ++l) {
       const Layer& ly = enc_.layers[static_cast<std::size_t>(l)];
       if (want_h) st.hidden_states.push_back(h);
-      Tensor probs;
-      Tensor ctx = nn::multi_head_attention(query(ly.self, enc_, h), ly.self.k(h), ly.self.v(h), S, enc_.heads, enc_.head_dim, 1.0f, mb,
-                                            hm.empty() ? nullptr : hm[static_cast<std::size_t>(l)].data(), want_a ? &probs : nullptr);
-      Tensor y = ly.self.o(ctx);
-      cpu::add_inplace(y.mutable_data<float>(), h.data<float>(), y.numel());
+      ao.head_mask = hm.empty() ? nullptr : hm[static_cast<std::size_t>(l)].data();
+      Tensor q = query(ly.self, enc_, h), k = ly.self.k(h), v = ly.self.v(h);
+      nn::Attended at = nn::attend(q, k, v, ao);
+      Tensor y = ly.self.o(at.context);
+      nn::add_(y, h);
       ly.self_norm.inplace(y);
       feed_forward(ly, y);
       h = y;
-      if (want_a) st.attentions.push_back(probs);
+      if (want_a) st.attentions.push_back(at.probs);
     }
     if (want_h) st.hidden_states.push_back(h);
     return h;
+  }
+
+  // Attention over stack `st` (queries pre-scaled by query(), so the scores are not scaled again).
+  static nn::AttentionOptions options(const Stack& st, const Tensor& bias, bool want_probs) {
+    nn::AttentionOptions ao;
+    ao.heads = st.heads;
+    ao.head_dim = st.head_dim;
+    ao.scale = 1.0f;
+    ao.bias = nn::AttentionBias::of(bias);
+    ao.want_probs = want_probs;
+    return ao;
   }
 
   Seq2SeqCache start_cache(const Tensor& enc, const Tensor& mask) const {
@@ -208,10 +221,9 @@ class BartBase : public Model {
       if (c.encoder_mask.shape() != Shape{B, S})
         throw_error(ErrorKind::Mismatch, "attention_mask shape " + shape_str(mask.shape()) + " does not match input " + shape_str({B, S}));
     }
-    c.cross_attn.length = c.cross_attn.capacity = S;
-    for (const Layer& ly : dec_.layers) {
-      c.cross_attn.k.push_back(ly.cross.k(enc));
-      c.cross_attn.v.push_back(ly.cross.v(enc));
+    for (int64_t l = 0; l < Ld_; ++l) {
+      const Layer& ly = dec_.layers[static_cast<std::size_t>(l)];
+      nn::kv_set(c.cross_attn, l, ly.cross.k(enc), ly.cross.v(enc));
     }
     return c;
   }
@@ -221,41 +233,45 @@ class BartBase : public Model {
   Tensor run_decoder(const Tensor& ids, const Tensor& mask, KVCache& self, const Seq2SeqCache* enc, const Tensor& head_mask,
                      bool want_h, bool want_a, nn::StackOutputs& st, std::vector<Tensor>* cross) const {
     if (ids.dim() != 2) throw_error(ErrorKind::Mismatch, "decoder_input_ids must be [batch, seq], got " + shape_str(ids.shape()));
-    const int64_t B = ids.size(0), S = ids.size(1), past = self.length, Sk = past + S;
-    const int64_t Se = enc ? enc->cross_attn.length : 0;
+    const int64_t B = ids.size(0), S = ids.size(1), past = self.length();
+    const int64_t Se = enc ? enc->cross_attn.length() : 0;
     if (enc && enc->encoder_hidden.size(0) != B)
       throw_error(ErrorKind::Mismatch, "decoder batch " + std::to_string(B) + " != encoder batch " + std::to_string(enc->encoder_hidden.size(0)));
     Tensor h = embed(dec_, ids, past);
     Tensor bias = nn::causal_padding_bias(mask, B, S, past, enc ? "decoder_attention_mask" : "attention_mask");
-    const nn::MhaBias mb{bias.data<float>(), S * Sk, 0, Sk};
+    nn::AttentionOptions ao = options(dec_, bias, want_a);
+    ao.cache = &self;
     Tensor enc_bias = enc ? nn::padding_bias(enc->encoder_mask, B, Se, "attention_mask") : Tensor();
-    const nn::MhaBias cb{enc ? enc_bias.data<float>() : nullptr, Se, 0, 0};
+    nn::AttentionOptions co = options(dec_, enc_bias, cross != nullptr);
+    co.cached = enc ? &enc->cross_attn : nullptr;
     auto hm = nn::per_layer_head_mask(head_mask, Ld_, dec_.heads);
+    Tensor none;
     for (int64_t l = 0; l < Ld_; ++l) {
       const Layer& ly = dec_.layers[static_cast<std::size_t>(l)];
       const auto li = static_cast<std::size_t>(l);
       if (want_h) st.hidden_states.push_back(h);
-      nn::kv_append(self, Ld_, l, ly.self.k(h), ly.self.v(h));
-      Tensor probs, cprobs;
-      Tensor ctx = nn::multi_head_attention(query(ly.self, dec_, h), self.k[li], self.v[li], Sk, dec_.heads, dec_.head_dim, 1.0f, mb,
-                                            hm.empty() ? nullptr : hm[li].data(), want_a ? &probs : nullptr);
-      Tensor y = ly.self.o(ctx);
-      cpu::add_inplace(y.mutable_data<float>(), h.data<float>(), y.numel());
+      ao.layer = co.layer = l;
+      ao.head_mask = hm.empty() ? nullptr : hm[li].data();
+      Tensor q = query(ly.self, dec_, h), k = ly.self.k(h), v = ly.self.v(h);
+      nn::Attended at = nn::attend(q, k, v, ao);
+      Tensor y = ly.self.o(at.context);
+      nn::add_(y, h);
       ly.self_norm.inplace(y);
+      Tensor cprobs;
       if (enc) {
-        ctx = nn::multi_head_attention(query(ly.cross, dec_, y), enc->cross_attn.k[li], enc->cross_attn.v[li], Se, dec_.heads,
-                                       dec_.head_dim, 1.0f, cb, nullptr, cross ? &cprobs : nullptr);
-        Tensor z = ly.cross.o(ctx);
-        cpu::add_inplace(z.mutable_data<float>(), y.data<float>(), z.numel());
+        Tensor cq = query(ly.cross, dec_, y);
+        nn::Attended ct = nn::attend(cq, none, none, co);
+        cprobs = ct.probs;
+        Tensor z = ly.cross.o(ct.context);
+        nn::add_(z, y);
         ly.cross_norm.inplace(z);
         y = z;
       }
       feed_forward(ly, y);
       h = y;
-      if (want_a) st.attentions.push_back(probs);
+      if (want_a) st.attentions.push_back(at.probs);
       if (cross && enc) cross->push_back(cprobs);
     }
-    self.length = Sk;
     if (want_h) st.hidden_states.push_back(h);
     return h;
   }
@@ -263,7 +279,7 @@ class BartBase : public Model {
   Head head_;
   int64_t V_ = 0, d_ = 0, max_pos_ = 0, Le_ = 0, Ld_ = 0, pad_ = 1, eos_ = 2, start_ = 2;
   float embed_scale_ = 1.0f;
-  cpu::Activation act_ = cpu::Activation::GeluErf;
+  nn::Activation act_ = nn::Activation::GeluErf;
   Stack enc_, dec_;
   nn::Linear lm_head_;
   std::optional<nn::Linear> dense_, score_;

@@ -8,6 +8,7 @@
 #include "models/bert.h"
 
 #include "models/registry_entries.h"
+#include "nn/heads.h"
 
 namespace hfx::models {
 
@@ -37,7 +38,7 @@ BertDims bert_dims(const Config& c) {
   d.type_vocab = c.get<int64_t>("type_vocab_size", 0);
   d.embedding_size = c.get<int64_t>("embedding_size", d.hidden);
   d.eps = static_cast<float>(c.get<double>("layer_norm_eps", 1e-12));
-  d.act = cpu::parse_activation(c.get<std::string>("hidden_act", "gelu"));
+  d.act = nn::parse_activation(c.get<std::string>("hidden_act", "gelu"));
   d.is_decoder = c.get<bool>("is_decoder", false);
   d.tie_word_embeddings = c.get<bool>("tie_word_embeddings", true);
   for (auto [name, v] : {std::pair{"vocab_size", d.vocab}, {"hidden_size", d.hidden}, {"num_hidden_layers", d.layers},
@@ -139,14 +140,14 @@ Tensor BertCore::forward(const ModelInputs& in, const Tensor& position_ids, nn::
   h = encoder.forward(h, mask, in.head_mask, in.output_hidden_states, in.output_attentions, st);
   if (pooler && pooled) {
     *pooled = (*pooler)(nn::first_token(h));
-    cpu::activate(pooled->mutable_data<float>(), pooled->numel(), cpu::Activation::Tanh);
+    nn::activate(*pooled, nn::Activation::Tanh);
   }
   return h;
 }
 
 Tensor LMPredictionHead::forward(const Tensor& h) const {
   Tensor t = dense(h);
-  cpu::activate(t.mutable_data<float>(), t.numel(), act);
+  nn::activate(t, act);
   norm.inplace(t);
   return decoder(t);
 }
@@ -194,6 +195,11 @@ class Bert final : public Model {
     Tensor pooled;
     Tensor seq = core_.forward(in, in.position_ids, st, &pooled);
     Outputs out;
+    if (auto task = nn::task_head_of(head_)) {
+      nn::apply_task_head(*task, *classifier_, seq, pooled, choices, out);
+      nn::emit_stack(out, st);
+      return out;
+    }
     switch (head_) {
       case BertHead::Base:
         out.set("last_hidden_state", seq);
@@ -210,17 +216,7 @@ class Bert final : public Model {
       case BertHead::NextSentencePrediction:
         out.set("logits", (*nsp_)(pooled));
         break;
-      case BertHead::SequenceClassification:
-        out.set("logits", (*classifier_)(pooled));
-        break;
-      case BertHead::TokenClassification:
-        out.set("logits", (*classifier_)(seq));
-        break;
-      case BertHead::QuestionAnswering:
-        nn::set_qa_logits(out, (*classifier_)(seq));
-        break;
-      case BertHead::MultipleChoice:
-        out.set("logits", (*classifier_)(pooled).reshape({-1, choices}));
+      default:
         break;
     }
     nn::emit_stack(out, st);

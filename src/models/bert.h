@@ -13,7 +13,7 @@ namespace hfx::models {
 struct BertDims {
   int64_t vocab, hidden, layers, heads, intermediate, max_positions, type_vocab, embedding_size;
   float eps;
-  cpu::Activation act;
+  nn::Activation act;
   bool is_decoder;
   bool tie_word_embeddings;
 };
@@ -56,7 +56,7 @@ struct LMPredictionHead {
   nn::Linear dense;
   nn::LayerNorm norm;
   nn::Linear decoder;  // weight possibly tied, bias tied to `bias`
-  cpu::Activation act;
+  nn::Activation act;
   Tensor forward(const Tensor& h) const;
 };
 

@@ -6,6 +6,7 @@
 // Sinusoidal position embeddings are stored in the checkpoint, so they load like learned ones.
 #include "models/bert.h"
 #include "models/registry_entries.h"
+#include "nn/heads.h"
 
 namespace hfx::models {
 namespace {
@@ -24,7 +25,7 @@ class DistilBert final : public Model {
     d.max_positions = c.get<int64_t>("max_position_embeddings", 0);
     d.embedding_size = d.hidden;
     d.eps = 1e-12f;
-    d.act = cpu::parse_activation(c.get<std::string>("activation", "gelu"));
+    d.act = nn::parse_activation(c.get<std::string>("activation", "gelu"));
     if (d.vocab <= 0 || d.hidden <= 0 || d.layers <= 0 || d.heads <= 0 || d.intermediate <= 0 || d.max_positions <= 0)
       throw_error(ErrorKind::InvalidArgument, "vocab_size, dim, n_layers, n_heads, hidden_dim and max_position_embeddings must be positive", c.source());
     dims_ = d;
@@ -88,6 +89,16 @@ class DistilBert final : public Model {
     }
     if (in.output_hidden_states) st.hidden_states.push_back(h);
     Outputs out;
+    if (auto task = nn::task_head_of(head_)) {
+      Tensor pooled;
+      if (head_ == Head::SequenceClassification || head_ == Head::MultipleChoice) {  // pre_classifier -> relu on [CLS]
+        pooled = (*pre_)(nn::first_token(h));
+        nn::activate(pooled, nn::Activation::Relu);
+      }
+      nn::apply_task_head(*task, *classifier_, h, pooled, choices, out);
+      nn::emit_stack(out, st);
+      return out;
+    }
     switch (head_) {
       case Head::Base:
         out.set("last_hidden_state", h);
@@ -95,19 +106,7 @@ class DistilBert final : public Model {
       case Head::MaskedLM:
         out.set("logits", lm_.forward(h));
         break;
-      case Head::SequenceClassification:
-      case Head::MultipleChoice: {
-        Tensor x = (*pre_)(nn::first_token(h));
-        cpu::activate(x.mutable_data<float>(), x.numel(), cpu::Activation::Relu);
-        Tensor logits = (*classifier_)(x);
-        out.set("logits", head_ == Head::MultipleChoice ? logits.reshape({-1, choices}) : logits);
-        break;
-      }
-      case Head::TokenClassification:
-        out.set("logits", (*classifier_)(h));
-        break;
-      case Head::QuestionAnswering:
-        nn::set_qa_logits(out, (*classifier_)(h));
+      default:
         break;
     }
     nn::emit_stack(out, st);

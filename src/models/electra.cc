@@ -6,6 +6,7 @@
 // ElectraForTokenClassification, ElectraForQuestionAnswering, ElectraForMultipleChoice.
 #include "models/bert.h"
 #include "models/registry_entries.h"
+#include "nn/heads.h"
 
 namespace hfx::models {
 namespace {
@@ -27,7 +28,7 @@ class Electra final : public Model {
     if (head == Head::MaskedLM || head == Head::CausalLM) {  // generator: dense -> gelu -> LayerNorm -> lm head
       lm_.dense = nn::Linear::make(r / "generator_predictions" / "dense", d.hidden, d.embedding_size);
       lm_.norm = nn::LayerNorm::make(r / "generator_predictions" / "LayerNorm", d.embedding_size, d.eps);
-      lm_.act = cpu::Activation::GeluErf;
+      lm_.act = nn::Activation::GeluErf;
       lm_.decoder.in = d.embedding_size;
       lm_.decoder.out = d.vocab;
       lm_.decoder.w = (r / "generator_lm_head").param("weight", {d.vocab, d.embedding_size},
@@ -36,14 +37,14 @@ class Electra final : public Model {
     }
     if (head == Head::SequenceClassification) {  // ElectraClassificationHead
       disc_dense_ = nn::Linear::make(r / "classifier" / "dense", d.hidden, d.hidden);
-      disc_act_ = cpu::Activation::GeluErf;
+      disc_act_ = nn::Activation::GeluErf;
       classifier_ = nn::Linear::make(r / "classifier" / "out_proj", d.hidden, c.num_labels());
     }
     if (head == Head::TokenClassification) classifier_ = nn::Linear::make(r / "classifier", d.hidden, c.num_labels());
     if (head == Head::QuestionAnswering) classifier_ = nn::Linear::make(r / "qa_outputs", d.hidden, 2);
     if (head == Head::MultipleChoice) {  // SequenceSummary(first, proj to hidden, gelu) + classifier
       disc_dense_ = nn::Linear::make(r / "sequence_summary" / "summary", d.hidden, d.hidden);
-      disc_act_ = cpu::parse_activation(c.get<std::string>("summary_activation", "gelu"));
+      disc_act_ = nn::parse_activation(c.get<std::string>("summary_activation", "gelu"));
       classifier_ = nn::Linear::make(r / "classifier", d.hidden, 1);
     }
     ignored_keys_ = {base.path("embeddings.position_ids"), base.path("embeddings.token_type_ids")};
@@ -57,9 +58,15 @@ class Electra final : public Model {
     Outputs out;
     auto dense_act = [&](const Tensor& x) {
       Tensor y = (*disc_dense_)(x);
-      cpu::activate(y.mutable_data<float>(), y.numel(), disc_act_);
+      nn::activate(y, disc_act_);
       return y;
     };
+    if (auto task = nn::task_head_of(head_)) {
+      const bool pooling = head_ == Head::SequenceClassification || head_ == Head::MultipleChoice;
+      nn::apply_task_head(*task, *classifier_, seq, pooling ? dense_act(nn::first_token(seq)) : Tensor(), choices, out);
+      nn::emit_stack(out, st);
+      return out;
+    }
     switch (head_) {
       case Head::Base:
         out.set("last_hidden_state", seq);
@@ -73,17 +80,7 @@ class Electra final : public Model {
       case Head::CausalLM:
         out.set("logits", lm_.forward(seq));
         break;
-      case Head::SequenceClassification:
-        out.set("logits", (*classifier_)(dense_act(nn::first_token(seq))));
-        break;
-      case Head::TokenClassification:
-        out.set("logits", (*classifier_)(seq));
-        break;
-      case Head::QuestionAnswering:
-        nn::set_qa_logits(out, (*classifier_)(seq));
-        break;
-      case Head::MultipleChoice:
-        out.set("logits", (*classifier_)(dense_act(nn::first_token(seq))).reshape({-1, choices}));
+      default:
         break;
     }
     nn::emit_stack(out, st);
@@ -95,7 +92,7 @@ class Electra final : public Model {
   BertCore core_;
   LMPredictionHead lm_;
   std::optional<nn::Linear> disc_dense_, classifier_;
-  cpu::Activation disc_act_ = cpu::Activation::GeluErf;
+  nn::Activation disc_act_ = nn::Activation::GeluErf;
 };
 
 }  // namespace

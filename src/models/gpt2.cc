@@ -6,6 +6,7 @@
 // dropout is identity at inference.
 #include "hfx/generate.h"
 #include "models/registry_entries.h"
+#include "nn/attention.h"
 #include "nn/decoder.h"
 
 namespace hfx::models {
@@ -31,7 +32,7 @@ class GPT2 final : public Model, public CausalLM {
       throw_error(ErrorKind::InvalidArgument, "vocab_size, n_embd, n_layer, n_head and n_positions must be positive", c.source());
     if (E_ % H_) throw_error(ErrorKind::InvalidArgument, "n_embd is not a multiple of n_head", c.source());
     const float eps = static_cast<float>(c.get<double>("layer_norm_epsilon", 1e-5));
-    act_ = cpu::parse_activation(c.get<std::string>("activation_function", "gelu_new"));
+    act_ = nn::parse_activation(c.get<std::string>("activation_function", "gelu_new"));
     scale_weights_ = c.get<bool>("scale_attn_weights", true);
     scale_by_layer_ = c.get<bool>("scale_attn_by_inverse_layer_idx", false);
     pad_ = c.has("pad_token_id") ? c.get<int64_t>("pad_token_id", -1) : -1;
@@ -82,7 +83,7 @@ class GPT2 final : public Model, public CausalLM {
              const Tensor& head_mask, KVCache* cache, bool want_hidden, bool want_attn, nn::StackOutputs& st) const {
     if (ids.dim() != 2) throw_error(ErrorKind::Mismatch, "input_ids must be [batch, seq], got " + shape_str(ids.shape()));
     const int64_t B = ids.size(0), S = ids.size(1);
-    const int64_t past = cache ? cache->length : 0;
+    const int64_t past = cache ? cache->length() : 0;
     if (past + S > P_)
       throw_error(ErrorKind::InvalidArgument, "sequence length " + std::to_string(past + S) + " exceeds n_positions " + std::to_string(P_));
     Tensor h = Tensor::zeros(DType::F32, {B, S, E_});
@@ -90,56 +91,34 @@ class GPT2 final : public Model, public CausalLM {
     Tensor pos = nn::positions_or_default(position_ids, B, S, past);
     wpe_.gather(pos, h.mutable_data<float>(), true);
     if (token_type_ids.defined()) wte_.gather(nn::as_ids(token_type_ids, "token_type_ids"), h.mutable_data<float>(), true);
-    const int64_t Sk = past + S;
     Tensor bias = nn::causal_bias(attention_mask, B, S, past);
     auto hm = nn::per_layer_head_mask(head_mask, L_, H_);
     const int64_t D = E_ / H_;
-    // Heads present per layer: prune_heads narrows c_attn to [E, 3 * heads * D].
-    std::vector<int64_t> widths;
-    for (const Block& blk : blocks_) widths.push_back(blk.c_attn.w->size(1) / 3);
-    if (cache) nn::cache_reserve(*cache, widths, B, Sk);
+    nn::AttentionOptions ao;
+    ao.head_dim = D;
+    ao.bias = nn::AttentionBias::of(bias);
+    ao.cache = cache;
+    ao.want_probs = want_attn;
     for (int64_t l = 0; l < L_; ++l) {
       const Block& blk = blocks_[static_cast<std::size_t>(l)];
       if (want_hidden) st.hidden_states.push_back(h.clone());  // h is updated in place below
       Tensor x = h.clone();
       blk.ln_1.inplace(x);
-      Tensor qkv = blk.c_attn(x);  // [B, S, 3E]
-      const float* base = qkv.data<float>();
-      const int64_t W = widths[static_cast<std::size_t>(l)], nh = W / D;  // W = nh * D (E_ unless pruned)
-      if (!hm.empty() && nh != H_)
-        throw_error(ErrorKind::Mismatch, "head_mask has " + std::to_string(H_) + " heads but layer " + std::to_string(l) +
-                                             " was pruned to " + std::to_string(nh), {}, blk.c_attn.w.name());
-      cpu::AttentionArgs a{};
-      a.B = B; a.Sq = S; a.Sk = Sk; a.H = nh; a.D = D;
-      a.q = base; a.q_bs = S * 3 * W; a.q_ss = 3 * W;
-      if (cache) {  // append this step's keys/values, attend over the whole cache
-        nn::CacheView cv = nn::cache_append(*cache, l, B, S, W, base + W, base + 2 * W, S * 3 * W, 3 * W);
-        a.k = cv.k; a.k_bs = cv.batch_stride; a.k_ss = cv.seq_stride;
-        a.v = cv.v; a.v_bs = cv.batch_stride; a.v_ss = cv.seq_stride;
-      } else {
-        a.k = base + W;     a.k_bs = S * 3 * W; a.k_ss = 3 * W;
-        a.v = base + 2 * W; a.v_bs = S * 3 * W; a.v_ss = 3 * W;
-      }
-      Tensor ctx = Tensor::zeros(DType::F32, {B, S, W});
-      Tensor probs;
-      if (want_attn) probs = Tensor::zeros(DType::F32, {B, nh, S, Sk});
-      a.bias = bias.data<float>(); a.bias_bs = S * Sk; a.bias_hs = 0; a.bias_qs = Sk;
-      a.head_mask = hm.empty() ? nullptr : hm[static_cast<std::size_t>(l)].data();
-      a.scale = (scale_weights_ ? 1.0f / std::sqrt(static_cast<float>(D)) : 1.0f) / (scale_by_layer_ ? static_cast<float>(l + 1) : 1.0f);
-      a.out = ctx.mutable_data<float>();
-      a.probs = probs.defined() ? probs.mutable_data<float>() : nullptr;
-      cpu::attention(a);
-      Tensor attn = blk.attn_proj(ctx);
-      cpu::add_inplace(h.mutable_data<float>(), attn.data<float>(), h.numel());
+      Tensor qkv = blk.c_attn(x);  // [B, S, 3W]: prune_heads narrows c_attn to W = heads * D per part
+      const int64_t W = blk.c_attn.w->size(1) / 3;
+      ao.heads = nn::heads_present(W, D, H_, !hm.empty(), blk.c_attn.w.name());
+      ao.layer = l;
+      ao.head_mask = hm.empty() ? nullptr : hm[static_cast<std::size_t>(l)].data();
+      ao.scale = (scale_weights_ ? 1.0f / std::sqrt(static_cast<float>(D)) : 1.0f) / (scale_by_layer_ ? static_cast<float>(l + 1) : 1.0f);
+      nn::Attended at = nn::attend(B, S, nn::Rows::of(qkv, 0), nn::Rows::of(qkv, W), nn::Rows::of(qkv, 2 * W), ao);
+      nn::add_(h, blk.attn_proj(at.context));
       x = h.clone();
       blk.ln_2.inplace(x);
       Tensor ff = blk.c_fc(x);
-      cpu::activate(ff.mutable_data<float>(), ff.numel(), act_);
-      Tensor mlp = blk.mlp_proj(ff);
-      cpu::add_inplace(h.mutable_data<float>(), mlp.data<float>(), h.numel());
-      if (want_attn) st.attentions.push_back(probs);
+      nn::activate(ff, act_);
+      nn::add_(h, blk.mlp_proj(ff));
+      if (want_attn) st.attentions.push_back(at.probs);
     }
-    if (cache) cache->length = Sk;
     ln_f_.inplace(h);
     return h;
   }
@@ -147,7 +126,7 @@ class GPT2 final : public Model, public CausalLM {
  private:
   Head head_;
   int64_t vocab_ = 0, E_ = 0, L_ = 0, H_ = 0, P_ = 0, pad_ = -1;
-  cpu::Activation act_ = cpu::Activation::GeluTanh;
+  nn::Activation act_ = nn::Activation::GeluTanh;
   bool scale_weights_ = true, scale_by_layer_ = false;
   nn::Embedding wte_, wpe_;
   std::vector<Block> blocks_;

@@ -24,7 +24,7 @@ LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, 
   if (D_ <= 0 || D_ % 2) throw_error(ErrorKind::InvalidArgument, "head_dim must be positive and even", c.source());
   const int64_t inter = c.get<int64_t>("intermediate_size", 0);
   eps_ = static_cast<float>(c.get<double>("rms_norm_eps", 1e-6));
-  act_ = cpu::parse_activation(c.get<std::string>("hidden_act", "silu"));
+  act_ = nn::parse_activation(c.get<std::string>("hidden_act", "silu"));
   if (sliding_window) window_ = c.get<int64_t>("sliding_window", 0);
   if (c.get<int64_t>("pretraining_tp", 1) != 1)
     throw_error(ErrorKind::Unsupported, "pretraining_tp > 1 is not supported", c.source());
@@ -66,8 +66,7 @@ Tensor LlamaLike::run(const Tensor& ids, const Tensor& position_ids, const Tenso
                       KVCache* cache, bool want_hidden, bool want_attn, nn::StackOutputs& st) const {
   if (ids.dim() != 2) throw_error(ErrorKind::Mismatch, "input_ids must be [batch, seq], got " + shape_str(ids.shape()));
   const int64_t B = ids.size(0), S = ids.size(1);
-  const int64_t past = cache ? cache->length : 0, Sk = past + S;
-  const int64_t QD = nH_ * D_, KD = nKV_ * D_;
+  const int64_t past = cache ? cache->length() : 0;
   Tensor h = Tensor::zeros(DType::F32, {B, S, H_});
   embed_.gather(ids, h.mutable_data<float>(), false);
   Tensor pos = nn::positions_or_default(position_ids, B, S, past);
@@ -76,50 +75,33 @@ Tensor LlamaLike::run(const Tensor& ids, const Tensor& position_ids, const Tenso
   const std::vector<float> inv = rope_.inv_freq(max_pos);
   Tensor bias = nn::causal_window_bias(attention_mask, B, S, past, window_);
   auto hm = nn::per_layer_head_mask(head_mask, L_, nH_);
-  if (cache) nn::cache_reserve(*cache, L_, B, KD, Sk);
+  nn::AttentionOptions ao;
+  ao.heads = nH_;
+  ao.kv_heads = nKV_;
+  ao.head_dim = D_;
+  ao.bias = nn::AttentionBias::of(bias);
+  ao.rope = {&rope_, &pos, &inv};
+  ao.cache = cache;
+  ao.want_probs = want_attn;
   for (int64_t l = 0; l < L_; ++l) {
     const Layer& ly = layers_[static_cast<std::size_t>(l)];
     if (want_hidden) st.hidden_states.push_back(h.clone());  // h is updated in place below
     Tensor x = h.clone();
-    cpu::rms_norm(x.mutable_data<float>(), B * S, H_, *ly.in_norm, eps_);
+    nn::rms_norm_(x, *ly.in_norm, eps_);
     Tensor q = ly.q(x), k = ly.k(x), v = ly.v(x);
-    rope_.apply(q.mutable_data<float>(), B, S, nH_, S * QD, QD, pos, inv);
-    rope_.apply(k.mutable_data<float>(), B, S, nKV_, S * KD, KD, pos, inv);
-    cpu::AttentionArgs a{};
-    a.B = B; a.Sq = S; a.Sk = Sk; a.H = nH_; a.D = D_; a.group = nH_ / nKV_;
-    a.q = q.data<float>(); a.q_bs = S * QD; a.q_ss = QD;
-    if (cache) {
-      nn::CacheView cv = nn::cache_append(*cache, l, B, S, KD, k.data<float>(), v.data<float>(), S * KD, KD);
-      a.k = cv.k; a.k_bs = cv.batch_stride; a.k_ss = cv.seq_stride;
-      a.v = cv.v; a.v_bs = cv.batch_stride; a.v_ss = cv.seq_stride;
-    } else {
-      a.k = k.data<float>(); a.k_bs = S * KD; a.k_ss = KD;
-      a.v = v.data<float>(); a.v_bs = S * KD; a.v_ss = KD;
-    }
-    Tensor ctx = Tensor::zeros(DType::F32, {B, S, QD});
-    Tensor probs;
-    if (want_attn) probs = Tensor::zeros(DType::F32, {B, nH_, S, Sk});
-    a.bias = bias.data<float>(); a.bias_bs = S * Sk; a.bias_hs = 0; a.bias_qs = Sk;
-    a.head_mask = hm.empty() ? nullptr : hm[static_cast<std::size_t>(l)].data();
-    a.scale = 1.0f / std::sqrt(static_cast<float>(D_));
-    a.out = ctx.mutable_data<float>();
-    a.probs = probs.defined() ? probs.mutable_data<float>() : nullptr;
-    cpu::attention(a);
-    Tensor attn = ly.o(ctx);
-    cpu::add_inplace(h.mutable_data<float>(), attn.data<float>(), h.numel());
+    ao.layer = l;
+    ao.head_mask = hm.empty() ? nullptr : hm[static_cast<std::size_t>(l)].data();
+    nn::Attended at = nn::attend(q, k, v, ao);
+    nn::add_(h, ly.o(at.context));
     x = h.clone();
-    cpu::rms_norm(x.mutable_data<float>(), B * S, H_, *ly.post_norm, eps_);
-    Tensor g = ly.gate(x), u = ly.up(x);
-    cpu::activate(g.mutable_data<float>(), g.numel(), act_);
-    float* gp = g.mutable_data<float>();
-    const float* up = u.data<float>();
-    for (int64_t i = 0; i < g.numel(); ++i) gp[i] *= up[i];
-    Tensor mlp = ly.down(g);
-    cpu::add_inplace(h.mutable_data<float>(), mlp.data<float>(), h.numel());
-    if (want_attn) st.attentions.push_back(probs);
+    nn::rms_norm_(x, *ly.post_norm, eps_);
+    Tensor g = ly.gate(x);
+    nn::activate(g, act_);
+    nn::mul_(g, ly.up(x));
+    nn::add_(h, ly.down(g));
+    if (want_attn) st.attentions.push_back(at.probs);
   }
-  if (cache) cache->length = Sk;
-  cpu::rms_norm(h.mutable_data<float>(), B * S, H_, *norm_, eps_);
+  nn::rms_norm_(h, *norm_, eps_);
   if (want_hidden) st.hidden_states.push_back(h);
   return h;
 }

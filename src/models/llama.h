@@ -5,7 +5,7 @@
 #pragma once
 
 #include "hfx/generate.h"
-#include "nn/layers.h"
+#include "nn/attention.h"
 
 namespace hfx::models {
 
@@ -31,7 +31,7 @@ class LlamaLike final : public Model, public CausalLM {
   DecoderHead head_;
   int64_t vocab_ = 0, H_ = 0, L_ = 0, nH_ = 0, nKV_ = 0, D_ = 0, window_ = 0, pad_ = -1;
   float eps_ = 1e-6f;
-  cpu::Activation act_ = cpu::Activation::Silu;
+  nn::Activation act_ = nn::Activation::Silu;
   nn::Rope rope_;
   nn::Embedding embed_;
   std::vector<Layer> layers_;

@@ -5,6 +5,7 @@
 // The reference masks future positions with -1e4 instead of finfo.min; both
 // vanish in the softmax (exp underflows to 0 in f32), so hfx uses one causal bias.
 #include "models/registry_entries.h"
+#include "nn/attention.h"
 #include "nn/decoder.h"
 
 namespace hfx::models {
@@ -30,7 +31,7 @@ class OpenAIGPT final : public Model, public CausalLM {
     const float eps = static_cast<float>(c.get<double>("layer_norm_epsilon", 1e-5));
     // The reference's ACT_FNS maps "gelu" to the tanh approximation (NewGELUActivation).
     const std::string afn = c.get<std::string>("afn", "gelu");
-    act_ = cpu::parse_activation(afn == "gelu" ? "gelu_new" : afn);
+    act_ = nn::parse_activation(afn == "gelu" ? "gelu_new" : afn);
     pad_ = c.has("pad_token_id") ? c.get<int64_t>("pad_token_id", -1) : -1;
     Scope r = root();
     Scope t = head == Head::Base ? r : r / "transformer";
@@ -73,7 +74,7 @@ class OpenAIGPT final : public Model, public CausalLM {
              const Tensor& head_mask, KVCache* cache, bool want_hidden, bool want_attn, nn::StackOutputs& st) const {
     if (ids.dim() != 2) throw_error(ErrorKind::Mismatch, "input_ids must be [batch, seq], got " + shape_str(ids.shape()));
     const int64_t B = ids.size(0), S = ids.size(1);
-    const int64_t past = cache ? cache->length : 0, Sk = past + S;
+    const int64_t past = cache ? cache->length() : 0, Sk = past + S;
     if (Sk > P_) throw_error(ErrorKind::InvalidArgument, "sequence length " + std::to_string(Sk) + " exceeds n_positions " + std::to_string(P_));
     Tensor h = Tensor::zeros(DType::F32, {B, S, E_});
     tokens_.gather(ids, h.mutable_data<float>(), false);
@@ -83,54 +84,38 @@ class OpenAIGPT final : public Model, public CausalLM {
     Tensor bias = nn::causal_bias(attention_mask, B, S, past);
     auto hm = nn::per_layer_head_mask(head_mask, L_, H_);
     const int64_t D = E_ / H_;
-    // Heads present per layer: prune_heads narrows c_attn to [E, 3 * heads * D].
-    std::vector<int64_t> widths;
-    for (const Block& blk : blocks_) widths.push_back(blk.c_attn.w->size(1) / 3);
-    if (cache) nn::cache_reserve(*cache, widths, B, Sk);
+    nn::AttentionOptions ao;
+    ao.head_dim = D;
+    ao.bias = nn::AttentionBias::of(bias);
+    ao.cache = cache;
+    ao.want_probs = want_attn;
     for (int64_t l = 0; l < L_; ++l) {
       const Block& blk = blocks_[static_cast<std::size_t>(l)];
       if (want_hidden) st.hidden_states.push_back(h);
-      Tensor qkv = blk.c_attn(h);
-      const float* base = qkv.data<float>();
-      const int64_t W = widths[static_cast<std::size_t>(l)], nh = W / D;  // W = nh * D (E_ unless pruned)
-      if (!hm.empty() && nh != H_)
-        throw_error(ErrorKind::Mismatch, "head_mask has " + std::to_string(H_) + " heads but layer " + std::to_string(l) +
-                                             " was pruned to " + std::to_string(nh), {}, blk.c_attn.w.name());
-      cpu::AttentionArgs a{};
-      a.B = B; a.Sq = S; a.Sk = Sk; a.H = nh; a.D = D;
-      a.q = base; a.q_bs = S * 3 * W; a.q_ss = 3 * W;
-      nn::CacheView cv{base + W, base + 2 * W, S * 3 * W, 3 * W};
-      if (cache) cv = nn::cache_append(*cache, l, B, S, W, base + W, base + 2 * W, S * 3 * W, 3 * W);
-      a.k = cv.k; a.k_bs = cv.batch_stride; a.k_ss = cv.seq_stride;
-      a.v = cv.v; a.v_bs = cv.batch_stride; a.v_ss = cv.seq_stride;
-      Tensor ctx = Tensor::zeros(DType::F32, {B, S, W});
-      Tensor probs;
-      if (want_attn) probs = Tensor::zeros(DType::F32, {B, nh, S, Sk});
-      a.bias = bias.data<float>(); a.bias_bs = S * Sk; a.bias_hs = 0; a.bias_qs = Sk;
-      a.head_mask = hm.empty() ? nullptr : hm[static_cast<std::size_t>(l)].data();
-      a.scale = 1.0f / std::sqrt(static_cast<float>(D));
-      a.out = ctx.mutable_data<float>();
-      a.probs = probs.defined() ? probs.mutable_data<float>() : nullptr;
-      cpu::attention(a);
-      Tensor n = blk.attn_proj(ctx);
-      cpu::add_inplace(n.mutable_data<float>(), h.data<float>(), n.numel());
+      Tensor qkv = blk.c_attn(h);  // [B, S, 3W]: prune_heads narrows c_attn to W = heads * D per part
+      const int64_t W = blk.c_attn.w->size(1) / 3;
+      ao.heads = nn::heads_present(W, D, H_, !hm.empty(), blk.c_attn.w.name());
+      ao.layer = l;
+      ao.head_mask = hm.empty() ? nullptr : hm[static_cast<std::size_t>(l)].data();
+      nn::Attended at = nn::attend(B, S, nn::Rows::of(qkv, 0), nn::Rows::of(qkv, W), nn::Rows::of(qkv, 2 * W), ao);
+      Tensor n = blk.attn_proj(at.context);
+      nn::add_(n, h);
       blk.ln_1.inplace(n);
       Tensor ff = blk.c_fc(n);
-      cpu::activate(ff.mutable_data<float>(), ff.numel(), act_);
+      nn::activate(ff, act_);
       Tensor m = blk.mlp_proj(ff);
-      cpu::add_inplace(m.mutable_data<float>(), n.data<float>(), m.numel());
+      nn::add_(m, n);
       blk.ln_2.inplace(m);
       h = m;
-      if (want_attn) st.attentions.push_back(probs);
+      if (want_attn) st.attentions.push_back(at.probs);
     }
-    if (cache) cache->length = Sk;
     return h;
   }
 
  private:
   Head head_;
   int64_t vocab_ = 0, E_ = 0, L_ = 0, H_ = 0, P_ = 0, pad_ = -1;
-  cpu::Activation act_ = cpu::Activation::GeluErf;
+  nn::Activation act_ = nn::Activation::GeluErf;
   nn::Embedding tokens_, positions_;
   std::vector<Block> blocks_;
   nn::Linear lm_head_;

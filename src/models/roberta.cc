@@ -5,6 +5,7 @@
 // RobertaForQuestionAnswering, RobertaForMultipleChoice.
 #include "models/bert.h"
 #include "models/registry_entries.h"
+#include "nn/heads.h"
 
 namespace hfx::models {
 namespace {
@@ -42,7 +43,7 @@ class Roberta final : public Model {
       Scope p = r / "lm_head";
       lm_.dense = nn::Linear::make(p / "dense", d.hidden, d.hidden);
       lm_.norm = nn::LayerNorm::make(p / "layer_norm", d.hidden, d.eps);
-      lm_.act = cpu::Activation::GeluErf;  // RobertaLMHead always uses gelu
+      lm_.act = nn::Activation::GeluErf;  // RobertaLMHead always uses gelu
       Param bias = p.param("bias", {d.vocab});
       lm_.decoder.in = d.hidden;
       lm_.decoder.out = d.vocab;
@@ -69,6 +70,15 @@ class Roberta final : public Model {
     Tensor pooled;
     Tensor seq = core_.forward(in, pos, st, &pooled);
     Outputs out;
+    if (auto task = nn::task_head_of(head_)) {
+      if (head_ == Head::SequenceClassification) {  // RobertaClassificationHead: dense -> tanh -> out_proj on <s>
+        pooled = (*cls_dense_)(nn::first_token(seq));
+        nn::activate(pooled, nn::Activation::Tanh);
+      }
+      nn::apply_task_head(*task, *classifier_, seq, pooled, choices, out);
+      nn::emit_stack(out, st);
+      return out;
+    }
     switch (head_) {
       case Head::Base:
         out.set("last_hidden_state", seq);
@@ -78,20 +88,7 @@ class Roberta final : public Model {
       case Head::CausalLM:
         out.set("logits", lm_.forward(seq));
         break;
-      case Head::SequenceClassification: {
-        Tensor x = (*cls_dense_)(nn::first_token(seq));
-        cpu::activate(x.mutable_data<float>(), x.numel(), cpu::Activation::Tanh);
-        out.set("logits", (*classifier_)(x));
-        break;
-      }
-      case Head::TokenClassification:
-        out.set("logits", (*classifier_)(seq));
-        break;
-      case Head::QuestionAnswering:
-        nn::set_qa_logits(out, (*classifier_)(seq));
-        break;
-      case Head::MultipleChoice:
-        out.set("logits", (*classifier_)(pooled).reshape({-1, choices}));
+      default:
         break;
     }
     nn::emit_stack(out, st);

@@ -11,6 +11,8 @@
 
 #include "hfx/seq2seq.h"
 #include "models/registry_entries.h"
+#include "nn/attention.h"
+#include "nn/kv_cache.h"
 #include "nn/seq2seq.h"
 
 namespace hfx::models {
@@ -55,7 +57,7 @@ class T5 final : public Model, public Seq2SeqLM {
     if ((dash != std::string::npos && (!gated_ || fp.find('-', dash + 1) != std::string::npos)) || fp.empty())
       throw_error(ErrorKind::Unsupported, "`feed_forward_proj`: " + fp + " is not a valid activation function of the dense "
                                           "layer (format: gated-{ACT_FN} or {ACT_FN}, e.g. 'gated-gelu' or 'relu')", c.source());
-    act_ = cpu::parse_activation(fp == "gated-gelu" ? "gelu_new" : fp.substr(dash == std::string::npos ? 0 : dash + 1));
+    act_ = nn::parse_activation(fp == "gated-gelu" ? "gelu_new" : fp.substr(dash == std::string::npos ? 0 : dash + 1));
     tie_ = c.get<bool>("tie_word_embeddings", true);
     pad_ = c.get<int64_t>("pad_token_id", 0);
     eos_ = c.get<int64_t>("eos_token_id", 1);
@@ -185,19 +187,8 @@ class T5 final : public Model, public Seq2SeqLM {
     return st;
   }
 
-  // T5LayerNorm with torch's f32 steps: variance = mean(x^2); x * rsqrt(variance + eps); weight * x.
-  void rms_inplace(Tensor& x, const Param& w) const {
-    std::vector<float> scratch;
-    const float* g = cpu::as_f32(*w, scratch);
-    float* p = x.mutable_data<float>();
-    for (int64_t r = 0; r < x.numel() / d_; ++r, p += d_) {
-      double ss = 0;
-      for (int64_t j = 0; j < d_; ++j) ss += static_cast<double>(p[j]) * p[j];
-      const float var = static_cast<float>(ss / static_cast<double>(d_));
-      const float inv = 1.0f / std::sqrt(var + eps_);
-      for (int64_t j = 0; j < d_; ++j) p[j] = g[j] * (p[j] * inv);
-    }
-  }
+  // T5LayerNorm with torch's f32 steps.
+  void rms_inplace(Tensor& x, const Param& w) const { nn::t5_rms_norm_(x, *w, eps_); }
   Tensor normed(const Tensor& h, const Param& w) const {
     Tensor x = h.clone();
     rms_inplace(x, w);
@@ -206,8 +197,8 @@ class T5 final : public Model, public Seq2SeqLM {
 
   // gelu_new exactly as NewGELUActivation spells it (torch.pow(x, 3.0)); other activations from the kernels.
   void activate(Tensor& a) const {
+    if (act_ != nn::Activation::GeluTanh) return nn::activate(a, act_);
     float* p = a.mutable_data<float>();
-    if (act_ != cpu::Activation::GeluTanh) return cpu::activate(p, a.numel(), act_);
     const float alpha = static_cast<float>(std::sqrt(2.0 / M_PI));
     for (int64_t i = 0; i < a.numel(); ++i) {
       const float v = p[i];
@@ -221,15 +212,12 @@ class T5 final : public Model, public Seq2SeqLM {
     if (gated_) {
       a = bl.wi_0(x);
       activate(a);
-      Tensor lin = bl.wi_1(x);
-      float* ap = a.mutable_data<float>();
-      for (int64_t i = 0; i < a.numel(); ++i) ap[i] *= lin.data<float>()[i];
+      nn::mul_(a, bl.wi_1(x));
     } else {
       a = bl.wi(x);
       activate(a);
     }
-    Tensor y = bl.wo(a);
-    cpu::add_inplace(h.mutable_data<float>(), y.data<float>(), h.numel());
+    nn::add_(h, bl.wo(a));
   }
 
   // Block 0's relative position bias for queries at past..past+Sq-1, plus the
@@ -274,37 +262,40 @@ class T5 final : public Model, public Seq2SeqLM {
     return out;
   }
 
+  // T5 attention: unscaled scores, the additive bias (relative positions + mask, per head) as the hook.
+  nn::AttentionOptions options(const Tensor& bias, bool want_probs) const {
+    nn::AttentionOptions ao;
+    ao.heads = H_;
+    ao.head_dim = dkv_;
+    ao.scale = 1.0f;
+    ao.bias = nn::AttentionBias::of(bias);
+    ao.want_probs = want_probs;
+    return ao;
+  }
+
   Tensor run_encoder(const Tensor& ids, const Tensor& mask, const Tensor& head_mask, bool want_h, bool want_a,
                      nn::StackOutputs& st) const {
     const int64_t B = ids.size(0), S = ids.size(1);
     Tensor h = Tensor::zeros(DType::F32, {B, S, d_});
     enc_.embed.gather(ids, h.mutable_data<float>(), false);
     Tensor bias = position_bias(enc_.blocks[0].self.rel, B, S, 0, true, nn::padding_bias(mask, B, S, "attention_mask"));
-    const nn::MhaBias mb{bias.data<float>(), H_ * S * S, S * S, S};
     auto hm = nn::per_layer_head_mask(head_mask, Le_, H_);
+    nn::AttentionOptions ao = options(bias, want_a);
     for (int64_t l = 0; l < Le_; ++l) {
       const Block& bl = enc_.blocks[static_cast<std::size_t>(l)];
       if (want_h) st.hidden_states.push_back(h.clone());
       Tensor x = normed(h, bl.self_norm);
-      Tensor probs;
       // prune_heads (encoder-only classes) narrows q/k/v/o; the shared position bias keeps
       // every head and a pruned layer uses the rows of the heads it kept (T5Attention.forward).
-      const int64_t nh = bl.self.q.w->size(0) / dkv_;
-      Tensor kept;
-      nn::MhaBias lb = mb;
-      if (nh != H_) {
-        if (!hm.empty())
-          throw_error(ErrorKind::Mismatch, "head_mask has " + std::to_string(H_) + " heads but layer " + std::to_string(l) +
-                                               " was pruned to " + std::to_string(nh), {}, bl.self.q.w.name());
-        kept = kept_heads_bias(bias, l, nh);
-        lb = {kept.data<float>(), nh * S * S, S * S, S};
-      }
-      Tensor ctx = nn::multi_head_attention(bl.self.q(x), bl.self.k(x), bl.self.v(x), S, nh, dkv_, 1.0f, lb,
-                                            hm.empty() ? nullptr : hm[static_cast<std::size_t>(l)].data(), want_a ? &probs : nullptr);
-      Tensor y = bl.self.o(ctx);
-      cpu::add_inplace(h.mutable_data<float>(), y.data<float>(), h.numel());
+      ao.heads = nn::heads_present(bl.self.q.w->size(0), dkv_, H_, !hm.empty(), bl.self.q.w.name());
+      Tensor kept = ao.heads != H_ ? kept_heads_bias(bias, l, ao.heads) : Tensor();
+      ao.bias = nn::AttentionBias::of(kept.defined() ? kept : bias);
+      ao.head_mask = hm.empty() ? nullptr : hm[static_cast<std::size_t>(l)].data();
+      Tensor q = bl.self.q(x), k = bl.self.k(x), v = bl.self.v(x);
+      nn::Attended at = nn::attend(q, k, v, ao);
+      nn::add_(h, bl.self.o(at.context));
       feed_forward(bl, h);
-      if (want_a) st.attentions.push_back(probs);
+      if (want_a) st.attentions.push_back(at.probs);
     }
     rms_inplace(h, enc_.final_norm);
     if (want_h) st.hidden_states.push_back(h);
@@ -316,10 +307,9 @@ class T5 final : public Model, public Seq2SeqLM {
     c.encoder_hidden = enc;
     if (mask.defined()) c.encoder_mask = mask.to(DType::I64);
     const int64_t B = enc.size(0), S = enc.size(1);
-    c.cross_attn.length = c.cross_attn.capacity = S;
-    for (const Block& bl : dec_.blocks) {
-      c.cross_attn.k.push_back(bl.cross.k(enc));
-      c.cross_attn.v.push_back(bl.cross.v(enc));
+    for (int64_t l = 0; l < Ld_; ++l) {
+      const Block& bl = dec_.blocks[static_cast<std::size_t>(l)];
+      nn::kv_set(c.cross_attn, l, bl.cross.k(enc), bl.cross.v(enc));
     }
     if (c.encoder_mask.defined() && c.encoder_mask.shape() != Shape{B, S})
       throw_error(ErrorKind::Mismatch, "attention_mask shape " + shape_str(mask.shape()) + " does not match input " + shape_str({B, S}));
@@ -329,38 +319,38 @@ class T5 final : public Model, public Seq2SeqLM {
   Tensor run_decoder(const Tensor& ids, const Tensor& mask, Seq2SeqCache& cache, const Tensor& head_mask, bool want_h, bool want_a,
                      nn::StackOutputs& st, std::vector<Tensor>* cross) const {
     if (ids.dim() != 2) throw_error(ErrorKind::Mismatch, "decoder_input_ids must be [batch, seq], got " + shape_str(ids.shape()));
-    const int64_t B = ids.size(0), S = ids.size(1), past = cache.self_attn.length, Sk = past + S, Se = cache.cross_attn.length;
+    const int64_t B = ids.size(0), S = ids.size(1), past = cache.self_attn.length(), Se = cache.cross_attn.length();
     if (cache.encoder_hidden.size(0) != B)
       throw_error(ErrorKind::Mismatch, "decoder batch " + std::to_string(B) + " != encoder batch " + std::to_string(cache.encoder_hidden.size(0)));
     Tensor h = Tensor::zeros(DType::F32, {B, S, d_});
     dec_.embed.gather(ids, h.mutable_data<float>(), false);
     Tensor bias = position_bias(dec_.blocks[0].self.rel, B, S, past, false,
                                 nn::causal_padding_bias(mask, B, S, past, "decoder_attention_mask"));
-    const nn::MhaBias mb{bias.data<float>(), H_ * S * Sk, S * Sk, Sk};
+    nn::AttentionOptions ao = options(bias, want_a);
+    ao.cache = &cache.self_attn;
     Tensor enc_bias = nn::padding_bias(cache.encoder_mask, B, Se, "attention_mask");
-    const nn::MhaBias cb{enc_bias.data<float>(), Se, 0, 0};
+    nn::AttentionOptions co = options(enc_bias, cross != nullptr);
+    co.cached = &cache.cross_attn;
     auto hm = nn::per_layer_head_mask(head_mask, Ld_, H_);
+    Tensor none;
     for (int64_t l = 0; l < Ld_; ++l) {
       const Block& bl = dec_.blocks[static_cast<std::size_t>(l)];
       const auto li = static_cast<std::size_t>(l);
       if (want_h) st.hidden_states.push_back(h.clone());
       Tensor x = normed(h, bl.self_norm);
-      nn::kv_append(cache.self_attn, Ld_, l, bl.self.k(x), bl.self.v(x));
-      Tensor probs, cprobs;
-      Tensor ctx = nn::multi_head_attention(bl.self.q(x), cache.self_attn.k[li], cache.self_attn.v[li], Sk, H_, dkv_, 1.0f, mb,
-                                            hm.empty() ? nullptr : hm[li].data(), want_a ? &probs : nullptr);
-      Tensor y = bl.self.o(ctx);
-      cpu::add_inplace(h.mutable_data<float>(), y.data<float>(), h.numel());
+      ao.layer = co.layer = l;
+      ao.head_mask = hm.empty() ? nullptr : hm[li].data();
+      Tensor q = bl.self.q(x), k = bl.self.k(x), v = bl.self.v(x);
+      nn::Attended at = nn::attend(q, k, v, ao);
+      nn::add_(h, bl.self.o(at.context));
       x = normed(h, bl.cross_norm);
-      ctx = nn::multi_head_attention(bl.cross.q(x), cache.cross_attn.k[li], cache.cross_attn.v[li], Se, H_, dkv_, 1.0f, cb, nullptr,
-                                     cross ? &cprobs : nullptr);
-      y = bl.cross.o(ctx);
-      cpu::add_inplace(h.mutable_data<float>(), y.data<float>(), h.numel());
+      Tensor cq = bl.cross.q(x);
+      nn::Attended ct = nn::attend(cq, none, none, co);
+      nn::add_(h, bl.cross.o(ct.context));
       feed_forward(bl, h);
-      if (want_a) st.attentions.push_back(probs);
-      if (cross) cross->push_back(cprobs);
+      if (want_a) st.attentions.push_back(at.probs);
+      if (cross) cross->push_back(ct.probs);
     }
-    cache.self_attn.length = Sk;
     rms_inplace(h, dec_.final_norm);
     if (want_h) st.hidden_states.push_back(h);
     return h;
@@ -369,7 +359,7 @@ class T5 final : public Model, public Seq2SeqLM {
   Tensor lm_logits(const Tensor& dec) const {
     if (!tie_) return lm_head_(dec);
     Tensor x = dec.clone();  // T5 rescales before the tied projection
-    cpu::scale_inplace(x.mutable_data<float>(), x.numel(), static_cast<float>(std::pow(static_cast<double>(d_), -0.5)));
+    nn::scale_(x, static_cast<float>(std::pow(static_cast<double>(d_), -0.5)));
     return lm_head_(x);
   }
 
@@ -378,7 +368,7 @@ class T5 final : public Model, public Seq2SeqLM {
   int64_t pad_ = 0, eos_ = 1, start_ = 0;
   float eps_ = 1e-6f;
   bool gated_ = false, tie_ = true;
-  cpu::Activation act_ = cpu::Activation::Relu;
+  nn::Activation act_ = nn::Activation::Relu;
   Stack enc_, dec_;
   nn::Linear lm_head_;
   std::optional<nn::Linear> dense_, score_;

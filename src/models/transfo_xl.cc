@@ -180,8 +180,8 @@ class TransfoXL final : public Model, public SessionLM {
       nn::RelAttentionArgs a;
       a.B = B; a.Sq = S; a.Sk = klen; a.H = n_head_; a.D = d_head_; a.R = klen;
       a.q = q.data<float>(); a.k = k.data<float>(); a.v = v.data<float>(); a.r = rk.data<float>();
-      a.r_w_bias = cpu::as_f32(*L.r_w_bias, rw_s);
-      a.r_r_bias = cpu::as_f32(*L.r_r_bias, rr_s);
+      a.r_w_bias = nn::as_f32(*L.r_w_bias, rw_s);
+      a.r_r_bias = nn::as_f32(*L.r_r_bias, rr_s);
       a.mask = mask.data();
       a.shift = nn::RelShift::TransfoXL;
       a.mask_mode = nn::RelMask::FillMin;
@@ -191,16 +191,16 @@ class TransfoXL final : public Model, public SessionLM {
       Tensor vec = nn::rel_attention(a, want_a ? &probs : nullptr);
       Tensor attn = L.o(vec);
       nn::dropout_inplace(attn, L.o.w);
-      cpu::add_inplace(attn.mutable_data<float>(), h.data<float>(), attn.numel());  // w + attn_out
+      nn::add_(attn, h);  // w + attn_out
       if (!pre_lnorm_) L.attn_norm.inplace(attn);
       // PositionwiseFF
       Tensor x = attn.clone();
       if (pre_lnorm_) L.ff_norm.inplace(x);
       Tensor ff = L.ff0(x);
-      cpu::activate(ff.mutable_data<float>(), ff.numel(), cpu::Activation::Relu);
+      nn::activate(ff, nn::Activation::Relu);
       Tensor core = L.ff3(ff);
       nn::dropout_inplace(core, L.ff3.w);
-      cpu::add_inplace(core.mutable_data<float>(), attn.data<float>(), core.numel());
+      nn::add_(core, attn);
       if (!pre_lnorm_) L.ff_norm.inplace(core);
       h = core;
       if (want_a) st.attentions.push_back(probs);
@@ -252,13 +252,12 @@ class TransfoXL final : public Model, public SessionLM {
       emb_layers_[c].gather(Tensor::from_vector(DType::I64, {m}, rows), e.mutable_data<float>(), false);
       Tensor pe = e;
       if (c < emb_projs_.size()) {
-        pe = Tensor::zeros(DType::F32, {m, d_model_});
-        cpu::linear(e.data<float>(), m, d_i, *emb_projs_[c], Tensor(), pe.mutable_data<float>());
+        pe = nn::linear(e, *emb_projs_[c], Tensor());
       }
       for (int64_t r = 0; r < m; ++r)
         std::copy_n(pe.data<float>() + r * d_model_, d_model_, out.mutable_data<float>() + where[static_cast<std::size_t>(r)] * d_model_);
     }
-    cpu::scale_inplace(out.mutable_data<float>(), out.numel(), static_cast<float>(std::sqrt(static_cast<double>(d_model_))));
+    nn::scale_(out, static_cast<float>(std::sqrt(static_cast<double>(d_model_))));
     return out;
   }
 
@@ -304,12 +303,9 @@ class TransfoXL final : public Model, public SessionLM {
 
   // _compute_logit: hidden [N, d_model] (@ proj) then Linear(weight rows [lo, hi), bias) (+ extra rows).
   Tensor compute_logit(const Tensor& hidden, std::size_t layer, int64_t lo, int64_t hi, const Param& proj, bool with_clusters) const {
-    const int64_t N = hidden.size(0);
     Tensor x = hidden;
     if (proj.valid()) {
-      const int64_t d_i = proj->size(1);
-      x = Tensor::zeros(DType::F32, {N, d_i});
-      cpu::linear(hidden.data<float>(), N, d_model_, *proj, Tensor(), x.mutable_data<float>(), /*w_in_major=*/true);
+      x = nn::linear(hidden, *proj, Tensor(), /*w_in_major=*/true);
     }
     const Tensor& W = *out_layers_[layer].w;
     const Tensor& b = *out_layers_[layer].b;
@@ -324,9 +320,7 @@ class TransfoXL final : public Model, public SessionLM {
       std::copy_n(cw.data<float>(), extra * in, Wc.mutable_data<float>() + rows * in);
       std::copy_n(cb.data<float>(), extra, bc.mutable_data<float>() + rows);
     }
-    Tensor y = Tensor::zeros(DType::F32, {N, rows + extra});
-    cpu::linear(x.data<float>(), N, in, Wc, bc, y.mutable_data<float>());
-    return y;
+    return nn::linear(x, Wc, bc);
   }
 
   // ProjectedAdaptiveLogSoftmax.forward without labels: log-probabilities [B, S, n_token].

@@ -35,7 +35,7 @@ class XLM final : public Model, public SessionLM {
     if (c.get<bool>("asm", false))
       throw_error(ErrorKind::Unsupported, "XLM with an adaptive softmax head (asm = true) is not supported", c.source());
     const float eps = static_cast<float>(c.get<double>("layer_norm_eps", 1e-12));
-    const cpu::Activation act = c.get<bool>("gelu_activation", true) ? cpu::Activation::GeluErf : cpu::Activation::Relu;
+    const nn::Activation act = c.get<bool>("gelu_activation", true) ? nn::Activation::GeluErf : nn::Activation::Relu;
     Scope r = root();
     Scope t = head == Head::Base ? r : r / "transformer";
     pos_ = nn::Embedding::make(t / "position_embeddings", max_pos_, dim_);

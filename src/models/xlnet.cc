@@ -29,10 +29,7 @@ struct XLNetLayer {
 // einsum("ibh,hnd->ibnd", x, W) for W [d_model, n_head, d_head]: x [N, d_model] -> [N, H*D].
 Tensor project_in(const Tensor& x, const Param& w) {
   const int64_t in = w->size(0), out = w->size(1) * w->size(2), N = x.numel() / in;
-  Tensor y = Tensor::zeros(DType::F32, {N, out});
-  Tensor xc = x.contiguous();
-  cpu::linear(xc.data<float>(), N, in, w->reshape({in, out}), Tensor(), y.mutable_data<float>(), /*w_in_major=*/true);
-  return y;
+  return nn::linear(x.contiguous().reshape({N, in}), w->reshape({in, out}), Tensor(), /*w_in_major=*/true);
 }
 
 class XLNet final : public Model, public SessionLM {
@@ -57,7 +54,7 @@ class XLNet final : public Model, public SessionLM {
     use_mems_eval_ = c.get<bool>("use_mems_eval", true);
     use_mems_train_ = c.get<bool>("use_mems_train", false);
     const float eps = static_cast<float>(c.get<double>("layer_norm_eps", 1e-12));
-    act_ = cpu::parse_activation(c.get<std::string>("ff_activation", "gelu"));
+    act_ = nn::parse_activation(c.get<std::string>("ff_activation", "gelu"));
     Scope r = root();
     Scope t = head == Head::Base ? r : r / "transformer";
     mask_emb_ = t.param("mask_emb", {1, 1, d_});
@@ -254,11 +251,11 @@ class XLNet final : public Model, public SessionLM {
       nn::RelAttentionArgs a;
       a.B = B; a.Sk = klen; a.H = H_; a.D = Dh_; a.R = R;
       a.k = k.data<float>(); a.v = v.data<float>(); a.r = kr.data<float>(); a.r_batched = bi_data_;
-      a.r_w_bias = cpu::as_f32(*X.r_w_bias, s_rw);
-      a.r_r_bias = cpu::as_f32(*X.r_r_bias, s_rr);
+      a.r_w_bias = nn::as_f32(*X.r_w_bias, s_rw);
+      a.r_r_bias = nn::as_f32(*X.r_r_bias, s_rr);
       if (!seg.empty()) {
-        a.r_s_bias = cpu::as_f32(*X.r_s_bias, s_rs);
-        a.seg_embed = cpu::as_f32(*X.seg_embed, s_seg);
+        a.r_s_bias = nn::as_f32(*X.r_s_bias, s_rs);
+        a.seg_embed = nn::as_f32(*X.seg_embed, s_seg);
         a.seg = seg.data();
       }
       a.shift = nn::RelShift::XLNet;
@@ -320,10 +317,9 @@ class XLNet final : public Model, public SessionLM {
  private:
   // post_attention: LayerNorm(vec @ o + residual).
   Tensor post_attention(const XLNetLayer& X, const Tensor& residual, const Tensor& vec) const {
-    Tensor out = Tensor::zeros(DType::F32, residual.shape());
-    cpu::linear(vec.data<float>(), vec.numel() / (H_ * Dh_), H_ * Dh_, X.o->reshape({d_, H_ * Dh_}), Tensor(), out.mutable_data<float>());
+    Tensor out = nn::linear(vec.contiguous().reshape({-1, H_ * Dh_}), X.o->reshape({d_, H_ * Dh_}), Tensor()).reshape(residual.shape());
     nn::dropout_inplace(out, X.o);
-    cpu::add_inplace(out.mutable_data<float>(), residual.data<float>(), out.numel());
+    nn::add_(out, residual);
     X.attn_norm.inplace(out);
     return out;
   }
@@ -331,10 +327,10 @@ class XLNet final : public Model, public SessionLM {
   // XLNetFeedForward: LayerNorm(layer_2(act(layer_1(x))) + x).
   Tensor ff(const XLNetLayer& X, const Tensor& x) const {
     Tensor y = X.ff1(x);
-    cpu::activate(y.mutable_data<float>(), y.numel(), act_);
+    nn::activate(y, act_);
     Tensor z = X.ff2(y);
     nn::dropout_inplace(z, X.ff2.w);
-    cpu::add_inplace(z.mutable_data<float>(), x.data<float>(), z.numel());
+    nn::add_(z, x);
     X.ff_norm.inplace(z);
     return z;
   }
@@ -384,7 +380,7 @@ class XLNet final : public Model, public SessionLM {
   int64_t vocab_ = 0, d_ = 0, L_ = 0, H_ = 0, Dh_ = 0, clamp_len_ = -1, mem_len_ = 0, reuse_len_ = 0;
   std::string attn_type_ = "bi";
   bool bi_data_ = false, same_length_ = false, use_mems_eval_ = true, use_mems_train_ = false;
-  cpu::Activation act_ = cpu::Activation::GeluErf;
+  nn::Activation act_ = nn::Activation::GeluErf;
   Param mask_emb_;
   nn::Embedding word_;
   std::vector<XLNetLayer> layers_;

@@ -79,41 +79,4 @@ void set_double_heads_outputs(Outputs& out, const Tensor& h, const Shape& in_sha
   out.set("mc_logits", summary(gather_token(h, mc_token_ids)).reshape({in_shape[0], in_shape[1]}));
 }
 
-void cache_reserve(KVCache& cache, int64_t layers, int64_t B, int64_t width, int64_t needed) {
-  cache_reserve(cache, std::vector<int64_t>(static_cast<std::size_t>(layers), width), B, needed);
-}
-
-void cache_reserve(KVCache& cache, const std::vector<int64_t>& widths, int64_t B, int64_t needed) {
-  const int64_t layers = static_cast<int64_t>(widths.size());
-  if (cache.k.empty()) {
-    cache.k.resize(static_cast<std::size_t>(layers));
-    cache.v.resize(static_cast<std::size_t>(layers));
-  }
-  if (needed <= cache.capacity) return;
-  const int64_t cap = std::max<int64_t>(needed, 2 * cache.capacity);
-  for (int64_t l = 0; l < layers; ++l)
-    for (Tensor* t : {&cache.k[static_cast<std::size_t>(l)], &cache.v[static_cast<std::size_t>(l)]}) {
-      const int64_t width = widths[static_cast<std::size_t>(l)];
-      Tensor n = Tensor::zeros(DType::F32, {B, cap, width});
-      if (t->defined())
-        for (int64_t b = 0; b < B; ++b)
-          std::copy_n(t->data<float>() + b * cache.capacity * width, cache.length * width, n.mutable_data<float>() + b * cap * width);
-      *t = n;
-    }
-  cache.capacity = cap;
-}
-
-CacheView cache_append(KVCache& cache, int64_t layer, int64_t B, int64_t S, int64_t width, const float* k, const float* v,
-                       int64_t src_bs, int64_t src_ss) {
-  Tensor& kc = cache.k[static_cast<std::size_t>(layer)];
-  Tensor& vc = cache.v[static_cast<std::size_t>(layer)];
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t i = 0; i < S; ++i) {
-      const int64_t dst = (b * cache.capacity + cache.length + i) * width;
-      std::copy_n(k + b * src_bs + i * src_ss, width, kc.mutable_data<float>() + dst);
-      std::copy_n(v + b * src_bs + i * src_ss, width, vc.mutable_data<float>() + dst);
-    }
-  return {kc.data<float>(), vc.data<float>(), cache.capacity * width, width};
-}
-
 }  // namespace hfx::nn

@@ -38,20 +38,4 @@ using GptRun = std::function<Tensor(const Tensor& ids, const ModelInputs& in, St
 Outputs gpt_forward(const ModelInputs& in, GptHead head, int64_t E, const GptRun& run, const Linear& lm_head,
                     const Linear* score, int64_t pad_token_id);
 
-// KV cache bookkeeping shared by the decoders. reserve() makes room for
-// `needed` tokens per batch row in every layer (doubling, keeping what is
-// cached); append() copies this step's S key/value rows (row r of batch b at
-// src + b*src_bs + r*src_ss, `width` floats) after the cached ones and returns
-// where attention reads them.
-struct CacheView {
-  const float* k;
-  const float* v;
-  int64_t batch_stride, seq_stride;
-};
-void cache_reserve(KVCache& cache, int64_t layers, int64_t B, int64_t width, int64_t needed);
-// The same with a width per layer (a pruned layer caches fewer heads).
-void cache_reserve(KVCache& cache, const std::vector<int64_t>& widths, int64_t B, int64_t needed);
-CacheView cache_append(KVCache& cache, int64_t layer, int64_t B, int64_t S, int64_t width, const float* k, const float* v,
-                       int64_t src_bs, int64_t src_ss);
-
 }  // namespace hfx::nn

@@ -18,7 +18,7 @@ SequenceSummary SequenceSummary::make(const Scope& s, const Config& c, int64_t h
     m.out_dim = n;
   }
   if (const json* a = c.find("summary_activation"); a && a->is_string() && !a->get<std::string>().empty())
-    m.act = cpu::parse_activation(a->get<std::string>());
+    m.act = parse_activation(a->get<std::string>());
   return m;
 }
 
@@ -38,7 +38,7 @@ Tensor SequenceSummary::forward(const Tensor& h) const {
     }
   }
   if (proj) v = (*proj)(v);
-  if (act) cpu::activate(v.mutable_data<float>(), v.numel(), *act);
+  if (act) activate(v, *act);
   return v;
 }
 
@@ -89,7 +89,7 @@ void SquadHead::forward(const Tensor& h, Outputs& out) const {
   const float* x = h.data<float>();
   Tensor start = start_dense(h).reshape({B, S});  // start logits
   Tensor start_p = start.clone();
-  cpu::softmax_rows(start_p.mutable_data<float>(), B, S);
+  softmax_rows_(start_p);
   Tensor stl = Tensor::zeros(DType::F32, {B, K}), sti = Tensor::zeros(DType::I64, {B, K});
   Tensor pair = Tensor::zeros(DType::F32, {B, S, K, 2 * H});  // cat([h_s, start_state_k])
   for (int64_t b = 0; b < B; ++b) {
@@ -105,7 +105,7 @@ void SquadHead::forward(const Tensor& h, Outputs& out) const {
     }
   }
   Tensor e = end_dense_0(pair);
-  cpu::activate(e.mutable_data<float>(), e.numel(), cpu::Activation::Tanh);
+  activate(e, Activation::Tanh);
   end_norm.inplace(e);
   Tensor end = end_dense_1(e).reshape({B, S, K});
   // softmax over the sequence (dim 1) for every start candidate
@@ -113,7 +113,7 @@ void SquadHead::forward(const Tensor& h, Outputs& out) const {
   for (int64_t b = 0; b < B; ++b)
     for (int64_t k = 0; k < K; ++k)
       for (int64_t s = 0; s < S; ++s) end_p.mutable_data<float>()[(b * K + k) * S + s] = end.data<float>()[(b * S + s) * K + k];
-  cpu::softmax_rows(end_p.mutable_data<float>(), B * K, S);
+  softmax_rows_(end_p);
   Tensor etl = Tensor::zeros(DType::F32, {B, E * K}), eti = Tensor::zeros(DType::I64, {B, E * K});
   for (int64_t b = 0; b < B; ++b)
     for (int64_t k = 0; k < K; ++k) {
@@ -135,7 +135,7 @@ void SquadHead::forward(const Tensor& h, Outputs& out) const {
     std::copy_n(x + (b * S + S - 1) * H, H, dst + H);
   }
   Tensor a = answer_dense_0(ac);
-  cpu::activate(a.mutable_data<float>(), a.numel(), cpu::Activation::Tanh);
+  activate(a, Activation::Tanh);
   out.set("start_top_log_probs", stl);
   out.set("start_top_index", sti);
   out.set("end_top_log_probs", etl);
@@ -143,20 +143,37 @@ void SquadHead::forward(const Tensor& h, Outputs& out) const {
   out.set("cls_logits", answer_dense_1(a).reshape({B}));
 }
 
+void apply_task_head(TaskHead kind, const Linear& proj, const Tensor& h, const Tensor& pooled, int64_t choices, Outputs& out) {
+  switch (kind) {
+    case TaskHead::SequenceClassification:
+    case TaskHead::MultipleChoice: {
+      Tensor x = proj(pooled);
+      out.set("logits", kind == TaskHead::MultipleChoice ? x.reshape({-1, choices}) : x);
+      break;
+    }
+    case TaskHead::TokenClassification:
+      out.set("logits", proj(h));
+      break;
+    case TaskHead::QuestionAnsweringSimple:
+      set_qa_logits(out, proj(h));
+      break;
+    case TaskHead::QuestionAnswering:
+      throw_error(ErrorKind::InvalidArgument, "beam-search QA runs through SquadHead", {}, proj.w.name());
+  }
+}
+
 void TaskHeads::apply(const Tensor& h, int64_t choices, Outputs& out) const {
   switch (kind) {
     case TaskHead::SequenceClassification:
     case TaskHead::MultipleChoice: {
       Tensor x = summary->forward(h);
-      if (proj) x = (*proj)(x);
+      if (proj) return apply_task_head(kind, *proj, h, x, choices, out);
       out.set("logits", kind == TaskHead::MultipleChoice ? x.reshape({-1, choices}) : x);
       break;
     }
     case TaskHead::TokenClassification:
-      out.set("logits", (*proj)(h));
-      break;
     case TaskHead::QuestionAnsweringSimple:
-      set_qa_logits(out, (*proj)(h));
+      apply_task_head(kind, *proj, h, Tensor(), choices, out);
       break;
     case TaskHead::QuestionAnswering:
       squad->forward(h, out);

@@ -4,6 +4,7 @@
 // no cls_index).
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "nn/layers.h"
@@ -17,7 +18,7 @@ namespace hfx::nn {
 struct SequenceSummary {
   std::string type = "last";
   std::optional<Linear> proj;
-  std::optional<cpu::Activation> act;
+  std::optional<Activation> act;
   int64_t out_dim = 0;
   static SequenceSummary make(const Scope& s, const Config& c, int64_t hidden);
   Tensor forward(const Tensor& h) const;  // [B, S, H] -> [B, out_dim]
@@ -48,5 +49,27 @@ struct TaskHeads {
   // Sets "logits" ([B, choices] for multiple choice) or the QA outputs.
   void apply(const Tensor& h, int64_t choices, Outputs& out) const;
 };
+
+// The heads every encoder family shares where the shapes fit one Linear `proj`:
+// sequence classification and multiple choice read `pooled` [B, H] (the
+// family's own pooling: BERT's pooler, a dense + activation of the first token,
+// a SequenceSummary) and multiple choice reshapes the logits to [B, choices];
+// token classification and simple QA read every token of h [B, S, H]. Sets
+// "logits", or "start_logits" / "end_logits". QuestionAnswering (beam search) is SquadHead's.
+void apply_task_head(TaskHead kind, const Linear& proj, const Tensor& h, const Tensor& pooled, int64_t choices, Outputs& out);
+
+// The TaskHead a model's head enum names (any enum with the enumerators
+// SequenceClassification, MultipleChoice, TokenClassification, QuestionAnswering,
+// the latter being simple span QA in the BERT family); nullopt for the family's own heads.
+template <class Head>
+std::optional<TaskHead> task_head_of(Head h) {
+  switch (h) {
+    case Head::SequenceClassification: return TaskHead::SequenceClassification;
+    case Head::MultipleChoice: return TaskHead::MultipleChoice;
+    case Head::TokenClassification: return TaskHead::TokenClassification;
+    case Head::QuestionAnswering: return TaskHead::QuestionAnsweringSimple;
+    default: return std::nullopt;
+  }
+}
 
 }  // namespace hfx::nn

@@ -1,5 +1,7 @@
 #include "nn/layers.h"
 
+#include "nn/attention.h"
+
 #include <cmath>
 #include <limits>
 #include <random>
@@ -75,30 +77,6 @@ Tensor as_ids(const Tensor& t, const char* what) {
   return t.to(DType::I64);
 }
 
-AttnMask extended_attention_mask(const Tensor& mask, int64_t B, int64_t S, bool causal) {
-  AttnMask m;
-  if (!mask.defined() && !causal) return m;
-  const float kMin = std::numeric_limits<float>::lowest();
-  Tensor keep;
-  if (mask.defined()) {
-    if (mask.shape() != Shape{B, S})
-      throw_error(ErrorKind::Mismatch, "attention_mask shape " + shape_str(mask.shape()) + " does not match input " + shape_str({B, S}));
-    keep = mask.to(DType::F32);
-  }
-  const int64_t Sq = causal ? S : 1;
-  m.bias = Tensor::zeros(DType::F32, {B, Sq, S});
-  float* o = m.bias.mutable_data<float>();
-  const float* k = keep.defined() ? keep.data<float>() : nullptr;
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t i = 0; i < Sq; ++i)
-      for (int64_t j = 0; j < S; ++j) {
-        float v = k ? k[b * S + j] : 1.0f;
-        if (causal && j > i) v = 0.0f;
-        o[(b * Sq + i) * S + j] = (1.0f - v) * kMin;
-      }
-  return m;
-}
-
 std::vector<std::vector<float>> per_layer_head_mask(const Tensor& head_mask, int64_t layers, int64_t heads) {
   std::vector<std::vector<float>> out;
   if (!head_mask.defined()) return out;
@@ -116,7 +94,7 @@ std::vector<std::vector<float>> per_layer_head_mask(const Tensor& head_mask, int
 }
 
 PostLNEncoderLayer PostLNEncoderLayer::make(const Scope& s, const EncoderLayerNames& n, int64_t hidden, int64_t heads,
-                                            int64_t intermediate, float eps, cpu::Activation act) {
+                                            int64_t intermediate, float eps, Activation act) {
   if (heads <= 0 || hidden % heads != 0)
     throw_error(ErrorKind::InvalidArgument, "hidden size " + std::to_string(hidden) + " is not a multiple of the number of attention heads " +
                                                 std::to_string(heads));
@@ -153,24 +131,17 @@ void dropout_inplace(Tensor& x, const Param& any) {
 Tensor PostLNEncoderLayer::forward(const Tensor& h, const AttnMask& mask, const float* head_mask, Tensor* probs) const {
   const int64_t B = h.size(0), S = h.size(1);
   // Heads left in this layer after prune_heads (q's rows = heads * head_dim).
-  const int64_t nh = q.w->size(0) / head_dim, H = nh * head_dim;
-  if (head_mask && nh != heads)
-    throw_error(ErrorKind::Mismatch, "head_mask has " + std::to_string(heads) + " heads but this layer was pruned to " +
-                                         std::to_string(nh), {}, q.w.name());
+  const int64_t nh = heads_present(q.w->size(0), head_dim, heads, head_mask != nullptr, q.w.name()), H = nh * head_dim;
   Tensor Q = q(h), K = k(h), V = v(h);
-  Tensor ctx = Tensor::uninitialized(DType::F32, {B, S, H});  // attention writes every head's columns
-  if (probs) *probs = Tensor::zeros(DType::F32, {B, nh, S, S});
-  cpu::AttentionArgs a{};
-  a.B = B; a.Sq = S; a.Sk = S; a.H = nh; a.D = head_dim;
-  a.q = Q.data<float>(); a.q_bs = S * H; a.q_ss = H;
-  a.k = K.data<float>(); a.k_bs = S * H; a.k_ss = H;
-  a.v = V.data<float>(); a.v_bs = S * H; a.v_ss = H;
-  a.bias = mask.data(); a.bias_bs = mask.batch_stride(); a.bias_hs = 0; a.bias_qs = mask.query_stride();
-  a.head_mask = head_mask;
-  a.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  a.out = ctx.mutable_data<float>();
-  a.probs = probs ? probs->mutable_data<float>() : nullptr;
-  cpu::attention(a);
+  AttentionOptions ao;
+  ao.heads = nh;
+  ao.head_dim = head_dim;
+  ao.bias = {mask.data(), mask.batch_stride(), 0, mask.query_stride()};
+  ao.head_mask = head_mask;
+  ao.want_probs = probs != nullptr;
+  Attended at = attend(Q, K, V, ao);
+  if (probs) *probs = at.probs;
+  const Tensor& ctx = at.context;
   const ParamTable* pt = o.w.table();
   if (pt && pt->training() && pt->dropout_p() > 0.0f) {  // dropout sits between the bias and the residual: unfused
     Tensor attn = o(ctx);
@@ -281,27 +252,6 @@ Tensor Conv1D::operator()(const Tensor& x) const {
   return y;
 }
 
-Tensor causal_bias(const Tensor& key_mask, int64_t B, int64_t Sq, int64_t past) {
-  const int64_t Sk = past + Sq;
-  const float kMin = std::numeric_limits<float>::lowest();
-  Tensor keep;
-  if (key_mask.defined()) {
-    if (key_mask.shape() != Shape{B, Sk})
-      throw_error(ErrorKind::Mismatch, "attention_mask shape " + shape_str(key_mask.shape()) + " must be [batch, past + seq] = " +
-                                           shape_str({B, Sk}));
-    keep = key_mask.to(DType::F32);
-  }
-  Tensor bias = Tensor::zeros(DType::F32, {B, Sq, Sk});
-  float* o = bias.mutable_data<float>();
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t i = 0; i < Sq; ++i)
-      for (int64_t j = 0; j < Sk; ++j) {
-        float v = j > past + i ? kMin : 0.0f;
-        if (keep.defined()) v += (1.0f - keep.data<float>()[b * Sk + j]) * kMin;
-        o[(b * Sq + i) * Sk + j] = v;
-      }
-  return bias;
-}
 }  // namespace hfx::nn
 
 namespace hfx::nn {
@@ -376,15 +326,4 @@ void Rope::apply(float* x, int64_t B, int64_t S, int64_t heads, int64_t b_stride
     }
 }
 
-Tensor causal_window_bias(const Tensor& key_mask, int64_t B, int64_t Sq, int64_t past, int64_t window) {
-  Tensor bias = causal_bias(key_mask, B, Sq, past);
-  if (window <= 0) return bias;
-  const int64_t Sk = past + Sq;
-  const float kMin = std::numeric_limits<float>::lowest();
-  float* o = bias.mutable_data<float>();
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t i = 0; i < Sq; ++i)
-      for (int64_t j = 0; j <= past + i - window && j < Sk; ++j) o[(b * Sq + i) * Sk + j] = kMin;
-  return bias;
-}
 }  // namespace hfx::nn

@@ -7,7 +7,8 @@
 #include <string>
 
 #include "hfx/model.h"
-#include "kernels/cpu/ops.h"
+#include "nn/mask.h"
+#include "nn/ops.h"
 
 namespace hfx::nn {
 
@@ -37,16 +38,6 @@ struct Embedding {
   void gather(const Tensor& ids, float* out, bool accumulate) const;
 };
 
-// Additive attention bias as transformers builds it: (1 - mask) * finfo(f32).min,
-// shape [B, 1, Sq, Sk] stored as [B, Sq, Sk] (Sq = 1 when not causal).
-struct AttnMask {
-  Tensor bias;  // f32 [B, Sq or 1, Sk]; undefined: no mask
-  const float* data() const { return bias.defined() ? bias.data<float>() : nullptr; }
-  int64_t batch_stride() const { return bias.defined() ? bias.size(1) * bias.size(2) : 0; }
-  int64_t query_stride() const { return bias.defined() && bias.size(1) > 1 ? bias.size(2) : 0; }
-};
-// `mask` [B, S] (any numeric dtype) or undefined (= all ones).
-AttnMask extended_attention_mask(const Tensor& mask, int64_t B, int64_t S, bool causal);
 // Per-layer head multipliers from a [H] or [L, H] head_mask (undefined: none).
 std::vector<std::vector<float>> per_layer_head_mask(const Tensor& head_mask, int64_t layers, int64_t heads);
 
@@ -63,9 +54,9 @@ struct PostLNEncoderLayer {
   Linear q, k, v, o, ffn_in, ffn_out;
   LayerNorm attn_norm, ffn_norm;
   int64_t heads = 0, head_dim = 0;
-  cpu::Activation act = cpu::Activation::GeluErf;
+  Activation act = Activation::GeluErf;
   static PostLNEncoderLayer make(const Scope& s, const EncoderLayerNames& n, int64_t hidden, int64_t heads,
-                                 int64_t intermediate, float eps, cpu::Activation act);
+                                 int64_t intermediate, float eps, Activation act);
   // h: [B, S, hidden] f32 contiguous. probs: if non-null, receives [B, heads, S, S].
   // `heads` is the configured count; the heads present are read from q's weight
   // (prune_heads removes rows), and a head_mask on a pruned layer is a Mismatch.
@@ -110,11 +101,6 @@ struct Conv1D {
   static Conv1D make(const Scope& s, int64_t in, int64_t out);
   Tensor operator()(const Tensor& x) const;
 };
-// Additive bias for decoder self-attention over [B, Sq] queries at absolute
-// positions past..past+Sq-1 and Sk = past + Sq keys: causal (finfo.min above
-// the diagonal) plus the key padding mask [B, Sk] (undefined = none), as
-// transformers' eager attention adds them. Returns f32 [B, Sq, Sk].
-Tensor causal_bias(const Tensor& key_mask, int64_t B, int64_t Sq, int64_t past);
 }  // namespace hfx::nn
 
 namespace hfx::nn {
@@ -134,7 +120,4 @@ struct Rope {
   void apply(float* x, int64_t B, int64_t S, int64_t heads, int64_t b_stride, int64_t s_stride, const Tensor& pos,
              const std::vector<float>& inv) const;
 };
-// Causal (+ optional sliding window: key j visible from query i iff i - window < j <= i)
-// plus key padding, as an additive f32 [B, Sq, Sk] bias; queries sit at past..past+Sq-1.
-Tensor causal_window_bias(const Tensor& key_mask, int64_t B, int64_t Sq, int64_t past, int64_t window);
 }  // namespace hfx::nn

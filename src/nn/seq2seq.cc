@@ -60,86 +60,6 @@ Tensor shift_tokens_right(const Tensor& ids0, int64_t pad_token_id, int64_t deco
   return out;
 }
 
-namespace {
-Tensor mask_f32(const Tensor& mask, const Shape& want, const char* what) {
-  if (!mask.defined()) return {};
-  if (mask.shape() != want)
-    throw_error(ErrorKind::Mismatch, std::string(what) + " shape " + shape_str(mask.shape()) + " must be " + shape_str(want));
-  return mask.to(DType::F32);
-}
-}  // namespace
-
-Tensor padding_bias(const Tensor& mask, int64_t B, int64_t Sk, const char* what) {
-  Tensor keep = mask_f32(mask, {B, Sk}, what);
-  Tensor bias = Tensor::zeros(DType::F32, {B, Sk});
-  if (!keep.defined()) return bias;
-  const float kMin = std::numeric_limits<float>::lowest();
-  for (int64_t i = 0; i < B * Sk; ++i) bias.mutable_data<float>()[i] = keep.data<float>()[i] == 0.0f ? kMin : 0.0f;
-  return bias;
-}
-
-Tensor causal_padding_bias(const Tensor& mask, int64_t B, int64_t Sq, int64_t past, const char* what) {
-  const int64_t Sk = past + Sq;
-  Tensor keep = mask_f32(mask, {B, Sk}, what);
-  const float kMin = std::numeric_limits<float>::lowest();
-  Tensor bias = Tensor::zeros(DType::F32, {B, Sq, Sk});
-  float* o = bias.mutable_data<float>();
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t i = 0; i < Sq; ++i)
-      for (int64_t j = 0; j < Sk; ++j) {
-        const bool masked = j > past + i || (keep.defined() && keep.data<float>()[b * Sk + j] == 0.0f);
-        o[(b * Sq + i) * Sk + j] = masked ? kMin : 0.0f;
-      }
-  return bias;
-}
-
-void kv_append(KVCache& cache, int64_t layers, int64_t layer, const Tensor& k, const Tensor& v) {
-  const int64_t B = k.size(0), S = k.size(1), W = k.size(2), past = cache.length, need = past + S;
-  if (cache.k.empty()) {
-    cache.k.resize(static_cast<std::size_t>(layers));
-    cache.v.resize(static_cast<std::size_t>(layers));
-  }
-  if (need > cache.capacity) {
-    const int64_t cap = std::max<int64_t>(need, 2 * cache.capacity);
-    for (int64_t l = 0; l < layers; ++l)
-      for (Tensor* t : {&cache.k[static_cast<std::size_t>(l)], &cache.v[static_cast<std::size_t>(l)]}) {
-        Tensor n = Tensor::zeros(DType::F32, {B, cap, W});
-        if (t->defined())
-          for (int64_t b = 0; b < B; ++b)
-            std::copy_n(t->data<float>() + b * cache.capacity * W, past * W, n.mutable_data<float>() + b * cap * W);
-        *t = n;
-      }
-    cache.capacity = cap;
-  }
-  Tensor& kc = cache.k[static_cast<std::size_t>(layer)];
-  Tensor& vc = cache.v[static_cast<std::size_t>(layer)];
-  if (kc.size(0) != B || kc.size(2) != W)
-    throw_error(ErrorKind::Mismatch, "key/value cache holds " + shape_str(kc.shape()) + ", new entries are " + shape_str(k.shape()));
-  for (int64_t b = 0; b < B; ++b) {
-    std::copy_n(k.data<float>() + b * S * W, S * W, kc.mutable_data<float>() + (b * cache.capacity + past) * W);
-    std::copy_n(v.data<float>() + b * S * W, S * W, vc.mutable_data<float>() + (b * cache.capacity + past) * W);
-  }
-}
-
-Tensor multi_head_attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t Sk, int64_t heads, int64_t head_dim,
-                            float scale, const MhaBias& bias, const float* head_mask, Tensor* probs) {
-  const int64_t B = q.size(0), Sq = q.size(1), W = heads * head_dim;
-  Tensor ctx = Tensor::zeros(DType::F32, {B, Sq, W});
-  if (probs) *probs = Tensor::zeros(DType::F32, {B, heads, Sq, Sk});
-  cpu::AttentionArgs a{};
-  a.B = B; a.Sq = Sq; a.Sk = Sk; a.H = heads; a.D = head_dim;
-  a.q = q.data<float>(); a.q_bs = Sq * W; a.q_ss = W;
-  a.k = k.data<float>(); a.k_bs = k.size(1) * W; a.k_ss = W;
-  a.v = v.data<float>(); a.v_bs = v.size(1) * W; a.v_ss = W;
-  a.bias = bias.data; a.bias_bs = bias.bs; a.bias_hs = bias.hs; a.bias_qs = bias.qs;
-  a.head_mask = head_mask;
-  a.scale = scale;
-  a.out = ctx.mutable_data<float>();
-  a.probs = probs ? probs->mutable_data<float>() : nullptr;
-  cpu::attention(a);
-  return ctx;
-}
-
 void emit_seq2seq(Outputs& out, const StackOutputs& decoder, const std::vector<Tensor>& cross, const Tensor& encoder_last,
                   const StackOutputs& encoder) {
   emit_stack(out, decoder, "decoder_");
@@ -163,7 +83,7 @@ Tensor eos_classify(const Tensor& ids, const Tensor& dec, int64_t eos, const Lin
     std::copy_n(dec.data<float>() + (b * S + last) * d, d, pooled.mutable_data<float>() + b * d);
   }
   Tensor x = dense(pooled);
-  cpu::activate(x.mutable_data<float>(), x.numel(), cpu::Activation::Tanh);
+  activate(x, Activation::Tanh);
   return out_proj(x);
 }
 

@@ -1,8 +1,6 @@
 // Shared pieces of the encoder-decoder models (T5, BART): relative position
-// buckets, decoder input shifting, the additive masks transformers 4.46 builds
-// with masked_fill (exactly finfo(f32).min, never -inf, so a fully masked row
-// softmaxes to uniform like the reference), a growing key/value cache and
-// multi-head attention over packed [B, S, heads*head_dim] projections.
+// buckets, decoder input shifting; the additive masks transformers 4.46 builds
+// (in nn/mask.h) and the outputs / classification head they share.
 #pragma once
 
 #include <cstdint>
@@ -26,29 +24,6 @@ void add_relative_position_bias(Tensor& bias, const Tensor& table, int64_t past,
 // transformers' shift_tokens_right / T5's _shift_right: [start, ids[:, :-1]],
 // with -100 replaced by pad_token_id. ids [B, S] integer.
 Tensor shift_tokens_right(const Tensor& ids, int64_t pad_token_id, int64_t decoder_start_token_id);
-
-// Key padding bias f32 [B, Sk]: finfo.min where mask == 0, else 0 (mask
-// undefined: zeros). Throws Mismatch when mask is not [B, Sk].
-Tensor padding_bias(const Tensor& mask, int64_t B, int64_t Sk, const char* what);
-// Causal + key padding bias f32 [B, Sq, past + Sq]: finfo.min where the key is
-// after the query (queries at past..past+Sq-1) or mask [B, past + Sq] is 0.
-Tensor causal_padding_bias(const Tensor& mask, int64_t B, int64_t Sq, int64_t past, const char* what);
-
-// Appends k/v [B, S, width] to layer `layer` of a cache with `layers` layers
-// at row cache.length (growing capacity); the caller advances cache.length
-// once every layer has been appended.
-void kv_append(KVCache& cache, int64_t layers, int64_t layer, const Tensor& k, const Tensor& v);
-
-// One multi-head attention: q [B, Sq, H*D] (contiguous) against the first Sk
-// rows of k/v [B, rows, H*D]; returns the context [B, Sq, H*D]. probs (if
-// non-null) receives [B, H, Sq, Sk].
-struct MhaBias {
-  const float* data = nullptr;
-  int64_t bs = 0, hs = 0, qs = 0;  // element strides per batch / head / query row
-};
-Tensor multi_head_attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t Sk, int64_t heads,
-                            int64_t head_dim, float scale, const MhaBias& bias, const float* head_mask,
-                            Tensor* probs);
 
 // Adds an encoder-decoder model's stacks to `out` with transformers' names:
 // decoder_hidden_states.i / decoder_attentions.i, cross_attentions.i,

@@ -16,18 +16,6 @@
 
 namespace hfx {
 
-void KVCache::reorder(const std::vector<int64_t>& index) {
-  for (auto* list : {&k, &v})
-    for (Tensor& t : *list) {
-      if (!t.defined()) continue;
-      const int64_t row = t.size(1) * t.size(2);
-      Tensor n = Tensor::zeros(DType::F32, {static_cast<int64_t>(index.size()), t.size(1), t.size(2)});
-      for (std::size_t i = 0; i < index.size(); ++i)
-        std::copy_n(t.data<float>() + index[i] * row, row, n.mutable_data<float>() + static_cast<int64_t>(i) * row);
-      t = n;
-    }
-}
-
 GenerationConfig GenerationConfig::from_model(const Model& model) {
   GenerationConfig g;
   json src = model.config().merged();

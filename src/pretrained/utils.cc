@@ -216,24 +216,14 @@ Tensor get_extended_attention_mask(const Tensor& mask, const Shape& input_shape,
     throw_error(ErrorKind::InvalidArgument, "Wrong shape for input_ids (shape " + shape_str(input_shape) + ") or attention_mask (shape " +
                                                 shape_str(mask.shape()) + ")");
   const int64_t B = mask.size(0), T = mask.size(1);
-  if (!is_decoder) {
-    if (dtype == DType::F32) return nn::extended_attention_mask(mask, B, T, false).bias.reshape({B, 1, 1, T});
-    return fill_inverted(mask.to(DType::F32).contiguous(), {B, 1, 1, T}, dtype);
-  }
-  if (input_shape.size() != 2 || input_shape[0] != B)
+  if (is_decoder && (input_shape.size() != 2 || input_shape[0] != B))
     throw_error(ErrorKind::Mismatch, "input_shape " + shape_str(input_shape) + " does not fit attention_mask " + shape_str(mask.shape()));
-  const int64_t S = input_shape[1];
+  const int64_t S = is_decoder ? input_shape[1] : T;
   if (S > T) throw_error(ErrorKind::Mismatch, "attention_mask " + shape_str(mask.shape()) + " is shorter than the input " + shape_str(input_shape));
-  if (S == T && dtype == DType::F32) return nn::extended_attention_mask(mask, B, S, true).bias.reshape({B, 1, S, T});
-  // create_extended_attention_mask_for_decoder: causal over the last S keys, past keys visible.
-  Tensor k = mask.to(DType::F32).contiguous();
-  Tensor keep = Tensor::zeros(DType::F32, {B, 1, S, T});
-  const int64_t past = T - S;
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t i = 0; i < S; ++i)
-      for (int64_t j = 0; j < T; ++j)
-        keep.mutable_data<float>()[(b * S + i) * T + j] = (j <= past + i ? 1.0f : 0.0f) * k.data<float>()[b * T + j];
-  return fill_inverted(keep, {B, 1, S, T}, dtype);
+  // nn/mask builds it (create_extended_attention_mask_for_decoder: causal over the last S keys, past keys visible).
+  const Shape shape{B, 1, is_decoder ? S : 1, T};
+  if (dtype == DType::F32) return nn::extended_attention_mask(mask, B, S, is_decoder, T - S).bias.reshape(shape);
+  return fill_inverted(nn::keep_mask(mask, B, S, is_decoder, T - S), shape, dtype);
 }
 
 Tensor get_extended_attention_mask(const Model& model, const Tensor& mask, const Shape& input_shape) {
