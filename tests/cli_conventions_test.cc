@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hfx/auto.h"
+#include "hfx/io.h"
 #include "hfx/log.h"
 #include "hfx/version.h"
 #include "test_util.h"
@@ -113,13 +114,13 @@ TEST(CliConventions, DtypeFlag) {
   const fs::path bf16 = kBert / "bf16";
   auto r = run_cli("info " + bf16.string() + " --json");
   ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_TRUE(json::parse(r.out)["dtypes"].contains("f32")) << r.out;  // transformers' default widens
+  EXPECT_TRUE(json::parse(r.out)["dtypes"].contains("float32")) << r.out;  // transformers' default widens
   r = run_cli("info " + bf16.string() + " --json --dtype auto");
   ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_TRUE(json::parse(r.out)["dtypes"].contains("bf16")) << r.out;
+  EXPECT_TRUE(json::parse(r.out)["dtypes"].contains("bfloat16")) << r.out;
   r = run_cli("info " + kBert.string() + " --json --dtype float16");
   ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_TRUE(json::parse(r.out)["dtypes"].contains("f16")) << r.out;
+  EXPECT_TRUE(json::parse(r.out)["dtypes"].contains("float16")) << r.out;
   r = run_cli("info " + kBert.string() + " --dtype float8");
   EXPECT_EQ(r.status, 2) << r.out;
 }
@@ -214,6 +215,17 @@ TEST(CliConventions, MissingWeightsWarning) {
     EXPECT_EQ(out.find("Some weights"), std::string::npos) << env << ": " << out;
     EXPECT_NE(out.find("BertForSequenceClassification"), std::string::npos) << out;
   }
+  // a checkpoint none of whose weights the model has: every parameter is newly initialized, and said so
+  testing::TempDir tmp;
+  fs::copy_file(kBert / "config.json", tmp.path() / "config.json");
+  write_safetensors((tmp.path() / "model.safetensors").string(), {{"foo.weight", Tensor::zeros(DType::F32, {2, 2})}});
+  r = run_cli("run " + tmp.path().string() + " --input-ids 1,2,3");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("Some weights of BertModel were not initialized from the model checkpoint at " + tmp.path().string() +
+                       " and are newly initialized: ['embeddings.LayerNorm.bias', "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("'pooler.dense.weight']"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Some weights of the model checkpoint at " + tmp.path().string() + " were not used when initializing BertModel: ['foo.weight']"),
+            std::string::npos) << r.out;  // BertModel is the config's architecture: a warning
   // -v shows the info message of a complete load
   r = run_cli("run " + kBert.string() + " --input-ids 1,2,3 -v");
   EXPECT_NE(r.out.find("All the weights of BertModel were initialized from the model checkpoint at"), std::string::npos) << r.out;

@@ -76,7 +76,12 @@ inline LoadOptions load_options_for(const std::string& path) {
 // every such argument with a leading \x01 before parsing (so it is not split) and literal() strips the mark.
 inline constexpr char kLiteralMark = '\x01';
 inline CLI::Option* literal(CLI::Option* o) {
-  return o->transform([](std::string s) { return (!s.empty() && s[0] == kLiteralMark) ? s.substr(1) : s; }, "", "literal");
+  return o->transform(
+      [](std::string s) {
+        if (!s.empty() && s.front() == kLiteralMark) s.erase(0, 1);
+        return s;
+      },
+      "", "literal");
 }
 
 class CommandTable {

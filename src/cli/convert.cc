@@ -86,6 +86,20 @@ ModelInputs read_inputs(const std::string& file, const Model& m) {
 
 // ---- export ------------------------------------------------------------------
 
+// A private temporary folder, removed with everything in it when the scope ends.
+struct StagingDir {
+  std::string path;
+  explicit StagingDir(const std::string& prefix) : path((fs::temp_directory_path() / (prefix + "-XXXXXX")).string()) {
+    if (!mkdtemp(path.data())) throw_error(ErrorKind::Io, "cannot create a staging folder", path);
+  }
+  ~StagingDir() {
+    std::error_code e;
+    fs::remove_all(path, e);
+  }
+  StagingDir(const StagingDir&) = delete;
+  StagingDir& operator=(const StagingDir&) = delete;
+};
+
 // Where export writes without --out: beside the weights of a local folder or file, as before; for a hub repo id
 // (whose snapshot folder in the cache must never be written to) ./<name>-<to> in the working directory, named
 // after the repo's last component so "org/name" never becomes ./org and a single-name id works.
@@ -148,15 +162,8 @@ int run_export(const ExportArgs& a) {
   so.state_dict = sd;
 
   // Convert into a private staging folder and verify there; publish only a verified result.
-  std::string tmpl = (fs::temp_directory_path() / "hfx-export-XXXXXX").string();
-  if (!mkdtemp(tmpl.data())) throw_error(ErrorKind::Io, "cannot create a staging folder", tmpl);
-  struct Cleanup {
-    std::string d;
-    ~Cleanup() {
-      std::error_code e;
-      fs::remove_all(d, e);
-    }
-  } cleanup{tmpl};
+  const StagingDir staging("hfx-export");
+  const std::string& tmpl = staging.path;
   save_pretrained(*src.model, tmpl, so);
   LoadOptions lo;
   lo.from_tf = a.to == "tf";
@@ -212,7 +219,7 @@ int run_pt_to_tf(const PtToTfArgs& a) {
   fs::create_directories(local, ec);
   if (ec) throw_error(ErrorKind::Io, "cannot create the local folder (" + ec.message() + ")", local);
   for (auto it = fs::recursive_directory_iterator(snap); it != fs::recursive_directory_iterator(); ++it) {
-    const fs::path rel = fs::relative(it->path(), snap);
+    const fs::path rel = it->path().lexically_relative(snap);  // fs::relative would follow the blob symlinks
     if (fs::is_directory(it->path())) {
       fs::create_directories(fs::path(local) / rel);
       continue;
@@ -257,15 +264,8 @@ int run_pt_to_tf(const PtToTfArgs& a) {
   std::string pr_url;
   if (!a.no_pr) {
     // Only the TF files travel: tf_model.h5, or its index and shards.
-    std::string tmpl = (fs::temp_directory_path() / "hfx-pt-to-tf-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw_error(ErrorKind::Io, "cannot create a staging folder", tmpl);
-    struct Cleanup {
-      std::string d;
-      ~Cleanup() {
-        std::error_code e;
-        fs::remove_all(d, e);
-      }
-    } cleanup{tmpl};
+    const StagingDir staging("hfx-pt-to-tf");
+    const std::string& tmpl = staging.path;
     for (const auto& e : fs::directory_iterator(local)) {
       const std::string n = e.path().filename().string();
       if (n == "tf_model.h5" || n == "tf_model.h5.index.json" || (n.rfind("tf_model-", 0) == 0 && n.size() > 3 && n.substr(n.size() - 3) == ".h5"))

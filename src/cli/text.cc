@@ -201,7 +201,8 @@ int cmd_generate(const TextCommands& o) {
   if (o.top_p_opt && o.top_p_opt->count()) {
     // TopPLogitsWarper's range check; transformers applies it only below 1, a value above 1 is a typo here.
     if (!(o.top_p >= 0 && o.top_p <= 1))
-      throw_error(ErrorKind::InvalidArgument, fmt::format("`top_p` has to be a float > 0 and < 1, but is {}", o.top_p));
+      throw_error(ErrorKind::InvalidArgument, fmt::format("`top_p` has to be a float > 0 and < 1, but is {}{}", o.top_p,
+                                                          o.top_p == std::floor(o.top_p) && std::isfinite(o.top_p) ? ".0" : ""));
     cfg.top_p = static_cast<float>(o.top_p);
   }
   if (o.seed_opt && o.seed_opt->count()) cfg.seed = o.seed;

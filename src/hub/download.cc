@@ -18,6 +18,7 @@
 #include <optional>
 #include <thread>
 
+#include "core/progress.h"
 #include "hfx/error.h"
 #include "hfx/hub.h"
 #include "hfx/io.h"
@@ -186,32 +187,9 @@ void create_pointer(const fs::path& blob, const fs::path& pointer) {
   }
 }
 
-class Progress {
- public:
-  Progress(const std::string& name, bool on) : name_(name), on_(on && ::isatty(2)) {}
-  void update(uint64_t done, uint64_t total) {
-    if (!on_) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (done != total && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    std::lock_guard<std::mutex> g(mu());
-    if (total > 0)
-      std::fprintf(stderr, "\r%-40.40s %3d%% %8.1f/%.1f MB", name_.c_str(), static_cast<int>(100.0 * double(done) / double(total)),
-                   double(done) / 1e6, double(total) / 1e6);
-    else
-      std::fprintf(stderr, "\r%-40.40s %8.1f MB", name_.c_str(), double(done) / 1e6);
-    if (done == total && total > 0) std::fprintf(stderr, "\n");
-  }
-
- private:
-  static std::mutex& mu() {
-    static std::mutex m;
-    return m;
-  }
-  std::string name_;
-  bool on_;
-  std::chrono::steady_clock::time_point last_{};
-};
+// One line per file being downloaded (core/progress.h: tqdm's layout, rate and ETA, TTY only,
+// HF_HUB_DISABLE_PROGRESS_BARS honoured; parallel downloads each keep their own line).
+using Progress = detail::ProgressBar;
 
 bool is_sha256(const std::string& s) {
   return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });

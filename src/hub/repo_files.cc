@@ -145,7 +145,7 @@ RepoListing list_repo_files(const std::string& repo_id, const HubOptions& o) {
       throw_error(ErrorKind::NotFound, "offline mode and " + repo_id + " (revision " + revision + ") is not in the cache at " +
                                            hub_cache_dir(o));
     for (auto it = fs::recursive_directory_iterator(snap, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
-      if (!it->is_directory(ec)) out.files.push_back(fs::relative(it->path(), snap).generic_string());
+      if (!it->is_directory(ec)) out.files.push_back(it->path().lexically_relative(snap).generic_string());  // not fs::relative: it follows the blob symlinks
     std::sort(out.files.begin(), out.files.end());
     return out;
   }
