@@ -156,7 +156,7 @@ void add_hub_commands(CommandTable& table) {
   auto* download = table.add("download", "Download a model from the hub into the shared huggingface_hub cache; prints the snapshot folder", run_download);
   download->add_option("repo_id", s.repo, "model id, e.g. bert-base-cased or org/name")->required();
   download->add_option("files", s.files, "files to fetch (default: config.json and the weights from_pretrained reads); "
-                                         "a *.index.json brings its shards too")->allow_extra_args(false);
+                                         "a *.index.json brings its shards too");
   download->add_option("--include", s.include, "glob patterns of the files to fetch (fnmatch, as huggingface-cli download: "
                                                "'*' also matches '/'); every file of the revision is listed and filtered");
   download->add_option("--exclude", s.exclude, "glob patterns of files not to fetch");
