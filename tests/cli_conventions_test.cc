@@ -143,6 +143,13 @@ TEST(CliConventions, StreamingExport) {
   EXPECT_EQ(r.status, 0) << r.out;
   r = run_cli("export " + kBert.string() + " --to tf --streaming --out " + out.string());
   EXPECT_EQ(r.status, 17) << r.out;
+  // diff and export speak JSON too
+  r = run_cli("diff " + kBert.string() + " " + out.string() + " --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(json::parse(r.out)["differ"], false) << r.out;
+  r = run_cli("export " + kBert.string() + " --to flax --json --out " + (tmp.path() / "fx").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_LE(json::parse(r.out)["max_error"].get<double>(), 5e-5) << r.out;
 }
 
 TEST(CliConventions, GenerateKeepsGenerationConfigAndValidates) {

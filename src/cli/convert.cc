@@ -173,7 +173,7 @@ int run_export(const ExportArgs& a) {
 
   const std::vector<TensorDiff> runs = compare_runs(*src.model, *res.model, probe_inputs(*src.model));
   const WeightsDiff wd = compare_weights(*src.model, *res.model);
-  print_run_table(runs, a.max_error);
+  if (!globals().json) print_run_table(runs, a.max_error);
   const TensorDiff* w = worst(runs);
   const TensorDiff* ww = worst(wd.tensors);
   const TensorDiff* first = first_broken_layer(runs, a.max_error);
@@ -318,6 +318,16 @@ int run_diff(const DiffArgs& a) {
     auto sb = canonical_source(a.b, a.cls, mb);
     const WeightsDiff wd = compare_weights(*sa, *sb);
     bool differ = !wd.only_a.empty() || !wd.only_b.empty();
+    if (globals().json) {
+      nlohmann::json t = nlohmann::json::array();
+      for (const auto& d : wd.tensors) {
+        differ |= d.shape_mismatch() || !(d.max_abs <= a.tol);
+        t.push_back({{"name", d.name}, {"max_abs", d.shape_mismatch() ? nlohmann::json(nullptr) : nlohmann::json(d.max_abs)},
+                     {"shape_a", d.shape_a}, {"shape_b", d.shape_b}});
+      }
+      std::cout << nlohmann::json({{"only_a", wd.only_a}, {"only_b", wd.only_b}, {"tensors", t}, {"differ", differ}, {"tol", a.tol}}).dump() << "\n";
+      return differ ? 1 : 0;
+    }
     for (const auto& n : wd.only_a) fmt::print("only in A: {}\n", n);
     for (const auto& n : wd.only_b) fmt::print("only in B: {}\n", n);
     for (const auto& d : wd.tensors) {
@@ -341,9 +351,17 @@ int run_diff(const DiffArgs& a) {
   std::vector<TensorDiff> runs = compare_runs(*ma.model, *mb.model, in);
   // Top-down: hidden states in layer order, then the outputs.
   std::stable_partition(runs.begin(), runs.end(), [](const TensorDiff& d) { return d.layer >= 0; });
-  print_run_table(runs, a.tol);
   const TensorDiff* first = first_broken_layer(runs, a.tol);
   const TensorDiff* w = worst(runs);
+  if (globals().json) {
+    nlohmann::json t = nlohmann::json::array();
+    for (const auto& d : runs) t.push_back({{"name", d.name}, {"layer", d.layer}, {"max_abs", d.max_abs}, {"mean_abs", d.mean_abs}});
+    const bool differ = first || (w && !(w->max_abs <= a.tol));
+    std::cout << nlohmann::json({{"tensors", t}, {"first_broken", first ? nlohmann::json(first->name) : nlohmann::json(nullptr)},
+                                 {"differ", differ}, {"tol", a.tol}}).dump() << "\n";
+    return differ ? 1 : 0;
+  }
+  print_run_table(runs, a.tol);
   if (first) {
     fmt::print("first layer over tolerance {:.1e}: {} (max abs {}, mean abs {})\n", a.tol, describe_layer(*first),
                fmt_err(first->max_abs), fmt_err(first->mean_abs));
