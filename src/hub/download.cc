@@ -23,6 +23,7 @@
 #include "hfx/hub.h"
 #include "hfx/io.h"
 #include "hub/http.h"
+#include "hub/parallel.h"
 #include "hub/protocol.h"
 
 namespace hfx {
@@ -412,25 +413,7 @@ std::optional<std::string> try_hf_hub_download(const std::string& repo_id, const
 
 std::string download_files(const std::string& repo_id, const std::vector<std::string>& filenames, const HubOptions& opts) {
   std::vector<std::string> paths(filenames.size());
-  std::atomic<std::size_t> next{0};
-  std::exception_ptr first_error;
-  std::mutex mu;
-  auto worker = [&] {
-    for (std::size_t i = next++; i < filenames.size(); i = next++) {
-      try {
-        paths[i] = hf_hub_download(repo_id, filenames[i], opts);
-      } catch (...) {
-        std::lock_guard<std::mutex> g(mu);
-        if (!first_error) first_error = std::current_exception();
-      }
-    }
-  };
-  const std::size_t n = std::min<std::size_t>(filenames.size(), static_cast<std::size_t>(std::max(1, opts.max_workers)));
-  std::vector<std::thread> threads;
-  for (std::size_t t = 1; t < n; ++t) threads.emplace_back(worker);
-  worker();
-  for (auto& t : threads) t.join();
-  if (first_error) std::rethrow_exception(first_error);
+  hub::parallel_for(filenames.size(), opts.max_workers, [&](std::size_t i) { paths[i] = hf_hub_download(repo_id, filenames[i], opts); });
   if (paths.empty()) return {};
   // The snapshot folder: paths[0] minus the file's own relative path.
   fs::path p(paths[0]);

@@ -7,12 +7,8 @@
 #include <fnmatch.h>
 
 #include <algorithm>
-#include <atomic>
-#include <exception>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +17,7 @@
 #include "hfx/hub_files.h"
 #include "hfx/io.h"
 #include "hub/http.h"
+#include "hub/parallel.h"
 #include "hub/protocol.h"
 
 namespace hfx {
@@ -42,25 +39,7 @@ const std::vector<std::string> kSentenceFiles = {"modules.json", "config_sentenc
 std::vector<std::optional<std::string>> try_download_all(const std::string& repo, const std::vector<std::string>& names,
                                                          const HubOptions& o) {
   std::vector<std::optional<std::string>> out(names.size());
-  std::atomic<std::size_t> next{0};
-  std::exception_ptr first_error;
-  std::mutex mu;
-  auto worker = [&] {
-    for (std::size_t i = next++; i < names.size(); i = next++) {
-      try {
-        out[i] = try_hf_hub_download(repo, names[i], o);
-      } catch (...) {
-        std::lock_guard<std::mutex> g(mu);
-        if (!first_error) first_error = std::current_exception();
-      }
-    }
-  };
-  const std::size_t n = std::min<std::size_t>(names.size(), static_cast<std::size_t>(std::max(1, o.max_workers)));
-  std::vector<std::thread> threads;
-  for (std::size_t t = 1; t < n; ++t) threads.emplace_back(worker);
-  worker();
-  for (auto& t : threads) t.join();
-  if (first_error) std::rethrow_exception(first_error);
+  hub::parallel_for(names.size(), o.max_workers, [&](std::size_t i) { out[i] = try_hf_hub_download(repo, names[i], o); });
   return out;
 }
 
