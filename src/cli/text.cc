@@ -1,10 +1,12 @@
 // hfx tokenize | embed | generate, and run --text.
 //   hfx tokenize PATH "text" [--pair "text"] [--no-special] [--json]
-//   hfx embed PATH "sentence" ... [--json]          mean pooling over the attention mask, L2-normalised
-//                                                  (sentence-transformers all-MiniLM-L6-v2)
-//   hfx generate PATH (--prompt "text" | --input-ids "1,2;3,4") --max-new-tokens N [--do-sample
-//                --temperature T --top-k K --top-p P --seed S] [--num-beams N]
+//   hfx embed PATH "sentence" ... [--pooling M] [--prompt-name N] [--json]   sentence-transformers' encode (hfx/sentence.h)
+//   hfx generate PATH (--prompt "text" | --input-ids "1,2;3,4") [--max-new-tokens N] [--do-sample
+//                --temperature T --top-k K --top-p P --seed S] [--num-beams N] [--stop S]...
+//                generation_config.json gives the defaults; text streams to stdout as it is generated.
 #include "cli/text.h"
+#include "cli/command.h"
+#include "cli/hub.h"
 
 #include <fmt/format.h>
 
@@ -20,6 +22,9 @@
 #include "hfx/auto.h"
 #include "hfx/error.h"
 #include "hfx/generate.h"
+#include "hfx/generate_stream.h"
+#include "hfx/seq2seq.h"
+#include "hfx/sentence.h"
 #include "hfx/tokenizer.h"
 
 namespace hfx::cli {
@@ -79,7 +84,7 @@ int cmd_tokenize(const TextCommands& o) {
   std::optional<std::string_view> pair;
   if (!o.pair.empty()) pair = o.pair;
   Encoding e = tok.encode(o.texts[0], pair, !o.no_special);
-  if (o.json) {
+  if (globals().json) {
     json j;
     j["input_ids"] = e.ids;
     j["token_type_ids"] = e.type_ids;
@@ -103,72 +108,46 @@ int cmd_tokenize(const TextCommands& o) {
   return 0;
 }
 
-// sentence_bert_config.json's max_seq_length (sentence-transformers truncates there), else none.
-int64_t st_max_length(const std::string& path) {
-  fs::path p = fs::path(path) / "sentence_bert_config.json";
-  std::ifstream f(p);
-  if (!f) return 0;
-  try {
-    json j = json::parse(f);
-    return j.value("max_seq_length", int64_t{0});
-  } catch (const json::exception&) {
-    throw_error(ErrorKind::Format, "not valid JSON", p.string());
-  }
-}
-
 int cmd_embed(const TextCommands& o) {
-  LoadedModel lm = load_pretrained(o.path, o.cls);
-  Tokenizer tok = load_tokenizer(o.path);
-  int64_t max_len = o.max_length > 0 ? o.max_length : st_max_length(o.path);
-  auto encs = encode_padded(tok, o.texts, max_len);
-  ModelInputs in;
-  in.input_ids = matrix(encs, &Encoding::ids);
-  in.attention_mask = matrix(encs, &Encoding::attention_mask);
-  if (uses_token_types(*lm.model)) in.token_type_ids = matrix(encs, &Encoding::type_ids);
-  Outputs out = lm.model->forward(in);
-  const Tensor& h = out.get("last_hidden_state");
-  if (h.shape().size() != 3) throw_error(ErrorKind::Mismatch, "last_hidden_state is not [batch, seq, hidden]");
-  const int64_t B = h.shape()[0], S = h.shape()[1], H = h.shape()[2];
-  std::vector<std::vector<double>> emb(static_cast<std::size_t>(B), std::vector<double>(static_cast<std::size_t>(H)));
-  for (int64_t b = 0; b < B; ++b) {
-    // sentence-transformers Pooling(mean): sum(h * mask) / clamp(sum(mask), 1e-9); then Normalize (L2).
-    double count = 0;
-    auto& v = emb[static_cast<std::size_t>(b)];
-    for (int64_t s = 0; s < S; ++s) {
-      double m = static_cast<double>(encs[static_cast<std::size_t>(b)].attention_mask[static_cast<std::size_t>(s)]);
-      count += m;
-      for (int64_t k = 0; k < H; ++k) v[static_cast<std::size_t>(k)] += m * h.item((b * S + s) * H + k);
-    }
-    double norm = 0;
-    for (auto& x : v) {
-      x /= std::max(count, 1e-9);
-      norm += x * x;
-    }
-    norm = std::max(std::sqrt(norm), 1e-12);
-    for (auto& x : v) x /= norm;
+  // sentence-transformers' encode: the model's modules.json (pooling, Dense, Normalize), max_seq_length, prompts.
+  const SentenceTransformer st = SentenceTransformer::from_pretrained(o.path);
+  EncodeOptions eo;
+  eo.prompt_name = o.prompt_name;
+  if (!o.embed_prompt.empty()) eo.prompt = o.embed_prompt;
+  if (!o.pooling.empty()) {
+    std::stringstream ss(o.pooling);
+    for (std::string m; std::getline(ss, m, ',');) eo.pooling.push_back(m);
   }
-  if (o.json) {
-    json j = {{"embeddings", emb}};
+  if (o.normalize && o.no_normalize) throw_error(ErrorKind::InvalidArgument, "--normalize and --no-normalize exclude each other");
+  if (o.normalize) eo.normalize = true;
+  if (o.no_normalize) eo.normalize = false;
+  eo.max_seq_length = o.max_length;
+  const Tensor emb = st.encode(o.texts, eo);
+  const int64_t B = emb.shape()[0], H = emb.shape()[1];
+  const auto sim = sentence_similarity(emb, emb, st.similarity_fn_name());
+  if (globals().json) {
+    json rows = json::array();
+    for (int64_t b = 0; b < B; ++b) {
+      json r = json::array();
+      for (int64_t k = 0; k < H; ++k) r.push_back(static_cast<float>(emb.item(b * H + k)));  // float: shortest round-trip form
+      rows.push_back(r);
+    }
+    json j = {{"embeddings", rows}, {"similarity_fn_name", st.similarity_fn_name()}, {"similarity", sim}};
     std::cout << j.dump() << "\n";
     return 0;
   }
+  const auto counts = st.token_counts(o.texts, eo);
   for (int64_t b = 0; b < B; ++b) {
-    const auto& v = emb[static_cast<std::size_t>(b)];
     std::string head;
-    for (int64_t k = 0; k < std::min<int64_t>(H, 6); ++k) head += fmt::format("{}{:.6f}", k ? ", " : "", v[static_cast<std::size_t>(k)]);
-    const auto& am = encs[static_cast<std::size_t>(b)].attention_mask;
-    fmt::print("embedding {} [{}] ({} tokens): [{}, ...]  \"{}\"\n", b, H, std::count(am.begin(), am.end(), 1), head,
+    for (int64_t k = 0; k < std::min<int64_t>(H, 6); ++k) head += fmt::format("{}{:.6f}", k ? ", " : "", emb.item(b * H + k));
+    fmt::print("embedding {} [{}] ({} tokens): [{}, ...]  \"{}\"\n", b, H, counts[static_cast<std::size_t>(b)], head,
                o.texts[static_cast<std::size_t>(b)]);
   }
   if (B > 1) {
-    fmt::print("cosine similarity:\n");
-    for (int64_t a = 0; a < B; ++a) {
+    fmt::print("{} similarity:\n", st.similarity_fn_name());
+    for (const auto& r : sim) {
       std::string row;
-      for (int64_t b = 0; b < B; ++b) {
-        double dot = 0;
-        for (int64_t k = 0; k < H; ++k) dot += emb[static_cast<std::size_t>(a)][static_cast<std::size_t>(k)] * emb[static_cast<std::size_t>(b)][static_cast<std::size_t>(k)];
-        row += fmt::format("{:8.4f}", dot);
-      }
+      for (double v : r) row += fmt::format("{:8.4f}", v);
       fmt::print("  {}\n", row);
     }
   }
@@ -176,7 +155,7 @@ int cmd_embed(const TextCommands& o) {
 }
 
 int cmd_generate(const TextCommands& o) {
-  LoadedModel lm = load_pretrained(o.path, o.cls);
+  LoadedModel lm = load_pretrained(o.path, o.cls, load_options());
   std::optional<Tokenizer> tok;
   std::error_code ec;
   fs::path dir = fs::is_directory(o.path, ec) ? fs::path(o.path) : fs::path(o.path).parent_path();
@@ -213,70 +192,162 @@ int cmd_generate(const TextCommands& o) {
     for (const auto& r : rows) flat.insert(flat.end(), r.begin(), r.end());
     ids = Tensor::from_vector(DType::I64, {static_cast<int64_t>(rows.size()), static_cast<int64_t>(rows[0].size())}, flat);
   }
+  // generation_config.json (and config.json) first, as transformers' generate; only what was given overrides it.
   GenerationConfig cfg = GenerationConfig::from_model(*lm.model);
-  cfg.max_new_tokens = o.max_new_tokens;
-  cfg.do_sample = o.do_sample;
-  cfg.temperature = static_cast<float>(o.temperature);
-  cfg.top_k = o.top_k;
-  cfg.top_p = static_cast<float>(o.top_p);
-  cfg.seed = o.seed;
-  cfg.num_beams = o.num_beams;
-  Tensor out = generate(*lm.model, ids, mask, cfg);
+  if (o.max_new_opt && o.max_new_opt->count()) cfg.max_new_tokens = o.max_new_tokens;
+  if (o.do_sample) cfg.do_sample = true;
+  if (o.temperature_opt && o.temperature_opt->count()) cfg.temperature = static_cast<float>(o.temperature);
+  if (o.top_k_opt && o.top_k_opt->count()) cfg.top_k = o.top_k;
+  if (o.top_p_opt && o.top_p_opt->count()) {
+    // TopPLogitsWarper's range check; transformers applies it only below 1, a value above 1 is a typo here.
+    if (!(o.top_p >= 0 && o.top_p <= 1))
+      throw_error(ErrorKind::InvalidArgument, fmt::format("`top_p` has to be a float > 0 and < 1, but is {}{}", o.top_p,
+                                                          o.top_p == std::floor(o.top_p) && std::isfinite(o.top_p) ? ".0" : ""));
+    cfg.top_p = static_cast<float>(o.top_p);
+  }
+  if (o.seed_opt && o.seed_opt->count()) cfg.seed = o.seed;
+  if (o.beams_opt && o.beams_opt->count()) cfg.num_beams = o.num_beams;
+  validate_generation_config(cfg);
+  const bool seq2seq = dynamic_cast<const Seq2SeqLM*>(lm.model.get()) != nullptr;  // printed at the end (no streaming there)
+  const bool stream = tok && !seq2seq && !globals().json && ids.shape()[0] == 1 && cfg.num_beams == 1 && (!cfg.do_sample || cfg.num_return_sequences == 1);
+  if (!o.stop.empty() && !tok) throw_error(ErrorKind::InvalidArgument, "--stop needs the model's tokenizer (stop strings are matched on text)");
+  if (!o.stop.empty() && (ids.shape()[0] != 1 || cfg.num_beams != 1))
+    throw_error(ErrorKind::InvalidArgument, "--stop works with one prompt and without beam search");
+  // Streaming (TextStreamer): the text of the new tokens is printed as it grows; a piece that ends inside a
+  // multi-byte character (U+FFFD at the end) waits for the next token. --stop ends the run once the new text
+  // holds a stop string (transformers' StopStringCriteria), the text printed up to and including it.
+  // As TextStreamer, prompt and new tokens are decoded together (a sentencepiece piece decoded alone loses its space).
+  std::vector<int64_t> seq;
+  std::size_t printed = 0, prompt_chars = 0;
+  bool stopped = false;
+  std::string full_text;
+  auto emit = [&](bool final) {
+    const std::string t = tok->decode(seq, true);
+    std::size_t upto = t.size();
+    if (!final && t.size() >= 3 && t.compare(t.size() - 3, 3, "\xEF\xBF\xBD") == 0) upto = t.size() - 3;
+    std::size_t stop_end = std::string::npos;
+    for (const auto& s : o.stop) {
+      const auto at = s.empty() ? std::string::npos : t.find(s, std::min(prompt_chars, t.size()));
+      if (at != std::string::npos) stop_end = std::min(stop_end, at + s.size());
+    }
+    if (stop_end != std::string::npos) {
+      upto = stop_end;
+      stopped = true;
+    }
+    if (stream && upto > printed) {
+      std::fwrite(t.data() + printed, 1, upto - printed, stdout);
+      std::fflush(stdout);
+      printed = upto;
+    }
+    full_text = t.substr(0, std::max(upto, printed));
+  };
+  if (tok && (stream || !o.stop.empty())) {
+    seq.assign(ids.data<int64_t>(), ids.data<int64_t>() + ids.numel());
+    const std::string p = tok->decode(seq, true);
+    prompt_chars = p.size();
+    if (stream) {
+      fmt::print("text: {}", p);
+      std::fflush(stdout);
+    }
+    printed = p.size();
+  }
+  const std::function<bool(int64_t)> on_token = [&](int64_t t) {
+    seq.push_back(t);
+    emit(false);
+    return !stopped;
+  };
+  Tensor out = (tok && (stream || !o.stop.empty())) ? generate_streaming(*lm.model, ids, mask, cfg, on_token) : generate(*lm.model, ids, mask, cfg);
+  if (stream) {
+    if (!stopped) emit(true);
+    fmt::print("\n");
+  }
   const int64_t rows = out.shape()[0], cols = out.shape()[1];
   for (int64_t r = 0; r < rows; ++r) {
     std::vector<int64_t> row;
     for (int64_t c = 0; c < cols; ++c) row.push_back(static_cast<int64_t>(out.item(r * cols + c)));
     std::string s;
     for (std::size_t i = 0; i < row.size(); ++i) s += (i ? "," : "") + std::to_string(row[i]);
-    if (o.json) {
+    std::string text;
+    if (tok) {
+      text = tok->decode(row, true);
+      if (stopped) text = full_text;
+    }
+    if (globals().json) {
       json j = {{"ids", row}};
-      if (tok) j["text"] = tok->decode(row, true);
+      if (tok) j["text"] = text;
+      if (!o.stop.empty()) j["stopped"] = stopped;
       std::cout << j.dump() << "\n";
       continue;
     }
     fmt::print("ids:  {}\n", s);
-    if (tok) fmt::print("text: {}\n", tok->decode(row, true));
+    if (tok && !stream) fmt::print("text: {}\n", text);
   }
   return 0;
 }
 
 }  // namespace
 
-void add_text_commands(CLI::App& app, TextCommands& t) {
-  t.tokenize = app.add_subcommand("tokenize", "Tokenize a text: ids, type ids, offsets, tokens (Hugging Face tokenizers)");
-  t.tokenize->add_option("path", t.path, "model or tokenizer directory, or a tokenizer.json")->required();
-  t.tokenize->add_option("text", t.texts, "the text")->required();
-  t.tokenize->add_option("--pair", t.pair, "second text of a pair");
-  t.tokenize->add_flag("--no-special", t.no_special, "do not add special tokens");
-  t.tokenize->add_flag("--json", t.json, "print JSON");
+namespace {
 
-  t.embed = app.add_subcommand("embed", "Sentence embeddings: mean pooling over the attention mask, L2-normalised");
-  t.embed->add_option("path", t.path, "model directory (weights + tokenizer)")->required();
-  t.embed->add_option("sentences", t.texts, "one or more sentences")->required();
-  t.embed->add_option("--max-length", t.max_length, "truncate to this many tokens (default: sentence_bert_config.json)");
-  t.embed->add_option("--class", t.cls, "model class (default: config.json architectures[0])");
-  t.embed->add_flag("--json", t.json, "print JSON");
-
-  t.generate = app.add_subcommand("generate", "Generate text with a causal or encoder-decoder LM");
-  t.generate->add_option("path", t.path, "model directory")->required();
-  t.generate->add_option("--prompt", t.prompt, "prompt text (tokenized with the model's tokenizer)");
-  t.generate->add_option("--input-ids", t.input_ids, "prompt token ids: rows separated by ';', ids by ','");
-  t.generate->add_option("--max-new-tokens", t.max_new_tokens, "tokens to generate (default 20)");
-  t.generate->add_flag("--do-sample", t.do_sample, "sample instead of greedy/beam search");
-  t.generate->add_option("--temperature", t.temperature, "sampling temperature");
-  t.generate->add_option("--top-k", t.top_k, "top-k filtering");
-  t.generate->add_option("--top-p", t.top_p, "nucleus filtering");
-  t.generate->add_option("--seed", t.seed, "sampling seed");
-  t.generate->add_option("--num-beams", t.num_beams, "beam search width");
-  t.generate->add_option("--class", t.cls, "model class (default: config.json architectures[0])");
-  t.generate->add_flag("--json", t.json, "print JSON");
+// What the verb reads beside config.json and the weights, when PATH is a repo id.
+std::string resolve_for(const std::string& path, bool weights, bool sentence, bool generation) {
+  RepoFiles want;
+  want.weights = weights;
+  want.tokenizer = true;
+  want.sentence_transformers = sentence;
+  want.generation_config = generation;
+  return resolve_path_arg(path, want);
 }
 
-std::optional<int> run_text_command(const TextCommands& t) {
-  if (t.tokenize && *t.tokenize) return cmd_tokenize(t);
-  if (t.embed && *t.embed) return cmd_embed(t);
-  if (t.generate && *t.generate) return cmd_generate(t);
-  return std::nullopt;
+}  // namespace
+
+void add_text_commands(CommandTable& table) {
+  auto tp = std::make_shared<TextCommands>();
+  TextCommands& t = *tp;
+  auto* tokenize = table.add("tokenize", "Tokenize a text: ids, type ids, offsets, tokens (Hugging Face tokenizers)", [tp] {
+    TextCommands r = *tp;
+    r.path = resolve_for(tp->path, false, false, false);
+    return cmd_tokenize(r);
+  });
+  tokenize->add_option("path", t.path, "model or tokenizer directory, a tokenizer.json, or a repo id")->required();
+  literal(tokenize->add_option("text", t.texts, "the text, taken literally")->required()->expected(1)->allow_extra_args(false));
+  literal(tokenize->add_option("--pair", t.pair, "second text of a pair"));
+  tokenize->add_flag("--no-special", t.no_special, "do not add special tokens");
+
+  auto* embed = table.add("embed", "Sentence embeddings as sentence-transformers' encode: the model's pooling "
+                                   "(1_Pooling/config.json), Dense and Normalize modules, max_seq_length, prompts", [tp] {
+    TextCommands r = *tp;
+    r.path = resolve_for(tp->path, true, true, false);
+    return cmd_embed(r);
+  });
+  embed->add_option("path", t.path, "model directory (weights + tokenizer) or repo id")->required();
+  literal(embed->add_option("sentences", t.texts, "one or more sentences, each taken literally")->required());
+  embed->add_option("--max-length", t.max_length, "truncate to this many tokens (default: sentence_bert_config.json's max_seq_length)");
+  embed->add_option("--pooling", t.pooling, "replace the model's pooling: cls, max, mean, mean_sqrt_len_tokens, weightedmean, "
+                                            "lasttoken (several, comma-separated, are concatenated)");
+  embed->add_option("--prompt-name", t.prompt_name, "a prompt of config_sentence_transformers.json (e.g. query)");
+  literal(embed->add_option("--prompt", t.embed_prompt, "prompt text put before every sentence"));
+  embed->add_flag("--normalize", t.normalize, "L2-normalise even without a Normalize module");
+  embed->add_flag("--no-normalize", t.no_normalize, "skip the model's Normalize module");
+
+  auto* generate = table.add("generate", "Generate text with a causal or encoder-decoder LM (generation_config.json gives "
+                                         "the defaults; text streams to stdout as it is generated)", [tp] {
+    TextCommands r = *tp;
+    r.path = resolve_for(tp->path, true, false, true);
+    return cmd_generate(r);
+  });
+  generate->add_option("path", t.path, "model directory or repo id")->required();
+  literal(generate->add_option("--prompt", t.prompt, "prompt text (tokenized with the model's tokenizer)"));
+  generate->add_option("--input-ids", t.input_ids, "prompt token ids: rows separated by ';', ids by ','");
+  t.max_new_opt = generate->add_option("--max-new-tokens", t.max_new_tokens, "tokens to generate (default: generation_config.json, else 20)");
+  generate->add_flag("--do-sample", t.do_sample, "sample instead of greedy/beam search");
+  t.temperature_opt = generate->add_option("--temperature", t.temperature, "sampling temperature (> 0)");
+  t.top_k_opt = generate->add_option("--top-k", t.top_k, "top-k filtering (0: off)");
+  t.top_p_opt = generate->add_option("--top-p", t.top_p, "nucleus filtering, in [0, 1]");
+  t.seed_opt = generate->add_option("--seed", t.seed, "sampling seed");
+  t.beams_opt = generate->add_option("--num-beams", t.num_beams, "beam search width");
+  literal(generate->add_option("--stop", t.stop, "stop once the generated text contains this string (repeatable)")->allow_extra_args(false));
+  generate->add_option("--class", t.cls, "model class (default: config.json architectures[0])");
 }
 
 void text_inputs(const std::string& model_path, const Model& model, const std::vector<std::string>& texts,

@@ -12,19 +12,20 @@
 namespace hfx::cli {
 
 struct TextCommands {
-  CLI::App *tokenize = nullptr, *embed = nullptr, *generate = nullptr;
   std::string path, pair, prompt, input_ids, cls;
+  std::string pooling, prompt_name, embed_prompt;  // embed: --pooling, --prompt-name, --prompt
+  bool normalize = false, no_normalize = false;
+  std::vector<std::string> stop;  // generate --stop
+  // generate: the options given on the command line override generation_config.json; the others keep its values.
+  CLI::Option *max_new_opt = nullptr, *temperature_opt = nullptr, *top_k_opt = nullptr, *top_p_opt = nullptr,
+              *seed_opt = nullptr, *beams_opt = nullptr;
   std::vector<std::string> texts;
-  bool json = false, no_special = false, do_sample = false;
+  bool no_special = false, do_sample = false;
   int64_t max_new_tokens = 20, top_k = 50, num_beams = 1, max_length = 0;
   double temperature = 1.0, top_p = 1.0;
   uint64_t seed = 0;
 };
 
-// Registers `tokenize`, `embed` and `generate` on `app`.
-void add_text_commands(CLI::App& app, TextCommands& t);
-// Runs the selected text subcommand; nullopt when none of them was selected.
-std::optional<int> run_text_command(const TextCommands& t);
 // `run --text`: tokenizes `texts` with the tokenizer in `model_path` (padded batch) into `in`, as transformers'
 // tokenizer(texts, padding=True) gives them to the model.
 void text_inputs(const std::string& model_path, const Model& model, const std::vector<std::string>& texts,

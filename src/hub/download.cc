@@ -18,10 +18,12 @@
 #include <optional>
 #include <thread>
 
+#include "core/progress.h"
 #include "hfx/error.h"
 #include "hfx/hub.h"
 #include "hfx/io.h"
 #include "hub/http.h"
+#include "hub/parallel.h"
 #include "hub/protocol.h"
 
 namespace hfx {
@@ -186,32 +188,9 @@ void create_pointer(const fs::path& blob, const fs::path& pointer) {
   }
 }
 
-class Progress {
- public:
-  Progress(const std::string& name, bool on) : name_(name), on_(on && ::isatty(2)) {}
-  void update(uint64_t done, uint64_t total) {
-    if (!on_) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (done != total && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    std::lock_guard<std::mutex> g(mu());
-    if (total > 0)
-      std::fprintf(stderr, "\r%-40.40s %3d%% %8.1f/%.1f MB", name_.c_str(), static_cast<int>(100.0 * double(done) / double(total)),
-                   double(done) / 1e6, double(total) / 1e6);
-    else
-      std::fprintf(stderr, "\r%-40.40s %8.1f MB", name_.c_str(), double(done) / 1e6);
-    if (done == total && total > 0) std::fprintf(stderr, "\n");
-  }
-
- private:
-  static std::mutex& mu() {
-    static std::mutex m;
-    return m;
-  }
-  std::string name_;
-  bool on_;
-  std::chrono::steady_clock::time_point last_{};
-};
+// One line per file being downloaded (core/progress.h: tqdm's layout, rate and ETA, TTY only,
+// HF_HUB_DISABLE_PROGRESS_BARS honoured; parallel downloads each keep their own line).
+using Progress = detail::ProgressBar;
 
 bool is_sha256(const std::string& s) {
   return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
@@ -434,25 +413,7 @@ std::optional<std::string> try_hf_hub_download(const std::string& repo_id, const
 
 std::string download_files(const std::string& repo_id, const std::vector<std::string>& filenames, const HubOptions& opts) {
   std::vector<std::string> paths(filenames.size());
-  std::atomic<std::size_t> next{0};
-  std::exception_ptr first_error;
-  std::mutex mu;
-  auto worker = [&] {
-    for (std::size_t i = next++; i < filenames.size(); i = next++) {
-      try {
-        paths[i] = hf_hub_download(repo_id, filenames[i], opts);
-      } catch (...) {
-        std::lock_guard<std::mutex> g(mu);
-        if (!first_error) first_error = std::current_exception();
-      }
-    }
-  };
-  const std::size_t n = std::min<std::size_t>(filenames.size(), static_cast<std::size_t>(std::max(1, opts.max_workers)));
-  std::vector<std::thread> threads;
-  for (std::size_t t = 1; t < n; ++t) threads.emplace_back(worker);
-  worker();
-  for (auto& t : threads) t.join();
-  if (first_error) std::rethrow_exception(first_error);
+  hub::parallel_for(filenames.size(), opts.max_workers, [&](std::size_t i) { paths[i] = hf_hub_download(repo_id, filenames[i], opts); });
   if (paths.empty()) return {};
   // The snapshot folder: paths[0] minus the file's own relative path.
   fs::path p(paths[0]);

@@ -2,6 +2,7 @@
 // transformers 4.46 GenerationMixin (_sample, _beam_search with
 // BeamSearchScorer / BeamHypotheses) and its logits processors.
 #include "hfx/generate.h"
+#include "hfx/generate_stream.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +11,10 @@
 #include <numeric>
 #include <random>
 
+#include <fmt/format.h>
+
 #include "hfx/io.h"
+#include "hfx/log.h"
 #include "hfx/seq2seq.h"
 #include "pretrained/generate_internal.h"
 
@@ -190,9 +194,16 @@ Tensor ids_tensor(const std::vector<std::vector<int64_t>>& rows, int64_t from) {
 
 }  // namespace
 
-Tensor generate(const Model& model, const Tensor& input_ids, const Tensor& attention_mask, const GenerationConfig& g) {
-  if (dynamic_cast<const Seq2SeqLM*>(&model)) return generate_seq2seq(model, input_ids, attention_mask, g);
+namespace {
+
+Tensor generate_impl(const Model& model, const Tensor& input_ids, const Tensor& attention_mask, const GenerationConfig& g,
+                     const std::function<bool(int64_t)>& on_token) {
+  if (dynamic_cast<const Seq2SeqLM*>(&model)) {
+    if (on_token) throw_error(ErrorKind::InvalidArgument, "streaming generation is implemented for decoder-only models; " + model.class_name() + " is an encoder-decoder");
+    return generate_seq2seq(model, input_ids, attention_mask, g);
+  }
   detail::IncrementalDecoder d;
+  d.on_token = on_token;
   if (const auto* s = dynamic_cast<const SessionLM*>(&model)) {
     std::unique_ptr<GenerationSession> session = s->start_generation(g.use_cache);
     d.vocab = s->vocab_size();
@@ -219,6 +230,39 @@ Tensor generate(const Model& model, const Tensor& input_ids, const Tensor& atten
   return detail::run_generation(d, input_ids, attention_mask, g);
 }
 
+}  // namespace
+
+Tensor generate(const Model& model, const Tensor& input_ids, const Tensor& attention_mask, const GenerationConfig& g) {
+  return generate_impl(model, input_ids, attention_mask, g, {});
+}
+
+Tensor generate_streaming(const Model& model, const Tensor& input_ids, const Tensor& attention_mask, const GenerationConfig& g,
+                          const std::function<bool(int64_t)>& on_token) {
+  if (!on_token) throw_error(ErrorKind::InvalidArgument, "generate_streaming needs a callback");
+  return generate_impl(model, input_ids, attention_mask, g, on_token);
+}
+
+void validate_generation_config(const GenerationConfig& g) {
+  auto num = [](double v) {  // Python's float repr for the usual values
+    std::string t = fmt::format("{}", v);
+    return t.find_first_of(".en") == std::string::npos ? t + ".0" : t;
+  };
+  if (g.do_sample) {  // generation/utils.py _get_logits_processor and logits_process.py's warpers
+    if (g.temperature != 1.0f && !(g.temperature > 0))
+      throw_error(ErrorKind::InvalidArgument, "`temperature` (=" + num(g.temperature) + ") has to be a strictly positive float, otherwise your next token "
+                                              "scores will be invalid." + std::string(g.temperature == 0.0f ? " If you're looking for greedy decoding strategies, set `do_sample=False`." : ""));
+    if (g.top_k != 0 && g.top_k < 0) throw_error(ErrorKind::InvalidArgument, "`top_k` has to be a strictly positive integer, but is " + std::to_string(g.top_k));
+    if (g.top_p < 1.0f && g.top_p < 0) throw_error(ErrorKind::InvalidArgument, "`top_p` has to be a float > 0 and < 1, but is " + num(g.top_p));
+  } else {
+    const std::string msg = "`do_sample` is set to `False`. However, `{}` is set to `{}` -- this flag is only used in sample-based generation modes. "
+                            "You should set `do_sample=True` or unset `{}`.";
+    if (g.temperature != 1.0f) log_warning(fmt::format(fmt::runtime(msg), "temperature", num(g.temperature), "temperature"));
+    if (g.top_p != 1.0f) log_warning(fmt::format(fmt::runtime(msg), "top_p", num(g.top_p), "top_p"));
+  }
+  if (g.repetition_penalty != 1.0f && !(g.repetition_penalty > 0))
+    throw_error(ErrorKind::InvalidArgument, "`penalty` has to be a strictly positive float, but is " + num(g.repetition_penalty));
+}
+
 Tensor detail::run_generation(const IncrementalDecoder& d, const Tensor& input_ids, const Tensor& attention_mask,
                               const GenerationConfig& g) {
   Tensor ids = input_ids.to(DType::I64);
@@ -227,6 +271,9 @@ Tensor detail::run_generation(const IncrementalDecoder& d, const Tensor& input_i
     throw_error(ErrorKind::InvalidArgument, "num_beams, num_return_sequences must be >= 1 and max_new_tokens >= 0");
   if (!g.do_sample && g.num_return_sequences > g.num_beams)
     throw_error(ErrorKind::InvalidArgument, "num_return_sequences has to be smaller or equal to num_beams");
+  validate_generation_config(g);
+  if (d.on_token && (g.num_beams > 1 || ids.size(0) != 1 || (g.do_sample && g.num_return_sequences > 1)))
+    throw_error(ErrorKind::InvalidArgument, "a streamer works with a batch of one and without beam search (as transformers' streamers)");
   const int64_t B0 = ids.size(0), P = ids.size(1), V = d.vocab;
   const int64_t pad = g.pad_token_id.value_or(g.eos_token_id.value_or(0));
   const bool beam = g.num_beams > 1;
@@ -277,6 +324,7 @@ Tensor detail::run_generation(const IncrementalDecoder& d, const Tensor& input_i
         seqs[static_cast<std::size_t>(b)].push_back(tok);
         mask[static_cast<std::size_t>(b)].push_back(1);
         if (g.eos_token_id && tok == *g.eos_token_id) finished[static_cast<std::size_t>(b)] = true;
+        if (d.on_token && !d.on_token(tok)) finished[static_cast<std::size_t>(b)] = true;  // batch of one (checked above)
         all_done = all_done && finished[static_cast<std::size_t>(b)];
       }
       if (all_done) break;

@@ -22,6 +22,8 @@ struct IncrementalDecoder {
   // Keeps (or repeats) the cache rows in `index`, in that order; called once
   // before the first step to expand the rows for beams / samples, then by beam search.
   std::function<void(const std::vector<int64_t>& index)> reorder;
+  // generate_streaming's callback: each chosen token of a batch of one; false ends the run.
+  std::function<bool(int64_t)> on_token;
 };
 
 // Greedy / sampling / beam search from `prompt` [B, P] (mask [B, P] or

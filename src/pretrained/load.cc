@@ -15,6 +15,7 @@
 #include "hfx/pretrained.h"
 #include "naming/naming.h"
 #include "pretrained/load_internal.h"
+#include "pretrained/load_warnings.h"
 
 namespace hfx {
 
@@ -388,7 +389,9 @@ LoadedModel load_impl(const std::string& id_or_path, const std::string& class_na
 }  // namespace
 
 LoadedModel load_pretrained(const std::string& id_or_path, const std::string& class_name, const LoadOptions& opts) {
-  return load_impl(id_or_path, class_name, opts, nullptr);
+  LoadedModel lm = load_impl(id_or_path, class_name, opts, nullptr);
+  detail::log_loading_info(*lm.model, lm.info, id_or_path);  // transformers' closing warnings (pretrained/load_warnings.cc)
+  return lm;
 }
 
 detail::LoadPlan detail::plan_pretrained(const std::string& id_or_path, const std::string& class_name, const LoadOptions& opts) {

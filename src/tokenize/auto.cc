@@ -1,7 +1,10 @@
-// AutoTokenizer: tokenizer.json when present, else the legacy files (legacy.cc).
+// AutoTokenizer: tokenizer.json when present, else the legacy files (legacy.cc); a hub repo id brings its
+// tokenizer files into the hub cache first (hfx/hub.h).
 #include <filesystem>
 
 #include "hfx/error.h"
+#include "hfx/hub.h"
+#include "hfx/hub_files.h"
 #include "tokenize/internal.h"
 
 namespace hfx {
@@ -14,8 +17,15 @@ Tokenizer AutoTokenizer::from_pretrained(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::is_regular_file(path, ec)) return Tokenizer::from_file(path);
-  if (!fs::is_directory(path, ec)) throw_error(ErrorKind::NotFound, "no such tokenizer folder or file", path);
   fs::path dir(path);
+  if (!fs::exists(path, ec) && is_repo_id(path)) {  // a hub repo id: its tokenizer files, into the shared cache
+    RepoFiles want;
+    want.weights = false;
+    want.tokenizer = true;
+    dir = resolve_pretrained(path, HubOptions{}, want);
+  } else if (!fs::is_directory(path, ec)) {
+    throw_error(ErrorKind::NotFound, "no such tokenizer folder or file", path);
+  }
   if (fs::is_regular_file(dir / "tokenizer.json", ec)) return Tokenizer::from_file((dir / "tokenizer.json").string());
   if (auto t = tok::load_legacy(dir)) return std::move(*t);
   throw_error(ErrorKind::NotFound,
