@@ -120,7 +120,7 @@ TEST(RegisterArchitecture, AnApplicationModelLoadsThroughTheAutoClasses) {
   EXPECT_TRUE(info.unexpected_keys.empty());
   const Tensor got = loaded->forward(in).get("logits");
   ASSERT_EQ(got.shape(), want.shape());
-  for (int64_t k = 0; k < got.numel(); ++k) EXPECT_EQ(got.data<float>()[k], want.data<float>()[k]) << k;
+  for (int64_t k = 0; k < got.numel(); ++k) { EXPECT_EQ(got.data<float>()[k], want.data<float>()[k]) << k; }
 
   // The base class from the head checkpoint: base_model_prefix removed, the head unexpected.
   auto base = AutoModel::from_pretrained(dir.path().string(), {}, &info);
@@ -186,7 +186,7 @@ TEST(RegisterArchitecture, ConcurrentRegistrationAndLookup) {
   stop = true;
   for (auto& t : readers) t.join();
   EXPECT_EQ(dup_errors.load(), 3 * 5);
-  for (int k = 0; k < 5; ++k) EXPECT_EQ(architecture("hfx-test-concurrent-" + std::to_string(k)).classes.size(), 2u);
+  for (int k = 0; k < 5; ++k) { EXPECT_EQ(architecture("hfx-test-concurrent-" + std::to_string(k)).classes.size(), 2u); }
   EXPECT_GT(lookups.load(), 0);
 }
 
