@@ -87,11 +87,12 @@ target_include_directories(hfx_io SYSTEM PRIVATE ${HDF5_INCLUDE_DIRS})
 target_link_libraries(hfx_io PRIVATE ${HFX_MSGPACK} ZLIB::ZLIB)
 target_link_libraries(hfx_tokenize PRIVATE PkgConfig::TOKLIBS)
 target_link_libraries(hfx_hub PRIVATE CURL::libcurl OpenSSL::Crypto)
+target_link_libraries(hfx_core PRIVATE spdlog::spdlog)
 
 # What the library's objects need at link time (the static library passes these
 # on to whoever links it; the shared library records them as DT_NEEDED).
 set(HFX_LINK_DEPS OpenMP::OpenMP_CXX ${DNNL_LIBRARY} ${SLEEF_LIBRARY} ${HDF5_C_LIBRARIES} ZLIB::ZLIB
-    PkgConfig::TOKLIBS CURL::libcurl OpenSSL::Crypto)
+    PkgConfig::TOKLIBS CURL::libcurl OpenSSL::Crypto spdlog::spdlog)
 
 # libhfx.a: what the tests, benchmarks, fuzzers and the CLI link (exported as hfx::hfx_static).
 add_library(hfx STATIC ${HFX_OBJECTS})

@@ -22,10 +22,23 @@
 namespace hfx {
 
 // ---- parameters -----------------------------------------------------------
+// What a state_dict entry is to transformers (the generic code reads this
+// instead of guessing from names).
+enum class ParamRole : uint8_t {
+  Weight,     // an nn.Parameter (Linear, norm, relative bias tables, ...)
+  Embedding,  // the weight of an nn.Embedding: num_parameters(exclude_embeddings) drops it
+  Buffer,     // a persistent registered buffer (BART's final_logits_bias): saved and loaded, not a parameter
+};
+const char* to_string(ParamRole role);
+
 struct ParamSpec {
   std::string name;      // canonical state_dict key
   Shape shape;
   std::string tied_to;   // non-empty: this parameter is the named one (not stored separately)
+  ParamRole role = ParamRole::Weight;
+  // nullopt: a floating tensor bound in the load's dtype (LoadOptions); set:
+  // the parameter always holds this dtype (load converts to it, casts skip it).
+  std::optional<DType> dtype = std::nullopt;
 };
 
 class ParamTable {
@@ -42,6 +55,9 @@ class ParamTable {
   // Changes a declared shape (prune_heads / resize; hfx/pretrained.h). The
   // shared layers read their sizes from the bound tensors, not from the spec.
   void set_shape(std::size_t i, Shape shape) { specs_.at(i).shape = std::move(shape); }
+  // Declares a parameter's role / fixed dtype (model constructors; NotFound for an undeclared name).
+  void set_role(const std::string& name, ParamRole role);
+  void set_dtype(const std::string& name, DType dtype);
 
   // Train/eval state, set by Model::set_training and read by the shared blocks
   // (nn/): dropout with probability `dropout_p` from a generator seeded with
@@ -128,6 +144,64 @@ class Outputs {
   std::vector<std::pair<std::string, Tensor>> items_;
 };
 
+// ---- traits -----------------------------------------------------------------
+// What generic code (from_pretrained, prune_heads, the embedding utilities)
+// needs to know about one model class, declared by its file in src/models/
+// (docs/adding-a-model.md). Names are canonical parameter / module names.
+
+// One attention module, by module path ("bert.encoder.layer.0.attention.self.query").
+struct AttentionModule {
+  std::string q, k, v, o;
+  bool fused = false;  // GPT-2 / OpenAI GPT: q = c_attn (Conv1D [E, 3E]), o = c_proj (Conv1D [E, E])
+};
+
+// prune_heads (transformers' _prune_heads): the head geometry and where each
+// layer's attention is, or why the reference cannot prune this class.
+struct PruneTraits {
+  int64_t heads = 0, head_dim = 0;
+  int64_t layers = 0;                                    // layers prune_heads can address
+  std::function<AttentionModule(int64_t layer)> attention;  // empty: unsupported
+  std::string layers_note;  // explains `layers` in the out-of-range error (ALBERT's flattened groups)
+  std::string unsupported;  // why pruning is refused (empty + no attention: the base model has no _prune_heads)
+};
+
+// The LM head as transformers' TF API exposes it (modeling_tf_utils.py
+// get_lm_head / get_bias / get_prefix_bias_name, 4.46), in canonical names.
+struct LMHeadTraits {
+  std::string module;  // canonical module path of the head ("cls.predictions"); empty: none
+  // get_bias(): TF's key ("bias", "decoder_bias", "final_logits_bias") -> canonical parameter.
+  std::vector<std::pair<std::string, std::string>> bias;
+  // get_prefix_bias_name() without the leading "<model name>/" ("mlm___cls/predictions");
+  // empty: the TF class returns None.
+  std::string tf_prefix_bias_name;
+};
+
+// How from_pretrained initialises a parameter the checkpoint lacks (transformers' _init_weights).
+struct InitRule {
+  enum Kind { Normal, Zeros, Ones } kind = Zeros;
+  double stddev = 0.0;  // Normal
+};
+using InitFn = std::function<InitRule(const ParamSpec& spec, const Config& config)>;
+// The BERT-family rule (most _init_weights): N(0, initializer_range) for matrices,
+// 0 for biases, 1 for other 1-D weights (norms).
+InitRule default_init_rule(const ParamSpec& spec, const Config& config);
+
+struct ModelTraits {
+  std::string input_embeddings;   // get_input_embeddings' weight; empty: none
+  std::string output_embeddings;  // get_output_embeddings' weight (the LM head); empty: none
+  // Transformer-XL's AdaptiveEmbedding: one table per cluster (input) and the
+  // adaptive softmax layers tied to them (output; weight names). When set,
+  // resize_token_embeddings resizes one cluster (TransfoXLPreTrainedModel's rule).
+  std::vector<std::string> adaptive_input_embeddings, adaptive_output_embeddings;
+  LMHeadTraits lm_head;
+  // _keys_to_ignore_on_load_missing / _unexpected (transformers matches them
+  // with re.search; these patterns hold no regex syntax but '.', so hfx
+  // matches substrings).
+  std::vector<std::string> ignore_on_load_missing, ignore_on_load_unexpected;
+  PruneTraits prune;
+  InitFn init;  // empty: default_init_rule
+};
+
 // ---- models ---------------------------------------------------------------
 class Model {
  public:
@@ -142,6 +216,8 @@ class Model {
   // Buffers transformers keeps but does not save (e.g. position_ids): a
   // checkpoint that still has them is not reporting "unexpected" keys.
   const std::vector<std::string>& ignored_checkpoint_keys() const { return ignored_keys_; }
+  // What generic code needs to know about this class (declared by its constructor).
+  const ModelTraits& traits() const { return traits_; }
 
   virtual Outputs forward(const ModelInputs& inputs) const = 0;
 
@@ -155,7 +231,10 @@ class Model {
   Model(std::string class_name, Config config, std::string base_prefix)
       : class_name_(std::move(class_name)), config_(std::move(config)), base_prefix_(std::move(base_prefix)) {}
   Scope root() { return Scope(&params_); }
+  // Marks declared parameters (canonical names) with a role.
+  void set_roles(ParamRole role, const std::vector<std::string>& names);
   std::vector<std::string> ignored_keys_;
+  ModelTraits traits_;
 
  private:
   std::string class_name_;
@@ -167,22 +246,61 @@ class Model {
 // ---- registry -------------------------------------------------------------
 using ModelBuilder = std::function<std::unique_ptr<Model>(const Config&)>;
 
+// `hfx convert` (transformers-cli convert) for an architecture with an original
+// (TF1 / OpenAI / XLM) checkpoint converter.
+struct ConvertTraits {
+  std::string name;  // --model_type spelling ("bert", "gpt", "transfo_xl"); empty: no converter
+  // The config class's attribute_map (input key -> attribute).
+  std::map<std::string, std::string> attribute_map;
+  // __init__'s derived fields: `full` is PretrainedConfig's to_dict() overlaid
+  // with config_defaults and the input config; `input` is what the file said.
+  std::function<void(json& full, const json& input)> derive;
+  enum class Source { Tf1Checkpoint, OpenAINpyFolder, TorchDump } source = Source::Tf1Checkpoint;
+  // StateDictFile: the output path is one weight file, no config; Folder: a
+  // folder with the weights and config.json; SavePretrained: model.save_pretrained
+  // (tied parameters dropped, generation_config.json).
+  enum class Output { StateDictFile, Folder, SavePretrained } output = Output::Folder;
+  bool config_required = false;  // --config must be given
+  bool finetuning_task = false;  // --finetuning_task selects the head
+  // Source::TorchDump: the class written, the state-dict key rename and the
+  // vocab.json built from the dump's dictionary.
+  std::string class_name;
+  std::function<std::string(const std::string& key)> rename;
+  std::function<json(const json& word2id)> vocab;
+};
+
 struct Architecture {
   std::string model_type;          // "bert"
-  json config_defaults;            // the config class's defaults
+  // The config class's __init__ defaults that differ from PretrainedConfig's
+  // (the one source: Config lookups and `hfx convert`'s to_dict read them).
+  json config_defaults;
   std::string base_model_prefix;   // "bert"
   std::vector<std::pair<std::string, ModelBuilder>> classes;  // class name -> builder
   std::map<std::string, std::string> auto_classes;            // "AutoModelForMaskedLM" -> class name
+  ConvertTraits convert;
 };
 
-// All registered architectures (built once, explicitly: no static-init tricks).
-const std::vector<Architecture>& architectures();
-const Architecture& architecture(const std::string& model_type);  // NotFound lists supported types
+// All registered architectures: hfx's own (src/models/registry_entries.h) and
+// those added with register_architecture, in registration order. A snapshot:
+// registering later does not change a returned vector.
+std::vector<Architecture> architectures();
+// The registered architecture (NotFound lists supported types). The reference
+// stays valid for the process' lifetime (architectures are never removed).
+const Architecture& architecture(const std::string& model_type);
 std::vector<std::string> supported_model_types();
 // Builds the named class (e.g. "BertForMaskedLM") with fresh, unbound parameters.
 std::unique_ptr<Model> build_model(const Config& config, const std::string& class_name);
 
 // Resolves the class an Auto class would pick for this config ("AutoModelForMaskedLM" -> "BertForMaskedLM").
 std::string auto_class_for(const Config& config, const std::string& auto_name);
+
+// transformers' AutoConfig.register + AutoModel*.register (register_for_auto_class):
+// adds an application's architecture — config defaults, classes (builders of
+// Model subclasses with their forward and traits), Auto class map — so
+// AutoConfig / AutoModel* / load_pretrained find it by model_type. Thread-safe.
+// Errors (InvalidArgument): empty model_type, no classes, a class name twice, an
+// auto_classes entry naming a class the architecture lacks, a model_type already
+// registered (hfx's own included), a class name another architecture has.
+void register_architecture(Architecture arch);
 
 }  // namespace hfx

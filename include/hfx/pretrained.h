@@ -73,6 +73,29 @@ void set_output_embeddings(Model& model, const Tensor& weight);
 // Already-tied heads (the usual case in hfx) are left as they are.
 void tie_weights(Model& model);
 
+// ---- LM head (transformers' TF API, modeling_tf_utils.py 4.46) ----------------
+// Read from the model file's traits (ModelTraits::lm_head), in canonical names.
+// get_lm_head: the module path of the LM head layer ("cls.predictions"), or
+// nullopt where the TF class returns None (no head, or a head without its own
+// bias layer: GPT-2, T5, BART, Llama, ...). get_output_layer_with_bias is its
+// deprecated alias in transformers and returns the same.
+std::optional<std::string> get_lm_head(const Model& model);
+std::optional<std::string> get_output_layer_with_bias(const Model& model);
+// get_bias: the LM head's biases by TF's key ({"bias": ...}; ALBERT adds
+// "decoder_bias", BART has {"final_logits_bias": [1, vocab]}); nullopt: none.
+std::optional<std::map<std::string, Tensor>> get_bias(const Model& model);
+// set_bias: replaces the named biases (keys of get_bias; a key the model lacks
+// -> NotFound; another rank -> Mismatch). A new length updates the declared
+// shape (as TF's set_bias, used when resizing). A bias tied to another
+// (ALBERT's decoder_bias is predictions.bias in PyTorch) sets the one tensor.
+// No LM-head bias -> Unsupported.
+void set_bias(Model& model, const std::map<std::string, Tensor>& value);
+// get_prefix_bias_name: "<Keras model name>/<head path>" as the TF class
+// returns it ("tf_bert_for_masked_lm/mlm___cls/predictions"), the model name
+// being Keras' default for the TF class (`keras_name`, or when empty
+// to_snake_case("TF" + class_name)); nullopt where the TF class returns None.
+std::optional<std::string> get_prefix_bias_name(const Model& model, const std::string& keras_name = "");
+
 // resize_token_embeddings(new_num_tokens, pad_to_multiple_of) as transformers 4.46
 // (mean_resizing = True): rows [0, min(old, new)) are copied bit-exactly; added
 // rows are drawn from N(mean, 1e-9 * covariance) of the old rows (computed in

@@ -32,6 +32,38 @@ const Tensor& ParamTable::value(const std::string& name) const {
   return value(*i);
 }
 
+void ParamTable::set_role(const std::string& name, ParamRole role) {
+  auto i = index_of(name);
+  if (!i) throw_error(ErrorKind::NotFound, "no such parameter (role " + std::string(to_string(role)) + ")", {}, name);
+  specs_[*i].role = role;
+}
+
+void ParamTable::set_dtype(const std::string& name, DType dtype) {
+  auto i = index_of(name);
+  if (!i) throw_error(ErrorKind::NotFound, "no such parameter (fixed dtype)", {}, name);
+  specs_[*i].dtype = dtype;
+}
+
+const char* to_string(ParamRole role) {
+  switch (role) {
+    case ParamRole::Weight: return "weight";
+    case ParamRole::Embedding: return "embedding";
+    case ParamRole::Buffer: return "buffer";
+  }
+  return "?";
+}
+
+void Model::set_roles(ParamRole role, const std::vector<std::string>& names) {
+  for (const auto& n : names) params_.set_role(n, role);
+}
+
+InitRule default_init_rule(const ParamSpec& s, const Config& cfg) {
+  const bool is_bias = s.name.size() >= 4 && s.name.compare(s.name.size() - 4, 4, "bias") == 0;
+  if (is_bias) return {InitRule::Zeros, 0.0};
+  if (s.shape.size() == 1) return {InitRule::Ones, 0.0};
+  return {InitRule::Normal, cfg.get<double>("initializer_range", 0.02)};
+}
+
 Scope Scope::operator/(const std::string& child) const {
   return Scope(table_, prefix_.empty() ? child : prefix_ + "." + child);
 }

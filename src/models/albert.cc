@@ -52,6 +52,19 @@ class Albert final : public Model {
     if (head == Head::MultipleChoice) classifier_ = nn::Linear::make(r / "classifier", d.hidden, 1);
     if (head == Head::QuestionAnswering) classifier_ = nn::Linear::make(r / "qa_outputs", d.hidden, 2);
     ignored_keys_ = {base.path("embeddings.position_ids"), base.path("embeddings.token_type_ids")};
+    // BertCore's embeddings; prune_heads addresses the (group, inner layer) pairs
+    // flattened: layer = group * inner_group_num + inner (AlbertModel._prune_heads).
+    bert_core_traits(mutable_params(), traits_, base, d);
+    traits_.prune.layers = groups_ * inner_;
+    traits_.prune.layers_note = "distinct ALBERT layers = num_hidden_groups x inner_group_num";
+    traits_.prune.attention = [enc = base / "encoder", inner = inner_](int64_t layer) {
+      const Scope a = enc / "albert_layer_groups" / (layer / inner) / "albert_layers" / (layer % inner) / "attention";
+      return AttentionModule{a.path("query"), a.path("key"), a.path("value"), a.path("dense")};
+    };
+    if (head == Head::MaskedLM || head == Head::PreTraining) {  // TFAlbertMLMHead.get_bias: bias and decoder_bias
+      lm_head_traits(traits_, "predictions", "");
+      traits_.lm_head.bias.emplace_back("decoder_bias", "predictions.decoder.bias");
+    }
   }
 
   Outputs forward(const ModelInputs& in0) const override {
@@ -130,7 +143,11 @@ Architecture albert_architecture() {
             {"max_position_embeddings", 512}, {"type_vocab_size", 2}, {"initializer_range", 0.02},
             {"layer_norm_eps", 1e-12}, {"classifier_dropout_prob", 0.1}, {"position_embedding_type", "absolute"},
             {"pad_token_id", 0}, {"bos_token_id", 2}, {"eos_token_id", 3}});
-  Architecture a{"albert", d, "albert", {}, {}};
+  Architecture a{"albert", d, "albert", {}, {}, {}};
+  // hfx convert albert (convert_albert_original_tf_checkpoint_to_pytorch.py): --config required, one weight file.
+  a.convert.name = "albert";
+  a.convert.config_required = true;
+  a.convert.output = ConvertTraits::Output::StateDictFile;
   auto add = [&](const std::string& cls, Head h) {
     a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<Albert>(cls, c, h); });
   };

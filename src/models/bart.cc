@@ -75,6 +75,19 @@ class BartBase : public Model {
       score_ = nn::Linear::make(r / "classification_head" / "out_proj", d_, c.num_labels());
     }
     if (head == Head::QuestionAnswering) score_ = nn::Linear::make(r / "qa_outputs", d_, 2);
+    // Traits (transformers 4.46 modeling_bart.py): get_input_embeddings is `shared`
+    // (the decoder's table in BartForCausalLM); final_logits_bias is a buffer;
+    // _keys_to_ignore_on_load_unexpected / _missing; no _prune_heads.
+    traits_.input_embeddings = head == Head::CausalLM ? dec_.embed.w.name() : embed_name;
+    if (lm_head_.w.valid()) traits_.output_embeddings = lm_head_.w.name();
+    set_roles(ParamRole::Embedding, {dec_.embed.w.name(), dec_.pos.w.name()});
+    if (head != Head::CausalLM) set_roles(ParamRole::Embedding, {embed_name, enc_.embed.w.name(), enc_.pos.w.name()});
+    traits_.ignore_on_load_unexpected = {"encoder.version", "decoder.version"};
+    if (head == Head::ConditionalGeneration) {
+      set_roles(ParamRole::Buffer, {lm_head_.b.name()});
+      traits_.ignore_on_load_missing = {"final_logits_bias"};
+      traits_.lm_head.bias = {{"final_logits_bias", lm_head_.b.name()}};  // TFBartForConditionalGeneration.get_bias
+    }
   }
 
   Outputs forward(const ModelInputs& in) const override {
@@ -334,7 +347,7 @@ Architecture bart_architecture() {
             {"classifier_dropout", 0.0}, {"scale_embedding", false}, {"use_cache", true}, {"num_labels", 3},
             {"pad_token_id", 1}, {"bos_token_id", 0}, {"eos_token_id", 2}, {"is_encoder_decoder", true},
             {"decoder_start_token_id", 2}, {"forced_eos_token_id", 2}};
-  Architecture a{"bart", d, "model", {}, {}};
+  Architecture a{"bart", d, "model", {}, {}, {}};
   auto add = [&](const std::string& cls, Head h) {
     a.classes.emplace_back(cls, [cls, h](const Config& c) -> std::unique_ptr<Model> {
       if (h == Head::CausalLM) return std::make_unique<BartDecoderLM>(cls, c, h);

@@ -145,6 +145,28 @@ Tensor BertCore::forward(const ModelInputs& in, const Tensor& position_ids, nn::
   return h;
 }
 
+void bert_core_traits(ParamTable& t, ModelTraits& traits, const Scope& base, const BertDims& d) {
+  const Scope e = base / "embeddings";
+  traits.input_embeddings = e.path("word_embeddings.weight");
+  t.set_role(traits.input_embeddings, ParamRole::Embedding);
+  t.set_role(e.path("position_embeddings.weight"), ParamRole::Embedding);
+  if (d.type_vocab > 0) t.set_role(e.path("token_type_embeddings.weight"), ParamRole::Embedding);
+  traits.prune.heads = d.heads;
+  traits.prune.head_dim = d.hidden / d.heads;
+  traits.prune.layers = d.layers;
+  traits.prune.attention = [enc = base / "encoder"](int64_t layer) {
+    const Scope a = enc / "layer" / layer / "attention";
+    return AttentionModule{a.path("self.query"), a.path("self.key"), a.path("self.value"), a.path("output.dense")};
+  };
+}
+
+void lm_head_traits(ModelTraits& traits, const std::string& module, const std::string& tf_prefix, const std::string& decoder) {
+  traits.output_embeddings = module + (decoder.empty() ? "" : "." + decoder) + ".weight";
+  traits.lm_head.module = module;
+  traits.lm_head.bias = {{"bias", module + ".bias"}};
+  traits.lm_head.tf_prefix_bias_name = tf_prefix;
+}
+
 Tensor LMPredictionHead::forward(const Tensor& h) const {
   Tensor t = dense(h);
   nn::activate(t, act);
@@ -186,6 +208,9 @@ class Bert final : public Model {
     if (head == BertHead::MultipleChoice) classifier_ = nn::Linear::make(r / "classifier", d.hidden, 1);
     if (head == BertHead::QuestionAnswering) classifier_ = nn::Linear::make(r / "qa_outputs", d.hidden, 2);
     ignored_keys_ = {base.path("embeddings.position_ids"), base.path("embeddings.token_type_ids")};
+    bert_core_traits(mutable_params(), traits_, base, d);
+    if (head == BertHead::MaskedLM || head == BertHead::PreTraining || head == BertHead::LMHead)
+      lm_head_traits(traits_, "cls.predictions", "mlm___cls/predictions");
   }
 
   Outputs forward(const ModelInputs& in0) const override {
@@ -233,7 +258,11 @@ class Bert final : public Model {
 }  // namespace
 
 Architecture bert_architecture() {
-  Architecture a{"bert", bert_config_defaults(), "bert", {}, {}};
+  Architecture a{"bert", bert_config_defaults(), "bert", {}, {}, {}};
+  // hfx convert bert (convert_bert_original_tf_checkpoint_to_pytorch.py): --config required, one weight file.
+  a.convert.name = "bert";
+  a.convert.config_required = true;
+  a.convert.output = ConvertTraits::Output::StateDictFile;
   auto add = [&](const std::string& cls, BertHead h) {
     a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<Bert>(cls, c, h); });
   };

@@ -51,6 +51,17 @@ struct BertCore {
   Tensor forward(const ModelInputs& in, const Tensor& position_ids, nn::StackOutputs& st, Tensor* pooled) const;
 };
 
+// BertCore's traits for the BERT-family files: the input table, the
+// nn.Embedding roles and the prune geometry (BertSelfAttention under
+// <base>encoder.layer.N.attention).
+void bert_core_traits(ParamTable& t, ModelTraits& traits, const Scope& base, const BertDims& d);
+// An LM head at `module` ("cls.predictions") with its bias `module`.bias and
+// the decoder weight `module`.`decoder`.weight (decoder empty: `module`.weight),
+// whose TF twin keeps the bias as "bias" (TFBertLMPredictionHead.get_bias)
+// and names the head `tf_prefix` (empty: get_prefix_bias_name is None).
+void lm_head_traits(ModelTraits& traits, const std::string& module, const std::string& tf_prefix,
+                    const std::string& decoder = "decoder");
+
 // cls.predictions-style LM head: dense -> act -> LayerNorm -> decoder (+bias).
 struct LMPredictionHead {
   nn::Linear dense;

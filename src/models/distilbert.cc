@@ -57,6 +57,13 @@ class DistilBert final : public Model {
     if (head == Head::TokenClassification) classifier_ = nn::Linear::make(r / "classifier", d.hidden, c.num_labels());
     if (head == Head::QuestionAnswering) classifier_ = nn::Linear::make(r / "qa_outputs", d.hidden, 2);
     ignored_keys_ = {base.path("embeddings.position_ids")};
+    traits_.input_embeddings = word_.w.name();
+    set_roles(ParamRole::Embedding, {word_.w.name(), pos_.w.name()});
+    traits_.prune = {d.heads, d.hidden / d.heads, d.layers, [t = base / "transformer"](int64_t layer) {
+                       const Scope a = t / "layer" / layer / "attention";
+                       return AttentionModule{a.path("q_lin"), a.path("k_lin"), a.path("v_lin"), a.path("out_lin")};
+                     }, {}, {}};
+    if (head == Head::MaskedLM) lm_head_traits(traits_, "vocab_projector", "vocab_projector", "");
   }
 
   Outputs forward(const ModelInputs& in0) const override {
@@ -131,7 +138,7 @@ Architecture distilbert_architecture() {
             {"n_heads", 12}, {"dim", 768}, {"hidden_dim", 3072}, {"dropout", 0.1}, {"attention_dropout", 0.1},
             {"activation", "gelu"}, {"initializer_range", 0.02}, {"qa_dropout", 0.1}, {"seq_classif_dropout", 0.2},
             {"pad_token_id", 0}});
-  Architecture a{"distilbert", d, "distilbert", {}, {}};
+  Architecture a{"distilbert", d, "distilbert", {}, {}, {}};
   auto add = [&](const std::string& cls, Head h) {
     a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<DistilBert>(cls, c, h); });
   };

@@ -48,6 +48,8 @@ class Electra final : public Model {
       classifier_ = nn::Linear::make(r / "classifier", d.hidden, 1);
     }
     ignored_keys_ = {base.path("embeddings.position_ids"), base.path("embeddings.token_type_ids")};
+    bert_core_traits(mutable_params(), traits_, base, d);
+    if (head == Head::MaskedLM || head == Head::CausalLM) lm_head_traits(traits_, "generator_lm_head", "generator_lm_head", "");
   }
 
   Outputs forward(const ModelInputs& in0) const override {
@@ -102,7 +104,7 @@ Architecture electra_architecture() {
   d.update({{"embedding_size", 128}, {"hidden_size", 256}, {"num_attention_heads", 4}, {"intermediate_size", 1024},
             {"summary_type", "first"}, {"summary_use_proj", true}, {"summary_activation", "gelu"},
             {"summary_last_dropout", 0.1}});
-  Architecture a{"electra", d, "electra", {}, {}};
+  Architecture a{"electra", d, "electra", {}, {}, {}};
   auto add = [&](const std::string& cls, Head h) {
     a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<Electra>(cls, c, h); });
   };

@@ -59,6 +59,14 @@ class GPT2 final : public Model, public CausalLM {
     if (head == Head::SequenceClassification) score_ = nn::Linear::make(r / "score", E_, c.num_labels(), false);
     if (head == Head::TokenClassification) score_ = nn::Linear::make(r / "classifier", E_, c.num_labels());
     if (head == Head::QuestionAnswering) score_ = nn::Linear::make(r / "qa_outputs", E_, 2);
+    // Traits: GPT2Model._prune_heads prunes the fused Conv1D attention (GPT2Attention.prune_heads).
+    traits_.input_embeddings = wte_.w.name();
+    if (lm_head_.w.valid()) traits_.output_embeddings = lm_head_.w.name();
+    set_roles(ParamRole::Embedding, {wte_.w.name(), wpe_.w.name()});
+    traits_.prune = {H_, E_ / H_, L_, [t](int64_t layer) {
+                       const Scope a = t / "h" / layer / "attn";
+                       return AttentionModule{a.path("c_attn"), {}, {}, a.path("c_proj"), true};
+                     }, {}, {}};
   }
 
   int64_t vocab_size() const override { return vocab_; }
@@ -145,7 +153,11 @@ Architecture gpt2_architecture() {
             {"summary_activation", nullptr}, {"summary_proj_to_labels", true}, {"summary_first_dropout", 0.1},
             {"scale_attn_weights", true}, {"use_cache", true}, {"bos_token_id", 50256}, {"eos_token_id", 50256},
             {"scale_attn_by_inverse_layer_idx", false}, {"reorder_and_upcast_attn", false}};
-  Architecture a{"gpt2", d, "transformer", {}, {}};
+  Architecture a{"gpt2", d, "transformer", {}, {}, {}};
+  // hfx convert gpt2 (convert_gpt2_original_tf_checkpoint_to_pytorch.py): a TF1 checkpoint -> a folder.
+  a.convert.name = "gpt2";
+  a.convert.attribute_map = {{"hidden_size", "n_embd"}, {"max_position_embeddings", "n_positions"},
+                             {"num_attention_heads", "n_head"}, {"num_hidden_layers", "n_layer"}};
   auto add = [&](const std::string& cls, Head h) {
     a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<GPT2>(cls, c, h); });
   };

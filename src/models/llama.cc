@@ -60,6 +60,10 @@ LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, 
   if (head == DecoderHead::SequenceClassification) score_ = nn::Linear::make(r / "score", H_, c.num_labels(), false);
   if (head == DecoderHead::TokenClassification) score_ = nn::Linear::make(r / "score", H_, c.num_labels());
   if (head == DecoderHead::QuestionAnswering) score_ = nn::Linear::make(r / "qa_outputs", H_, 2);
+  // Traits: the base models have no _prune_heads (prune_heads raises AttributeError in transformers 4.46).
+  traits_.input_embeddings = embed_.w.name();
+  if (lm_head_.w.valid()) traits_.output_embeddings = lm_head_.w.name();
+  set_roles(ParamRole::Embedding, {embed_.w.name()});
 }
 
 Tensor LlamaLike::run(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, const Tensor& head_mask,
@@ -145,7 +149,7 @@ Outputs LlamaLike::forward(const ModelInputs& in) const {
 
 Architecture llama_like_architecture(const std::string& model_type, const std::string& family, json defaults,
                                      const std::string& qa_prefix, bool sliding_window) {
-  Architecture a{model_type, std::move(defaults), "model", {}, {}};
+  Architecture a{model_type, std::move(defaults), "model", {}, {}, {}};
   auto add = [&](const std::string& suffix, DecoderHead h) {
     const std::string cls = family + suffix;
     a.classes.emplace_back(cls, [cls, h, qa_prefix, sliding_window](const Config& c) {

@@ -52,6 +52,14 @@ class OpenAIGPT final : public Model, public CausalLM {
     }
     if (head == Head::DoubleHeads) score_ = nn::Linear::make(r / "multiple_choice_head" / "summary", E_, 1);
     if (head == Head::SequenceClassification) score_ = nn::Linear::make(r / "score", E_, c.num_labels(), false);
+    // Traits: OpenAIGPTModel._prune_heads prunes the fused Conv1D attention like GPT-2's.
+    traits_.input_embeddings = tokens_.w.name();
+    if (lm_head_.w.valid()) traits_.output_embeddings = lm_head_.w.name();
+    set_roles(ParamRole::Embedding, {tokens_.w.name(), positions_.w.name()});
+    traits_.prune = {H_, E_ / H_, L_, [t](int64_t layer) {
+                       const Scope a = t / "h" / layer / "attn";
+                       return AttentionModule{a.path("c_attn"), {}, {}, a.path("c_proj"), true};
+                     }, {}, {}};
   }
 
   int64_t vocab_size() const override { return vocab_; }
@@ -130,7 +138,12 @@ Architecture openai_gpt_architecture() {
             {"attn_pdrop", 0.1}, {"layer_norm_epsilon", 1e-5}, {"initializer_range", 0.02},
             {"summary_type", "cls_index"}, {"summary_use_proj", true}, {"summary_activation", nullptr},
             {"summary_proj_to_labels", true}, {"summary_first_dropout", 0.1}};
-  Architecture a{"openai-gpt", d, "transformer", {}, {}};
+  Architecture a{"openai-gpt", d, "transformer", {}, {}, {}};
+  // hfx convert gpt (convert_openai_original_tf_checkpoint_to_pytorch.py): the OpenAI .npy folder -> a folder.
+  a.convert.name = "gpt";
+  a.convert.source = ConvertTraits::Source::OpenAINpyFolder;
+  a.convert.attribute_map = {{"max_position_embeddings", "n_positions"}, {"hidden_size", "n_embd"},
+                             {"num_attention_heads", "n_head"}, {"num_hidden_layers", "n_layer"}};
   auto add = [&](const std::string& cls, Head h) {
     a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<OpenAIGPT>(cls, c, h); });
   };

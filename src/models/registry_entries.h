@@ -1,20 +1,27 @@
-// One function per architecture file; registry.cc lists them all.
+// hfx's own architectures: one line per file in src/models/ (each defines
+// Architecture hfx::models::<name>_architecture()); registry.cc registers them
+// in this order. Adding an architecture adds one line here (docs/adding-a-model.md).
 #pragma once
 #include "hfx/model.h"
 
+#define HFX_ARCHITECTURES(X) \
+  X(bert)                    \
+  X(roberta)                 \
+  X(distilbert)              \
+  X(albert)                  \
+  X(electra)                 \
+  X(gpt2)                    \
+  X(llama)                   \
+  X(mistral)                 \
+  X(openai_gpt)              \
+  X(t5)                      \
+  X(bart)                    \
+  X(xlm)                     \
+  X(transfo_xl)              \
+  X(xlnet)
+
 namespace hfx::models {
-Architecture bert_architecture();
-Architecture roberta_architecture();
-Architecture distilbert_architecture();
-Architecture albert_architecture();
-Architecture electra_architecture();
-Architecture gpt2_architecture();
-Architecture llama_architecture();
-Architecture mistral_architecture();
-Architecture openai_gpt_architecture();
-Architecture t5_architecture();
-Architecture bart_architecture();
-Architecture xlm_architecture();
-Architecture transfo_xl_architecture();
-Architecture xlnet_architecture();
+#define HFX_DECLARE_ARCHITECTURE(name) Architecture name##_architecture();
+HFX_ARCHITECTURES(HFX_DECLARE_ARCHITECTURE)
+#undef HFX_DECLARE_ARCHITECTURE
 }  // namespace hfx::models

@@ -59,6 +59,8 @@ class Roberta final : public Model {
     if (head == Head::MultipleChoice) classifier_ = nn::Linear::make(r / "classifier", d.hidden, 1);
     if (head == Head::QuestionAnswering) classifier_ = nn::Linear::make(r / "qa_outputs", d.hidden, 2);
     ignored_keys_ = {base.path("embeddings.position_ids"), base.path("embeddings.token_type_ids")};
+    bert_core_traits(mutable_params(), traits_, base, d);
+    if (head == Head::MaskedLM || head == Head::CausalLM) lm_head_traits(traits_, "lm_head", "lm_head");
   }
 
   Outputs forward(const ModelInputs& in0) const override {
@@ -108,7 +110,7 @@ class Roberta final : public Model {
 Architecture roberta_architecture() {
   json d = bert_config_defaults();
   d.update({{"vocab_size", 50265}, {"pad_token_id", 1}, {"bos_token_id", 0}, {"eos_token_id", 2}});
-  Architecture a{"roberta", d, "roberta", {}, {}};
+  Architecture a{"roberta", d, "roberta", {}, {}, {}};
   auto add = [&](const std::string& cls, Head h) {
     a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<Roberta>(cls, c, h); });
   };

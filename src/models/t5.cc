@@ -80,6 +80,7 @@ class T5 final : public Model, public Seq2SeqLM {
     }
     if (head == Head::TokenClassification) score_ = nn::Linear::make(r / "classifier", d_, labels);
     if (head == Head::QuestionAnswering) score_ = nn::Linear::make(r / "qa_outputs", d_, labels);
+    declare_traits(m);
   }
 
   int64_t vocab_size() const override { return V_; }
@@ -150,6 +151,30 @@ class T5 final : public Model, public Seq2SeqLM {
  private:
   bool has_decoder() const { return head_ != Head::Encoder && head_ != Head::TokenClassification; }
   int64_t inner() const { return H_ * dkv_; }
+
+  // Traits (transformers 4.46 modeling_t5.py): get_input_embeddings is `shared`;
+  // _keys_to_ignore_on_load_unexpected per class; only T5EncoderModel and
+  // T5ForTokenClassification prune (T5Model._prune_heads reads a missing
+  // encoder.layer, the others have no _prune_heads).
+  void declare_traits(const Scope& m) {
+    traits_.input_embeddings = m.path("shared.weight");
+    if (lm_head_.w.valid()) traits_.output_embeddings = lm_head_.w.name();
+    set_roles(ParamRole::Embedding, {traits_.input_embeddings, enc_.embed.w.name(), enc_.blocks.at(0).self.rel.name()});
+    if (has_decoder()) set_roles(ParamRole::Embedding, {dec_.embed.w.name(), dec_.blocks.at(0).self.rel.name()});
+    if (head_ == Head::Encoder) traits_.ignore_on_load_unexpected = {"decoder"};
+    else if (head_ != Head::TokenClassification)
+      traits_.ignore_on_load_unexpected = {"decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight"};
+    if (head_ == Head::Encoder || head_ == Head::TokenClassification) {
+      traits_.prune = {H_, dkv_, Le_, [enc = m / "encoder"](int64_t layer) {
+                         const Scope a = enc / "block" / layer / "layer" / 0 / "SelfAttention";
+                         return AttentionModule{a.path("q"), a.path("k"), a.path("v"), a.path("o")};
+                       }, {}, {}};
+    } else {
+      traits_.prune.unsupported = "transformers 4.46 prunes T5 only in T5EncoderModel / T5ForTokenClassification; " + class_name() +
+                                  "'s prune_heads raises AttributeError (T5Model._prune_heads reads a missing encoder.layer, "
+                                  "T5ForConditionalGeneration / T5ForQuestionAnswering have no _prune_heads)";
+    }
+  }
 
   Stack make_stack(const Scope& s, int64_t layers, bool decoder, const std::string& shared) const {
     Stack st;
@@ -382,7 +407,20 @@ Architecture t5_architecture() {
             {"relative_attention_max_distance", 128}, {"dropout_rate", 0.1}, {"layer_norm_epsilon", 1e-6},
             {"initializer_factor", 1.0}, {"feed_forward_proj", "relu"}, {"is_encoder_decoder", true},
             {"use_cache", true}, {"pad_token_id", 0}, {"eos_token_id", 1}, {"classifier_dropout", 0.0}};
-  Architecture a{"t5", d, "transformer", {}, {}};
+  Architecture a{"t5", d, "transformer", {}, {}, {}};
+  // hfx convert t5 (convert_t5_original_tf_checkpoint_to_pytorch.py): --config required, written with
+  // save_pretrained; T5Config.__init__ derives dense_act_fn, is_gated_act and num_decoder_layers.
+  a.convert.name = "t5";
+  a.convert.config_required = true;
+  a.convert.output = ConvertTraits::Output::SavePretrained;
+  a.convert.attribute_map = {{"hidden_size", "d_model"}, {"num_attention_heads", "num_heads"}, {"num_hidden_layers", "num_layers"},
+                             {"head_dim", "d_kv"}};
+  a.convert.derive = [](json& full, const json& in) {
+    const std::string ff = full.value("feed_forward_proj", "relu");
+    if (!in.contains("dense_act_fn")) full["dense_act_fn"] = ff == "gated-gelu" ? "gelu_new" : ff.substr(ff.rfind('-') + 1);
+    if (!in.contains("is_gated_act")) full["is_gated_act"] = ff.rfind("gated-", 0) == 0;
+    if (full["num_decoder_layers"].is_null() || !in.contains("num_decoder_layers")) full["num_decoder_layers"] = full["num_layers"];
+  };
   auto add = [&](const std::string& cls, Head h) {
     a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<T5>(cls, c, h); });
   };

@@ -105,6 +105,13 @@ class TransfoXL final : public Model, public SessionLM {
     ignored_keys_ = {t.path("pos_emb.inv_freq")};
     if (head == Head::SequenceClassification) score_ = nn::Linear::make(r / "score", d_embed_, c.num_labels(), false);
     if (head == Head::LMHead) make_crit(r / "crit", c);
+    // Traits: the input is an AdaptiveEmbedding (one nn.Embedding per cluster,
+    // resized per cluster; the LM head's out_layers follow); no head pruning.
+    for (const auto& e : emb_layers_) traits_.adaptive_input_embeddings.push_back(e.w.name());
+    for (const auto& o : out_layers_) traits_.adaptive_output_embeddings.push_back(o.w.name());
+    set_roles(ParamRole::Embedding, traits_.adaptive_input_embeddings);
+    traits_.prune.unsupported =
+        "TransfoXLModel._prune_heads only logs 'Head pruning is not implemented for Transformer-XL model' in transformers 4.46";
   }
 
   int64_t vocab_size() const override { return n_token_; }
@@ -408,7 +415,21 @@ Architecture transfo_xl_architecture() {
             {"attn_type", 0}, {"sample_softmax", -1}, {"adaptive", true}, {"dropout", 0.1}, {"dropatt", 0.0},
             {"untie_r", true}, {"init", "normal"}, {"init_range", 0.01}, {"proj_init_std", 0.01}, {"init_std", 0.02},
             {"layer_norm_epsilon", 1e-5}, {"eos_token_id", 0}, {"tie_word_embeddings", true}};
-  Architecture a{"transfo-xl", d, "transformer", {}, {}};
+  Architecture a{"transfo-xl", d, "transformer", {}, {}, {}};
+  // hfx convert transfo_xl (convert_transfo_xl_original_tf_checkpoint_to_pytorch.py); TransfoXLConfig.__init__
+  // turns proj_share_all_but_first into tie_projs.
+  a.convert.name = "transfo_xl";
+  a.convert.attribute_map = {{"n_token", "vocab_size"}, {"hidden_size", "d_model"}, {"num_attention_heads", "n_head"},
+                             {"num_hidden_layers", "n_layer"}};
+  a.convert.derive = [](json& full, const json& in) {
+    if (!in.contains("tie_projs") && full["cutoffs"].is_array()) {
+      json tp = json::array({false});
+      const bool share = in.value("proj_share_all_but_first", true);
+      for (std::size_t i = 0; i < full["cutoffs"].size(); ++i) tp.push_back(share);
+      full["tie_projs"] = tp;
+    }
+    full.erase("proj_share_all_but_first");
+  };
   auto add = [&](const std::string& cls, Head h) {
     a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<TransfoXL>(cls, c, h); });
   };

@@ -82,6 +82,19 @@ class XLM final : public Model, public SessionLM {
         break;
     }
     ignored_keys_ = {t.path("position_ids")};
+    // Traits: XLMModel._prune_heads prunes MultiHeadAttention attentions.N; the
+    // LM head is pred_layer (TFXLMWithLMHeadModel.get_lm_head / get_bias).
+    traits_.input_embeddings = word_.w.name();
+    set_roles(ParamRole::Embedding, {word_.w.name(), pos_.w.name()});
+    if (lang_) set_roles(ParamRole::Embedding, {lang_->w.name()});
+    traits_.prune = {heads_, dim_ / heads_, layers_n_, [t](int64_t layer) {
+                       const Scope a = t / "attentions" / layer;
+                       return AttentionModule{a.path("q_lin"), a.path("k_lin"), a.path("v_lin"), a.path("out_lin")};
+                     }, {}, {}};
+    if (head == Head::LMHead) {
+      traits_.output_embeddings = lm_.w.name();
+      traits_.lm_head = {"pred_layer", {{"bias", lm_.b.name()}}, "pred_layer_._proj"};
+    }
   }
 
   int64_t vocab_size() const override { return vocab_; }
@@ -222,7 +235,25 @@ Architecture xlm_architecture() {
             {"summary_type", "first"}, {"summary_use_proj", true}, {"summary_activation", nullptr},
             {"summary_proj_to_labels", true}, {"summary_first_dropout", 0.1}, {"start_n_top", 5}, {"end_n_top", 5},
             {"mask_token_id", 0}, {"lang_id", 0}, {"pad_token_id", 2}, {"bos_token_id", 0}});
-  Architecture a{"xlm", d, "transformer", {}, {}};
+  Architecture a{"xlm", d, "transformer", {}, {}, {}};
+  // hfx convert xlm (convert_xlm_original_pytorch_checkpoint_to_pytorch.py): the original torch dump's
+  // "model" state dict gets "transformer." (pred_layer kept), dico_word2id becomes vocab.json
+  // (BPE continuations lose "@@", other words past the 14 special ones gain "</w>").
+  a.convert.name = "xlm";
+  a.convert.source = ConvertTraits::Source::TorchDump;
+  a.convert.class_name = "XLMWithLMHeadModel";
+  a.convert.rename = [](const std::string& k) { return k.find("pred_layer") != std::string::npos ? k : "transformer." + k; };
+  a.convert.vocab = [](const json& word2id) {
+    json vocab = json::object();
+    for (const auto& [s, i] : word2id.items()) {
+      if (!i.is_number_integer()) throw_error(ErrorKind::Format, "dico_word2id value is not an int", {}, s);
+      std::string w = s;
+      if (s.find("@@") == std::string::npos && i.get<int64_t>() > 13) w += "</w>";
+      else for (std::size_t p = w.find("@@"); p != std::string::npos; p = w.find("@@", p)) w.erase(p, 2);
+      vocab[w] = i;
+    }
+    return vocab;
+  };
   auto add = [&](const std::string& cls, Head h) {
     a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<XLM>(cls, c, h); });
   };

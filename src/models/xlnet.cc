@@ -110,6 +110,15 @@ class XLNet final : public Model, public SessionLM {
         task_->squad = nn::SquadHead::make(r, c, d_, eps);
         break;
     }
+    // Traits: XLNetModel._prune_heads raises NotImplementedError; the LM head is
+    // lm_loss (TFXLNetLMHeadModel.get_lm_head / get_bias).
+    traits_.input_embeddings = word_.w.name();
+    set_roles(ParamRole::Embedding, {word_.w.name()});
+    traits_.prune.unsupported = "XLNetModel._prune_heads raises NotImplementedError in transformers 4.46";
+    if (head == Head::LMHead) {
+      traits_.output_embeddings = lm_.w.name();
+      traits_.lm_head = {"lm_loss", {{"bias", lm_.b.name()}}, "lm_loss"};
+    }
   }
 
   int64_t vocab_size() const override { return vocab_; }
@@ -398,7 +407,18 @@ Architecture xlnet_architecture() {
             {"summary_type", "last"}, {"summary_use_proj", true}, {"summary_activation", "tanh"},
             {"summary_last_dropout", 0.1}, {"start_n_top", 5}, {"end_n_top", 5}, {"pad_token_id", 5},
             {"bos_token_id", 1}, {"eos_token_id", 2}, {"tie_word_embeddings", true}};
-  Architecture a{"xlnet", d, "transformer", {}, {}};
+  Architecture a{"xlnet", d, "transformer", {}, {}, {}};
+  // hfx convert xlnet (convert_xlnet_original_tf_checkpoint_to_pytorch.py): --config required, the
+  // finetuning task picks the head; XLNetConfig.__init__ derives d_head = d_model // n_head.
+  a.convert.name = "xlnet";
+  a.convert.config_required = true;
+  a.convert.finetuning_task = true;
+  a.convert.attribute_map = {{"n_token", "vocab_size"}, {"hidden_size", "d_model"}, {"num_attention_heads", "n_head"},
+                             {"num_hidden_layers", "n_layer"}};
+  a.convert.derive = [](json& full, const json&) {
+    const json &dm = full["d_model"], &nh = full["n_head"];
+    if (dm.is_number_integer() && nh.is_number_integer() && nh.get<int64_t>() > 0) full["d_head"] = dm.get<int64_t>() / nh.get<int64_t>();
+  };
   auto add = [&](const std::string& cls, Head h) {
     a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<XLNet>(cls, c, h); });
   };

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include "core/strings.h"
 #include "hfx/auto.h"
@@ -137,34 +138,14 @@ std::optional<DType> target_dtype(const LoadOptions& o, const Config& config, co
 }
 
 // transformers' class attributes _keys_to_ignore_on_load_missing /
-// _keys_to_ignore_on_load_unexpected (4.46) for the architectures hfx has: keys
-// dropped from the loading info. transformers matches them with re.search;
-// these patterns have no regex syntax besides '.', which matches the dots of
-// the keys, so a substring search is the same test.
-struct IgnoreRule {
-  const char* model_type;
-  const char* cls;  // "" = every class of the model type
-  bool missing;     // else unexpected
-  const char* pattern;
-};
-constexpr IgnoreRule kIgnoreRules[] = {
-    {"bart", "", false, "encoder.version"},
-    {"bart", "", false, "decoder.version"},
-    {"bart", "BartForConditionalGeneration", true, "final_logits_bias"},
-    {"t5", "T5Model", false, "decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight"},
-    {"t5", "T5ForConditionalGeneration", false, "decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight"},
-    {"t5", "T5ForSequenceClassification", false, "decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight"},
-    {"t5", "T5ForQuestionAnswering", false, "decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight"},
-    {"t5", "T5EncoderModel", false, "decoder"},
-};
-
-void drop_ignored(std::vector<std::string>& keys, const Model& m, bool missing) {
-  const std::string mt = m.config().model_type();
-  for (const auto& r : kIgnoreRules) {
-    if (r.missing != missing || mt != r.model_type || (*r.cls && m.class_name() != r.cls)) continue;
-    keys.erase(std::remove_if(keys.begin(), keys.end(), [&](const std::string& k) { return k.find(r.pattern) != std::string::npos; }),
+// _keys_to_ignore_on_load_unexpected (4.46), declared by the model files
+// (ModelTraits): keys dropped from the loading info. transformers matches them
+// with re.search; the patterns have no regex syntax besides '.', which matches
+// the dots of the keys, so a substring search is the same test.
+void drop_ignored(std::vector<std::string>& keys, const std::vector<std::string>& patterns) {
+  for (const auto& p : patterns)
+    keys.erase(std::remove_if(keys.begin(), keys.end(), [&](const std::string& k) { return k.find(p) != std::string::npos; }),
                keys.end());
-  }
 }
 
 // transformers 4.46 _fix_key: legacy gamma/beta names.
@@ -178,20 +159,19 @@ std::string fix_key(std::string k) {
   return k;
 }
 
-// What transformers' _init_weights gives a parameter that the checkpoint lacks
-// (BERT family: normal(0, initializer_range) for matrices, 0 for biases, 1 for norm weights).
-Tensor init_missing(const ParamSpec& s, const Config& cfg, DType dtype, std::mt19937_64& rng) {
+// What transformers' _init_weights gives a parameter that the checkpoint lacks:
+// the model file's rule (ModelTraits::init), else default_init_rule (hfx/model.h).
+Tensor init_missing(const Model& m, const ParamSpec& s, DType dtype, std::mt19937_64& rng) {
+  const InitRule r = m.traits().init ? m.traits().init(s, m.config()) : default_init_rule(s, m.config());
   Tensor t = Tensor::zeros(DType::F32, s.shape);
   float* p = t.mutable_data<float>();
-  const bool is_bias = s.name.size() >= 4 && s.name.compare(s.name.size() - 4, 4, "bias") == 0;
-  const bool is_norm = s.shape.size() == 1 && !is_bias;
-  if (is_norm) {
+  if (r.kind == InitRule::Ones) {
     std::fill_n(p, t.numel(), 1.0f);
-  } else if (!is_bias) {
-    std::normal_distribution<float> nd(0.0f, static_cast<float>(cfg.get<double>("initializer_range", 0.02)));
+  } else if (r.kind == InitRule::Normal) {
+    std::normal_distribution<float> nd(0.0f, static_cast<float>(r.stddev));
     for (int64_t i = 0; i < t.numel(); ++i) p[i] = nd(rng);
   }
-  return t.to(dtype);
+  return t.to(s.dtype.value_or(dtype));
 }
 
 // The config from_pretrained uses: the caller's object or path, else the
@@ -239,38 +219,49 @@ std::string resolve(const std::string& id_or_path, const LoadOptions& o) {
 }  // namespace
 
 namespace {
-// load_pretrained; with `plan`, parameters found in the checkpoint are listed there instead of read.
-LoadedModel load_impl(const std::string& id_or_path, const std::string& class_name, const LoadOptions& opts,
-                      detail::LoadPlan* plan) {
+
+// ---- stage 1: resolve — which files, which config, which class -------------
+struct Resolved {
+  fs::path dir;         // empty: a state_dict with a config
+  std::string weights;  // the weight file when the path named one (else found by the bind stage)
+  Config config;
+  std::string class_name;
+};
+
+Resolved resolve_stage(const std::string& id_or_path, const std::string& class_name, const LoadOptions& opts) {
+  Resolved r;
   const std::string path = resolve(id_or_path, opts);
-  auto [dir, weights] = split_path(path, opts);
-  Config config = resolve_config(dir, opts);
-  std::string cls = class_name;
-  if (cls.empty()) {
-    const Architecture& arch = architecture(config.model_type());
-    cls = arch.classes.front().first;
-    if (const json* a = config.find("architectures"); a && a->is_array() && !a->empty() && (*a)[0].is_string())
+  std::tie(r.dir, r.weights) = split_path(path, opts);
+  r.config = resolve_config(r.dir, opts);
+  r.class_name = class_name;
+  if (r.class_name.empty()) {  // the config's architectures[0] when registered, else the first (base) class
+    const Architecture& arch = architecture(r.config.model_type());
+    r.class_name = arch.classes.front().first;
+    if (const json* a = r.config.find("architectures"); a && a->is_array() && !a->empty() && (*a)[0].is_string())
       for (const auto& c : arch.classes)
-        if (c.first == (*a)[0].get<std::string>()) cls = c.first;
+        if (c.first == (*a)[0].get<std::string>()) r.class_name = c.first;
   }
-  std::unique_ptr<Model> model = build_model(config, cls);
-  apply_config_pruned_heads(*model);  // a pruned checkpoint: declared shapes follow config.pruned_heads
-  LoadingInfo li;
-  std::unique_ptr<TensorSource> src;
-  if (opts.state_dict) {
-    src = std::make_unique<StateDictSource>(*opts.state_dict);
-  } else {
-    if (weights.empty()) weights = resolve_weights(dir, opts);
-    src = naming::canonical_names(open_checkpoint(weights), *model);
-    li.files.push_back(weights);
-  }
-  const std::string where = opts.state_dict ? std::string("state_dict") : weights;
-  const ParamTable& table = model->params();
-  const std::string prefix = model->base_model_prefix();
+  return r;
+}
+
+// The tensors to bind: the caller's state_dict, or the weight file in canonical names.
+std::unique_ptr<TensorSource> open_source(Resolved& r, const Model& model, const LoadOptions& opts, LoadingInfo& li) {
+  if (opts.state_dict) return std::make_unique<StateDictSource>(*opts.state_dict);
+  if (r.weights.empty()) r.weights = resolve_weights(r.dir, opts);
+  li.files.push_back(r.weights);
+  return naming::canonical_names(open_checkpoint(r.weights), model);
+}
+
+// ---- stage 2: bind — checkpoint tensors -> parameters, LoadingInfo -----------
+// With `plan`, parameters found in the checkpoint are listed there instead of read.
+void bind_stage(Model& model, const TensorSource& src, const LoadOptions& opts, const std::string& where, LoadingInfo& li,
+                detail::LoadPlan* plan) {
+  const ParamTable& table = model.params();
+  const std::string prefix = model.base_model_prefix();
 
   // Checkpoint keys after legacy renames.
   std::map<std::string, std::string> ckpt;  // fixed name -> name in file
-  for (const auto& e : src->entries()) ckpt[fix_key(e.name)] = e.name;
+  for (const auto& e : src.entries()) ckpt[fix_key(e.name)] = e.name;
   bool has_prefix = false, expects_prefix = false;
   if (!prefix.empty()) {
     for (const auto& [k, v] : ckpt) has_prefix |= starts_with(k, prefix);
@@ -285,7 +276,7 @@ LoadedModel load_impl(const std::string& id_or_path, const std::string& class_na
     return model_key;
   };
 
-  const std::optional<DType> target = target_dtype(opts, model->config(), *src);
+  const std::optional<DType> target = target_dtype(opts, model.config(), src);
   const DType init_dtype = target.value_or(DType::F32);
   // Tied parameters share one tensor: a group (target + specs tied to it) is
   // loaded from whichever member the checkpoint has, and reported missing only
@@ -313,7 +304,7 @@ LoadedModel load_impl(const std::string& id_or_path, const std::string& class_na
   std::set<std::string> used;
   std::vector<std::string> size_errors;
   std::mt19937_64 rng(0);
-  ParamTable& mut = model->mutable_params();
+  ParamTable& mut = model.mutable_params();
   for (std::size_t i = 0; i < table.size(); ++i) {
     const ParamSpec& spec = table.specs()[i];
     auto it = ckpt.find(ckpt_name_for(spec.name));
@@ -325,11 +316,11 @@ LoadedModel load_impl(const std::string& id_or_path, const std::string& class_na
     if (it == ckpt.end()) it = group_in_ckpt(spec.name);  // e.g. only lm_head.weight stored
     if (it == ckpt.end()) {
       li.missing_keys.push_back(ckpt_name_for(spec.name));
-      mut.set(i, init_missing(spec, model->config(), init_dtype, rng));
+      mut.set(i, init_missing(model, spec, init_dtype, rng));
       continue;
     }
     used.insert(it->first);
-    const TensorInfo& ti = src->info(it->second);
+    const TensorInfo& ti = src.info(it->second);
     if (ti.shape != spec.shape) {
       if (!opts.ignore_mismatched_sizes) {
         size_errors.push_back(size_mismatch_line(it->first, ti.shape, spec.shape));
@@ -338,17 +329,17 @@ LoadedModel load_impl(const std::string& id_or_path, const std::string& class_na
       li.mismatched_keys.push_back(spec.name + ": found shape " + shape_str(ti.shape) + " in the checkpoint and " +
                                    shape_str(spec.shape) + " in the model instantiated");
       li.mismatched.push_back({it->first, ti.shape, spec.shape});
-      mut.set(i, init_missing(spec, model->config(), init_dtype, rng));
+      mut.set(i, init_missing(model, spec, init_dtype, rng));
       continue;
     }
     if (!is_floating(ti.dtype))
-      throw_error(ErrorKind::Mismatch, "parameter has non-floating dtype " + std::string(to_string(ti.dtype)), src->path(), it->second);
-    const DType want = target.value_or(ti.dtype);
+      throw_error(ErrorKind::Mismatch, "parameter has non-floating dtype " + std::string(to_string(ti.dtype)), src.path(), it->second);
+    const DType want = spec.dtype.value_or(target.value_or(ti.dtype));  // a fixed dtype wins
     if (plan) {
       plan->params.push_back({i, it->second, want});
       continue;
     }
-    Tensor t = src->get(it->second);
+    Tensor t = src.get(it->second);
     if (t.dtype() == want) {
       ++li.zero_copy;
     } else {
@@ -357,16 +348,16 @@ LoadedModel load_impl(const std::string& id_or_path, const std::string& class_na
     }
     // A copy (transposed, converted, misaligned): the checkpoint's pages it was
     // read from are not needed any more, so they leave the process's RSS.
-    if (t.storage() && t.storage()->owned()) src->release(it->second);
+    if (t.storage() && t.storage()->owned()) src.release(it->second);
     mut.set(i, std::move(t));
   }
   if (!size_errors.empty()) {  // all of them at once, as transformers' RuntimeError lists them
-    std::string m = "Error(s) in loading state_dict for " + cls + ":";
+    std::string m = "Error(s) in loading state_dict for " + model.class_name() + ":";
     for (const auto& e : size_errors) m += "\n\t" + e;
     m += "\n\tYou may consider adding ignore_mismatched_sizes=true (LoadOptions) to load it anyway.";
     throw_error(ErrorKind::Mismatch, m, where);
   }
-  std::set<std::string> ignored(model->ignored_checkpoint_keys().begin(), model->ignored_checkpoint_keys().end());
+  std::set<std::string> ignored(model.ignored_checkpoint_keys().begin(), model.ignored_checkpoint_keys().end());
   for (const auto& [k, v] : ckpt) {
     if (used.count(k)) continue;
     std::string mk = k;
@@ -374,8 +365,8 @@ LoadedModel load_impl(const std::string& id_or_path, const std::string& class_na
     if (ignored.count(mk) || ignored.count(k)) continue;
     li.unexpected_keys.push_back(k);
   }
-  drop_ignored(li.missing_keys, *model, true);
-  drop_ignored(li.unexpected_keys, *model, false);
+  drop_ignored(li.missing_keys, model.traits().ignore_on_load_missing);
+  drop_ignored(li.unexpected_keys, model.traits().ignore_on_load_unexpected);
   std::sort(li.missing_keys.begin(), li.missing_keys.end());
   std::sort(li.unexpected_keys.begin(), li.unexpected_keys.end());
   std::sort(li.mismatched_keys.begin(), li.mismatched_keys.end());
@@ -383,6 +374,18 @@ LoadedModel load_impl(const std::string& id_or_path, const std::string& class_na
   if (opts.strict && !li.missing_keys.empty())
     throw_error(ErrorKind::NotFound, "missing " + std::to_string(li.missing_keys.size()) + " parameter(s), first: " +
                                          li.missing_keys.front(), where);
+}
+
+// load_pretrained: resolve, build the skeleton, bind.
+LoadedModel load_impl(const std::string& id_or_path, const std::string& class_name, const LoadOptions& opts,
+                      detail::LoadPlan* plan) {
+  Resolved r = resolve_stage(id_or_path, class_name, opts);
+  std::unique_ptr<Model> model = build_model(r.config, r.class_name);
+  // <- checks of the built skeleton (before any tensor is read) go here.
+  apply_config_pruned_heads(*model);  // a pruned checkpoint: declared shapes follow config.pruned_heads
+  LoadingInfo li;
+  std::unique_ptr<TensorSource> src = open_source(r, *model, opts, li);
+  bind_stage(*model, *src, opts, opts.state_dict ? std::string("state_dict") : r.weights, li, plan);
   if (plan) plan->src = std::move(src);
   return {std::move(model), std::move(li)};
 }

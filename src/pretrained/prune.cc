@@ -1,9 +1,8 @@
 // prune_heads (transformers 4.46: PreTrainedModel.prune_heads,
 // find_pruneable_heads_and_indices, prune_linear_layer, prune_conv1d_layer) for
-// every architecture whose base model implements _prune_heads: the BERT family
-// (AlbertModel._prune_heads flattens groups), XLM (MultiHeadAttention), GPT-2 and
-// OpenAI GPT (fused Conv1D c_attn: q/k/v column blocks), T5's encoder-only
-// classes (T5EncoderModel, T5ForTokenClassification). Works on the ParamTable:
+// every class whose model file declares its attention modules and head
+// geometry (ModelTraits::prune in src/models/; fused Conv1D q/k/v column blocks
+// included), or refused with the reason the file declares. Works on the ParamTable:
 // every attention reads its head count from the bound weights, so pruned shapes
 // (and, for T5's shared relative position bias, config.pruned_heads) are all it takes.
 #include <algorithm>
@@ -17,103 +16,31 @@ namespace hfx {
 
 namespace {
 
-struct AttnParams {
-  std::string q, k, v, o;  // module paths
-  bool fused = false;      // GPT-2 / OpenAI GPT: q = c_attn (Conv1D [E, 3E]), o = c_proj (Conv1D [E, E])
-};
-
+// The model file declares the geometry and the attention modules (ModelTraits::prune).
+using AttnParams = AttentionModule;
 struct PruneGeometry {
   int64_t heads = 0, head_dim = 0;
 };
 
-std::string base_path(const Model& m) {
-  const std::string& p = m.base_model_prefix();
-  for (const auto& s : m.params().specs())
-    if (s.name.rfind(p + ".", 0) == 0) return p + ".";
-  return {};
-}
+PruneGeometry geometry(const Model& m) { return {m.traits().prune.heads, m.traits().prune.head_dim}; }
 
-PruneGeometry geometry(const Model& m) {
-  const Config& c = m.config();
-  const std::string mt = c.model_type();
-  PruneGeometry g;
-  if (mt == "distilbert") {
-    g.heads = c.get<int64_t>("n_heads", 0);
-    g.head_dim = g.heads > 0 ? c.get<int64_t>("dim", 0) / g.heads : 0;
-  } else if (mt == "gpt2" || mt == "openai-gpt") {
-    g.heads = c.get<int64_t>("n_head", 0);
-    g.head_dim = g.heads > 0 ? c.get<int64_t>("n_embd", 0) / g.heads : 0;
-  } else if (mt == "xlm") {
-    g.heads = c.get<int64_t>("n_heads", 0);
-    g.head_dim = g.heads > 0 ? c.get<int64_t>("emb_dim", 0) / g.heads : 0;
-  } else if (mt == "t5") {
-    g.heads = c.get<int64_t>("num_heads", 0);
-    g.head_dim = c.get<int64_t>("d_kv", 0);
-  } else {
-    g.heads = c.get<int64_t>("num_attention_heads", 0);
-    g.head_dim = g.heads > 0 ? c.get<int64_t>("hidden_size", 0) / g.heads : 0;
-  }
-  return g;
-}
-
-// Why the reference cannot prune this model (transformers 4.46).
+// Why the reference cannot prune this model (declared by the model file; the
+// default: its base model has no _prune_heads).
 std::string unsupported_reason(const Model& m) {
-  const std::string mt = m.config().model_type();
-  std::string why;
-  if (mt == "t5")
-    why = "transformers 4.46 prunes T5 only in T5EncoderModel / T5ForTokenClassification; " + m.class_name() +
-          "'s prune_heads raises AttributeError (T5Model._prune_heads reads a missing encoder.layer, "
-          "T5ForConditionalGeneration / T5ForQuestionAnswering have no _prune_heads)";
-  else if (mt == "xlnet")
-    why = "XLNetModel._prune_heads raises NotImplementedError in transformers 4.46";
-  else if (mt == "transfo-xl")
-    why = "TransfoXLModel._prune_heads only logs 'Head pruning is not implemented for Transformer-XL model' in transformers 4.46";
-  else
-    why = "the transformers 4.46 base model has no _prune_heads (prune_heads raises AttributeError)";
-  return "prune_heads is not supported for model_type '" + mt + "' (" + m.class_name() + "): " + why;
+  std::string why = m.traits().prune.unsupported;
+  if (why.empty()) why = "the transformers 4.46 base model has no _prune_heads (prune_heads raises AttributeError)";
+  return "prune_heads is not supported for model_type '" + m.config().model_type() + "' (" + m.class_name() + "): " + why;
 }
 
-// The attention module of flattened layer `layer`, or NotFound / Unsupported.
+// The attention module of (flattened) layer `layer`, or NotFound / Unsupported.
 AttnParams attention_of(const Model& m, int64_t layer) {
-  const Config& c = m.config();
-  const std::string mt = c.model_type();
-  const std::string base = base_path(m);
+  const PruneTraits& p = m.traits().prune;
+  if (!p.attention || !p.unsupported.empty()) throw_error(ErrorKind::Unsupported, unsupported_reason(m));
   const std::string L = std::to_string(layer);
-  AttnParams a;
-  int64_t layers = 0;
-  if (mt == "bert" || mt == "roberta" || mt == "electra") {
-    layers = c.get<int64_t>("num_hidden_layers", 0);
-    const std::string p = base + "encoder.layer." + L + ".attention.";
-    a = {p + "self.query", p + "self.key", p + "self.value", p + "output.dense"};
-  } else if (mt == "distilbert") {
-    layers = c.get<int64_t>("n_layers", 0);
-    const std::string p = base + "transformer.layer." + L + ".attention.";
-    a = {p + "q_lin", p + "k_lin", p + "v_lin", p + "out_lin"};
-  } else if (mt == "albert") {
-    // Layers are flattened (group, inner layer) pairs: layer = group * inner_group_num + inner.
-    const int64_t inner = c.get<int64_t>("inner_group_num", 1), groups = c.get<int64_t>("num_hidden_groups", 1);
-    layers = inner * groups;
-    const int64_t g = inner > 0 ? layer / inner : 0, j = layer - g * inner;
-    const std::string p = base + "encoder.albert_layer_groups." + std::to_string(g) + ".albert_layers." + std::to_string(j) + ".attention.";
-    a = {p + "query", p + "key", p + "value", p + "dense"};
-  } else if (mt == "gpt2" || mt == "openai-gpt") {
-    layers = c.get<int64_t>("n_layer", 0);
-    const std::string p = base + "h." + L + ".attn.";
-    a = {p + "c_attn", {}, {}, p + "c_proj", true};
-  } else if (mt == "xlm") {
-    layers = c.get<int64_t>("n_layers", 0);
-    const std::string p = base + "attentions." + L + ".";
-    a = {p + "q_lin", p + "k_lin", p + "v_lin", p + "out_lin"};
-  } else if (mt == "t5" && (m.class_name() == "T5EncoderModel" || m.class_name() == "T5ForTokenClassification")) {
-    layers = c.get<int64_t>("num_layers", 0);
-    const std::string p = base + "encoder.block." + L + ".layer.0.SelfAttention.";
-    a = {p + "q", p + "k", p + "v", p + "o"};
-  } else {
-    throw_error(ErrorKind::Unsupported, unsupported_reason(m));
-  }
-  if (layer < 0 || layer >= layers)
-    throw_error(ErrorKind::NotFound, "prune_heads: layer " + L + " does not exist (the model has " + std::to_string(layers) +
-                                         (mt == "albert" ? " distinct ALBERT layers = num_hidden_groups x inner_group_num)" : " layers)"));
+  if (layer < 0 || layer >= p.layers)
+    throw_error(ErrorKind::NotFound, "prune_heads: layer " + L + " does not exist (the model has " + std::to_string(p.layers) +
+                                         (p.layers_note.empty() ? " layers)" : " " + p.layers_note + ")"));
+  AttnParams a = p.attention(layer);
   if (!m.params().index_of(a.q + ".weight"))
     throw_error(ErrorKind::NotFound, "prune_heads: no parameter " + a.q + ".weight");
   return a;
@@ -242,6 +169,7 @@ void apply_config_pruned_heads(Model& model) {
       throw_error(ErrorKind::Format, "config.pruned_heads has a non-integer layer key '" + it.key() + "'", model.config().source());
     }
     if (!it->is_array()) throw_error(ErrorKind::Format, "config.pruned_heads values must be lists", model.config().source());
+    if (!it->empty()) attention_of(model, layer);  // a class that cannot prune: Unsupported, naming why
     std::set<int64_t> remove;
     for (const auto& h : *it) {
       const int64_t v = h.get<int64_t>();

@@ -31,21 +31,6 @@ std::string module_of(const std::string& name) {
   return name.substr(prev == std::string::npos ? 0 : prev + 1, dot - (prev == std::string::npos ? 0 : prev + 1));
 }
 
-// nn.Embedding modules of the registered architectures.
-bool is_embedding_weight(const ParamSpec& s) {
-  static const char* kModules[] = {"word_embeddings", "position_embeddings", "token_type_embeddings", "wte", "wpe",
-                                   "embed_tokens", "embed_positions", "shared",
-                                   "embeddings", "lang_embeddings", "word_embedding",  // XLM, XLNet
-                                   "tokens_embed", "positions_embed",  // OpenAI GPT
-                                   "relative_attention_bias"};         // T5 (an nn.Embedding)
-  if (!ends_with(s.name, ".weight") || s.shape.size() != 2) return false;
-  if (s.name.find("word_emb.emb_layers.") != std::string::npos) return true;  // Transformer-XL AdaptiveEmbedding
-  const std::string m = module_of(s.name);
-  return std::find(std::begin(kModules), std::end(kModules), m) != std::end(kModules);
-}
-
-std::optional<std::size_t> find(const Model& m, const std::string& name) { return m.params().index_of(name); }
-
 // Copies rows [0, min(old, new)) of a [rows, dim] tensor into a new [new_rows, dim]
 // tensor of the same dtype (bit-exact); the caller fills the rest.
 Tensor copy_rows(const Tensor& old, int64_t new_rows) {
@@ -155,18 +140,13 @@ void set_param(ParamTable& t, std::size_t i, Tensor v) {
 }  // namespace
 
 // ---- counts -------------------------------------------------------------------
-// State-dict entries transformers registers as buffers, not parameters
-// (not counted by num_parameters): BART's final_logits_bias.
-static bool is_buffer(const ParamSpec& s) {
-  static const std::string kFinalLogitsBias = "final_logits_bias";
-  return s.name == kFinalLogitsBias;
-}
-
+// Buffers (ParamRole::Buffer) are not parameters; nn.Embedding weights are
+// what exclude_embeddings drops (roles declared by the model files).
 int64_t num_parameters(const Model& model, bool /*only_trainable*/, bool exclude_embeddings) {
   int64_t n = 0;
   for (const auto& s : model.params().specs()) {
-    if (!s.tied_to.empty() || is_buffer(s)) continue;
-    if (exclude_embeddings && is_embedding_weight(s)) continue;
+    if (!s.tied_to.empty() || s.role == ParamRole::Buffer) continue;
+    if (exclude_embeddings && s.role == ParamRole::Embedding) continue;
     n += shape_numel(s.shape);
   }
   return n;
@@ -251,25 +231,12 @@ Tensor get_head_mask(const Tensor& head_mask, int64_t L, DType dtype) {
 
 // ---- embeddings ---------------------------------------------------------------
 std::string input_embeddings_name(const Model& model) {
-  static const char* kSuffixes[] = {"embeddings.word_embeddings.weight", "wte.weight", "embed_tokens.weight",
-                                    "word_embedding.weight" /* XLNet */, "embeddings.weight" /* XLM (last: a loose suffix) */};
-  const std::string& prefix = model.base_model_prefix();
-  for (const char* suf : kSuffixes)
-    for (const std::string& name : {prefix + "." + suf, std::string(suf), prefix + ".model." + suf})
-      if (find(model, name)) return name;
-  for (const auto& s : model.params().specs())  // e.g. "model.embed_tokens.weight" under another prefix
-    for (const char* suf : kSuffixes)
-      if (ends_with(s.name, std::string(".") + suf) || s.name == suf) return s.name;
-  throw_error(ErrorKind::Unsupported, model.class_name() + " has no input embedding table hfx knows");
+  const std::string& n = model.traits().input_embeddings;
+  if (n.empty()) throw_error(ErrorKind::Unsupported, model.class_name() + " has no single input embedding table");
+  return n;
 }
 
-std::string output_embeddings_name(const Model& model) {
-  for (const char* n : {"cls.predictions.decoder.weight", "lm_head.decoder.weight", "predictions.decoder.weight",
-                        "vocab_projector.weight", "generator_lm_head.weight", "lm_head.weight",
-                        "pred_layer.proj.weight" /* XLM */, "lm_loss.weight" /* XLNet */})
-    if (find(model, n)) return n;
-  return {};
-}
+std::string output_embeddings_name(const Model& model) { return model.traits().output_embeddings; }
 
 const Tensor& get_input_embeddings(const Model& model) { return model.params().value(input_embeddings_name(model)); }
 
@@ -316,6 +283,80 @@ void tie_weights(Model& model) {
   }
 }
 
+// ---- LM head ------------------------------------------------------------------
+std::optional<std::string> get_lm_head(const Model& model) {
+  const std::string& m = model.traits().lm_head.module;
+  if (m.empty()) return std::nullopt;
+  return m;
+}
+
+std::optional<std::string> get_output_layer_with_bias(const Model& model) { return get_lm_head(model); }
+
+std::optional<std::map<std::string, Tensor>> get_bias(const Model& model) {
+  const auto& bias = model.traits().lm_head.bias;
+  if (bias.empty()) return std::nullopt;
+  std::map<std::string, Tensor> out;
+  for (const auto& [key, name] : bias) out[key] = model.params().value(name);
+  return out;
+}
+
+void set_bias(Model& model, const std::map<std::string, Tensor>& value) {
+  const auto& bias = model.traits().lm_head.bias;
+  if (bias.empty()) throw_error(ErrorKind::Unsupported, model.class_name() + " has no LM-head bias");
+  ParamTable& t = model.mutable_params();
+  std::vector<std::pair<std::size_t, Tensor>> todo;  // validate all first
+  for (const auto& [key, tensor] : value) {
+    auto it = std::find_if(bias.begin(), bias.end(), [&](const auto& b) { return b.first == key; });
+    if (it == bias.end()) throw_error(ErrorKind::NotFound, model.class_name() + "'s LM head has no bias '" + key + "'");
+    std::size_t i = *t.index_of(it->second);
+    if (!t.specs()[i].tied_to.empty()) i = *t.index_of(t.specs()[i].tied_to);
+    if (!tensor.defined() || tensor.dim() != static_cast<int64_t>(t.specs()[i].shape.size()))
+      throw_error(ErrorKind::Mismatch, "new bias '" + key + "' " + (tensor.defined() ? shape_str(tensor.shape()) : std::string("(undefined)")) +
+                                           " does not have the rank of " + shape_str(t.specs()[i].shape), {}, it->second);
+    todo.emplace_back(i, tensor);
+  }
+  for (auto& [i, tensor] : todo) set_param(t, i, std::move(tensor));
+}
+
+namespace {
+// Keras' default layer name: generic_utils.to_snake_case (the regexes
+// "(.)([A-Z][a-z0-9]+)" -> "\1_\2", then "([a-z])([A-Z])" -> "\1_\2", lower-cased),
+// written out as two scans.
+std::string keras_snake_case(const std::string& name) {
+  auto upper = [](char c) { return c >= 'A' && c <= 'Z'; };
+  auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  std::string a;
+  for (std::size_t p = 0; p < name.size();) {
+    if (p + 2 < name.size() && upper(name[p + 1]) && lower_or_digit(name[p + 2])) {
+      std::size_t e = p + 3;
+      while (e < name.size() && lower_or_digit(name[e])) ++e;
+      a += name[p];
+      a += '_';
+      a += name.substr(p + 1, e - p - 1);
+      p = e;
+    } else {
+      a += name[p++];
+    }
+  }
+  std::string b;
+  for (std::size_t p = 0; p < a.size(); ++p) {
+    b += a[p];
+    if (p + 1 < a.size() && a[p] >= 'a' && a[p] <= 'z' && upper(a[p + 1])) {
+      b += '_';
+      b += a[++p];
+    }
+  }
+  std::transform(b.begin(), b.end(), b.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return b;
+}
+}  // namespace
+
+std::optional<std::string> get_prefix_bias_name(const Model& model, const std::string& keras_name) {
+  const std::string& p = model.traits().lm_head.tf_prefix_bias_name;
+  if (p.empty()) return std::nullopt;
+  return (keras_name.empty() ? keras_snake_case("TF" + model.class_name()) : keras_name) + "/" + p;
+}
+
 namespace {
 
 // Rebuilds `model` from `cfg` (same class), taking each parameter from `replaced`
@@ -339,34 +380,14 @@ void rebuild_with(std::unique_ptr<Model>& model, const Config& cfg, const std::m
   model = std::move(fresh);
 }
 
-// "<prefix>word_emb.emb_layers.<i>.weight" of a Transformer-XL model, in order.
-std::vector<std::string> adaptive_embedding_tables(const Model& m) {
-  std::string prefix;
-  bool found = false;
-  for (const auto& s : m.params().specs())
-    if (ends_with(s.name, "word_emb.emb_layers.0.weight")) {
-      prefix = s.name.substr(0, s.name.size() - std::string("emb_layers.0.weight").size());
-      found = true;
-      break;
-    }
-  std::vector<std::string> out;
-  if (!found) return out;
-  for (int64_t i = 0;; ++i) {
-    std::string n = prefix + "emb_layers." + std::to_string(i) + ".weight";
-    if (!m.params().index_of(n)) break;
-    out.push_back(std::move(n));
-  }
-  return out;
-}
-
 }  // namespace
 
 int64_t resize_adaptive_token_embeddings(std::unique_ptr<Model>& model, std::optional<int64_t> new_num_tokens, int64_t layer,
                                          uint64_t seed) {
   if (!model) throw_error(ErrorKind::InvalidArgument, "resize_token_embeddings: no model");
   const Model& m = *model;
-  const std::vector<std::string> tables = adaptive_embedding_tables(m);
-  if (m.config().model_type() != "transfo-xl" || tables.empty())
+  const std::vector<std::string>& tables = m.traits().adaptive_input_embeddings;
+  if (tables.empty())
     throw_error(ErrorKind::Unsupported, m.class_name() + " has no adaptive input embedding (Transformer-XL word_emb.emb_layers)");
   const int64_t nc = static_cast<int64_t>(tables.size());
   std::vector<int64_t> rows;
@@ -382,9 +403,9 @@ int64_t resize_adaptive_token_embeddings(std::unique_ptr<Model>& model, std::opt
   if (layer < 0 || layer >= nc)
     throw_error(ErrorKind::InvalidArgument, "resize_token_embeddings: layer " + std::to_string(layer) + " is not a layer of the adaptive embedding (it has " +
                                                 std::to_string(nc) + "; -1 = the last)");
-  if (m.config().get<int64_t>("div_val", 1) == 1)
-    throw_error(ErrorKind::Unsupported, "resize_token_embeddings of a Transformer-XL with div_val = 1: transformers 4.46 sets every cutoff to the new "
-                                        "vocabulary size (degenerate clusters); hfx does not");
+  if (nc == 1)
+    throw_error(ErrorKind::Unsupported, "resize_token_embeddings of an adaptive embedding with one cluster (Transformer-XL div_val = 1): "
+                                        "transformers 4.46 sets every cutoff to the new vocabulary size (degenerate clusters); hfx does not");
   const int64_t layer_rows = n - (vocab - rows[static_cast<std::size_t>(layer)]);
   if (layer_rows <= 0)
     throw_error(ErrorKind::InvalidArgument, "resize_token_embeddings: " + std::to_string(n) + " tokens leave " + std::to_string(layer_rows) +
@@ -397,12 +418,13 @@ int64_t resize_adaptive_token_embeddings(std::unique_ptr<Model>& model, std::opt
   replaced[in] = resize_matrix(m.params().value(in), layer_rows, rng);
   // TransfoXLLMHeadModel: tie_weights ties crit.out_layers[i].weight to emb_layers[i] and pads the
   // bias with zeros (_tie_or_clone_weights); an untied softmax would not fit the new cutoffs.
-  const std::string ow = "crit.out_layers." + std::to_string(layer) + ".weight";
+  const std::vector<std::string>& outs = m.traits().adaptive_output_embeddings;
+  const std::string ow = layer < static_cast<int64_t>(outs.size()) ? outs[static_cast<std::size_t>(layer)] : std::string();
   if (auto oi = m.params().index_of(ow)) {
     if (m.params().specs()[*oi].tied_to.empty())
       throw_error(ErrorKind::Unsupported, "resize_token_embeddings: the adaptive softmax is not tied to the input embedding "
                                           "(tie_word_embeddings = false); transformers 4.46 resizes only the input side", {}, ow);
-    const std::string ob = "crit.out_layers." + std::to_string(layer) + ".bias";
+    const std::string ob = bias_of(ow);
     if (auto bi = m.params().index_of(ob)) replaced[ob] = copy_rows(m.params().value(*bi), layer_rows);
   }
   rows[static_cast<std::size_t>(layer)] = layer_rows;
@@ -419,7 +441,7 @@ int64_t resize_adaptive_token_embeddings(std::unique_ptr<Model>& model, std::opt
 int64_t resize_token_embeddings(std::unique_ptr<Model>& model, std::optional<int64_t> new_num_tokens,
                                 std::optional<int64_t> pad_to_multiple_of, uint64_t seed) {
   if (!model) throw_error(ErrorKind::InvalidArgument, "resize_token_embeddings: no model");
-  if (model->config().model_type() == "transfo-xl") {  // TransfoXLPreTrainedModel.resize_token_embeddings(n, layer=-1)
+  if (!model->traits().adaptive_input_embeddings.empty()) {  // TransfoXLPreTrainedModel.resize_token_embeddings(n, layer=-1)
     if (pad_to_multiple_of)
       throw_error(ErrorKind::InvalidArgument, "resize_token_embeddings: Transformer-XL takes no pad_to_multiple_of (its resize is per adaptive layer)");
     return resize_adaptive_token_embeddings(model, new_num_tokens, -1, seed);
@@ -467,7 +489,7 @@ void to_dtype(Model& model, DType dtype, const ParamMask& mask) {
   ParamTable& t = model.mutable_params();
   for (std::size_t i = 0; i < t.size(); ++i) {
     const ParamSpec& s = t.specs()[i];
-    if (!s.tied_to.empty() || !t.bound(i)) continue;
+    if (!s.tied_to.empty() || !t.bound(i) || s.dtype) continue;  // a fixed dtype stays
     if (mask && !mask(s.name)) continue;
     const Tensor& v = t.value(i);
     if (is_floating(v.dtype()) && v.dtype() != dtype) t.set(i, v.to(dtype));
