@@ -43,7 +43,7 @@
 #include <set>
 
 #include "hfx/formats.h"
-#include "indexed_source.h"
+#include "io/indexed_source.h"
 
 namespace hfx {
 
