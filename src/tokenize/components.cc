@@ -31,6 +31,14 @@ int64_t integer_or(const json& obj, const char* key, int64_t dflt, const char* w
   return integer(obj[key], what);
 }
 
+int64_t token_id(const json& v, const char* what) {
+  const int64_t id = integer(v, what);
+  if (id < 0 || id > int64_t{UINT32_MAX})
+    throw_error(ErrorKind::Format, std::string(what) + ": " + std::to_string(id) +
+                                       " is not a token id (tokenizers reads ids as u32: 0..4294967295)");
+  return id;
+}
+
 
 template <class F>
 void NormalizedString::filter(F keep) {
@@ -342,7 +350,7 @@ const char* kGpt2Pattern = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p
 
 struct ByteLevelPre : PreTokenizer {
   bool add_prefix_space = true, use_regex = true;
-  std::shared_ptr<Regex> re = std::make_shared<Regex>(kGpt2Pattern);
+  std::shared_ptr<const Regex> re = onig_regex(kGpt2Pattern);
   void pre_tokenize(std::vector<NormalizedString>& pieces) const override {
     split_each(pieces, [&](NormalizedString& n) {
       if (add_prefix_space && n.s.rfind(' ', 0) != 0) n.prepend(" ");
@@ -426,7 +434,7 @@ struct MetaspacePre : PreTokenizer {
 };
 
 struct WhitespacePre : PreTokenizer {
-  std::shared_ptr<Regex> re = std::make_shared<Regex>(R"(\w+|[^\w\s]+)");
+  std::shared_ptr<const Regex> re = onig_regex(R"(\w+|[^\w\s]+)");
   void pre_tokenize(std::vector<NormalizedString>& pieces) const override {
     split_each(pieces, [&](NormalizedString& n) {
       auto m = find_regex_matches(n.s, *re);
@@ -552,12 +560,12 @@ std::vector<Template::Piece> parse_template(const json& a, const Template& t) {
       const auto& s = p["SpecialToken"];
       std::string id = need(s, "id", "TemplateProcessing").get<std::string>();
       if (!t.specials.count(id)) throw_error(ErrorKind::Format, "TemplateProcessing: missing special token '" + id + "'");
-      out.push_back({true, id, get_or<int64_t>(s, "type_id", 0)});
+      out.push_back({true, id, get_or<uint32_t>(s, "type_id", 0)});
     } else if (p.contains("Sequence")) {
       const auto& s = p["Sequence"];
       std::string id = need(s, "id", "TemplateProcessing").get<std::string>();
       if (id != "A" && id != "B") throw_error(ErrorKind::Format, "TemplateProcessing: sequence id must be A or B");
-      out.push_back({false, id, get_or<int64_t>(s, "type_id", 0)});
+      out.push_back({false, id, get_or<uint32_t>(s, "type_id", 0)});
     } else {
       throw_error(ErrorKind::Format, "TemplateProcessing: unknown piece");
     }
@@ -645,7 +653,7 @@ std::pair<std::string, int64_t> token_pair(const json& j, const char* key, const
   const json& a = need(j, key, what);
   if (!a.is_array() || a.size() != 2 || !a[0].is_string() || !a[1].is_number_integer())
     throw_error(ErrorKind::Format, std::string(what) + ": '" + key + "' must be [token, id]");
-  return {a[0].get<std::string>(), integer(a[1], "special token id")};
+  return {a[0].get<std::string>(), token_id(a[1], "special token id")};
 }
 
 // ---------------- Decoders ----------------
@@ -1143,8 +1151,10 @@ std::unique_ptr<PostProcessor> make_post_processor(const json& j) {
     for (auto it = sp.begin(); it != sp.end(); ++it) {
       std::vector<int64_t> ids;
       std::vector<std::string> toks;
+      const json& jids = need(it.value(), "ids", "TemplateProcessing");
+      if (!jids.is_array()) throw_error(ErrorKind::Format, "TemplateProcessing: bad special token '" + it.key() + "'");
+      for (const json& id : jids) ids.push_back(token_id(id, "TemplateProcessing: special token id"));
       try {
-        ids = need(it.value(), "ids", "TemplateProcessing").get<std::vector<int64_t>>();
         toks = need(it.value(), "tokens", "TemplateProcessing").get<std::vector<std::string>>();
       } catch (const json::exception&) {
         throw_error(ErrorKind::Format, "TemplateProcessing: bad special token '" + it.key() + "'");

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/regex.h"
 #include "hfx/tokenizer.h"
 
 namespace hfx::tok {
@@ -46,20 +47,13 @@ void to_lower(char32_t c, std::vector<char32_t>& out);
 void decompose(char32_t c, bool compat, std::vector<char32_t>& out);
 std::string nfc(std::string_view s, bool compat);
 
-// ---- Regex (PCRE2) ----
-class Regex {
- public:
-  // `onig` translates Oniguruma's \s \S \w \W \d \D (what the Rust crate uses) to Unicode classes.
-  explicit Regex(const std::string& pattern, bool onig = true);
-  ~Regex();
-  Regex(const Regex&) = delete;
-  Regex& operator=(const Regex&) = delete;
-  // Non-overlapping, non-empty matches as byte ranges.
-  std::vector<Offsets> find_all(std::string_view s) const;
-
- private:
-  void* code_ = nullptr;
-};
+// ---- Regex: hfx::Regex (core/regex.h, PCRE2) in UTF-8 + Unicode-property mode ----
+// A pattern that gives up on an input (match limit, ...) is an hfx::Error naming the pattern, never
+// a silently shorter list of matches.
+using Regex = hfx::Regex;
+// A pattern as tokenizer.json spells it for the Rust crate's engine (Oniguruma), translated so that
+// \s \S \w \W \d \D keep their Unicode meanings under PCRE2; errors name the original spelling.
+std::shared_ptr<const Regex> onig_regex(const std::string& pattern);
 
 // ---- NormalizedString: normalized text with, per byte, the original byte range it came from ----
 struct NormalizedString {
@@ -104,7 +98,7 @@ void replace(NormalizedString& n, const Matches& m, std::string_view content);
 // A pattern from tokenizer.json: {"String": "..."} or {"Regex": "..."}.
 struct Pattern {
   std::string literal;
-  std::shared_ptr<Regex> regex;
+  std::shared_ptr<const Regex> regex;
   static Pattern parse(const json& j);
   Matches find(std::string_view s) const;
 };
@@ -174,6 +168,9 @@ const json& need(const json& j, const char* key, const char* what);
 int64_t integer(const json& v, const char* what);
 // obj[key] as integer() when present (and not null), else `dflt`.
 int64_t integer_or(const json& obj, const char* key, int64_t dflt, const char* what);
+// A token id (or type id) as the tokenizers crate reads it: a u32, so anything outside 0..2^32-1
+// (-7, 2^40) is refused at load, never emitted as an id.
+int64_t token_id(const json& v, const char* what);
 
 }  // namespace hfx::tok
 

@@ -501,6 +501,28 @@ Side parse_side(const json& j, const char* key) {
   throw_error(ErrorKind::Format, std::string(key) + " must be Left or Right, not '" + s + "'");
 }
 
+// The ids added tokens get, as tokenizers 0.20 gives them (TokenizerImpl's Deserialize in
+// serialization.rs, then AddedVocabulary::add_tokens): the "id" written in tokenizer.json is checked
+// to be a u32 and otherwise only compared with the id the token receives (the crate logs a warning
+// when they differ). A token already added or in the model's vocabulary keeps that id; any other
+// gets vocab_size, or one past the largest id added so far once that reaches vocab_size. So an id
+// beyond the vocabulary (100 with a 3-token vocab) is never emitted as written.
+void assign_added_ids(std::vector<tok::AddedToken>& tokens, const tok::Model& model) {
+  std::unordered_map<std::string, int64_t> assigned;
+  std::optional<int64_t> max_id;
+  const int64_t vocab = model.vocab_size();
+  for (auto& t : tokens) {
+    if (t.content.empty()) continue;  // ignored by the crate as by add_tokens
+    std::optional<int64_t> id;
+    if (auto it = assigned.find(t.content); it != assigned.end()) id = it->second;
+    if (!id) id = model.token_to_id(t.content);
+    if (!id) id = !max_id ? vocab : (*max_id >= vocab || vocab == 0) ? *max_id + 1 : vocab;
+    t.id = *id;
+    assigned[t.content] = *id;
+    max_id = std::max(max_id.value_or(*id), *id);
+  }
+}
+
 }  // namespace
 
 Tokenizer Tokenizer::from_json(std::string_view text, const std::string& name) {
@@ -527,8 +549,8 @@ Tokenizer Tokenizer::from_json(std::string_view text, const std::string& name) {
       for (const auto& a : j["added_tokens"]) {
         tok::AddedToken t;
         try {
-          t.id = tok::integer(tok::need(a, "id", "added token"), "added token id");
           t.content = tok::need(a, "content", "added token").get<std::string>();
+          t.id = tok::token_id(tok::need(a, "id", "added token"), ("added token '" + t.content + "' id").c_str());
           t.special = a.value("special", false);
           t.single_word = a.value("single_word", false);
           t.lstrip = a.value("lstrip", false);
@@ -540,6 +562,7 @@ Tokenizer Tokenizer::from_json(std::string_view text, const std::string& name) {
         added.push_back(std::move(t));
       }
     }
+    assign_added_ids(added, *impl->model);
     impl->add_tokens(std::move(added));
     if (j.contains("truncation") && !j["truncation"].is_null()) {
       const json& t = j["truncation"];
@@ -563,8 +586,9 @@ Tokenizer Tokenizer::from_json(std::string_view text, const std::string& name) {
       p.direction = parse_side(t, "direction");
       if (t.contains("pad_to_multiple_of") && t["pad_to_multiple_of"].is_number_integer())
         p.pad_to_multiple_of = tok::integer(t["pad_to_multiple_of"], "padding.pad_to_multiple_of");
-      p.pad_id = tok::integer_or(t, "pad_id", 0, "padding.pad_id");
-      p.pad_type_id = tok::integer_or(t, "pad_type_id", 0, "padding.pad_type_id");
+      if (t.contains("pad_id") && !t["pad_id"].is_null()) p.pad_id = tok::token_id(t["pad_id"], "padding.pad_id");
+      if (t.contains("pad_type_id") && !t["pad_type_id"].is_null())
+        p.pad_type_id = tok::token_id(t["pad_type_id"], "padding.pad_type_id");
       p.pad_token = t.value("pad_token", std::string("[PAD]"));
       padding = p;
     }
