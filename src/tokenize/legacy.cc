@@ -12,6 +12,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/base64.h"
+#include "core/varint.h"
 #include "hfx/error.h"
 #include "tokenize/internal.h"
 
@@ -201,27 +203,16 @@ struct NormSpec {
   bool add_dummy_prefix = true;
 };
 
-bool read_varint(std::string_view s, std::size_t& i, uint64_t& v) {
-  v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (i >= s.size()) return false;
-    auto b = static_cast<unsigned char>(s[i++]);
-    v |= uint64_t{b & 0x7fu} << shift;
-    if (!(b & 0x80)) return true;
-  }
-  return false;
-}
-
 // Calls f(field, varint, bytes) for each field of a message; false on a malformed message.
 template <class F>
 bool for_fields(std::string_view s, F f) {
   std::size_t i = 0;
   while (i < s.size()) {
     uint64_t key = 0, v = 0;
-    if (!read_varint(s, i, key)) return false;
+    if (!read_varint64(s, i, key)) return false;
     switch (key & 7) {
       case 0:
-        if (!read_varint(s, i, v)) return false;
+        if (!read_varint64(s, i, v)) return false;
         f(key >> 3, v, std::string_view());
         break;
       case 1:
@@ -234,7 +225,7 @@ bool for_fields(std::string_view s, F f) {
         break;
       }
       case 2:
-        if (!read_varint(s, i, v) || v > s.size() - i) return false;
+        if (!read_varint64(s, i, v) || v > s.size() - i) return false;
         f(key >> 3, 0, s.substr(i, v));
         i += v;
         break;
@@ -256,21 +247,6 @@ std::optional<NormSpec> read_norm_spec(const std::string& proto) {
   });
   if (!ok) return std::nullopt;
   return spec;
-}
-
-std::string base64_encode(std::string_view in) {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (std::size_t i = 0; i < in.size(); i += 3) {
-    uint32_t v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    if (i + 2 < in.size()) v |= static_cast<unsigned char>(in[i + 2]);
-    out += t[(v >> 18) & 63];
-    out += t[(v >> 12) & 63];
-    out += i + 1 < in.size() ? t[(v >> 6) & 63] : '=';
-    out += i + 2 < in.size() ? t[v & 63] : '=';
-  }
-  return out;
 }
 
 // Unigram segmentation with the arithmetic of pip sentencepiece 0.2.x (what transformers' slow tokenizers run).
