@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/regex.h"
+#include "hfx/error.h"
 #include "hfx/tokenizer.h"
 
 namespace hfx::tok {
@@ -171,6 +173,33 @@ int64_t integer_or(const json& obj, const char* key, int64_t dflt, const char* w
 // A token id (or type id) as the tokenizers crate reads it: a u32, so anything outside 0..2^32-1
 // (-7, 2^40) is refused at load, never emitted as an id.
 int64_t token_id(const json& v, const char* what);
+// j[key] as T when present (and not null), else `dflt`; integers through integer() and range-checked,
+// anything of the wrong type a Format error naming the key.
+template <class T>
+T get_or(const json& j, const char* key, T dflt) {
+  if (!j.is_object() || !j.contains(key) || j[key].is_null()) return dflt;
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // Through the checked reader: nlohmann's get<integer>() converts a float such
+    // as 7.8e118 with a cast whose result is undefined.
+    const int64_t v = integer(j[key], key);
+    if (!std::in_range<T>(v)) throw_error(ErrorKind::Format, std::string("'") + key + "': integer out of range");
+    return static_cast<T>(v);
+  }
+  try {
+    return j[key].get<T>();
+  } catch (const json::exception&) {
+    throw_error(ErrorKind::Format, std::string("'") + key + "' has the wrong type");
+  }
+}
+// j["type"] as a string; j[key] as an array (Format errors naming `what` otherwise).
+std::string type_of(const json& j, const char* what);
+const json& need_array(const json& j, const char* key, const char* what);
+
+// Shared by the Metaspace pre-tokenizer and decoder (pre_tokenizers.cc).
+enum class Prepend { Always, First, Never };
+Prepend parse_prepend(const json& j);
+// A string field that must hold exactly one character.
+char32_t single_char(const std::string& s, const char* what);
 
 }  // namespace hfx::tok
 
