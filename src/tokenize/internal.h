@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -200,6 +201,30 @@ enum class Prepend { Always, First, Never };
 Prepend parse_prepend(const json& j);
 // A string field that must hold exactly one character.
 char32_t single_char(const std::string& s, const char* what);
+
+// ---- Legacy tokenizer files (legacy.cc, sentencepiece.cc) ----
+// tokenizer_config.json overlaid with special_tokens_map.json; special tokens may be strings or
+// {"content": ...} objects.
+struct TokenizerConfig {
+  json j;
+  std::optional<std::string> special(const char* key, const char* dflt) const {
+    if (j.contains(key)) {
+      const auto& v = j[key];
+      if (v.is_string()) return v.get<std::string>();
+      if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
+      if (v.is_null()) return std::nullopt;
+    }
+    if (!dflt) return std::nullopt;
+    return std::string(dflt);
+  }
+  bool flag(const char* key, bool dflt) const { return j.contains(key) && j[key].is_boolean() ? j[key].get<bool>() : dflt; }
+  std::string str(const char* key) const { return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : ""; }
+};
+// TemplateProcessing pieces: a special token / sequence "A" or "B" with its type id.
+json piece_special(const std::string& t, int64_t type_id);
+json piece_seq(const char* s, int64_t type_id);
+// A sentencepiece model run as the slow tokenizer tokenizer_class names (sentencepiece.cc).
+Tokenizer from_sentencepiece(const std::filesystem::path& file, const TokenizerConfig& cfg);
 
 }  // namespace hfx::tok
 

@@ -1,9 +1,8 @@
-// Legacy tokenizer files, converted as transformers 4.46 does (convert_slow_tokenizer.py) when a folder has
-// no tokenizer.json: vocab.txt (BertConverter), vocab.json + merges.txt (GPT2Converter / RobertaConverter);
-// sentencepiece models (spiece.model, sentencepiece.bpe.model, tokenizer.model) run through libsentencepiece
-// itself, as the slow T5/Llama/ALBERT/XLNet/XLM-RoBERTa/CamemBERT tokenizers do (ids and decode of those
-// tokenizers; offsets, which they lack, of the fast tokenizer transformers converts from the same model).
-// tokenizer_config.json and special_tokens_map.json give the options and special tokens.
+// Sentencepiece models (spiece.model, sentencepiece.bpe.model, tokenizer.model) run through libsentencepiece
+// itself, as the slow T5/Llama/ALBERT/XLNet/XLM-RoBERTa/CamemBERT tokenizers of transformers 4.46 do: ids and
+// decode of those tokenizers; offsets, which they lack, of the fast tokenizer transformers converts from the
+// same model (convert_slow_tokenizer.py). What differs between those tokenizers is one row of the flavour
+// table (flavours() below). tokenizer_config.json and special_tokens_map.json give the options and tokens.
 #include <sentencepiece_processor.h>
 #include <utf8proc.h>
 
@@ -23,163 +22,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::uintmax_t kMaxVocabFile = std::uintmax_t{1} << 30;
-
-std::string read_text(const fs::path& p) { return read_limited(p.string()); }
-
-json read_json_file(const fs::path& p) {
-  std::error_code ec;
-  if (!fs::is_regular_file(p, ec)) return json::object();
-  try {
-    json j = json::parse(read_text(p));
-    return j.is_object() ? j : json::object();
-  } catch (const json::exception& e) {
-    throw_error(ErrorKind::Format, std::string("not valid JSON: ") + e.what(), p.string());
-  }
-}
-
-// tokenizer_config.json overlaid with special_tokens_map.json; special tokens may be strings or
-// {"content": ...} objects.
-struct Config {
-  json j;
-  std::optional<std::string> special(const char* key, const char* dflt) const {
-    if (j.contains(key)) {
-      const auto& v = j[key];
-      if (v.is_string()) return v.get<std::string>();
-      if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
-      if (v.is_null()) return std::nullopt;
-    }
-    if (!dflt) return std::nullopt;
-    return std::string(dflt);
-  }
-  bool flag(const char* key, bool dflt) const { return j.contains(key) && j[key].is_boolean() ? j[key].get<bool>() : dflt; }
-  std::string str(const char* key) const { return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : ""; }
-};
-
-Config read_config(const fs::path& dir) {
-  Config c;
-  c.j = read_json_file(dir / "tokenizer_config.json");
-  json m = read_json_file(dir / "special_tokens_map.json");
-  for (auto it = m.begin(); it != m.end(); ++it) c.j[it.key()] = it.value();
-  return c;
-}
-
-json added(int64_t id, const std::string& content, bool normalized, bool lstrip = false) {
-  return {{"id", id}, {"content", content}, {"single_word", false}, {"lstrip", lstrip}, {"rstrip", false},
-          {"normalized", normalized}, {"special", true}};
-}
-
-json piece_special(const std::string& t, int64_t type_id) { return {{"SpecialToken", {{"id", t}, {"type_id", type_id}}}}; }
-json piece_seq(const char* s, int64_t type_id) { return {{"Sequence", {{"id", s}, {"type_id", type_id}}}}; }
-
-Tokenizer from_vocab_txt(const fs::path& dir, const Config& cfg) {
-  std::string text = read_text(dir / "vocab.txt");
-  validate_utf8(text, (dir / "vocab.txt").c_str());
-  json vocab = json::object();
-  std::size_t start = 0;
-  int64_t id = 0;
-  while (start < text.size()) {
-    std::size_t nl = text.find('\n', start);
-    std::string tok = text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
-    if (!vocab.contains(tok)) vocab[tok] = id;  // transformers' load_vocab keeps the last; ids follow lines
-    vocab[tok] = id++;
-    if (nl == std::string::npos) break;
-    start = nl + 1;
-  }
-  if (vocab.empty()) throw_error(ErrorKind::Format, "vocab.txt is empty", (dir / "vocab.txt").string());
-  std::string unk = *cfg.special("unk_token", "[UNK]"), cls = *cfg.special("cls_token", "[CLS]"),
-              sep = *cfg.special("sep_token", "[SEP]");
-  for (const auto& t : {cls, sep})
-    if (!vocab.contains(t)) throw_error(ErrorKind::Format, "special token '" + t + "' is not in vocab.txt", (dir / "vocab.txt").string());
-  bool lower = cfg.flag("do_lower_case", true);
-  json j;
-  j["model"] = {{"type", "WordPiece"}, {"vocab", vocab}, {"unk_token", unk}, {"continuing_subword_prefix", "##"},
-                {"max_input_chars_per_word", 100}};
-  j["normalizer"] = {{"type", "BertNormalizer"}, {"clean_text", true},
-                     {"handle_chinese_chars", cfg.flag("tokenize_chinese_chars", true)},
-                     {"strip_accents", cfg.j.contains("strip_accents") ? cfg.j["strip_accents"] : json()},
-                     {"lowercase", lower}};
-  j["pre_tokenizer"] = {{"type", "BertPreTokenizer"}};
-  j["post_processor"] = {
-      {"type", "TemplateProcessing"},
-      {"single", {piece_special(cls, 0), piece_seq("A", 0), piece_special(sep, 0)}},
-      {"pair", {piece_special(cls, 0), piece_seq("A", 0), piece_special(sep, 0), piece_seq("B", 1), piece_special(sep, 1)}},
-      {"special_tokens",
-       {{cls, {{"id", cls}, {"ids", {vocab[cls]}}, {"tokens", {cls}}}}, {sep, {{"id", sep}, {"ids", {vocab[sep]}}, {"tokens", {sep}}}}}}};
-  j["decoder"] = {{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", true}};
-  j["added_tokens"] = json::array();
-  for (const auto& [k, d] : {std::pair{"pad_token", "[PAD]"}, {"unk_token", "[UNK]"}, {"cls_token", "[CLS]"},
-                              {"sep_token", "[SEP]"}, {"mask_token", "[MASK]"}}) {
-    auto t = cfg.special(k, d);
-    if (t && vocab.contains(*t)) j["added_tokens"].push_back(added(tok::integer(vocab[*t], "special token id"), *t, false));
-  }
-  return Tokenizer::from_json(j.dump(), (dir / "vocab.txt").string());
-}
-
-Tokenizer from_bpe_files(const fs::path& dir, const Config& cfg) {
-  json vocab;
-  try {
-    vocab = json::parse(read_text(dir / "vocab.json"));
-  } catch (const json::exception& e) {
-    throw_error(ErrorKind::Format, std::string("not valid JSON: ") + e.what(), (dir / "vocab.json").string());
-  }
-  std::string mtext = read_text(dir / "merges.txt");
-  validate_utf8(mtext, (dir / "merges.txt").c_str());
-  // transformers: merges_handle.read().split("\n")[1:-1]
-  std::vector<std::string> lines;
-  std::size_t start = 0;
-  while (true) {
-    std::size_t nl = mtext.find('\n', start);
-    lines.push_back(mtext.substr(start, nl == std::string::npos ? std::string::npos : nl - start));
-    if (nl == std::string::npos) break;
-    start = nl + 1;
-  }
-  json merges = json::array();
-  for (std::size_t i = 1; i + 1 < lines.size(); ++i) {
-    if (lines[i].empty()) continue;
-    merges.push_back(lines[i]);
-  }
-  std::string cls_name = cfg.str("tokenizer_class");
-  bool roberta = cls_name.find("Roberta") != std::string::npos || cls_name.find("Bart") != std::string::npos ||
-                 cls_name.find("Longformer") != std::string::npos;
-  bool prefix = cfg.flag("add_prefix_space", false);
-  json j;
-  j["model"] = {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}, {"continuing_subword_prefix", ""},
-                {"end_of_word_suffix", ""}, {"fuse_unk", false}, {"byte_fallback", false}};
-  if (vocab.is_object()) {
-    auto unk = cfg.special("unk_token", roberta ? "<unk>" : "<|endoftext|>");
-    if (unk && vocab.contains(*unk)) j["model"]["unk_token"] = *unk;
-  }
-  j["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", prefix}, {"trim_offsets", true}, {"use_regex", true}};
-  j["decoder"] = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}};
-  j["added_tokens"] = json::array();
-  auto id_of = [&](const std::string& t) -> std::optional<int64_t> {
-    if (vocab.is_object() && vocab.contains(t) && vocab[t].is_number_integer()) return vocab[t].get<int64_t>();
-    return std::nullopt;
-  };
-  if (roberta) {
-    std::string cls = *cfg.special("cls_token", "<s>"), sep = *cfg.special("sep_token", "</s>");
-    if (!id_of(cls) || !id_of(sep)) throw_error(ErrorKind::Format, "cls/sep token missing from vocab.json", (dir / "vocab.json").string());
-    j["post_processor"] = {{"type", "RobertaProcessing"}, {"sep", {sep, *id_of(sep)}}, {"cls", {cls, *id_of(cls)}},
-                           {"trim_offsets", cfg.flag("trim_offsets", true)}, {"add_prefix_space", prefix}};
-    for (const char* k : {"bos_token", "pad_token", "eos_token", "unk_token", "mask_token"}) {
-      auto t = cfg.special(k, nullptr);
-      bool mask = std::string(k) == "mask_token";
-      if (!t) t = std::string(k == std::string("bos_token") ? "<s>" : k == std::string("pad_token") ? "<pad>"
-                              : k == std::string("eos_token") ? "</s>" : k == std::string("unk_token") ? "<unk>" : "<mask>");
-      if (auto id = id_of(*t)) j["added_tokens"].push_back(added(*id, *t, !mask, mask));
-    }
-  } else {
-    j["post_processor"] = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}};
-    for (const char* k : {"bos_token", "eos_token", "unk_token", "pad_token"}) {
-      auto t = cfg.special(k, "<|endoftext|>");
-      if (t)
-        if (auto id = id_of(*t)) j["added_tokens"].push_back(added(*id, *t, true));
-    }
-  }
-  return Tokenizer::from_json(j.dump(), (dir / "vocab.json").string());
-}
-
-// ---- sentencepiece (the slow tokenizers of transformers) ----
 
 enum class Spm { T5, Llama, Albert, XLNet, XLMRoberta, Camembert };
 
@@ -708,7 +550,150 @@ json fast_normalizer(Spm flavor, const NormSpec& spec, bool lower, bool keep_acc
   return {{"type", "Sequence"}, {"normalizers", list}};
 }
 
-Tokenizer from_sentencepiece(const fs::path& file, const Config& cfg) {
+// ---- the flavour table ----
+// One row per slow sentencepiece tokenizer of transformers 4.46 (models/<name>/tokenization_<name>.py):
+// how tokenizer_class names it, its id layout, its preprocess_text defaults, its special tokens in the
+// order the slow tokenizer registers them, and the template its build_inputs_with_special_tokens /
+// create_token_type_ids_from_sequences follow. What no row can say (CamemBERT's extra special tokens,
+// Llama's normalizer, T5's eos rule) is code below, keyed by the flavour.
+
+// A token spelled by the config (cfg.special(key, dflt)), or the literal `dflt` when `key` is null.
+struct Spelled {
+  const char* key;
+  const char* dflt;
+  std::optional<std::string> in(const TokenizerConfig& cfg) const {
+    return key ? cfg.special(key, dflt) : std::optional<std::string>(dflt);
+  }
+};
+struct SpecialSlot {
+  const char* key;
+  const char* dflt;
+  bool lstrip = false;  // mask tokens strip the space on their left (AddedToken(lstrip=True))
+};
+enum class MaskId { None, AfterPieces, AfterPiecesUnlessAPiece };
+struct Flavour {
+  Spm spm = Spm::T5;
+  std::vector<const char*> class_names = {};  // substrings of tokenizer_class ("" matches an empty one)
+  // fairseq ids (XLM-R, CamemBERT): `fixed` take ids 0.., piece k > 0 is k + offset, piece 0 is `unk`.
+  int64_t offset = 0, unk = 0;
+  std::vector<Spelled> fixed = {};
+  Spelled mask{nullptr, nullptr};
+  MaskId mask_id = MaskId::None;
+  std::optional<bool> do_lower_case = std::nullopt;  // preprocess_text (ALBERT, XLNet): the default of do_lower_case
+  std::vector<SpecialSlot> specials = {};
+  // Templates: "$A:0", "$B:1" and special tokens by config key with their type id; "key?" only when
+  // the config's add_<key> flag (default in add_defaults) is set.
+  const char* single = nullptr;
+  const char* pair = nullptr;
+  std::vector<std::pair<const char*, bool>> add_defaults = {};
+};
+
+const std::vector<SpecialSlot> kFairseqSpecials = {{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"},
+                                                   {"sep_token", "</s>"}, {"cls_token", "<s>"},  {"pad_token", "<pad>"},
+                                                   {"mask_token", "<mask>", true}};
+// <s> A </s> and <s> A </s></s> B </s>, all type ids 0
+constexpr const char* kFairseqSingle = "cls_token:0 $A:0 sep_token:0";
+constexpr const char* kFairseqPair = "cls_token:0 $A:0 sep_token:0 sep_token:0 $B:0 sep_token:0";
+
+const std::vector<Flavour>& flavours() {
+  static const std::vector<Flavour> rows = {
+      {.spm = Spm::XLMRoberta,  // fairseq_tokens_to_ids, fairseq_offset 1, <mask> after the pieces
+       .class_names = {"XLMRoberta"},
+       .offset = 1,
+       .unk = 3,
+       .fixed = {{nullptr, "<s>"}, {nullptr, "<pad>"}, {nullptr, "</s>"}, {nullptr, "<unk>"}},
+       .mask = {nullptr, "<mask>"},
+       .mask_id = MaskId::AfterPieces,
+       .specials = kFairseqSpecials,
+       .single = kFairseqSingle,
+       .pair = kFairseqPair},
+      {.spm = Spm::Camembert,  // added tokens 0-4, fairseq_offset 4; a <mask> that is no piece follows them
+       .class_names = {"Camembert"},
+       .offset = 4,
+       .unk = 3,
+       .fixed = {{nullptr, "<s>NOTUSED"}, {"pad_token", "<pad>"}, {nullptr, "</s>NOTUSED"}, {"unk_token", "<unk>"},
+                 {nullptr, "<unk>NOTUSED"}},
+       .mask = {"mask_token", "<mask>"},
+       .mask_id = MaskId::AfterPiecesUnlessAPiece,
+       .specials = kFairseqSpecials,
+       .single = kFairseqSingle,
+       .pair = kFairseqPair},
+      {.spm = Spm::T5,
+       .class_names = {"T5"},
+       .specials = {{"eos_token", "</s>"}, {"unk_token", "<unk>"}, {"pad_token", "<pad>"}},
+       .single = "$A:0 eos_token:0",
+       .pair = "$A:0 eos_token:0 $B:0 eos_token:0"},
+      {.spm = Spm::Albert,
+       .class_names = {"Albert"},
+       .do_lower_case = true,
+       .specials = {{"cls_token", "[CLS]"}, {"sep_token", "[SEP]"}, {"unk_token", "<unk>"}, {"pad_token", "<pad>"},
+                    {"mask_token", "[MASK]", true}},
+       .single = "cls_token:0 $A:0 sep_token:0",
+       .pair = "cls_token:0 $A:0 sep_token:0 $B:1 sep_token:1"},
+      {.spm = Spm::XLNet,
+       .class_names = {"XLNet"},
+       .do_lower_case = false,
+       .specials = {{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}, {"sep_token", "<sep>"},
+                    {"pad_token", "<pad>"}, {"cls_token", "<cls>"}, {"mask_token", "<mask>", true}},
+       .single = "$A:0 sep_token:0 cls_token:2",
+       .pair = "$A:0 sep_token:0 $B:1 sep_token:1 cls_token:2"},
+      {.spm = Spm::Llama,
+       .class_names = {"", "Llama"},
+       .specials = {{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}},
+       .single = "bos_token?:0 $A:0 eos_token?:0",
+       .pair = "bos_token?:0 $A:0 eos_token?:0 bos_token?:1 $B:1 eos_token?:1",
+       .add_defaults = {{"add_bos_token", true}, {"add_eos_token", false}}},
+  };
+  return rows;
+}
+
+const Flavour* find_flavour(const std::string& cls_name) {
+  for (const Flavour& f : flavours())
+    for (const char* n : f.class_names)
+      if (*n ? cls_name.find(n) != std::string::npos : cls_name.empty()) return &f;
+  return nullptr;
+}
+
+// A row's template as TemplateProcessing pieces; the special tokens it names go to `names`.
+json template_pieces(const Flavour& f, const char* spec, const TokenizerConfig& cfg, std::vector<std::string>& names,
+                    const std::string& file) {
+  json out = json::array();
+  std::string s(spec);
+  for (std::size_t b = 0; b < s.size();) {
+    std::size_t e = s.find(' ', b);
+    if (e == std::string::npos) e = s.size();
+    const std::string item = s.substr(b, e - b);
+    b = e + 1;
+    const std::size_t colon = item.rfind(':');
+    std::string name = item.substr(0, colon);
+    const int64_t type_id = std::stoll(item.substr(colon + 1));
+    if (name == "$A" || name == "$B") {
+      out.push_back(piece_seq(name == "$A" ? "A" : "B", type_id));
+      continue;
+    }
+    if (name.back() == '?') {
+      name.pop_back();
+      const std::string flag = "add_" + name;
+      bool dflt = false;
+      for (const auto& [k, v] : f.add_defaults)
+        if (flag == k) dflt = v;
+      if (!cfg.flag(flag.c_str(), dflt)) continue;
+    }
+    const char* dflt = nullptr;
+    for (const SpecialSlot& slot : f.specials)
+      if (name == slot.key) dflt = slot.dflt;
+    const std::optional<std::string> spelled = cfg.special(name.c_str(), dflt);
+    if (!spelled) throw_error(ErrorKind::Format, name + " is null but the tokenizer's template needs it", file);
+    const std::string& token = *spelled;
+    out.push_back(piece_special(token, type_id));
+    if (std::find(names.begin(), names.end(), token) == names.end()) names.push_back(token);
+  }
+  return out;
+}
+
+}  // namespace
+
+Tokenizer from_sentencepiece(const fs::path& file, const TokenizerConfig& cfg) {
   std::error_code ec;
   auto size = fs::file_size(file, ec);
   if (ec) throw_error(ErrorKind::NotFound, "cannot read file", file.string());
@@ -716,44 +701,29 @@ Tokenizer from_sentencepiece(const fs::path& file, const Config& cfg) {
   auto sp = std::make_shared<sentencepiece::SentencePieceProcessor>();
   auto st = sp->Load(file.string());
   if (!st.ok()) throw_error(ErrorKind::Format, "not a sentencepiece model: " + st.ToString(), file.string());
-  std::string cls_name = cfg.str("tokenizer_class");
+  const std::string cls_name = cfg.str("tokenizer_class");
+  const Flavour* row = find_flavour(cls_name);
+  if (!row)
+    throw_error(ErrorKind::Unsupported, "sentencepiece tokenizer class '" + cls_name + "' is not supported", file.string());
+  const Flavour& f = *row;
+  const Spm flavor = f.spm;
   auto impl = std::make_shared<Tokenizer::Impl>();
   auto model = std::make_unique<SpmModel>();
   model->sp = sp;
-  if (cls_name.find("XLMRoberta") != std::string::npos) {
-    // XLMRobertaTokenizer: fairseq_tokens_to_ids, fairseq_offset 1, <mask> after the pieces
-    model->flavor = Spm::XLMRoberta;
-    model->offset = 1;
-    model->unk = 3;
-    model->fixed = {"<s>", "<pad>", "</s>", "<unk>"};
-    model->mask = "<mask>";
-    model->mask_id = sp->GetPieceSize() + 1;
-  } else if (cls_name.find("Camembert") != std::string::npos) {
-    // CamembertTokenizer: added tokens 0-4, fairseq_offset 4; a <mask> that is no piece is added after them
-    model->flavor = Spm::Camembert;
-    model->offset = 4;
-    model->unk = 3;
-    model->fixed = {"<s>NOTUSED", *cfg.special("pad_token", "<pad>"), "</s>NOTUSED", *cfg.special("unk_token", "<unk>"),
-                    "<unk>NOTUSED"};
-    model->mask = *cfg.special("mask_token", "<mask>");
-    int m = sp->PieceToId(model->mask);
-    if (m == sp->unk_id() && sp->IdToPiece(m) != model->mask) model->mask_id = sp->GetPieceSize() + 4;
-  } else if (cls_name.find("T5") != std::string::npos) {
-    model->flavor = Spm::T5;
-  } else if (cls_name.find("Albert") != std::string::npos) {
-    model->flavor = Spm::Albert;
-    model->lower = cfg.flag("do_lower_case", true);
-    model->keep_accents = cfg.flag("keep_accents", false);
-  } else if (cls_name.find("XLNet") != std::string::npos) {
-    model->flavor = Spm::XLNet;
-    model->lower = cfg.flag("do_lower_case", false);
-    model->keep_accents = cfg.flag("keep_accents", false);
-  } else if (cls_name.empty() || cls_name.find("Llama") != std::string::npos) {
-    model->flavor = Spm::Llama;
-  } else {
-    throw_error(ErrorKind::Unsupported, "sentencepiece tokenizer class '" + cls_name + "' is not supported", file.string());
+  model->flavor = flavor;
+  model->offset = f.offset;
+  model->unk = f.unk;
+  for (const Spelled& t : f.fixed) model->fixed.push_back(*t.in(cfg));
+  if (f.mask_id != MaskId::None) {
+    model->mask = *f.mask.in(cfg);
+    const int m = sp->PieceToId(model->mask);
+    const bool is_piece = !(m == sp->unk_id() && sp->IdToPiece(m) != model->mask);
+    if (f.mask_id == MaskId::AfterPieces || !is_piece) model->mask_id = sp->GetPieceSize() + f.offset;
   }
-  Spm flavor = model->flavor;
+  if (f.do_lower_case) {
+    model->lower = cfg.flag("do_lower_case", *f.do_lower_case);
+    model->keep_accents = cfg.flag("keep_accents", false);
+  }
   model->unigram = read_unigram_table(sp->serialized_model_proto(), sp->unk_id());
   if (flavor == Spm::Llama) {  // LlamaConverter: legacy, Prepend + Replace; else Metaspace(first) alone
     bool prefix = cfg.flag("add_prefix_space", true);
@@ -814,95 +784,31 @@ Tokenizer from_sentencepiece(const fs::path& file, const Config& cfg) {
     for (const auto& n : names) sp_tokens[n] = {{"id", n}, {"ids", {id_of(n)}}, {"tokens", {n}}};
     post = {{"type", "TemplateProcessing"}, {"single", single}, {"pair", pair}, {"special_tokens", sp_tokens}};
   };
-  switch (flavor) {
-    case Spm::T5: {
-      add("eos_token", "</s>", false);
-      add("unk_token", "<unk>", false);
-      add("pad_token", "<pad>", false);
-      std::string eos = *cfg.special("eos_token", "</s>");
-      tmpl({piece_seq("A", 0), piece_special(eos, 0)},
-           {piece_seq("A", 0), piece_special(eos, 0), piece_seq("B", 0), piece_special(eos, 0)}, {eos});
-      break;
-    }
-    case Spm::Llama: {
-      add("bos_token", "<s>", false);
-      add("eos_token", "</s>", false);
-      add("unk_token", "<unk>", false);
-      std::string bos = *cfg.special("bos_token", "<s>"), eos = *cfg.special("eos_token", "</s>");
-      bool add_bos = cfg.flag("add_bos_token", true), add_eos = cfg.flag("add_eos_token", false);
-      json single = json::array(), pair = json::array();
-      std::vector<std::string> names;
-      if (add_bos) single.push_back(piece_special(bos, 0)), names.push_back(bos);
-      single.push_back(piece_seq("A", 0));
-      if (add_eos) single.push_back(piece_special(eos, 0)), names.push_back(eos);
-      pair = single;
-      if (add_bos) pair.push_back(piece_special(bos, 1));
-      pair.push_back(piece_seq("B", 1));
-      if (add_eos) pair.push_back(piece_special(eos, 1));
-      tmpl(single, pair, names);
-      break;
-    }
-    case Spm::Albert: {
-      for (const char* k : {"cls_token", "sep_token", "unk_token", "pad_token"})
-        add(k, k == std::string("cls_token") ? "[CLS]" : k == std::string("sep_token") ? "[SEP]" : k == std::string("unk_token") ? "<unk>" : "<pad>", false);
-      add("mask_token", "[MASK]", true);
-      std::string cls = *cfg.special("cls_token", "[CLS]"), sep = *cfg.special("sep_token", "[SEP]");
-      tmpl({piece_special(cls, 0), piece_seq("A", 0), piece_special(sep, 0)},
-           {piece_special(cls, 0), piece_seq("A", 0), piece_special(sep, 0), piece_seq("B", 1), piece_special(sep, 1)},
-           {cls, sep});
-      break;
-    }
-    case Spm::XLNet: {
-      for (const char* k : {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token"}) {
-        std::string key(k);
-        const char* d = key == "bos_token" ? "<s>" : key == "eos_token" ? "</s>" : key == "unk_token" ? "<unk>"
-                        : key == "sep_token" ? "<sep>" : key == "pad_token" ? "<pad>" : "<cls>";
-        add(k, d, false);
+  for (const SpecialSlot& s : f.specials) add(s.key, s.dflt, s.lstrip);
+  if (flavor == Spm::Camembert) {  // CamembertTokenizer's additional_special_tokens
+    std::vector<std::string> extra = {"<s>NOTUSED", "</s>NOTUSED", "<unk>NOTUSED"};
+    if (cfg.j.contains("additional_special_tokens") && cfg.j["additional_special_tokens"].is_array()) {
+      extra.clear();
+      for (const auto& v : cfg.j["additional_special_tokens"]) {
+        if (v.is_string()) extra.push_back(v.get<std::string>());
+        if (v.is_object() && v.contains("content") && v["content"].is_string()) extra.push_back(v["content"].get<std::string>());
       }
-      add("mask_token", "<mask>", true);
-      std::string cls = *cfg.special("cls_token", "<cls>"), sep = *cfg.special("sep_token", "<sep>");
-      tmpl({piece_seq("A", 0), piece_special(sep, 0), piece_special(cls, 2)},
-           {piece_seq("A", 0), piece_special(sep, 0), piece_seq("B", 1), piece_special(sep, 1), piece_special(cls, 2)},
-           {cls, sep});
-      break;
     }
-    case Spm::XLMRoberta:
-    case Spm::Camembert: {
-      for (const char* k : {"bos_token", "eos_token", "unk_token", "sep_token", "cls_token", "pad_token"}) {
-        std::string key(k);
-        add(k, key == "bos_token" || key == "cls_token" ? "<s>" : key == "unk_token" ? "<unk>" : key == "pad_token" ? "<pad>" : "</s>",
-            false);
-      }
-      add("mask_token", "<mask>", true);
-      if (flavor == Spm::Camembert) {
-        std::vector<std::string> extra = {"<s>NOTUSED", "</s>NOTUSED", "<unk>NOTUSED"};
-        if (cfg.j.contains("additional_special_tokens") && cfg.j["additional_special_tokens"].is_array()) {
-          extra.clear();
-          for (const auto& v : cfg.j["additional_special_tokens"]) {
-            if (v.is_string()) extra.push_back(v.get<std::string>());
-            if (v.is_object() && v.contains("content") && v["content"].is_string()) extra.push_back(v["content"].get<std::string>());
-          }
-        }
-        for (const auto& t : extra) {
-          auto id = model->token_to_id(t);
-          if (!id) continue;
-          AddedToken a;
-          a.content = t;
-          a.id = *id;
-          a.special = true;
-          a.normalized = false;
-          specials.push_back(a);
-        }
-      }
-      // <s> A </s> and <s> A </s></s> B </s>, all type ids 0
-      std::string cls = *cfg.special("cls_token", "<s>"), sep = *cfg.special("sep_token", "</s>");
-      tmpl({piece_special(cls, 0), piece_seq("A", 0), piece_special(sep, 0)},
-           {piece_special(cls, 0), piece_seq("A", 0), piece_special(sep, 0), piece_special(sep, 0), piece_seq("B", 0),
-            piece_special(sep, 0)},
-           {cls, sep});
-      break;
+    for (const auto& t : extra) {
+      auto id = model->token_to_id(t);
+      if (!id) continue;
+      AddedToken a;
+      a.content = t;
+      a.id = *id;
+      a.special = true;
+      a.normalized = false;
+      specials.push_back(a);
     }
   }
+  std::vector<std::string> names;
+  json single = template_pieces(f, f.single, cfg, names, file.string());
+  json pair = template_pieces(f, f.pair, cfg, names, file.string());
+  tmpl(single, pair, names);
   impl->name = file.string();
   impl->post_processor = make_post_processor(post);
   if (flavor == Spm::T5) {
@@ -922,20 +828,6 @@ Tokenizer from_sentencepiece(const fs::path& file, const Config& cfg) {
   impl->model = std::move(model);
   impl->add_tokens(std::move(specials));
   return Tokenizer(impl);
-}
-
-}  // namespace
-
-std::optional<Tokenizer> load_legacy(const fs::path& dir) {
-  std::error_code ec;
-  Config cfg = read_config(dir);
-  if (fs::is_regular_file(dir / "vocab.txt", ec)) return from_vocab_txt(dir, cfg);
-  bool vj = fs::is_regular_file(dir / "vocab.json", ec), mt = fs::is_regular_file(dir / "merges.txt", ec);
-  if (vj && mt) return from_bpe_files(dir, cfg);
-  if (vj != mt) throw_error(ErrorKind::NotFound, vj ? "vocab.json without merges.txt" : "merges.txt without vocab.json", dir.string());
-  for (const char* f : {"spiece.model", "sentencepiece.bpe.model", "tokenizer.model"})
-    if (fs::is_regular_file(dir / f, ec)) return from_sentencepiece(dir / f, cfg);
-  return std::nullopt;
 }
 
 }  // namespace hfx::tok
