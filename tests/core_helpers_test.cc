@@ -3,6 +3,7 @@
 // behind zip::crc32 (torch zip archives).
 #include <gtest/gtest.h>
 
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,19 @@ TEST(CoreRegex, FindAllFullMatchReplaceAll) {
   std::vector<std::string> g;
   ASSERT_TRUE(Regex(R"(([A-Za-z]+)_(\d+))").full_match("block_007", &g));
   EXPECT_EQ(g, (std::vector<std::string>{"block_007", "block", "007"}));
-  EXPECT_EQ(Regex("(.)([A-Z][a-z]+)").replace_all("TFBertModel", "$1_$2"), "TF_Bert_Model");
+  EXPECT_EQ(Regex("(.)([A-Z][a-z]+)").replace_all("TFBertModel", "$1_$2"), "TF_BertModel");  // non-overlapping
+  // The patterns naming/ and hub/ moved from std::regex give std::regex's results.
+  const std::pair<const char*, const char*> uses[] = {
+      {"(.)([A-Z][a-z]+)", "$1_$2"}, {"([a-z])([A-Z])", "$1_$2"}, {"/[^/]*___([^/]*)/", "/$1/"}, {"/+", "/"}};
+  for (const auto& [pattern, replacement] : uses)
+    for (const char* subject : {"TFBertForMaskedLM", "a//b___c/d///e", "tf_bert_model/bert/x___y/kernel:0", ""})
+      EXPECT_EQ(Regex(pattern).replace_all(subject, replacement),
+                std::regex_replace(subject, std::regex(pattern), replacement))
+          << pattern << " on " << subject;
+  for (const char* subject : {"bert-base-uncased", "user/model.v1", "a/b/c", "-x", "x y", "\xc3\xa9"}) {
+    const char* pattern = R"(^(\b[\w\-.]+\b/)?\b[\w\-.]{1,96}\b$)";  // hub/cache.cc's repo-id check
+    EXPECT_EQ(Regex(pattern).full_match(subject), std::regex_match(subject, std::regex(pattern))) << subject;
+  }
   EXPECT_EQ(Regex("/+").replace_all("a//b///c", "/"), "a/b/c");
   EXPECT_EQ(Regex("x").replace_all("", "y"), "");
   // Byte mode keeps std::regex's ASCII classes; unicode mode gives \w its Unicode meaning.

@@ -28,7 +28,7 @@ class Regex {
     bool unicode = false;
     // How errors name the pattern (default: the pattern itself), e.g. the tokenizer.json spelling
     // before it was translated from Oniguruma.
-    std::string shown;
+    std::string shown = {};
   };
   explicit Regex(std::string_view pattern) : Regex(pattern, Options{}) {}
   Regex(std::string_view pattern, Options options);
