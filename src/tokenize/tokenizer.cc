@@ -1,6 +1,7 @@
 // Tokenizer: tokenizer.json loading and the encode/decode pipeline of the Rust crate (tokenizers 0.20,
 // src/tokenizer/{mod.rs,added_vocabulary.rs,encoding.rs}, src/utils/{truncation,padding}.rs).
 #include <algorithm>
+#include <exception>
 #include <filesystem>
 
 #include "hfx/error.h"
@@ -393,6 +394,28 @@ Encoding encode_unfinished(const Tokenizer::Impl& impl, std::string_view text, s
   return impl.post_process(std::move(a), std::move(b), add_special_tokens, truncation, padding);
 }
 
+// encode_one(i) for i < n on every core, as the crate's encode_batch runs (rayon). The pipeline is
+// read-only while encoding (regexes make their own match data; sentencepiece's Encode is const), so
+// the items are independent. The error of the first failing item is rethrown, as a sequential loop
+// would throw it.
+template <class F>
+std::vector<Encoding> encode_all(std::size_t n, F encode_one) {
+  std::vector<Encoding> out(n);
+  std::vector<std::exception_ptr> errors(n);
+  const auto count = static_cast<std::ptrdiff_t>(n);
+#pragma omp parallel for schedule(dynamic, 8) if (n > 1)
+  for (std::ptrdiff_t i = 0; i < count; ++i) {
+    try {
+      out[static_cast<std::size_t>(i)] = encode_one(static_cast<std::size_t>(i));
+    } catch (...) {
+      errors[static_cast<std::size_t>(i)] = std::current_exception();
+    }
+  }
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  return out;
+}
+
 }  // namespace
 
 Encoding Tokenizer::encode(std::string_view text, std::optional<std::string_view> pair, bool add_special_tokens) const {
@@ -402,10 +425,9 @@ Encoding Tokenizer::encode(std::string_view text, std::optional<std::string_view
 }
 
 std::vector<Encoding> Tokenizer::encode_batch(const std::vector<std::string>& texts, bool add_special_tokens) const {
-  std::vector<Encoding> out;
-  out.reserve(texts.size());
-  for (const auto& t : texts)
-    out.push_back(encode_unfinished(*impl_, t, std::nullopt, add_special_tokens, truncation_, padding_));
+  std::vector<Encoding> out = encode_all(texts.size(), [&](std::size_t i) {
+    return encode_unfinished(*impl_, texts[i], std::nullopt, add_special_tokens, truncation_, padding_);
+  });
   if (padding_) pad(out, *padding_);
   for (auto& e : out) finish_sequence_ids(e);
   return out;
@@ -413,10 +435,10 @@ std::vector<Encoding> Tokenizer::encode_batch(const std::vector<std::string>& te
 
 std::vector<Encoding> Tokenizer::encode_batch(const std::vector<std::pair<std::string, std::string>>& pairs,
                                               bool add_special_tokens) const {
-  std::vector<Encoding> out;
-  out.reserve(pairs.size());
-  for (const auto& [a, b] : pairs)
-    out.push_back(encode_unfinished(*impl_, a, std::string_view(b), add_special_tokens, truncation_, padding_));
+  std::vector<Encoding> out = encode_all(pairs.size(), [&](std::size_t i) {
+    return encode_unfinished(*impl_, pairs[i].first, std::string_view(pairs[i].second), add_special_tokens, truncation_,
+                             padding_);
+  });
   if (padding_) pad(out, *padding_);
   for (auto& e : out) finish_sequence_ids(e);
   return out;
