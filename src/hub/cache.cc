@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 
+#include "core/regex.h"
 #include "hfx/error.h"
 #include "hfx/hub.h"
 
@@ -100,10 +100,10 @@ std::string repo_folder_name(const std::string& repo_id, const std::string& repo
 bool is_repo_id(const std::string& s) {
   // huggingface_hub's validate_repo_id: [\w\-.]{1,96} with at most one '/', no "--" or "..",
   // not starting or ending with '-' or '.'.
-  static const std::regex re(R"(^(\b[\w\-.]+\b/)?\b[\w\-.]{1,96}\b$)");
+  static const Regex re(R"(^(\b[\w\-.]+\b/)?\b[\w\-.]{1,96}\b$)");
   if (s.empty() || s.size() > 200 || s.find("--") != std::string::npos || s.find("..") != std::string::npos) return false;
   if (s[0] == '.' || s[0] == '/' || s[0] == '~' || s[0] == '-' || s.back() == '.' || s.back() == '-') return false;
-  return std::regex_match(s, re);
+  return re.full_match(s);
 }
 
 bool is_commit_hash(const std::string& s) {

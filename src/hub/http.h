@@ -67,6 +67,5 @@ std::string url_quote(const std::string& s, bool keep_slash);
 // Hex sha256 of a file / of bytes (OpenSSL EVP).
 std::string sha256_file(const std::string& path);
 std::string sha256_hex(const std::string& bytes);
-std::string base64(const std::string& bytes);
 
 }  // namespace hfx::hub

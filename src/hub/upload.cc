@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/base64.h"
 #include "hfx/error.h"
 #include "hfx/hub.h"
 #include "hfx/io.h"
@@ -144,7 +145,7 @@ CommitInfo upload_folder(const std::string& folder, const std::string& repo_id, 
   for (std::size_t start = 0; start < files.size(); start += 256) {
     json payload = {{"files", json::array()}};
     for (std::size_t i = start; i < std::min(files.size(), start + 256); ++i)
-      payload["files"].push_back({{"path", files[i].path_in_repo}, {"sample", hub::base64(files[i].sample)}, {"size", files[i].size}});
+      payload["files"].push_back({{"path", files[i].path_in_repo}, {"sample", base64_encode(files[i].sample)}, {"size", files[i].size}});
     const auto r = post_json(endpoint + "/api/models/" + repo_id + "/preupload/" + qrev + pr_param, payload, headers);
     if (!r.ok()) throw_http_error(r, "preupload for " + repo_id);
     const auto modes = hub::parse_preupload_response(r.body);
@@ -208,7 +209,7 @@ CommitInfo upload_folder(const std::string& folder, const std::string& repo_id, 
       ndjson += json({{"key", "lfsFile"}, {"value", {{"path", f.path_in_repo}, {"algo", "sha256"}, {"oid", f.sha256}, {"size", f.size}}}}).dump() + "\n";
       info.lfs_files.push_back(f.path_in_repo);
     } else {
-      ndjson += json({{"key", "file"}, {"value", {{"content", hub::base64(read_text_file(f.abs_path))}, {"path", f.path_in_repo}, {"encoding", "base64"}}}}).dump() + "\n";
+      ndjson += json({{"key", "file"}, {"value", {{"content", base64_encode(read_text_file(f.abs_path))}, {"path", f.path_in_repo}, {"encoding", "base64"}}}}).dump() + "\n";
       info.regular_files.push_back(f.path_in_repo);
     }
   }

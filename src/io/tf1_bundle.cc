@@ -24,6 +24,7 @@
 #include <cstring>
 #include <map>
 
+#include "core/varint.h"
 #include "hfx/formats.h"
 #include "io/indexed_source.h"
 #include "io/tf1_crc32c.h"
@@ -50,36 +51,6 @@ struct Handle {
   uint64_t offset = 0, size = 0;
 };
 
-// ---- varints -------------------------------------------------------------
-// Both return false on truncation or overlong / overflowing encodings.
-bool get_varint64(const uint8_t*& p, const uint8_t* end, uint64_t& out) {
-  uint64_t v = 0;
-  for (int shift = 0; shift < 64 && p < end; shift += 7) {
-    const uint64_t b = *p++;
-    if (shift == 63 && b > 1) return false;
-    v |= (b & 0x7fu) << shift;
-    if ((b & 0x80u) == 0) {
-      out = v;
-      return true;
-    }
-  }
-  return false;
-}
-
-bool get_varint32(const uint8_t*& p, const uint8_t* end, uint32_t& out) {
-  uint32_t v = 0;
-  for (int shift = 0; shift < 35 && p < end; shift += 7) {
-    const uint32_t b = *p++;
-    if (shift == 28 && b > 0x0fu) return false;
-    v |= (b & 0x7fu) << shift;
-    if ((b & 0x80u) == 0) {
-      out = v;
-      return true;
-    }
-  }
-  return false;
-}
-
 uint32_t load_u32(const uint8_t* p) {
   return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
 }
@@ -99,7 +70,7 @@ class Proto {
   bool next() {
     if (p_ == end_) return false;
     uint64_t tag;
-    if (!get_varint64(p_, end_, tag)) fail("truncated or overlong field tag");
+    if (!read_varint64(p_, end_, tag)) fail("truncated or overlong field tag");
     field_ = tag >> 3;
     wire_ = static_cast<int>(tag & 7u);
     if (field_ == 0 || field_ > 0x1fffffffu) fail("invalid field number " + std::to_string(field_));
@@ -111,7 +82,7 @@ class Proto {
   uint64_t varint() {
     expect(0);
     uint64_t v;
-    if (!get_varint64(p_, end_, v)) fail("truncated or overlong varint");
+    if (!read_varint64(p_, end_, v)) fail("truncated or overlong varint");
     return v;
   }
   int64_t int64() { return static_cast<int64_t>(varint()); }
@@ -130,7 +101,7 @@ class Proto {
   std::pair<const uint8_t*, std::size_t> bytes() {
     expect(2);
     uint64_t n;
-    if (!get_varint64(p_, end_, n)) fail("truncated or overlong length");
+    if (!read_varint64(p_, end_, n)) fail("truncated or overlong length");
     if (n > static_cast<uint64_t>(end_ - p_)) fail("length-delimited field runs past the end of the message");
     const uint8_t* b = p_;
     p_ += n;
@@ -276,7 +247,7 @@ class Tf1Source final : public io_internal::IndexedSource {
   // ---- the table ----------------------------------------------------------
   Handle decode_handle(const uint8_t*& p, const uint8_t* end, const char* what) const {
     Handle h;
-    if (!get_varint64(p, end, h.offset) || !get_varint64(p, end, h.size))
+    if (!read_varint64(p, end, h.offset) || !read_varint64(p, end, h.size))
       bad(std::string("malformed ") + what + " block handle (bad varint)");
     return h;
   }
@@ -329,7 +300,7 @@ class Tf1Source final : public io_internal::IndexedSource {
     while (p < end) {
       const auto at = static_cast<std::size_t>(p - b);
       uint32_t shared, non_shared, value_len;
-      if (!get_varint32(p, end, shared) || !get_varint32(p, end, non_shared) || !get_varint32(p, end, value_len))
+      if (!read_varint32(p, end, shared) || !read_varint32(p, end, non_shared) || !read_varint32(p, end, value_len))
         bad(what + " block: bad varint in the entry at offset " + std::to_string(at));
       const bool is_restart = next_restart < restarts.size() && restarts[next_restart] == at;
       if (next_restart < restarts.size() && restarts[next_restart] < at)

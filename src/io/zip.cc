@@ -5,7 +5,8 @@
 // ZIP64 extended information extra field 4.5.3).
 #include "io/zip.h"
 
-#include <array>
+#include <zlib.h>
+
 #include <cstring>
 
 namespace hfx::zip {
@@ -35,33 +36,13 @@ void wr64(std::string& s, uint64_t v) {
   wr32(s, static_cast<uint32_t>(v));
   wr32(s, static_cast<uint32_t>(v >> 32));
 }
-
-std::array<std::array<uint32_t, 256>, 8> make_crc_tables() {
-  std::array<std::array<uint32_t, 256>, 8> t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-    t[0][i] = c;
-  }
-  for (uint32_t i = 0; i < 256; ++i)
-    for (int k = 1; k < 8; ++k) t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xff];
-  return t;
-}
 }  // namespace
 
+// zlib's crc32_z (linked for the deflate readers): the same CRC-32 (ISO-HDLC, reflected 0xEDB88320)
+// as the slicing-by-8 copy this replaced, and faster: on a 400 MB buffer zlib 1.2.13 took 1.44 s against
+// 2.64 s for that copy (best of 5, a loaded 2-core machine; the timing program is in the commit message).
 uint32_t crc32(const void* data, std::size_t n, uint32_t crc) {
-  static const auto t = make_crc_tables();  // slicing-by-8
-  const uint8_t* p = static_cast<const uint8_t*>(data);
-  uint32_t c = ~crc;
-  while (n >= 8) {
-    uint32_t lo = rd32(p) ^ c, hi = rd32(p + 4);
-    c = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^ t[3][hi & 0xff] ^
-        t[2][(hi >> 8) & 0xff] ^ t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
-    p += 8;
-    n -= 8;
-  }
-  while (n--) c = t[0][(c ^ *p++) & 0xff] ^ (c >> 8);
-  return ~c;
+  return static_cast<uint32_t>(crc32_z(crc, static_cast<const Bytef*>(data), n));
 }
 
 // ---- reader ---------------------------------------------------------------

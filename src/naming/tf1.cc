@@ -19,9 +19,9 @@
 #include <cmath>
 #include <cstring>
 #include <map>
-#include <regex>
 #include <set>
 
+#include "core/regex.h"
 #include "naming/naming.h"
 
 namespace hfx::naming {
@@ -349,14 +349,14 @@ std::string replace_all(std::string s, const std::string& a, const std::string& 
 
 // "block_007" -> "block_7" in every path component shaped [A-Za-z]+_\d+.
 std::string normalize_tf(const std::string& name) {
-  static const std::regex comp(R"(([A-Za-z]+)_(\d+))");
+  static const Regex comp(R"(([A-Za-z]+)_(\d+))");
   std::string out, part;
   std::size_t b = 0;
   while (true) {
     std::size_t e = name.find('/', b);
     part = name.substr(b, e == std::string::npos ? std::string::npos : e - b);
-    std::smatch m;
-    if (part.size() < 40 && std::regex_match(part, m, comp)) part = m[1].str() + "_" + std::to_string(std::stoll(m[2].str()));
+    std::vector<std::string> m;
+    if (part.size() < 40 && comp.full_match(part, &m)) part = m[1] + "_" + std::to_string(std::stoll(m[2]));
     out += part;
     if (e == std::string::npos) return out;
     out += '/';
@@ -506,12 +506,12 @@ Tf1Plan tf1_plan(const std::string& type, const json& cfg, const std::vector<Ten
     }
   }
   // T5 v1.0/v1.1 and encoder/decoder spellings name the same parameter twice: one suffices.
-  std::vector<std::regex> skip;
+  std::vector<Regex> skip;
   for (const char* s : table->skip) skip.emplace_back(s);
 
   std::set<std::string> produced;
   for (const TensorInfo& v : vars) {
-    if (std::any_of(skip.begin(), skip.end(), [&](const std::regex& r) { return std::regex_match(v.name, r); })) {
+    if (std::any_of(skip.begin(), skip.end(), [&](const Regex& r) { return r.full_match(v.name); })) {
       plan.skipped.push_back(v.name);
       continue;
     }

@@ -16,10 +16,10 @@
 #include <cctype>
 #include <cstring>
 #include <map>
-#include <regex>
 #include <set>
 
 #include "core/strings.h"
+#include "core/regex.h"
 #include "naming/naming.h"
 
 namespace hfx::naming {
@@ -122,12 +122,12 @@ struct PtName {
 };
 
 PtName tf_to_pt(std::string n, std::size_t rank, const std::string& start_prefix_to_remove) {
-  static const std::regex kRename("/[^/]*___([^/]*)/");
-  static const std::regex kSlashes("/+");
+  static const Regex kRename("/[^/]*___([^/]*)/");
+  static const Regex kSlashes("/+");
   n = replace_all(n, ":0", "");
-  n = std::regex_replace(n, kRename, "/$1/");
+  n = kRename.replace_all(n, "/$1/");
   n = replace_all(n, "_._", "/");
-  n = std::regex_replace(n, kSlashes, "/");
+  n = kSlashes.replace_all(n, "/");
   std::vector<std::string> c = split(n, '/');
   if (c.size() > 1) c.erase(c.begin());
   std::string& last = c.back();
@@ -249,9 +249,9 @@ class Tf2CanonicalSource final : public RenamingSource {
 
 // Keras' generic_utils.to_snake_case (a model's default name).
 std::string to_snake_case(const std::string& name) {
-  static const std::regex a("(.)([A-Z][a-z]+)");
-  static const std::regex b("([a-z])([A-Z])");
-  std::string s = std::regex_replace(std::regex_replace(name, a, "$1_$2"), b, "$1_$2");
+  static const Regex a("(.)([A-Z][a-z]+)");
+  static const Regex b("([a-z])([A-Z])");
+  std::string s = b.replace_all(a.replace_all(name, "$1_$2"), "$1_$2");
   for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   return !s.empty() && s[0] == '_' ? "private" + s : s;
 }

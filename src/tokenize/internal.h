@@ -4,16 +4,20 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "core/regex.h"
+#include "hfx/error.h"
 #include "hfx/tokenizer.h"
 
 namespace hfx::tok {
@@ -46,20 +50,13 @@ void to_lower(char32_t c, std::vector<char32_t>& out);
 void decompose(char32_t c, bool compat, std::vector<char32_t>& out);
 std::string nfc(std::string_view s, bool compat);
 
-// ---- Regex (PCRE2) ----
-class Regex {
- public:
-  // `onig` translates Oniguruma's \s \S \w \W \d \D (what the Rust crate uses) to Unicode classes.
-  explicit Regex(const std::string& pattern, bool onig = true);
-  ~Regex();
-  Regex(const Regex&) = delete;
-  Regex& operator=(const Regex&) = delete;
-  // Non-overlapping, non-empty matches as byte ranges.
-  std::vector<Offsets> find_all(std::string_view s) const;
-
- private:
-  void* code_ = nullptr;
-};
+// ---- Regex: hfx::Regex (core/regex.h, PCRE2) in UTF-8 + Unicode-property mode ----
+// A pattern that gives up on an input (match limit, ...) is an hfx::Error naming the pattern, never
+// a silently shorter list of matches.
+using Regex = hfx::Regex;
+// A pattern as tokenizer.json spells it for the Rust crate's engine (Oniguruma), translated so that
+// \s \S \w \W \d \D keep their Unicode meanings under PCRE2; errors name the original spelling.
+std::shared_ptr<const Regex> onig_regex(const std::string& pattern);
 
 // ---- NormalizedString: normalized text with, per byte, the original byte range it came from ----
 struct NormalizedString {
@@ -104,7 +101,7 @@ void replace(NormalizedString& n, const Matches& m, std::string_view content);
 // A pattern from tokenizer.json: {"String": "..."} or {"Regex": "..."}.
 struct Pattern {
   std::string literal;
-  std::shared_ptr<Regex> regex;
+  std::shared_ptr<const Regex> regex;
   static Pattern parse(const json& j);
   Matches find(std::string_view s) const;
 };
@@ -174,6 +171,60 @@ const json& need(const json& j, const char* key, const char* what);
 int64_t integer(const json& v, const char* what);
 // obj[key] as integer() when present (and not null), else `dflt`.
 int64_t integer_or(const json& obj, const char* key, int64_t dflt, const char* what);
+// A token id (or type id) as the tokenizers crate reads it: a u32, so anything outside 0..2^32-1
+// (-7, 2^40) is refused at load, never emitted as an id.
+int64_t token_id(const json& v, const char* what);
+// j[key] as T when present (and not null), else `dflt`; integers through integer() and range-checked,
+// anything of the wrong type a Format error naming the key.
+template <class T>
+T get_or(const json& j, const char* key, T dflt) {
+  if (!j.is_object() || !j.contains(key) || j[key].is_null()) return dflt;
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // Through the checked reader: nlohmann's get<integer>() converts a float such
+    // as 7.8e118 with a cast whose result is undefined.
+    const int64_t v = integer(j[key], key);
+    if (!std::in_range<T>(v)) throw_error(ErrorKind::Format, std::string("'") + key + "': integer out of range");
+    return static_cast<T>(v);
+  }
+  try {
+    return j[key].get<T>();
+  } catch (const json::exception&) {
+    throw_error(ErrorKind::Format, std::string("'") + key + "' has the wrong type");
+  }
+}
+// j["type"] as a string; j[key] as an array (Format errors naming `what` otherwise).
+std::string type_of(const json& j, const char* what);
+const json& need_array(const json& j, const char* key, const char* what);
+
+// Shared by the Metaspace pre-tokenizer and decoder (pre_tokenizers.cc).
+enum class Prepend { Always, First, Never };
+Prepend parse_prepend(const json& j);
+// A string field that must hold exactly one character.
+char32_t single_char(const std::string& s, const char* what);
+
+// ---- Legacy tokenizer files (legacy.cc, sentencepiece.cc) ----
+// tokenizer_config.json overlaid with special_tokens_map.json; special tokens may be strings or
+// {"content": ...} objects.
+struct TokenizerConfig {
+  json j;
+  std::optional<std::string> special(const char* key, const char* dflt) const {
+    if (j.contains(key)) {
+      const auto& v = j[key];
+      if (v.is_string()) return v.get<std::string>();
+      if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
+      if (v.is_null()) return std::nullopt;
+    }
+    if (!dflt) return std::nullopt;
+    return std::string(dflt);
+  }
+  bool flag(const char* key, bool dflt) const { return j.contains(key) && j[key].is_boolean() ? j[key].get<bool>() : dflt; }
+  std::string str(const char* key) const { return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : ""; }
+};
+// TemplateProcessing pieces: a special token / sequence "A" or "B" with its type id.
+json piece_special(const std::string& t, int64_t type_id);
+json piece_seq(const char* s, int64_t type_id);
+// A sentencepiece model run as the slow tokenizer tokenizer_class names (sentencepiece.cc).
+Tokenizer from_sentencepiece(const std::filesystem::path& file, const TokenizerConfig& cfg);
 
 }  // namespace hfx::tok
 

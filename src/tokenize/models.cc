@@ -1,7 +1,9 @@
 // Tokenizer models: WordPiece, BPE (merges, byte fallback, no dropout), Unigram (Viterbi), WordLevel —
 // tokenizers/src/models/* of the Rust crate 0.20.
+#include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <map>
 
 #include "hfx/error.h"
 #include "tokenize/internal.h"
@@ -183,7 +185,48 @@ struct Unigram : Model {
   std::optional<int64_t> unk_id;
   bool byte_fallback = false, fuse_unk = true;
   double min_score = std::numeric_limits<double>::max();
-  std::size_t max_len = 0;
+
+  // A byte trie over the pieces (the crate's Unigram keeps one too: models/unigram/trie.rs), so the
+  // lattice finds every piece that starts at a position in one walk, instead of hashing each prefix up
+  // to the longest piece. Node 0 is the root; a node's edges are edges[first, first + count), by byte.
+  struct TrieNode {
+    int64_t id = -1;  // the piece ending here (the first one listed, as `ids` keeps), or -1
+    uint32_t first = 0, count = 0;
+  };
+  static constexpr uint32_t kNoNode = ~uint32_t{0};
+  std::vector<TrieNode> nodes;
+  std::vector<std::pair<unsigned char, uint32_t>> edges;
+
+  void build_trie() {
+    std::vector<std::map<unsigned char, uint32_t>> children(1);
+    std::vector<int64_t> id_of(1, -1);
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+      uint32_t n = 0;
+      for (unsigned char b : pieces[i].first) {
+        auto [it, added] = children[n].emplace(b, static_cast<uint32_t>(children.size()));
+        if (added) {
+          children.emplace_back();
+          id_of.push_back(-1);
+        }
+        n = it->second;
+      }
+      if (id_of[n] < 0) id_of[n] = static_cast<int64_t>(i);
+    }
+    nodes.assign(children.size(), {});
+    edges.clear();
+    edges.reserve(children.size());
+    for (std::size_t n = 0; n < children.size(); ++n) {
+      nodes[n] = {id_of[n], static_cast<uint32_t>(edges.size()), static_cast<uint32_t>(children[n].size())};
+      edges.insert(edges.end(), children[n].begin(), children[n].end());
+    }
+  }
+
+  uint32_t child(uint32_t n, unsigned char b) const {
+    const auto* begin = edges.data() + nodes[n].first;
+    const auto* end = begin + nodes[n].count;
+    const auto* it = std::lower_bound(begin, end, b, [](const auto& e, unsigned char v) { return e.first < v; });
+    return it != end && it->first == b ? it->second : kNoNode;
+  }
 
   std::optional<int64_t> token_to_id(std::string_view t) const override {
     auto it = ids.find(std::string(t));
@@ -204,18 +247,19 @@ struct Unigram : Model {
     };
     const double unk_score = min_score - 10.0;
     std::vector<Node> best(s.size() + 1);
-    std::string key;
     for (std::size_t at = 0, mblen = 0; at < s.size(); at += mblen) {
       decode_at(s, at, &mblen);
       double base = best[at].score;
       bool single = false;
-      for (std::size_t l = 1; l <= max_len && at + l <= s.size(); ++l) {
-        key.assign(s.substr(at, l));
-        auto it = ids.find(key);
-        if (it == ids.end()) continue;
-        double cand = pieces[static_cast<std::size_t>(it->second)].second + base;
+      uint32_t node = 0;
+      for (std::size_t l = 1; at + l <= s.size(); ++l) {  // pieces starting at `at`, shortest first
+        node = child(node, static_cast<unsigned char>(s[at + l - 1]));
+        if (node == kNoNode) break;
+        const int64_t id = nodes[node].id;
+        if (id < 0) continue;
+        double cand = pieces[static_cast<std::size_t>(id)].second + base;
         Node& t = best[at + l];
-        if (!t.start || cand > t.score) t = {it->second, cand, at};
+        if (!t.start || cand > t.score) t = {id, cand, at};
         if (l == mblen) single = true;
       }
       if (!single) {
@@ -389,9 +433,9 @@ std::unique_ptr<Model> make_model(const json& j) {
       double score = e[1].get<double>();
       m->ids.emplace(piece, static_cast<int64_t>(m->pieces.size()));
       m->min_score = std::min(m->min_score, score);
-      m->max_len = std::max(m->max_len, piece.size());
       m->pieces.emplace_back(std::move(piece), score);
     }
+    m->build_trie();
     if (j.contains("unk_id") && j["unk_id"].is_number_integer()) {
       int64_t u = integer(j["unk_id"], "unk_id");
       if (u < 0 || static_cast<std::size_t>(u) >= m->pieces.size())

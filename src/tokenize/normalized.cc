@@ -329,7 +329,7 @@ Pattern Pattern::parse(const json& j) {
   if (j.contains("String") && j["String"].is_string()) {
     p.literal = j["String"].get<std::string>();
   } else if (j.contains("Regex") && j["Regex"].is_string()) {
-    p.regex = std::make_shared<Regex>(j["Regex"].get<std::string>());
+    p.regex = onig_regex(j["Regex"].get<std::string>());
   } else {
     throw_error(ErrorKind::Format, "pattern must be {\"String\": ...} or {\"Regex\": ...}");
   }

@@ -1,6 +1,7 @@
 // Tokenizer: tokenizer.json loading and the encode/decode pipeline of the Rust crate (tokenizers 0.20,
 // src/tokenizer/{mod.rs,added_vocabulary.rs,encoding.rs}, src/utils/{truncation,padding}.rs).
 #include <algorithm>
+#include <exception>
 #include <filesystem>
 
 #include "hfx/error.h"
@@ -393,6 +394,28 @@ Encoding encode_unfinished(const Tokenizer::Impl& impl, std::string_view text, s
   return impl.post_process(std::move(a), std::move(b), add_special_tokens, truncation, padding);
 }
 
+// encode_one(i) for i < n on every core, as the crate's encode_batch runs (rayon). The pipeline is
+// read-only while encoding (regexes make their own match data; sentencepiece's Encode is const), so
+// the items are independent. The error of the first failing item is rethrown, as a sequential loop
+// would throw it.
+template <class F>
+std::vector<Encoding> encode_all(std::size_t n, F encode_one) {
+  std::vector<Encoding> out(n);
+  std::vector<std::exception_ptr> errors(n);
+  const auto count = static_cast<std::ptrdiff_t>(n);
+#pragma omp parallel for schedule(dynamic, 8) if (n > 1)
+  for (std::ptrdiff_t i = 0; i < count; ++i) {
+    try {
+      out[static_cast<std::size_t>(i)] = encode_one(static_cast<std::size_t>(i));
+    } catch (...) {
+      errors[static_cast<std::size_t>(i)] = std::current_exception();
+    }
+  }
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  return out;
+}
+
 }  // namespace
 
 Encoding Tokenizer::encode(std::string_view text, std::optional<std::string_view> pair, bool add_special_tokens) const {
@@ -402,10 +425,9 @@ Encoding Tokenizer::encode(std::string_view text, std::optional<std::string_view
 }
 
 std::vector<Encoding> Tokenizer::encode_batch(const std::vector<std::string>& texts, bool add_special_tokens) const {
-  std::vector<Encoding> out;
-  out.reserve(texts.size());
-  for (const auto& t : texts)
-    out.push_back(encode_unfinished(*impl_, t, std::nullopt, add_special_tokens, truncation_, padding_));
+  std::vector<Encoding> out = encode_all(texts.size(), [&](std::size_t i) {
+    return encode_unfinished(*impl_, texts[i], std::nullopt, add_special_tokens, truncation_, padding_);
+  });
   if (padding_) pad(out, *padding_);
   for (auto& e : out) finish_sequence_ids(e);
   return out;
@@ -413,10 +435,10 @@ std::vector<Encoding> Tokenizer::encode_batch(const std::vector<std::string>& te
 
 std::vector<Encoding> Tokenizer::encode_batch(const std::vector<std::pair<std::string, std::string>>& pairs,
                                               bool add_special_tokens) const {
-  std::vector<Encoding> out;
-  out.reserve(pairs.size());
-  for (const auto& [a, b] : pairs)
-    out.push_back(encode_unfinished(*impl_, a, std::string_view(b), add_special_tokens, truncation_, padding_));
+  std::vector<Encoding> out = encode_all(pairs.size(), [&](std::size_t i) {
+    return encode_unfinished(*impl_, pairs[i].first, std::string_view(pairs[i].second), add_special_tokens, truncation_,
+                             padding_);
+  });
   if (padding_) pad(out, *padding_);
   for (auto& e : out) finish_sequence_ids(e);
   return out;
@@ -501,6 +523,28 @@ Side parse_side(const json& j, const char* key) {
   throw_error(ErrorKind::Format, std::string(key) + " must be Left or Right, not '" + s + "'");
 }
 
+// The ids added tokens get, as tokenizers 0.20 gives them (TokenizerImpl's Deserialize in
+// serialization.rs, then AddedVocabulary::add_tokens): the "id" written in tokenizer.json is checked
+// to be a u32 and otherwise only compared with the id the token receives (the crate logs a warning
+// when they differ). A token already added or in the model's vocabulary keeps that id; any other
+// gets vocab_size, or one past the largest id added so far once that reaches vocab_size. So an id
+// beyond the vocabulary (100 with a 3-token vocab) is never emitted as written.
+void assign_added_ids(std::vector<tok::AddedToken>& tokens, const tok::Model& model) {
+  std::unordered_map<std::string, int64_t> assigned;
+  std::optional<int64_t> max_id;
+  const int64_t vocab = model.vocab_size();
+  for (auto& t : tokens) {
+    if (t.content.empty()) continue;  // ignored by the crate as by add_tokens
+    std::optional<int64_t> id;
+    if (auto it = assigned.find(t.content); it != assigned.end()) id = it->second;
+    if (!id) id = model.token_to_id(t.content);
+    if (!id) id = !max_id ? vocab : (*max_id >= vocab || vocab == 0) ? *max_id + 1 : vocab;
+    t.id = *id;
+    assigned[t.content] = *id;
+    max_id = std::max(max_id.value_or(*id), *id);
+  }
+}
+
 }  // namespace
 
 Tokenizer Tokenizer::from_json(std::string_view text, const std::string& name) {
@@ -527,8 +571,8 @@ Tokenizer Tokenizer::from_json(std::string_view text, const std::string& name) {
       for (const auto& a : j["added_tokens"]) {
         tok::AddedToken t;
         try {
-          t.id = tok::integer(tok::need(a, "id", "added token"), "added token id");
           t.content = tok::need(a, "content", "added token").get<std::string>();
+          t.id = tok::token_id(tok::need(a, "id", "added token"), ("added token '" + t.content + "' id").c_str());
           t.special = a.value("special", false);
           t.single_word = a.value("single_word", false);
           t.lstrip = a.value("lstrip", false);
@@ -540,6 +584,7 @@ Tokenizer Tokenizer::from_json(std::string_view text, const std::string& name) {
         added.push_back(std::move(t));
       }
     }
+    assign_added_ids(added, *impl->model);
     impl->add_tokens(std::move(added));
     if (j.contains("truncation") && !j["truncation"].is_null()) {
       const json& t = j["truncation"];
@@ -563,8 +608,9 @@ Tokenizer Tokenizer::from_json(std::string_view text, const std::string& name) {
       p.direction = parse_side(t, "direction");
       if (t.contains("pad_to_multiple_of") && t["pad_to_multiple_of"].is_number_integer())
         p.pad_to_multiple_of = tok::integer(t["pad_to_multiple_of"], "padding.pad_to_multiple_of");
-      p.pad_id = tok::integer_or(t, "pad_id", 0, "padding.pad_id");
-      p.pad_type_id = tok::integer_or(t, "pad_type_id", 0, "padding.pad_type_id");
+      if (t.contains("pad_id") && !t["pad_id"].is_null()) p.pad_id = tok::token_id(t["pad_id"], "padding.pad_id");
+      if (t.contains("pad_type_id") && !t["pad_type_id"].is_null())
+        p.pad_type_id = tok::token_id(t["pad_type_id"], "padding.pad_type_id");
       p.pad_token = t.value("pad_token", std::string("[PAD]"));
       padding = p;
     }

@@ -1,6 +1,5 @@
-// Unicode helpers (utf8proc) and the PCRE2 regex wrapper used by the tokenizer pipeline.
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
+// Unicode helpers (utf8proc) and the Oniguruma-to-PCRE2 pattern translation used by the tokenizer pipeline
+// (the matching itself is hfx::Regex, core/regex.h).
 #include <utf8proc.h>
 
 #include <algorithm>
@@ -175,7 +174,7 @@ std::string nfc(std::string_view s, bool compat) {
   return out;
 }
 
-// ---- Regex ----
+// ---- Regex patterns ----
 
 // Oniguruma (the Rust crate's engine) gives \s, \w, \d their Unicode meanings; PCRE2 with UCP differs for
 // \w (no marks) and \s (no U+0085 ...), so those escapes are rewritten to explicit classes.
@@ -221,45 +220,8 @@ static std::string translate_onig(const std::string& p) {
   return out;
 }
 
-Regex::Regex(const std::string& pattern, bool onig) {
-  std::string p = onig ? translate_onig(pattern) : pattern;
-  int err = 0;
-  PCRE2_SIZE off = 0;
-  auto* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(p.data()), p.size(), PCRE2_UTF | PCRE2_UCP, &err, &off,
-                             nullptr);
-  if (!code) {
-    PCRE2_UCHAR msg[256];
-    pcre2_get_error_message(err, msg, sizeof(msg));
-    throw_error(ErrorKind::Format, "bad regex '" + pattern + "': " + reinterpret_cast<char*>(msg));
-  }
-  pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // best effort; the interpreter is used when JIT is unavailable
-  code_ = code;
-}
-
-Regex::~Regex() { pcre2_code_free(static_cast<pcre2_code*>(code_)); }
-
-std::vector<Offsets> Regex::find_all(std::string_view s) const {
-  auto* code = static_cast<pcre2_code*>(code_);
-  pcre2_match_data* md = pcre2_match_data_create_from_pattern(code, nullptr);
-  std::vector<Offsets> out;
-  std::size_t pos = 0;
-  while (pos <= s.size()) {
-    int rc = pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(s.data()), s.size(), pos, PCRE2_NO_UTF_CHECK, md, nullptr);
-    if (rc < 0) break;
-    PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
-    std::size_t a = ov[0], b = ov[1];
-    if (b > a) {
-      out.emplace_back(a, b);
-      pos = b;
-    } else {  // empty match: step one char
-      if (a >= s.size()) break;
-      std::size_t n = 0;
-      decode_at(s, a, &n);
-      pos = a + n;
-    }
-  }
-  pcre2_match_data_free(md);
-  return out;
+std::shared_ptr<const Regex> onig_regex(const std::string& pattern) {
+  return std::make_shared<const Regex>(translate_onig(pattern), Regex::Options{.unicode = true, .shown = pattern});
 }
 
 }  // namespace hfx::tok
