@@ -11,7 +11,7 @@
 #   models     < nn, config, core          one file per architecture, the registry
 #   io         < core                      format readers and writers
 #   naming     < io, config, core          framework <-> canonical names
-#   tokenize   < core                      tokenizers
+#   tokenize   < hub, core                 tokenizers (repo ids resolved by hub)
 #   hub        < core                      the Hugging Face Hub: moves folders
 #   pretrained < everything above          loading, saving, conversion, push_to_hub(Model)
 #   cli        public headers only         the `hfx` executable
@@ -46,7 +46,7 @@ set(HFX_LAYER_DEPS_nn kernels config core)
 set(HFX_LAYER_DEPS_models nn kernels config core)
 set(HFX_LAYER_DEPS_io core)
 set(HFX_LAYER_DEPS_naming io config core)
-set(HFX_LAYER_DEPS_tokenize core)
+set(HFX_LAYER_DEPS_tokenize hub core)  # AutoTokenizer takes repo ids: hub resolves the files
 set(HFX_LAYER_DEPS_hub core)
 set(HFX_LAYER_DEPS_pretrained models nn kernels config io naming tokenize hub core)
 

@@ -57,13 +57,6 @@ void Model::set_roles(ParamRole role, const std::vector<std::string>& names) {
   for (const auto& n : names) params_.set_role(n, role);
 }
 
-InitRule default_init_rule(const ParamSpec& s, const Config& cfg) {
-  const bool is_bias = s.name.size() >= 4 && s.name.compare(s.name.size() - 4, 4, "bias") == 0;
-  if (is_bias) return {InitRule::Zeros, 0.0};
-  if (s.shape.size() == 1) return {InitRule::Ones, 0.0};
-  return {InitRule::Normal, cfg.get<double>("initializer_range", 0.02)};
-}
-
 Scope Scope::operator/(const std::string& child) const {
   return Scope(table_, prefix_.empty() ? child : prefix_ + "." + child);
 }

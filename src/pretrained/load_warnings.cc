@@ -46,9 +46,9 @@ void log_loading_info(const Model& model, const LoadingInfo& info, const std::st
         "Some weights of the model checkpoint at " + path + " were not used when initializing " + cls + ": " +
             py_list(info.unexpected_keys) + "\n- This IS expected if you are initializing " + cls +
             " from the checkpoint of a model trained on another task or with another architecture (e.g. initializing a "
-            "BertForSequenceClassification model from a BertForPreTraining model).\n- This IS NOT expected if you are "
+            "sequence classification model from a pre-training model).\n- This IS NOT expected if you are "
             "initializing " + cls + " from the checkpoint of a model that you expect to be exactly identical (initializing a "
-            "BertForSequenceClassification model from a BertForSequenceClassification model).");
+            "sequence classification model from a sequence classification model).");
   } else if (log_enabled(LogLevel::Info)) {
     log_info("All model checkpoint weights were used when initializing " + cls + ".\n");
   }

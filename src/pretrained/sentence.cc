@@ -119,10 +119,10 @@ double activate(const std::string& a, double x) {
   return x;
 }
 
-bool uses_token_types(const Model& m) {
-  const std::string t = m.config().model_type();
-  return t == "bert" || t == "albert" || t == "electra";
-}
+// Token type ids are passed to models with a token-type embedding (config type_vocab_size > 0,
+// as BertConfig-style configs declare it); for one sentence they are the tokenizer's (zeros for
+// the BERT family, which is what such a model assumes without them).
+bool uses_token_types(const Model& m) { return m.config().get<int64_t>("type_vocab_size", 0) > 0; }
 
 }  // namespace
 
