@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json.h"
 #include "hfx/auto.h"
 #include "hfx/error.h"
 #include "hfx/generate.h"
@@ -106,13 +107,12 @@ int cmd_tokenize(const TextCommands& o) {
 // sentence_bert_config.json's max_seq_length (sentence-transformers truncates there), else none.
 int64_t st_max_length(const std::string& path) {
   fs::path p = fs::path(path) / "sentence_bert_config.json";
-  std::ifstream f(p);
-  if (!f) return 0;
+  std::error_code ec;
+  if (!fs::exists(p, ec)) return 0;
   try {
-    json j = json::parse(f);
-    return j.value("max_seq_length", int64_t{0});
+    return read_json_file(p.string()).value("max_seq_length", int64_t{0});  // bounded, refuses a FIFO
   } catch (const json::exception&) {
-    throw_error(ErrorKind::Format, "not valid JSON", p.string());
+    throw_error(ErrorKind::Format, "max_seq_length is not an integer", p.string());
   }
 }
 

@@ -12,7 +12,9 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/json.h"
 #include "hfx/error.h"
+#include "io/safe_open.h"
 #include "tokenize/internal.h"
 
 namespace hfx::tok {
@@ -28,7 +30,7 @@ json read_json_file(const fs::path& p) {
   std::error_code ec;
   if (!fs::is_regular_file(p, ec)) return json::object();
   try {
-    json j = json::parse(read_text(p));
+    json j = parse_json(read_text(p), p.string());
     return j.is_object() ? j : json::object();
   } catch (const json::exception& e) {
     throw_error(ErrorKind::Format, std::string("not valid JSON: ") + e.what(), p.string());
@@ -116,7 +118,7 @@ Tokenizer from_vocab_txt(const fs::path& dir, const Config& cfg) {
 Tokenizer from_bpe_files(const fs::path& dir, const Config& cfg) {
   json vocab;
   try {
-    vocab = json::parse(read_text(dir / "vocab.json"));
+    vocab = parse_json(read_text(dir / "vocab.json"), (dir / "vocab.json").string(), {.max_bytes = kMaxVocabFile});
   } catch (const json::exception& e) {
     throw_error(ErrorKind::Format, std::string("not valid JSON: ") + e.what(), (dir / "vocab.json").string());
   }
@@ -738,7 +740,7 @@ Tokenizer from_sentencepiece(const fs::path& file, const Config& cfg) {
   if (ec) throw_error(ErrorKind::NotFound, "cannot read file", file.string());
   if (size > kMaxVocabFile) throw_error(ErrorKind::Format, "sentencepiece model is larger than 1 GiB", file.string());
   auto sp = std::make_shared<sentencepiece::SentencePieceProcessor>();
-  auto st = sp->Load(file.string());
+  auto st = sp->LoadFromSerializedProto(read_regular_file(file.string(), kMaxVocabFile));  // no blocking open of a FIFO
   if (!st.ok()) throw_error(ErrorKind::Format, "not a sentencepiece model: " + st.ToString(), file.string());
   std::string cls_name = cfg.str("tokenizer_class");
   auto impl = std::make_shared<Tokenizer::Impl>();
