@@ -204,3 +204,105 @@ TEST(SafeOpen, FifoIsRefusedNeverAwaited) {
   expect_fifo_refused(m.file("generation_config.json"), [&] { GenerationConfig::from_model(*lm.model); });
 }
 
+namespace {
+struct CliRss {
+  int status = -1;
+  long max_rss_kb = 0;
+  std::string out;
+};
+// Runs the CLI in a fresh process and reports its peak RSS (wait4's rusage).
+CliRss run_cli_rss(const std::vector<std::string>& args) {
+  CliRss r;
+  int pipefd[2];
+  if (::pipe(pipefd) != 0) return r;
+  const pid_t pid = fork();
+  if (pid == 0) {
+    ::dup2(pipefd[1], 1);
+    ::dup2(pipefd[1], 2);
+    ::close(pipefd[0]);
+    std::vector<char*> argv{const_cast<char*>("hfx")};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(HFX_CLI_PATH, argv.data());
+    _exit(127);
+  }
+  ::close(pipefd[1]);
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0) r.out.append(buf, static_cast<std::size_t>(n));
+  ::close(pipefd[0]);
+  int st = 0;
+  rusage ru{};
+  ::wait4(pid, &st, 0, &ru);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  r.max_rss_kb = ru.ru_maxrss;
+  return r;
+}
+}  // namespace
+
+// Defect 6: num_hidden_layers: 10000000 next to a tiny weights file reached
+// 4.9 GB (info) and 8.2 GB (run) before anything was checked. Every hostile
+// size is now refused, and peak RSS stays under 2x that of loading the real
+// model (the largest legitimate allocation here).
+TEST(ValidateBeforeAllocating, HostileConfigSizesAreRefusedEarly) {
+  const fs::path ref = fixtures_dir() / "bert/tiny/BertModel";
+  const CliRss base = run_cli_rss({"run", ref.string(), "--input-ids", "1,2,3"});
+  ASSERT_EQ(base.status, 0) << base.out;
+  const nlohmann::json cfg = parse_json(slurp((ref / "config.json").string()), "config.json");
+  struct Case { const char* key; nlohmann::json value; };
+  const std::vector<Case> cases = {
+      {"num_hidden_layers", 10'000'000}, {"num_hidden_layers", 100'000}, {"hidden_size", 1'000'000},
+      {"intermediate_size", 100'000'000'000LL}, {"vocab_size", 1'000'000'000'000LL}, {"max_position_embeddings", 4'000'000'000LL},
+      {"type_vocab_size", 10'000'000'000LL}, {"num_attention_heads", 1'000'000'000}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.key) + " = " + c.value.dump());
+    TempDir d;
+    hfx::testing::copy_dir(ref, d.path());
+    nlohmann::json j = cfg;
+    j[c.key] = c.value;
+    write_bytes(d.file("config.json"), j.dump());
+    for (const char* verb : {"info", "run"}) {
+      std::vector<std::string> args = {verb, d.path().string()};
+      if (std::string(verb) == "run") args.insert(args.end(), {"--input-ids", "1,2,3"});
+      const CliRss r = run_cli_rss(args);
+      EXPECT_NE(r.status, 0) << verb << ": " << r.out;
+      EXPECT_LT(r.status, 128) << verb << " died: " << r.out;
+      EXPECT_LT(r.max_rss_kb, 2 * base.max_rss_kb) << verb << ": peak " << r.max_rss_kb << " KB vs " << base.max_rss_kb << " KB";
+    }
+  }
+}
+
+// Defect 10: integer fields must be integers (transformers: nn.Linear(32.5, ...)
+// raises); type_vocab_size 0 builds a 0-row token_type_embeddings, as
+// transformers does, which refuses token type 0 at forward time instead of
+// silently dropping the embedding.
+TEST(ValidateBeforeAllocating, ConfigIntegerFields) {
+  const fs::path ref = fixtures_dir() / "bert/tiny/BertModel";
+  const nlohmann::json cfg = parse_json(slurp((ref / "config.json").string()), "config.json");
+  for (const auto& [key, value] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"hidden_size", 32.5}, {"hidden_size", 32.0}, {"num_hidden_layers", true}, {"vocab_size", "99"}, {"num_attention_heads", 2.5}}) {
+    SCOPED_TRACE(key + " = " + value.dump());
+    TempDir d;
+    hfx::testing::copy_dir(ref, d.path());
+    nlohmann::json j = cfg;
+    j[key] = value;
+    write_bytes(d.file("config.json"), j.dump());
+    expect_error([&] { load_pretrained(d.path().string(), ""); }, ErrorKind::Format, {"config.json", key});
+  }
+  TempDir d;
+  hfx::testing::copy_dir(ref, d.path());
+  nlohmann::json j = cfg;
+  j["type_vocab_size"] = 0;
+  write_bytes(d.file("config.json"), j.dump());
+  LoadOptions o;
+  o.ignore_mismatched_sizes = true;
+  LoadedModel m = load_pretrained(d.path().string(), "", o);
+  ASSERT_TRUE(m.model->params().index_of("embeddings.token_type_embeddings.weight").has_value());
+  EXPECT_EQ(m.model->params().value("embeddings.token_type_embeddings.weight").shape(), (Shape{0, cfg["hidden_size"].get<int64_t>()}));
+  ModelInputs in;
+  in.input_ids = Tensor::from_vector<int64_t>(DType::I64, {1, 3}, {1, 2, 3});
+  expect_error([&] { m.model->forward(in); }, ErrorKind::InvalidArgument, {"out of range"});
+  j["type_vocab_size"] = -1;
+  write_bytes(d.file("config.json"), j.dump());
+  expect_error([&] { load_pretrained(d.path().string(), ""); }, ErrorKind::Format, {"type_vocab_size"});
+}

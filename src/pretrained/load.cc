@@ -15,6 +15,7 @@
 #include "hfx/pretrained.h"
 #include "naming/naming.h"
 #include "pretrained/load_internal.h"
+#include "pretrained/skeleton_check.h"
 
 namespace hfx {
 
@@ -264,6 +265,7 @@ LoadedModel load_impl(const std::string& id_or_path, const std::string& class_na
     li.files.push_back(weights);
   }
   const std::string where = opts.state_dict ? std::string("state_dict") : weights;
+  detail::check_skeleton_fits(*model, *src, where);  // before any parameter buffer is made (issue 24)
   const ParamTable& table = model->params();
   const std::string prefix = model->base_model_prefix();
 
