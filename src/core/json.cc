@@ -79,6 +79,7 @@ class BoundedBuilder {
   bool open(json::value_t t) {
     if (static_cast<int>(stack_.size()) >= limits_.max_depth) {
       error_ = "nested deeper than " + std::to_string(limits_.max_depth) + " levels";
+      if (member_ && stack_.size() > 1) error_ += " (under '" + key_ + "')";  // which tensor, in a safetensors header
       return false;
     }
     if (member_ && stack_.empty() && t != json::value_t::object) {

@@ -22,7 +22,13 @@ class ShardedSource final : public TensorSource {
   explicit ShardedSource(const std::string& index_path) : path_(index_path) {
     // Real indices are a few MB at most; the cap bounds the JSON DOM's memory, the
     // depth limit the recursion of dump() on metadata values.
-    json idx = read_json_file(index_path, {.max_bytes = kMaxIndexBytes});
+    json idx;
+    try {
+      idx = read_json_file(index_path, {.max_bytes = kMaxIndexBytes});
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::Format) throw;
+      throw_error(ErrorKind::Format, "invalid index JSON: " + e.message(), index_path);
+    }
     if (!idx.is_object() || !idx.contains("weight_map") || !idx["weight_map"].is_object())
       throw_error(ErrorKind::Format, "index has no \"weight_map\" object", index_path);
     if (idx.contains("metadata") && idx["metadata"].is_object())
