@@ -21,7 +21,7 @@ X-Xet-Refresh-Route like a Xet-backed repo (the plain HTTP download still works,
 
 GET /api/models/<id>/revision/<rev> lists a commit's files (model_info's sha and siblings).
 
-Test control: POST /_test/faults  [{"path_contains": s, "mode": "drop|truncate|corrupt|status|slow|redirect_cdn|strip",
+Test control: POST /_test/faults  [{"path_contains": s, "mode": "drop|truncate|corrupt|status|slow|stall|redirect_cdn|redirect_cdn_scheme_relative|strip",
 "status": 500, "headers": [...] (strip), "times": n (-1: always), "method": "GET|HEAD|PUT"}]; GET /_test/log;
 POST /_test/clear_log; POST /_test/config {"multipart_threshold": bytes, "chunk_size": bytes,
 "multipart_bad": "zero_chunk|text_chunk|missing_part|extra_part|no_url|size", "lfs_transfer": "xet"}:
@@ -154,6 +154,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(f.get("status", 500), None, "injected failure")
         if f and f["mode"] == "redirect_cdn":  # the hub sends this GET on to the storage host
             return self.reply(302, {"Location": self.cdn_url() + "/cdn/" + hashlib.sha256(data).hexdigest()}, extra={"fault": "redirect_cdn"})
+        if f and f["mode"] == "redirect_cdn_scheme_relative":  # the same with "//host:port/..." (no scheme)
+            return self.reply(302, {"Location": self.cdn_url()[len("http:"):] + "/cdn/" + hashlib.sha256(data).hexdigest()},
+                              extra={"fault": f["mode"]})
         start = 0
         status = 200
         headers = dict(base_headers)
@@ -177,6 +180,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         if self.command == "HEAD":
+            return
+        if f and f["mode"] == "stall":  # the headers, then no body byte for f["seconds"] (default 30)
+            self.wfile.flush()
+            time.sleep(f.get("seconds", 30))
             return
         if f and f["mode"] == "drop":  # half the body, then the connection goes away
             self.wfile.write(body[: len(body) // 2])
@@ -235,6 +242,10 @@ class Handler(BaseHTTPRequestHandler):
             f = self.fault()
             if f and f["mode"] == "status":
                 return self.error(f.get("status", 500), None, "injected failure")
+            if f and f["mode"] == "redirect_cdn_scheme_relative":  # metadata on the redirect, the file elsewhere
+                return self.reply(302, {"X-Repo-Commit": commit, "ETag": '"%s"' % git_sha1(data), "Content-Length": str(len(data)),
+                                        "Location": self.cdn_url()[len("http:"):] + "/cdn/" + hashlib.sha256(data).hexdigest()},
+                                  extra={"fault": f["mode"]})
         self.send_bytes(data, {"X-Repo-Commit": commit, "ETag": '"%s"' % git_sha1(data)})
 
     def check_cdn_request(self):

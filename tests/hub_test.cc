@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -695,6 +696,82 @@ TEST_F(Hub, TheTokenGoesToTheHubButNeverToTheCdn) {
   // The whole model by repo id, the same way (TearDown also fails on any Authorization the CDN saw).
   auto m = AutoModel::from_pretrained("hfx-test/private-cdn");
   EXPECT_EQ(m->class_name(), "BertModel");
+}
+
+// Issue 24 defect 2: one redirect policy for every request. A "//host:port/..."
+// Location names another host: HEAD does not follow it (huggingface_hub follows
+// only netloc-less ones) and the GET that goes there carries no token.
+TEST_F(Hub, SchemeRelativeRedirectsNeverCarryTheToken) {
+  setenv("HF_TOKEN", kToken, 1);
+  const std::string bearer = std::string("Bearer ") + kToken;
+  for (const char* method : {"HEAD", "GET"}) {
+    SCOPED_TRACE(method);
+    server_->clear_log();
+    server_->faults(json::array({{{"path_contains", "private-cdn/resolve/main/config.json"}, {"mode", "redirect_cdn_scheme_relative"},
+                                  {"method", method}, {"times", 1}}}));
+    HubOptions o;
+    o.force_download = true;
+    EXPECT_EQ(slurp(hf_hub_download("hfx-test/private-cdn", "config.json", o)), slurp(kBert / "config.json"));
+    const auto hub_hop = server_->requests(method, "/hfx-test/private-cdn/resolve/main/config.json");
+    ASSERT_FALSE(hub_hop.empty());
+    EXPECT_EQ(hub_hop.back()["status"], 302);
+    EXPECT_EQ(hub_hop.back()["authorization"], bearer);
+    const auto cdn = server_->requests("GET", "/cdn/");
+    ASSERT_EQ(cdn.size(), 1u);
+    EXPECT_EQ(cdn[0]["host"], "cdn");
+    EXPECT_TRUE(cdn[0]["authorization"].is_null()) << cdn[0].dump();
+    EXPECT_TRUE(server_->requests("HEAD", "/cdn/").empty());  // HEAD never followed it
+    EXPECT_TRUE(server_->log()["errors"].empty()) << server_->log()["errors"].dump();
+  }
+}
+
+TEST(HubRedirectPolicy, CredentialsOnlyToTheSameOrigin) {
+  const std::vector<std::string> h = {"authorization: Bearer x", "Accept-Encoding: identity", "Cookie: a=b"};
+  const std::vector<std::string> bare = {"Accept-Encoding: identity"};
+  EXPECT_EQ(hub::redirect_headers(h, "https://hub.example/a", "https://HUB.example:443/b"), h);
+  EXPECT_EQ(hub::redirect_headers(h, "https://hub.example/a", hub::resolve_url("https://hub.example/a", "/b")), h);
+  EXPECT_EQ(hub::redirect_headers(h, "https://hub.example/a", hub::resolve_url("https://hub.example/a", "//cdn.example/b")), bare);
+  EXPECT_EQ(hub::redirect_headers(h, "http://127.0.0.1:1/a", hub::resolve_url("http://127.0.0.1:1/a", "//127.0.0.1:2/b")), bare);
+  EXPECT_EQ(hub::redirect_headers(h, "https://hub.example/a", "http://hub.example/a"), bare);  // scheme change
+  EXPECT_EQ(hub::redirect_headers(h, "https://hub.example/a", "https://hub.example.evil/a"), bare);
+  EXPECT_EQ(hub::redirect_headers(h, "https://hub.example/a", "https://hub.example@evil.example/a"), bare);
+  EXPECT_TRUE(hub::names_host("//other:1/x"));
+  EXPECT_TRUE(hub::names_host("HTTPS://other/x"));
+  EXPECT_FALSE(hub::names_host("/api/x"));
+  EXPECT_FALSE(hub::names_host("x/y:z"));
+}
+
+// A server that stalls before the body fails after HF_HUB_DOWNLOAD_TIMEOUT per attempt
+// (huggingface_hub's 10 s by default), not after a fixed minute.
+TEST_F(Hub, StalledDownloadHonoursHfHubDownloadTimeout) {
+  EXPECT_EQ(hub::hub_timeout_s(true), 10);
+  EXPECT_EQ(hub::hub_timeout_s(false), 10);
+  setenv("HF_HUB_DOWNLOAD_TIMEOUT", "1", 1);
+  setenv("HF_HUB_ETAG_TIMEOUT", "2", 1);
+  EXPECT_EQ(hub::hub_timeout_s(false), 1);
+  EXPECT_EQ(hub::hub_timeout_s(true), 2);
+  setenv("HF_TOKEN", kToken, 1);
+  server_->faults(json::array({{{"path_contains", "/cdn/"}, {"mode", "stall"}, {"seconds", 30}, {"times", -1}}}));
+  const auto t0 = std::chrono::steady_clock::now();
+  expect_error([] { hf_hub_download("hfx-test/private-cdn", "model.safetensors"); }, ErrorKind::Network, {"model.safetensors"});
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  unsetenv("HF_HUB_DOWNLOAD_TIMEOUT");
+  unsetenv("HF_HUB_ETAG_TIMEOUT");
+  EXPECT_GE(s, 1.0) << "the download did not reach the stalled body";
+  EXPECT_GE(server_->requests("GET", "/cdn/").size(), 2u);  // retried, as http_get does
+  EXPECT_LT(s, 25.0) << "5 attempts of a 1 s read timeout took " << s << " s";
+}
+
+// A download into a full cache names the cause (ENOSPC), on a 64 KB tmpfs.
+TEST_F(Hub, DownloadIntoAFullCacheSaysNoSpace) {
+  const fs::path small = tmp_.path() / "small";
+  fs::create_directories(small);
+  if (::system(("mount -t tmpfs -o size=64k tmpfs " + small.string() + " 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  struct Unmount { fs::path p; ~Unmount() { (void)::system(("umount " + p.string()).c_str()); } } unmount{small};
+  setenv("HF_HUB_CACHE", small.c_str(), 1);
+  setenv("HF_TOKEN", kToken, 1);
+  expect_error([] { hf_hub_download("hfx-test/private-cdn", "model.safetensors"); }, ErrorKind::Io, {"No space left on device"});
 }
 
 TEST_F(Hub, XetBackedFilesDownloadOverHttpOrSayXet) {

@@ -2,6 +2,12 @@
 // transformers loads what hfx wrote (tools/fixtures/check_written.py).
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include <functional>
+
 #include <nlohmann/json.hpp>
 
 #include "hfx/auto.h"
@@ -102,25 +108,104 @@ TEST(Save, ShardedRoundTripThenSingleAgain) {
   EXPECT_EQ(files_in(out.path()), (std::vector<std::string>{"config.json", "model.safetensors"}));
 }
 
-// A save that fails half-way leaves the previous checkpoint complete and loadable.
-TEST(Save, InterruptedSaveKeepsThePreviousCheckpoint) {
+namespace {
+
+// Staging folders next to `dir` and staged files in it.
+std::vector<std::string> leftovers(const fs::path& dir) {
+  std::vector<std::string> out;
+  const std::string prefix = "." + dir.filename().string() + ".hfx-save-";
+  for (const auto& e : fs::directory_iterator(dir.parent_path()))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) out.push_back(e.path().string());
+  for (const auto& f : files_in(dir))
+    if (f.find(".hfx-new") != std::string::npos || f.find(".tmp-") != std::string::npos) out.push_back(f);
+  return out;
+}
+
+// Runs f in a child process whose files may not grow past `limit` bytes
+// (RLIMIT_FSIZE; SIGXFSZ ignored, so writes fail with EFBIG as with a full
+// disk); returns 0 when f threw an hfx::Error of kind Io.
+int run_with_file_size_limit(rlim_t limit, const std::function<void()>& f) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    signal(SIGXFSZ, SIG_IGN);
+    rlimit r{limit, limit};
+    setrlimit(RLIMIT_FSIZE, &r);
+    try {
+      f();
+      _exit(1);
+    } catch (const Error& e) {
+      _exit(e.kind() == ErrorKind::Io ? 0 : 2);
+    } catch (...) {
+      _exit(3);
+    }
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
+}
+
+}  // namespace
+
+// Issue 24 defect 8: a save that fails half-way (here: EFBIG while writing a
+// shard, as with a full disk) leaves the previous checkpoint complete and loadable, and none of its
+// staged files (the disk is not left full).
+TEST(Save, FailedSaveKeepsThePreviousCheckpointAndLeavesNothing) {
+  const fs::path ref = fixtures_dir() / "bert/tiny/BertModel";
+  TempDir out;
+  const fs::path dir = out.path() / "model";
+  // The child saves first and fails; this process loads nothing before the fork (OpenMP is not fork-safe).
+  for (const char* shard : {"30KB", "200KB"}) {
+    SCOPED_TRACE(shard);
+    EXPECT_EQ(run_with_file_size_limit(1 << 30, [&] {
+      LoadedModel m = load_pretrained(ref.string(), "");
+      SaveOptions o;
+      o.max_shard_size = "30KB";
+      save_pretrained(*m.model, dir.string(), o);
+    }), 1);  // completed
+    const auto before = files_in(dir);
+    EXPECT_EQ(run_with_file_size_limit(20'000, [&] {
+      LoadedModel m = load_pretrained(ref.string(), "");
+      SaveOptions o;
+      o.max_shard_size = shard;
+      save_pretrained(*m.model, dir.string(), o);
+    }), 0);
+    EXPECT_EQ(files_in(dir), before);
+    EXPECT_EQ(leftovers(dir), std::vector<std::string>{});
+  }
+  LoadedModel m = load_pretrained(ref.string(), "");
+  LoadedModel back = load_pretrained(dir.string(), "");
+  expect_same_outputs(*m.model, *back.model, fixture_inputs(ref));
+}
+
+// The folder switches as a whole: files the save does not write are carried
+// over (tokenizer, README, other frameworks' weights, subfolders), the previous
+// weights go, and what a killed save left next to the folder is cleaned up
+// (subfolders it had moved out are moved back).
+TEST(Save, FolderSwapCarriesOverAndRecovers) {
   const fs::path ref = fixtures_dir() / "bert/tiny/BertModel";
   LoadedModel m = load_pretrained(ref.string(), "");
   TempDir out;
+  const fs::path dir = out.path() / "model";
   SaveOptions o;
   o.max_shard_size = "30KB";
-  save_pretrained(*m.model, out.path().string(), o);
-  const auto before = files_in(out.path());
-  // Sabotage the second shard's staging name so the new save dies mid-way.
-  std::size_t n = 0;
-  for (const auto& f : before) n += f.rfind("model-", 0) == 0;
-  const std::string victim = "model-00002-of-" + std::string(5 - std::to_string(n).size(), '0') + std::to_string(n) + ".safetensors.hfx-new";
-  fs::create_directories(out.path() / victim / "blocker");
-  EXPECT_THROW(save_pretrained(*m.model, out.path().string(), o), Error);
-  fs::remove_all(out.path() / victim);
-  LoadedModel back = load_pretrained(out.path().string(), "");
+  save_pretrained(*m.model, dir.string(), o);
+  hfx::testing::write_bytes((dir / "tokenizer.json").string(), "{}");
+  hfx::testing::write_bytes((dir / "pytorch_model.bin").string(), "old weights");
+  fs::create_directories(dir / ".git" / "objects");
+  hfx::testing::write_bytes((dir / ".git" / "HEAD").string(), "ref");
+  fs::create_directories(dir / "runs");
+  // A killed save's staging folder, holding a subfolder it had moved out of the folder.
+  const fs::path left = out.path() / ".model.hfx-save-deadbeef0000";
+  fs::create_directories(left / "runs" / "moved");
+  fs::remove_all(dir / "runs");
+  hfx::testing::write_bytes((left / "config.json").string(), "{}");
+  save_pretrained(*m.model, dir.string());  // single file now
+  EXPECT_EQ(files_in(dir), (std::vector<std::string>{".git", "config.json", "model.safetensors", "runs", "tokenizer.json"}));
+  EXPECT_TRUE(fs::exists(dir / ".git" / "HEAD"));
+  EXPECT_TRUE(fs::exists(dir / "runs" / "moved"));
+  EXPECT_EQ(leftovers(dir), std::vector<std::string>{});
+  LoadedModel back = load_pretrained(dir.string(), "");
   expect_same_outputs(*m.model, *back.model, fixture_inputs(ref));
-  for (const auto& f : files_in(out.path())) EXPECT_EQ(f.find(".tmp-"), std::string::npos) << f;
 }
 
 TEST(Save, Errors) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -60,6 +61,11 @@ class Config {
 template <class T> T Config::get(const std::string& key, T fallback) const {
   const json* v = find(key);
   if (!v) return fallback;
+  // Integer fields must be integers: nlohmann would truncate 32.5 to 32 and
+  // read true as 1, where transformers fails (nn.Linear(32.5, ...) raises).
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+    if (!v->is_number_integer())
+      throw_error(ErrorKind::Format, "config field '" + key + "' must be an integer, not " + v->dump(), source_);
   try {
     return v->get<T>();
   } catch (const json::exception& e) {

@@ -80,6 +80,7 @@ class ParamTable {
   std::vector<ParamSpec> specs_;
   std::vector<Tensor> values_;
   std::map<std::string, std::size_t> index_;
+  int64_t declared_elements_ = 0;  // bounded in declare()
 };
 
 // Handle to one declared parameter, resolved at forward time.

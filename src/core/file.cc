@@ -10,11 +10,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include "hfx/io.h"
+#include "core/safe_open.h"
 
 namespace hfx {
 
@@ -23,34 +22,65 @@ std::string errno_str() { return std::strerror(errno); }
 }  // namespace
 
 std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    throw_error(errno == ENOENT ? ErrorKind::NotFound : ErrorKind::Io, "cannot open: " + errno_str(), path);
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int e = errno;
-    ::close(fd);
-    throw_error(ErrorKind::Io, std::string("cannot stat: ") + std::strerror(e), path);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw_error(ErrorKind::Format, "not a regular file", path);
-  }
+  RegularFile f(path);
   std::shared_ptr<MappedFile> m(new MappedFile());
   m->path_ = path;
-  m->size_ = static_cast<std::size_t>(st.st_size);
+  m->size_ = f.size();
   if (m->size_ > 0) {
-    void* p = ::mmap(nullptr, m->size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      int e = errno;
-      ::close(fd);
-      throw_error(ErrorKind::Io, std::string("mmap failed: ") + std::strerror(e), path);
-    }
+    void* p = ::mmap(nullptr, m->size_, PROT_READ, MAP_PRIVATE, f.fd(), 0);
+    if (p == MAP_FAILED) throw_error(ErrorKind::Io, "mmap failed: " + errno_str(), path);
     m->data_ = static_cast<const uint8_t*>(p);
   }
-  ::close(fd);
   return m;
 }
+
+RegularFile::RegularFile(const std::string& path) : path_(path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd_ < 0)
+    throw_error(errno == ENOENT || errno == ENOTDIR ? ErrorKind::NotFound : ErrorKind::Io, "cannot open: " + errno_str(), path);
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) {
+    const std::string e = errno_str();
+    ::close(fd_);
+    throw_error(ErrorKind::Io, "cannot stat: " + e, path);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd_);
+    throw_error(ErrorKind::Format, S_ISDIR(st.st_mode) ? "is a directory, not a regular file" : "not a regular file", path);
+  }
+  const int flags = ::fcntl(fd_, F_GETFL);
+  if (flags >= 0) ::fcntl(fd_, F_SETFL, flags & ~O_NONBLOCK);
+  size_ = static_cast<std::size_t>(st.st_size);
+}
+
+RegularFile::~RegularFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::string RegularFile::read_all(std::size_t max_bytes) {
+  if (size_ > max_bytes)
+    throw_error(ErrorKind::Format, "file is " + std::to_string(size_) + " bytes, over the " + std::to_string(max_bytes) +
+                                       " bytes hfx accepts for it", path_);
+  std::string out(size_, '\0');
+  std::size_t got = 0;
+  while (got < out.size()) {
+    const ssize_t r = ::read(fd_, out.data() + got, out.size() - got);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw_error(ErrorKind::Io, "read failed: " + errno_str(), path_);
+    }
+    if (r == 0) break;  // the file shrank under us: what was there
+    got += static_cast<std::size_t>(r);
+  }
+  out.resize(got);
+  return out;
+}
+
+std::string read_regular_file(const std::string& path, std::size_t max_bytes) {
+  return RegularFile(path).read_all(max_bytes);
+}
+
+void check_regular_file(const std::string& path) { RegularFile f(path); }
 
 void MappedFile::release(const void* p, std::size_t n) const noexcept {
   if (!data_ || n == 0) return;
@@ -125,14 +155,8 @@ void write_file_atomic(const std::string& path, std::string_view content) {
 }
 
 std::string read_text_file(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw_error(ErrorKind::NotFound, "file not found", path);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_error(ErrorKind::Io, "cannot open", path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  // 1 GiB: the largest text file hfx reads (a tokenizer.json); callers with a tighter bound use read_regular_file.
+  return read_regular_file(path, std::size_t{1} << 30);
 }
 
 }  // namespace hfx

@@ -2,7 +2,27 @@
 
 namespace hfx {
 
+namespace {
+// Bounds on what a config can make the model builders declare, checked as each
+// parameter is declared, so that a hostile config (num_hidden_layers: 10000000)
+// is refused after a few MB of skeleton instead of after GBs (issue 24, defect
+// 6): each declared tensor costs ~0.5 KB of skeleton (spec, name, index, module),
+// so the cap bounds that to ~10 MB. hfx's largest supported checkpoints declare
+// ~1.2k tensors (Llama 3.1 405B: 126 layers x 9 + 3); a mixture-of-experts
+// architecture (tens of thousands: experts x layers) would need a higher cap.
+constexpr std::size_t kMaxDeclaredParams = std::size_t{1} << 14;
+constexpr int64_t kMaxDeclaredElements = int64_t{1} << 40;
+}  // namespace
+
 std::size_t ParamTable::declare(std::string name, Shape shape, std::string tied_to) {
+  if (specs_.size() >= kMaxDeclaredParams)
+    throw_error(ErrorKind::Format, "the config makes the model declare more than " + std::to_string(kMaxDeclaredParams) +
+                                       " parameter tensors: its sizes (e.g. num_hidden_layers) describe no real model", {}, name);
+  const int64_t numel = shape_numel(shape);  // Format on a negative or overflowing dimension
+  if (numel > kMaxDeclaredElements - declared_elements_)
+    throw_error(ErrorKind::Format, "the config makes the model declare more than 2^40 parameter elements: its sizes "
+                                   "describe no real model", {}, name);
+  declared_elements_ += numel;
   if (index_.count(name)) throw_error(ErrorKind::InvalidArgument, "parameter declared twice", {}, name);
   if (!tied_to.empty() && !index_.count(tied_to))
     throw_error(ErrorKind::InvalidArgument, "tied to undeclared parameter " + tied_to, {}, name);

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -139,7 +140,7 @@ HttpResponse head_following_relative(std::string url, const HubOptions& o) {
     }
     if (r.status >= 300 && r.status <= 399 && r.transport_error.empty()) {
       const auto loc = r.header("location");
-      if (loc && loc->find("://") == std::string::npos && !loc->empty() && (*loc)[0] == '/') {
+      if (loc && !loc->empty() && (*loc)[0] == '/' && !hub::names_host(*loc)) {  // never "//otherhost/..."
         url = hub::resolve_url(url, *loc);
         continue;
       }
@@ -223,9 +224,10 @@ void download_blob(const Metadata& m, const fs::path& blob, const std::string& f
     req.headers.push_back("Accept-Encoding: identity");
     if (resume > 0) req.headers.push_back("Range: bytes=" + std::to_string(resume) + "-");
     bool write_failed = false, bad_range = false;
+    int write_errno = 0;
     req.on_headers = [&](long status, const std::map<std::string, std::string>& h) {
       if (resume > 0 && status == 200) {  // the server ignored Range: start over
-        if (::ftruncate(fd, 0) != 0) write_failed = true;
+        if (::ftruncate(fd, 0) != 0) write_failed = true, write_errno = errno;
       } else if (status == 206) {
         auto cr = h.find("content-range");
         const std::string want = "bytes " + std::to_string(resume) + "-";
@@ -240,6 +242,7 @@ void download_blob(const Metadata& m, const fs::path& blob, const std::string& f
         if (w < 0) {
           if (errno == EINTR) continue;
           write_failed = true;
+          write_errno = errno;
           return false;
         }
         p += w;
@@ -249,7 +252,7 @@ void download_blob(const Metadata& m, const fs::path& blob, const std::string& f
     };
     req.progress = [&](uint64_t now, uint64_t total) { bar.update(resume + now, total ? resume + total : m.size); };
     const HttpResponse r = hub::http(req);
-    if (write_failed) throw_error(ErrorKind::Io, "cannot write", incomplete.string());
+    if (write_failed) throw_error(ErrorKind::Io, std::string("cannot write: ") + std::strerror(write_errno), incomplete.string());
     if (r.status == 416 && current_size() == m.size) break;
     if (r.status >= 400 && r.status < 500) {
       if (!m.xet) throw_http_error(r, "GET " + m.url);

@@ -5,15 +5,19 @@
 #include <openssl/evp.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
 
 #include "hfx/error.h"
+#include "core/safe_open.h"
 
 namespace hfx::hub {
 
@@ -66,6 +70,69 @@ std::string resolve_url(const std::string& base, const std::string& location) {
   if (!location.empty() && location[0] == '/') return url_origin(base) + location;
   std::string dir = base.substr(0, base.find_first_of("?#"));
   return dir.substr(0, dir.rfind('/') + 1) + location;
+}
+
+bool names_host(const std::string& location) {
+  if (location.rfind("//", 0) == 0) return true;
+  const std::size_t colon = location.find(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  for (std::size_t i = 0; i < colon; ++i) {  // an RFC 3986 scheme before the first ':'
+    const char c = location[i];
+    if (!std::isalpha(static_cast<unsigned char>(c)) && !(i > 0 && (std::isdigit(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.')))
+      return false;
+  }
+  return true;
+}
+
+namespace {
+struct Origin {
+  std::string scheme, host, port;
+};
+Origin origin_of(const std::string& url) {
+  Origin o;
+  const std::size_t sep = url.find("://");
+  if (sep == std::string::npos) return o;
+  o.scheme = url.substr(0, sep);
+  std::string auth = url.substr(sep + 3, url.find_first_of("/?#", sep + 3) - (sep + 3));
+  if (const std::size_t at = auth.rfind('@'); at != std::string::npos) auth = auth.substr(at + 1);  // userinfo
+  const std::size_t colon = auth.rfind(':');
+  const std::size_t bracket = auth.rfind(']');  // [v6]:port
+  if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
+    o.port = auth.substr(colon + 1);
+    auth = auth.substr(0, colon);
+  }
+  o.host = auth;
+  for (std::string* f : {&o.scheme, &o.host})
+    for (char& c : *f) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (o.port.empty()) o.port = o.scheme == "https" ? "443" : o.scheme == "http" ? "80" : "";
+  return o;
+}
+bool is_credential(const std::string& header) {
+  std::string name = header.substr(0, header.find(':'));
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name == "authorization" || name == "cookie" || name == "proxy-authorization";
+}
+}  // namespace
+
+bool same_origin(const std::string& a, const std::string& b) {
+  const Origin x = origin_of(a), y = origin_of(b);
+  return !x.scheme.empty() && x.scheme == y.scheme && x.host == y.host && x.port == y.port;
+}
+
+std::vector<std::string> redirect_headers(const std::vector<std::string>& headers, const std::string& from, const std::string& to) {
+  if (same_origin(from, to)) return headers;
+  std::vector<std::string> out;
+  for (const auto& h : headers)
+    if (!is_credential(h)) out.push_back(h);
+  return out;
+}
+
+long hub_timeout_s(bool head) {
+  const char* v = std::getenv(head ? "HF_HUB_ETAG_TIMEOUT" : "HF_HUB_DOWNLOAD_TIMEOUT");
+  if (v && *v) {  // huggingface_hub's _as_int: an integer, else the default
+    if (auto n = parse_u64(v); n && *n > 0 && *n < 86400) return static_cast<long>(*n);
+  }
+  return 10;  // DEFAULT_ETAG_TIMEOUT, DEFAULT_DOWNLOAD_TIMEOUT
 }
 
 std::string url_quote(const std::string& s, bool keep_slash) {
@@ -166,7 +233,11 @@ struct FileDeleter {
 
 }  // namespace
 
-HttpResponse http(const HttpRequest& req) {
+namespace {
+constexpr int kMaxRedirects = 10;
+
+// One exchange, no redirect followed.
+HttpResponse perform(const HttpRequest& req) {
   std::call_once(g_curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
   if (!curl) throw_error(ErrorKind::Network, "cannot initialise libcurl");
@@ -179,14 +250,15 @@ HttpResponse http(const HttpRequest& req) {
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &ctx);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &ctx);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, req.connect_timeout_s);
-  if (req.read_timeout_s > 0) {  // requests' read timeout: no byte for this long
+  const long env_timeout = hub_timeout_s(req.method == "HEAD");
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, req.connect_timeout_s >= 0 ? req.connect_timeout_s : env_timeout);
+  const long read_timeout = req.read_timeout_s >= 0 ? req.read_timeout_s : env_timeout;
+  if (read_timeout > 0) {  // requests' read timeout: no byte for this long
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, req.read_timeout_s);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, read_timeout);
   }
   if (req.total_timeout_s > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT, req.total_timeout_s);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, req.follow_redirects ? 1L : 0L);
-  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);  // redirects: http() below, one policy
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_USERAGENT, "hfx/0.1; hf_hub/0.36.2");
@@ -251,6 +323,24 @@ HttpResponse http(const HttpRequest& req) {
   if (rc != CURLE_OK) resp.transport_error = ctx.aborted ? "aborted by the receiver" : curl_easy_strerror(rc);
   return resp;
 }
+}  // namespace
+
+HttpResponse http(const HttpRequest& req) {
+  if (!req.follow_redirects) return perform(req);
+  HttpRequest hop = req;
+  for (int n = 0;; ++n) {
+    HttpResponse r = perform(hop);
+    const auto loc = r.header("location");
+    if (!r.transport_error.empty() || r.status < 300 || r.status > 399 || r.status == 304 || !loc || loc->empty()) return r;
+    const std::string next = resolve_url(hop.url, *loc);
+    if (n >= kMaxRedirects || (next.rfind("http://", 0) != 0 && next.rfind("https://", 0) != 0)) {
+      r.transport_error = n >= kMaxRedirects ? "too many redirects" : "redirect to a non-HTTP URL";
+      return r;
+    }
+    hop.headers = redirect_headers(hop.headers, hop.url, next);
+    hop.url = next;
+  }
+}
 
 namespace {
 struct MdDeleter {
@@ -278,15 +368,15 @@ std::string sha256_hex(const std::string& bytes) {
 std::string sha256_file(const std::string& path) {
   std::unique_ptr<EVP_MD_CTX, MdDeleter> ctx(EVP_MD_CTX_new());
   if (!ctx || !EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr)) throw_error(ErrorKind::Io, "sha256 init failed", path);
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw_error(ErrorKind::Io, "cannot open", path);
+  RegularFile f(path);  // never blocks on a FIFO
   std::string buf(1 << 20, '\0');
-  while (f) {
-    f.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    const std::streamsize got = f.gcount();
-    if (got > 0) EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(got));
+  while (true) {
+    const ssize_t got = ::read(f.fd(), buf.data(), buf.size());
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw_error(ErrorKind::Io, std::string("read error: ") + std::strerror(errno), path);
+    if (got == 0) break;
+    EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(got));
   }
-  if (f.bad()) throw_error(ErrorKind::Io, "read error", path);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned n = 0;
   EVP_DigestFinal_ex(ctx.get(), md, &n);

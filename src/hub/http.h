@@ -20,9 +20,13 @@ struct HttpRequest {
   std::string body_file;             // PUT: stream this file instead of `body`
   uint64_t body_offset = 0;          // PUT of body_file: start here ...
   std::optional<uint64_t> body_length;  // ... and send this many bytes (none: to the end)
-  bool follow_redirects = false;     // every redirect (GET of a file); HEAD follows none
-  long connect_timeout_s = 10;
-  long read_timeout_s = 10;          // abort when no byte arrives for this long
+  // Follow redirects (GET of a file) under the one redirect policy (redirect_headers):
+  // credentials never go to another origin. HEAD callers follow relative ones themselves.
+  bool follow_redirects = false;
+  // -1: huggingface_hub's, from the environment: HF_HUB_ETAG_TIMEOUT for HEAD,
+  // HF_HUB_DOWNLOAD_TIMEOUT otherwise (10 s each by default; hub_timeout_s).
+  long connect_timeout_s = -1;
+  long read_timeout_s = -1;          // abort when no byte arrives for this long
   long total_timeout_s = 0;          // 0: none
   // Receives the body in pieces instead of HttpResponse::body; return false to abort.
   // Called only for the final response (after redirects) and only for 2xx statuses.
@@ -59,6 +63,19 @@ std::optional<uint64_t> parse_u64(const std::string& s);
 
 // Resolves `location` (absolute or relative, RFC 7231) against `base`.
 std::string resolve_url(const std::string& base, const std::string& location);
+// True when `location` names a host of its own ("scheme://..." or the
+// protocol-relative "//host/..."): huggingface_hub follows a HEAD redirect only
+// when it does not (urlparse(location).netloc == "").
+bool names_host(const std::string& location);
+// Same scheme, host (case-insensitive) and port (the scheme's default when absent).
+bool same_origin(const std::string& a, const std::string& b);
+// The one redirect policy: the headers a redirect from `from` to `to` carries.
+// Credentials (Authorization, Cookie) only to the same origin, as requests'
+// rebuild_auth strips them; once stripped they stay stripped.
+std::vector<std::string> redirect_headers(const std::vector<std::string>& headers, const std::string& from, const std::string& to);
+// HF_HUB_ETAG_TIMEOUT (HEAD) / HF_HUB_DOWNLOAD_TIMEOUT (everything else) in
+// seconds; huggingface_hub's constants.py defaults both to 10.
+long hub_timeout_s(bool head);
 // scheme://host[:port] of a URL ("" when it has none).
 std::string url_origin(const std::string& url);
 // Percent-encodes a revision or path segment like urllib.parse.quote(safe="") (or keeping '/').

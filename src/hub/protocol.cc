@@ -1,5 +1,6 @@
 // Parsers for hub server answers (see protocol.h). Every field is type-checked;
 // malformed input throws hfx::Error{Network} naming what was wrong.
+#include "core/json.h"
 #include "hub/protocol.h"
 
 #include <nlohmann/json.hpp>
@@ -37,9 +38,9 @@ void check_cache_name(const std::string& name, const std::string& what) {
 namespace {
 json parse(const std::string& text, const std::string& what) {
   try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    throw_error(ErrorKind::Network, "malformed JSON in " + what + ": " + e.what());
+    return parse_json(text, what);
+  } catch (const Error& e) {
+    throw_error(ErrorKind::Network, "malformed JSON in " + what + ": " + e.message());
   }
 }
 [[noreturn]] void bad(const std::string& what, const std::string& why) {
@@ -59,12 +60,7 @@ std::map<std::string, std::string> string_map(const json& j, const std::string& 
 }  // namespace
 
 std::vector<std::string> parse_shard_index(const std::string& text, const std::string& file) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    throw_error(ErrorKind::Format, std::string("invalid JSON: ") + e.what(), file);
-  }
+  json j = parse_json(text, file, {.max_bytes = std::size_t{256} << 20});
   const json* wm = j.is_object() && j.contains("weight_map") ? &j["weight_map"] : nullptr;
   if (!wm || !wm->is_object()) throw_error(ErrorKind::Format, "index has no \"weight_map\" object", file);
   std::vector<std::string> shards;

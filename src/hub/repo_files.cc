@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json.h"
 #include "hfx/error.h"
 #include "hfx/hub.h"
 #include "hfx/hub_files.h"
@@ -45,12 +46,7 @@ std::vector<std::optional<std::string>> try_download_all(const std::string& repo
 
 // modules.json's module folders (paths other than "" — the root is the transformer itself).
 std::vector<std::string> module_folders(const std::string& modules_json) {
-  json j;
-  try {
-    j = json::parse(read_text_file(modules_json));
-  } catch (const json::exception& e) {
-    throw_error(ErrorKind::Format, std::string("not valid JSON: ") + e.what(), modules_json);
-  }
+  const json j = read_json_file(modules_json);  // bounded depth and size, refuses a FIFO (core/json.h)
   if (!j.is_array()) throw_error(ErrorKind::Format, "modules.json is not a list of modules", modules_json);
   std::vector<std::string> out;
   for (const auto& m : j) {
@@ -135,7 +131,7 @@ RepoListing list_repo_files(const std::string& repo_id, const HubOptions& o) {
   const hub::HttpResponse r = hub::http(req);
   if (!r.ok()) throw_http_error(r, "listing the files of " + repo_id + " (revision " + revision + ")");
   try {
-    const json j = json::parse(r.body);
+    const json j = parse_json(r.body, "listing of " + repo_id);
     out.commit = j.at("sha").get<std::string>();
     for (const auto& s : j.at("siblings")) {
       std::string f = s.at("rfilename").get<std::string>();

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/base64.h"
+#include "core/json.h"
 #include "hfx/error.h"
 #include "hfx/hub.h"
 #include "hfx/io.h"
@@ -52,9 +53,9 @@ hub::HttpResponse post_json(const std::string& url, const json& body, std::vecto
 
 json parse_answer(const hub::HttpResponse& r, const std::string& what) {
   try {
-    return json::parse(r.body);
-  } catch (const json::exception& e) {
-    throw_error(ErrorKind::Network, "malformed JSON from " + what + ": " + e.what());
+    return parse_json(r.body, what);
+  } catch (const Error& e) {
+    throw_error(ErrorKind::Network, "malformed JSON from " + what + ": " + e.message());
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json.h"
 #include "core/strings.h"
 #include "hfx/formats.h"
 #include "hfx/io.h"
@@ -14,48 +15,19 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-constexpr std::uintmax_t kMaxIndexBytes = 256ull << 20;
-constexpr int kMaxIndexDepth = 64;  // an index is {"metadata": {...}, "weight_map": {...}}: depth 2-3
-
-// Refuses JSON nested deeper than kMaxIndexDepth before parsing it: nlohmann's
-// dump() (used on metadata values) recurses once per level, so a nesting bomb
-// would otherwise exhaust the stack.
-void check_nesting(const std::string& text, const std::string& path) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxIndexDepth)
-        throw_error(ErrorKind::Format, "index JSON is nested deeper than " + std::to_string(kMaxIndexDepth) + " levels", path);
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-}
+constexpr std::size_t kMaxIndexBytes = std::size_t{256} << 20;
 
 class ShardedSource final : public TensorSource {
  public:
   explicit ShardedSource(const std::string& index_path) : path_(index_path) {
+    // Real indices are a few MB at most; the cap bounds the JSON DOM's memory, the
+    // depth limit the recursion of dump() on metadata values.
     json idx;
-    // Real indices are a few MB at most; the cap bounds the JSON DOM's memory.
-    std::error_code ec;
-    const auto size = fs::file_size(index_path, ec);
-    if (ec) throw_error(ErrorKind::NotFound, "cannot stat index: " + ec.message(), index_path);
-    if (size > kMaxIndexBytes)
-      throw_error(ErrorKind::Format, "index is " + std::to_string(size) + " bytes, over the " +
-                                         std::to_string(kMaxIndexBytes) + " bytes hfx accepts", index_path);
-    const std::string text = read_text_file(index_path);
-    check_nesting(text, index_path);
     try {
-      idx = json::parse(text);
-    } catch (const json::exception& e) {
-      throw_error(ErrorKind::Format, std::string("invalid index JSON: ") + e.what(), index_path);
+      idx = read_json_file(index_path, {.max_bytes = kMaxIndexBytes});
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::Format) throw;
+      throw_error(ErrorKind::Format, "invalid index JSON: " + e.message(), index_path);
     }
     if (!idx.is_object() || !idx.contains("weight_map") || !idx["weight_map"].is_object())
       throw_error(ErrorKind::Format, "index has no \"weight_map\" object", index_path);

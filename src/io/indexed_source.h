@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -42,7 +43,7 @@ class IndexedSource : public TensorSource {
 
   std::string path_;
   std::vector<TensorInfo> entries_;
-  std::map<std::string, std::size_t> index_;
+  std::unordered_map<std::string, std::size_t> index_;  // hashed: 100k+ tensors stay linear (issue 24)
 
  private:
   struct Data {

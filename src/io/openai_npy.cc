@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json.h"
 #include "hfx/formats.h"
 #include "io/npy.h"
 
@@ -171,7 +172,7 @@ class OpenAINpySource final : public TensorSource {
  private:
   static json parse_json(const std::string& p) {
     try {
-      return json::parse(read_text_file(p));
+      return read_json_file(p);
     } catch (const json::exception& e) {
       throw_error(ErrorKind::Format, std::string("invalid JSON: ") + e.what(), p);
     }

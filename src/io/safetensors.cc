@@ -1,8 +1,8 @@
 // safetensors reader (mmap, zero-copy views) and writer.
 // Layout and validation rules: ../shared/reference/formats.md §1 (from
-// huggingface/safetensors tensor.rs). The JSON header is parsed with
-// nlohmann-json; duplicate keys are detected through its parse callback
-// (nlohmann would otherwise silently keep the last one).
+// huggingface/safetensors tensor.rs). The JSON header is parsed by
+// parse_json (core/json.h): bounded depth, duplicate keys refused (nlohmann
+// would otherwise silently keep the last one), linear time.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json.h"
 #include "hfx/io.h"
 #include "indexed_source.h"
 
@@ -37,37 +38,29 @@ class SafetensorsSource final : public io_internal::IndexedSource {
     data_begin_ = 8 + n;
     const uint64_t data_size = fsize - data_begin_;
 
-    std::set<std::string> seen;
-    std::string dup;
-    json::parser_callback_t cb = [&](int depth, json::parse_event_t ev, json& parsed) {
-      if (ev == json::parse_event_t::key && depth == 1) {
-        std::string k = parsed.get<std::string>();
-        if (!seen.insert(k).second && dup.empty()) dup = k;
-      }
-      return true;
+    // Bounded (64 levels) and linear: members are streamed out of the parser and
+    // checked one at a time (no DOM of the whole header), then ordered by name as
+    // the reference's keys() are, which puts duplicates (refused, as the
+    // reference does) side by side.
+    struct Parsed {
+      std::string name;
+      DType dtype;
+      Shape shape;
+      uint64_t b, e;
     };
-    json h;
-    try {
-      h = json::parse(hdr, hdr + n, cb);
-    } catch (const json::exception& e) {
-      throw_error(ErrorKind::Format, std::string("invalid JSON header: ") + e.what(), path);
-    }
-    if (!dup.empty()) throw_error(ErrorKind::Format, "duplicate tensor name in header", path, dup);
-    if (!h.is_object()) throw_error(ErrorKind::Format, "header is not a JSON object", path);
-
-    struct Span { uint64_t b, e; std::size_t idx; };
-    std::vector<Span> spans;
-    for (auto it = h.begin(); it != h.end(); ++it) {
-      const std::string& name = it.key();
+    std::vector<Parsed> parsed;
+    bool had_metadata = false;
+    auto member = [&](std::string&& name, json&& v) {
       if (name == "__metadata__") {
-        if (!it->is_object()) throw_error(ErrorKind::Format, "__metadata__ is not an object", path);
-        for (auto m = it->begin(); m != it->end(); ++m) {
+        if (had_metadata) throw_error(ErrorKind::Format, "invalid JSON: duplicate key '__metadata__'", path);
+        had_metadata = true;
+        if (!v.is_object()) throw_error(ErrorKind::Format, "__metadata__ is not an object", path);
+        for (auto m = v.begin(); m != v.end(); ++m) {
           if (!m->is_string()) throw_error(ErrorKind::Format, "__metadata__ value is not a string", path, m.key());
           metadata_[m.key()] = m->get<std::string>();
         }
-        continue;
+        return;
       }
-      const json& v = *it;
       if (!v.is_object()) throw_error(ErrorKind::Format, "entry is not an object", path, name);
       auto dt = v.find("dtype");
       auto sh = v.find("shape");
@@ -101,8 +94,22 @@ class SafetensorsSource final : public io_internal::IndexedSource {
       if (static_cast<uint64_t>(numel) > (uint64_t{1} << 62) / es || static_cast<uint64_t>(numel) * es != e - b)
         throw_error(ErrorKind::Format, "dtype " + std::string(to_string(*dtype)) + " x shape " + shape_str(shape) +
                                            " does not match byte length " + std::to_string(e - b), path, name);
-      spans.push_back({b, e, entries_.size()});
-      add_entry({name, *dtype, std::move(shape)}, file_, {{data_begin_ + b, e - b}});
+      parsed.push_back({std::move(name), *dtype, std::move(shape), b, e});
+    };
+    parse_json_members(std::string_view(hdr, n), path, {.max_bytes = kMaxHeader}, member);
+    std::sort(parsed.begin(), parsed.end(), [](const Parsed& x, const Parsed& y) { return x.name < y.name; });
+    for (std::size_t i = 1; i < parsed.size(); ++i)
+      if (parsed[i].name == parsed[i - 1].name)
+        throw_error(ErrorKind::Format, "invalid JSON: duplicate key '" + parsed[i].name + "'", path, parsed[i].name);
+
+    struct Span { uint64_t b, e; std::size_t idx; };
+    std::vector<Span> spans;
+    spans.reserve(parsed.size());
+    entries_.reserve(parsed.size());
+    index_.reserve(parsed.size());
+    for (auto& p : parsed) {
+      spans.push_back({p.b, p.e, entries_.size()});
+      add_entry({std::move(p.name), p.dtype, std::move(p.shape)}, file_, {{data_begin_ + p.b, p.e - p.b}});
     }
     std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) {
       return x.b != y.b ? x.b < y.b : x.e < y.e;

@@ -3,6 +3,7 @@
 // layer (config/ knows no architecture).
 #include <filesystem>
 
+#include "core/json.h"
 #include "hfx/config.h"
 #include "hfx/io.h"
 #include "hfx/model.h"
@@ -19,14 +20,7 @@ Config Config::from_json(const json& fields, const std::string& source) {
 }
 
 Config Config::from_file(const std::string& path) {
-  std::string text = read_text_file(path);
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    throw_error(ErrorKind::Format, std::string("invalid JSON: ") + e.what(), path);
-  }
-  return from_json(j, path);
+  return from_json(read_json_file(path), path);
 }
 
 Config AutoConfig::from_pretrained(const std::string& path, const json& overrides) {

@@ -35,7 +35,11 @@ BertDims bert_dims(const Config& c) {
   d.heads = c.get<int64_t>("num_attention_heads", 0);
   d.intermediate = c.get<int64_t>("intermediate_size", 0);
   d.max_positions = c.get<int64_t>("max_position_embeddings", 0);
-  d.type_vocab = c.get<int64_t>("type_vocab_size", 0);
+  // -1: the architecture has no token types. 0 is kept as transformers keeps it: a 0-row
+  // token_type_embeddings that refuses every token type id at forward time.
+  d.type_vocab = c.has("type_vocab_size") ? c.get<int64_t>("type_vocab_size", 0) : -1;
+  if (d.type_vocab < -1 || (d.type_vocab == -1 && c.has("type_vocab_size")))
+    throw_error(ErrorKind::Format, "type_vocab_size must be >= 0", c.source());
   d.embedding_size = c.get<int64_t>("embedding_size", d.hidden);
   d.eps = static_cast<float>(c.get<double>("layer_norm_eps", 1e-12));
   d.act = nn::parse_activation(c.get<std::string>("hidden_act", "gelu"));
@@ -60,7 +64,7 @@ BertEmbeddings BertEmbeddings::make(const Scope& s, const BertDims& d) {
   BertEmbeddings e;
   e.word = nn::Embedding::make(s / "word_embeddings", d.vocab, d.embedding_size);
   e.position = nn::Embedding::make(s / "position_embeddings", d.max_positions, d.embedding_size);
-  if (d.type_vocab > 0) e.token_type = nn::Embedding::make(s / "token_type_embeddings", d.type_vocab, d.embedding_size);
+  if (d.type_vocab >= 0) e.token_type = nn::Embedding::make(s / "token_type_embeddings", d.type_vocab, d.embedding_size);
   e.norm = nn::LayerNorm::make(s / "LayerNorm", d.embedding_size, d.eps);
   return e;
 }

@@ -107,7 +107,14 @@ const Architecture& architecture(const std::string& model_type) {
 std::unique_ptr<Model> build_model(const Config& config, const std::string& class_name) {
   const Architecture& a = architecture(config.model_type());
   for (const auto& [name, builder] : a.classes)
-    if (name == class_name) return builder(config);
+    if (name == class_name) {
+      try {
+        return builder(config);
+      } catch (const Error& e) {  // a builder's refusal (sizes, shapes) names the config it came from
+        if (!e.file().empty()) throw;
+        throw Error(e.kind(), e.message(), config.source(), e.tensor());
+      }
+    }
   std::vector<std::string> list;
   for (const auto& c : a.classes) list.push_back(c.first);
   throw_error(ErrorKind::NotFound, "model_type '" + a.model_type + "' has no class '" + class_name +

@@ -1,5 +1,6 @@
 // transformers-cli convert (4.46's models/*/convert_*_original_tf_checkpoint_to_pytorch.py)
 // over the TF1 name tables in src/naming/tf1.cc.
+#include "core/json.h"
 #include "hfx/convert.h"
 
 #include <filesystem>
@@ -53,7 +54,7 @@ json class_dict(const Architecture& a) {
 
 json read_json(const std::string& path) {
   try {
-    return json::parse(read_text_file(path));
+    return read_json_file(path);
   } catch (const json::exception& e) {
     throw_error(ErrorKind::Format, std::string("invalid JSON: ") + e.what(), path);
   }

@@ -1,6 +1,7 @@
 // generate(): greedy, sampling and beam search over a KV cache, following
 // transformers 4.46 GenerationMixin (_sample, _beam_search with
 // BeamSearchScorer / BeamHypotheses) and its logits processors.
+#include "core/json.h"
 #include "hfx/generate.h"
 #include "hfx/generate_stream.h"
 
@@ -29,7 +30,7 @@ GenerationConfig GenerationConfig::from_model(const Model& model) {
   std::error_code ec;
   if (!gc_path.empty() && std::filesystem::exists(gc_path, ec)) {
     try {
-      json gc = json::parse(read_text_file(gc_path));
+      json gc = read_json_file(gc_path);
       for (auto it = gc.begin(); it != gc.end(); ++it) src[it.key()] = *it;
     } catch (const json::exception& e) {
       throw_error(ErrorKind::Format, std::string("invalid JSON: ") + e.what(), gc_path);

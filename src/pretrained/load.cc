@@ -17,6 +17,7 @@
 #include "naming/naming.h"
 #include "pretrained/load_internal.h"
 #include "pretrained/load_warnings.h"
+#include "pretrained/skeleton_check.h"
 
 namespace hfx {
 
@@ -381,11 +382,12 @@ LoadedModel load_impl(const std::string& id_or_path, const std::string& class_na
                       detail::LoadPlan* plan) {
   Resolved r = resolve_stage(id_or_path, class_name, opts);
   std::unique_ptr<Model> model = build_model(r.config, r.class_name);
-  // <- checks of the built skeleton (before any tensor is read) go here.
   apply_config_pruned_heads(*model);  // a pruned checkpoint: declared shapes follow config.pruned_heads
   LoadingInfo li;
   std::unique_ptr<TensorSource> src = open_source(r, *model, opts, li);
-  bind_stage(*model, *src, opts, opts.state_dict ? std::string("state_dict") : r.weights, li, plan);
+  const std::string where = opts.state_dict ? std::string("state_dict") : r.weights;
+  detail::check_skeleton_fits(*model, *src, where);  // before any parameter buffer is made (issue 24)
+  bind_stage(*model, *src, opts, where, li, plan);
   if (plan) plan->src = std::move(src);
   return {std::move(model), std::move(li)};
 }

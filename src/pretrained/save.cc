@@ -1,8 +1,11 @@
 // save_pretrained (transformers 4.46 §2–3 of ../shared/reference/transformers.md)
-// with an atomic publish protocol in place of transformers' delete-first.
+// with an atomic publish protocol in place of transformers' delete-first: the
+// whole folder switches at one renameat2(RENAME_EXCHANGE) (docs/atomic-save.md).
 #include "hfx/save.h"
 
 #include <cctype>
+#include <functional>
+#include <optional>
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -10,6 +13,7 @@
 #include "hfx/generate.h"
 #include "hfx/io.h"
 #include "naming/naming.h"
+#include "pretrained/folder_swap.h"
 
 namespace hfx {
 
@@ -107,7 +111,7 @@ std::string dump_json(const json& j) { return j.dump(2, ' ', /*ensure_ascii=*/tr
 std::string shard_name(const std::string& weights, std::size_t i, std::size_t n) {
   if (n == 1) return weights;
   const std::size_t dot = weights.rfind('.');
-  char suffix[32];
+  char suffix[64];
   std::snprintf(suffix, sizeof suffix, "-%05zu-of-%05zu", i + 1, n);
   return weights.substr(0, dot) + suffix + weights.substr(dot);
 }
@@ -126,6 +130,88 @@ bool is_weight_file(const std::string& f, const std::string& framework) {
   static const std::regex tf(R"(tf_model(-\d{5}-of-\d{5})?\.h5(\.index\.json)?)");
   static const std::regex flax(R"(flax_model(-\d{5}-of-\d{5})?\.msgpack(\.index\.json)?)");
   return std::regex_match(f, framework == "tf" ? tf : framework == "flax" ? flax : pt);
+}
+
+// Staged files and temporary files that an interrupted earlier in-place save left behind.
+bool is_leftover(const std::string& f, const std::string& framework) {
+  if (f.find(".hfx-new") != std::string::npos) return true;
+  const std::size_t t = f.find(".tmp-");
+  if (t == std::string::npos) return false;
+  const std::string base = f.substr(0, t);
+  return is_weight_file(base, framework) || base == "config.json" || base == "generation_config.json";
+}
+
+// The protocol where the folder cannot be swapped (a file system without
+// RENAME_EXCHANGE, a mount point, a parent we may not write): every file is
+// atomic and an index never names a missing shard, but config.json and the
+// weights switch at different instants (docs/atomic-save.md).
+void save_in_place(const fs::path& dir, const std::string& framework, const std::string& weights, const std::string& index_name,
+                   const std::vector<std::string>& finals, std::size_t N,
+                   const std::function<void(std::size_t, const std::string&)>& write_shard,
+                   const std::function<std::string(const std::vector<std::string>&)>& index_json, const std::string& cfg,
+                   const std::optional<std::string>& gen_cfg) {
+  std::error_code ec;
+  // 1. Write every shard under a staging name ("<final>.hfx-new"), fsynced.
+  //    An index left by a killed save may still point at staged names: then
+  //    this save stages under the other suffix, so those stay untouched.
+  std::string suffix = ".hfx-new";
+  if (exists_file(dir / index_name) && read_text_file((dir / index_name).string()).find(".hfx-new\"") != std::string::npos)
+    suffix = ".hfx-new-b";
+  std::vector<std::string> staged;
+  bool published = false;  // an index names the staged files: they are part of a checkpoint now
+  try {
+    for (std::size_t s = 0; s < N; ++s) {
+      staged.push_back((dir / (finals[s] + suffix)).string());
+      write_shard(s, staged.back());
+    }
+    write_file_atomic((dir / "config.json").string(), cfg);
+    if (gen_cfg) write_file_atomic((dir / "generation_config.json").string(), *gen_cfg);
+    if (N == 1) {
+      // 2a. Single file: one atomic rename publishes it.
+      fs::rename(staged[0], dir / finals[0], ec);
+      if (ec) throw_error(ErrorKind::Io, "rename failed: " + ec.message(), (dir / finals[0]).string());
+    } else {
+      // 2b. Publish an index that points at the staged names: the new checkpoint
+      //     is now complete, and nothing the old index references was touched.
+      std::vector<std::string> staged_names;
+      for (const auto& p : staged) staged_names.push_back(fs::path(p).filename().string());
+      write_file_atomic((dir / index_name).string(), index_json(staged_names));
+      published = true;
+      // If an old single-file checkpoint would win resolution, retire it now.
+      std::error_code ignore;
+      fs::remove(dir / weights, ignore);
+      // 3. Link the shards under their final names, then swap the index to them.
+      for (std::size_t s = 0; s < N; ++s) {
+        fs::remove(dir / finals[s], ignore);  // an old shard no index references any more
+        fs::create_hard_link(staged[s], dir / finals[s], ec);
+        if (ec) fs::copy_file(staged[s], dir / finals[s], fs::copy_options::overwrite_existing, ec);
+        if (ec) throw_error(ErrorKind::Io, "cannot place shard: " + ec.message(), (dir / finals[s]).string());
+      }
+      fsync_directory(dir.string());
+      write_file_atomic((dir / index_name).string(), index_json(finals));
+      published = false;
+      for (const auto& p : staged) fs::remove(p, ignore);
+    }
+  } catch (...) {
+    // Every failure path (ENOSPC, EFBIG, EIO...): staged files no index names go.
+    if (!published)
+      for (const auto& p : staged) {
+        std::error_code ignore;
+        fs::remove(p, ignore);
+      }
+    throw;
+  }
+  fsync_directory(dir.string());
+  // 4. Only now remove the previous save's weight files that are not part of this one.
+  std::set<std::string> keep(finals.begin(), finals.end());
+  if (N > 1) keep.insert(index_name);
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string f = e.path().filename().string();
+    if (!e.is_regular_file() || keep.count(f) || (!is_weight_file(f, framework) && !is_leftover(f, framework))) continue;
+    std::error_code ignore;
+    fs::remove(e.path(), ignore);
+  }
+  fsync_directory(dir.string());
 }
 
 }  // namespace
@@ -174,73 +260,58 @@ void save_pretrained(const Model& model, const std::string& dir_s, const SaveOpt
   auto shards = o.framework == "pt" ? split_shards(sizes, limit) : split_shards_legacy(sizes, limit, o.framework == "flax");
   const std::size_t N = shards.size();
 
-  // 1. Write every shard under a staging name ("<final>.hfx-new"), fsynced.
-  //    An index left by a killed save may still point at staged names: then
-  //    this save stages under the other suffix, so those stay untouched.
-  const std::string index_name = weights + ".index.json";
-  std::string suffix = ".hfx-new";
-  if (exists_file(dir / index_name) && read_text_file((dir / index_name).string()).find(".hfx-new\"") != std::string::npos)
-    suffix = ".hfx-new-b";
-  std::vector<std::string> finals, staged;
-  for (std::size_t s = 0; s < N; ++s) {
-    NamedTensors part;
-    for (std::size_t i : shards[s]) part.push_back(sd[i]);
-    finals.push_back(shard_name(weights, s, N));
-    staged.push_back((dir / (finals.back() + suffix)).string());
-    write_weights(staged.back(), o.framework, safe, part);
-  }
-  write_file_atomic((dir / "config.json").string(), dump_json(cfg));
-  if (dynamic_cast<const CausalLM*>(&model)) {
-    json gc = {{"_from_model_config", true}, {"transformers_version", kTransformersVersion}};
-    for (const char* k : {"bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id"})
-      if (const json* v = model.config().find(k)) gc[k] = *v;
-    write_file_atomic((dir / "generation_config.json").string(), dump_json(gc));
-  }
-
   auto index_json = [&](const std::vector<std::string>& names) {
     json wm = json::object();
     for (std::size_t s = 0; s < N; ++s)
       for (std::size_t i : shards[s]) wm[sd[i].first] = names[s];
     return dump_json({{"metadata", {{"total_size", total}}}, {"weight_map", wm}});
   };
-  if (N == 1) {
-    // 2a. Single file: one atomic rename publishes it.
-    fs::rename(staged[0], dir / finals[0], ec);
-    if (ec) throw_error(ErrorKind::Io, "rename failed: " + ec.message(), (dir / finals[0]).string());
-  } else {
-    // 2b. Publish an index that points at the staged names: the new checkpoint
-    //     is now complete, and nothing the old index references was touched.
-    std::vector<std::string> staged_names;
-    for (const auto& p : staged) staged_names.push_back(fs::path(p).filename().string());
-    write_file_atomic((dir / index_name).string(), index_json(staged_names));
-    // If an old single-file checkpoint would win resolution, retire it now.
-    std::error_code ignore;
-    fs::remove(dir / weights, ignore);
-    // 3. Link the shards under their final names, then swap the index to them.
+  std::optional<json> gen_cfg;
+  if (dynamic_cast<const CausalLM*>(&model)) {
+    json gc = {{"_from_model_config", true}, {"transformers_version", kTransformersVersion}};
+    for (const char* k : {"bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id"})
+      if (const json* v = model.config().find(k)) gc[k] = *v;
+    gen_cfg = gc;
+  }
+  const std::string index_name = weights + ".index.json";
+  std::vector<std::string> finals;
+  for (std::size_t s = 0; s < N; ++s) finals.push_back(shard_name(weights, s, N));
+  auto write_shard = [&](std::size_t s, const std::string& path) {
+    NamedTensors part;
+    for (std::size_t i : shards[s]) part.push_back(sd[i]);
+    write_weights(path, o.framework, safe, part);
+  };
+
+  // The whole folder changes at one commit point (docs/atomic-save.md): the new
+  // files are written into a staging folder next to it, which is then swapped
+  // with the folder; what the folder held besides the previous checkpoint's
+  // weights (tokenizer files, README, subfolders) is carried over.
+  detail::FolderSwap swap(dir);
+  if (swap.supported()) {
+    const fs::path& out = swap.staging();
+    std::set<std::string> written;
     for (std::size_t s = 0; s < N; ++s) {
-      fs::remove(dir / finals[s], ignore);  // an old shard no index references any more
-      fs::create_hard_link(staged[s], dir / finals[s], ec);
-      if (ec) fs::copy_file(staged[s], dir / finals[s], fs::copy_options::overwrite_existing, ec);
-      if (ec) throw_error(ErrorKind::Io, "cannot place shard: " + ec.message(), (dir / finals[s]).string());
+      write_shard(s, (out / finals[s]).string());
+      written.insert(finals[s]);
     }
-    fsync_directory(dir.string());
-    write_file_atomic((dir / index_name).string(), index_json(finals));
-    for (const auto& p : staged) fs::remove(p, ignore);
+    if (N > 1) {
+      write_file_atomic((out / index_name).string(), index_json(finals));
+      written.insert(index_name);
+    }
+    write_file_atomic((out / "config.json").string(), dump_json(cfg));
+    written.insert("config.json");
+    if (gen_cfg) {
+      write_file_atomic((out / "generation_config.json").string(), dump_json(*gen_cfg));
+      written.insert("generation_config.json");
+    }
+    swap.commit([&](const std::string& f) {
+      if (written.count(f) || is_weight_file(f, o.framework)) return false;  // replaced, or the previous weights
+      return !is_leftover(f, o.framework);
+    });
+    return;
   }
-  fsync_directory(dir.string());
-  // 4. Only now remove the previous save's weight files that are not part of this one.
-  std::set<std::string> keep(finals.begin(), finals.end());
-  if (N > 1) keep.insert(index_name);
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string f = e.path().filename().string();
-    // Also staged shards and temporary files that an interrupted earlier save left behind.
-    const bool leftover = f.find(".hfx-new") != std::string::npos ||
-                          (f.find(".tmp-") != std::string::npos && is_weight_file(f.substr(0, f.find(".tmp-")), o.framework));
-    if (!e.is_regular_file() || keep.count(f) || (!is_weight_file(f, o.framework) && !leftover)) continue;
-    std::error_code ignore;
-    fs::remove(e.path(), ignore);
-  }
-  fsync_directory(dir.string());
+  save_in_place(dir, o.framework, weights, index_name, finals, N, write_shard, index_json, dump_json(cfg),
+                gen_cfg ? std::optional<std::string>(dump_json(*gen_cfg)) : std::nullopt);
 }
 
 }  // namespace hfx

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json.h"
 #include "hfx/error.h"
 #include "hfx/io.h"
 
@@ -22,11 +23,7 @@ using nlohmann::json;
 std::optional<json> read_json(const fs::path& p) {
   std::error_code ec;
   if (!fs::is_regular_file(p, ec)) return std::nullopt;
-  try {
-    return json::parse(read_text_file(p.string()));
-  } catch (const json::exception& e) {
-    throw_error(ErrorKind::Format, std::string("not valid JSON: ") + e.what(), p.string());
-  }
+  return read_json_file(p.string());  // bounded depth and size, refuses a FIFO (core/json.h)
 }
 
 // A special token of tokenizer_config.json / special_tokens_map.json: a string or {"content": ...}.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <random>
@@ -15,6 +16,7 @@
 #include "hfx/pretrained.h"
 #include "kernels/cpu/ops.h"
 #include "nn/layers.h"
+#include "pretrained/folder_swap.h"
 #include "pretrained/load_internal.h"
 
 namespace hfx {
@@ -532,16 +534,31 @@ void create_directory(const std::string& dir) {
   fs::create_directories(dir, ec);
   if (ec) throw_error(ErrorKind::Io, "cannot create directory: " + ec.message(), dir);
 }
+
+// model.safetensors and config.json switch together (docs/atomic-save.md):
+// `write` fills a staging folder that is then swapped with `dir`; the other
+// files of `dir` are carried over. In place where the folder cannot be swapped.
+void publish_model_files(const std::string& dir, const std::function<void(const std::string&)>& write) {
+  create_directory(dir);
+  detail::FolderSwap swap(dir);
+  if (!swap.supported()) return write(dir);
+  write(swap.staging().string());
+  swap.commit([](const std::string& f) {
+    return f != "model.safetensors" && f != "config.json" && f.find(".hfx-new") == std::string::npos &&
+           f.find(".tmp-") == std::string::npos;
+  });
+}
 }  // namespace
 
 void write_model_directory(const Model& model, const std::string& dir) {
-  create_directory(dir);
   std::vector<std::pair<std::string, Tensor>> tensors;
   const ParamTable& t = model.params();
   for (std::size_t i = 0; i < t.size(); ++i)
     if (t.specs()[i].tied_to.empty()) tensors.emplace_back(t.specs()[i].name, t.value(i).contiguous());
-  write_safetensors((fs::path(dir) / "model.safetensors").string(), tensors);
-  write_directory_config(model, model_dtype(model), dir);
+  publish_model_files(dir, [&](const std::string& out) {
+    write_safetensors((fs::path(out) / "model.safetensors").string(), tensors);
+    write_directory_config(model, model_dtype(model), out);
+  });
 }
 
 void convert_model_directory(const std::string& src, const std::string& dir, const std::string& class_name,
@@ -574,9 +591,10 @@ void convert_model_directory(const std::string& src, const std::string& dir, con
       tensors.push_back({s.name, v.dtype(), v.shape(), [v] { return v; }});
     }
   }
-  create_directory(dir);
-  write_safetensors((fs::path(dir) / "model.safetensors").string(), tensors);
-  write_directory_config(model, dtype.value_or(DType::F32), dir);
+  publish_model_files(dir, [&](const std::string& out) {
+    write_safetensors((fs::path(out) / "model.safetensors").string(), tensors);
+    write_directory_config(model, dtype.value_or(DType::F32), out);
+  });
 }
 
 }  // namespace hfx

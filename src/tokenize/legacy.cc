@@ -4,7 +4,9 @@
 // tokenizer_config.json and special_tokens_map.json give the options and special tokens.
 #include <filesystem>
 
+#include "core/json.h"
 #include "hfx/error.h"
+#include "core/safe_open.h"
 #include "tokenize/internal.h"
 
 namespace hfx::tok {
@@ -21,7 +23,7 @@ json read_json_file(const fs::path& p) {
   std::error_code ec;
   if (!fs::is_regular_file(p, ec)) return json::object();
   try {
-    json j = json::parse(read_text(p));
+    json j = parse_json(read_text(p), p.string());
     return j.is_object() ? j : json::object();
   } catch (const json::exception& e) {
     throw_error(ErrorKind::Format, std::string("not valid JSON: ") + e.what(), p.string());
@@ -89,7 +91,7 @@ Tokenizer from_vocab_txt(const fs::path& dir, const TokenizerConfig& cfg) {
 Tokenizer from_bpe_files(const fs::path& dir, const TokenizerConfig& cfg) {
   json vocab;
   try {
-    vocab = json::parse(read_text(dir / "vocab.json"));
+    vocab = parse_json(read_text(dir / "vocab.json"), (dir / "vocab.json").string(), {.max_bytes = kMaxVocabFile});
   } catch (const json::exception& e) {
     throw_error(ErrorKind::Format, std::string("not valid JSON: ") + e.what(), (dir / "vocab.json").string());
   }

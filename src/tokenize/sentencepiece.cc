@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "core/base64.h"
+#include "core/safe_open.h"
 #include "core/varint.h"
 #include "hfx/error.h"
 #include "tokenize/internal.h"
@@ -699,7 +700,7 @@ Tokenizer from_sentencepiece(const fs::path& file, const TokenizerConfig& cfg) {
   if (ec) throw_error(ErrorKind::NotFound, "cannot read file", file.string());
   if (size > kMaxVocabFile) throw_error(ErrorKind::Format, "sentencepiece model is larger than 1 GiB", file.string());
   auto sp = std::make_shared<sentencepiece::SentencePieceProcessor>();
-  auto st = sp->Load(file.string());
+  auto st = sp->LoadFromSerializedProto(read_regular_file(file.string(), kMaxVocabFile));  // no blocking open of a FIFO
   if (!st.ok()) throw_error(ErrorKind::Format, "not a sentencepiece model: " + st.ToString(), file.string());
   const std::string cls_name = cfg.str("tokenizer_class");
   const Flavour* row = find_flavour(cls_name);

@@ -4,8 +4,10 @@
 #include <exception>
 #include <filesystem>
 
+#include "core/json.h"
 #include "hfx/error.h"
 #include "hfx/io.h"
+#include "core/safe_open.h"
 #include "tokenize/internal.h"
 
 namespace hfx {
@@ -550,9 +552,9 @@ void assign_added_ids(std::vector<tok::AddedToken>& tokens, const tok::Model& mo
 Tokenizer Tokenizer::from_json(std::string_view text, const std::string& name) {
   json j;
   try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    throw_error(ErrorKind::Format, std::string("not valid JSON: ") + e.what(), name);
+    j = parse_json(text, name, {.max_bytes = kMaxTokenizerFile});
+  } catch (const Error& e) {
+    throw_error(ErrorKind::Format, "not valid JSON: " + e.message(), name);
   }
   try {
     if (!j.is_object()) throw_error(ErrorKind::Format, "tokenizer.json must be an object");
@@ -625,11 +627,7 @@ Tokenizer Tokenizer::from_json(std::string_view text, const std::string& name) {
 
 namespace tok {
 std::string read_limited(const std::string& path) {
-  std::error_code ec;
-  auto size = std::filesystem::file_size(path, ec);
-  if (ec) throw_error(ErrorKind::NotFound, "cannot read tokenizer file", path);
-  if (size > kMaxTokenizerFile) throw_error(ErrorKind::Format, "tokenizer file is larger than 1 GiB", path);
-  return read_text_file(path);
+  return read_regular_file(path, kMaxTokenizerFile);  // refuses a FIFO or device before reading (core/safe_open.h)
 }
 }  // namespace tok
 
