@@ -22,6 +22,10 @@
 
 namespace hfx::tok {
 
+// The largest vocabulary file (vocab.json, a sentencepiece model) a legacy loader reads.
+constexpr std::uintmax_t kMaxVocabFile = std::uintmax_t{1} << 30;
+
+
 using json = nlohmann::json;
 using Offsets = std::pair<std::size_t, std::size_t>;
 

@@ -22,7 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::uintmax_t kMaxVocabFile = std::uintmax_t{1} << 30;
 
 enum class Spm { T5, Llama, Albert, XLNet, XLMRoberta, Camembert };
 
