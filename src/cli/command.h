@@ -77,13 +77,17 @@ inline LoadOptions load_options_for(const std::string& path) {
 inline constexpr char kLiteralMark = '\x01';
 // GCC 12 reports a maybe-uninitialized std::string inside CLI11's Validator wrapper of this transform (a false
 // positive of its small-string analysis at -O3); silenced for these lines only.
+#if defined(__GNUC__) && !defined(__clang__)  // clang has no -Wmaybe-uninitialized
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 inline std::string strip_literal_mark(const std::string& s) {
   return s.rfind(kLiteralMark, 0) == 0 ? std::string(s, 1) : s;
 }
 inline CLI::Option* literal(CLI::Option* o) { return o->transform(strip_literal_mark, "", "literal"); }
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 class CommandTable {
  public:

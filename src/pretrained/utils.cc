@@ -308,7 +308,8 @@ void set_bias(Model& model, const std::map<std::string, Tensor>& value) {
   ParamTable& t = model.mutable_params();
   std::vector<std::pair<std::size_t, Tensor>> todo;  // validate all first
   for (const auto& [key, tensor] : value) {
-    auto it = std::find_if(bias.begin(), bias.end(), [&](const auto& b) { return b.first == key; });
+    const std::string& k = key;  // clang 14 refuses a lambda capture of a structured binding
+    auto it = std::find_if(bias.begin(), bias.end(), [&](const auto& b) { return b.first == k; });
     if (it == bias.end()) throw_error(ErrorKind::NotFound, model.class_name() + "'s LM head has no bias '" + key + "'");
     std::size_t i = *t.index_of(it->second);
     if (!t.specs()[i].tied_to.empty()) i = *t.index_of(t.specs()[i].tied_to);
