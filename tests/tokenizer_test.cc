@@ -271,6 +271,28 @@ TEST(TokenizerErrors, MissingFiles) {
   expect_error([&] { hfx::Tokenizer::from_file(tmp.file("tokenizer.json")); }, ErrorKind::NotFound, {"tokenizer.json"});
 }
 
+// A special token the slow tokenizer needs, set to null in tokenizer_config.json, is a typed error naming
+// the file (the side_configs fuzzer found `"unk_token": null` dereferencing an empty optional).
+TEST(TokenizerErrors, NullRequiredSpecialToken) {
+  for (const char* key : {"unk_token", "cls_token", "sep_token"}) {
+    hfx::testing::TempDir tmp;
+    hfx::testing::write_bytes(tmp.file("vocab.txt"), "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n");
+    hfx::testing::write_bytes(tmp.file("tokenizer_config.json"),
+                              std::string(R"({"tokenizer_class": "BertTokenizer", ")") + key + R"(": null})");
+    expect_error([&] { hfx::AutoTokenizer::from_pretrained(tmp.path().string()); }, ErrorKind::Format,
+                 {key, "null", "vocab.txt"});
+  }
+  for (const char* key : {"cls_token", "sep_token"}) {
+    hfx::testing::TempDir tmp;
+    hfx::testing::write_bytes(tmp.file("vocab.json"), R"({"<s>": 0, "</s>": 1, "a": 2})");
+    hfx::testing::write_bytes(tmp.file("merges.txt"), "#version: 0.2\n");
+    hfx::testing::write_bytes(tmp.file("tokenizer_config.json"),
+                              std::string(R"({"tokenizer_class": "RobertaTokenizer", ")") + key + R"(": null})");
+    expect_error([&] { hfx::AutoTokenizer::from_pretrained(tmp.path().string()); }, ErrorKind::Format,
+                 {key, "null", "vocab.json"});
+  }
+}
+
 TEST(TokenizerErrors, MalformedTokenizerJson) {
   auto bad = [](const std::string& text, ErrorKind kind, std::initializer_list<std::string> needles) {
     expect_error([&] { hfx::Tokenizer::from_json(text, "t.json"); }, kind, needles);

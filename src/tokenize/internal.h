@@ -221,6 +221,13 @@ struct TokenizerConfig {
     if (!dflt) return std::nullopt;
     return std::string(dflt);
   }
+  // A token the tokenizer cannot work without: null in the config is a typed error naming `file`, never
+  // a dereferenced empty optional.
+  std::string required(const char* key, const char* dflt, const std::string& file) const {
+    std::optional<std::string> t = special(key, dflt);
+    if (!t) throw_error(ErrorKind::Format, std::string(key) + " is null, but this tokenizer needs one", file);
+    return *t;
+  }
   bool flag(const char* key, bool dflt) const { return j.contains(key) && j[key].is_boolean() ? j[key].get<bool>() : dflt; }
   std::string str(const char* key) const { return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : ""; }
 };

@@ -59,8 +59,9 @@ Tokenizer from_vocab_txt(const fs::path& dir, const TokenizerConfig& cfg) {
     start = nl + 1;
   }
   if (vocab.empty()) throw_error(ErrorKind::Format, "vocab.txt is empty", (dir / "vocab.txt").string());
-  std::string unk = *cfg.special("unk_token", "[UNK]"), cls = *cfg.special("cls_token", "[CLS]"),
-              sep = *cfg.special("sep_token", "[SEP]");
+  const std::string vfile = (dir / "vocab.txt").string();
+  std::string unk = cfg.required("unk_token", "[UNK]", vfile), cls = cfg.required("cls_token", "[CLS]", vfile),
+              sep = cfg.required("sep_token", "[SEP]", vfile);
   for (const auto& t : {cls, sep})
     if (!vocab.contains(t)) throw_error(ErrorKind::Format, "special token '" + t + "' is not in vocab.txt", (dir / "vocab.txt").string());
   bool lower = cfg.flag("do_lower_case", true);
@@ -130,7 +131,8 @@ Tokenizer from_bpe_files(const fs::path& dir, const TokenizerConfig& cfg) {
     return std::nullopt;
   };
   if (roberta) {
-    std::string cls = *cfg.special("cls_token", "<s>"), sep = *cfg.special("sep_token", "</s>");
+    const std::string vfile = (dir / "vocab.json").string();
+    std::string cls = cfg.required("cls_token", "<s>", vfile), sep = cfg.required("sep_token", "</s>", vfile);
     if (!id_of(cls) || !id_of(sep)) throw_error(ErrorKind::Format, "cls/sep token missing from vocab.json", (dir / "vocab.json").string());
     j["post_processor"] = {{"type", "RobertaProcessing"}, {"sep", {sep, *id_of(sep)}}, {"cls", {cls, *id_of(cls)}},
                            {"trim_offsets", cfg.flag("trim_offsets", true)}, {"add_prefix_space", prefix}};

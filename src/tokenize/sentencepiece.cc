@@ -813,7 +813,7 @@ Tokenizer from_sentencepiece(const fs::path& file, const TokenizerConfig& cfg) {
   impl->post_processor = make_post_processor(post);
   if (flavor == Spm::T5) {
     auto t5 = std::make_unique<T5Proc>();
-    t5->eos = id_of(*cfg.special("eos_token", "</s>"));
+    t5->eos = id_of(cfg.required("eos_token", "</s>", file.string()));
     t5->inner = std::move(impl->post_processor);
     impl->post_processor = std::move(t5);
   }
