@@ -103,10 +103,10 @@ TEST(BoundedJson, NestingBombInGenerationAndTokenizerConfig) {
 
 // Defect 5: the duplicate-key check of nlohmann's callback parser scanned the
 // parent object at every closing brace (10k tensors 0.29 s, 40k 7.6 s).
-// 16x the tensors must cost at most 40x the time (quadratic: 256x). The
-// algorithm is linear apart from sorting the names; on a shared 2-core machine
-// 160k tensors measured 20-26x of 10k, because a hash table of 160k names no
-// longer fits in cache (every lookup a miss) while one of 10k does.
+// Acceptance: 16x the tensors within 20x the time (quadratic: 256x). With a
+// node-based hash index and a sort of the whole entries this measured 20-26x
+// (cache misses at 160k); with the open-addressing NameIndex (prefetched) and
+// a sort on 8-byte name prefixes it measures ~17x on a loaded 2-core machine.
 TEST(BoundedJson, SafetensorsHeaderParsesInLinearTime) {
   TempDir d;
   auto header_file = [&](std::size_t n) {
@@ -121,26 +121,27 @@ TEST(BoundedJson, SafetensorsHeaderParsesInLinearTime) {
     write_bytes(path, bytes + h + std::string(n, '\x01'));
     return path;
   };
-  // CPU time of this thread (a shared CI machine inflates wall time, not this), best of five.
+  // CPU time of this thread (a shared CI machine inflates wall time, not this),
+  // best of seven, the two sizes interleaved so that both see the same load.
   auto cpu_now = [] {
     timespec t{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
   };
   auto seconds = [&](const std::string& path, std::size_t n) {
-    double best = 1e9;
-    for (int rep = 0; rep < 5; ++rep) {
-      const double t0 = cpu_now();
-      auto src = open_safetensors(path);
-      EXPECT_EQ(src->entries().size(), n);
-      best = std::min(best, cpu_now() - t0);
-    }
-    return best;
+    const double t0 = cpu_now();
+    auto src = open_safetensors(path);
+    EXPECT_EQ(src->entries().size(), n);
+    return cpu_now() - t0;
   };
   const std::string small = header_file(10'000), large = header_file(160'000);
-  const double ts = seconds(small, 10'000), tl = seconds(large, 160'000);
+  double ts = 1e9, tl = 1e9;
+  for (int rep = 0; rep < 7; ++rep) {
+    ts = std::min(ts, seconds(small, 10'000));
+    tl = std::min(tl, seconds(large, 160'000));
+  }
   std::printf("safetensors header: 10k tensors %.3f s, 160k tensors %.3f s (ratio %.1f)\n", ts, tl, tl / ts);
-  EXPECT_LE(tl, 40 * std::max(ts, 0.005)) << "10k: " << ts << " s, 160k: " << tl << " s";
+  EXPECT_LE(tl, 20 * std::max(ts, 0.005)) << "10k: " << ts << " s, 160k: " << tl << " s";
 }
 
 namespace {
