@@ -18,6 +18,8 @@
 #include "core/json.h"
 #include "hfx/auto.h"
 #include "hfx/generate.h"
+#include "hfx/hub.h"
+#include "hfx/hub_files.h"
 #include "hfx/io.h"
 #include "hfx/tokenizer.h"
 #include "test_util.h"
@@ -203,6 +205,51 @@ TEST(SafeOpen, FifoIsRefusedNeverAwaited) {
   LoadedModel lm = load_pretrained(m.path().string(), "");
   ::mkfifo(m.file("generation_config.json").c_str(), 0600);
   expect_fifo_refused(m.file("generation_config.json"), [&] { GenerationConfig::from_model(*lm.model); });
+}
+
+// Defect 4's class in the hub code: a FIFO in a cache snapshot, in refs/, as
+// the token file, or in a folder being pushed is refused, never awaited.
+TEST(SafeOpen, HubFifoIsRefusedNeverAwaited) {
+  TempDir cache;
+  const std::string commit(40, 'a');
+  const fs::path repo = cache.path() / "models--org--tiny";
+  fs::create_directories(repo / "refs");
+  fs::create_directories(repo / "snapshots" / commit);
+  write_bytes((repo / "refs" / "main").string(), commit);
+  ASSERT_EQ(::mkfifo((repo / "snapshots" / commit / "config.json").c_str(), 0600), 0);
+  HubOptions o;
+  o.cache_dir = cache.path().string();
+  o.local_files_only = true;
+  o.endpoint = "http://127.0.0.1:9";
+  o.token = "";
+  // The snapshot's file resolves to its path; reading it is refused.
+  const std::string cfg = hf_hub_download("org/tiny", "config.json", o);
+  expect_fifo_refused(cfg, [&] { Config::from_file(cfg); });
+  // refs/<revision> as a FIFO: offline resolution and listing refuse it; the scan warns.
+  ASSERT_EQ(::mkfifo((repo / "refs" / "dev").c_str(), 0600), 0);
+  HubOptions dev = o;
+  dev.revision = "dev";
+  expect_fifo_refused((repo / "refs" / "dev").string(), [&] { hf_hub_download("org/tiny", "config.json", dev); });
+  expect_fifo_refused((repo / "refs" / "dev").string(), [&] { list_repo_files("org/tiny", dev); });
+  expect_fifo_refused((repo / "refs" / "dev").string(), [&] {
+    const CacheInfo info = scan_cache(cache.path().string());
+    for (const auto& w : info.warnings) throw Error(ErrorKind::Format, w);
+  });
+  // The token file.
+  const std::string token = cache.file("token");
+  ASSERT_EQ(::mkfifo(token.c_str(), 0600), 0);
+  ASSERT_EQ(::setenv("HF_TOKEN_PATH", token.c_str(), 1), 0);
+  for (const char* v : {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"}) ::unsetenv(v);
+  expect_fifo_refused(token, [&] { hub_token(HubOptions{}); });
+  ::unsetenv("HF_TOKEN_PATH");
+  // hfx push of a folder that holds a FIFO: refused before anything is sent.
+  TempDir push;
+  write_bytes(push.file("config.json"), "{}");
+  ASSERT_EQ(::mkfifo(push.file("model.safetensors").c_str(), 0600), 0);
+  HubOptions po;
+  po.endpoint = "http://127.0.0.1:9";
+  po.token = "x";
+  expect_fifo_refused(push.file("model.safetensors"), [&] { upload_folder(push.path().string(), "org/tiny", {}, po); });
 }
 
 namespace {

@@ -4,13 +4,14 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 
 #include "core/regex.h"
+#include "core/safe_open.h"
 #include "hfx/error.h"
 #include "hfx/hub.h"
+#include "hub/protocol.h"
 
 namespace hfx {
 
@@ -73,10 +74,13 @@ std::optional<std::string> hub_token(const HubOptions& opts) {
     if (std::string t = trim(env(v)); !t.empty()) return t;
   std::string path = env("HF_TOKEN_PATH");
   path = path.empty() ? (fs::path(hf_home()) / "token").string() : expand_user(path);
-  std::ifstream f(path);
-  if (!f) return std::nullopt;
-  std::string t((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  t = trim(t);
+  std::string t;
+  try {  // never blocks on a FIFO; a missing file means no token (huggingface_hub's get_token)
+    t = trim(read_regular_file(path, hub::kMaxSmallFile));
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::NotFound) return std::nullopt;
+    throw;
+  }
   if (t.empty()) return std::nullopt;
   return t;
 }
@@ -154,9 +158,14 @@ CacheInfo scan_cache(const std::string& cache_dir) {
     const fs::path refs = repo_path / "refs";
     if (fs::is_directory(refs, ec))
       for (auto it = fs::recursive_directory_iterator(refs, ec); it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (ec || !it->is_regular_file()) continue;
-        std::ifstream f(it->path());
-        std::string commit((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        if (ec || it->is_directory(ec)) continue;
+        std::string commit;
+        try {  // a ref swapped for a FIFO after the check above is refused, not awaited
+          commit = read_regular_file(it->path().string(), hub::kMaxSmallFile);
+        } catch (const Error& e) {
+          info.warnings.push_back(e.what());
+          continue;
+        }
         refs_by_commit[trim(commit)].push_back(fs::relative(it->path(), refs).generic_string());
       }
     std::map<std::string, uint64_t> blob_sizes;  // resolved blob path -> size

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "core/progress.h"
+#include "core/safe_open.h"
 #include "hfx/error.h"
 #include "hfx/hub.h"
 #include "hfx/io.h"
@@ -64,10 +65,8 @@ class BlobLock {
   int fd_ = -1;
 };
 
-std::string read_small(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
+// refs/<revision>: a FIFO or device put there is refused (Format), never awaited.
+std::string read_small(const fs::path& p) { return read_regular_file(p.string(), hub::kMaxSmallFile); }
 
 std::vector<std::string> base_headers(const HubOptions& o) {
   std::vector<std::string> h;
@@ -373,7 +372,7 @@ std::optional<std::string> download(const std::string& repo_id, const std::strin
   if (!meta) {  // the cache may still have it
     if (!o.force_download) {
       std::string commit = is_commit_hash(revision) ? revision : "";
-      if (commit.empty() && fs::is_regular_file(storage / "refs" / revision)) commit = read_small(storage / "refs" / revision);
+      if (commit.empty() && fs::exists(storage / "refs" / revision)) commit = read_small(storage / "refs" / revision);
       if (!commit.empty()) {
         const fs::path p = storage / "snapshots" / commit / filename;
         if (fs::exists(p)) return p.string();

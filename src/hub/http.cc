@@ -278,8 +278,15 @@ HttpResponse perform(const HttpRequest& req) {
   } else if (req.method == "PUT") {
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
     if (!req.body_file.empty()) {
-      upload.reset(std::fopen(req.body_file.c_str(), "rb"));
-      if (!upload) throw_error(ErrorKind::Io, "cannot open for upload", req.body_file);
+      {  // opened as a regular file first: a FIFO is refused, never awaited
+        RegularFile rf(req.body_file);
+        const int fd = ::dup(rf.fd());
+        if (fd >= 0) upload.reset(::fdopen(fd, "rb"));
+        if (!upload) {
+          if (fd >= 0) ::close(fd);
+          throw_error(ErrorKind::Io, "cannot open for upload", req.body_file);
+        }
+      }
       struct stat stt {};
       if (::fstat(::fileno(upload.get()), &stt) != 0) throw_error(ErrorKind::Io, "cannot stat for upload", req.body_file);
       const uint64_t total = static_cast<uint64_t>(stt.st_size);

@@ -2,6 +2,7 @@
 // apart so the fuzz target (fuzz/hub_fuzz.cc) reaches them. JSON via nlohmann.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -15,6 +16,10 @@ void check_repo_path(const std::string& path, const std::string& what);
 // A name the server gives us that becomes one path component in the cache
 // (ETag, commit hash): [A-Za-z0-9._-]+, not "." / "..". Throws Network.
 void check_cache_name(const std::string& name, const std::string& what);
+// The bound for the cache's small text files (refs/<revision>, the token
+// file), which are read through read_regular_file: a FIFO or device put there
+// is refused, never awaited (issue 24).
+constexpr std::size_t kMaxSmallFile = 1 << 16;
 
 // "*.index.json" of a sharded checkpoint -> the shard files, in first-use order.
 std::vector<std::string> parse_shard_index(const std::string& text, const std::string& file);

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json.h"
+#include "core/safe_open.h"
 #include "hfx/error.h"
 #include "hfx/hub.h"
 #include "hfx/hub_files.h"
@@ -111,9 +112,9 @@ RepoListing list_repo_files(const std::string& repo_id, const HubOptions& o) {
     const fs::path storage = fs::path(hub_cache_dir(o)) / repo_folder_name(repo_id);
     out.commit = is_commit_hash(revision) ? revision : "";
     std::error_code ec;
-    if (out.commit.empty() && fs::is_regular_file(storage / "refs" / revision, ec)) {
-      std::ifstream f(storage / "refs" / revision);
-      std::getline(f, out.commit);
+    if (out.commit.empty() && fs::exists(storage / "refs" / revision, ec)) {
+      out.commit = read_regular_file((storage / "refs" / revision).string(), hub::kMaxSmallFile);  // never awaits a FIFO
+      out.commit = out.commit.substr(0, out.commit.find('\n'));
     }
     const fs::path snap = storage / "snapshots" / out.commit;
     if (out.commit.empty() || !fs::is_directory(snap, ec))

@@ -4,14 +4,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "core/base64.h"
 #include "core/json.h"
+#include "core/safe_open.h"
 #include "hfx/error.h"
 #include "hfx/hub.h"
 #include "hfx/io.h"
@@ -117,15 +118,25 @@ CommitInfo upload_folder(const std::string& folder, const std::string& repo_id, 
     if (ec) throw_error(ErrorKind::Io, "cannot list (" + ec.message() + ")", folder);
     const std::string rel = fs::relative(it->path(), folder).generic_string();
     if (rel == ".git" || rel.rfind(".git/", 0) == 0 || rel.rfind(".cache/huggingface", 0) == 0) continue;
-    if (!it->is_regular_file()) continue;
+    if (it->is_directory(ec) || !fs::exists(it->path(), ec)) continue;  // a dangling link: skipped, as upload_folder's is_file()
+    // Anything else is opened as a regular file: a FIFO, socket or device in the
+    // folder is refused (Format, "not a regular file") rather than skipped or awaited.
     LocalFile f;
     f.path_in_repo = rel;
     f.abs_path = it->path().string();
-    f.size = fs::file_size(it->path());
+    RegularFile in(f.abs_path);
+    f.size = in.size();
     f.sha256 = hub::sha256_file(f.abs_path);
-    std::ifstream in(f.abs_path, std::ios::binary);
     f.sample.resize(std::min<uint64_t>(512, f.size));
-    in.read(f.sample.data(), static_cast<std::streamsize>(f.sample.size()));
+    std::size_t got = 0;
+    while (got < f.sample.size()) {
+      const ssize_t r = ::read(in.fd(), f.sample.data() + got, f.sample.size() - got);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) throw_error(ErrorKind::Io, "cannot read", f.abs_path);
+      if (r == 0) break;
+      got += static_cast<std::size_t>(r);
+    }
+    f.sample.resize(got);
     files.push_back(std::move(f));
   }
   std::sort(files.begin(), files.end(), [](const LocalFile& a, const LocalFile& b) { return a.path_in_repo < b.path_in_repo; });
