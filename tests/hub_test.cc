@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -13,6 +15,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
 
 #include "hfx/auto.h"
 #include "hfx/hub.h"
@@ -419,6 +423,45 @@ TEST_F(Hub, TruncatedOrWrongHashIsNeverLeftUnderItsFinalName) {
   server_->faults(json::array());
   EXPECT_EQ(slurp(hf_hub_download(kRepo, "model.safetensors")), bytes);
   EXPECT_EQ(slurp(hf_hub_download(kRepo, "config.json")), slurp(kBert / "config.json"));
+}
+
+// Issue 24: a FIFO in the cache where a download writes (blobs/*.incomplete)
+// or reads (refs/<revision>) is refused, never awaited.
+TEST_F(Hub, FifoInTheCacheIsRefusedNeverAwaited) {
+  auto refused = [](const fs::path& fifo, const std::function<void()>& f) {
+    auto fut = std::async(std::launch::async, [&] {
+      try {
+        f();
+        return std::string("no error");
+      } catch (const Error& e) {
+        return std::string(e.what());
+      }
+    });
+    if (fut.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      ADD_FAILURE() << "blocked on the FIFO " << fifo;
+      for (int mode : {O_RDONLY, O_WRONLY}) {  // release a blocked open() on either side
+        const int fd = ::open(fifo.c_str(), mode | O_NONBLOCK);
+        if (fd >= 0) ::close(fd);
+      }
+    }
+    const std::string what = fut.get();
+    EXPECT_NE(what.find("not a regular file"), std::string::npos) << what;
+  };
+  const std::string bytes = slurp(kBert / "model.safetensors");
+  const fs::path blob = storage() / "blobs" / hub::sha256_hex(bytes);
+  fs::create_directories(blob.parent_path());
+  const fs::path incomplete = blob.string() + ".incomplete";
+  ASSERT_EQ(::mkfifo(incomplete.c_str(), 0600), 0);
+  refused(incomplete, [] { hf_hub_download(kRepo, "model.safetensors"); });
+  fs::remove(incomplete);
+  hf_hub_download(kRepo, "config.json");
+  const fs::path main_ref = storage() / "refs" / "main";
+  fs::remove(main_ref);
+  ASSERT_EQ(::mkfifo(main_ref.c_str(), 0600), 0);
+  refused(main_ref, [] { hf_hub_download(kRepo, "model.safetensors"); });
+  HubOptions offline;
+  offline.local_files_only = true;
+  refused(main_ref, [&] { hf_hub_download(kRepo, "config.json", offline); });
 }
 
 TEST_F(Hub, HttpErrorsAreClear) {

@@ -38,6 +38,23 @@ namespace {
 
 constexpr int kMaxAttempts = 5;  // http_get's _nb_retries
 
+// Opens (creating) a cache file for writing without blocking on a FIFO put
+// there (O_NONBLOCK: open() fails with ENXIO instead of waiting for a reader)
+// and refuses anything that is not a regular file (issue 24).
+int open_cache_file(const fs::path& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
+  if (fd < 0 && errno == ENXIO) throw_error(ErrorKind::Format, "not a regular file", path.string());
+  if (fd < 0) throw_error(ErrorKind::Io, std::string("cannot open: ") + std::strerror(errno), path.string());
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw_error(ErrorKind::Format, "not a regular file", path.string());
+  }
+  const int fl = ::fcntl(fd, F_GETFL);
+  if (fl >= 0) ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  return fd;
+}
+
 // flock() on <cache>/.locks/<repo folder>/<etag>.lock, like filelock's
 // UnixFileLock that huggingface_hub uses, so hfx and Python processes exclude each other.
 class BlobLock {
@@ -45,8 +62,7 @@ class BlobLock {
   explicit BlobLock(const fs::path& path) {
     std::error_code ec;
     fs::create_directories(path.parent_path(), ec);
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw_error(ErrorKind::Io, "cannot open lock file", path.string());
+    fd_ = open_cache_file(path, O_RDWR);
     while (::flock(fd_, LOCK_EX) != 0) {
       if (errno != EINTR) {
         ::close(fd_);
@@ -203,8 +219,7 @@ void download_blob(const Metadata& m, const fs::path& blob, const std::string& f
   std::error_code ec;
   if (o.force_download) fs::remove(incomplete, ec);
   Progress bar(filename, o.progress);
-  int fd = ::open(incomplete.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) throw_error(ErrorKind::Io, "cannot open", incomplete.string());
+  int fd = open_cache_file(incomplete, O_WRONLY | O_APPEND);
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
