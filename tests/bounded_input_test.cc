@@ -22,10 +22,12 @@
 #include "hfx/hub_files.h"
 #include "hfx/io.h"
 #include "hfx/tokenizer.h"
+#include "fifo_guard.h"
 #include "test_util.h"
 
 using namespace hfx;
 using hfx::testing::expect_error;
+using hfx::testing::expect_fifo_refused;
 using hfx::testing::fixtures_dir;
 using hfx::testing::TempDir;
 using hfx::testing::write_bytes;
@@ -145,30 +147,6 @@ TEST(BoundedJson, SafetensorsHeaderParsesInLinearTime) {
   std::printf("safetensors header: 10k tensors %.3f s, 160k tensors %.3f s (ratio %.1f)\n", ts, tl, tl / ts);
   EXPECT_LE(tl, 20 * std::max(ts, 0.005)) << "10k: " << ts << " s, 160k: " << tl << " s";
 }
-
-namespace {
-// Runs f (expected to throw a Format error naming "not a regular file") with a
-// guard: if it is still blocked after 10 s, a writer opens `fifo` so that a
-// reader stuck in open() returns, and the test fails instead of hanging.
-template <class F>
-void expect_fifo_refused(const std::string& fifo, F&& f, const std::string& needle = "not a regular file") {
-  auto fut = std::async(std::launch::async, [&] {
-    try {
-      f();
-      return std::string("no error");
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-  });
-  if (fut.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
-    ADD_FAILURE() << "blocked on the FIFO " << fifo;
-    const int w = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
-    if (w >= 0) ::close(w);
-  }
-  const std::string what = fut.get();
-  EXPECT_NE(what.find(needle), std::string::npos) << what;
-}
-}  // namespace
 
 // Defect 4: a FIFO named as any file hfx opens blocked open() before the check.
 TEST(SafeOpen, FifoIsRefusedNeverAwaited) {

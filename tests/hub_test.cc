@@ -27,6 +27,7 @@
 #include "hfx/tokenizer.h"
 #include "hub/http.h"
 #include "hub/protocol.h"
+#include "fifo_guard.h"
 #include "test_util.h"
 
 extern char** environ;
@@ -428,25 +429,7 @@ TEST_F(Hub, TruncatedOrWrongHashIsNeverLeftUnderItsFinalName) {
 // Issue 24: a FIFO in the cache where a download writes (blobs/*.incomplete)
 // or reads (refs/<revision>) is refused, never awaited.
 TEST_F(Hub, FifoInTheCacheIsRefusedNeverAwaited) {
-  auto refused = [](const fs::path& fifo, const std::function<void()>& f) {
-    auto fut = std::async(std::launch::async, [&] {
-      try {
-        f();
-        return std::string("no error");
-      } catch (const Error& e) {
-        return std::string(e.what());
-      }
-    });
-    if (fut.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
-      ADD_FAILURE() << "blocked on the FIFO " << fifo;
-      for (int mode : {O_RDONLY, O_WRONLY}) {  // release a blocked open() on either side
-        const int fd = ::open(fifo.c_str(), mode | O_NONBLOCK);
-        if (fd >= 0) ::close(fd);
-      }
-    }
-    const std::string what = fut.get();
-    EXPECT_NE(what.find("not a regular file"), std::string::npos) << what;
-  };
+  auto refused = [](const fs::path& fifo, const std::function<void()>& f) { hfx::testing::expect_fifo_refused(fifo.string(), f); };
   const std::string bytes = slurp(kBert / "model.safetensors");
   const fs::path blob = storage() / "blobs" / hub::sha256_hex(bytes);
   fs::create_directories(blob.parent_path());
