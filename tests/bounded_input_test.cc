@@ -145,7 +145,9 @@ TEST(BoundedJson, SafetensorsHeaderParsesInLinearTime) {
     tl = std::min(tl, seconds(large, 160'000));
   }
   std::printf("safetensors header: 10k tensors %.3f s, 160k tensors %.3f s (ratio %.1f)\n", ts, tl, tl / ts);
-  EXPECT_LE(tl, 20 * std::max(ts, 0.005)) << "10k: " << ts << " s, 160k: " << tl << " s";
+  // The target is 20x (measured 16.8-18.3x release); the assertion is generous so that a loaded or
+  // sanitized CI run does not flake, and still fails on the quadratic scan (16x more tensors: 256x).
+  EXPECT_LE(tl, 40 * std::max(ts, 0.005)) << "10k: " << ts << " s, 160k: " << tl << " s";
 }
 
 // Defect 4: a FIFO named as any file hfx opens blocked open() before the check.
