@@ -152,6 +152,42 @@ TEST(CliConventions, StreamingExport) {
   EXPECT_LE(json::parse(r.out)["max_error"].get<double>(), 5e-5) << r.out;
 }
 
+// Progress bars (tqdm's layout) on export, streaming export and convert when stderr is a terminal; none
+// with --no-progress, HF_HUB_DISABLE_PROGRESS_BARS=1, or off a terminal.
+TEST(CliConventions, ProgressBarsOnExportAndConvert) {
+  testing::TempDir tmp;
+  auto bar = [](const std::string& out, const std::string& name) {
+    return out.find(name) != std::string::npos && out.find("100%|####################|") != std::string::npos &&
+           out.find("B/s]") != std::string::npos;
+  };
+  auto r = testing::run_cli_tty("export " + kBert.string() + " --to flax --out " + (tmp.path() / "fx").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(bar(r.out, "Saving flax_model.msgpack")) << r.out;
+  r = testing::run_cli_tty("export " + kBert.string() + " --to pt --max-shard-size 20KB --out " + (tmp.path() / "pt").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("shards of pytorch_model.bin"), std::string::npos) << r.out;
+  EXPECT_TRUE(bar(r.out, "Saving")) << r.out;
+  r = testing::run_cli_tty("export " + kBert.string() + " --to safetensors --streaming --out " + (tmp.path() / "st").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(bar(r.out, "Converting BertModel")) << r.out;
+  const fs::path tf1 = testing::fixtures_dir() / "tf1/gpt2";
+  const std::string conv = "convert --model_type gpt2 --tf_checkpoint " + (tf1 / "model.ckpt").string() + " --config " +
+                           (tf1 / "config.json").string() + " --pytorch_dump_output " + (tmp.path() / "cv").string();
+  r = testing::run_cli_tty(conv);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(bar(r.out, "Converting gpt2")) << r.out;
+  // Off: the flag, the environment, a pipe.
+  r = testing::run_cli_tty("--no-progress " + conv);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.find("%|"), std::string::npos) << r.out;
+  r = testing::run_cli_tty(conv, "HF_HUB_DISABLE_PROGRESS_BARS=1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.find("%|"), std::string::npos) << r.out;
+  r = run_cli(conv);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.find("%|"), std::string::npos) << r.out;
+}
+
 TEST(CliConventions, GenerateKeepsGenerationConfigAndValidates) {
   testing::TempDir tmp;
   const fs::path d = tmp.path() / "gen";

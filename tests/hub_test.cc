@@ -609,6 +609,32 @@ TEST_F(Hub, PushToHubEndToEnd) {
   EXPECT_NO_THROW(hf_hub_download("hfx-test/pushed", "model.safetensors.index.json", at_pr));  // the earlier commit's files stay
 }
 
+// hfx push on a terminal: one upload bar per LFS file (huggingface_hub's), and the save bar when the
+// folder is re-saved with --max-shard-size; none with --no-progress.
+TEST_F(Hub, PushDrawsUploadProgressOnATerminal) {
+  setenv("HF_TOKEN", kToken, 1);
+  // Objects the server already holds (earlier tests pushed these files) are not uploaded again: push
+  // copies whose bytes no other test sends.
+  hfx::testing::TempDir own;
+  for (const char* f : {"config.json", "model.safetensors", "tf_model.h5", "flax_model.msgpack"}) {
+    fs::copy_file(kBert / f, own.path() / f);
+    if (std::string(f) != "config.json") std::ofstream(own.path() / f, std::ios::app) << "progress-test";
+  }
+  auto r = hfx::testing::run_cli_tty("push " + own.path().string() + " hfx-test/progress");
+  ASSERT_EQ(r.status, 0) << r.out;
+  for (const char* f : {"model.safetensors: 100%|", "tf_model.h5: 100%|", "flax_model.msgpack: 100%|"})
+    EXPECT_NE(r.out.find(f), std::string::npos) << f << "\n" << r.out;
+  EXPECT_NE(r.out.find("B/s]"), std::string::npos) << r.out;
+  r = hfx::testing::run_cli_tty("push " + kBert.string() + " hfx-test/progress2 --max-shard-size 37KB");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("shards of model.safetensors: 100%|"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("model-00001-of-"), std::string::npos) << r.out;
+  std::ofstream(own.path() / "model.safetensors", std::ios::app) << "again";
+  r = hfx::testing::run_cli_tty("--no-progress push " + own.path().string() + " hfx-test/progress3");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.find("%|"), std::string::npos) << r.out;
+}
+
 TEST_F(Hub, PushUploadsLargeFilesInPartsLikeHuggingfaceHub) {
   setenv("HF_TOKEN", kToken, 1);
   const fs::path mlm = fixtures_dir() / "bert/tiny/BertForMaskedLM";

@@ -139,8 +139,11 @@ inline void expect_half_outputs_match_reference(const Outputs& out, const Tensor
 
 }  // namespace hfx::testing
 
+#include <pty.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 
@@ -159,6 +162,33 @@ inline CliRun run_cli(const std::string& args) {
   while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
   int st = pclose(p);
   return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+// A shell command run with its stdout and stderr on a pseudo-terminal (forkpty), as in a user's terminal:
+// what draws only on a TTY (progress bars) draws. Exit status and everything written to the terminal.
+inline CliRun run_in_tty(const std::string& command) {
+  int master = -1;
+  const pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+  if (pid < 0) return {-1, "forkpty failed"};
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = read(master, buf, sizeof buf);
+    if (n > 0) out.append(buf, static_cast<std::size_t>(n));
+    else if (n < 0 && errno == EINTR) continue;
+    else break;  // EIO once the child side is closed
+  }
+  close(master);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+inline CliRun run_cli_tty(const std::string& args, const std::string& env = "") {
+  return run_in_tty(env + (env.empty() ? "" : " ") + std::string(HFX_CLI_PATH) + " " + args);
 }
 
 // One "DIR REF FRAMEWORK" job for check_written_batch.

@@ -32,6 +32,8 @@ struct ConvertOptions {
   std::string output;           // pytorch_dump_output
   std::string finetuning_task;  // xlnet: a GLUE task builds XLNetForSequenceClassification
   bool safetensors = false;
+  // A progress bar for the weights written, drawn only on a terminal (SaveOptions::progress); the CLI sets it.
+  bool progress = false;
 };
 
 struct ConvertResult {

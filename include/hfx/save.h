@@ -35,6 +35,10 @@ struct SaveOptions {
   std::string max_shard_size;
   // Save these canonical tensors instead of the model's parameters.
   std::optional<NamedTensors> state_dict;
+  // A progress bar for the weights written (rate and ETA), drawn only when stderr is a terminal and
+  // HF_HUB_DISABLE_PROGRESS_BARS is unset. Off by default, as transformers' save_pretrained draws none;
+  // the CLI turns it on (hfx export / convert / push, unless --no-progress).
+  bool progress = false;
 };
 
 // Writes config.json (+ generation_config.json for generative models) and the weights.

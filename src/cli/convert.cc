@@ -186,6 +186,7 @@ int run_export(const ExportArgs& a) {
     if (!wd.only_a.empty()) msg += "; weight lost: " + wd.only_a.front();
     throw_error(ErrorKind::Mismatch, msg + "; nothing was written to " + out);
   }
+  so.progress = !globals().no_progress;  // the verified save, written where the user asked
   save_pretrained(*src.model, out, so);
   if (globals().json) {
     std::cout << nlohmann::json({{"class", src.model->class_name()}, {"out", out}, {"to", a.to}, {"max_error", static_cast<double>(max_err)},
@@ -235,6 +236,7 @@ int run_pt_to_tf(const PtToTfArgs& a) {
   if (!have_tf || a.new_weights) {
     SaveOptions so;
     so.framework = "tf";
+    so.progress = !globals().no_progress;
     save_pretrained(*pt.model, local, so);
   }
   LoadOptions to;
@@ -381,6 +383,7 @@ void add_conversion_commands(CommandTable& table) {
   // convert keeps transformers-cli's snake_case flags as aliases of the kebab-case ones.
   auto conv = std::make_shared<ConvertOptions>();
   auto* c = table.add("convert", "Convert an original TF1 / OpenAI / XLM release checkpoint (transformers-cli convert)", [conv] {
+    conv->progress = !globals().no_progress;
     ConvertResult r = convert_original_checkpoint(*conv);
     if (globals().json) {
       std::cout << nlohmann::json({{"class", r.class_name}, {"files", r.files}, {"tensors", r.tensors}, {"skipped", r.skipped}}).dump() << "\n";

@@ -130,13 +130,15 @@ int run_push() {
   p.create_pr = s.create_pr;
   p.revision = s.revision;
   p.max_shard_size = s.max_shard;
+  HubOptions ho;
+  ho.progress = !globals().no_progress;  // --no-progress silences the upload (and re-save) bars too
   CommitInfo ci;
   if (!s.max_shard.empty()) {  // re-save with the requested sharding, like push_to_hub(max_shard_size=...)
     LoadedModel lm = load_pretrained(resolve_path_arg(s.path), "", load_options());
-    ci = push_to_hub(*lm.model, s.repo, p);
+    ci = push_to_hub(*lm.model, s.repo, p, ho);
   } else {
     if (p.commit_message.empty()) p.commit_message = "Upload model";
-    ci = upload_folder(s.path, s.repo, p);
+    ci = upload_folder(s.path, s.repo, p, ho);
   }
   if (globals().json) {
     std::cout << nlohmann::json({{"commit_url", ci.commit_url}, {"commit_oid", ci.commit_oid}, {"pr_url", ci.pr_url},

@@ -200,9 +200,13 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
   return len;
 }
 
-int on_progress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, curl_off_t) {
+int on_progress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
   auto* ctx = static_cast<Ctx*>(user);
-  if (ctx->req->progress) ctx->req->progress(static_cast<uint64_t>(dlnow), static_cast<uint64_t>(dltotal));
+  if (!ctx->req->progress) return 0;
+  if (!ctx->req->body_file.empty())  // an upload: the bytes sent are the progress
+    ctx->req->progress(static_cast<uint64_t>(ulnow), static_cast<uint64_t>(ultotal));
+  else
+    ctx->req->progress(static_cast<uint64_t>(dlnow), static_cast<uint64_t>(dltotal));
   return 0;
 }
 

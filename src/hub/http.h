@@ -34,7 +34,7 @@ struct HttpRequest {
   // Called once the headers of a 2xx response are in (status, lower-cased headers),
   // before its first body byte reaches the sink.
   std::function<void(long, const std::map<std::string, std::string>&)> on_headers;
-  // Called with (bytes so far, total or 0) as data arrives.
+  // Called with (bytes so far, total or 0) as data arrives, or as body_file is sent for an upload.
   std::function<void(uint64_t, uint64_t)> progress;
 };
 

@@ -12,6 +12,7 @@
 
 #include "core/base64.h"
 #include "core/json.h"
+#include "core/progress.h"
 #include "core/safe_open.h"
 #include "hfx/error.h"
 #include "hfx/hub.h"
@@ -77,7 +78,7 @@ hub::HttpResponse http_backoff(const hub::HttpRequest& req) {
 // disk) to its part URL, collect the ETags, then POST the completion payload
 // {"oid", "parts": [{"partNumber", "etag"}]} to the upload action's href. Like
 // huggingface_hub, neither carries the hub token (the part URLs are presigned).
-void upload_multipart(const LocalFile& f, const hub::LfsAction& a, const std::string& endpoint) {
+void upload_multipart(const LocalFile& f, const hub::LfsAction& a, const std::string& endpoint, detail::ProgressBar& bar) {
   json parts = json::array();
   const std::size_t n = a.part_urls.size();
   for (std::size_t i = 0; i < n; ++i) {
@@ -89,6 +90,7 @@ void upload_multipart(const LocalFile& f, const hub::LfsAction& a, const std::st
     put.body_offset = a.chunk_size * i;
     put.body_length = std::min<uint64_t>(a.chunk_size, f.size - put.body_offset);
     put.read_timeout_s = 60;
+    put.progress = [&bar, &f, off = put.body_offset](uint64_t now, uint64_t) { bar.update(off + now, f.size); };
     const auto r = http_backoff(put);
     if (!r.ok()) throw_http_error(r, what);
     const std::string etag = r.header("etag").value_or("");
@@ -189,11 +191,13 @@ CommitInfo upload_folder(const std::string& folder, const std::string& repo_id, 
       if (!a.needs_upload) continue;
       auto f = std::find_if(lfs.begin(), lfs.end(), [&](const LocalFile* x) { return x->sha256 == a.oid; });
       if (f == lfs.end()) throw_error(ErrorKind::Network, "LFS batch answered for an object hfx did not ask about: " + a.oid);
+      // One bar per LFS file, as huggingface_hub's upload shows them (TTY only, HubOptions::progress).
+      detail::ProgressBar bar((*f)->path_in_repo, opts.progress);
       if (a.multipart) {
         if (a.size != (*f)->size)
           throw_error(ErrorKind::Network, "malformed LFS batch response: multipart plan for " + (*f)->path_in_repo + " is for " +
                                               std::to_string(a.size) + " bytes, the file has " + std::to_string((*f)->size));
-        upload_multipart(**f, a, endpoint);
+        upload_multipart(**f, a, endpoint, bar);
       } else {
         hub::HttpRequest put;
         put.method = "PUT";
@@ -201,6 +205,7 @@ CommitInfo upload_folder(const std::string& folder, const std::string& repo_id, 
         put.body_file = (*f)->abs_path;
         put.read_timeout_s = 60;
         for (const auto& [k, v] : a.upload_header) put.headers.push_back(k + ": " + v);
+        put.progress = [&bar, size = (*f)->size](uint64_t now, uint64_t) { bar.update(now, size); };
         const auto pr = http_backoff(put);
         if (!pr.ok()) throw_http_error(pr, "uploading " + (*f)->path_in_repo + " (LFS)");
       }

@@ -185,6 +185,7 @@ void write_torch_zip(const std::string& path, const std::vector<LazyTensor>& ten
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const LazyTensor& t = tensors[i];
     if (!index.emplace(t.name, i).second) throw_error(ErrorKind::InvalidArgument, "duplicate tensor name", path, t.name);
+    if (!t.get && t.shares.empty()) throw_error(ErrorKind::InvalidArgument, "undefined tensor", path, t.name);
     if (!storage_name(t.dtype))
       throw_error(ErrorKind::Unsupported, "dtype " + std::string(to_string(t.dtype)) + " has no PyTorch storage type", path, t.name);
     if (t.shares.empty()) {

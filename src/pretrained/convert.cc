@@ -11,6 +11,7 @@
 #include "hfx/model.h"
 #include "hfx/save.h"
 #include "naming/naming.h"
+#include "pretrained/write_progress.h"
 
 namespace hfx {
 
@@ -111,8 +112,10 @@ ConvertResult convert_torch_dump(const Architecture& arch, const ConvertOptions&
   r.class_name = arch.convert.class_name;
   r.tensors = sd.size();
   const std::string weights = (dir / (o.safetensors ? "model.safetensors" : "pytorch_model.bin")).string();
-  if (o.safetensors) write_safetensors(weights, sd, {{"format", "pt"}});
-  else write_torch_zip(weights, sd);
+  detail::WriteProgress progress("Converting " + fs::path(weights).filename().string(), o.progress, detail::tensor_bytes(sd));
+  const std::vector<LazyTensor> lazy = progress.lazy(sd);
+  if (o.safetensors) write_safetensors(weights, lazy, {{"format", "pt"}});
+  else write_torch_zip(weights, lazy);
   write_file_atomic((dir / "config.json").string(), dump_json(rest["params"]));
   write_file_atomic((dir / "vocab.json").string(), dump_json(vocab));
   r.files = {weights, (dir / "config.json").string(), (dir / "vocab.json").string()};
@@ -197,6 +200,9 @@ ConvertResult convert_original_checkpoint(const ConvertOptions& o) {
   r.skipped = plan.skipped;
   r.tensors = sd.size();
   r.class_name = plan.class_name;
+  // One file is written per conversion; the bar counts its tensors' bytes (a tie is stored once).
+  detail::WriteProgress progress("Converting " + type, o.progress, detail::tensor_bytes(sd));
+  progress.track(sd);
   auto write = [&](const std::string& path, bool safe) {
     if (safe) write_safetensors(path, sd, {{"format", "pt"}});
     else write_torch_zip(path, sd);

@@ -27,6 +27,7 @@ CommitInfo push_to_hub(const Model& model, const std::string& repo_id, const Pus
   } cleanup{dir};
   SaveOptions so;
   so.max_shard_size = push.max_shard_size;
+  so.progress = opts.progress;
   save_pretrained(model, dir, so);
   PushOptions p = push;
   if (p.commit_message.empty()) p.commit_message = "Upload model";

@@ -14,6 +14,7 @@
 #include "hfx/io.h"
 #include "naming/naming.h"
 #include "pretrained/folder_swap.h"
+#include "pretrained/write_progress.h"
 
 namespace hfx {
 
@@ -116,11 +117,17 @@ std::string shard_name(const std::string& weights, std::size_t i, std::size_t n)
   return weights.substr(0, dot) + suffix + weights.substr(dot);
 }
 
-void write_weights(const std::string& path, const std::string& framework, bool safe, const NamedTensors& ts) {
-  if (framework == "tf") return write_keras_h5(path, ts);
-  if (framework == "flax") return write_flax_msgpack(path, ts);
-  if (safe) return write_safetensors(path, ts, {{"format", "pt"}});
-  write_torch_zip(path, ts);
+void write_weights(const std::string& path, const std::string& framework, bool safe, const NamedTensors& ts,
+                   detail::WriteProgress& progress) {
+  if (framework == "tf" || framework == "flax") {
+    if (framework == "tf") write_keras_h5(path, ts);
+    else write_flax_msgpack(path, ts);
+    progress.add(detail::tensor_bytes(ts));
+    return;
+  }
+  const std::vector<LazyTensor> lazy = progress.lazy(ts);
+  if (safe) return write_safetensors(path, lazy, {{"format", "pt"}});
+  write_torch_zip(path, lazy);
 }
 
 // Files of a previous PyTorch-family save that from_pretrained would resolve
@@ -276,10 +283,12 @@ void save_pretrained(const Model& model, const std::string& dir_s, const SaveOpt
   const std::string index_name = weights + ".index.json";
   std::vector<std::string> finals;
   for (std::size_t s = 0; s < N; ++s) finals.push_back(shard_name(weights, s, N));
+  detail::WriteProgress progress("Saving " + (N == 1 ? weights : std::to_string(N) + " shards of " + weights), o.progress,
+                                  static_cast<uint64_t>(total));
   auto write_shard = [&](std::size_t s, const std::string& path) {
     NamedTensors part;
     for (std::size_t i : shards[s]) part.push_back(sd[i]);
-    write_weights(path, o.framework, safe, part);
+    write_weights(path, o.framework, safe, part, progress);
   };
 
   // The whole folder changes at one commit point (docs/atomic-save.md): the new

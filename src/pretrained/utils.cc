@@ -18,6 +18,7 @@
 #include "nn/layers.h"
 #include "pretrained/folder_swap.h"
 #include "pretrained/load_internal.h"
+#include "pretrained/write_progress.h"
 
 namespace hfx {
 
@@ -592,6 +593,9 @@ void convert_model_directory(const std::string& src, const std::string& dir, con
       tensors.push_back({s.name, v.dtype(), v.shape(), [v] { return v; }});
     }
   }
+  // The bar follows HubOptions::progress (on by default, drawn only on a terminal), as the download did.
+  detail::WriteProgress progress("Converting " + fs::path(src).filename().string(), opts.hub.progress, detail::tensor_bytes(tensors));
+  progress.track(tensors);
   publish_model_files(dir, [&](const std::string& out) {
     write_safetensors((fs::path(out) / "model.safetensors").string(), tensors);
     write_directory_config(model, dtype.value_or(DType::F32), out);
