@@ -16,7 +16,20 @@ from ._options import hub_options
 # (PreTrainedTokenizerBase's default, ["input_ids", "token_type_ids", "attention_mask"], is the rest's).
 _NO_TOKEN_TYPES = ("GPT2", "Roberta", "DistilBert", "T5", "Llama", "CodeLlama", "Bart", "XLMRoberta", "Camembert",
                    "OpenAIGPT", "Mistral", "GemmaTokenizer", "Longformer", "MPNet")
-_VERY_LARGE = int(1e20)  # transformers' VERY_LARGE_INTEGER: "no model_max_length"
+_VERY_LARGE = int(1e20)
+# The special tokens transformers' tokenizer classes declare by default (their __init__ arguments), which it
+# registers as special even when tokenizer_config.json does not repeat them.
+_BERT_SPECIAL = ("[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]")
+_ROBERTA_SPECIAL = ("<s>", "</s>", "<unk>", "<pad>", "<mask>")
+_CLASS_SPECIAL = {
+    "Bert": _BERT_SPECIAL, "DistilBert": _BERT_SPECIAL, "Electra": _BERT_SPECIAL,
+    "Albert": ("[CLS]", "[SEP]", "<unk>", "<pad>", "[MASK]"),
+    "T5": ("</s>", "<unk>", "<pad>"),
+    "XLNet": ("<s>", "</s>", "<unk>", "<sep>", "<pad>", "<cls>", "<mask>", "<eop>", "<eod>"),
+    "GPT2": ("<|endoftext|>",), "OpenAIGPT": ("<unk>",),
+    "Roberta": _ROBERTA_SPECIAL, "Bart": _ROBERTA_SPECIAL, "Camembert": _ROBERTA_SPECIAL + ("<s>NOTUSED", "</s>NOTUSED"),
+    "XLMRoberta": _ROBERTA_SPECIAL, "Llama": ("<s>", "</s>", "<unk>"),
+}  # transformers' VERY_LARGE_INTEGER: "no model_max_length"
 
 
 class BatchEncoding(OrderedDict):
@@ -60,23 +73,47 @@ class PreTrainedTokenizer:
         config = _read_json(os.path.join(folder, "tokenizer_config.json")) if folder else {}
         special = _read_json(os.path.join(folder, "special_tokens_map.json")) if folder else {}
         self.init_kwargs = config
-        self.padding_side: str = config.get("padding_side", "right")
+        cls_name = str(config.get("tokenizer_class") or "")
+        # XLNetTokenizer's class default padding_side is "left"; the others' "right".
+        self.padding_side: str = config.get("padding_side", "left" if cls_name.startswith("XLNet") else "right")
         self.truncation_side: str = config.get("truncation_side", "right")
+        # XLNetTokenizer.pad_token_type_id = 3; PreTrainedTokenizerBase's is 0.
+        self.pad_token_type_id: int = 3 if cls_name.startswith("XLNet") else 0
         mml = config.get("model_max_length")
         self.model_max_length: int = int(mml) if isinstance(mml, (int, float)) and mml < _VERY_LARGE else _VERY_LARGE
         self.clean_up_tokenization_spaces: bool = bool(config.get("clean_up_tokenization_spaces", False))
         names = config.get("model_input_names")
         if not isinstance(names, list):
-            cls = str(config.get("tokenizer_class") or "")
-            names = ["input_ids", "attention_mask"] if cls.startswith(_NO_TOKEN_TYPES) else \
+            names = ["input_ids", "attention_mask"] if cls_name.startswith(_NO_TOKEN_TYPES) else \
                 ["input_ids", "token_type_ids", "attention_mask"]
         self.model_input_names: list[str] = names
         self.pad_token: str | None = _token_text(special.get("pad_token")) or _token_text(config.get("pad_token"))
-        if self.pad_token is None and not folder:
+        if self.pad_token is None:
+            # The tokenizer classes' default pad_token (BertTokenizer "[PAD]"; RoBERTa, T5, ALBERT, XLNet "<pad>");
+            # GPT-2's and Llama's classes have none, and their vocabularies neither.
             for t in ("[PAD]", "<pad>"):
                 if impl.token_to_id(t) is not None:
                     self.pad_token = t
                     break
+        # transformers registers the tokens tokenizer_config.json / special_tokens_map.json name as special, so
+        # decode(skip_special_tokens=True) drops them even where tokenizer.json does not mark them special.
+        special_texts: set[str] = set()
+        for prefix, tokens in _CLASS_SPECIAL.items():
+            if cls_name.startswith(prefix):
+                special_texts.update(tokens)
+        for source in (config, special):
+            for key in ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"):
+                text = _token_text(source.get(key))
+                if text:
+                    special_texts.add(text)
+            for extra in source.get("additional_special_tokens") or []:
+                text = _token_text(extra)
+                if text:
+                    special_texts.add(text)
+        if self.pad_token:
+            special_texts.add(self.pad_token)
+        ids = (impl.token_to_id(t) for t in special_texts)
+        self._special_ids: frozenset[int] = frozenset(i for i in ids if i is not None)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike[str], **kwargs: Any) -> "PreTrainedTokenizer":
@@ -161,7 +198,7 @@ class PreTrainedTokenizer:
                 raise ValueError("Asking to pad but the tokenizer does not have a padding token.")
             pad = {"length": int(max_length) if pad_mode == "max_length" else None,
                    "side": padding_side or self.padding_side, "pad_to_multiple_of": int(pad_to_multiple_of or 0),
-                   "pad_id": int(pad_id), "pad_type_id": 0, "pad_token": self.pad_token}
+                   "pad_id": int(pad_id), "pad_type_id": self.pad_token_type_id, "pad_token": self.pad_token}
         rows, sample_of = self._impl.encode_batch(texts, pairs, add_special_tokens, trunc, pad,
                                                   bool(return_overflowing_tokens))
 
@@ -220,6 +257,8 @@ class PreTrainedTokenizer:
     def decode(self, token_ids: Any, skip_special_tokens: bool = False,
                clean_up_tokenization_spaces: bool | None = None) -> str:
         ids = np.asarray(token_ids, dtype=np.int64).reshape(-1).tolist()
+        if skip_special_tokens:
+            ids = [i for i in ids if i not in self._special_ids]
         text = self._impl.decode(ids, skip_special_tokens)
         clean = self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces
         return _clean_up_tokenization(text) if clean else text
