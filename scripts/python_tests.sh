@@ -21,7 +21,9 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 py="$venv/bin/python"
-# Same ccache keys as scripts/build.sh: paths relative to the folder above the checkout.
+# Same ccache keys as scripts/build.sh: paths relative to the folder above the checkout, and the compiler
+# CMake picks there (cc / c++; a Python build may otherwise name g++, which ccache keys apart).
+export CC="${CC:-cc}" CXX="${CXX:-c++}"
 if command -v ccache >/dev/null 2>&1; then
   export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$root")}" CCACHE_NOHASHDIR=1
 fi
