@@ -25,6 +25,15 @@ __version__: str = _hfx.__version__
 transformers_reference: str = _hfx.transformers_reference
 
 
+def set_verbosity(level: str) -> None:
+    """hfx's log level ("debug", "info", "warning" (default), "error", "critical"), as transformers.logging's."""
+    _hfx.set_verbosity(level)
+
+
+def get_verbosity() -> str:
+    return str(_hfx.verbosity())
+
+
 def supported_model_types() -> list[str]:
     """The model_type values hfx builds (config.json's "model_type")."""
     return list(_hfx.supported_model_types())
@@ -35,6 +44,6 @@ __all__ = [
     "AutoModelForMultipleChoice", "AutoModelForPreTraining", "AutoModelForQuestionAnswering", "AutoModelForSeq2SeqLM",
     "AutoModelForSequenceClassification", "AutoModelForTokenClassification", "ModelOutput", "PreTrainedModel",
     "load_pretrained", "AutoTokenizer", "BatchEncoding", "PreTrainedTokenizer", "convert", "export",
-    "supported_model_types", "HfxError", "NotFoundError", "FormatError", "UnsupportedError", "MismatchError",
+    "supported_model_types", "set_verbosity", "get_verbosity", "HfxError", "NotFoundError", "FormatError", "UnsupportedError", "MismatchError",
     "IoError", "NetworkError", "SecurityError", "InvalidArgumentError", "__version__",
 ]

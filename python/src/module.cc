@@ -24,6 +24,7 @@
 #include "hfx/error.h"
 #include "hfx/generate.h"
 #include "hfx/hub.h"
+#include "hfx/log.h"
 #include "hfx/pretrained.h"
 #include "hfx/save.h"
 #include "hfx/version.h"
@@ -411,6 +412,12 @@ PYBIND11_MODULE(_hfx, m) {
   m.def("compare", &compare, py::arg("a"), py::arg("b"));
   m.def("convert", &convert, py::arg("options"));
   m.def("convert_directory", &convert_directory, py::arg("src"), py::arg("dst"), py::arg("class_name"), py::arg("options"));
+  m.def("set_verbosity", [](const std::string& level) {
+    const auto l = hfx::parse_log_level(level);
+    if (!l) throw hfx::Error(hfx::ErrorKind::InvalidArgument, "unknown log level '" + level + "'");
+    hfx::set_verbosity(*l);
+  }, py::arg("level"));
+  m.def("verbosity", [] { return std::string(hfx::to_string(hfx::verbosity())); });
   m.def("supported_model_types", &hfx::supported_model_types);
   m.def("is_repo_id", &hfx::is_repo_id);
   m.def("is_tensor_capsule", [](const py::handle& h) { return is_tensor_capsule(h); });

@@ -208,3 +208,14 @@ def test_loading_info_and_options() -> None:
     base = hfx.AutoModelForMaskedLM.from_pretrained(MLM)
     again = hfx.AutoModelForMaskedLM.from_pretrained(MLM, state_dict=base.state_dict())
     np.testing.assert_array_equal(again(input_ids=ids).logits, base(input_ids=ids).logits)
+
+
+def test_verbosity() -> None:
+    before = hfx.get_verbosity()
+    try:
+        hfx.set_verbosity("error")
+        assert hfx.get_verbosity() == "error"
+        with pytest.raises(hfx.InvalidArgumentError):
+            hfx.set_verbosity("loud")
+    finally:
+        hfx.set_verbosity(before)
