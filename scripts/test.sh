@@ -27,6 +27,8 @@ label_counts build
 ctest --test-dir build --output-on-failure -j 2
 echo "== C++ package: install, examples/cpp via find_package(hfx) and pkg-config"
 scripts/examples.sh build
+echo "== Python package: pip install . (wheel, ccache), pytest python/tests against transformers"
+scripts/python_tests.sh >/dev/null
 echo "== ASan + UBSan build + tests"
 scripts/build.sh asan
 label_counts build-asan
