@@ -293,6 +293,37 @@ TEST(TokenizerErrors, NullRequiredSpecialToken) {
   }
 }
 
+// LlamaTokenizerFast / GemmaTokenizerFast rebuild the post-processor from add_bos_token / add_eos_token
+// (update_post_processor), whatever tokenizer.json holds; other classes keep tokenizer.json's.
+TEST(TokenizerFastClass, LlamaPostProcessorFollowsAddBosAndAddEos) {
+  const fs::path src = tok_dir() / "llama";
+  const hfx::Tokenizer plain = hfx::Tokenizer::from_file((src / "tokenizer.json").string());
+  const std::vector<int64_t> a = plain.encode("Hello world").ids, b = plain.encode("x").ids;
+  auto with_config = [&](const std::string& cfg) {
+    hfx::testing::TempDir tmp;
+    fs::copy_file(src / "tokenizer.json", tmp.path() / "tokenizer.json");
+    hfx::testing::write_bytes(tmp.file("tokenizer_config.json"), cfg);
+    return hfx::AutoTokenizer::from_pretrained(tmp.path().string());
+  };
+  auto cat = [](std::initializer_list<std::vector<int64_t>> parts) {
+    std::vector<int64_t> out;
+    for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+    return out;
+  };
+  hfx::Tokenizer t = with_config(R"({"tokenizer_class": "LlamaTokenizerFast"})");  // add_bos_token defaults to true
+  EXPECT_EQ(t.encode("Hello world").ids, cat({{1}, a}));
+  const hfx::Encoding p = t.encode("Hello world", std::string_view("x"));
+  EXPECT_EQ(p.ids, cat({{1}, a, {1}, b}));
+  EXPECT_EQ(p.type_ids[a.size() + 1], 1);
+  t = with_config(R"({"tokenizer_class": "GemmaTokenizer", "add_bos_token": false, "add_eos_token": true})");
+  EXPECT_EQ(t.encode("Hello world").ids, cat({a, {2}}));
+  EXPECT_EQ(t.encode("Hello world", std::string_view("x")).ids, cat({a, {2}, b, {2}}));
+  t = with_config(R"({"tokenizer_class": "PreTrainedTokenizerFast"})");
+  EXPECT_EQ(t.encode("Hello world").ids, a);
+  hfx::testing::expect_error([&] { with_config(R"({"tokenizer_class": "LlamaTokenizer", "bos_token": "<nope>"})"); },
+                             hfx::ErrorKind::Format, {"<nope>", "tokenizer.json"});
+}
+
 TEST(TokenizerErrors, MalformedTokenizerJson) {
   auto bad = [](const std::string& text, ErrorKind kind, std::initializer_list<std::string> needles) {
     expect_error([&] { hfx::Tokenizer::from_json(text, "t.json"); }, kind, needles);

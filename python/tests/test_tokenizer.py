@@ -13,10 +13,7 @@ import pytest
 import hfx
 from conftest import FIXTURES
 
-FOLDERS = ["bert-uncased", "bert-cased", "gpt2", "roberta", "albert", "t5", "xlnet",
-           pytest.param("llama", marks=pytest.mark.xfail(strict=True, reason=(
-               "hfx's AutoTokenizer does not apply tokenizer_config.json's add_bos_token to a tokenizer.json without a "
-               "post-processor (LlamaTokenizerFast.update_post_processor); transformers adds <s>")))]
+FOLDERS = ["bert-uncased", "bert-cased", "gpt2", "roberta", "albert", "t5", "xlnet", "llama"]
 TEXTS = ["Hello world!", "The quick brown fox jumps over the lazy dog, doesn't it?", "naïve café — 東京 😀", "a"]
 PAIRS = ["Second sentence.", "x", "How are you?", "Short"]
 

@@ -11,6 +11,7 @@ namespace hfx {
 
 namespace tok {
 std::optional<Tokenizer> load_legacy(const std::filesystem::path& dir);
+Tokenizer load_fast(const std::filesystem::path& dir);
 }
 
 Tokenizer AutoTokenizer::from_pretrained(const std::string& path) {
@@ -26,7 +27,7 @@ Tokenizer AutoTokenizer::from_pretrained(const std::string& path) {
   } else if (!fs::is_directory(path, ec)) {
     throw_error(ErrorKind::NotFound, "no such tokenizer folder or file", path);
   }
-  if (fs::is_regular_file(dir / "tokenizer.json", ec)) return Tokenizer::from_file((dir / "tokenizer.json").string());
+  if (fs::is_regular_file(dir / "tokenizer.json", ec)) return tok::load_fast(dir);
   if (auto t = tok::load_legacy(dir)) return std::move(*t);
   throw_error(ErrorKind::NotFound,
               "no tokenizer files (tokenizer.json, vocab.txt, vocab.json + merges.txt, spiece.model, "

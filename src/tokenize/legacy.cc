@@ -156,6 +156,58 @@ Tokenizer from_bpe_files(const fs::path& dir, const TokenizerConfig& cfg) {
 
 }  // namespace
 
+// tokenizer.json under a tokenizer_class whose fast class rewrites the post-processor when it is built:
+// LlamaTokenizerFast, CodeLlamaTokenizerFast and GemmaTokenizerFast call update_post_processor() in
+// __init__ (transformers 4.46), a TemplateProcessing of add_bos_token (default true) and add_eos_token
+// (default false) around each sequence, whatever tokenizer.json holds. Other classes: tokenizer.json as is.
+Tokenizer load_fast(const fs::path& dir) {
+  const fs::path file = dir / "tokenizer.json";
+  const TokenizerConfig cfg = read_config(dir);
+  std::string cls = cfg.str("tokenizer_class");
+  if (cls.size() > 4 && cls.compare(cls.size() - 4, 4, "Fast") == 0) cls.resize(cls.size() - 4);
+  if (cls != "LlamaTokenizer" && cls != "CodeLlamaTokenizer" && cls != "GemmaTokenizer") return Tokenizer::from_file(file.string());
+  const std::string text = read_text(file);
+  json j;
+  try {
+    j = parse_json(text, file.string(), {.max_bytes = text.size() + 1});
+  } catch (const Error&) {
+    return Tokenizer::from_json(text, file.string());  // its own error, as for any tokenizer.json
+  }
+  if (!j.is_object()) return Tokenizer::from_json(text, file.string());
+  const bool bos = cfg.flag("add_bos_token", true), eos = cfg.flag("add_eos_token", false);
+  // The id transformers' bos_token_id / eos_token_id give: the added token of that content, else the vocabulary's.
+  auto id_of = [&](const std::string& t) -> int64_t {
+    if (j.contains("added_tokens") && j["added_tokens"].is_array())
+      for (const auto& a : j["added_tokens"])
+        if (a.is_object() && a.value("content", json()) == t && a.contains("id") && a["id"].is_number_integer()) return a["id"].get<int64_t>();
+    if (j.contains("model") && j["model"].is_object() && j["model"].contains("vocab") && j["model"]["vocab"].is_object()) {
+      const json& v = j["model"]["vocab"];
+      if (auto it = v.find(t); it != v.end() && it->is_number_integer()) return it->get<int64_t>();
+    }
+    throw_error(ErrorKind::Format, "add_" + std::string(t == cfg.special("bos_token", "<s>").value_or("") ? "bos" : "eos") +
+                                       "_token is set but '" + t + "' is not a token of tokenizer.json", file.string());
+  };
+  json single = json::array(), pair = json::array(), specials = json::object();
+  std::string bos_t, eos_t;
+  if (bos) {
+    bos_t = cfg.required("bos_token", "<s>", (dir / "tokenizer_config.json").string());
+    specials[bos_t] = {{"id", bos_t}, {"ids", {id_of(bos_t)}}, {"tokens", {bos_t}}};
+    single.push_back(piece_special(bos_t, 0));
+  }
+  single.push_back(piece_seq("A", 0));
+  if (eos) {
+    eos_t = cfg.required("eos_token", "</s>", (dir / "tokenizer_config.json").string());
+    specials[eos_t] = {{"id", eos_t}, {"ids", {id_of(eos_t)}}, {"tokens", {eos_t}}};
+    single.push_back(piece_special(eos_t, 0));
+  }
+  pair = single;
+  if (bos) pair.push_back(piece_special(bos_t, 1));
+  pair.push_back(piece_seq("B", 1));
+  if (eos) pair.push_back(piece_special(eos_t, 1));
+  j["post_processor"] = {{"type", "TemplateProcessing"}, {"single", single}, {"pair", pair}, {"special_tokens", specials}};
+  return Tokenizer::from_json(j.dump(), file.string());
+}
+
 std::optional<Tokenizer> load_legacy(const fs::path& dir) {
   std::error_code ec;
   TokenizerConfig cfg = read_config(dir);
