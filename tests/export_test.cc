@@ -55,6 +55,8 @@ TEST(Export, RoundTripsAndTheRealFrameworksLoadTheResult) {
       {"bart/tiny/BartForConditionalGeneration", "flax"}, {"llama/tiny/LlamaForCausalLM", "flax"},
       {"openai-gpt/tiny/OpenAIGPTLMHeadModel", "tf", " framework-ref"}, {"t5/tiny/T5ForConditionalGeneration", "tf"},
       {"bart/tiny/BartForConditionalGeneration", "tf"},
+      {"xlm-roberta/tiny/XLMRobertaForMaskedLM", "tf"}, {"xlm-roberta/tiny/XLMRobertaForMaskedLM", "flax"},
+      {"camembert/tiny/CamembertForMaskedLM", "tf"},
   };
   TempDir out;
   std::string batch;

@@ -199,7 +199,7 @@ TEST(FlaxFixtures, EveryRegisteredArchHasFlaxCases) {
   if (!fs::exists(hfx::testing::fixtures_dir() / "manifest.json")) GTEST_SKIP() << "no fixtures (tools/fixtures)";
   std::set<std::string> seen;
   for (const auto& c : cases) seen.insert(c.arch);
-  for (const auto& a : {"bert", "roberta", "distilbert", "albert", "electra"}) EXPECT_TRUE(seen.count(a)) << a;
+  for (const auto& a : {"bert", "roberta", "distilbert", "albert", "electra", "xlm-roberta"}) EXPECT_TRUE(seen.count(a)) << a;
   EXPECT_FALSE(flax_cases("flax_sharded").empty());
 }
 

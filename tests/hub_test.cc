@@ -108,6 +108,14 @@ class HubServer {
     spec["repos"]["hfx-test/tf-only"]["commits"] = json::array(
         {{{"files", {{"config.json", (bert / "config.json").string()}, {"tf_model.h5", (bert / "tf_model.h5").string()}}}, {"refs", {"main"}}}});
     spec["repos"]["tiny-single"]["commits"] = json::array({{{"files", bert_files}, {"refs", {"main"}}}});
+    // A model_type hfx does not build, with weights beside it (issue 18: no weight request may reach the server).
+    const std::string unknown_cfg = (workdir / "unknown-type-config.json").string();
+    std::ofstream(unknown_cfg) << R"({"model_type": "no-such-model", "hidden_size": 8})";
+    spec["repos"]["hfx-test/unknown-type"]["commits"] = json::array(
+        {{{"files", {{"config.json", unknown_cfg}, {"model.safetensors", (bert / "model.safetensors").string()},
+                     {"pytorch_model.bin", (mlm / "pytorch_model.bin").string()}, {"tf_model.h5", (bert / "tf_model.h5").string()},
+                     {"flax_model.msgpack", (bert / "flax_model.msgpack").string()}}},
+          {"refs", {"main"}}}});
     const std::string spec_path = (workdir / "spec.json").string();
     std::ofstream(spec_path) << spec.dump();
 
@@ -536,6 +544,37 @@ TEST_F(Hub, TwoProcessesDownloadingTheSameModel) {
   EXPECT_EQ(slurp(snap / "config.json"), slurp(kBert / "config.json"));
   EXPECT_EQ(server_->requests("GET", "/cdn/").size(), 1u);  // written once, by whichever got the lock
   for (const auto& e : fs::directory_iterator(storage() / "blobs")) EXPECT_EQ(e.path().extension(), "") << e.path();
+}
+
+// Issue 18: the model_type is checked as soon as config.json arrives; an unknown one is Unsupported (listing
+// the supported types) and no weight file of the repo is requested, by the library or by `hfx info`.
+TEST_F(Hub, UnknownModelTypeFailsBeforeAnyWeightRequest) {
+  auto no_weight_requests = [&] {
+    for (const char* w : {"model.safetensors", "pytorch_model.bin", "tf_model.h5", "flax_model.msgpack", ".index.json"}) {
+      EXPECT_TRUE(server_->requests("HEAD", w).empty()) << w << ": " << server_->log().dump();
+      EXPECT_TRUE(server_->requests("GET", w).empty()) << w << ": " << server_->log().dump();
+    }
+  };
+  expect_error([] { (void)AutoModel::from_pretrained("hfx-test/unknown-type"); }, ErrorKind::Unsupported,
+               {"unknown model_type 'no-such-model'", "supported", "bert", "xlm-roberta", "camembert", "qwen2"});
+  EXPECT_EQ(server_->requests("GET", "/hfx-test/unknown-type/resolve/main/config.json").size(), 1u) << server_->log().dump();
+  no_weight_requests();
+  LoadOptions tf;
+  tf.from_tf = true;
+  expect_error([&] { (void)AutoModelForMaskedLM::from_pretrained("hfx-test/unknown-type", tf); }, ErrorKind::Unsupported, {"no-such-model"});
+  no_weight_requests();
+  server_->clear_log();
+  const Shell r = shell(std::string(HFX_CLI_PATH) + " info hfx-test/unknown-type");
+  EXPECT_EQ(r.status, Error(ErrorKind::Unsupported, "").exit_code()) << r.out;
+  EXPECT_NE(r.out.find("no-such-model"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("qwen2"), std::string::npos) << r.out;
+  no_weight_requests();
+  // A local folder: Unsupported too, before the weight file is opened (an unreadable one would be an Io error).
+  TempDir local;
+  fs::copy_file(storage("hfx-test/unknown-type") / "snapshots" / ref("main", "hfx-test/unknown-type") / "config.json",
+                local.file("config.json"));
+  hfx::testing::write_bytes(local.file("model.safetensors"), "not a safetensors file");
+  expect_error([&] { (void)AutoModel::from_pretrained(local.path().string()); }, ErrorKind::Unsupported, {"no-such-model"});
 }
 
 TEST_F(Hub, CliDownloadScanCacheAndRepoIdPaths) {

@@ -42,7 +42,7 @@ struct Case {
 // written and checked; hfx models other architectures too (their TF names are
 // not mapped yet: those cases are skipped with that reason).
 const std::set<std::string> kTf2Archs = {"bert", "roberta", "distilbert", "albert", "electra", "gpt2", "openai-gpt", "mistral",
-                                           "xlm", "xlnet", "transfo-xl", "bart", "t5"};
+                                           "xlm", "xlnet", "transfo-xl", "bart", "t5", "xlm-roberta", "camembert"};
 #define SKIP_UNMAPPED(c) \
   if (!kTf2Archs.count((c).arch)) GTEST_SKIP() << (c).arch << ": TF2 name rules not written for this architecture yet"
 

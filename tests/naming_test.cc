@@ -36,7 +36,7 @@ namespace {
 // written and checked; other registered architectures are skipped with that
 // reason (tests/keras_h5_test.cc skips its TF parity cases the same way).
 const std::set<std::string> kTf2Archs = {"bert", "roberta", "distilbert", "albert", "electra", "gpt2", "openai-gpt", "mistral",
-                                           "xlm", "xlnet", "transfo-xl", "bart", "t5"};
+                                           "xlm", "xlnet", "transfo-xl", "bart", "t5", "xlm-roberta", "camembert"};
 
 // One fixture case directory (<arch>/<variant>/<class>/) and the key lists
 // its params.json holds ("state_dict", "tf", "flax"). Cases are listed in every

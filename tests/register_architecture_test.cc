@@ -150,7 +150,7 @@ TEST(RegisterArchitecture, RefusesDuplicatesAndBrokenEntries) {
   expect_error([&] { register_architecture(no_classes); }, ErrorKind::InvalidArgument, {"no classes"});
   // Nothing of the refused ones was added.
   for (const char* t : {"hfx-test-clash", "hfx-test-bad-auto", "hfx-test-no-classes"})
-    expect_error([&] { architecture(t); }, ErrorKind::NotFound, {"unknown model_type"});
+    expect_error([&] { architecture(t); }, ErrorKind::Unsupported, {"unknown model_type"});
 }
 
 TEST(RegisterArchitecture, ConcurrentRegistrationAndLookup) {

@@ -35,6 +35,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,6 +54,10 @@ struct HubOptions {
   // transformers' from_tf / from_flax: which weights resolve_pretrained fetches.
   bool from_tf = false;
   bool from_flax = false;
+  // Called by resolve_pretrained with the local path of config.json as soon as it is fetched, before any
+  // weight file is requested: from_pretrained checks the model_type there, so that a model hfx cannot
+  // build fails (Unsupported) without its weights being downloaded. Empty: no check.
+  std::function<void(const std::string& config_path)> check_config;
 };
 
 // ---- environment ----------------------------------------------------------
@@ -83,7 +88,7 @@ std::string download_files(const std::string& repo_id, const std::vector<std::st
 
 // The one resolve step of from_pretrained: a local directory or file is
 // returned unchanged; a repo id is resolved like transformers 4.46 does —
-// config.json, then the first of model.safetensors, model.safetensors.index.json,
+// config.json (handed to opts.check_config), then the first of model.safetensors, model.safetensors.index.json,
 // pytorch_model.bin, pytorch_model.bin.index.json (tf_model.h5 / flax_model.msgpack
 // and their indexes with from_tf / from_flax), then every shard an index names,
 // fetched in parallel — and the snapshot folder holding them is returned.

@@ -184,6 +184,8 @@ std::string resolve_path_arg(const std::string& path, const RepoFiles& files) {
   o.progress = !globals().no_progress;
   o.from_tf = globals().from_tf;
   o.from_flax = globals().from_flax;
+  // An unknown model_type is Unsupported as soon as config.json is read, before any weight request (issue 18).
+  if (files.weights) o.check_config = [](const std::string& config_path) { (void)Config::from_file(config_path); };
   try {
     return resolve_pretrained(path, o, files);
   } catch (const Error& e) {

@@ -444,6 +444,7 @@ std::string resolve_pretrained(const std::string& id_or_path, const HubOptions& 
   if (!is_repo_id(id_or_path)) throw_error(ErrorKind::NotFound, "no such file or directory", id_or_path);
   const std::string repo = id_or_path;
   const fs::path config = hf_hub_download(repo, "config.json", opts);
+  if (opts.check_config) opts.check_config(config.string());  // before any weight request (issue 18)
   const fs::path dir = config.parent_path();
   HubOptions pinned = opts;  // the rest from the same commit as config.json
   pinned.revision = dir.filename().string();

@@ -9,9 +9,8 @@
 
 namespace hfx::models {
 
-LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, const std::string& qa_prefix,
-                     bool sliding_window)
-    : Model(cls, c, head == DecoderHead::QuestionAnswering ? qa_prefix : "model"), head_(head) {
+LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, const LlamaFlavor& flavor)
+    : Model(cls, c, head == DecoderHead::QuestionAnswering ? flavor.qa_prefix : "model"), head_(head) {
   vocab_ = c.get<int64_t>("vocab_size", 0);
   H_ = c.get<int64_t>("hidden_size", 0);
   L_ = c.get<int64_t>("num_hidden_layers", 0);
@@ -20,27 +19,30 @@ LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, 
   if (vocab_ <= 0 || H_ <= 0 || L_ <= 0 || nH_ <= 0 || nKV_ <= 0)
     throw_error(ErrorKind::InvalidArgument, "vocab_size, hidden_size, num_hidden_layers and head counts must be positive", c.source());
   if (nH_ % nKV_) throw_error(ErrorKind::InvalidArgument, "num_attention_heads must be a multiple of num_key_value_heads", c.source());
-  D_ = c.get<int64_t>("head_dim", H_ / nH_);
+  D_ = flavor.qwen2 ? H_ / nH_ : c.get<int64_t>("head_dim", H_ / nH_);
   if (D_ <= 0 || D_ % 2) throw_error(ErrorKind::InvalidArgument, "head_dim must be positive and even", c.source());
   const int64_t inter = c.get<int64_t>("intermediate_size", 0);
   eps_ = static_cast<float>(c.get<double>("rms_norm_eps", 1e-6));
   act_ = nn::parse_activation(c.get<std::string>("hidden_act", "silu"));
-  if (sliding_window) window_ = c.get<int64_t>("sliding_window", 0);
+  if (flavor.window == LlamaFlavor::Window::Always ||
+      (flavor.window == LlamaFlavor::Window::IfEnabled && c.get<bool>("use_sliding_window", false)))
+    window_ = c.get<int64_t>("sliding_window", 0);
   if (c.get<int64_t>("pretraining_tp", 1) != 1)
     throw_error(ErrorKind::Unsupported, "pretraining_tp > 1 is not supported", c.source());
   rope_ = nn::Rope::from_config(c, D_);
   pad_ = c.has("pad_token_id") ? c.get<int64_t>("pad_token_id", -1) : -1;
-  const bool attn_bias = c.get<bool>("attention_bias", false);
-  const bool mlp_bias = c.get<bool>("mlp_bias", false);
+  const bool attn_bias = !flavor.qwen2 && c.get<bool>("attention_bias", false);
+  const bool qkv_bias = flavor.qwen2 || attn_bias;
+  const bool mlp_bias = !flavor.qwen2 && c.get<bool>("mlp_bias", false);
   Scope r = root();
   Scope m = head == DecoderHead::Base ? r : r / base_model_prefix();
   embed_ = nn::Embedding::make(m / "embed_tokens", vocab_, H_);
   for (int64_t i = 0; i < L_; ++i) {
     Scope l = m / "layers" / i;
     Layer ly;
-    ly.q = nn::Linear::make(l / "self_attn" / "q_proj", H_, nH_ * D_, attn_bias);
-    ly.k = nn::Linear::make(l / "self_attn" / "k_proj", H_, nKV_ * D_, attn_bias);
-    ly.v = nn::Linear::make(l / "self_attn" / "v_proj", H_, nKV_ * D_, attn_bias);
+    ly.q = nn::Linear::make(l / "self_attn" / "q_proj", H_, nH_ * D_, qkv_bias);
+    ly.k = nn::Linear::make(l / "self_attn" / "k_proj", H_, nKV_ * D_, qkv_bias);
+    ly.v = nn::Linear::make(l / "self_attn" / "v_proj", H_, nKV_ * D_, qkv_bias);
     ly.o = nn::Linear::make(l / "self_attn" / "o_proj", nH_ * D_, H_, attn_bias);
     ly.gate = nn::Linear::make(l / "mlp" / "gate_proj", H_, inter, mlp_bias);
     ly.up = nn::Linear::make(l / "mlp" / "up_proj", H_, inter, mlp_bias);
@@ -149,12 +151,18 @@ Outputs LlamaLike::forward(const ModelInputs& in) const {
 
 Architecture llama_like_architecture(const std::string& model_type, const std::string& family, json defaults,
                                      const std::string& qa_prefix, bool sliding_window) {
+  LlamaFlavor f;
+  f.qa_prefix = qa_prefix;
+  f.window = sliding_window ? LlamaFlavor::Window::Always : LlamaFlavor::Window::None;
+  return llama_like_architecture(model_type, family, std::move(defaults), f);
+}
+
+Architecture llama_like_architecture(const std::string& model_type, const std::string& family, json defaults,
+                                     const LlamaFlavor& flavor) {
   Architecture a{model_type, std::move(defaults), "model", {}, {}, {}};
   auto add = [&](const std::string& suffix, DecoderHead h) {
     const std::string cls = family + suffix;
-    a.classes.emplace_back(cls, [cls, h, qa_prefix, sliding_window](const Config& c) {
-      return std::make_unique<LlamaLike>(cls, c, h, qa_prefix, sliding_window);
-    });
+    a.classes.emplace_back(cls, [cls, h, flavor](const Config& c) { return std::make_unique<LlamaLike>(cls, c, h, flavor); });
   };
   add("Model", DecoderHead::Base);
   add("ForCausalLM", DecoderHead::CausalLM);

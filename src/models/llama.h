@@ -11,11 +11,21 @@ namespace hfx::models {
 
 enum class DecoderHead { Base, CausalLM, SequenceClassification, TokenClassification, QuestionAnswering };
 
+// What a llama-style family changes in the shared decoder.
+struct LlamaFlavor {
+  std::string qa_prefix = "transformer";  // the base-model attribute of *ForQuestionAnswering
+  // Mistral: config.sliding_window (null: none). Qwen2: config.sliding_window only when
+  // config.use_sliding_window (Qwen2Config.__init__ sets sliding_window = None otherwise).
+  enum class Window { None, Always, IfEnabled } window = Window::None;
+  // Qwen2Attention: q/k/v_proj with bias=True, o_proj and the MLP without, whatever the config says;
+  // head_dim is always hidden_size / num_attention_heads (no config.head_dim in Qwen2 of 4.46).
+  bool qwen2 = false;
+};
+
 class LlamaLike final : public Model, public CausalLM {
  public:
-  // `family` is the class-name prefix ("Llama", "Mistral"); `qa_prefix` the
-  // base-model attribute of *ForQuestionAnswering ("transformer" for Llama).
-  LlamaLike(const std::string& cls, const Config& c, DecoderHead head, const std::string& qa_prefix, bool sliding_window);
+  // `cls` is the class name ("LlamaModel", "MistralForCausalLM", "Qwen2ForQuestionAnswering").
+  LlamaLike(const std::string& cls, const Config& c, DecoderHead head, const LlamaFlavor& flavor);
   Outputs forward(const ModelInputs& in) const override;
   Tensor step(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, KVCache& cache) const override;
   int64_t vocab_size() const override { return vocab_; }
@@ -41,6 +51,9 @@ class LlamaLike final : public Model, public CausalLM {
 };
 
 // Shared registration for llama-style families.
+// `family` is the class-name prefix ("Llama", "Mistral", "Qwen2").
+Architecture llama_like_architecture(const std::string& model_type, const std::string& family, json defaults,
+                                     const LlamaFlavor& flavor);
 Architecture llama_like_architecture(const std::string& model_type, const std::string& family, json defaults,
                                      const std::string& qa_prefix, bool sliding_window);
 

@@ -101,7 +101,8 @@ std::vector<std::string> supported_model_types() {
 
 const Architecture& architecture(const std::string& model_type) {
   if (const Architecture* a = registry().find(model_type)) return *a;
-  throw_error(ErrorKind::NotFound, "unknown model_type '" + model_type + "'; supported: " + joined(supported_model_types()));
+  // Unsupported (not NotFound): a valid config of an architecture hfx does not build (issue 18).
+  throw_error(ErrorKind::Unsupported, "unknown model_type '" + model_type + "'; supported: " + joined(supported_model_types()));
 }
 
 std::unique_ptr<Model> build_model(const Config& config, const std::string& class_name) {

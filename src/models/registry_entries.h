@@ -7,12 +7,15 @@
 #define HFX_ARCHITECTURES(X) \
   X(bert)                    \
   X(roberta)                 \
+  X(xlm_roberta)             \
+  X(camembert)               \
   X(distilbert)              \
   X(albert)                  \
   X(electra)                 \
   X(gpt2)                    \
   X(llama)                   \
   X(mistral)                 \
+  X(qwen2)                   \
   X(openai_gpt)              \
   X(t5)                      \
   X(bart)                    \

@@ -3,6 +3,8 @@
 // model_type "roberta"; classes RobertaModel, RobertaForMaskedLM, RobertaForCausalLM,
 // RobertaForSequenceClassification, RobertaForTokenClassification,
 // RobertaForQuestionAnswering, RobertaForMultipleChoice.
+#include "models/roberta.h"
+
 #include "models/bert.h"
 #include "models/registry_entries.h"
 #include "nn/heads.h"
@@ -107,29 +109,34 @@ class Roberta final : public Model {
 
 }  // namespace
 
+Architecture roberta_like_architecture(const std::string& model_type, const std::string& family, json defaults) {
+  Architecture a{model_type, std::move(defaults), "roberta", {}, {}, {}};
+  auto add = [&](const std::string& suffix, Head h) {
+    const std::string cls = family + suffix;
+    a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<Roberta>(cls, c, h); });
+  };
+  add("Model", Head::Base);
+  add("ForMaskedLM", Head::MaskedLM);
+  add("ForCausalLM", Head::CausalLM);
+  add("ForSequenceClassification", Head::SequenceClassification);
+  add("ForTokenClassification", Head::TokenClassification);
+  add("ForQuestionAnswering", Head::QuestionAnswering);
+  add("ForMultipleChoice", Head::MultipleChoice);
+  a.auto_classes = {{"AutoModel", family + "Model"},
+                    {"AutoModelForMaskedLM", family + "ForMaskedLM"},
+                    {"AutoModelForPreTraining", family + "ForMaskedLM"},
+                    {"AutoModelForCausalLM", family + "ForCausalLM"},
+                    {"AutoModelForSequenceClassification", family + "ForSequenceClassification"},
+                    {"AutoModelForTokenClassification", family + "ForTokenClassification"},
+                    {"AutoModelForQuestionAnswering", family + "ForQuestionAnswering"},
+                    {"AutoModelForMultipleChoice", family + "ForMultipleChoice"}};
+  return a;
+}
+
 Architecture roberta_architecture() {
   json d = bert_config_defaults();
   d.update({{"vocab_size", 50265}, {"pad_token_id", 1}, {"bos_token_id", 0}, {"eos_token_id", 2}});
-  Architecture a{"roberta", d, "roberta", {}, {}, {}};
-  auto add = [&](const std::string& cls, Head h) {
-    a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<Roberta>(cls, c, h); });
-  };
-  add("RobertaModel", Head::Base);
-  add("RobertaForMaskedLM", Head::MaskedLM);
-  add("RobertaForCausalLM", Head::CausalLM);
-  add("RobertaForSequenceClassification", Head::SequenceClassification);
-  add("RobertaForTokenClassification", Head::TokenClassification);
-  add("RobertaForQuestionAnswering", Head::QuestionAnswering);
-  add("RobertaForMultipleChoice", Head::MultipleChoice);
-  a.auto_classes = {{"AutoModel", "RobertaModel"},
-                    {"AutoModelForMaskedLM", "RobertaForMaskedLM"},
-                    {"AutoModelForPreTraining", "RobertaForMaskedLM"},
-                    {"AutoModelForCausalLM", "RobertaForCausalLM"},
-                    {"AutoModelForSequenceClassification", "RobertaForSequenceClassification"},
-                    {"AutoModelForTokenClassification", "RobertaForTokenClassification"},
-                    {"AutoModelForQuestionAnswering", "RobertaForQuestionAnswering"},
-                    {"AutoModelForMultipleChoice", "RobertaForMultipleChoice"}};
-  return a;
+  return roberta_like_architecture("roberta", "Roberta", d);
 }
 
 }  // namespace hfx::models

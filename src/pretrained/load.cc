@@ -214,6 +214,10 @@ std::string resolve(const std::string& id_or_path, const LoadOptions& o) {
   HubOptions h = o.hub;
   h.from_tf = h.from_tf || o.from_tf;
   h.from_flax = h.from_flax || o.from_flax;
+  // The repo's config.json decides the architecture unless the caller gave a config: an unknown
+  // model_type is Unsupported before any weight file is requested (issue 18).
+  if (!o.config && o.config_path.empty() && !h.check_config)
+    h.check_config = [](const std::string& config_path) { (void)Config::from_file(config_path); };
   return resolve_pretrained(id_or_path, h);
 }
 

@@ -128,7 +128,9 @@ SentenceTransformer SentenceTransformer::from_pretrained(const std::string& path
   want.tokenizer = true;
   want.sentence_transformers = true;
   SentenceTransformer st;
-  st.path_ = resolve_pretrained(path_or_repo, hub, want);
+  HubOptions checked = hub;  // an unknown model_type fails before the weights are fetched (issue 18)
+  if (!checked.check_config) checked.check_config = [](const std::string& config_path) { (void)Config::from_file(config_path); };
+  st.path_ = resolve_pretrained(path_or_repo, checked, want);
   fs::path dir(st.path_);
   std::error_code ec;
   if (fs::is_regular_file(dir, ec)) dir = dir.parent_path();  // a weight file
