@@ -131,21 +131,8 @@ class T5 final : public Model, public Seq2SeqLM {
     std::vector<Tensor> cross;
     Tensor dec = run_decoder(dec_ids, in.decoder_attention_mask, cache, Le_ == Ld_ ? in.head_mask : Tensor(), want_h, want_a, dst,
                              want_a ? &cross : nullptr);
-    switch (head_) {
-      case Head::ConditionalGeneration:
-        out.set("logits", lm_logits(dec));
-        break;
-      case Head::SequenceClassification:
-        out.set("logits", nn::eos_classify(ids, dec, eos_, *dense_, *score_));
-        break;
-      case Head::QuestionAnswering:
-        nn::set_qa_logits(out, (*score_)(dec));
-        break;
-      default:
-        out.set("last_hidden_state", dec);
-    }
-    nn::emit_seq2seq(out, dst, cross, enc, est);
-    return out;
+    return nn::seq2seq_outputs(head_, [this](const Tensor& x) { return lm_logits(x); }, ids, dec, eos_, dense_, score_, dst,
+                               cross, enc, est);
   }
 
  private:
