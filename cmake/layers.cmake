@@ -62,10 +62,13 @@ function(hfx_layer_root name)
   set(HFX_LAYER_ROOT_${name} "${root}" PARENT_SCOPE)
 endfunction()
 
-# The flags every library object gets: warnings, the target CPU, and PIC when
+# The flags every library object gets: warnings, the target CPU, hidden symbols, and PIC when
 # the shared library is built (-fno-semantic-interposition keeps calls inside
 # libhfx.so direct, as in the static build).
 set(HFX_LIBRARY_FLAGS ${HFX_WARNINGS} ${HFX_ARCH_FLAGS})
+# Hidden by default: libhfx.so exports only the public API, what include/hfx/
+# marks HFX_API (hfx/export.h). No effect on libhfx.a, which the tests link.
+list(APPEND HFX_LIBRARY_FLAGS -fvisibility=hidden)
 if(HFX_BUILD_SHARED AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   list(APPEND HFX_LIBRARY_FLAGS -fno-semantic-interposition)
 endif()
