@@ -19,10 +19,9 @@ struct Block {
   nn::Conv1D c_attn, attn_proj, c_fc, mlp_proj;
 };
 
-class GPT2 final : public Model, public CausalLM {
+class GPT2 final : public nn::GptModel {
  public:
-  GPT2(const std::string& cls, const Config& c, Head head) : Model(cls, c, "transformer"), head_(head) {
-    d_ = nn::GptDims::read(c);
+  GPT2(const std::string& cls, const Config& c, Head head) : GptModel(cls, c, head, "GPT2LMHeadModel") {
     const int64_t E = d_.E, inner = c.get<int64_t>("n_inner", 4 * E);
     const float eps = d_.eps;
     act_ = nn::parse_activation(c.get<std::string>("activation_function", "gelu_new"));
@@ -45,26 +44,9 @@ class GPT2 final : public Model, public CausalLM {
     nn::gpt_heads(r, t, c, head, d_, wte_, wpe_, lm_head_, score_, mutable_params(), traits_);
   }
 
-  int64_t vocab_size() const override { return d_.vocab; }
-
-  Tensor step(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, KVCache& cache) const override {
-    if (head_ != Head::LMHead) throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use GPT2LMHeadModel)");
-    nn::StackOutputs st;
-    Tensor h = run(nn::as_ids(ids, "input_ids"), position_ids, Tensor(), attention_mask, Tensor(), &cache, false, false, st);
-    return lm_head_(h);
-  }
-
-  Outputs forward(const ModelInputs& in) const override {
-    return nn::gpt_forward(in, head_, d_.E, [this](const Tensor& ids, const ModelInputs& x, nn::StackOutputs& st) {
-      return run(ids, x.position_ids, x.token_type_ids, x.attention_mask, x.head_mask, nullptr, x.output_hidden_states,
-                 x.output_attentions, st);
-    }, lm_head_, score_ ? &*score_ : nullptr, d_.pad);
-  }
-
-  // The transformer over new tokens `ids` [B, S]; with a cache, attends to the
-  // cached keys/values too and appends this step's. Returns ln_f(h) [B, S, E].
+  // Pre-LN blocks; returns ln_f(h).
   Tensor run(const Tensor& ids, const Tensor& position_ids, const Tensor& token_type_ids, const Tensor& attention_mask,
-             const Tensor& head_mask, KVCache* cache, bool want_hidden, bool want_attn, nn::StackOutputs& st) const {
+             const Tensor& head_mask, KVCache* cache, bool want_hidden, bool want_attn, nn::StackOutputs& st) const override {
     nn::GptStart g = nn::gpt_start(d_, wte_, wpe_, ids, position_ids, token_type_ids, attention_mask, head_mask, cache, want_attn);
     Tensor& h = g.h;
     const auto& hm = g.head_masks;
@@ -95,15 +77,11 @@ class GPT2 final : public Model, public CausalLM {
   }
 
  private:
-  Head head_;
-  nn::GptDims d_;
   nn::Activation act_ = nn::Activation::GeluTanh;
   bool scale_weights_ = true, scale_by_layer_ = false;
   nn::Embedding wte_, wpe_;
   std::vector<Block> blocks_;
   nn::LayerNorm ln_f_;
-  nn::Linear lm_head_;
-  std::optional<nn::Linear> score_;
 };
 
 }  // namespace

@@ -18,10 +18,9 @@ struct Block {
   nn::LayerNorm ln_1, ln_2;
 };
 
-class OpenAIGPT final : public Model, public CausalLM {
+class OpenAIGPT final : public nn::GptModel {
  public:
-  OpenAIGPT(const std::string& cls, const Config& c, Head head) : Model(cls, c, "transformer"), head_(head) {
-    d_ = nn::GptDims::read(c);
+  OpenAIGPT(const std::string& cls, const Config& c, Head head) : GptModel(cls, c, head, "OpenAIGPTLMHeadModel") {
     const int64_t E = d_.E;
     const float eps = d_.eps;
     // The reference's ACT_FNS maps "gelu" to the tanh approximation (NewGELUActivation).
@@ -43,24 +42,9 @@ class OpenAIGPT final : public Model, public CausalLM {
     nn::gpt_heads(r, t, c, head, d_, tokens_, positions_, lm_head_, score_, mutable_params(), traits_);
   }
 
-  int64_t vocab_size() const override { return d_.vocab; }
-
-  Tensor step(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, KVCache& cache) const override {
-    if (head_ != Head::LMHead) throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use OpenAIGPTLMHeadModel)");
-    nn::StackOutputs st;
-    return lm_head_(run(nn::as_ids(ids, "input_ids"), position_ids, Tensor(), attention_mask, Tensor(), &cache, false, false, st));
-  }
-
-  Outputs forward(const ModelInputs& in) const override {
-    return nn::gpt_forward(in, head_, d_.E, [this](const Tensor& ids, const ModelInputs& x, nn::StackOutputs& st) {
-      return run(ids, x.position_ids, x.token_type_ids, x.attention_mask, x.head_mask, nullptr, x.output_hidden_states,
-                 x.output_attentions, st);
-    }, lm_head_, score_ ? &*score_ : nullptr, d_.pad);
-  }
-
-  // Post-LN blocks over new tokens `ids` [B, S], attending to cached keys/values when given.
+  // Post-LN blocks (no final norm).
   Tensor run(const Tensor& ids, const Tensor& position_ids, const Tensor& token_type_ids, const Tensor& attention_mask,
-             const Tensor& head_mask, KVCache* cache, bool want_hidden, bool want_attn, nn::StackOutputs& st) const {
+             const Tensor& head_mask, KVCache* cache, bool want_hidden, bool want_attn, nn::StackOutputs& st) const override {
     nn::GptStart g = nn::gpt_start(d_, tokens_, positions_, ids, position_ids, token_type_ids, attention_mask, head_mask, cache, want_attn);
     Tensor h = g.h;
     const auto& hm = g.head_masks;
@@ -90,13 +74,9 @@ class OpenAIGPT final : public Model, public CausalLM {
   }
 
  private:
-  Head head_;
-  nn::GptDims d_;
   nn::Activation act_ = nn::Activation::GeluErf;
   nn::Embedding tokens_, positions_;
   std::vector<Block> blocks_;
-  nn::Linear lm_head_;
-  std::optional<nn::Linear> score_;
 };
 
 }  // namespace

@@ -139,4 +139,20 @@ GptStart gpt_start(const GptDims& d, const Embedding& tokens, const Embedding& p
   return g;
 }
 
+GptModel::GptModel(const std::string& cls, const Config& c, GptHead head, std::string lm_class)
+    : Model(cls, c, "transformer"), head_(head), d_(GptDims::read(c)), lm_class_(std::move(lm_class)) {}
+
+Tensor GptModel::step(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, KVCache& cache) const {
+  if (head_ != GptHead::LMHead) throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use " + lm_class_ + ")");
+  StackOutputs st;
+  return lm_head_(run(as_ids(ids, "input_ids"), position_ids, Tensor(), attention_mask, Tensor(), &cache, false, false, st));
+}
+
+Outputs GptModel::forward(const ModelInputs& in) const {
+  return gpt_forward(in, head_, d_.E, [this](const Tensor& ids, const ModelInputs& x, StackOutputs& st) {
+    return run(ids, x.position_ids, x.token_type_ids, x.attention_mask, x.head_mask, nullptr, x.output_hidden_states,
+               x.output_attentions, st);
+  }, lm_head_, score_ ? &*score_ : nullptr, d_.pad);
+}
+
 }  // namespace hfx::nn

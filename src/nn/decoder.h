@@ -72,4 +72,26 @@ GptStart gpt_start(const GptDims& d, const Embedding& tokens, const Embedding& p
                    const Tensor& position_ids, const Tensor& token_type_ids, const Tensor& attention_mask,
                    const Tensor& head_mask, KVCache* cache, bool want_attn);
 
+// The model class GPT-2 and OpenAI GPT share: the dims, heads and generation plumbing (forward through
+// gpt_forward, step through the LM head); each file declares its layers and defines run().
+class GptModel : public Model, public CausalLM {
+ public:
+  // lm_class: the class that generates (named in step()'s error for the others).
+  GptModel(const std::string& cls, const Config& c, GptHead head, std::string lm_class);
+  int64_t vocab_size() const override { return d_.vocab; }
+  Tensor step(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, KVCache& cache) const override;
+  Outputs forward(const ModelInputs& in) const override;
+  // The transformer over new tokens `ids` [B, S]; with a cache, attends to the cached keys/values too and
+  // appends this step's. Returns the final hidden state [B, S, E].
+  virtual Tensor run(const Tensor& ids, const Tensor& position_ids, const Tensor& token_type_ids, const Tensor& attention_mask,
+                     const Tensor& head_mask, KVCache* cache, bool want_hidden, bool want_attn, StackOutputs& st) const = 0;
+
+ protected:
+  GptHead head_;
+  GptDims d_;
+  std::string lm_class_;
+  Linear lm_head_;
+  std::optional<Linear> score_;
+};
+
 }  // namespace hfx::nn
