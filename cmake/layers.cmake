@@ -8,7 +8,7 @@
 #   kernels    < core                      CPU kernels (oneDNN, SLEEF, intrinsics)
 #   config     < core                      Config (knows no architecture)
 #   nn         < kernels, config, core     shared blocks: the door to the kernels
-#   models     < nn, config, core          one file per architecture, the registry
+#   models     < nn, config, core          one file per architecture, the registry (no kernels)
 #   io         < core                      format readers and writers
 #   naming     < io, config, core          framework <-> canonical names
 #   tokenize   < hub, core                 tokenizers (repo ids resolved by hub)
@@ -32,18 +32,17 @@
 # (hence hub/ only uploads folders and pretrained/push.cc turns a Model into
 # one; the file helpers of hfx/io.h live in core/file.cc).
 #
-# Transitional: model files reach the kernels only through nn/ (tests/nn_door_test.cc
-# enforces "no cpu::, no kernels/ include" in src/models/), but nn/ops.h still
-# includes kernels/cpu/ops.h for the Activation enum and PackedWeight, so models/
-# may see kernels/ headers; once nn/'s headers stop including kernels/, drop
-# "kernels" from HFX_LAYER_DEPS_models.
+# Model files reach the kernels only through nn/: models/ does not see kernels/
+# (nn/'s headers include none; nn::Activation and the opaque nn::PackedWeight
+# are nn's own types, mapped onto the backend in nn/backend.h, which nn/'s .cc
+# files alone can compile). tests/nn_door_test.cc also greps src/models/.
 
 set(HFX_LAYERS core kernels config nn models io naming tokenize hub pretrained)
 set(HFX_LAYER_DEPS_core)
 set(HFX_LAYER_DEPS_kernels core)
 set(HFX_LAYER_DEPS_config core)
 set(HFX_LAYER_DEPS_nn kernels config core)
-set(HFX_LAYER_DEPS_models nn kernels config core)
+set(HFX_LAYER_DEPS_models nn config core)
 set(HFX_LAYER_DEPS_io core)
 set(HFX_LAYER_DEPS_naming io config core)
 set(HFX_LAYER_DEPS_tokenize hub core)  # AutoTokenizer takes repo ids: hub resolves the files
@@ -63,10 +62,13 @@ function(hfx_layer_root name)
   set(HFX_LAYER_ROOT_${name} "${root}" PARENT_SCOPE)
 endfunction()
 
-# The flags every library object gets: warnings, the target CPU, and PIC when
+# The flags every library object gets: warnings, the target CPU, hidden symbols, and PIC when
 # the shared library is built (-fno-semantic-interposition keeps calls inside
 # libhfx.so direct, as in the static build).
 set(HFX_LIBRARY_FLAGS ${HFX_WARNINGS} ${HFX_ARCH_FLAGS})
+# Hidden by default: libhfx.so exports only the public API, what include/hfx/
+# marks HFX_API (hfx/export.h). No effect on libhfx.a, which the tests link.
+list(APPEND HFX_LIBRARY_FLAGS -fvisibility=hidden)
 if(HFX_BUILD_SHARED AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   list(APPEND HFX_LIBRARY_FLAGS -fno-semantic-interposition)
 endif()

@@ -10,6 +10,8 @@
 // files), Mismatch (shapes that do not fit, listed together), Network/Io (hub).
 #pragma once
 
+#include "hfx/export.h"
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,7 +24,7 @@
 namespace hfx {
 
 // ---- loading --------------------------------------------------------------
-struct LoadOptions {
+struct HFX_API LoadOptions {
   // nullopt: like transformers' default, parameters become float32 (a copy
   // when the file holds another dtype). "auto" behaviour: keep_file_dtype.
   std::optional<DType> dtype;
@@ -56,7 +58,7 @@ struct LoadOptions {
   HubOptions hub;
 };
 
-struct LoadingInfo {
+struct HFX_API LoadingInfo {
   // Sorted and named as transformers reports them: missing keys in the
   // checkpoint's namespace (base_model_prefix added or removed), unexpected
   // keys as the checkpoint names them (legacy gamma/beta fixed).
@@ -75,7 +77,7 @@ struct LoadingInfo {
   std::vector<std::string> error_msgs;
 };
 
-struct LoadedModel {
+struct HFX_API LoadedModel {
   std::unique_ptr<Model> model;
   LoadingInfo info;
 };
@@ -83,11 +85,11 @@ struct LoadedModel {
 // Resolves the weights in `path` (a directory with config.json, or a weight
 // file beside one, or a hub repo id fetched into the cache: hfx/hub.h), builds `class_name` (empty: the config's architectures[0],
 // else the base model) and binds the checkpoint to it.
-LoadedModel load_pretrained(const std::string& path, const std::string& class_name, const LoadOptions& opts = {});
+HFX_API LoadedModel load_pretrained(const std::string& path, const std::string& class_name, const LoadOptions& opts = {});
 
 // AutoModel classes: pick the class for the config's model_type.
 #define HFX_AUTO_CLASS(NAME)                                                                    \
-  struct NAME {                                                                                 \
+  struct HFX_API NAME {                                                                         \
     static std::unique_ptr<Model> from_pretrained(const std::string& path, const LoadOptions& opts = {}, \
                                                   LoadingInfo* info = nullptr);                 \
   };

@@ -9,6 +9,8 @@
 // ones), Format (invalid JSON, wrong field types).
 #pragma once
 
+#include "hfx/export.h"
+
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -21,7 +23,7 @@ namespace hfx {
 
 using json = nlohmann::json;
 
-class Config {
+class HFX_API Config {
  public:
   Config() = default;
   // `defaults` are the config class defaults for the model type (may be empty).
@@ -78,7 +80,7 @@ template <class T> T Config::require(const std::string& key) const {
 }
 
 // AutoConfig.from_pretrained: `path` is a directory holding config.json or the file itself.
-struct AutoConfig {
+struct HFX_API AutoConfig {
   static Config from_pretrained(const std::string& path, const json& overrides = json::object());
 };
 

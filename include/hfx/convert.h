@@ -18,6 +18,8 @@
 // Everything is written atomically.
 #pragma once
 
+#include "hfx/export.h"
+
 #include <string>
 #include <vector>
 
@@ -25,7 +27,7 @@
 
 namespace hfx {
 
-struct ConvertOptions {
+struct HFX_API ConvertOptions {
   std::string model_type;       // bert albert gpt gpt2 xlnet xlm t5 transfo_xl
   std::string tf_checkpoint;    // TF1 prefix ("model.ckpt", or with ".index"), or the gpt folder
   std::string config;           // config JSON path ("" = the class defaults, where the reference allows it)
@@ -36,18 +38,18 @@ struct ConvertOptions {
   bool progress = false;
 };
 
-struct ConvertResult {
+struct HFX_API ConvertResult {
   std::vector<std::string> files;    // written
   std::vector<std::string> skipped;  // checkpoint variables deliberately not converted
   std::size_t tensors = 0;
   std::string class_name;
 };
 
-ConvertResult convert_original_checkpoint(const ConvertOptions& opts);
+HFX_API ConvertResult convert_original_checkpoint(const ConvertOptions& opts);
 
 // config.json as the reference converter writes it for `model_type` from the
 // given config JSON (the raw file contents), after an optional GLUE task.
-json converted_config(const std::string& model_type, const json& input, const std::string& finetuning_task = "",
+HFX_API json converted_config(const std::string& model_type, const json& input, const std::string& finetuning_task = "",
                       int64_t num_labels = 0);
 
 }  // namespace hfx

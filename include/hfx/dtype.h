@@ -9,6 +9,8 @@
 // Inf and subnormals handled (exhaustively tested over all 65,536 inputs).
 #pragma once
 
+#include "hfx/export.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -40,7 +42,7 @@ enum class DType : uint8_t {
 #undef HFX_X
 };
 
-struct DTypeInfo {
+struct HFX_API DTypeInfo {
   DType dtype;
   std::size_t size;
   std::string_view name;  // short hfx name, e.g. "F32"
@@ -48,18 +50,18 @@ struct DTypeInfo {
   bool is_float;
 };
 
-const DTypeInfo& info(DType d);
+HFX_API const DTypeInfo& info(DType d);
 inline std::size_t dtype_size(DType d) { return info(d).size; }
 inline bool is_floating(DType d) { return info(d).is_float; }
 // numpy spelling ("float32"), which is also what config.json's torch_dtype uses.
-std::string_view to_string(DType d);
+HFX_API std::string_view to_string(DType d);
 
-std::optional<DType> dtype_from_safetensors(std::string_view s);
-std::optional<DType> dtype_from_torch(std::string_view s);  // "torch.float16" or "float16"
-std::optional<DType> dtype_from_numpy(std::string_view s);
-std::optional<DType> dtype_from_tf(std::string_view s);
+HFX_API std::optional<DType> dtype_from_safetensors(std::string_view s);
+HFX_API std::optional<DType> dtype_from_torch(std::string_view s);  // "torch.float16" or "float16"
+HFX_API std::optional<DType> dtype_from_numpy(std::string_view s);
+HFX_API std::optional<DType> dtype_from_tf(std::string_view s);
 // Accepts any of the spellings above plus "fp16", "half", "bf16", "fp32", "float".
-std::optional<DType> parse_dtype(std::string_view s);
+HFX_API std::optional<DType> parse_dtype(std::string_view s);
 
 // ---- half-precision conversions -------------------------------------------
 inline uint32_t f32_bits(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }

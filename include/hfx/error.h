@@ -9,6 +9,8 @@
 //   catch (const hfx::Error& e) { if (e.kind() == hfx::ErrorKind::NotFound) ... }
 #pragma once
 
+#include "hfx/export.h"
+
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -26,9 +28,9 @@ enum class ErrorKind {
   InvalidArgument,  // a caller passed something unusable
 };
 
-std::string_view to_string(ErrorKind k);
+HFX_API std::string_view to_string(ErrorKind k);
 
-class Error : public std::runtime_error {
+class HFX_API Error : public std::runtime_error {
  public:
   // `file` and `tensor` may be empty; they are prefixed to the message when set.
   Error(ErrorKind kind, std::string message, std::string file = {}, std::string tensor = {});
@@ -47,7 +49,7 @@ class Error : public std::runtime_error {
 };
 
 // Shorthands used across the code base.
-[[noreturn]] void throw_error(ErrorKind kind, std::string message, std::string file = {},
+[[noreturn]] HFX_API void throw_error(ErrorKind kind, std::string message, std::string file = {},
                               std::string tensor = {});
 
 }  // namespace hfx

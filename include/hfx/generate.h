@@ -6,6 +6,8 @@
 // cache so that each new token costs one incremental step.
 #pragma once
 
+#include "hfx/export.h"
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -22,7 +24,7 @@ struct KVCacheState;  // the layout, owned by the nn layer (src/nn/kv_cache.h)
 // Per-layer key/value cache of a decoder. Its layout belongs to the library's
 // nn layer (which appends to it during a step); callers create one, pass it to
 // CausalLM::step / Seq2SeqLM::decode_step and reorder it for beam search.
-class KVCache {
+class HFX_API KVCache {
  public:
   KVCache();
   ~KVCache();
@@ -43,7 +45,7 @@ class KVCache {
 };
 
 // A model that can run incrementally over a cache (decoder-only models).
-class CausalLM {
+class HFX_API CausalLM {
  public:
   virtual ~CausalLM() = default;
   // ids [B, S_new]; position_ids [B, S_new] (undefined: past..past+S_new-1);
@@ -58,7 +60,7 @@ class CausalLM {
 // reference prepare_inputs_for_generation: Transformer-XL and XLNet carry mems
 // (each new token costs one step), XLM re-runs the whole sequence with a mask
 // token appended (the reference has no cache for it either).
-class GenerationSession {
+class HFX_API GenerationSession {
  public:
   virtual ~GenerationSession() = default;
   // Next-token logits [B, vocab] for every row of `seqs` (rows equally long);
@@ -67,7 +69,7 @@ class GenerationSession {
   // Keeps (or repeats) the batch rows in `index`, in that order.
   virtual void reorder(const std::vector<int64_t>& index) = 0;
 };
-class SessionLM {
+class HFX_API SessionLM {
  public:
   virtual ~SessionLM() = default;
   virtual int64_t vocab_size() const = 0;
@@ -75,7 +77,7 @@ class SessionLM {
   virtual std::unique_ptr<GenerationSession> start_generation(bool use_cache) const = 0;
 };
 
-struct GenerationConfig {
+struct HFX_API GenerationConfig {
   int64_t max_new_tokens = 20;
   int64_t min_new_tokens = 0;
   bool do_sample = false;
@@ -101,6 +103,6 @@ struct GenerationConfig {
 // Returns [B * num_return_sequences, prompt + generated] token ids (rows that
 // finished early are padded with pad_token_id, as transformers does).
 // Throws Unsupported when the model cannot run incrementally.
-Tensor generate(const Model& model, const Tensor& input_ids, const Tensor& attention_mask, const GenerationConfig& cfg);
+HFX_API Tensor generate(const Model& model, const Tensor& input_ids, const Tensor& attention_mask, const GenerationConfig& cfg);
 
 }  // namespace hfx

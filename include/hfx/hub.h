@@ -34,6 +34,8 @@
 // the repo, revision and file.
 #pragma once
 
+#include "hfx/export.h"
+
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -42,7 +44,7 @@
 
 namespace hfx {
 
-struct HubOptions {
+struct HFX_API HubOptions {
   std::string revision = "main";  // branch, tag or full commit hash
   std::string cache_dir;          // empty: from the environment (see above)
   std::string endpoint;           // empty: HF_ENDPOINT or https://huggingface.co
@@ -61,29 +63,29 @@ struct HubOptions {
 };
 
 // ---- environment ----------------------------------------------------------
-std::string hub_cache_dir(const HubOptions& opts = {});
-std::string hub_endpoint(const HubOptions& opts = {});
-std::optional<std::string> hub_token(const HubOptions& opts = {});
-bool hub_offline(const HubOptions& opts = {});
+HFX_API std::string hub_cache_dir(const HubOptions& opts = {});
+HFX_API std::string hub_endpoint(const HubOptions& opts = {});
+HFX_API std::optional<std::string> hub_token(const HubOptions& opts = {});
+HFX_API bool hub_offline(const HubOptions& opts = {});
 
 // "org/name" -> "models--org--name" (huggingface_hub's repo_folder_name).
-std::string repo_folder_name(const std::string& repo_id, const std::string& repo_type = "model");
+HFX_API std::string repo_folder_name(const std::string& repo_id, const std::string& repo_type = "model");
 // A valid hub model id ("bert-base-cased", "org/name"); never true for a path
 // that starts with '/', '.', '~' or has more than one '/'.
-bool is_repo_id(const std::string& s);
-bool is_commit_hash(const std::string& s);
+HFX_API bool is_repo_id(const std::string& s);
+HFX_API bool is_commit_hash(const std::string& s);
 
 // ---- download -------------------------------------------------------------
 // huggingface_hub's hf_hub_download: the path of `filename` in the snapshot
 // folder (a symlink into blobs/). Throws NotFound when the file is not in the
 // repo (and records a .no_exist marker) or when offline and not cached.
-std::string hf_hub_download(const std::string& repo_id, const std::string& filename, const HubOptions& opts = {});
+HFX_API std::string hf_hub_download(const std::string& repo_id, const std::string& filename, const HubOptions& opts = {});
 // As above but returns nullopt where hf_hub_download would throw NotFound for a
 // missing *file* (the repo and revision exist); other errors still throw.
-std::optional<std::string> try_hf_hub_download(const std::string& repo_id, const std::string& filename,
+HFX_API std::optional<std::string> try_hf_hub_download(const std::string& repo_id, const std::string& filename,
                                                const HubOptions& opts = {});
 // Downloads several files, `max_workers` at a time; returns the snapshot folder.
-std::string download_files(const std::string& repo_id, const std::vector<std::string>& filenames,
+HFX_API std::string download_files(const std::string& repo_id, const std::vector<std::string>& filenames,
                            const HubOptions& opts = {});
 
 // The one resolve step of from_pretrained: a local directory or file is
@@ -92,35 +94,35 @@ std::string download_files(const std::string& repo_id, const std::vector<std::st
 // pytorch_model.bin, pytorch_model.bin.index.json (tf_model.h5 / flax_model.msgpack
 // and their indexes with from_tf / from_flax), then every shard an index names,
 // fetched in parallel — and the snapshot folder holding them is returned.
-std::string resolve_pretrained(const std::string& id_or_path, const HubOptions& opts = {});
+HFX_API std::string resolve_pretrained(const std::string& id_or_path, const HubOptions& opts = {});
 
 // ---- cache scan (huggingface_hub's scan_cache_dir) -------------------------
-struct CachedRevision {
+struct HFX_API CachedRevision {
   std::string commit;
   std::vector<std::string> refs;  // branches/tags pointing here
   std::vector<std::string> files; // relative paths in the snapshot
   uint64_t size_on_disk = 0;      // of the blobs these files point to
 };
-struct CachedRepo {
+struct HFX_API CachedRepo {
   std::string repo_id, repo_type, path;
   uint64_t size_on_disk = 0;      // all blobs
   std::size_t nb_files = 0;       // blobs
   std::vector<CachedRevision> revisions;
 };
-struct CacheInfo {
+struct HFX_API CacheInfo {
   std::vector<CachedRepo> repos;
   uint64_t size_on_disk = 0;
   std::vector<std::string> warnings;  // folders that are not valid cached repos
 };
-CacheInfo scan_cache(const std::string& cache_dir = {});
+HFX_API CacheInfo scan_cache(const std::string& cache_dir = {});
 
 // The shard files a downloaded "*.index.json" names (its weight_map values),
 // each once, in first-use order, each checked as a path inside a repo (Format /
 // Security otherwise); they sit beside the index (src/hub/protocol.cc).
-std::vector<std::string> shard_index_files(const std::string& index_path);
+HFX_API std::vector<std::string> shard_index_files(const std::string& index_path);
 
 // ---- upload ---------------------------------------------------------------
-struct PushOptions {
+struct HFX_API PushOptions {
   bool private_repo = false;
   std::string commit_message;   // empty: "Upload model" (transformers' default) / "Upload folder"
   std::string commit_description;
@@ -128,7 +130,7 @@ struct PushOptions {
   std::string revision;         // empty: main
   std::string max_shard_size;   // push_to_hub(Model): save_pretrained's max_shard_size
 };
-struct CommitInfo {
+struct HFX_API CommitInfo {
   std::string commit_url, commit_oid, pr_url;
   std::vector<std::string> lfs_files, regular_files;  // how each file travelled
 };
@@ -142,7 +144,7 @@ struct CommitInfo {
 // completion href; a malformed one is an Error{Network} naming the object. The
 // token goes to the hub only, never to part or CDN URLs. A server that answers
 // with the "xet" transfer gets Error{Unsupported} (hfx does not implement Xet).
-CommitInfo upload_folder(const std::string& folder, const std::string& repo_id, const PushOptions& push = {},
+HFX_API CommitInfo upload_folder(const std::string& folder, const std::string& repo_id, const PushOptions& push = {},
                          const HubOptions& opts = {});
 
 // push_to_hub(Model) (save_pretrained, then upload_folder) is declared in hfx/save.h.

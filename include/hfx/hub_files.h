@@ -3,6 +3,8 @@
 // and snapshot_download). See hfx/hub.h for the cache, the endpoint, the token and offline mode.
 #pragma once
 
+#include "hfx/export.h"
+
 #include <string>
 #include <vector>
 
@@ -14,7 +16,7 @@ namespace hfx {
 // The files of a repo that a task reads, fetched into the same cache as the
 // weights (offline mode: from the cache only). A file the repo does not have is
 // skipped (a .no_exist marker is kept, as huggingface_hub does).
-struct RepoFiles {
+struct HFX_API RepoFiles {
   bool weights = true;             // config.json + the weights (as resolve_pretrained above)
   // tokenizer.json, tokenizer_config.json, special_tokens_map.json, added_tokens.json and the
   // legacy vocabularies: vocab.txt, vocab.json, merges.txt, spiece.model, tokenizer.model,
@@ -27,24 +29,24 @@ struct RepoFiles {
   bool sentence_transformers = false;
 };
 // A local path is returned unchanged; a repo id gives the snapshot folder holding `files`.
-std::string resolve_pretrained(const std::string& id_or_path, const HubOptions& opts, const RepoFiles& files);
+HFX_API std::string resolve_pretrained(const std::string& id_or_path, const HubOptions& opts, const RepoFiles& files);
 
 // The files of one revision of a repo and the commit it resolved to: GET
 // /api/models/{id}/revision/{rev} (huggingface_hub's model_info siblings); offline,
 // the files of the cached snapshot that revision points to.
-struct RepoListing {
+struct HFX_API RepoListing {
   std::string commit;
   std::vector<std::string> files;
 };
-RepoListing list_repo_files(const std::string& repo_id, const HubOptions& opts = {});
+HFX_API RepoListing list_repo_files(const std::string& repo_id, const HubOptions& opts = {});
 // huggingface_hub's filter_repo_objects: keep a path that matches one of
 // `include` (all, when empty) and none of `exclude`; fnmatch patterns ('*'
 // also matches '/'), a pattern ending in '/' matches everything below it.
-std::vector<std::string> filter_repo_files(const std::vector<std::string>& files, const std::vector<std::string>& include,
+HFX_API std::vector<std::string> filter_repo_files(const std::vector<std::string>& files, const std::vector<std::string>& include,
                                            const std::vector<std::string>& exclude);
 // huggingface_hub's snapshot_download(allow_patterns, ignore_patterns): every file of
 // the revision that passes filter_repo_files, `max_workers` at a time; the snapshot folder.
-std::string snapshot_download(const std::string& repo_id, const HubOptions& opts = {},
+HFX_API std::string snapshot_download(const std::string& repo_id, const HubOptions& opts = {},
                               const std::vector<std::string>& include = {}, const std::vector<std::string>& exclude = {});
 
 }  // namespace hfx

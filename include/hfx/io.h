@@ -13,6 +13,8 @@
 // partial file under the final name.
 #pragma once
 
+#include "hfx/export.h"
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -24,13 +26,13 @@
 
 namespace hfx {
 
-struct TensorInfo {
+struct HFX_API TensorInfo {
   std::string name;
   DType dtype;
   Shape shape;
 };
 
-class TensorSource {
+class HFX_API TensorSource {
  public:
   virtual ~TensorSource() = default;
   virtual std::string format() const = 0;      // "safetensors", "safetensors-sharded", ...
@@ -58,7 +60,7 @@ class TensorSource {
 };
 
 // A read-only memory map of a whole file (shared so that views keep it alive).
-class MappedFile {
+class HFX_API MappedFile {
  public:
   static std::shared_ptr<MappedFile> open(const std::string& path);
   ~MappedFile();
@@ -82,7 +84,7 @@ class MappedFile {
 // Writes a file atomically: open() creates "<path>.tmp-XXXXXX" next to path;
 // commit() fsyncs, renames it over path and fsyncs the directory. Destroying
 // an uncommitted AtomicFile removes the temporary file.
-class AtomicFile {
+class HFX_API AtomicFile {
  public:
   explicit AtomicFile(std::string path);
   ~AtomicFile();
@@ -100,22 +102,22 @@ class AtomicFile {
 };
 
 // fsyncs a directory so that renames in it are durable (best effort).
-void fsync_directory(const std::string& dir);
+HFX_API void fsync_directory(const std::string& dir);
 // Writes `content` to `path` atomically (temp file + fsync + rename).
-void write_file_atomic(const std::string& path, std::string_view content);
-std::string read_text_file(const std::string& path);
+HFX_API void write_file_atomic(const std::string& path, std::string_view content);
+HFX_API std::string read_text_file(const std::string& path);
 
 // ---- safetensors -----------------------------------------------------------
-std::unique_ptr<TensorSource> open_safetensors(const std::string& path);
+HFX_API std::unique_ptr<TensorSource> open_safetensors(const std::string& path);
 // Tensors are laid out as the safetensors crate does (by dtype, widest first,
 // then by name); the header is padded with spaces to a multiple of 8 bytes.
-void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+HFX_API void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata = {{"format", "pt"}});
 
 // A tensor a streaming writer asks for when it reaches it: name, dtype and
 // shape up front (for the header), the data from get(), then done() once it is
 // written (e.g. TensorSource::release). get() must return that dtype and shape.
-struct LazyTensor {
+struct HFX_API LazyTensor {
   std::string name;
   DType dtype;
   Shape shape;
@@ -134,17 +136,17 @@ struct LazyTensor {
 // write_safetensors, byte for byte, holding at most two tensors: the one being
 // written and, in files of 64 MB or more, the next one, which a second thread
 // gets meanwhile (get() is called from that thread; never two at once).
-void write_safetensors(const std::string& path, const std::vector<LazyTensor>& tensors,
+HFX_API void write_safetensors(const std::string& path, const std::vector<LazyTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {{"format", "pt"}});
 
 // ---- sharded checkpoints ---------------------------------------------------
 // "*.index.json" with {"metadata": {...}, "weight_map": {tensor: shard file}}.
 // Shards are opened with open_checkpoint() and must sit next to the index.
-std::unique_ptr<TensorSource> open_sharded(const std::string& index_path);
+HFX_API std::unique_ptr<TensorSource> open_sharded(const std::string& index_path);
 
 // Sniffs the file (magic bytes, name) and opens it with the right reader.
 // Recognises formats hfx cannot read yet and says which; recognises Git LFS
 // pointer files and says the weights were never pulled.
-std::unique_ptr<TensorSource> open_checkpoint(const std::string& path);
+HFX_API std::unique_ptr<TensorSource> open_checkpoint(const std::string& path);
 
 }  // namespace hfx

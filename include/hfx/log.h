@@ -10,6 +10,8 @@
 // The callback receives every message at or above the verbosity, from any thread (calls are serialised).
 #pragma once
 
+#include "hfx/export.h"
+
 #include <functional>
 #include <optional>
 #include <string>
@@ -20,18 +22,18 @@ namespace hfx {
 enum class LogLevel { Debug = 10, Info = 20, Warning = 30, Error = 40, Critical = 50 };
 
 // "debug" ... "critical" (case-insensitive) -> level; nullopt for anything else.
-std::optional<LogLevel> parse_log_level(std::string_view name);
-std::string_view to_string(LogLevel level);
+HFX_API std::optional<LogLevel> parse_log_level(std::string_view name);
+HFX_API std::string_view to_string(LogLevel level);
 
-void set_verbosity(LogLevel level);
-LogLevel verbosity();
+HFX_API void set_verbosity(LogLevel level);
+HFX_API LogLevel verbosity();
 inline bool log_enabled(LogLevel level) { return static_cast<int>(level) >= static_cast<int>(verbosity()); }
 
 using LogCallback = std::function<void(LogLevel, std::string_view)>;
 // Replaces the stderr output; an empty callback restores it.
-void set_log_callback(LogCallback callback);
+HFX_API void set_log_callback(LogCallback callback);
 
-void log(LogLevel level, std::string_view message);
+HFX_API void log(LogLevel level, std::string_view message);
 inline void log_debug(std::string_view m) { log(LogLevel::Debug, m); }
 inline void log_info(std::string_view m) { log(LogLevel::Info, m); }
 inline void log_warning(std::string_view m) { log(LogLevel::Warning, m); }

@@ -8,6 +8,8 @@
 // tensors to the declared parameters (zero-copy when the dtype matches).
 #pragma once
 
+#include "hfx/export.h"
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,9 +31,9 @@ enum class ParamRole : uint8_t {
   Embedding,  // the weight of an nn.Embedding: num_parameters(exclude_embeddings) drops it
   Buffer,     // a persistent registered buffer (BART's final_logits_bias): saved and loaded, not a parameter
 };
-const char* to_string(ParamRole role);
+HFX_API const char* to_string(ParamRole role);
 
-struct ParamSpec {
+struct HFX_API ParamSpec {
   std::string name;      // canonical state_dict key
   Shape shape;
   std::string tied_to;   // non-empty: this parameter is the named one (not stored separately)
@@ -41,7 +43,7 @@ struct ParamSpec {
   std::optional<DType> dtype = std::nullopt;
 };
 
-class ParamTable {
+class HFX_API ParamTable {
  public:
   std::size_t declare(std::string name, Shape shape, std::string tied_to = {});
   const std::vector<ParamSpec>& specs() const { return specs_; }
@@ -84,7 +86,7 @@ class ParamTable {
 };
 
 // Handle to one declared parameter, resolved at forward time.
-class Param {
+class HFX_API Param {
  public:
   Param() = default;
   Param(const ParamTable* t, std::size_t i) : table_(t), index_(i) {}
@@ -101,7 +103,7 @@ class Param {
 
 // A prefix into a ParamTable ("bert.encoder.layer.3"), used by model code to
 // declare parameters under Hugging Face's module names.
-class Scope {
+class HFX_API Scope {
  public:
   Scope(ParamTable* t, std::string prefix = {}) : table_(t), prefix_(std::move(prefix)) {}
   Scope operator/(const std::string& child) const;
@@ -115,7 +117,7 @@ class Scope {
 };
 
 // ---- inputs and outputs ---------------------------------------------------
-struct ModelInputs {
+struct HFX_API ModelInputs {
   Tensor input_ids;        // [batch, seq] (or [batch, choices, seq] for multiple choice), int64/int32
   Tensor attention_mask;   // same shape; 1 = attend, 0 = padding; optional
   Tensor token_type_ids;   // optional
@@ -134,7 +136,7 @@ struct ModelInputs {
   bool output_attentions = false;
 };
 
-class Outputs {
+class HFX_API Outputs {
  public:
   void set(std::string name, Tensor t);
   bool has(const std::string& name) const;
@@ -151,14 +153,14 @@ class Outputs {
 // (docs/adding-a-model.md). Names are canonical parameter / module names.
 
 // One attention module, by module path ("bert.encoder.layer.0.attention.self.query").
-struct AttentionModule {
+struct HFX_API AttentionModule {
   std::string q, k, v, o;
   bool fused = false;  // GPT-2 / OpenAI GPT: q = c_attn (Conv1D [E, 3E]), o = c_proj (Conv1D [E, E])
 };
 
 // prune_heads (transformers' _prune_heads): the head geometry and where each
 // layer's attention is, or why the reference cannot prune this class.
-struct PruneTraits {
+struct HFX_API PruneTraits {
   int64_t heads = 0, head_dim = 0;
   int64_t layers = 0;                                    // layers prune_heads can address
   std::function<AttentionModule(int64_t layer)> attention;  // empty: unsupported
@@ -168,7 +170,7 @@ struct PruneTraits {
 
 // The LM head as transformers' TF API exposes it (modeling_tf_utils.py
 // get_lm_head / get_bias / get_prefix_bias_name, 4.46), in canonical names.
-struct LMHeadTraits {
+struct HFX_API LMHeadTraits {
   std::string module;  // canonical module path of the head ("cls.predictions"); empty: none
   // get_bias(): TF's key ("bias", "decoder_bias", "final_logits_bias") -> canonical parameter.
   std::vector<std::pair<std::string, std::string>> bias;
@@ -178,16 +180,16 @@ struct LMHeadTraits {
 };
 
 // How from_pretrained initialises a parameter the checkpoint lacks (transformers' _init_weights).
-struct InitRule {
+struct HFX_API InitRule {
   enum Kind { Normal, Zeros, Ones } kind = Zeros;
   double stddev = 0.0;  // Normal
 };
 using InitFn = std::function<InitRule(const ParamSpec& spec, const Config& config)>;
 // The BERT-family rule (most _init_weights): N(0, initializer_range) for matrices,
 // 0 for biases, 1 for other 1-D weights (norms).
-InitRule default_init_rule(const ParamSpec& spec, const Config& config);
+HFX_API InitRule default_init_rule(const ParamSpec& spec, const Config& config);
 
-struct ModelTraits {
+struct HFX_API ModelTraits {
   std::string input_embeddings;   // get_input_embeddings' weight; empty: none
   std::string output_embeddings;  // get_output_embeddings' weight (the LM head); empty: none
   // Transformer-XL's AdaptiveEmbedding: one table per cluster (input) and the
@@ -204,7 +206,7 @@ struct ModelTraits {
 };
 
 // ---- models ---------------------------------------------------------------
-class Model {
+class HFX_API Model {
  public:
   virtual ~Model() = default;
   const std::string& class_name() const { return class_name_; }
@@ -249,7 +251,7 @@ using ModelBuilder = std::function<std::unique_ptr<Model>(const Config&)>;
 
 // `hfx convert` (transformers-cli convert) for an architecture with an original
 // (TF1 / OpenAI / XLM) checkpoint converter.
-struct ConvertTraits {
+struct HFX_API ConvertTraits {
   std::string name;  // --model_type spelling ("bert", "gpt", "transfo_xl"); empty: no converter
   // The config class's attribute_map (input key -> attribute).
   std::map<std::string, std::string> attribute_map;
@@ -270,7 +272,7 @@ struct ConvertTraits {
   std::function<json(const json& word2id)> vocab;
 };
 
-struct Architecture {
+struct HFX_API Architecture {
   std::string model_type;          // "bert"
   // The config class's __init__ defaults that differ from PretrainedConfig's
   // (the one source: Config lookups and `hfx convert`'s to_dict read them).
@@ -284,16 +286,16 @@ struct Architecture {
 // All registered architectures: hfx's own (src/models/registry_entries.h) and
 // those added with register_architecture, in registration order. A snapshot:
 // registering later does not change a returned vector.
-std::vector<Architecture> architectures();
+HFX_API std::vector<Architecture> architectures();
 // The registered architecture (NotFound lists supported types). The reference
 // stays valid for the process' lifetime (architectures are never removed).
-const Architecture& architecture(const std::string& model_type);
-std::vector<std::string> supported_model_types();
+HFX_API const Architecture& architecture(const std::string& model_type);
+HFX_API std::vector<std::string> supported_model_types();
 // Builds the named class (e.g. "BertForMaskedLM") with fresh, unbound parameters.
-std::unique_ptr<Model> build_model(const Config& config, const std::string& class_name);
+HFX_API std::unique_ptr<Model> build_model(const Config& config, const std::string& class_name);
 
 // Resolves the class an Auto class would pick for this config ("AutoModelForMaskedLM" -> "BertForMaskedLM").
-std::string auto_class_for(const Config& config, const std::string& auto_name);
+HFX_API std::string auto_class_for(const Config& config, const std::string& auto_name);
 
 // transformers' AutoConfig.register + AutoModel*.register (register_for_auto_class):
 // adds an application's architecture — config defaults, classes (builders of
@@ -302,6 +304,6 @@ std::string auto_class_for(const Config& config, const std::string& auto_name);
 // Errors (InvalidArgument): empty model_type, no classes, a class name twice, an
 // auto_classes entry naming a class the architecture lacks, a model_type already
 // registered (hfx's own included), a class name another architecture has.
-void register_architecture(Architecture arch);
+HFX_API void register_architecture(Architecture arch);
 
 }  // namespace hfx

@@ -13,6 +13,8 @@
 // architecture without the operation), Mismatch (shapes that disagree).
 #pragma once
 
+#include "hfx/export.h"
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -32,46 +34,46 @@ namespace hfx {
 // nn.Embedding modules (word / position / token-type tables; an untied LM head is
 // a Linear and stays). Every hfx parameter is trainable, so only_trainable
 // changes nothing (kept for the reference's signature).
-int64_t num_parameters(const Model& model, bool only_trainable = false, bool exclude_embeddings = false);
+HFX_API int64_t num_parameters(const Model& model, bool only_trainable = false, bool exclude_embeddings = false);
 // input_ids.numel() (0 when absent, like the reference's warning path).
-int64_t estimate_tokens(const ModelInputs& inputs);
+HFX_API int64_t estimate_tokens(const ModelInputs& inputs);
 // 6 x estimate_tokens x num_parameters(exclude_embeddings).
-int64_t floating_point_ops(const Model& model, const ModelInputs& inputs, bool exclude_embeddings = true);
+HFX_API int64_t floating_point_ops(const Model& model, const ModelInputs& inputs, bool exclude_embeddings = true);
 
 // dtype of the model's first parameter (transformers' `model.dtype`).
-DType model_dtype(const Model& model);
+HFX_API DType model_dtype(const Model& model);
 // finfo(dtype).min for F32 / F16 / BF16 / F64 (InvalidArgument otherwise).
-double dtype_min(DType dtype);
+HFX_API double dtype_min(DType dtype);
 
 // ---- masks -------------------------------------------------------------------
 // get_extended_attention_mask: mask [B, T] -> [B, 1, 1, T] (encoder) or, with
 // is_decoder, the causal [B, 1, S, T] (input_shape = [B, S]; T > S: past keys
 // are visible); mask [B, F, T] -> [B, 1, F, T]. Values (1 - m) * finfo(dtype).min,
 // returned in `dtype`. Another rank -> InvalidArgument naming both shapes.
-Tensor get_extended_attention_mask(const Tensor& mask, const Shape& input_shape, bool is_decoder, DType dtype = DType::F32);
+HFX_API Tensor get_extended_attention_mask(const Tensor& mask, const Shape& input_shape, bool is_decoder, DType dtype = DType::F32);
 // The same with the model's config.is_decoder and dtype.
-Tensor get_extended_attention_mask(const Model& model, const Tensor& mask, const Shape& input_shape);
+HFX_API Tensor get_extended_attention_mask(const Model& model, const Tensor& mask, const Shape& input_shape);
 // invert_attention_mask: [B, T] -> [B, 1, 1, T], [B, F, T] -> [B, 1, F, T], (1 - m) * finfo.min.
-Tensor invert_attention_mask(const Tensor& mask, DType dtype = DType::F32);
+HFX_API Tensor invert_attention_mask(const Tensor& mask, DType dtype = DType::F32);
 // get_head_mask: [H] or [L, H] -> [L, 1, H, 1, 1] in `dtype`; undefined stays undefined.
-Tensor get_head_mask(const Tensor& head_mask, int64_t num_hidden_layers, DType dtype = DType::F32);
+HFX_API Tensor get_head_mask(const Tensor& head_mask, int64_t num_hidden_layers, DType dtype = DType::F32);
 
 // ---- embeddings --------------------------------------------------------------
 // Canonical parameter names of the input embedding table and of the output
 // embedding (LM head weight), as get_input_embeddings / get_output_embeddings
 // name them; output is empty for a class without an LM head.
-std::string input_embeddings_name(const Model& model);
-std::string output_embeddings_name(const Model& model);
-const Tensor& get_input_embeddings(const Model& model);
-std::optional<Tensor> get_output_embeddings(const Model& model);
+HFX_API std::string input_embeddings_name(const Model& model);
+HFX_API std::string output_embeddings_name(const Model& model);
+HFX_API const Tensor& get_input_embeddings(const Model& model);
+HFX_API std::optional<Tensor> get_output_embeddings(const Model& model);
 // set_*: the new table must keep the embedding dim; a different row count
 // updates the declared shapes (and tied parameters follow the input table).
-void set_input_embeddings(Model& model, const Tensor& table);
-void set_output_embeddings(Model& model, const Tensor& weight);
+HFX_API void set_input_embeddings(Model& model, const Tensor& table);
+HFX_API void set_output_embeddings(Model& model, const Tensor& weight);
 // tie_weights: with config.tie_word_embeddings, the LM head weight is the input
 // table (pads / truncates an LM-head bias with zeros to the new row count).
 // Already-tied heads (the usual case in hfx) are left as they are.
-void tie_weights(Model& model);
+HFX_API void tie_weights(Model& model);
 
 // ---- LM head (transformers' TF API, modeling_tf_utils.py 4.46) ----------------
 // Read from the model file's traits (ModelTraits::lm_head), in canonical names.
@@ -79,22 +81,22 @@ void tie_weights(Model& model);
 // nullopt where the TF class returns None (no head, or a head without its own
 // bias layer: GPT-2, T5, BART, Llama, ...). get_output_layer_with_bias is its
 // deprecated alias in transformers and returns the same.
-std::optional<std::string> get_lm_head(const Model& model);
-std::optional<std::string> get_output_layer_with_bias(const Model& model);
+HFX_API std::optional<std::string> get_lm_head(const Model& model);
+HFX_API std::optional<std::string> get_output_layer_with_bias(const Model& model);
 // get_bias: the LM head's biases by TF's key ({"bias": ...}; ALBERT adds
 // "decoder_bias", BART has {"final_logits_bias": [1, vocab]}); nullopt: none.
-std::optional<std::map<std::string, Tensor>> get_bias(const Model& model);
+HFX_API std::optional<std::map<std::string, Tensor>> get_bias(const Model& model);
 // set_bias: replaces the named biases (keys of get_bias; a key the model lacks
 // -> NotFound; another rank -> Mismatch). A new length updates the declared
 // shape (as TF's set_bias, used when resizing). A bias tied to another
 // (ALBERT's decoder_bias is predictions.bias in PyTorch) sets the one tensor.
 // No LM-head bias -> Unsupported.
-void set_bias(Model& model, const std::map<std::string, Tensor>& value);
+HFX_API void set_bias(Model& model, const std::map<std::string, Tensor>& value);
 // get_prefix_bias_name: "<Keras model name>/<head path>" as the TF class
 // returns it ("tf_bert_for_masked_lm/mlm___cls/predictions"), the model name
 // being Keras' default for the TF class (`keras_name`, or when empty
 // to_snake_case("TF" + class_name)); nullopt where the TF class returns None.
-std::optional<std::string> get_prefix_bias_name(const Model& model, const std::string& keras_name = "");
+HFX_API std::optional<std::string> get_prefix_bias_name(const Model& model, const std::string& keras_name = "");
 
 // resize_token_embeddings(new_num_tokens, pad_to_multiple_of) as transformers 4.46
 // (mean_resizing = True): rows [0, min(old, new)) are copied bit-exactly; added
@@ -107,7 +109,7 @@ std::optional<std::string> get_prefix_bias_name(const Model& model, const std::s
 // pruned heads are kept). Returns the new row count.
 // Errors: new_num_tokens <= 0 or pad_to_multiple_of <= 0 -> InvalidArgument
 // (the reference accepts 0); no input embedding -> Unsupported.
-int64_t resize_token_embeddings(std::unique_ptr<Model>& model, std::optional<int64_t> new_num_tokens,
+HFX_API int64_t resize_token_embeddings(std::unique_ptr<Model>& model, std::optional<int64_t> new_num_tokens,
                                 std::optional<int64_t> pad_to_multiple_of = std::nullopt, uint64_t seed = 0);
 
 // Transformer-XL (TransfoXLPreTrainedModel.resize_token_embeddings(new_num_tokens,
@@ -122,7 +124,7 @@ int64_t resize_token_embeddings(std::unique_ptr<Model>& model, std::optional<int
 // outside [-1, clusters), a cluster of <= 0 rows, new_num_tokens <= 0 ->
 // InvalidArgument; div_val = 1, an untied adaptive softmax, another
 // architecture -> Unsupported.
-int64_t resize_adaptive_token_embeddings(std::unique_ptr<Model>& model, std::optional<int64_t> new_num_tokens, int64_t layer = -1,
+HFX_API int64_t resize_adaptive_token_embeddings(std::unique_ptr<Model>& model, std::optional<int64_t> new_num_tokens, int64_t layer = -1,
                                          uint64_t seed = 0);
 
 // ---- pruning -----------------------------------------------------------------
@@ -144,40 +146,40 @@ int64_t resize_adaptive_token_embeddings(std::unique_ptr<Model>& model, std::opt
 // attention runs afterwards (GPT2SdpaAttention reshapes to the unpruned
 // embed_dim); hfx's attention is the eager computation.
 using HeadsToPrune = std::map<int64_t, std::vector<int64_t>>;
-void prune_heads(Model& model, const HeadsToPrune& heads);
+HFX_API void prune_heads(Model& model, const HeadsToPrune& heads);
 // config.pruned_heads of a model being built or loaded (parameters may be
 // unbound): prunes the declared shapes so a pruned checkpoint binds. Called by
 // load_pretrained; a no-op when the config has no pruned heads.
-void apply_config_pruned_heads(Model& model);
+HFX_API void apply_config_pruned_heads(Model& model);
 // "0:1,2;1:0" -> {0: [1, 2], 1: [0]} (InvalidArgument on bad syntax).
-HeadsToPrune parse_heads_spec(const std::string& spec);
+HFX_API HeadsToPrune parse_heads_spec(const std::string& spec);
 
 // ---- dtypes ------------------------------------------------------------------
 // Casts every parameter to `dtype` (F32 / F16 / BF16); forward still computes in
 // f32 (kernels widen the weights). Tied parameters follow their target.
-void cast_parameters(Model& model, DType dtype);
+HFX_API void cast_parameters(Model& model, DType dtype);
 // Flax-style to_fp16 / to_bf16 / to_fp32 with a mask: only parameters for whose
 // canonical name `mask` returns true are cast (no mask: all).
 using ParamMask = std::function<bool(const std::string& name)>;
-void to_dtype(Model& model, DType dtype, const ParamMask& mask = {});
+HFX_API void to_dtype(Model& model, DType dtype, const ParamMask& mask = {});
 inline void to_fp16(Model& m, const ParamMask& mask = {}) { to_dtype(m, DType::F16, mask); }
 inline void to_bf16(Model& m, const ParamMask& mask = {}) { to_dtype(m, DType::BF16, mask); }
 inline void to_fp32(Model& m, const ParamMask& mask = {}) { to_dtype(m, DType::F32, mask); }
 // The docs' example mask: false for LayerNorm weights/biases (keep them in f32).
-bool not_layer_norm(const std::string& name);
+HFX_API bool not_layer_norm(const std::string& name);
 
 // ---- saving ------------------------------------------------------------------
 // A minimal save_pretrained: `dir`/config.json (the config with architectures =
 // [class], torch_dtype, pruned_heads as transformers writes them) and
 // `dir`/model.safetensors (every parameter once, tied ones dropped). The
 // directory is created if needed; files are written atomically.
-void write_model_directory(const Model& model, const std::string& dir);
+HFX_API void write_model_directory(const Model& model, const std::string& dir);
 // write_model_directory(*load_pretrained(src, class_name, opts).model, dir), byte
 // for byte, streaming: each parameter is read from the (mapped) checkpoint,
 // converted, written and its source pages released (the next one is prepared
 // while one is written), so peak memory is about the largest tensor or two,
 // not the model.
-void convert_model_directory(const std::string& src, const std::string& dir, const std::string& class_name = "",
+HFX_API void convert_model_directory(const std::string& src, const std::string& dir, const std::string& class_name = "",
                              const LoadOptions& opts = {});
 
 }  // namespace hfx

@@ -11,6 +11,8 @@
 // checkpoint is complete.
 #pragma once
 
+#include "hfx/export.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,7 +27,7 @@ namespace hfx {
 // The version hfx is compatible with; written as config.json's transformers_version.
 inline constexpr const char* kTransformersVersion = "4.46.3";
 
-struct SaveOptions {
+struct HFX_API SaveOptions {
   // "pt" (PyTorch: safetensors unless safe_serialization is false), "tf" or "flax".
   std::string framework = "pt";
   bool safe_serialization = true;
@@ -42,27 +44,27 @@ struct SaveOptions {
 };
 
 // Writes config.json (+ generation_config.json for generative models) and the weights.
-void save_pretrained(const Model& model, const std::string& dir, const SaveOptions& opts = {});
+HFX_API void save_pretrained(const Model& model, const std::string& dir, const SaveOptions& opts = {});
 
 // transformers' model.push_to_hub: save_pretrained (with push.max_shard_size)
 // into a temporary folder, then upload_folder (hfx/hub.h) with "Upload model"
 // as the default commit message.
-CommitInfo push_to_hub(const Model& model, const std::string& repo_id, const PushOptions& push = {},
+HFX_API CommitInfo push_to_hub(const Model& model, const std::string& repo_id, const PushOptions& push = {},
                        const HubOptions& opts = {});
 
 // "5GB" -> 5000000000. Throws InvalidArgument for an unknown unit or number.
-int64_t parse_shard_size(const std::string& s);
+HFX_API int64_t parse_shard_size(const std::string& s);
 
 // transformers' greedy, order-preserving split (split_torch_state_dict_into_shards):
 // a tensor larger than the limit gets its own shard, placed before the one being filled.
-std::vector<std::vector<std::size_t>> split_shards(const std::vector<int64_t>& sizes, int64_t limit);
+HFX_API std::vector<std::vector<std::size_t>> split_shards(const std::vector<int64_t>& sizes, int64_t limit);
 // The TF/Flax splitters (tf_shard_checkpoint / flax_shard_checkpoint): a new shard
 // whenever the next tensor would overflow (Flax: even if the current shard is empty).
-std::vector<std::vector<std::size_t>> split_shards_legacy(const std::vector<int64_t>& sizes, int64_t limit,
+HFX_API std::vector<std::vector<std::size_t>> split_shards_legacy(const std::vector<int64_t>& sizes, int64_t limit,
                                                           bool allow_empty_first);
 
 // The canonical state dict transformers would save: every parameter once,
 // tied parameters dropped for safetensors (kept for .bin, as torch.save keeps aliases).
-NamedTensors state_dict_for_save(const Model& model, bool drop_tied);
+HFX_API NamedTensors state_dict_for_save(const Model& model, bool drop_tied);
 
 }  // namespace hfx

@@ -15,6 +15,8 @@
 //   hfx::Tensor e = st.encode({"a sentence", "another"});   // f32 [2, dim]
 #pragma once
 
+#include "hfx/export.h"
+
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,7 +37,7 @@ inline const std::vector<std::string>& pooling_modes() {
   return m;
 }
 
-struct SentenceModule {
+struct HFX_API SentenceModule {
   enum class Kind { Pooling, Dense, Normalize } kind = Kind::Pooling;
   std::string path;                 // folder in the model ("1_Pooling")
   std::vector<std::string> modes;   // Pooling: the modes set, in Pooling.forward's order
@@ -45,7 +47,7 @@ struct SentenceModule {
   std::string activation;           // Dense: "tanh", "identity", "relu", "gelu", "sigmoid"
 };
 
-struct EncodeOptions {
+struct HFX_API EncodeOptions {
   std::string prompt_name;                 // a key of prompts(); empty: default_prompt_name, if any
   std::optional<std::string> prompt;       // the prompt text itself (wins over prompt_name)
   std::vector<std::string> pooling;        // replaces the Pooling module's modes (hfx embed --pooling)
@@ -53,7 +55,7 @@ struct EncodeOptions {
   int64_t max_seq_length = 0;              // > 0: replaces the model's
 };
 
-class SentenceTransformer {
+class HFX_API SentenceTransformer {
  public:
   // A folder or repo id; a repo id fetches config, weights, tokenizer and the modules into the hub cache.
   static SentenceTransformer from_pretrained(const std::string& path_or_repo, const HubOptions& hub = {});
@@ -85,6 +87,6 @@ class SentenceTransformer {
 
 // similarity_fn_name's function between rows of a and b ("cosine", "dot", "euclidean" and "manhattan" as
 // negative distances, as sentence-transformers' SimilarityFunction): [rows(a), rows(b)].
-std::vector<std::vector<double>> sentence_similarity(const Tensor& a, const Tensor& b, const std::string& fn = "cosine");
+HFX_API std::vector<std::vector<double>> sentence_similarity(const Tensor& a, const Tensor& b, const std::string& fn = "cosine");
 
 }  // namespace hfx

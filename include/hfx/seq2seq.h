@@ -13,6 +13,8 @@
 //   Tensor logits = s2s.decode_step(start_ids, cache);  // [B, 1, vocab]
 #pragma once
 
+#include "hfx/export.h"
+
 #include <cstdint>
 #include <vector>
 
@@ -22,7 +24,7 @@ namespace hfx {
 
 // Everything the decoder needs between steps. Rows are batch entries; beam
 // search and the expansion to num_beams rows go through reorder().
-struct Seq2SeqCache {
+struct HFX_API Seq2SeqCache {
   Tensor encoder_hidden;  // [B, S_enc, d_model] encoder last hidden state
   Tensor encoder_mask;    // [B, S_enc] int64 (1 = attend); undefined = all ones
   KVCache self_attn;      // decoder self-attention, grows by the tokens of each step
@@ -31,7 +33,7 @@ struct Seq2SeqCache {
   void reorder(const std::vector<int64_t>& index);
 };
 
-class Seq2SeqLM {
+class HFX_API Seq2SeqLM {
  public:
   virtual ~Seq2SeqLM() = default;
   // Runs the encoder on input_ids [B, S] (attention_mask [B, S] or undefined)
@@ -47,7 +49,7 @@ class Seq2SeqLM {
 
 // generate() for a Seq2SeqLM: input_ids/attention_mask feed the encoder; returns
 // [B * num_return_sequences, 1 + generated] decoder ids. Called by hfx::generate().
-Tensor generate_seq2seq(const Model& model, const Tensor& input_ids, const Tensor& attention_mask,
+HFX_API Tensor generate_seq2seq(const Model& model, const Tensor& input_ids, const Tensor& attention_mask,
                         const GenerationConfig& cfg);
 
 }  // namespace hfx

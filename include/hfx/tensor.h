@@ -11,6 +11,8 @@
 // mutable data on it throws ErrorKind::InvalidArgument.
 #pragma once
 
+#include "hfx/export.h"
+
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -24,11 +26,11 @@
 namespace hfx {
 
 using Shape = std::vector<int64_t>;
-std::string shape_str(const Shape& s);
+HFX_API std::string shape_str(const Shape& s);
 // Product of dims; throws Format on negative dims or overflow past 2^62.
-int64_t shape_numel(const Shape& s);
+HFX_API int64_t shape_numel(const Shape& s);
 
-class Storage {
+class HFX_API Storage {
  public:
   // Owned, zero-initialised, 64-byte aligned.
   static std::shared_ptr<Storage> allocate(std::size_t nbytes);
@@ -54,7 +56,7 @@ class Storage {
   std::shared_ptr<const void> owner_;
 };
 
-class Tensor {
+class HFX_API Tensor {
  public:
   Tensor() = default;
   // Fresh, zero-filled, contiguous.
@@ -111,10 +113,10 @@ class Tensor {
 
 // Maximum |a - b| over all elements (both converted to f64). Throws Mismatch
 // when shapes differ.
-double max_abs_diff(const Tensor& a, const Tensor& b);
+HFX_API double max_abs_diff(const Tensor& a, const Tensor& b);
 // An owned [cols, rows] tensor: the transpose of the row-major [rows, cols]
 // dtype data at `src`, which need not be aligned for the dtype.
-Tensor transposed_copy(const void* src, DType dtype, int64_t rows, int64_t cols);
+HFX_API Tensor transposed_copy(const void* src, DType dtype, int64_t rows, int64_t cols);
 
 // ---- template definitions --------------------------------------------------
 namespace detail {
@@ -131,7 +133,7 @@ template <class T> constexpr bool dtype_matches(DType d) {
   else if constexpr (std::is_same_v<T, uint64_t>) return d == DType::U64;
   else return false;
 }
-[[noreturn]] void throw_dtype_access(DType have, const char* want);
+[[noreturn]] HFX_API void throw_dtype_access(DType have, const char* want);
 }  // namespace detail
 
 template <class T> const T* Tensor::data() const {

@@ -14,6 +14,8 @@
 // Bad input — invalid UTF-8, a missing vocabulary file, a malformed tokenizer.json — throws hfx::Error.
 #pragma once
 
+#include "hfx/export.h"
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -24,7 +26,7 @@
 
 namespace hfx {
 
-struct Encoding {
+struct HFX_API Encoding {
   std::vector<int64_t> ids, type_ids, attention_mask, special_tokens_mask;
   std::vector<std::string> tokens;
   // Offsets into the input text in Unicode code points (what Python's `tokenizers` reports); special and
@@ -43,13 +45,13 @@ struct Encoding {
 
 // transformers' return_overflowing_tokens=True: each encoding followed by its overflowing pieces, in one list;
 // `sample_of`, when given, receives overflow_to_sample_mapping (the input index of every returned row).
-std::vector<Encoding> flatten_overflowing(const std::vector<Encoding>& encodings,
+HFX_API std::vector<Encoding> flatten_overflowing(const std::vector<Encoding>& encodings,
                                           std::vector<int64_t>* sample_of = nullptr);
 
 enum class TruncationStrategy { LongestFirst, OnlyFirst, OnlySecond };
 enum class Side { Right, Left };
 
-struct TruncationParams {
+struct HFX_API TruncationParams {
   int64_t max_length = 512;
   TruncationStrategy strategy = TruncationStrategy::LongestFirst;
   // Tokens each overflowing piece repeats from the previous one; must be smaller than the length left to a
@@ -58,7 +60,7 @@ struct TruncationParams {
   Side direction = Side::Right;
 };
 
-struct PaddingParams {
+struct HFX_API PaddingParams {
   std::optional<int64_t> length;  // fixed length; unset: pad to the longest in the batch
   Side direction = Side::Right;
   int64_t pad_to_multiple_of = 0;
@@ -66,7 +68,7 @@ struct PaddingParams {
   std::string pad_token = "[PAD]";
 };
 
-class Tokenizer {
+class HFX_API Tokenizer {
  public:
   // tokenizer.json (a file) or its text; `name` is used in error messages.
   static Tokenizer from_file(const std::string& path);
@@ -106,7 +108,7 @@ class Tokenizer {
   std::optional<PaddingParams> padding_;
 };
 
-struct AutoTokenizer {
+struct HFX_API AutoTokenizer {
   // A folder: tokenizer.json if present, else the legacy files (see the top of this file); also a path to a
   // tokenizer.json. tokenizer_config.json's model_max_length is not applied (transformers only truncates when
   // asked).

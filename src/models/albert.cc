@@ -97,29 +97,13 @@ class Albert final : public Model {
       pooled = (*pooler_)(nn::first_token(h));
       nn::activate(pooled, nn::Activation::Tanh);
     }
-    Outputs out;
-    if (auto task = nn::task_head_of(head_)) {
-      nn::apply_task_head(*task, *classifier_, h, pooled, choices, out);
-      nn::emit_stack(out, st);
-      return out;
-    }
-    switch (head_) {
-      case Head::Base:
-        out.set("last_hidden_state", h);
-        out.set("pooler_output", pooled);
-        break;
-      case Head::MaskedLM:
-        out.set("logits", lm_.forward(h));
-        break;
-      case Head::PreTraining:
+    return nn::encoder_outputs(head_, classifier_, h, &pooled, choices, st, [&] { return pooled; }, [&](Outputs& out) {
+      if (head_ == Head::MaskedLM) out.set("logits", lm_.forward(h));
+      if (head_ == Head::PreTraining) {
         out.set("prediction_logits", lm_.forward(h));
         out.set("sop_logits", (*classifier_)(pooled));
-        break;
-      default:
-        break;
-    }
-    nn::emit_stack(out, st);
-    return out;
+      }
+    });
   }
 
  private:

@@ -111,21 +111,7 @@ class BartBase : public Model {
     std::vector<Tensor> cross;
     Tensor dec = run_decoder(dec_ids, in.decoder_attention_mask, cache.self_attn, &cache, Tensor(), want_h, want_a, dst,
                              want_a ? &cross : nullptr);
-    switch (head_) {
-      case Head::ConditionalGeneration:
-        out.set("logits", lm_head_(dec));
-        break;
-      case Head::SequenceClassification:
-        out.set("logits", nn::eos_classify(ids, dec, eos_, *dense_, *score_));
-        break;
-      case Head::QuestionAnswering:
-        nn::set_qa_logits(out, (*score_)(dec));
-        break;
-      default:
-        out.set("last_hidden_state", dec);
-    }
-    nn::emit_seq2seq(out, dst, cross, enc, est);
-    return out;
+    return nn::seq2seq_outputs(head_, lm_head_, ids, dec, eos_, dense_, score_, dst, cross, enc, est);
   }
 
  protected:

@@ -223,33 +223,14 @@ class Bert final : public Model {
     nn::StackOutputs st;
     Tensor pooled;
     Tensor seq = core_.forward(in, in.position_ids, st, &pooled);
-    Outputs out;
-    if (auto task = nn::task_head_of(head_)) {
-      nn::apply_task_head(*task, *classifier_, seq, pooled, choices, out);
-      nn::emit_stack(out, st);
-      return out;
-    }
-    switch (head_) {
-      case BertHead::Base:
-        out.set("last_hidden_state", seq);
-        out.set("pooler_output", pooled);
-        break;
-      case BertHead::MaskedLM:
-      case BertHead::LMHead:
-        out.set("logits", lm_.forward(seq));
-        break;
-      case BertHead::PreTraining:
+    return nn::encoder_outputs(head_, classifier_, seq, &pooled, choices, st, [&] { return pooled; }, [&](Outputs& out) {
+      if (head_ == BertHead::MaskedLM || head_ == BertHead::LMHead) out.set("logits", lm_.forward(seq));
+      if (head_ == BertHead::PreTraining) {
         out.set("prediction_logits", lm_.forward(seq));
         out.set("seq_relationship_logits", (*nsp_)(pooled));
-        break;
-      case BertHead::NextSentencePrediction:
-        out.set("logits", (*nsp_)(pooled));
-        break;
-      default:
-        break;
-    }
-    nn::emit_stack(out, st);
-    return out;
+      }
+      if (head_ == BertHead::NextSentencePrediction) out.set("logits", (*nsp_)(pooled));
+    });
   }
 
  private:

@@ -95,29 +95,13 @@ class DistilBert final : public Model {
       if (in.output_attentions) st.attentions.push_back(probs);
     }
     if (in.output_hidden_states) st.hidden_states.push_back(h);
-    Outputs out;
-    if (auto task = nn::task_head_of(head_)) {
-      Tensor pooled;
-      if (head_ == Head::SequenceClassification || head_ == Head::MultipleChoice) {  // pre_classifier -> relu on [CLS]
-        pooled = (*pre_)(nn::first_token(h));
-        nn::activate(pooled, nn::Activation::Relu);
-      }
-      nn::apply_task_head(*task, *classifier_, h, pooled, choices, out);
-      nn::emit_stack(out, st);
-      return out;
-    }
-    switch (head_) {
-      case Head::Base:
-        out.set("last_hidden_state", h);
-        break;
-      case Head::MaskedLM:
-        out.set("logits", lm_.forward(h));
-        break;
-      default:
-        break;
-    }
-    nn::emit_stack(out, st);
-    return out;
+    auto pool = [&] {  // pre_classifier -> relu on [CLS]
+      Tensor x = (*pre_)(nn::first_token(h));
+      nn::activate(x, nn::Activation::Relu);
+      return x;
+    };
+    return nn::encoder_outputs(head_, classifier_, h, nullptr, choices, st, pool,
+                               [&](Outputs& out) { out.set("logits", lm_.forward(h)); });  // MaskedLM
   }
 
  private:

@@ -57,36 +57,18 @@ class Electra final : public Model {
     const int64_t choices = head_ == Head::MultipleChoice ? nn::flatten_choice_inputs(in) : 0;
     nn::StackOutputs st;
     Tensor seq = core_.forward(in, in.position_ids, st, nullptr);
-    Outputs out;
     auto dense_act = [&](const Tensor& x) {
       Tensor y = (*disc_dense_)(x);
       nn::activate(y, disc_act_);
       return y;
     };
-    if (auto task = nn::task_head_of(head_)) {
-      const bool pooling = head_ == Head::SequenceClassification || head_ == Head::MultipleChoice;
-      nn::apply_task_head(*task, *classifier_, seq, pooling ? dense_act(nn::first_token(seq)) : Tensor(), choices, out);
-      nn::emit_stack(out, st);
-      return out;
-    }
-    switch (head_) {
-      case Head::Base:
-        out.set("last_hidden_state", seq);
-        break;
-      case Head::PreTraining: {
-        Tensor logits = (*classifier_)(dense_act(seq));
-        out.set("logits", logits.reshape({seq.size(0), seq.size(1)}));
-        break;
-      }
-      case Head::MaskedLM:
-      case Head::CausalLM:
-        out.set("logits", lm_.forward(seq));
-        break;
-      default:
-        break;
-    }
-    nn::emit_stack(out, st);
-    return out;
+    return nn::encoder_outputs(head_, classifier_, seq, nullptr, choices, st, [&] { return dense_act(nn::first_token(seq)); },
+                               [&](Outputs& out) {
+                                 if (head_ == Head::PreTraining)  // discriminator: one logit a token
+                                   out.set("logits", (*classifier_)(dense_act(seq)).reshape({seq.size(0), seq.size(1)}));
+                                 else  // MaskedLM, CausalLM
+                                   out.set("logits", lm_.forward(seq));
+                               });
   }
 
  private:

@@ -19,102 +19,47 @@ struct Block {
   nn::Conv1D c_attn, attn_proj, c_fc, mlp_proj;
 };
 
-class GPT2 final : public Model, public CausalLM {
+class GPT2 final : public nn::GptModel {
  public:
-  GPT2(const std::string& cls, const Config& c, Head head) : Model(cls, c, "transformer"), head_(head) {
-    vocab_ = c.get<int64_t>("vocab_size", 0);
-    E_ = c.get<int64_t>("n_embd", 0);
-    L_ = c.get<int64_t>("n_layer", 0);
-    H_ = c.get<int64_t>("n_head", 0);
-    P_ = c.get<int64_t>("n_positions", 0);
-    const int64_t inner = c.get<int64_t>("n_inner", 4 * E_);
-    if (vocab_ <= 0 || E_ <= 0 || L_ <= 0 || H_ <= 0 || P_ <= 0)
-      throw_error(ErrorKind::InvalidArgument, "vocab_size, n_embd, n_layer, n_head and n_positions must be positive", c.source());
-    if (E_ % H_) throw_error(ErrorKind::InvalidArgument, "n_embd is not a multiple of n_head", c.source());
-    const float eps = static_cast<float>(c.get<double>("layer_norm_epsilon", 1e-5));
+  GPT2(const std::string& cls, const Config& c, Head head) : GptModel(cls, c, head, "GPT2LMHeadModel") {
+    const int64_t E = d_.E, inner = c.get<int64_t>("n_inner", 4 * E);
+    const float eps = d_.eps;
     act_ = nn::parse_activation(c.get<std::string>("activation_function", "gelu_new"));
     scale_weights_ = c.get<bool>("scale_attn_weights", true);
     scale_by_layer_ = c.get<bool>("scale_attn_by_inverse_layer_idx", false);
-    pad_ = c.has("pad_token_id") ? c.get<int64_t>("pad_token_id", -1) : -1;
     Scope r = root();
     Scope t = head == Head::Base ? r : r / "transformer";
-    wte_ = nn::Embedding::make(t / "wte", vocab_, E_);
-    wpe_ = nn::Embedding::make(t / "wpe", P_, E_);
-    for (int64_t i = 0; i < L_; ++i) {
+    wte_ = nn::Embedding::make(t / "wte", d_.vocab, E);
+    wpe_ = nn::Embedding::make(t / "wpe", d_.P, E);
+    for (int64_t i = 0; i < d_.L; ++i) {
       Scope h = t / "h" / i;
-      blocks_.push_back({nn::LayerNorm::make(h / "ln_1", E_, eps), nn::LayerNorm::make(h / "ln_2", E_, eps),
-                         nn::Conv1D::make(h / "attn" / "c_attn", E_, 3 * E_), nn::Conv1D::make(h / "attn" / "c_proj", E_, E_),
-                         nn::Conv1D::make(h / "mlp" / "c_fc", E_, inner), nn::Conv1D::make(h / "mlp" / "c_proj", inner, E_)});
+      blocks_.push_back({nn::LayerNorm::make(h / "ln_1", E, eps), nn::LayerNorm::make(h / "ln_2", E, eps),
+                         nn::Conv1D::make(h / "attn" / "c_attn", E, 3 * E), nn::Conv1D::make(h / "attn" / "c_proj", E, E),
+                         nn::Conv1D::make(h / "mlp" / "c_fc", E, inner), nn::Conv1D::make(h / "mlp" / "c_proj", inner, E)});
       ignored_keys_.push_back(h.path("attn.bias"));  // the causal-mask buffers older checkpoints saved
       ignored_keys_.push_back(h.path("attn.masked_bias"));
     }
-    ln_f_ = nn::LayerNorm::make(t / "ln_f", E_, eps);
-    if (head == Head::LMHead || head == Head::DoubleHeads) {
-      lm_head_.in = E_;
-      lm_head_.out = vocab_;
-      lm_head_.w = (r / "lm_head").param("weight", {vocab_, E_}, c.get<bool>("tie_word_embeddings", true) ? wte_.w.name() : "");
-    }
-    if (head == Head::DoubleHeads)  // SequenceSummary with num_labels forced to 1
-      score_ = nn::Linear::make(r / "multiple_choice_head" / "summary", E_, 1);
-    if (head == Head::SequenceClassification) score_ = nn::Linear::make(r / "score", E_, c.num_labels(), false);
-    if (head == Head::TokenClassification) score_ = nn::Linear::make(r / "classifier", E_, c.num_labels());
-    if (head == Head::QuestionAnswering) score_ = nn::Linear::make(r / "qa_outputs", E_, 2);
-    // Traits: GPT2Model._prune_heads prunes the fused Conv1D attention (GPT2Attention.prune_heads).
-    traits_.input_embeddings = wte_.w.name();
-    if (lm_head_.w.valid()) traits_.output_embeddings = lm_head_.w.name();
-    set_roles(ParamRole::Embedding, {wte_.w.name(), wpe_.w.name()});
-    traits_.prune = {H_, E_ / H_, L_, [t](int64_t layer) {
-                       const Scope a = t / "h" / layer / "attn";
-                       return AttentionModule{a.path("c_attn"), {}, {}, a.path("c_proj"), true};
-                     }, {}, {}};
+    ln_f_ = nn::LayerNorm::make(t / "ln_f", E, eps);
+    // Heads and traits (GPT2Model._prune_heads prunes the fused Conv1D attention).
+    nn::gpt_heads(r, t, c, head, d_, wte_, wpe_, lm_head_, score_, mutable_params(), traits_);
   }
 
-  int64_t vocab_size() const override { return vocab_; }
-
-  Tensor step(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, KVCache& cache) const override {
-    if (head_ != Head::LMHead) throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use GPT2LMHeadModel)");
-    nn::StackOutputs st;
-    Tensor h = run(nn::as_ids(ids, "input_ids"), position_ids, Tensor(), attention_mask, Tensor(), &cache, false, false, st);
-    return lm_head_(h);
-  }
-
-  Outputs forward(const ModelInputs& in) const override {
-    return nn::gpt_forward(in, head_, E_, [this](const Tensor& ids, const ModelInputs& x, nn::StackOutputs& st) {
-      return run(ids, x.position_ids, x.token_type_ids, x.attention_mask, x.head_mask, nullptr, x.output_hidden_states,
-                 x.output_attentions, st);
-    }, lm_head_, score_ ? &*score_ : nullptr, pad_);
-  }
-
-  // The transformer over new tokens `ids` [B, S]; with a cache, attends to the
-  // cached keys/values too and appends this step's. Returns ln_f(h) [B, S, E].
+  // Pre-LN blocks; returns ln_f(h).
   Tensor run(const Tensor& ids, const Tensor& position_ids, const Tensor& token_type_ids, const Tensor& attention_mask,
-             const Tensor& head_mask, KVCache* cache, bool want_hidden, bool want_attn, nn::StackOutputs& st) const {
-    if (ids.dim() != 2) throw_error(ErrorKind::Mismatch, "input_ids must be [batch, seq], got " + shape_str(ids.shape()));
-    const int64_t B = ids.size(0), S = ids.size(1);
-    const int64_t past = cache ? cache->length() : 0;
-    if (past + S > P_)
-      throw_error(ErrorKind::InvalidArgument, "sequence length " + std::to_string(past + S) + " exceeds n_positions " + std::to_string(P_));
-    Tensor h = Tensor::zeros(DType::F32, {B, S, E_});
-    wte_.gather(ids, h.mutable_data<float>(), false);
-    Tensor pos = nn::positions_or_default(position_ids, B, S, past);
-    wpe_.gather(pos, h.mutable_data<float>(), true);
-    if (token_type_ids.defined()) wte_.gather(nn::as_ids(token_type_ids, "token_type_ids"), h.mutable_data<float>(), true);
-    Tensor bias = nn::causal_bias(attention_mask, B, S, past);
-    auto hm = nn::per_layer_head_mask(head_mask, L_, H_);
-    const int64_t D = E_ / H_;
-    nn::AttentionOptions ao;
-    ao.head_dim = D;
-    ao.bias = nn::AttentionBias::of(bias);
-    ao.cache = cache;
-    ao.want_probs = want_attn;
-    for (int64_t l = 0; l < L_; ++l) {
+             const Tensor& head_mask, KVCache* cache, bool want_hidden, bool want_attn, nn::StackOutputs& st) const override {
+    nn::GptStart g = nn::gpt_start(d_, wte_, wpe_, ids, position_ids, token_type_ids, attention_mask, head_mask, cache, want_attn);
+    Tensor& h = g.h;
+    const auto& hm = g.head_masks;
+    nn::AttentionOptions& ao = g.ao;
+    const int64_t B = ids.size(0), S = ids.size(1), D = ao.head_dim;
+    for (int64_t l = 0; l < d_.L; ++l) {
       const Block& blk = blocks_[static_cast<std::size_t>(l)];
       if (want_hidden) st.hidden_states.push_back(h.clone());  // h is updated in place below
       Tensor x = h.clone();
       blk.ln_1.inplace(x);
       Tensor qkv = blk.c_attn(x);  // [B, S, 3W]: prune_heads narrows c_attn to W = heads * D per part
       const int64_t W = blk.c_attn.w->size(1) / 3;
-      ao.heads = nn::heads_present(W, D, H_, !hm.empty(), blk.c_attn.w.name());
+      ao.heads = nn::heads_present(W, D, d_.H, !hm.empty(), blk.c_attn.w.name());
       ao.layer = l;
       ao.head_mask = hm.empty() ? nullptr : hm[static_cast<std::size_t>(l)].data();
       ao.scale = (scale_weights_ ? 1.0f / std::sqrt(static_cast<float>(D)) : 1.0f) / (scale_by_layer_ ? static_cast<float>(l + 1) : 1.0f);
@@ -132,15 +77,11 @@ class GPT2 final : public Model, public CausalLM {
   }
 
  private:
-  Head head_;
-  int64_t vocab_ = 0, E_ = 0, L_ = 0, H_ = 0, P_ = 0, pad_ = -1;
   nn::Activation act_ = nn::Activation::GeluTanh;
   bool scale_weights_ = true, scale_by_layer_ = false;
   nn::Embedding wte_, wpe_;
   std::vector<Block> blocks_;
   nn::LayerNorm ln_f_;
-  nn::Linear lm_head_;
-  std::optional<nn::Linear> score_;
 };
 
 }  // namespace

@@ -73,30 +73,14 @@ class Roberta final : public Model {
     nn::StackOutputs st;
     Tensor pooled;
     Tensor seq = core_.forward(in, pos, st, &pooled);
-    Outputs out;
-    if (auto task = nn::task_head_of(head_)) {
-      if (head_ == Head::SequenceClassification) {  // RobertaClassificationHead: dense -> tanh -> out_proj on <s>
-        pooled = (*cls_dense_)(nn::first_token(seq));
-        nn::activate(pooled, nn::Activation::Tanh);
-      }
-      nn::apply_task_head(*task, *classifier_, seq, pooled, choices, out);
-      nn::emit_stack(out, st);
-      return out;
-    }
-    switch (head_) {
-      case Head::Base:
-        out.set("last_hidden_state", seq);
-        out.set("pooler_output", pooled);
-        break;
-      case Head::MaskedLM:
-      case Head::CausalLM:
-        out.set("logits", lm_.forward(seq));
-        break;
-      default:
-        break;
-    }
-    nn::emit_stack(out, st);
-    return out;
+    auto pool = [&] {
+      if (head_ != Head::SequenceClassification) return pooled;  // multiple choice: the pooler
+      Tensor x = (*cls_dense_)(nn::first_token(seq));  // RobertaClassificationHead: dense -> tanh -> out_proj on <s>
+      nn::activate(x, nn::Activation::Tanh);
+      return x;
+    };
+    return nn::encoder_outputs(head_, classifier_, seq, &pooled, choices, st, pool,
+                               [&](Outputs& out) { out.set("logits", lm_.forward(seq)); });  // MaskedLM, CausalLM
   }
 
  private:

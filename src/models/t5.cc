@@ -9,6 +9,7 @@
 // only when they are float16) never triggers here.
 #include <cmath>
 
+#include "core/strings.h"
 #include "hfx/seq2seq.h"
 #include "models/registry_entries.h"
 #include "nn/attention.h"
@@ -34,6 +35,33 @@ struct Stack {
   std::vector<Block> blocks;
   Param final_norm;
 };
+
+// T5PreTrainedModel._init_weights (transformers 4.46) for a parameter the checkpoint lacks, by module:
+// shared / lm_head / the token classifier N(0, factor), the attention's q N(0, factor (d_model d_kv)^-1/2),
+// k and v N(0, factor d_model^-1/2), o N(0, factor (num_heads d_kv)^-1/2), relative_attention_bias and the
+// FFN's wi / wi_0 / wi_1 N(0, factor d_model^-1/2), wo N(0, factor d_ff^-1/2), the classification head's
+// dense / out_proj and qa_outputs N(0, factor d_model^-1/2), biases 0, T5LayerNorm weights factor
+// (InitRule has no fill value: Ones, exact for initializer_factor 1.0, the value of every released T5).
+InitRule t5_init_rule(const ParamSpec& s, const Config& c) {
+  const double factor = c.get<double>("initializer_factor", 1.0);
+  const auto d_model = static_cast<double>(c.get<int64_t>("d_model", 512));
+  const auto d_kv = static_cast<double>(c.get<int64_t>("d_kv", 64));
+  const auto d_ff = static_cast<double>(c.get<int64_t>("d_ff", 2048));
+  const auto heads = static_cast<double>(c.get<int64_t>("num_heads", 8));
+  const std::string& n = s.name;
+  auto module_is = [&](std::string_view module) {  // n is "<...>.<module>.weight" or "<module>.weight"
+    const std::string tail = "." + std::string(module) + ".weight";
+    return ends_with(n, tail) || n == std::string(module) + ".weight";
+  };
+  auto normal = [&](double scale) { return InitRule{InitRule::Normal, factor * scale}; };
+  if (ends_with(n, ".bias")) return {InitRule::Zeros, 0.0};
+  if (ends_with(n, "layer_norm.weight")) return {InitRule::Ones, 0.0};
+  if (module_is("shared") || module_is("embed_tokens") || module_is("lm_head") || module_is("classifier")) return normal(1.0);
+  if (module_is("q")) return normal(1.0 / std::sqrt(d_model * d_kv));
+  if (module_is("o")) return normal(1.0 / std::sqrt(heads * d_kv));
+  if (module_is("wo")) return normal(1.0 / std::sqrt(d_ff));
+  return normal(1.0 / std::sqrt(d_model));  // k, v, relative_attention_bias, wi*, dense, out_proj, qa_outputs
+}
 
 class T5 final : public Model, public Seq2SeqLM {
  public:
@@ -131,21 +159,8 @@ class T5 final : public Model, public Seq2SeqLM {
     std::vector<Tensor> cross;
     Tensor dec = run_decoder(dec_ids, in.decoder_attention_mask, cache, Le_ == Ld_ ? in.head_mask : Tensor(), want_h, want_a, dst,
                              want_a ? &cross : nullptr);
-    switch (head_) {
-      case Head::ConditionalGeneration:
-        out.set("logits", lm_logits(dec));
-        break;
-      case Head::SequenceClassification:
-        out.set("logits", nn::eos_classify(ids, dec, eos_, *dense_, *score_));
-        break;
-      case Head::QuestionAnswering:
-        nn::set_qa_logits(out, (*score_)(dec));
-        break;
-      default:
-        out.set("last_hidden_state", dec);
-    }
-    nn::emit_seq2seq(out, dst, cross, enc, est);
-    return out;
+    return nn::seq2seq_outputs(head_, [this](const Tensor& x) { return lm_logits(x); }, ids, dec, eos_, dense_, score_, dst,
+                               cross, enc, est);
   }
 
  private:
@@ -161,6 +176,14 @@ class T5 final : public Model, public Seq2SeqLM {
     if (lm_head_.w.valid()) traits_.output_embeddings = lm_head_.w.name();
     set_roles(ParamRole::Embedding, {traits_.input_embeddings, enc_.embed.w.name(), enc_.blocks.at(0).self.rel.name()});
     if (has_decoder()) set_roles(ParamRole::Embedding, {dec_.embed.w.name(), dec_.blocks.at(0).self.rel.name()});
+    // T5PreTrainedModel._keep_in_fp32_modules = ["wo"]: the FFN output projection stays f32 in a half-precision
+    // load (fp16 overflows there; modeling_t5.py's T5DenseActDense casts its input to wo's dtype). transformers
+    // 4.46 applies it to float16 loads only; here the fixed dtype holds for every load dtype (the bind stage
+    // reads a ParamSpec's dtype as fixed), so a bfloat16 load keeps wo in f32 too, where transformers rounds
+    // it to bfloat16; f32 and f16 loads match it.
+    for (const Stack* st : {&enc_, &dec_})
+      for (const Block& bl : st->blocks) mutable_params().set_dtype(bl.wo.w.name(), DType::F32);
+    traits_.init = t5_init_rule;
     if (head_ == Head::Encoder) traits_.ignore_on_load_unexpected = {"decoder"};
     else if (head_ != Head::TokenClassification)
       traits_.ignore_on_load_unexpected = {"decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight"};

@@ -79,4 +79,80 @@ void set_double_heads_outputs(Outputs& out, const Tensor& h, const Shape& in_sha
   out.set("mc_logits", summary(gather_token(h, mc_token_ids)).reshape({in_shape[0], in_shape[1]}));
 }
 
+GptDims GptDims::read(const Config& c) {
+  GptDims d;
+  d.vocab = c.get<int64_t>("vocab_size", 0);
+  d.E = c.get<int64_t>("n_embd", 0);
+  d.L = c.get<int64_t>("n_layer", 0);
+  d.H = c.get<int64_t>("n_head", 0);
+  d.P = c.get<int64_t>("n_positions", 0);
+  if (d.vocab <= 0 || d.E <= 0 || d.L <= 0 || d.H <= 0 || d.P <= 0)
+    throw_error(ErrorKind::InvalidArgument, "vocab_size, n_embd, n_layer, n_head and n_positions must be positive", c.source());
+  if (d.E % d.H) throw_error(ErrorKind::InvalidArgument, "n_embd is not a multiple of n_head", c.source());
+  d.eps = static_cast<float>(c.get<double>("layer_norm_epsilon", 1e-5));
+  d.pad = c.has("pad_token_id") ? c.get<int64_t>("pad_token_id", -1) : -1;
+  return d;
+}
+
+void gpt_heads(const Scope& r, const Scope& t, const Config& c, GptHead head, const GptDims& d, const Embedding& tokens,
+               const Embedding& positions, Linear& lm_head, std::optional<Linear>& score, ParamTable& params,
+               ModelTraits& traits) {
+  if (head == GptHead::LMHead || head == GptHead::DoubleHeads) {
+    lm_head.in = d.E;
+    lm_head.out = d.vocab;
+    lm_head.w = (r / "lm_head").param("weight", {d.vocab, d.E}, c.get<bool>("tie_word_embeddings", true) ? tokens.w.name() : "");
+  }
+  if (head == GptHead::DoubleHeads)  // SequenceSummary with num_labels forced to 1
+    score = Linear::make(r / "multiple_choice_head" / "summary", d.E, 1);
+  if (head == GptHead::SequenceClassification) score = Linear::make(r / "score", d.E, c.num_labels(), false);
+  if (head == GptHead::TokenClassification) score = Linear::make(r / "classifier", d.E, c.num_labels());
+  if (head == GptHead::QuestionAnswering) score = Linear::make(r / "qa_outputs", d.E, 2);
+  traits.input_embeddings = tokens.w.name();
+  if (lm_head.w.valid()) traits.output_embeddings = lm_head.w.name();
+  params.set_role(tokens.w.name(), ParamRole::Embedding);
+  params.set_role(positions.w.name(), ParamRole::Embedding);
+  traits.prune = {d.H, d.E / d.H, d.L, [t](int64_t layer) {
+                    const Scope a = t / "h" / layer / "attn";
+                    return AttentionModule{a.path("c_attn"), {}, {}, a.path("c_proj"), true};
+                  }, {}, {}};
+}
+
+GptStart gpt_start(const GptDims& d, const Embedding& tokens, const Embedding& positions, const Tensor& ids,
+                   const Tensor& position_ids, const Tensor& token_type_ids, const Tensor& attention_mask,
+                   const Tensor& head_mask, KVCache* cache, bool want_attn) {
+  if (ids.dim() != 2) throw_error(ErrorKind::Mismatch, "input_ids must be [batch, seq], got " + shape_str(ids.shape()));
+  const int64_t B = ids.size(0), S = ids.size(1);
+  const int64_t past = cache ? cache->length() : 0;
+  if (past + S > d.P)
+    throw_error(ErrorKind::InvalidArgument, "sequence length " + std::to_string(past + S) + " exceeds n_positions " + std::to_string(d.P));
+  GptStart g;
+  g.h = Tensor::zeros(DType::F32, {B, S, d.E});
+  tokens.gather(ids, g.h.mutable_data<float>(), false);
+  positions.gather(positions_or_default(position_ids, B, S, past), g.h.mutable_data<float>(), true);
+  if (token_type_ids.defined()) tokens.gather(as_ids(token_type_ids, "token_type_ids"), g.h.mutable_data<float>(), true);
+  g.bias = causal_bias(attention_mask, B, S, past);
+  g.head_masks = per_layer_head_mask(head_mask, d.L, d.H);
+  g.ao.head_dim = d.E / d.H;
+  g.ao.bias = AttentionBias::of(g.bias);
+  g.ao.cache = cache;
+  g.ao.want_probs = want_attn;
+  return g;
+}
+
+GptModel::GptModel(const std::string& cls, const Config& c, GptHead head, std::string lm_class)
+    : Model(cls, c, "transformer"), head_(head), d_(GptDims::read(c)), lm_class_(std::move(lm_class)) {}
+
+Tensor GptModel::step(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, KVCache& cache) const {
+  if (head_ != GptHead::LMHead) throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use " + lm_class_ + ")");
+  StackOutputs st;
+  return lm_head_(run(as_ids(ids, "input_ids"), position_ids, Tensor(), attention_mask, Tensor(), &cache, false, false, st));
+}
+
+Outputs GptModel::forward(const ModelInputs& in) const {
+  return gpt_forward(in, head_, d_.E, [this](const Tensor& ids, const ModelInputs& x, StackOutputs& st) {
+    return run(ids, x.position_ids, x.token_type_ids, x.attention_mask, x.head_mask, nullptr, x.output_hidden_states,
+               x.output_attentions, st);
+  }, lm_head_, score_ ? &*score_ : nullptr, d_.pad);
+}
+
 }  // namespace hfx::nn

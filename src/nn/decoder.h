@@ -3,7 +3,11 @@
 
 #include <functional>
 
+#include <optional>
+#include <vector>
+
 #include "hfx/generate.h"
+#include "nn/attention.h"
 #include "nn/layers.h"
 
 namespace hfx::nn {
@@ -37,5 +41,57 @@ using GptRun = std::function<Tensor(const Tensor& ids, const ModelInputs& in, St
 // qa_outputs), null for Base and LMHead.
 Outputs gpt_forward(const ModelInputs& in, GptHead head, int64_t E, const GptRun& run, const Linear& lm_head,
                     const Linear* score, int64_t pad_token_id);
+
+// The config fields GPT-2 and OpenAI GPT read alike: vocab_size, n_embd (E), n_layer (L), n_head (H) and
+// n_positions (P), all positive with E a multiple of H (InvalidArgument naming the config otherwise),
+// layer_norm_epsilon, and pad_token_id (-1 when absent).
+struct GptDims {
+  int64_t vocab = 0, E = 0, L = 0, H = 0, P = 0, pad = -1;
+  float eps = 1e-5f;
+  static GptDims read(const Config& c);
+};
+
+// Their heads and traits, declared alike: lm_head (tied to `tokens` unless tie_word_embeddings is false) for
+// LMHead and DoubleHeads; `score` as multiple_choice_head.summary (DoubleHeads), score (no bias), classifier or
+// qa_outputs; the input/output embeddings, the embedding roles of `tokens` and `positions`, and the prune
+// geometry of the fused Conv1D attention at <t>.h.N.attn (GPT2Attention.prune_heads).
+void gpt_heads(const Scope& r, const Scope& t, const Config& c, GptHead head, const GptDims& d, const Embedding& tokens,
+               const Embedding& positions, Linear& lm_head, std::optional<Linear>& score, ParamTable& params,
+               ModelTraits& traits);
+
+// The start of their transformer over new tokens ids [B, S] after the cache's past ones: h = tokens[ids] +
+// positions[position_ids, default past..] (+ tokens[token_type_ids]: token types share the token table), the
+// length checked against n_positions; the per-layer head masks; the layers' attention options (causal bias over
+// attention_mask, head_dim, cache, want_probs), heads/layer/head_mask/scale left to each layer.
+struct GptStart {
+  Tensor h, bias;
+  std::vector<std::vector<float>> head_masks;
+  AttentionOptions ao;
+};
+GptStart gpt_start(const GptDims& d, const Embedding& tokens, const Embedding& positions, const Tensor& ids,
+                   const Tensor& position_ids, const Tensor& token_type_ids, const Tensor& attention_mask,
+                   const Tensor& head_mask, KVCache* cache, bool want_attn);
+
+// The model class GPT-2 and OpenAI GPT share: the dims, heads and generation plumbing (forward through
+// gpt_forward, step through the LM head); each file declares its layers and defines run().
+class GptModel : public Model, public CausalLM {
+ public:
+  // lm_class: the class that generates (named in step()'s error for the others).
+  GptModel(const std::string& cls, const Config& c, GptHead head, std::string lm_class);
+  int64_t vocab_size() const override { return d_.vocab; }
+  Tensor step(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, KVCache& cache) const override;
+  Outputs forward(const ModelInputs& in) const override;
+  // The transformer over new tokens `ids` [B, S]; with a cache, attends to the cached keys/values too and
+  // appends this step's. Returns the final hidden state [B, S, E].
+  virtual Tensor run(const Tensor& ids, const Tensor& position_ids, const Tensor& token_type_ids, const Tensor& attention_mask,
+                     const Tensor& head_mask, KVCache* cache, bool want_hidden, bool want_attn, StackOutputs& st) const = 0;
+
+ protected:
+  GptHead head_;
+  GptDims d_;
+  std::string lm_class_;
+  Linear lm_head_;
+  std::optional<Linear> score_;
+};
 
 }  // namespace hfx::nn

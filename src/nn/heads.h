@@ -72,4 +72,28 @@ std::optional<TaskHead> task_head_of(Head h) {
   }
 }
 
+// The ending of every BERT-family forward (bert, albert, distilbert, electra,
+// roberta): the shared task heads through apply_task_head, reading `pool()`
+// (called only for sequence classification and multiple choice: each family
+// pools its own way) and `proj` (the classifier / qa_outputs Linear); Base sets
+// last_hidden_state = h and, when the family has a pooler (`pooler_output`
+// non-null), pooler_output; any other head is the family's own, written by
+// `own(out)`. Then the stack's hidden_states / attentions.
+template <class Head, class Pool, class Own>
+Outputs encoder_outputs(Head head, const std::optional<Linear>& proj, const Tensor& h, const Tensor* pooler_output,
+                        int64_t choices, const StackOutputs& st, Pool&& pool, Own&& own) {
+  Outputs out;
+  if (auto task = task_head_of(head)) {
+    const bool pooled = *task == TaskHead::SequenceClassification || *task == TaskHead::MultipleChoice;
+    apply_task_head(*task, *proj, h, pooled ? pool() : Tensor(), choices, out);
+  } else if (head == Head::Base) {
+    out.set("last_hidden_state", h);
+    if (pooler_output) out.set("pooler_output", *pooler_output);
+  } else {
+    own(out);
+  }
+  emit_stack(out, st);
+  return out;
+}
+
 }  // namespace hfx::nn

@@ -1,6 +1,7 @@
 #include "nn/layers.h"
 
 #include "nn/attention.h"
+#include "nn/backend.h"
 
 #include <cmath>
 #include <limits>
@@ -14,7 +15,7 @@ Linear Linear::make(const Scope& s, int64_t in, int64_t out, bool bias) {
   l.out = out;
   l.w = s.param("weight", {out, in});
   if (bias) l.b = s.param("bias", {out});
-  l.pack = std::make_shared<cpu::PackedWeight>();
+  l.pack = std::make_shared<PackedWeight>();
   return l;
 }
 
@@ -149,7 +150,7 @@ Tensor PostLNEncoderLayer::forward(const Tensor& h, const AttnMask& mask, const 
     cpu::add_inplace(attn.mutable_data<float>(), h.data<float>(), attn.numel());
     attn_norm.inplace(attn);
     Tensor inter = ffn_in(attn);
-    cpu::activate(inter.mutable_data<float>(), inter.numel(), act);
+    cpu::activate(inter.mutable_data<float>(), inter.numel(), to_cpu(act));
     Tensor out = ffn_out(inter);
     dropout_inplace(out, ffn_out.w);
     cpu::add_inplace(out.mutable_data<float>(), attn.data<float>(), out.numel());
@@ -166,7 +167,7 @@ Tensor PostLNEncoderLayer::forward(const Tensor& h, const AttnMask& mask, const 
   attn_norm.inplace(attn);
   Tensor inter = Tensor::uninitialized(DType::F32, {B, S, I});
   cpu::linear(attn.data<float>(), rows, E, *ffn_in.w, Tensor(), inter.mutable_data<float>(), ffn_in.pack.get());
-  cpu::bias_activate(inter.mutable_data<float>(), rows, I, bias_of(ffn_in), act);
+  cpu::bias_activate(inter.mutable_data<float>(), rows, I, bias_of(ffn_in), to_cpu(act));
   Tensor out = Tensor::uninitialized(DType::F32, {B, S, E});
   cpu::linear(inter.data<float>(), rows, I, *ffn_out.w, Tensor(), out.mutable_data<float>(), ffn_out.pack.get());
   cpu::add_bias_residual(out.mutable_data<float>(), rows, E, bias_of(ffn_out), attn.data<float>());

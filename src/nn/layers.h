@@ -12,11 +12,13 @@
 
 namespace hfx::nn {
 
+class PackedWeight;  // opaque here: defined with the kernels in nn/backend.h
+
 struct Linear {
   Param w, b;
   int64_t in = 0, out = 0;
-  // Transposed copy of w for NN GEMMs, made lazily (cpu::PackedWeight); set by make().
-  std::shared_ptr<cpu::PackedWeight> pack;
+  // Transposed copy of w for NN GEMMs, made lazily by the backend; set by make().
+  std::shared_ptr<PackedWeight> pack;
   static Linear make(const Scope& s, int64_t in, int64_t out, bool bias = true);
   void forward(const float* x, int64_t rows, float* y) const;
   Tensor operator()(const Tensor& x) const;  // [..., in] -> [..., out], f32

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "hfx/error.h"
+#include "nn/backend.h"
 
 namespace hfx::nn {
 
@@ -13,9 +14,50 @@ void same_count(const Tensor& x, const Tensor& y, const char* op) {
 }
 }  // namespace
 
-Activation parse_activation(std::string_view name) { return cpu::parse_activation(name); }
+Activation parse_activation(std::string_view name) {
+  // transformers 4.46 activations.py ACT2CLS, every name.
+  if (name == "gelu" || name == "gelu_python") return Activation::GeluErf;
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_accurate") return Activation::GeluTanh;
+  if (name == "gelu_fast") return Activation::GeluFast;
+  if (name == "gelu_10") return Activation::GeluClip10;
+  if (name == "quick_gelu") return Activation::QuickGelu;
+  if (name == "relu") return Activation::Relu;
+  if (name == "relu2") return Activation::Relu2;
+  if (name == "relu6") return Activation::Relu6;
+  if (name == "leaky_relu") return Activation::LeakyRelu;
+  if (name == "laplace") return Activation::Laplace;
+  if (name == "silu" || name == "swish") return Activation::Silu;
+  if (name == "tanh") return Activation::Tanh;
+  if (name == "sigmoid") return Activation::Sigmoid;
+  if (name == "linear" || name == "identity") return Activation::Identity;
+  if (name == "mish") return Activation::Mish;
+  throw_error(ErrorKind::Unsupported, "unsupported activation '" + std::string(name) +
+                                          "' (supported: gelu, gelu_10, gelu_accurate, gelu_fast, gelu_new, gelu_python, gelu_pytorch_tanh, laplace, leaky_relu, "
+                                          "linear, mish, quick_gelu, relu, relu2, relu6, sigmoid, silu, swish, tanh)");
+}
 
-void activate(Tensor& x, Activation act) { cpu::activate(x.mutable_data<float>(), x.numel(), act); }
+cpu::Activation to_cpu(Activation act) {
+  switch (act) {  // exhaustive: -Wswitch (an error here) names an enumerator added to one side only
+    case Activation::GeluErf: return cpu::Activation::GeluErf;
+    case Activation::GeluTanh: return cpu::Activation::GeluTanh;
+    case Activation::GeluFast: return cpu::Activation::GeluFast;
+    case Activation::QuickGelu: return cpu::Activation::QuickGelu;
+    case Activation::Relu: return cpu::Activation::Relu;
+    case Activation::Silu: return cpu::Activation::Silu;
+    case Activation::Tanh: return cpu::Activation::Tanh;
+    case Activation::Sigmoid: return cpu::Activation::Sigmoid;
+    case Activation::Identity: return cpu::Activation::Identity;
+    case Activation::Mish: return cpu::Activation::Mish;
+    case Activation::GeluClip10: return cpu::Activation::GeluClip10;
+    case Activation::Laplace: return cpu::Activation::Laplace;
+    case Activation::LeakyRelu: return cpu::Activation::LeakyRelu;
+    case Activation::Relu2: return cpu::Activation::Relu2;
+    case Activation::Relu6: return cpu::Activation::Relu6;
+  }
+  throw_error(ErrorKind::InvalidArgument, "activation " + std::to_string(static_cast<int>(act)) + " has no kernel");
+}
+
+void activate(Tensor& x, Activation act) { cpu::activate(x.mutable_data<float>(), x.numel(), to_cpu(act)); }
 
 void add_(Tensor& x, const Tensor& y) {
   same_count(x, y, "add");

@@ -7,12 +7,29 @@
 #include <vector>
 
 #include "hfx/tensor.h"
-#include "kernels/cpu/ops.h"
 
 namespace hfx::nn {
 
-using Activation = cpu::Activation;
-// transformers' ACT2FN names ("gelu", "gelu_new", "relu", "silu", ...); Unsupported otherwise.
+// The activation functions of transformers 4.46 activations.py (ACT2CLS). nn/'s own type, so model files never
+// see a kernel header; nn/ops.cc maps it onto the backend's.
+enum class Activation {
+  GeluErf,     // "gelu", "gelu_python" (x * 0.5 * (1 + erf(x / sqrt 2)): the same function)
+  GeluTanh,    // "gelu_new", "gelu_pytorch_tanh", "gelu_accurate" (the tanh approximation, written three ways)
+  GeluFast,    // "gelu_fast"
+  QuickGelu,   // "quick_gelu": x * sigmoid(1.702 x)
+  Relu,        // "relu"
+  Silu,        // "silu", "swish"
+  Tanh,        // "tanh"
+  Sigmoid,     // "sigmoid"
+  Identity,    // "linear", "identity"
+  Mish,        // "mish"
+  GeluClip10,  // "gelu_10": ClippedGELUActivation(-10, 10)
+  Laplace,     // "laplace": 0.5 * (1 + erf((x - 0.707107) / (0.282095 * sqrt 2)))
+  LeakyRelu,   // "leaky_relu": nn.LeakyReLU(), slope 0.01
+  Relu2,       // "relu2": relu(x) ** 2
+  Relu6,       // "relu6": clamp(x, 0, 6)
+};
+// transformers' ACT2FN names above; Unsupported naming the value (and the supported names) otherwise.
 Activation parse_activation(std::string_view name);
 
 // In place on f32 contiguous tensors.

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/cpu/ops.h"
+
 namespace hfx::nn {
 
 std::vector<float> sinusoid_inv_freq(int64_t d) {

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <vector>
 
 #include "hfx/generate.h"
 #include "nn/layers.h"
@@ -35,5 +37,26 @@ void emit_seq2seq(Outputs& out, const StackOutputs& decoder, const std::vector<T
 // at the last eos of each row of input_ids (every row must hold the same number
 // of eos tokens, as the reference requires), then dense, tanh, out_proj.
 Tensor eos_classify(const Tensor& ids, const Tensor& dec, int64_t eos, const Linear& dense, const Linear& out_proj);
+
+// The ending of BART's and T5's encoder-decoder forward, over the decoder output dec [B, T, d] (`ids`: the
+// encoder's input_ids): ConditionalGeneration sets logits = lm(dec), SequenceClassification eos_classify
+// through `dense` and `score`, QuestionAnswering the span logits of score(dec), any other head
+// last_hidden_state; then emit_seq2seq's stacks. Head: the model's head enum, naming those three.
+template <class Head, class Lm>
+Outputs seq2seq_outputs(Head head, const Lm& lm, const Tensor& ids, const Tensor& dec, int64_t eos,
+                        const std::optional<Linear>& dense, const std::optional<Linear>& score, const StackOutputs& decoder,
+                        const std::vector<Tensor>& cross, const Tensor& encoder_last, const StackOutputs& encoder) {
+  Outputs out;
+  if (head == Head::ConditionalGeneration)
+    out.set("logits", lm(dec));
+  else if (head == Head::SequenceClassification)
+    out.set("logits", eos_classify(ids, dec, eos, *dense, *score));
+  else if (head == Head::QuestionAnswering)
+    set_qa_logits(out, (*score)(dec));
+  else
+    out.set("last_hidden_state", dec);
+  emit_seq2seq(out, decoder, cross, encoder_last, encoder);
+  return out;
+}
 
 }  // namespace hfx::nn

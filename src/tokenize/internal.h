@@ -200,6 +200,20 @@ T get_or(const json& j, const char* key, T dflt) {
 std::string type_of(const json& j, const char* what);
 const json& need_array(const json& j, const char* key, const char* what);
 
+// f(a.x, b.x) for each per-token field x of Encoding (ids, type_ids, attention_mask, special_tokens_mask,
+// tokens, offsets, sequence_ids; not `overflowing`): the one list of them, so that appending (processors.cc)
+// and slicing (tokenizer.cc truncation) cannot miss a field added later.
+template <class F>
+void for_each_field(Encoding& a, const Encoding& b, F&& f) {
+  f(a.ids, b.ids);
+  f(a.type_ids, b.type_ids);
+  f(a.attention_mask, b.attention_mask);
+  f(a.special_tokens_mask, b.special_tokens_mask);
+  f(a.tokens, b.tokens);
+  f(a.offsets, b.offsets);
+  f(a.sequence_ids, b.sequence_ids);
+}
+
 // Shared by the Metaspace pre-tokenizer and decoder (pre_tokenizers.cc).
 enum class Prepend { Always, First, Never };
 Prepend parse_prepend(const json& j);

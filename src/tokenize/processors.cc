@@ -164,14 +164,7 @@ std::pair<std::string, int64_t> token_pair(const json& j, const char* key, const
 }
 
 void append_fields(Encoding& a, const Encoding& b) {
-  auto app = [](auto& x, const auto& y) { x.insert(x.end(), y.begin(), y.end()); };
-  app(a.ids, b.ids);
-  app(a.type_ids, b.type_ids);
-  app(a.attention_mask, b.attention_mask);
-  app(a.special_tokens_mask, b.special_tokens_mask);
-  app(a.tokens, b.tokens);
-  app(a.offsets, b.offsets);
-  app(a.sequence_ids, b.sequence_ids);
+  for_each_field(a, b, [](auto& x, const auto& y) { x.insert(x.end(), y.begin(), y.end()); });
 }
 
 Encoding fields_of(const Encoding& e) {

@@ -221,16 +221,9 @@ void truncate_one(Encoding& e, std::size_t max_len, std::size_t stride, Side dir
   }
   auto piece = [&](Offsets r) {
     Encoding o;
-    auto cut = [&](auto& dst, const auto& src) {
+    tok::for_each_field(o, e, [&](auto& dst, const auto& src) {
       dst.assign(src.begin() + static_cast<std::ptrdiff_t>(r.first), src.begin() + static_cast<std::ptrdiff_t>(r.second));
-    };
-    cut(o.ids, e.ids);
-    cut(o.type_ids, e.type_ids);
-    cut(o.attention_mask, e.attention_mask);
-    cut(o.special_tokens_mask, e.special_tokens_mask);
-    cut(o.tokens, e.tokens);
-    cut(o.offsets, e.offsets);
-    cut(o.sequence_ids, e.sequence_ids);
+    });
     return o;
   };
   Encoding out = piece(parts[0]);

@@ -41,6 +41,8 @@ probe cli hfx/auto.h ok
 probe cli cli/text.h ok
 # Wrong includes: each must fail to compile.
 probe models io/zip.h fail             # models -> io
+probe models kernels/cpu/ops.h fail    # models -> kernels (nn/ is the door)
+probe models nn/backend.h fail         # nn's kernel mapping is for nn/ alone
 probe io models/bert.h fail            # io -> models
 probe pretrained cli/text.h fail       # library -> cli
 probe hub pretrained/load_internal.h fail  # hub -> pretrained (push_to_hub(Model) lives in pretrained/)

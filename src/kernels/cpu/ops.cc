@@ -178,59 +178,7 @@ void rms_norm(float* x, int64_t rows, int64_t dim, const Tensor& gamma, float ep
   }
 }
 
-// transformers 4.46 activations.py names that ops.h's enum does not list yet. They are values past its
-// enumerators (valid for a scoped enum with an int underlying type) so that ops.h, included by ~23 files and
-// edited in parallel, stays unchanged in this change; fold them into the enum when ops.h next changes.
-namespace {
-constexpr Activation kGeluClip10 = static_cast<Activation>(100);  // ClippedGELUActivation(-10, 10): clip(gelu(x), -10, 10)
-constexpr Activation kLaplace = static_cast<Activation>(101);     // 0.5 * (1 + erf((x - mu) / (sigma * sqrt 2))), mu 0.707107, sigma 0.282095
-constexpr Activation kLeakyRelu = static_cast<Activation>(102);   // nn.LeakyReLU(): negative slope 0.01
-constexpr Activation kRelu2 = static_cast<Activation>(103);       // ReLUSquaredActivation: relu(x) ** 2
-constexpr Activation kRelu6 = static_cast<Activation>(104);       // nn.ReLU6: clamp(x, 0, 6)
-
-// The activations above; false for the enum's own.
-bool activate_extra(float* x, int64_t n, Activation act) {
-  if (act == kGeluClip10) {
-    for (int64_t i = 0; i < n; ++i) x[i] = std::clamp(0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f)), -10.0f, 10.0f);
-  } else if (act == kLaplace) {
-    for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * (1.0f + std::erf((x[i] - 0.707107f) / (0.282095f * 1.41421356237309505f)));
-  } else if (act == kLeakyRelu) {
-    for (int64_t i = 0; i < n; ++i) x[i] = x[i] >= 0 ? x[i] : 0.01f * x[i];
-  } else if (act == kRelu2) {
-    for (int64_t i = 0; i < n; ++i) x[i] = x[i] > 0 ? x[i] * x[i] : 0.0f;
-  } else if (act == kRelu6) {
-    for (int64_t i = 0; i < n; ++i) x[i] = std::clamp(x[i], 0.0f, 6.0f);
-  } else {
-    return false;
-  }
-  return true;
-}
-}  // namespace
-
-Activation parse_activation(std::string_view name) {
-  // transformers 4.46 activations.py ACT2CLS, every name.
-  if (name == "gelu" || name == "gelu_python") return Activation::GeluErf;  // gelu_python: x * 0.5 * (1 + erf(x / sqrt 2)), the same function
-  if (name == "gelu_10") return kGeluClip10;
-  if (name == "laplace") return kLaplace;
-  if (name == "leaky_relu") return kLeakyRelu;
-  if (name == "relu2") return kRelu2;
-  if (name == "relu6") return kRelu6;
-  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_accurate") return Activation::GeluTanh;
-  if (name == "gelu_fast") return Activation::GeluFast;
-  if (name == "quick_gelu") return Activation::QuickGelu;
-  if (name == "relu") return Activation::Relu;
-  if (name == "silu" || name == "swish") return Activation::Silu;
-  if (name == "tanh") return Activation::Tanh;
-  if (name == "sigmoid") return Activation::Sigmoid;
-  if (name == "linear" || name == "identity") return Activation::Identity;
-  if (name == "mish") return Activation::Mish;
-  throw_error(ErrorKind::Unsupported, "unsupported activation '" + std::string(name) +
-                                          "' (supported: gelu, gelu_10, gelu_accurate, gelu_fast, gelu_new, gelu_python, gelu_pytorch_tanh, laplace, leaky_relu, "
-                                          "linear, mish, quick_gelu, relu, relu2, relu6, sigmoid, silu, swish, tanh)");
-}
-
 void activate(float* x, int64_t n, Activation act) {
-  if (activate_extra(x, n, act)) return;
   switch (act) {
     case Activation::GeluErf:
     case Activation::GeluTanh:
@@ -263,6 +211,21 @@ void activate(float* x, int64_t n, Activation act) {
       for (int64_t i = 0; i < n; ++i) x[i] = x[i] * std::tanh(std::log1p(std::exp(x[i])));
       return;
     case Activation::Identity:
+      return;
+    case Activation::GeluClip10:
+      for (int64_t i = 0; i < n; ++i) x[i] = std::clamp(0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f)), -10.0f, 10.0f);
+      return;
+    case Activation::Laplace:
+      for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * (1.0f + std::erf((x[i] - 0.707107f) / (0.282095f * 1.41421356237309505f)));
+      return;
+    case Activation::LeakyRelu:
+      for (int64_t i = 0; i < n; ++i) x[i] = x[i] >= 0 ? x[i] : 0.01f * x[i];
+      return;
+    case Activation::Relu2:
+      for (int64_t i = 0; i < n; ++i) x[i] = x[i] > 0 ? x[i] * x[i] : 0.0f;
+      return;
+    case Activation::Relu6:
+      for (int64_t i = 0; i < n; ++i) x[i] = std::clamp(x[i], 0.0f, 6.0f);
       return;
   }
 }

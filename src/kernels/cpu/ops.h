@@ -56,10 +56,16 @@ void layer_norm(float* x, int64_t rows, int64_t dim, const Tensor& gamma, const 
 // RMSNorm (T5 / Llama style) in place: x * rsqrt(mean(x^2) + eps) * gamma.
 void rms_norm(float* x, int64_t rows, int64_t dim, const Tensor& gamma, float eps);
 
-enum class Activation { GeluErf, GeluTanh, GeluFast, QuickGelu, Relu, Silu, Tanh, Sigmoid, Identity, Mish };
-// Parses transformers' ACT2FN names ("gelu", "gelu_new", "relu", "silu", "swish", ...);
-// throws Unsupported naming the value.
-Activation parse_activation(std::string_view name);
+// The element-wise functions the kernels implement (transformers' names are parsed by nn/, which maps its
+// nn::Activation onto these).
+enum class Activation {
+  GeluErf, GeluTanh, GeluFast, QuickGelu, Relu, Silu, Tanh, Sigmoid, Identity, Mish,
+  GeluClip10,  // ClippedGELUActivation(-10, 10): clip(gelu(x), -10, 10)
+  Laplace,     // 0.5 * (1 + erf((x - mu) / (sigma * sqrt 2))), mu 0.707107, sigma 0.282095
+  LeakyRelu,   // nn.LeakyReLU(): negative slope 0.01
+  Relu2,       // ReLUSquaredActivation: relu(x) ** 2
+  Relu6,       // nn.ReLU6: clamp(x, 0, 6)
+};
 void activate(float* x, int64_t n, Activation act);
 
 void add_inplace(float* x, const float* y, int64_t n);   // x += y
