@@ -90,6 +90,53 @@ TEST(Sentence, ModulesAreReadAsSaved) {
   testing::expect_error([&] { mean.encode({"x"}, badp); }, ErrorKind::InvalidArgument, {"median", "lasttoken"});
 }
 
+// encode(batch_size): longest first in batches, each padded to its own longest, rows back in input order;
+// equal to sentence-transformers (which batches the same way) and to one batch of everything.
+TEST(Sentence, EncodeInBatchesKeepsTheInputOrder) {
+  for (const char* name : {"bert-mean-norm", "gpt2-lasttoken-norm"}) {
+    const json ref = read_json(sdir(name) / "expected.json");
+    const auto st = SentenceTransformer::from_pretrained(sdir(name).string());
+    std::vector<std::string> texts;
+    json want = json::array();
+    for (int rep = 0; rep < 3; ++rep)  // every row three times: 3 x n texts, several batches of mixed lengths
+      for (std::size_t i = 0; i < ref["sentences"].size(); ++i) {
+        texts.push_back(ref["sentences"][i].get<std::string>());
+        want.push_back(ref["embeddings"][i]);
+      }
+    for (int64_t bs : {1, 2, 3, 0}) {
+      EncodeOptions o;
+      o.batch_size = bs;
+      expect_rows_match(st.encode(texts, o), want, std::string(name) + " batch_size " + std::to_string(bs));
+    }
+  }
+}
+
+// hfx embed --file F: many sentences, a "Batches" bar on a terminal, no N x N similarity for a corpus.
+TEST(Sentence, CliEmbedReadsAFileInBatchesWithAProgressBar) {
+  const json ref = read_json(sdir("bert-mean-norm") / "expected.json");
+  testing::TempDir tmp;
+  std::string lines;
+  const std::size_t n = ref["sentences"].size();
+  for (int rep = 0; rep < 20; ++rep)
+    for (const auto& s : ref["sentences"]) lines += s.get<std::string>() + "\n";
+  testing::write_bytes(tmp.file("corpus.txt"), lines);
+  auto r = testing::run_cli("embed " + sdir("bert-mean-norm").string() + " --json --batch-size 7 --file " + tmp.file("corpus.txt"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const json got = json::parse(r.out);
+  ASSERT_EQ(got["embeddings"].size(), 20 * n);
+  EXPECT_FALSE(got.contains("similarity"));  // 20 n > 64 rows
+  for (std::size_t i = 0; i < got["embeddings"].size(); i += n + 1)
+    EXPECT_NEAR(got["embeddings"][i][0].get<double>(), ref["embeddings"][i % n][0].get<double>(), 1e-6) << i;
+  r = testing::run_cli_tty("embed " + sdir("bert-mean-norm").string() + " --batch-size 7 --file " + tmp.file("corpus.txt"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const std::string total = std::to_string((20 * n + 6) / 7);
+  EXPECT_NE(r.out.find("Batches: 100%|####################| " + total + "/" + total), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("it/s]"), std::string::npos) << r.out;
+  r = testing::run_cli("embed " + sdir("bert-mean-norm").string());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("at least one sentence"), std::string::npos) << r.out;
+}
+
 TEST(Sentence, CliEmbedUsesTheModelsModules) {
   for (const char* name : {"bert-mean-norm", "bert-cls-dense", "gpt2-lasttoken-norm"}) {
     const json ref = read_json(sdir(name) / "expected.json");

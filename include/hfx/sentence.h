@@ -53,6 +53,11 @@ struct HFX_API EncodeOptions {
   std::vector<std::string> pooling;        // replaces the Pooling module's modes (hfx embed --pooling)
   std::optional<bool> normalize;           // force Normalize on/off; unset: as the model says
   int64_t max_seq_length = 0;              // > 0: replaces the model's
+  // encode's batch_size (32): texts run longest first in batches of this many, each padded to its own
+  // longest, and the rows come back in input order; <= 0: one batch of everything.
+  int64_t batch_size = 32;
+  // A "Batches" progress bar (tqdm's), drawn only on a terminal (HF_HUB_DISABLE_PROGRESS_BARS honoured).
+  bool show_progress_bar = false;
 };
 
 class HFX_API SentenceTransformer {
@@ -75,6 +80,7 @@ class HFX_API SentenceTransformer {
   const std::string& path() const { return path_; }
 
  private:
+  Tensor encode_batch(const std::vector<std::string>& texts, const EncodeOptions& opts) const;  // one forward
   std::string path_;
   std::shared_ptr<Model> model_;
   std::shared_ptr<Tokenizer> tokenizer_;

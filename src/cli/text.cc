@@ -23,6 +23,7 @@
 #include "hfx/error.h"
 #include "hfx/generate.h"
 #include "hfx/generate_stream.h"
+#include "hfx/io.h"
 #include "hfx/seq2seq.h"
 #include "hfx/sentence.h"
 #include "hfx/tokenizer.h"
@@ -110,8 +111,24 @@ int cmd_tokenize(const TextCommands& o) {
 
 int cmd_embed(const TextCommands& o) {
   // sentence-transformers' encode: the model's modules.json (pooling, Dense, Normalize), max_seq_length, prompts.
+  std::vector<std::string> texts = o.texts;
+  if (!o.texts_file.empty()) {  // one sentence per line (a trailing newline ends the last one; empty lines kept)
+    const std::string all = read_text_file(o.texts_file);
+    std::size_t at = 0;
+    while (at < all.size()) {
+      std::size_t nl = all.find('\n', at);
+      if (nl == std::string::npos) nl = all.size();
+      std::string line = all.substr(at, nl - at);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      texts.push_back(std::move(line));
+      at = nl + 1;
+    }
+  }
+  if (texts.empty()) throw_error(ErrorKind::InvalidArgument, "embed needs at least one sentence (arguments or --file)");
   const SentenceTransformer st = SentenceTransformer::from_pretrained(o.path);
   EncodeOptions eo;
+  eo.batch_size = o.batch_size;
+  eo.show_progress_bar = !globals().no_progress;  // drawn on a terminal only
   eo.prompt_name = o.prompt_name;
   if (!o.embed_prompt.empty()) eo.prompt = o.embed_prompt;
   if (!o.pooling.empty()) {
@@ -122,9 +139,11 @@ int cmd_embed(const TextCommands& o) {
   if (o.normalize) eo.normalize = true;
   if (o.no_normalize) eo.normalize = false;
   eo.max_seq_length = o.max_length;
-  const Tensor emb = st.encode(o.texts, eo);
+  const Tensor emb = st.encode(texts, eo);
   const int64_t B = emb.shape()[0], H = emb.shape()[1];
-  const auto sim = sentence_similarity(emb, emb, st.similarity_fn_name());
+  // The similarity matrix is for a handful of sentences; a corpus (--file) gets its embeddings only.
+  constexpr int64_t kMaxSimilarityRows = 64;
+  const auto sim = B <= kMaxSimilarityRows ? sentence_similarity(emb, emb, st.similarity_fn_name()) : std::vector<std::vector<double>>{};
   if (globals().json) {
     json rows = json::array();
     for (int64_t b = 0; b < B; ++b) {
@@ -132,18 +151,19 @@ int cmd_embed(const TextCommands& o) {
       for (int64_t k = 0; k < H; ++k) r.push_back(static_cast<float>(emb.item(b * H + k)));  // float: shortest round-trip form
       rows.push_back(r);
     }
-    json j = {{"embeddings", rows}, {"similarity_fn_name", st.similarity_fn_name()}, {"similarity", sim}};
+    json j = {{"embeddings", rows}, {"similarity_fn_name", st.similarity_fn_name()}};
+    if (B <= kMaxSimilarityRows) j["similarity"] = sim;
     std::cout << j.dump() << "\n";
     return 0;
   }
-  const auto counts = st.token_counts(o.texts, eo);
+  const auto counts = st.token_counts(texts, eo);
   for (int64_t b = 0; b < B; ++b) {
     std::string head;
     for (int64_t k = 0; k < std::min<int64_t>(H, 6); ++k) head += fmt::format("{}{:.6f}", k ? ", " : "", emb.item(b * H + k));
     fmt::print("embedding {} [{}] ({} tokens): [{}, ...]  \"{}\"\n", b, H, counts[static_cast<std::size_t>(b)], head,
-               o.texts[static_cast<std::size_t>(b)]);
+               texts[static_cast<std::size_t>(b)]);
   }
-  if (B > 1) {
+  if (B > 1 && B <= kMaxSimilarityRows) {
     fmt::print("{} similarity:\n", st.similarity_fn_name());
     for (const auto& r : sim) {
       std::string row;
@@ -321,7 +341,10 @@ void add_text_commands(CommandTable& table) {
     return cmd_embed(r);
   });
   embed->add_option("path", t.path, "model directory (weights + tokenizer) or repo id")->required();
-  literal(embed->add_option("sentences", t.texts, "one or more sentences, each taken literally")->required());
+  literal(embed->add_option("sentences", t.texts, "one or more sentences, each taken literally"));
+  embed->add_option("--file", t.texts_file, "more sentences, one per line");
+  embed->add_option("--batch-size", t.batch_size, "sentences per forward, longest first (sentence-transformers' batch_size, 32); "
+                                                  "a progress bar shows the batches on a terminal");
   embed->add_option("--max-length", t.max_length, "truncate to this many tokens (default: sentence_bert_config.json's max_seq_length)");
   embed->add_option("--pooling", t.pooling, "replace the model's pooling: cls, max, mean, mean_sqrt_len_tokens, weightedmean, "
                                             "lasttoken (several, comma-separated, are concatenated)");

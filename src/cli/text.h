@@ -22,6 +22,8 @@ struct TextCommands {
   std::vector<std::string> texts;
   bool no_special = false, do_sample = false;
   int64_t max_new_tokens = 20, top_k = 50, num_beams = 1, max_length = 0;
+  int64_t batch_size = 32;    // embed: encode's batch_size
+  std::string texts_file;     // embed --file: one sentence per line, after the literal ones
   double temperature = 1.0, top_p = 1.0;
   uint64_t seed = 0;
 };

@@ -61,17 +61,21 @@ struct ProgressBoard {
     const double rate = secs > 0 ? static_cast<double>(b.done_) / secs : 0;
     std::string line = b.name_.size() > 40 ? "..." + b.name_.substr(b.name_.size() - 37) : b.name_;
     line += ": ";
+    const bool bytes = b.unit_ == ProgressBar::Unit::Bytes;
+    // tqdm: unit_scale sizes for bytes; plain counts and "it/s" (two decimals) for items.
+    auto amount = [&](double v) { return bytes ? format_size(v) : std::to_string(static_cast<uint64_t>(v)); };
+    auto speed = [&](double r) { return bytes ? format_size(r) + "B/s" : fmt_num(r, 2) + "it/s"; };
     if (b.total_ > 0) {
       const double frac = std::min(1.0, static_cast<double>(b.done_) / static_cast<double>(b.total_));
       char pct[8];
       std::snprintf(pct, sizeof pct, "%3d%%", static_cast<int>(frac * 100));
       const int width = 20, filled = static_cast<int>(frac * width);
       line += std::string(pct) + "|" + std::string(static_cast<std::size_t>(filled), '#') + std::string(static_cast<std::size_t>(width - filled), ' ') + "| ";
-      line += format_size(static_cast<double>(b.done_)) + "/" + format_size(static_cast<double>(b.total_));
+      line += amount(static_cast<double>(b.done_)) + "/" + amount(static_cast<double>(b.total_));
       const double eta = rate > 0 ? static_cast<double>(b.total_ - std::min(b.done_, b.total_)) / rate : 0;
-      line += " [" + format_interval(secs) + "<" + (rate > 0 ? format_interval(eta) : std::string("?")) + ", " + format_size(rate) + "B/s]";
+      line += " [" + format_interval(secs) + "<" + (rate > 0 ? format_interval(eta) : std::string("?")) + ", " + speed(rate) + "]";
     } else {
-      line += format_size(static_cast<double>(b.done_)) + "B [" + format_interval(secs) + ", " + format_size(rate) + "B/s]";
+      line += amount(static_cast<double>(b.done_)) + (bytes ? "B" : "it") + " [" + format_interval(secs) + ", " + speed(rate) + "]";
     }
     const int up = static_cast<int>(lines.size()) - b.slot_;
     std::fprintf(stderr, "\x1b[%dA\r%s\x1b[K\x1b[%dB\r", up, line.c_str(), up);
@@ -86,7 +90,8 @@ ProgressBoard& board() {
 }
 }  // namespace
 
-ProgressBar::ProgressBar(std::string name, bool enabled) : name_(std::move(name)), on_(enabled && progress_bars_enabled()) {
+ProgressBar::ProgressBar(std::string name, bool enabled, Unit unit)
+    : name_(std::move(name)), on_(enabled && progress_bars_enabled()), unit_(unit) {
   if (!on_) return;
   start_ = std::chrono::steady_clock::now();
   ProgressBoard& bd = board();

@@ -15,17 +15,20 @@ bool progress_bars_enabled();
 
 class ProgressBar {
  public:
+  // Bytes: sizes as tqdm's unit_scale ("12.3M/29.1M", "4.21MB/s"); Items: counts ("3/10", "2.50it/s").
+  enum class Unit { Bytes, Items };
   // `enabled` false (or progress_bars_enabled() false): every call is a no-op.
-  ProgressBar(std::string name, bool enabled);
+  ProgressBar(std::string name, bool enabled, Unit unit = Unit::Bytes);
   ~ProgressBar();
   ProgressBar(const ProgressBar&) = delete;
   ProgressBar& operator=(const ProgressBar&) = delete;
-  // done of total bytes (total 0: unknown); redrawn at most every 100 ms and at the end.
+  // done of total (bytes or items; total 0: unknown); redrawn at most every 100 ms and at the end.
   void update(uint64_t done, uint64_t total);
 
  private:
   std::string name_;
   bool on_ = false;
+  Unit unit_ = Unit::Bytes;
   int slot_ = -1;
   uint64_t done_ = 0, total_ = 0;
   std::chrono::steady_clock::time_point start_, last_{};

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json.h"
+#include "core/progress.h"
 #include "hfx/error.h"
 #include "hfx/io.h"
 
@@ -255,7 +256,44 @@ std::vector<int64_t> SentenceTransformer::token_counts(const std::vector<std::st
   return out;
 }
 
+// SentenceTransformer.encode: the texts sorted longest first (by characters, as _text_length), run in batches
+// of batch_size, each padded to its own longest, and the rows put back in input order; a "Batches" bar.
 Tensor SentenceTransformer::encode(const std::vector<std::string>& texts, const EncodeOptions& opts) const {
+  const std::size_t n = texts.size();
+  const std::size_t bs = opts.batch_size > 0 ? static_cast<std::size_t>(opts.batch_size) : std::max<std::size_t>(n, 1);
+  if (n <= bs) {
+    detail::ProgressBar bar("Batches", opts.show_progress_bar, detail::ProgressBar::Unit::Items);
+    Tensor t = encode_batch(texts, opts);
+    bar.update(1, 1);
+    return t;
+  }
+  auto chars = [](const std::string& s) {  // code points, as len(str)
+    return std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
+  };
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return chars(texts[a]) > chars(texts[b]); });
+  const std::size_t batches = (n + bs - 1) / bs;
+  detail::ProgressBar bar("Batches", opts.show_progress_bar, detail::ProgressBar::Unit::Items);
+  bar.update(0, batches);
+  std::vector<float> out;
+  int64_t D = 0;
+  for (std::size_t k = 0; k < batches; ++k) {
+    std::vector<std::string> part;
+    for (std::size_t i = k * bs; i < std::min(n, (k + 1) * bs); ++i) part.push_back(texts[order[i]]);
+    const Tensor e = encode_batch(part, opts);
+    D = e.shape()[1];
+    if (out.empty()) out.resize(n * static_cast<std::size_t>(D));
+    const float* src = e.data<float>();
+    for (std::size_t j = 0; j < part.size(); ++j)
+      std::copy(src + j * static_cast<std::size_t>(D), src + (j + 1) * static_cast<std::size_t>(D),
+                out.begin() + static_cast<std::ptrdiff_t>(order[k * bs + j] * static_cast<std::size_t>(D)));
+    bar.update(k + 1, batches);
+  }
+  return Tensor::from_vector(DType::F32, {static_cast<int64_t>(n), D}, out);
+}
+
+Tensor SentenceTransformer::encode_batch(const std::vector<std::string>& texts, const EncodeOptions& opts) const {
   const Prepared p = prepare(*this, texts, opts, do_lower_case_);
   const auto& encs = p.encs;
   const int64_t B = static_cast<int64_t>(encs.size()), S = static_cast<int64_t>(encs[0].ids.size());
