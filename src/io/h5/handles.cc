@@ -6,6 +6,18 @@
 
 namespace hfx::h5 {
 
+namespace {
+// libhdf5 closes what is still open from an atexit handler (H5_term_library). A hostile file whose H5Fclose
+// failed leaves its ID open in a broken state, and that handler then crashed the process at exit (SIGSEGV in
+// H5F__close_cb: keras_h5_fuzz, at exit after ~100k inputs). hfx closes every file it opens itself (the writer
+// checks its close), so it asks libhdf5 not to install the handler. H5dont_atexit must come before any other
+// HDF5 call: a static initializer of this file, which every reader and writer links.
+[[maybe_unused]] const bool kNoHdf5Atexit = [] {
+  H5dont_atexit();
+  return true;
+}();
+}  // namespace
+
 std::mutex& h5_mutex() {
   static std::mutex m;
   return m;
