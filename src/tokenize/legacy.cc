@@ -176,7 +176,7 @@ Tokenizer load_fast(const fs::path& dir) {
   if (!j.is_object()) return Tokenizer::from_json(text, file.string());
   const bool bos = cfg.flag("add_bos_token", true), eos = cfg.flag("add_eos_token", false);
   // The id transformers' bos_token_id / eos_token_id give: the added token of that content, else the vocabulary's.
-  auto id_of = [&](const std::string& t) -> int64_t {
+  auto id_of = [&](const char* flag, const std::string& t) -> int64_t {
     if (j.contains("added_tokens") && j["added_tokens"].is_array())
       for (const auto& a : j["added_tokens"])
         if (a.is_object() && a.value("content", json()) == t && a.contains("id") && a["id"].is_number_integer()) return a["id"].get<int64_t>();
@@ -184,20 +184,19 @@ Tokenizer load_fast(const fs::path& dir) {
       const json& v = j["model"]["vocab"];
       if (auto it = v.find(t); it != v.end() && it->is_number_integer()) return it->get<int64_t>();
     }
-    throw_error(ErrorKind::Format, "add_" + std::string(t == cfg.special("bos_token", "<s>").value_or("") ? "bos" : "eos") +
-                                       "_token is set but '" + t + "' is not a token of tokenizer.json", file.string());
+    throw_error(ErrorKind::Format, std::string(flag) + " is set but '" + t + "' is not a token of tokenizer.json", file.string());
   };
   json single = json::array(), pair = json::array(), specials = json::object();
   std::string bos_t, eos_t;
   if (bos) {
     bos_t = cfg.required("bos_token", "<s>", (dir / "tokenizer_config.json").string());
-    specials[bos_t] = {{"id", bos_t}, {"ids", {id_of(bos_t)}}, {"tokens", {bos_t}}};
+    specials[bos_t] = {{"id", bos_t}, {"ids", {id_of("add_bos_token", bos_t)}}, {"tokens", {bos_t}}};
     single.push_back(piece_special(bos_t, 0));
   }
   single.push_back(piece_seq("A", 0));
   if (eos) {
     eos_t = cfg.required("eos_token", "</s>", (dir / "tokenizer_config.json").string());
-    specials[eos_t] = {{"id", eos_t}, {"ids", {id_of(eos_t)}}, {"tokens", {eos_t}}};
+    specials[eos_t] = {{"id", eos_t}, {"ids", {id_of("add_eos_token", eos_t)}}, {"tokens", {eos_t}}};
     single.push_back(piece_special(eos_t, 0));
   }
   pair = single;
