@@ -15,6 +15,7 @@
 #include "core/json.h"
 #include "hfx/io.h"
 #include "indexed_source.h"
+#include "io/lazy_views.h"
 
 namespace hfx {
 
@@ -185,13 +186,7 @@ std::unique_ptr<TensorSource> open_safetensors(const std::string& path) {
 
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata) {
-  std::vector<LazyTensor> lazy;
-  lazy.reserve(tensors.size());
-  for (const auto& t : tensors) {
-    if (!t.second.defined()) lazy.push_back({t.first, DType::F32, {}, nullptr});  // refused below, in order
-    else lazy.push_back({t.first, t.second.dtype(), t.second.shape(), [&t] { return t.second; }});
-  }
-  write_safetensors(path, lazy, metadata);
+  write_safetensors(path, io_internal::lazy_views(tensors), metadata);
 }
 
 void write_safetensors(const std::string& path, const std::vector<LazyTensor>& tensors,

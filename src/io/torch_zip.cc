@@ -5,6 +5,7 @@
 #include <set>
 
 #include "hfx/formats.h"
+#include "io/lazy_views.h"
 #include "io/pickle.h"
 #include "io/torch_common.h"
 #include "io/zip.h"
@@ -167,13 +168,9 @@ std::unique_ptr<TensorSource> open_zip(const std::string& path, const std::strin
 }  // namespace
 
 void write_torch_zip(const std::string& path, const NamedTensors& tensors) {
-  std::vector<LazyTensor> lazy;
-  for (const auto& nt : tensors) {
-    const Tensor& t = nt.second;
-    if (!t.defined()) throw_error(ErrorKind::InvalidArgument, "undefined tensor", path, nt.first);
-    lazy.push_back({nt.first, t.dtype(), t.shape(), [&t] { return t; }});
-  }
-  write_torch_zip(path, lazy);
+  for (const auto& nt : tensors)  // all refused before any check of the others, as before
+    if (!nt.second.defined()) throw_error(ErrorKind::InvalidArgument, "undefined tensor", path, nt.first);
+  write_torch_zip(path, io_internal::lazy_views(tensors));
 }
 
 void write_torch_zip(const std::string& path, const std::vector<LazyTensor>& tensors) {

@@ -12,6 +12,7 @@
 #include "core/progress.h"
 #include "hfx/formats.h"
 #include "hfx/io.h"
+#include "io/lazy_views.h"
 
 namespace hfx::detail {
 
@@ -54,16 +55,10 @@ class WriteProgress {
         add(n);
       };
   }
-  // `ts` as lazy tensors for the streaming writers (the eager writers wrap them the same way, so the bytes
-  // are the same), each moving the bar when written. `ts` must outlive the result.
+  // `ts` as the views the eager writers write (io_internal::lazy_views, so the bytes are the same), each
+  // moving the bar when written. `ts` must outlive the result.
   std::vector<LazyTensor> lazy(const NamedTensors& ts) {
-    std::vector<LazyTensor> out;
-    out.reserve(ts.size());
-    for (const auto& nt : ts) {
-      const Tensor& t = nt.second;
-      if (!t.defined()) out.push_back({nt.first, DType::F32, {}, nullptr});  // the writer refuses it, naming it
-      else out.push_back({nt.first, t.dtype(), t.shape(), [&t] { return t; }});
-    }
+    std::vector<LazyTensor> out = io_internal::lazy_views(ts);
     track(out);
     return out;
   }
