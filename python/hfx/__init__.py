@@ -19,6 +19,7 @@ from .modeling import (AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, Au
                        AutoModelForPreTraining, AutoModelForQuestionAnswering, AutoModelForSeq2SeqLM,
                        AutoModelForSequenceClassification, AutoModelForTokenClassification, ModelOutput,
                        PreTrainedModel, load_pretrained)
+from .sentence import SentenceTransformer
 from .tokenization import AutoTokenizer, BatchEncoding, PreTrainedTokenizer
 
 __version__: str = _hfx.__version__
@@ -43,7 +44,7 @@ __all__ = [
     "AutoConfig", "PretrainedConfig", "AutoModel", "AutoModelForCausalLM", "AutoModelForMaskedLM",
     "AutoModelForMultipleChoice", "AutoModelForPreTraining", "AutoModelForQuestionAnswering", "AutoModelForSeq2SeqLM",
     "AutoModelForSequenceClassification", "AutoModelForTokenClassification", "ModelOutput", "PreTrainedModel",
-    "load_pretrained", "AutoTokenizer", "BatchEncoding", "PreTrainedTokenizer", "convert", "export",
+    "load_pretrained", "SentenceTransformer", "AutoTokenizer", "BatchEncoding", "PreTrainedTokenizer", "convert", "export",
     "supported_model_types", "set_verbosity", "get_verbosity", "HfxError", "NotFoundError", "FormatError", "UnsupportedError", "MismatchError",
     "IoError", "NetworkError", "SecurityError", "InvalidArgumentError", "__version__",
 ]

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,22 +33,15 @@
 namespace py = pybind11;
 
 namespace hfxpy {
-void bind_tokenizer(py::module_& m);  // tokenizer.cc
 
-namespace {
-
-// One loaded model, shared by every Python reference to it.
-struct ModelHandle {
-  std::shared_ptr<hfx::Model> model;
-};
-
-// ---- options ------------------------------------------------------------------
+// A keyword argument, or nullopt when absent or None.
 template <class T>
 std::optional<T> opt(const py::dict& d, const char* key) {
   if (!d.contains(key) || d[key].is_none()) return std::nullopt;
   return d[key].cast<T>();
 }
 
+// from_pretrained's hub keywords (python/hfx/_options.py HUB_KEYS, plus from_tf / from_flax).
 hfx::HubOptions hub_options(const py::dict& d) {
   hfx::HubOptions h;
   if (auto v = opt<std::string>(d, "revision")) h.revision = *v;
@@ -60,6 +54,17 @@ hfx::HubOptions hub_options(const py::dict& d) {
   return h;
 }
 
+void bind_tokenizer(py::module_& m);  // tokenizer.cc
+void bind_sentence(py::module_& m);   // sentence.cc
+
+namespace {
+
+// One loaded model, shared by every Python reference to it.
+struct ModelHandle {
+  std::shared_ptr<hfx::Model> model;
+};
+
+// ---- options ------------------------------------------------------------------
 hfx::json parse_json(const std::string& text, const char* what) {
   try {
     return hfx::json::parse(text);
@@ -424,4 +429,5 @@ PYBIND11_MODULE(_hfx, m) {
   m.def("from_numpy_roundtrip", [](const py::handle& a) { return to_numpy(from_numpy(a, "array")); },
         "An array's memory through hfx::Tensor and back (tests: input arrays are not copied).");
   bind_tokenizer(m);
+  bind_sentence(m);
 }
