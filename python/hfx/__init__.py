@@ -35,6 +35,16 @@ def get_verbosity() -> str:
     return str(_hfx.verbosity())
 
 
+def set_num_threads(n: int) -> None:
+    """The CPU threads hfx's kernels use from now on (torch.set_num_threads'); the default is OMP_NUM_THREADS, else
+    one per core. Ray sets OMP_NUM_THREADS to an actor's num_cpus."""
+    _hfx.set_num_threads(int(n))
+
+
+def get_num_threads() -> int:
+    return int(_hfx.get_num_threads())
+
+
 def supported_model_types() -> list[str]:
     """The model_type values hfx builds (config.json's "model_type")."""
     return list(_hfx.supported_model_types())
@@ -45,6 +55,6 @@ __all__ = [
     "AutoModelForMultipleChoice", "AutoModelForPreTraining", "AutoModelForQuestionAnswering", "AutoModelForSeq2SeqLM",
     "AutoModelForSequenceClassification", "AutoModelForTokenClassification", "ModelOutput", "PreTrainedModel",
     "load_pretrained", "SentenceTransformer", "AutoTokenizer", "BatchEncoding", "PreTrainedTokenizer", "convert", "export",
-    "supported_model_types", "set_verbosity", "get_verbosity", "HfxError", "NotFoundError", "FormatError", "UnsupportedError", "MismatchError",
+    "supported_model_types", "set_num_threads", "get_num_threads", "set_verbosity", "get_verbosity", "HfxError", "NotFoundError", "FormatError", "UnsupportedError", "MismatchError",
     "IoError", "NetworkError", "SecurityError", "InvalidArgumentError", "__version__",
 ]

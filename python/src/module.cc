@@ -28,6 +28,7 @@
 #include "hfx/log.h"
 #include "hfx/pretrained.h"
 #include "hfx/save.h"
+#include "hfx/threads.h"
 #include "hfx/version.h"
 
 namespace py = pybind11;
@@ -422,6 +423,11 @@ PYBIND11_MODULE(_hfx, m) {
     if (!l) throw hfx::Error(hfx::ErrorKind::InvalidArgument, "unknown log level '" + level + "'");
     hfx::set_verbosity(*l);
   }, py::arg("level"));
+  m.def("set_num_threads", [](int n) {
+    if (n <= 0) throw hfx::Error(hfx::ErrorKind::InvalidArgument, "set_num_threads: n must be > 0, not " + std::to_string(n));
+    hfx::set_num_threads(n);
+  }, py::arg("n"));
+  m.def("get_num_threads", &hfx::num_threads);
   m.def("verbosity", [] { return std::string(hfx::to_string(hfx::verbosity())); });
   m.def("supported_model_types", &hfx::supported_model_types);
   m.def("is_repo_id", &hfx::is_repo_id);
