@@ -1,17 +1,13 @@
 #!/usr/bin/env bash
 # The Ray example's CI stage (examples/ray): a venv with the pinned Ray (examples/ray/requirements.txt),
-# made once under ~/.cache/hfx keyed by that file's hash, sees the hfx package that scripts/python_tests.sh
-# installed (a link to it, so nothing is built twice); then check_embed_corpus.py runs embed_corpus.py on a
-# local two-node Ray cluster and checks every row against the single-process result.
-# Usage: scripts/ray_tests.sh [PYTHON_WITH_HFX]   (default: the venv scripts/python_tests.sh prints)
+# made once under ~/.cache/hfx keyed by that file's hash; hfx is installed into it with a plain `pip install .`
+# (build isolation, as from a fresh clone); check_embed_corpus.py then checks that install against
+# sentence-transformers' reference embeddings and runs embed_corpus.py on a local two-node Ray cluster, every row
+# checked against the single-process result.
+# Usage: scripts/ray_tests.sh [check_embed_corpus.py args]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-if [ $# -ge 1 ]; then
-  hfx_python="$1"; shift
-else  # builds / installs the package if needed (pytest only collects)
-  hfx_python="$(scripts/python_tests.sh --collect-only -q 2>/dev/null | tail -n 1)"
-fi
 req="$root/examples/ray/requirements.txt"
 base_python="$(command -v python3)"
 hash="$(cat "$req" <("$base_python" --version) | sha256sum | cut -c1-12)"
@@ -23,14 +19,20 @@ if [ ! -f "$stamp" ]; then
   "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req" >&2
   touch "$stamp"
 fi
-# The built hfx package, linked into a folder of its own on the Ray venv's path (not the whole site-packages of
-# the test venv, whose numpy / pyarrow differ from Ray's pins).
-pkg="$("$hfx_python" -c 'import hfx, os; print(os.path.dirname(hfx.__file__))')"
-link="$venv/hfx-link"
-mkdir -p "$link"
-ln -sfn "$pkg" "$link/hfx"
-site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-echo "$link" > "$site/hfx_link.pth"
+# hfx goes in as a user installs it: `pip install .` with build isolation (scikit-build-core and pybind11 fetched
+# into pip's isolated build env, pinned by PIP_CONSTRAINT to the versions python/requirements-dev.txt names), in
+# its own build folder beside ./build (ccache keys match, so only what differs is compiled).
+constraints="$(mktemp)"
+trap 'rm -f "$constraints"' EXIT
+grep -E '^(scikit_build_core|pybind11)==' python/requirements-dev.txt | sed 's/^scikit_build_core/scikit-build-core/' > "$constraints"
+export CC="${CC:-cc}" CXX="${CXX:-c++}"
+if command -v ccache >/dev/null 2>&1; then
+  export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$root")}" CCACHE_NOHASHDIR=1
+fi
+start=$SECONDS
+PIP_CONSTRAINT="$constraints" "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+  -C build-dir=build-pyray "$root" >&2
+echo "ray_tests.sh: pip install . (build isolation) in $((SECONDS - start)) s" >&2
 start=$SECONDS
 "$venv/bin/python" examples/ray/check_embed_corpus.py "$root/tests/fixtures/sentence/bert-mean-norm" "$@"
 echo "ray_tests.sh: two-node Ray check passed in $((SECONDS - start)) s" >&2

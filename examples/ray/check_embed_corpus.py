@@ -78,6 +78,14 @@ def main() -> int:
 
     rows = corpus(args.rows)
     st = hfx.SentenceTransformer(args.model)
+    # The installed package against sentence-transformers' own embeddings of the model's reference sentences
+    # (tests/fixtures/sentence/*/expected.json, tools/fixtures/sentence.py), before any Ray.
+    ref_file = Path(args.model) / "expected.json"
+    if ref_file.exists():
+        ref = json.loads(ref_file.read_text())
+        diff = float(np.abs(st.encode(ref["sentences"]) - np.asarray(ref["embeddings"], dtype=np.float32)).max())
+        assert diff <= 1e-5, f"hfx.SentenceTransformer differs from sentence-transformers by {diff:.3g}"
+        print(f"check_embed_corpus: {hfx.__file__}: equal to sentence-transformers (max abs {diff:.2g})", file=sys.stderr)
     single = st.encode([r["text"] for r in rows])
     want = {r["id"]: single[i] for i, r in enumerate(rows)}
 
