@@ -7,7 +7,7 @@ pkgs=(
   clang libclang-rt-14-dev libomp-dev          # fuzzing (libFuzzer) and the clang build
   libdnnl-dev libopenblas-dev libblis-dev      # GEMM: oneDNN (fastest, bench/results/blas.md); the others for bench/blas
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev valgrind
   libhdf5-dev libmsgpack-cxx-dev libcurl4-openssl-dev
   libpcre2-dev libutf8proc-dev libsentencepiece-dev   # tokenizers: regexes, Unicode, .model files
   libssl-dev                                   # hub: sha256 of LFS blobs (OpenSSL EVP)

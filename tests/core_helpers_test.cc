@@ -5,12 +5,14 @@
 
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/base64.h"
 #include "core/regex.h"
 #include "core/varint.h"
 #include "hfx/error.h"
+#include "hfx/threads.h"
 #include "io/zip.h"
 #include "test_util.h"
 
@@ -107,3 +109,16 @@ TEST(CoreCrc32, ZlibMatchesTheZipCrc) {
 }
 
 }  // namespace
+
+// hfx::set_num_threads holds for threads the application starts afterwards (OpenMP keeps the count per thread:
+// a thread started later ran a full team; tests/thread_probe.cc under Helgrind found it).
+TEST(CoreThreads, SetNumThreadsReachesThreadsStartedLater) {
+  const int before = hfx::num_threads();
+  const int want = before == 3 ? 5 : 3;
+  hfx::set_num_threads(want);
+  int seen = 0;
+  std::thread([&] { seen = hfx::num_threads(); }).join();
+  hfx::set_num_threads(before);
+  EXPECT_EQ(seen, want);
+  EXPECT_THROW(hfx::set_num_threads(0), hfx::Error);
+}

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/threads.h"
 #include "kernels/cpu/ops.h"
 
 namespace hfx::nn {
@@ -43,6 +44,7 @@ inline int64_t shifted(RelShift s, int64_t Sq, int64_t R, int64_t Sk, int64_t i,
 }  // namespace
 
 Tensor rel_attention(const RelAttentionArgs& a, Tensor* probs) {
+  hfx::detail::sync_threads();
   const int64_t B = a.B, Sq = a.Sq, Sk = a.Sk, H = a.H, D = a.D, R = a.R, W = H * D;
   Tensor out = Tensor::zeros(DType::F32, {B, Sq, W});
   if (probs) *probs = Tensor::zeros(DType::F32, {B, H, Sq, Sk});

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "core/json.h"
+#include "core/threads.h"
 #include "hfx/error.h"
 #include "hfx/io.h"
 #include "core/safe_open.h"
@@ -395,6 +396,7 @@ Encoding encode_unfinished(const Tokenizer::Impl& impl, std::string_view text, s
 // would throw it.
 template <class F>
 std::vector<Encoding> encode_all(std::size_t n, F encode_one) {
+  hfx::detail::sync_threads();
   std::vector<Encoding> out(n);
   std::vector<std::exception_ptr> errors(n);
   const auto count = static_cast<std::ptrdiff_t>(n);

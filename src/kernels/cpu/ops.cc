@@ -2,6 +2,8 @@
 
 #include "kernels/cpu/vec_math.h"
 
+#include "core/threads.h"
+
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 
@@ -44,12 +46,14 @@ const float* as_f32(const Tensor& t, std::vector<float>& scratch) {
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
+  hfx::detail::sync_threads();
   if (dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) != dnnl_success)
     throw_error(ErrorKind::InvalidArgument, "gemm: oneDNN rejected the shapes");
 }
 
 void linear(const float* x, int64_t rows, int64_t in, const Tensor& W, const Tensor& bias, float* y,
             bool w_in_major) {
+  hfx::detail::sync_threads();
   const int64_t out = w_in_major ? W.size(1) : W.size(0);
   std::vector<float> wide;
   const float* w;
@@ -85,6 +89,7 @@ void linear(const float* x, int64_t rows, int64_t in, const Tensor& W, const Ten
 }
 
 const float* PackedWeight::get(const Tensor& W, int64_t rows) {
+  hfx::detail::sync_threads();
   if (rows < kMinRows || W.dim() != 2) return nullptr;
   std::lock_guard<std::mutex> lock(mu_);
   const bool same = src_.defined() && src_.raw() == W.raw() && src_.shape() == W.shape() && src_.dtype() == W.dtype() &&
@@ -136,6 +141,7 @@ void embedding_add(const int64_t* ids, int64_t n, const Tensor& table, float* ou
 }
 
 void layer_norm(float* x, int64_t rows, int64_t dim, const Tensor& gamma, const Tensor& beta, float eps) {
+  hfx::detail::sync_threads();
   std::vector<float> gs, bs;
   const float* g = as_f32(gamma, gs);
   const float* b = beta.defined() ? as_f32(beta, bs) : nullptr;
@@ -166,6 +172,7 @@ void layer_norm(float* x, int64_t rows, int64_t dim, const Tensor& gamma, const 
 }
 
 void rms_norm(float* x, int64_t rows, int64_t dim, const Tensor& gamma, float eps) {
+  hfx::detail::sync_threads();
   std::vector<float> gs;
   const float* g = as_f32(gamma, gs);
 #pragma omp parallel for if (rows * dim > kParallelMin)
@@ -179,6 +186,7 @@ void rms_norm(float* x, int64_t rows, int64_t dim, const Tensor& gamma, float ep
 }
 
 void activate(float* x, int64_t n, Activation act) {
+  hfx::detail::sync_threads();
   switch (act) {
     case Activation::GeluErf:
     case Activation::GeluTanh:
@@ -231,6 +239,7 @@ void activate(float* x, int64_t n, Activation act) {
 }
 
 void add_inplace(float* x, const float* y, int64_t n) {
+  hfx::detail::sync_threads();
 #pragma omp parallel for if (n > kParallelMin)
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
@@ -240,6 +249,7 @@ void scale_inplace(float* x, int64_t n, float s) {
 }
 
 void add_bias_rows(float* x, int64_t rows, int64_t dim, const Tensor& bias) {
+  hfx::detail::sync_threads();
   std::vector<float> bs;
   const float* b = as_f32(bias, bs);
 #pragma omp parallel for if (rows * dim > kParallelMin)
@@ -269,11 +279,13 @@ inline void softmax_row(float* p, int64_t n, const float* bias, float mult) {
 }  // namespace
 
 void softmax_rows(float* x, int64_t rows, int64_t n) {
+  hfx::detail::sync_threads();
 #pragma omp parallel for if (rows * n > kParallelMin)
   for (int64_t r = 0; r < rows; ++r) softmax_row(x + r * n, n, nullptr, 1.0f);
 }
 
 void bias_activate(float* x, int64_t rows, int64_t dim, const Tensor& bias, Activation act) {
+  hfx::detail::sync_threads();
   std::vector<float> bs;
   const float* b = bias.defined() ? as_f32(bias, bs) : nullptr;
   if (act != Activation::GeluErf && act != Activation::GeluTanh) {
@@ -297,6 +309,7 @@ void bias_activate(float* x, int64_t rows, int64_t dim, const Tensor& bias, Acti
 }
 
 void add_bias_residual(float* x, int64_t rows, int64_t dim, const Tensor& bias, const float* residual) {
+  hfx::detail::sync_threads();
   std::vector<float> bs;
   const float* b = bias.defined() ? as_f32(bias, bs) : nullptr;
 #pragma omp parallel for if (rows * dim > kParallelMin)
@@ -316,6 +329,7 @@ void add_bias_residual(float* x, int64_t rows, int64_t dim, const Tensor& bias, 
 // decode) use vector loops instead: a GEMM call per head costs more than the work.
 // Called inside the OpenMP region, oneDNN runs each GEMM on the calling thread.
 void attention(const AttentionArgs& a) {
+  hfx::detail::sync_threads();
   const int64_t HD = a.H * a.D;
   const bool use_gemm = a.Sq >= 4;
 #pragma omp parallel if (a.B * a.H > 1 && a.Sq * a.Sk * a.D > 4096)
