@@ -3,6 +3,8 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "hfx/io.h"
@@ -62,4 +64,31 @@ TEST(Cli, ErrorsExitNonZeroWithAMessage) {
   EXPECT_NE(r.out.find("different lengths"), std::string::npos) << r.out;
   r = run_cli("frobnicate");
   EXPECT_NE(r.status, 0);
+}
+
+// `hfx info` on a folder with only config.json: the skeleton's parameter count without weights. The expected
+// counts are transformers 4.46's num_parameters() of AutoModel.from_config(XConfig()) (the published sizes:
+// bert-base 109,482,240; gpt2 124,439,808; t5-small 60,506,624; Llama-2-7B without its LM head 6,607,343,616).
+TEST(Cli, InfoOnAConfigOnlyFolderCountsTheSkeleton) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("hfx_cfg_only_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::vector<std::pair<std::string, int64_t>> want = {
+      {"bert", 109482240}, {"gpt2", 124439808}, {"t5", 60506624}, {"llama", 6607343616}};
+  for (const auto& [type, params] : want) {
+    hfx::write_file_atomic((dir / "config.json").string(), "{\"model_type\": \"" + type + "\", \"torch_dtype\": \"bfloat16\"}");
+    const CliRun r = run_cli("info --json " + dir.string());
+    ASSERT_EQ(r.status, 0) << r.out;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["parameters"].get<int64_t>(), params) << type;
+    EXPECT_EQ(j["weights"], false) << type;
+    EXPECT_EQ(j["bytes"]["bfloat16"].get<double>(), 2.0 * static_cast<double>(params)) << type;
+  }
+  // A hostile size is a typed error, never an allocation: nothing is allocated for a skeleton.
+  hfx::write_file_atomic((dir / "config.json").string(),
+                         "{\"model_type\": \"bert\", \"vocab_size\": 4611686018427387904, \"hidden_size\": 4611686018427387904}");
+  const CliRun bad = run_cli("info " + dir.string());
+  EXPECT_NE(bad.status, 0) << bad.out;
+  EXPECT_NE(bad.out.find("error"), std::string::npos) << bad.out;
+  fs::remove_all(dir);
 }

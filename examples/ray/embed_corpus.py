@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import socket
 import sys
@@ -99,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     if address:
         ray.init(address=address, logging_level="WARNING")
     else:
-        ray.init(include_dashboard=False, logging_level="WARNING")
+        # A local Ray counts one CPU per core; the actors' reservations must leave at least one for Ray Data's
+        # read and write tasks, or the job waits for ever (2 actors x 1 CPU on a 2-core machine did).
+        cpus = max(os.cpu_count() or 1, math.ceil(args.workers * args.cpus_per_worker) + 1)
+        ray.init(num_cpus=cpus, include_dashboard=False, logging_level="WARNING")
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = sys.stderr.isatty()
     start = time.perf_counter()

@@ -22,6 +22,8 @@
 #include "cli/hub.h"
 #include "cli/text.h"
 #include "hfx/auto.h"
+#include "hfx/config.h"
+#include "hfx/dtype.h"
 #include "hfx/io.h"
 #include "hfx/log.h"
 #include "hfx/model.h"
@@ -87,8 +89,70 @@ struct ModelArgs {
   int64_t tokens = 0, new_num_tokens = 0, pad_to = 0;
 };
 
+// A local folder with config.json and no weight file of any framework: `hfx info` describes the skeleton the
+// config builds (transformers' from_config), no weights read.
+bool config_only_folder(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(path, ec) || !fs::is_regular_file(fs::path(path) / "config.json", ec)) return false;
+  for (const char* name : {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                           "pytorch_model.bin.index.json", "tf_model.h5", "tf_model.h5.index.json", "model.ckpt.index",
+                           "flax_model.msgpack", "flax_model.msgpack.index.json"})
+    if (fs::exists(fs::path(path) / name, ec)) return false;
+  return true;
+}
+
+// The class config.json's architectures[0] names when hfx has it, else the base model (AutoModel's); the
+// parameter count as transformers' num_parameters() (tied parameters once); bytes at config.json's torch_dtype.
+int cmd_info_config_only(const std::string& path) {
+  const hfx::Config cfg = hfx::AutoConfig::from_pretrained(path);
+  const auto& arch = hfx::architecture(cfg.model_type());
+  std::string cls = hfx::auto_class_for(cfg, "AutoModel");
+  if (const auto* names = cfg.find("architectures"); names && names->is_array() && !names->empty() && (*names)[0].is_string())
+    for (const auto& c : arch.classes)
+      if (c.first == (*names)[0].get<std::string>()) cls = c.first;
+  const std::unique_ptr<hfx::Model> model = hfx::build_model(cfg, cls);
+  int64_t params = 0;
+  for (const auto& spec : model->params().specs()) {
+    if (!spec.tied_to.empty()) continue;
+    int64_t n = 1;
+    for (const int64_t d : spec.shape)
+      if (__builtin_mul_overflow(n, d, &n))
+        hfx::throw_error(hfx::ErrorKind::Format, "the parameter count of '" + spec.name + "' does not fit in 64 bits",
+                         cfg.source());
+    if (__builtin_add_overflow(params, n, &params))
+      hfx::throw_error(hfx::ErrorKind::Format, "the parameter count does not fit in 64 bits", cfg.source());
+  }
+  const std::string dtype_name = cfg.get<std::string>("torch_dtype", "float32");
+  const auto dtype = hfx::parse_dtype(dtype_name);
+  if (!dtype) hfx::throw_error(hfx::ErrorKind::Format, "config field 'torch_dtype' names no dtype hfx has: " + dtype_name, cfg.source());
+  const std::string dname(hfx::to_string(*dtype));
+  const double bytes = static_cast<double>(params) * static_cast<double>(hfx::dtype_size(*dtype));
+  std::vector<std::string> classes;
+  for (const auto& c : arch.classes) classes.push_back(c.first);
+  if (hfx::cli::globals().json) {
+    nlohmann::json j = {{"model_type", cfg.model_type()}, {"class", cls}, {"classes", classes}, {"parameters", params},
+                        {"dtypes", {{dname, params}}}, {"bytes", {{dname, bytes}}}, {"weights", false},
+                        {"files", nlohmann::json::array()}};
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  std::string heads;
+  for (const auto& c : classes) heads += (heads.empty() ? "" : ", ") + c;
+  fmt::print("model_type:   {}\n", cfg.model_type());
+  fmt::print("class:        {} (config.json only: no weights)\n", cls);
+  fmt::print("classes:      {}\n", heads);
+  fmt::print("parameters:   {}\n", params);
+  fmt::print("dtype:        {} ({} parameters, {:.0f} bytes)\n", dname, params, bytes);
+  return 0;
+}
+
 int cmd_info(const ModelArgs& a) {
   namespace fs = std::filesystem;
+  if (config_only_folder(a.path)) {
+    if (a.flops) hfx::throw_error(hfx::ErrorKind::InvalidArgument, "--flops needs weights (this folder has only config.json)");
+    return cmd_info_config_only(a.path);
+  }
   const std::string path = hfx::cli::resolve_path_arg(a.path);
   hfx::LoadedModel lm = hfx::load_pretrained(path, "", hfx::cli::load_options_for(path));
   const hfx::Config& cfg = lm.model->config();
