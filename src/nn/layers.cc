@@ -317,7 +317,7 @@ void Rope::apply(float* x, int64_t B, int64_t S, int64_t heads, int64_t b_stride
         sn[static_cast<std::size_t>(i)] = std::sin(f);
       }
       for (int64_t h = 0; h < heads; ++h) {
-        float* v = x + b * b_stride + s * s_stride + h * dim;
+        float* v = x + b * b_stride + s * s_stride + h * (head_stride ? head_stride : dim);
         for (int64_t i = 0; i < half; ++i) {
           const float x1 = v[i], x2 = v[i + half];
           v[i] = x1 * c[static_cast<std::size_t>(i)] - x2 * sn[static_cast<std::size_t>(i)];
