@@ -1,0 +1,67 @@
+// Issue 18 decoders (Gemma, OLMo, StarCoder2, StableLM, Phi, GPT-NeoX): configs transformers 4.46 refuses or
+// cannot run are refused by hfx with typed errors naming the config, before any weight is allocated; the
+// fixtures (parity, generate, formats) are checked by the registry-driven suites.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "hfx/auto.h"
+#include "hfx/config.h"
+#include "hfx/model.h"
+#include "test_util.h"
+
+using namespace hfx;
+using hfx::testing::expect_error;
+
+namespace {
+Config fixture_config(const std::string& dir) {
+  return AutoConfig::from_pretrained((hfx::testing::fixtures_dir() / dir).string());
+}
+}  // namespace
+
+TEST(Decoders, PartialRotaryWidthMustBeEvenAndPositive) {
+  // GPT-NeoX: 6-dim heads; rotary_pct 0.5 -> 3 rotated dims (rotate_half cannot split 3), 0.1 -> 0.
+  for (double pct : {0.5, 0.1}) {
+    Config c = fixture_config("gpt_neox/tiny/GPTNeoXModel");
+    c.set("rotary_pct", pct);
+    expect_error([&] { (void)build_model(c, "GPTNeoXModel"); }, ErrorKind::InvalidArgument, {"rotary width", "config.json"});
+  }
+  Config c = fixture_config("gpt_neox/tiny/GPTNeoXModel");
+  c.set("rotary_pct", 1.5);
+  expect_error([&] { (void)build_model(c, "GPTNeoXModel"); }, ErrorKind::InvalidArgument, {"rotary fraction"});
+  Config s = fixture_config("stablelm/tiny/StableLmModel");
+  s.set("partial_rotary_factor", 0.5);  // 6-dim heads -> 3
+  expect_error([&] { (void)build_model(s, "StableLmModel"); }, ErrorKind::InvalidArgument, {"rotary width"});
+}
+
+TEST(Decoders, HiddenSizeMustSplitIntoHeads) {
+  Config c = fixture_config("gpt_neox/tiny/GPTNeoXModel");
+  c.set("num_attention_heads", 5);  // 36 / 5
+  expect_error([&] { (void)build_model(c, "GPTNeoXModel"); }, ErrorKind::InvalidArgument, {"num_attention_heads"});
+}
+
+TEST(Decoders, PhiQkLayernormIsRefused) {
+  Config c = fixture_config("phi/tiny/PhiModel");
+  c.set("qk_layernorm", true);
+  expect_error([&] { (void)build_model(c, "PhiModel"); }, ErrorKind::Unsupported, {"qk_layernorm"});
+}
+
+TEST(Decoders, OlmoNegativeClipIsRefused) {
+  Config c = fixture_config("olmo/tiny/OlmoModel");
+  c.set("clip_qkv", -1.0);
+  expect_error([&] { (void)build_model(c, "OlmoModel"); }, ErrorKind::InvalidArgument, {"clip_qkv"});
+}
+
+TEST(Decoders, HeadsPerFamilyAsTransformers) {
+  // Gemma and StarCoder2 have no *ForQuestionAnswering in 4.46, OLMo no classification head either.
+  for (const char* bad : {"GemmaForQuestionAnswering", "Starcoder2ForQuestionAnswering", "StableLmForQuestionAnswering",
+                          "PhiForQuestionAnswering", "OlmoForSequenceClassification", "OlmoForTokenClassification"}) {
+    const std::string arch = std::string(bad).rfind("Gemma", 0) == 0        ? "gemma/tiny/GemmaModel"
+                             : std::string(bad).rfind("Starcoder2", 0) == 0 ? "starcoder2/tiny/Starcoder2Model"
+                             : std::string(bad).rfind("StableLm", 0) == 0   ? "stablelm/tiny/StableLmModel"
+                             : std::string(bad).rfind("Phi", 0) == 0        ? "phi/tiny/PhiModel"
+                                                                            : "olmo/tiny/OlmoModel";
+    EXPECT_ANY_THROW((void)build_model(fixture_config(arch), bad)) << bad;
+  }
+  EXPECT_NO_THROW((void)build_model(fixture_config("gpt_neox/tiny/GPTNeoXModel"), "GPTNeoXForQuestionAnswering"));
+}
