@@ -7,6 +7,7 @@
 
 #include "hfx/auto.h"
 #include "hfx/config.h"
+#include "hfx/io.h"
 #include "hfx/model.h"
 #include "test_util.h"
 
@@ -64,4 +65,20 @@ TEST(Decoders, HeadsPerFamilyAsTransformers) {
     EXPECT_ANY_THROW((void)build_model(fixture_config(arch), bad)) << bad;
   }
   EXPECT_NO_THROW((void)build_model(fixture_config("gpt_neox/tiny/GPTNeoXModel"), "GPTNeoXForQuestionAnswering"));
+}
+
+// GemmaMLP reads config.hidden_activation only: null means gelu_pytorch_tanh whatever hidden_act says (the tiny
+// fixture was made with hidden_activation "gelu_pytorch_tanh"), and a different hidden_activation changes the
+// outputs (so the override is really read).
+TEST(Decoders, GemmaHiddenActivationNullIsGeluTanh) {
+  const auto dir = hfx::testing::fixtures_dir() / "gemma/tiny/GemmaModel";
+  const ModelInputs in = hfx::testing::read_fixture_inputs(dir / "inputs.safetensors");
+  LoadOptions o;
+  o.config_overrides = {{"hidden_activation", nullptr}, {"hidden_act", "silu"}};
+  auto m = load_pretrained(dir.string(), "GemmaModel", o).model;
+  hfx::testing::expect_outputs_match_reference(m->forward(in), dir / "outputs.safetensors", "gemma hidden_activation null");
+  o.config_overrides = {{"hidden_activation", "silu"}};
+  auto silu = load_pretrained(dir.string(), "GemmaModel", o).model;
+  const Tensor want = open_safetensors((dir / "outputs.safetensors").string())->get("last_hidden_state");
+  EXPECT_GT(max_abs_diff(silu->forward(in).get("last_hidden_state"), want), 1e-3);
 }
