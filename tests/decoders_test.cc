@@ -82,3 +82,13 @@ TEST(Decoders, GemmaHiddenActivationNullIsGeluTanh) {
   const Tensor want = open_safetensors((dir / "outputs.safetensors").string())->get("last_hidden_state");
   EXPECT_GT(max_abs_diff(silu->forward(in).get("last_hidden_state"), want), 1e-3);
 }
+
+// A partial rotary needs an even rotated width, not an even head: Phi with 3 heads of 9 dims and
+// partial_rotary_factor 0.5 rotates int(4.5) = 4 dims, and builds (transformers builds it too).
+TEST(Decoders, OddHeadDimWithEvenRotaryWidthBuilds) {
+  Config c = fixture_config("phi/awkward/PhiModel");
+  c.set("hidden_size", 27);
+  c.set("num_key_value_heads", 3);
+  c.set("partial_rotary_factor", 0.5);
+  EXPECT_NO_THROW((void)build_model(c, "PhiModel"));
+}

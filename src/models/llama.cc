@@ -24,7 +24,9 @@ LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, 
     throw_error(ErrorKind::InvalidArgument, "vocab_size, hidden_size, num_hidden_layers and head counts must be positive", c.source());
   if (nH_ % nKV_) throw_error(ErrorKind::InvalidArgument, "num_attention_heads must be a multiple of num_key_value_heads", c.source());
   D_ = flavor.qwen2 ? H_ / nH_ : c.get<int64_t>("head_dim", H_ / nH_);
-  if (D_ <= 0 || D_ % 2) throw_error(ErrorKind::InvalidArgument, "head_dim must be positive and even", c.source());
+  // A partial rotary (StableLM, Phi) needs an even rotated width only (nn::partial_rope checks it).
+  if (D_ <= 0 || (D_ % 2 && !flavor.stablelm && !flavor.phi))
+    throw_error(ErrorKind::InvalidArgument, "head_dim must be positive and even", c.source());
   const int64_t inter = c.get<int64_t>("intermediate_size", 0);
   eps_ = flavor.norm == LlamaFlavor::Norm::LayerNormNoAffine
              ? 1e-5f  // OlmoLayerNorm: F.layer_norm(..., eps=1e-5) whatever the config says
