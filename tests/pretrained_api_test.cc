@@ -362,7 +362,7 @@ TEST(PretrainedApi, PrunedDecodersCacheMatchesFullForward) {
 // Llama, Mistral and the LlamaFlavor families of issue 18: the reference forward has no head_mask parameter,
 // so hfx refuses one (every class), while a model without a head_mask still runs.
 TEST(PretrainedApi, HeadMaskRefusedWithoutAReferenceParameter) {
-  for (const char* arch : {"llama", "mistral", "qwen2", "gemma", "olmo", "starcoder2", "stablelm", "phi"}) {
+  for (const char* arch : {"llama", "mistral", "qwen2", "gemma", "olmo", "starcoder2", "stablelm", "phi", "phi3"}) {
     const fs::path tiny = hfx::testing::fixtures_dir() / arch / "tiny";
     int n = 0;
     for (const auto& e : fs::directory_iterator(tiny)) {

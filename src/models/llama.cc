@@ -28,6 +28,7 @@ LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, 
   if (D_ <= 0 || (D_ % 2 && !flavor.stablelm && !flavor.phi))
     throw_error(ErrorKind::InvalidArgument, "head_dim must be positive and even", c.source());
   const int64_t inter = c.get<int64_t>("intermediate_size", 0);
+  inter_ = inter;
   eps_ = flavor.norm == LlamaFlavor::Norm::LayerNormNoAffine
              ? 1e-5f  // OlmoLayerNorm: F.layer_norm(..., eps=1e-5) whatever the config says
              : static_cast<float>(c.get<double>(flavor.eps_key, flavor.eps_default));
@@ -49,6 +50,8 @@ LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, 
     rope_ = nn::partial_rope(c, D_, c.get<double>("partial_rotary_factor", 0.25), c.get<double>("rope_theta", 10000.0));
     parallel_ = c.get<bool>("use_parallel_residual", false);
     qk_norm_ = c.get<bool>("qk_layernorm", false);
+  } else if (flavor.phi3) {
+    rope_ = nn::phi3_rope(c, D_);
   } else if (flavor.phi) {
     rope_ = nn::partial_rope(c, D_, c.get<double>("partial_rotary_factor", 0.5), c.get<double>("rope_theta", 10000.0));
     parallel_ = true;
@@ -76,9 +79,13 @@ LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, 
   for (int64_t i = 0; i < L_; ++i) {
     Scope l = m / "layers" / i;
     Layer ly;
-    ly.q = nn::Linear::make(l / "self_attn" / "q_proj", H_, nH_ * D_, qkv_bias);
-    ly.k = nn::Linear::make(l / "self_attn" / "k_proj", H_, nKV_ * D_, qkv_bias);
-    ly.v = nn::Linear::make(l / "self_attn" / "v_proj", H_, nKV_ * D_, qkv_bias);
+    if (flavor.phi3) {
+      ly.qkv = nn::Linear::make(l / "self_attn" / "qkv_proj", H_, (nH_ + 2 * nKV_) * D_, false);
+    } else {
+      ly.q = nn::Linear::make(l / "self_attn" / "q_proj", H_, nH_ * D_, qkv_bias);
+      ly.k = nn::Linear::make(l / "self_attn" / "k_proj", H_, nKV_ * D_, qkv_bias);
+      ly.v = nn::Linear::make(l / "self_attn" / "v_proj", H_, nKV_ * D_, qkv_bias);
+    }
     if (flavor.phi)
       ly.o = nn::Linear::make(l / "self_attn" / "dense", nH_ * D_, H_, true);
     else
@@ -86,6 +93,9 @@ LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, 
     if (flavor.starcoder2) {  // Starcoder2MLP: c_fc -> act -> c_proj
       ly.up = nn::Linear::make(l / "mlp" / "c_fc", H_, inter, mlp_bias);
       ly.down = nn::Linear::make(l / "mlp" / "c_proj", inter, H_, mlp_bias);
+    } else if (flavor.phi3) {  // Phi3MLP: gate, up = gate_up_proj(x).chunk(2); down_proj(up * act(gate))
+      ly.gate_up = nn::Linear::make(l / "mlp" / "gate_up_proj", H_, 2 * inter, false);
+      ly.down = nn::Linear::make(l / "mlp" / "down_proj", inter, H_, false);
     } else if (flavor.phi) {  // PhiMLP: fc1 -> act -> fc2
       ly.up = nn::Linear::make(l / "mlp" / "fc1", H_, inter, true);
       ly.down = nn::Linear::make(l / "mlp" / "fc2", inter, H_, true);
@@ -120,7 +130,7 @@ LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, 
   }
   if (head == DecoderHead::SequenceClassification) score_ = nn::Linear::make(r / "score", H_, c.num_labels(), false);
   if (head == DecoderHead::TokenClassification)
-    score_ = nn::Linear::make(r / (flavor.phi ? "classifier" : "score"), H_, c.num_labels());
+    score_ = nn::Linear::make(r / (flavor.phi || flavor.phi3 ? "classifier" : "score"), H_, c.num_labels());
   if (head == DecoderHead::QuestionAnswering) score_ = nn::Linear::make(r / "qa_outputs", H_, 2);
   // Traits: the base models have no _prune_heads (prune_heads raises AttributeError in transformers 4.46).
   traits_.input_embeddings = embed_.w.name();
@@ -176,7 +186,13 @@ Tensor LlamaLike::run(const Tensor& ids, const Tensor& position_ids, const Tenso
     if (want_hidden) st.hidden_states.push_back(h.clone());  // h is updated in place below
     Tensor x = h.clone();
     norm_apply(x, ly.in_norm, ly.in_norm_b);
-    Tensor q = ly.q(x), k = ly.k(x), v = ly.v(x);
+    Tensor q, k, v;
+    if (flavor_.phi3) {
+      auto parts = nn::split_last_dim(ly.qkv(x), {nH_ * D_, nKV_ * D_, nKV_ * D_});
+      q = std::move(parts[0]), k = std::move(parts[1]), v = std::move(parts[2]);
+    } else {
+      q = ly.q(x), k = ly.k(x), v = ly.v(x);
+    }
     if (clip_ > 0)
       for (Tensor* t : {&q, &k, &v}) nn::clamp_(*t, clip_);
     if (qk_norm_) {
@@ -208,6 +224,11 @@ Tensor LlamaLike::run(const Tensor& ids, const Tensor& position_ids, const Tenso
       Tensor u = ly.up(x);
       nn::activate(u, act_);
       nn::add_(h, ly.down(u));
+    } else if (flavor_.phi3) {  // up_states * act(gate): the product in that order
+      auto gu = nn::split_last_dim(ly.gate_up(x), {inter_, inter_});
+      nn::activate(gu[0], act_);
+      nn::mul_(gu[1], gu[0]);
+      nn::add_(h, ly.down(gu[1]));
     } else {
       Tensor g = ly.gate(x);
       nn::activate(g, act_);

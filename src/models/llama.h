@@ -49,6 +49,9 @@ struct LlamaFlavor {
   // h = attn(ln(h)) + mlp(ln(h)) + h (one input_layernorm), model.final_layernorm, partial rotary
   // (partial_rotary_factor), lm_head with a bias, *ForTokenClassification's layer named classifier.
   bool phi = false;
+  // Phi-3: fused self_attn.qkv_proj ([q; k; v] rows) and mlp.gate_up_proj ([gate; up] rows), no biases, LongRoPE
+  // rope_scaling, *ForTokenClassification's layer named classifier.
+  bool phi3 = false;
   // Whether the MLP reads config.mlp_bias (LlamaMLP); GemmaMLP and OlmoMLP have no bias.
   bool mlp_bias = true;
 };
@@ -64,6 +67,7 @@ class LlamaLike final : public Model, public CausalLM {
  private:
   struct Layer {
     nn::Linear q, k, v, o, gate, up, down;
+    nn::Linear qkv, gate_up;  // Phi-3's fused projections
     Param in_norm, post_norm, in_norm_b, post_norm_b;
     std::vector<Param> q_norms, k_norms;  // StableLM qk_layernorm
   };
@@ -73,7 +77,7 @@ class LlamaLike final : public Model, public CausalLM {
 
   DecoderHead head_;
   LlamaFlavor flavor_;
-  int64_t vocab_ = 0, H_ = 0, L_ = 0, nH_ = 0, nKV_ = 0, D_ = 0, window_ = 0, pad_ = -1;
+  int64_t vocab_ = 0, H_ = 0, L_ = 0, nH_ = 0, nKV_ = 0, D_ = 0, window_ = 0, pad_ = -1, inter_ = 0;
   float eps_ = 1e-6f;
   nn::Activation act_ = nn::Activation::Silu;
   nn::Rope rope_;

@@ -21,6 +21,7 @@
   X(starcoder2)              \
   X(stablelm)                \
   X(phi)                     \
+  X(phi3)                    \
   X(gpt_neox)                \
   X(openai_gpt)              \
   X(t5)                      \

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <vector>
 
 #include "hfx/config.h"
 #include "nn/layers.h"
@@ -19,5 +20,15 @@ Rope partial_rope(const Config& c, int64_t head_dim, double fraction, double bas
 // GPT-NeoX's query_key_value output [B, S, heads * 3 * head_dim], laid out per head as (q, k, v) blocks
 // (qkv.view(B, S, heads, 3 * head_dim)), split into contiguous q, k, v of [B, S, heads * head_dim] each.
 std::array<Tensor, 3> split_per_head_qkv(const Tensor& qkv, int64_t heads, int64_t head_dim);
+
+// Phi-3's fused projections: x [B, S, sum(widths)] split along the last dim into contiguous [B, S, width]
+// tensors, in order (qkv_proj: q, k, v; gate_up_proj: gate, up).
+std::vector<Tensor> split_last_dim(const Tensor& x, const std::vector<int64_t>& widths);
+
+// Phi-3's rope_scaling {"type": "longrope", "short_factor", "long_factor"} over head_dim dims: the factors
+// (head_dim / 2 each), config.original_max_position_embeddings, and the cos/sin scale sqrt(1 + log(s) /
+// log(original_max)) for s = max_position_embeddings / original_max > 1 (else 1). Without rope_scaling the
+// default rotary. Other types are Unsupported (Phi3Attention raises ValueError); bad factors InvalidArgument.
+Rope phi3_rope(const Config& c, int64_t head_dim);
 
 }  // namespace hfx::nn
