@@ -92,3 +92,17 @@ TEST(Decoders, OddHeadDimWithEvenRotaryWidthBuilds) {
   c.set("partial_rotary_factor", 0.5);
   EXPECT_NO_THROW((void)build_model(c, "PhiModel"));
 }
+
+// Phi-3's rope_scaling: only "longrope" (Phi3Attention raises ValueError for any other type), with head_dim / 2
+// positive factors in each list.
+TEST(Decoders, Phi3RopeScalingIsChecked) {
+  Config c = fixture_config("phi3/tiny/Phi3Model");
+  c.set("rope_scaling", {{"type", "longrope"}, {"short_factor", {1.0, 1.0}}, {"long_factor", {1.0, 1.0, 1.0}}});
+  expect_error([&] { (void)build_model(c, "Phi3Model"); }, ErrorKind::InvalidArgument, {"short_factor", "3"});
+  c.set("rope_scaling", {{"type", "longrope"}, {"short_factor", {1.0, 1.0, 1.0}}, {"long_factor", {1.0, -2.0, 1.0}}});
+  expect_error([&] { (void)build_model(c, "Phi3Model"); }, ErrorKind::InvalidArgument, {"long_factor", "positive"});
+  c.set("rope_scaling", {{"type", "yarn"}, {"factor", 2.0}});
+  expect_error([&] { (void)build_model(c, "Phi3Model"); }, ErrorKind::Unsupported, {"yarn"});
+  c.set("rope_scaling", nullptr);
+  EXPECT_NO_THROW((void)build_model(c, "Phi3Model"));
+}
