@@ -56,7 +56,7 @@ TEST(Export, RoundTripsAndTheRealFrameworksLoadTheResult) {
       {"openai-gpt/tiny/OpenAIGPTLMHeadModel", "tf", " framework-ref"}, {"t5/tiny/T5ForConditionalGeneration", "tf"},
       {"bart/tiny/BartForConditionalGeneration", "tf"},
       {"xlm-roberta/tiny/XLMRobertaForMaskedLM", "tf"}, {"xlm-roberta/tiny/XLMRobertaForMaskedLM", "flax"},
-      {"camembert/tiny/CamembertForMaskedLM", "tf"},
+      {"camembert/tiny/CamembertForMaskedLM", "tf"},       {"gemma/tiny/GemmaForCausalLM", "flax"},
   };
   TempDir out;
   std::string batch;

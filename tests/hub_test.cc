@@ -556,7 +556,7 @@ TEST_F(Hub, UnknownModelTypeFailsBeforeAnyWeightRequest) {
     }
   };
   expect_error([] { (void)AutoModel::from_pretrained("hfx-test/unknown-type"); }, ErrorKind::Unsupported,
-               {"unknown model_type 'no-such-model'", "supported", "bert", "xlm-roberta", "camembert", "qwen2"});
+               {"unknown model_type 'no-such-model'", "supported", "bert", "xlm-roberta", "camembert", "qwen2", "gemma", "olmo", "starcoder2", "gpt_neox", "stablelm", "phi", "phi3"});
   EXPECT_EQ(server_->requests("GET", "/hfx-test/unknown-type/resolve/main/config.json").size(), 1u) << server_->log().dump();
   no_weight_requests();
   LoadOptions tf;

@@ -2,15 +2,19 @@
 // LlamaForTokenClassification, LlamaForQuestionAnswering.
 // Upstream: transformers v4.46.3 src/transformers/models/llama/modeling_llama.py
 // Eager attention; RoPE default/linear/dynamic/llama3; GQA; tied or untied embeddings.
+#include <cmath>
+
 #include "models/llama.h"
 
 #include "models/registry_entries.h"
 #include "nn/decoder.h"
+#include "nn/decoder_norms.h"
+#include "nn/partial_rotary.h"
 
 namespace hfx::models {
 
 LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, const LlamaFlavor& flavor)
-    : Model(cls, c, head == DecoderHead::QuestionAnswering ? flavor.qa_prefix : "model"), head_(head) {
+    : Model(cls, c, head == DecoderHead::QuestionAnswering ? flavor.qa_prefix : "model"), head_(head), flavor_(flavor) {
   vocab_ = c.get<int64_t>("vocab_size", 0);
   H_ = c.get<int64_t>("hidden_size", 0);
   L_ = c.get<int64_t>("num_hidden_layers", 0);
@@ -20,52 +24,138 @@ LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, 
     throw_error(ErrorKind::InvalidArgument, "vocab_size, hidden_size, num_hidden_layers and head counts must be positive", c.source());
   if (nH_ % nKV_) throw_error(ErrorKind::InvalidArgument, "num_attention_heads must be a multiple of num_key_value_heads", c.source());
   D_ = flavor.qwen2 ? H_ / nH_ : c.get<int64_t>("head_dim", H_ / nH_);
-  if (D_ <= 0 || D_ % 2) throw_error(ErrorKind::InvalidArgument, "head_dim must be positive and even", c.source());
+  // A partial rotary (StableLM, Phi) needs an even rotated width only (nn::partial_rope checks it).
+  if (D_ <= 0 || (D_ % 2 && !flavor.stablelm && !flavor.phi))
+    throw_error(ErrorKind::InvalidArgument, "head_dim must be positive and even", c.source());
   const int64_t inter = c.get<int64_t>("intermediate_size", 0);
-  eps_ = static_cast<float>(c.get<double>("rms_norm_eps", 1e-6));
-  act_ = nn::parse_activation(c.get<std::string>("hidden_act", "silu"));
+  inter_ = inter;
+  eps_ = flavor.norm == LlamaFlavor::Norm::LayerNormNoAffine
+             ? 1e-5f  // OlmoLayerNorm: F.layer_norm(..., eps=1e-5) whatever the config says
+             : static_cast<float>(c.get<double>(flavor.eps_key, flavor.eps_default));
+  if (flavor.clip_qkv && c.has("clip_qkv")) {
+    clip_ = static_cast<float>(c.get<double>("clip_qkv", 0.0));
+    if (!(clip_ >= 0)) throw_error(ErrorKind::InvalidArgument, "clip_qkv must not be negative", c.source());
+  }
+  act_ = flavor.gemma ? nn::parse_activation(c.get<std::string>("hidden_activation", "gelu_pytorch_tanh"))
+                      : nn::parse_activation(c.get<std::string>("hidden_act", "silu"));
   if (flavor.window == LlamaFlavor::Window::Always ||
       (flavor.window == LlamaFlavor::Window::IfEnabled && c.get<bool>("use_sliding_window", false)))
     window_ = c.get<int64_t>("sliding_window", 0);
   if (c.get<int64_t>("pretraining_tp", 1) != 1)
     throw_error(ErrorKind::Unsupported, "pretraining_tp > 1 is not supported", c.source());
-  rope_ = nn::Rope::from_config(c, D_);
+  if (flavor.gemma) {
+    rope_.dim = D_;
+    rope_.base = c.get<double>("rope_theta", 10000.0);
+  } else if (flavor.stablelm) {
+    rope_ = nn::partial_rope(c, D_, c.get<double>("partial_rotary_factor", 0.25), c.get<double>("rope_theta", 10000.0));
+    parallel_ = c.get<bool>("use_parallel_residual", false);
+    qk_norm_ = c.get<bool>("qk_layernorm", false);
+  } else if (flavor.phi3) {
+    rope_ = nn::phi3_rope(c, D_);
+  } else if (flavor.phi) {
+    rope_ = nn::partial_rope(c, D_, c.get<double>("partial_rotary_factor", 0.5), c.get<double>("rope_theta", 10000.0));
+    parallel_ = true;
+    // PhiAttention's q/k_layernorm is nn.LayerNorm(head_dim) applied to [B, S, heads * head_dim] before the
+    // head split: transformers 4.46 cannot run it with more than one head, so there is no reference to follow.
+    if (c.get<bool>("qk_layernorm", false))
+      throw_error(ErrorKind::Unsupported, "Phi with qk_layernorm is not supported (transformers 4.46's PhiAttention "
+                                          "normalises [B, S, hidden] over head_dim and fails)", c.source());
+  } else {
+    rope_ = nn::Rope::from_config(c, D_);
+  }
   pad_ = c.has("pad_token_id") ? c.get<int64_t>("pad_token_id", -1) : -1;
-  const bool attn_bias = !flavor.qwen2 && c.get<bool>("attention_bias", false);
-  const bool qkv_bias = flavor.qwen2 || attn_bias;
-  const bool mlp_bias = !flavor.qwen2 && c.get<bool>("mlp_bias", false);
+  const bool use_bias = flavor.starcoder2 && c.get<bool>("use_bias", true);
+  const bool attn_bias = flavor.starcoder2 ? use_bias
+                                           : !flavor.qwen2 && !flavor.stablelm && c.get<bool>("attention_bias", false);
+  const bool qkv_bias = flavor.stablelm ? c.get<bool>("use_qkv_bias", false) : flavor.qwen2 || flavor.phi || attn_bias;
+  // Llama's mlp_bias (flavor.mlp_bias); StarCoder2's use_bias.
+  const bool mlp_bias = flavor.starcoder2 ? use_bias
+                                          : !flavor.qwen2 && flavor.mlp_bias && c.get<bool>("mlp_bias", false);
+  const bool ln_affine = flavor.norm != LlamaFlavor::Norm::LayerNormNoAffine;
+  const bool ln_bias = flavor.norm == LlamaFlavor::Norm::LayerNorm;
   Scope r = root();
   Scope m = head == DecoderHead::Base ? r : r / base_model_prefix();
   embed_ = nn::Embedding::make(m / "embed_tokens", vocab_, H_);
   for (int64_t i = 0; i < L_; ++i) {
     Scope l = m / "layers" / i;
     Layer ly;
-    ly.q = nn::Linear::make(l / "self_attn" / "q_proj", H_, nH_ * D_, qkv_bias);
-    ly.k = nn::Linear::make(l / "self_attn" / "k_proj", H_, nKV_ * D_, qkv_bias);
-    ly.v = nn::Linear::make(l / "self_attn" / "v_proj", H_, nKV_ * D_, qkv_bias);
-    ly.o = nn::Linear::make(l / "self_attn" / "o_proj", nH_ * D_, H_, attn_bias);
-    ly.gate = nn::Linear::make(l / "mlp" / "gate_proj", H_, inter, mlp_bias);
-    ly.up = nn::Linear::make(l / "mlp" / "up_proj", H_, inter, mlp_bias);
-    ly.down = nn::Linear::make(l / "mlp" / "down_proj", inter, H_, mlp_bias);
-    ly.in_norm = (l / "input_layernorm").param("weight", {H_});
-    ly.post_norm = (l / "post_attention_layernorm").param("weight", {H_});
+    if (flavor.phi3) {
+      ly.qkv = nn::Linear::make(l / "self_attn" / "qkv_proj", H_, (nH_ + 2 * nKV_) * D_, false);
+    } else {
+      ly.q = nn::Linear::make(l / "self_attn" / "q_proj", H_, nH_ * D_, qkv_bias);
+      ly.k = nn::Linear::make(l / "self_attn" / "k_proj", H_, nKV_ * D_, qkv_bias);
+      ly.v = nn::Linear::make(l / "self_attn" / "v_proj", H_, nKV_ * D_, qkv_bias);
+    }
+    if (flavor.phi)
+      ly.o = nn::Linear::make(l / "self_attn" / "dense", nH_ * D_, H_, true);
+    else
+      ly.o = nn::Linear::make(l / "self_attn" / "o_proj", nH_ * D_, H_, attn_bias);
+    if (flavor.starcoder2) {  // Starcoder2MLP: c_fc -> act -> c_proj
+      ly.up = nn::Linear::make(l / "mlp" / "c_fc", H_, inter, mlp_bias);
+      ly.down = nn::Linear::make(l / "mlp" / "c_proj", inter, H_, mlp_bias);
+    } else if (flavor.phi3) {  // Phi3MLP: gate, up = gate_up_proj(x).chunk(2); down_proj(up * act(gate))
+      ly.gate_up = nn::Linear::make(l / "mlp" / "gate_up_proj", H_, 2 * inter, false);
+      ly.down = nn::Linear::make(l / "mlp" / "down_proj", inter, H_, false);
+    } else if (flavor.phi) {  // PhiMLP: fc1 -> act -> fc2
+      ly.up = nn::Linear::make(l / "mlp" / "fc1", H_, inter, true);
+      ly.down = nn::Linear::make(l / "mlp" / "fc2", inter, H_, true);
+    } else {
+      ly.gate = nn::Linear::make(l / "mlp" / "gate_proj", H_, inter, mlp_bias);
+      ly.up = nn::Linear::make(l / "mlp" / "up_proj", H_, inter, mlp_bias);
+      ly.down = nn::Linear::make(l / "mlp" / "down_proj", inter, H_, mlp_bias);
+    }
+    if (ln_affine) ly.in_norm = (l / "input_layernorm").param("weight", {H_});
+    if (ln_bias) ly.in_norm_b = (l / "input_layernorm").param("bias", {H_});
+    if (!parallel_) {  // StableLM's parallel layers have no post_attention_layernorm
+      if (ln_affine) ly.post_norm = (l / "post_attention_layernorm").param("weight", {H_});
+      if (ln_bias) ly.post_norm_b = (l / "post_attention_layernorm").param("bias", {H_});
+    }
+    if (qk_norm_) {
+      for (int64_t h = 0; h < nH_; ++h) ly.q_norms.push_back((l / "self_attn" / "q_layernorm" / "norms" / h).param("weight", {D_}));
+      for (int64_t h = 0; h < nKV_; ++h) ly.k_norms.push_back((l / "self_attn" / "k_layernorm" / "norms" / h).param("weight", {D_}));
+    }
     layers_.push_back(ly);
     ignored_keys_.push_back(l.path("self_attn.rotary_emb.inv_freq"));
   }
   ignored_keys_.push_back(m.path("rotary_emb.inv_freq"));
-  norm_ = (m / "norm").param("weight", {H_});
+  const std::string final_norm = flavor.phi ? "final_layernorm" : "norm";
+  if (ln_affine) norm_ = (m / final_norm).param("weight", {H_});
+  if (ln_bias) norm_b_ = (m / final_norm).param("bias", {H_});
   if (head == DecoderHead::CausalLM) {
     lm_head_.in = H_;
     lm_head_.out = vocab_;
-    lm_head_.w = (r / "lm_head").param("weight", {vocab_, H_}, c.get<bool>("tie_word_embeddings", false) ? embed_.w.name() : "");
+    // PretrainedConfig defaults tie_word_embeddings to True (Starcoder2Config keeps that default).
+    lm_head_.w = (r / "lm_head").param("weight", {vocab_, H_}, c.get<bool>("tie_word_embeddings", true) ? embed_.w.name() : "");
+    if (flavor.phi) lm_head_.b = (r / "lm_head").param("bias", {vocab_});  // PhiForCausalLM: bias=True
   }
   if (head == DecoderHead::SequenceClassification) score_ = nn::Linear::make(r / "score", H_, c.num_labels(), false);
-  if (head == DecoderHead::TokenClassification) score_ = nn::Linear::make(r / "score", H_, c.num_labels());
+  if (head == DecoderHead::TokenClassification)
+    score_ = nn::Linear::make(r / (flavor.phi || flavor.phi3 ? "classifier" : "score"), H_, c.num_labels());
   if (head == DecoderHead::QuestionAnswering) score_ = nn::Linear::make(r / "qa_outputs", H_, 2);
   // Traits: the base models have no _prune_heads (prune_heads raises AttributeError in transformers 4.46).
   traits_.input_embeddings = embed_.w.name();
   if (lm_head_.w.valid()) traits_.output_embeddings = lm_head_.w.name();
   set_roles(ParamRole::Embedding, {embed_.w.name()});
+  if (flavor.gemma)  // GemmaRMSNorm's weight starts at zeros (it scales by 1 + weight); _init_weights leaves it
+    traits_.init = [](const ParamSpec& s, const Config& cfg) {
+      if (s.shape.size() == 1 && s.name.size() >= 7 && s.name.compare(s.name.size() - 7, 7, ".weight") == 0 &&
+          s.name.find("norm") != std::string::npos)
+        return InitRule{InitRule::Zeros, 0.0};
+      return default_init_rule(s, cfg);
+    };
+}
+
+void LlamaLike::norm_apply(Tensor& x, const Param& w, const Param& b) const {
+  if (flavor_.norm == LlamaFlavor::Norm::LayerNorm) return nn::layer_norm_(x, *w, *b, eps_);
+  if (flavor_.norm == LlamaFlavor::Norm::LayerNormNoAffine) return nn::layer_norm_(x, Tensor(), Tensor(), eps_);
+  if (!flavor_.gemma) return nn::rms_norm_(x, *w, eps_);
+  // GemmaRMSNorm: x * rsqrt(mean(x^2) + eps) * (1 + weight), the 1 + weight in float like the reference.
+  std::vector<float> scratch;
+  const float* g = nn::as_f32(*w, scratch);
+  Tensor one_plus = Tensor::zeros(DType::F32, {H_});
+  float* o = one_plus.mutable_data<float>();
+  for (int64_t i = 0; i < H_; ++i) o[i] = 1.0f + g[i];
+  nn::rms_norm_(x, one_plus, eps_);
 }
 
 Tensor LlamaLike::run(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, const Tensor& head_mask,
@@ -75,6 +165,8 @@ Tensor LlamaLike::run(const Tensor& ids, const Tensor& position_ids, const Tenso
   const int64_t past = cache ? cache->length() : 0;
   Tensor h = Tensor::zeros(DType::F32, {B, S, H_});
   embed_.gather(ids, h.mutable_data<float>(), false);
+  // Gemma: hidden_states * torch.tensor(hidden_size ** 0.5, dtype=hidden_states.dtype)
+  if (flavor_.gemma) nn::scale_(h, static_cast<float>(std::sqrt(static_cast<double>(H_))));
   Tensor pos = nn::positions_or_default(position_ids, B, S, past);
   int64_t max_pos = 0;
   for (int64_t i = 0; i < pos.numel(); ++i) max_pos = std::max(max_pos, pos.data<int64_t>()[i]);
@@ -93,21 +185,59 @@ Tensor LlamaLike::run(const Tensor& ids, const Tensor& position_ids, const Tenso
     const Layer& ly = layers_[static_cast<std::size_t>(l)];
     if (want_hidden) st.hidden_states.push_back(h.clone());  // h is updated in place below
     Tensor x = h.clone();
-    nn::rms_norm_(x, *ly.in_norm, eps_);
-    Tensor q = ly.q(x), k = ly.k(x), v = ly.v(x);
+    norm_apply(x, ly.in_norm, ly.in_norm_b);
+    Tensor q, k, v;
+    if (flavor_.phi3) {
+      auto parts = nn::split_last_dim(ly.qkv(x), {nH_ * D_, nKV_ * D_, nKV_ * D_});
+      q = std::move(parts[0]), k = std::move(parts[1]), v = std::move(parts[2]);
+    } else {
+      q = ly.q(x), k = ly.k(x), v = ly.v(x);
+    }
+    if (clip_ > 0)
+      for (Tensor* t : {&q, &k, &v}) nn::clamp_(*t, clip_);
+    if (qk_norm_) {
+      std::vector<Tensor> gq, gk;
+      for (const Param& p : ly.q_norms) gq.push_back(*p);
+      for (const Param& p : ly.k_norms) gk.push_back(*p);
+      nn::layer_norm_per_head_(q, nH_, gq, eps_);
+      nn::layer_norm_per_head_(k, nKV_, gk, eps_);
+    }
     ao.layer = l;
     ao.head_mask = hm.empty() ? nullptr : hm[static_cast<std::size_t>(l)].data();
     nn::Attended at = nn::attend(q, k, v, ao);
+    if (flavor_.phi) {  // attn_outputs + feed_forward_hidden_states + residual, in that order
+      Tensor t = ly.o(at.context);
+      Tensor u = ly.up(x);
+      nn::activate(u, act_);
+      nn::add_(t, ly.down(u));
+      nn::add_(t, h);
+      h = t;
+      if (want_attn) st.attentions.push_back(at.probs);
+      continue;
+    }
     nn::add_(h, ly.o(at.context));
-    x = h.clone();
-    nn::rms_norm_(x, *ly.post_norm, eps_);
-    Tensor g = ly.gate(x);
-    nn::activate(g, act_);
-    nn::mul_(g, ly.up(x));
-    nn::add_(h, ly.down(g));
+    if (!parallel_) {  // StableLM parallel: the MLP reads the same normed input x (residual + attn + mlp)
+      x = h.clone();
+      norm_apply(x, ly.post_norm, ly.post_norm_b);
+    }
+    if (flavor_.starcoder2 || flavor_.phi) {
+      Tensor u = ly.up(x);
+      nn::activate(u, act_);
+      nn::add_(h, ly.down(u));
+    } else if (flavor_.phi3) {  // up_states * act(gate): the product in that order
+      auto gu = nn::split_last_dim(ly.gate_up(x), {inter_, inter_});
+      nn::activate(gu[0], act_);
+      nn::mul_(gu[1], gu[0]);
+      nn::add_(h, ly.down(gu[1]));
+    } else {
+      Tensor g = ly.gate(x);
+      nn::activate(g, act_);
+      nn::mul_(g, ly.up(x));
+      nn::add_(h, ly.down(g));
+    }
     if (want_attn) st.attentions.push_back(at.probs);
   }
-  nn::rms_norm_(h, *norm_, eps_);
+  norm_apply(h, norm_, norm_b_);
   if (want_hidden) st.hidden_states.push_back(h);
   return h;
 }
@@ -166,14 +296,17 @@ Architecture llama_like_architecture(const std::string& model_type, const std::s
   };
   add("Model", DecoderHead::Base);
   add("ForCausalLM", DecoderHead::CausalLM);
-  add("ForSequenceClassification", DecoderHead::SequenceClassification);
-  add("ForTokenClassification", DecoderHead::TokenClassification);
-  add("ForQuestionAnswering", DecoderHead::QuestionAnswering);
-  a.auto_classes = {{"AutoModel", family + "Model"},
-                    {"AutoModelForCausalLM", family + "ForCausalLM"},
-                    {"AutoModelForSequenceClassification", family + "ForSequenceClassification"},
-                    {"AutoModelForTokenClassification", family + "ForTokenClassification"},
-                    {"AutoModelForQuestionAnswering", family + "ForQuestionAnswering"}};
+  a.auto_classes = {{"AutoModel", family + "Model"}, {"AutoModelForCausalLM", family + "ForCausalLM"}};
+  if (flavor.classification) {
+    add("ForSequenceClassification", DecoderHead::SequenceClassification);
+    add("ForTokenClassification", DecoderHead::TokenClassification);
+    a.auto_classes.emplace("AutoModelForSequenceClassification", family + "ForSequenceClassification");
+    a.auto_classes.emplace("AutoModelForTokenClassification", family + "ForTokenClassification");
+  }
+  if (flavor.question_answering) {
+    add("ForQuestionAnswering", DecoderHead::QuestionAnswering);
+    a.auto_classes.emplace("AutoModelForQuestionAnswering", family + "ForQuestionAnswering");
+  }
   return a;
 }
 

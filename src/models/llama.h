@@ -1,5 +1,6 @@
 // The Llama decoder (RMSNorm, RoPE, grouped-query attention, SwiGLU MLP),
-// shared by the llama and mistral model files; Mistral adds a sliding window.
+// shared by the llama, mistral, qwen2, gemma, olmo and starcoder2 model files (LlamaFlavor says what each
+// changes).
 // Upstream: transformers v4.46.3 src/transformers/models/llama/modeling_llama.py,
 // models/mistral/modeling_mistral.py.
 #pragma once
@@ -20,6 +21,39 @@ struct LlamaFlavor {
   // Qwen2Attention: q/k/v_proj with bias=True, o_proj and the MLP without, whatever the config says;
   // head_dim is always hidden_size / num_attention_heads (no config.head_dim in Qwen2 of 4.46).
   bool qwen2 = false;
+  // Gemma: GemmaRMSNorm scales by (1 + weight) (weights start at 0), the embeddings are multiplied by
+  // sqrt(hidden_size) cast to the model dtype, the MLP activation is config.hidden_activation (null:
+  // gelu_pytorch_tanh; hidden_act is ignored), head_dim comes from the config, and the rotary embedding
+  // reads rope_theta only (GemmaRotaryEmbedding has no rope_scaling).
+  bool gemma = false;
+  // Which heads transformers 4.46 has besides <Family>Model and ForCausalLM (Gemma and StarCoder2 have no
+  // ForQuestionAnswering, OLMo neither classification head).
+  bool question_answering = true;
+  bool classification = true;
+  // The decoder norms: Llama's RMSNorm (Gemma's with 1 + weight), nn.LayerNorm with weight and bias
+  // (StarCoder2), or OLMo's OlmoLayerNorm (no weight, no bias, eps 1e-5 fixed); eps read from `eps_key`.
+  enum class Norm { Rms, LayerNorm, LayerNormNoAffine } norm = Norm::Rms;
+  std::string eps_key = "rms_norm_eps";
+  double eps_default = 1e-6;
+  // OLMo: config.clip_qkv (null: none) clamps the q/k/v projections to [-clip_qkv, clip_qkv].
+  bool clip_qkv = false;
+  // StarCoder2: the MLP is c_fc -> act -> c_proj (no gate), and q/k/v/o_proj and the MLP carry a bias
+  // iff config.use_bias.
+  bool starcoder2 = false;
+  // StableLM: q/k/v_proj biases iff config.use_qkv_bias (o_proj and the MLP none); a rotary embedding over the
+  // first int(head_dim * partial_rotary_factor) dims of each head; config.use_parallel_residual (then no
+  // post_attention_layernorm: h = h + attn(ln(h)) + mlp(ln(h))); config.qk_layernorm (a LayerNorm without bias
+  // per head on q and k, before the rotary embedding).
+  bool stablelm = false;
+  // Phi: q/k/v_proj and self_attn.dense with biases, an fc1 -> act -> fc2 MLP with biases, a parallel residual
+  // h = attn(ln(h)) + mlp(ln(h)) + h (one input_layernorm), model.final_layernorm, partial rotary
+  // (partial_rotary_factor), lm_head with a bias, *ForTokenClassification's layer named classifier.
+  bool phi = false;
+  // Phi-3: fused self_attn.qkv_proj ([q; k; v] rows) and mlp.gate_up_proj ([gate; up] rows), no biases, LongRoPE
+  // rope_scaling, *ForTokenClassification's layer named classifier.
+  bool phi3 = false;
+  // Whether the MLP reads config.mlp_bias (LlamaMLP); GemmaMLP and OlmoMLP have no bias.
+  bool mlp_bias = true;
 };
 
 class LlamaLike final : public Model, public CausalLM {
@@ -33,19 +67,25 @@ class LlamaLike final : public Model, public CausalLM {
  private:
   struct Layer {
     nn::Linear q, k, v, o, gate, up, down;
-    Param in_norm, post_norm;
+    nn::Linear qkv, gate_up;  // Phi-3's fused projections
+    Param in_norm, post_norm, in_norm_b, post_norm_b;
+    std::vector<Param> q_norms, k_norms;  // StableLM qk_layernorm
   };
+  void norm_apply(Tensor& x, const Param& w, const Param& b) const;  // the family's norm, in place
   Tensor run(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, const Tensor& head_mask,
              KVCache* cache, bool want_hidden, bool want_attn, nn::StackOutputs& st) const;
 
   DecoderHead head_;
-  int64_t vocab_ = 0, H_ = 0, L_ = 0, nH_ = 0, nKV_ = 0, D_ = 0, window_ = 0, pad_ = -1;
+  LlamaFlavor flavor_;
+  int64_t vocab_ = 0, H_ = 0, L_ = 0, nH_ = 0, nKV_ = 0, D_ = 0, window_ = 0, pad_ = -1, inter_ = 0;
   float eps_ = 1e-6f;
   nn::Activation act_ = nn::Activation::Silu;
   nn::Rope rope_;
   nn::Embedding embed_;
   std::vector<Layer> layers_;
-  Param norm_;
+  Param norm_, norm_b_;
+  float clip_ = 0;  // OLMo clip_qkv (0: none)
+  bool parallel_ = false, qk_norm_ = false;  // StableLM use_parallel_residual, qk_layernorm
   nn::Linear lm_head_;
   std::optional<nn::Linear> score_;
 };

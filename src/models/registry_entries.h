@@ -16,6 +16,13 @@
   X(llama)                   \
   X(mistral)                 \
   X(qwen2)                   \
+  X(gemma)                   \
+  X(olmo)                    \
+  X(starcoder2)              \
+  X(stablelm)                \
+  X(phi)                     \
+  X(phi3)                    \
+  X(gpt_neox)                \
   X(openai_gpt)              \
   X(t5)                      \
   X(bart)                    \

@@ -286,6 +286,13 @@ std::vector<float> Rope::inv_freq(int64_t max_pos) const {
     const float e = static_cast<float>(2 * i) / static_cast<float>(dim);
     inv[static_cast<std::size_t>(i)] = 1.0f / std::pow(static_cast<float>(b), e);
   }
+  if (type == "longrope") {  // 1 / (ext_factors * base ** (arange(0, dim, 2) / dim)), all float32
+    const std::vector<float>& ext = max_pos + 1 > original_max ? long_factor : short_factor;
+    for (int64_t i = 0; i < dim / 2; ++i) {
+      const float e = static_cast<float>(2 * i) / static_cast<float>(dim);
+      inv[static_cast<std::size_t>(i)] = 1.0f / (ext[static_cast<std::size_t>(i)] * std::pow(static_cast<float>(b), e));
+    }
+  }
   if (type == "linear")
     for (float& f : inv) f = static_cast<float>(f / factor);
   if (type == "llama3") {
@@ -313,11 +320,11 @@ void Rope::apply(float* x, int64_t B, int64_t S, int64_t heads, int64_t b_stride
       const float p = static_cast<float>(pos.data<int64_t>()[b * S + s]);
       for (int64_t i = 0; i < half; ++i) {
         const float f = p * inv[static_cast<std::size_t>(i)];
-        c[static_cast<std::size_t>(i)] = std::cos(f);
-        sn[static_cast<std::size_t>(i)] = std::sin(f);
+        c[static_cast<std::size_t>(i)] = std::cos(f) * mscale;
+        sn[static_cast<std::size_t>(i)] = std::sin(f) * mscale;
       }
       for (int64_t h = 0; h < heads; ++h) {
-        float* v = x + b * b_stride + s * s_stride + h * dim;
+        float* v = x + b * b_stride + s * s_stride + h * (head_stride ? head_stride : dim);
         for (int64_t i = 0; i < half; ++i) {
           const float x1 = v[i], x2 = v[i + half];
           v[i] = x1 * c[static_cast<std::size_t>(i)] - x2 * sn[static_cast<std::size_t>(i)];

@@ -110,7 +110,12 @@ namespace hfx::nn {
 // (modeling_rope_utils: default, linear, dynamic NTK, llama3), applied to
 // [B, S, heads, D] buffers with rotate_half semantics.
 struct Rope {
-  int64_t dim = 0;             // rotary dims (= head_dim)
+  int64_t dim = 0;             // rotary dims (= head_dim, or its first dims for a partial rotary: nn/partial_rotary.h)
+  int64_t head_stride = 0;     // floats from one head to the next in the rotated buffers; 0: dim
+  // type "longrope" (Phi-3's Phi3LongRoPEScaledRotaryEmbedding): inv_freq divided per dim by long_factor when
+  // the call's largest position + 1 exceeds original_max, else by short_factor; cos and sin times mscale.
+  std::vector<float> short_factor, long_factor;
+  float mscale = 1.0f;
   double base = 10000.0;
   std::string type = "default";
   double factor = 1.0, low_freq_factor = 1.0, high_freq_factor = 4.0;
