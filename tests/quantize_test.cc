@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "hfx/auto.h"
+#include "hfx/io.h"
 #include "kernels/cpu/lowp.h"
 #include "kernels/cpu/ops.h"
 #include "test_util.h"
@@ -291,6 +292,41 @@ TEST(QuantizeInt8, HeadsAndEmbeddingsStayFloat) {
   (void)q8.model->forward(hfx::testing::read_fixture_inputs(cases.front().inputs, false));
   for (const auto& s : q8.model->params().specs())
     EXPECT_EQ(q8.model->params().value(s.name).dtype(), DType::F32) << s.name;
+}
+
+// bf16 compute against the reference's own bf16-vs-f32 deviation (the rule of
+// ParityDtype in parity_test.cc, with the measured fraction of the budget
+// printed): the fixtures that have a bfloat16 reference run.
+TEST(QuantizeBf16, FixturesWithinTheReferenceBf16Error) {
+  std::ifstream f(hfx::testing::fixtures_dir() / "manifest.json");
+  const json m = json::parse(f);
+  int runs = 0;
+  for (const auto& c : m["cases"]) {
+    if (!c.contains("dtypes") || !c["dtypes"].contains("bfloat16")) continue;
+    const fs::path dir = hfx::testing::fixtures_dir() / c["dir"].get<std::string>();
+    LoadOptions o;
+    o.keep_file_dtype = true;
+    LoadedModel lm = load_pretrained((dir / c["dtypes"]["bfloat16"].get<std::string>()).string(), c["class"].get<std::string>(), o);
+    const Outputs out = lm.model->forward(hfx::testing::read_fixture_inputs(dir / c["inputs"].get<std::string>()));
+    auto ref32 = open_safetensors((dir / c["outputs"].get<std::string>()).string());
+    auto ref16 = open_safetensors((dir / c["dtype_outputs"]["bfloat16"].get<std::string>()).string());
+    double worst = 0;
+    std::string at;
+    for (const auto& e : ref16->entries()) {
+      const Tensor want32 = ref32->get(e.name);
+      const double budget = std::max(max_abs_diff(ref16->get(e.name), want32), 1e-5);
+      const double err = max_abs_diff(out.get(e.name), want32);
+      EXPECT_LE(err, budget) << c["id"].get<std::string>() << " " << e.name;
+      if (err / budget > worst) {
+        worst = err / budget;
+        at = e.name;
+      }
+    }
+    std::printf("%-32s bf16: worst |hfx - ref f32| = %.2f of the reference's |bf16 - f32| (%s)\n",
+                c["id"].get<std::string>().c_str(), worst, at.c_str());
+    ++runs;
+  }
+  EXPECT_GT(runs, 0);
 }
 
 TEST(QuantizeCli, QuantizeAndDtypeFlags) {

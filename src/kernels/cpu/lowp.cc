@@ -100,6 +100,13 @@ void gather_columns(const Tensor& W, const std::vector<int64_t>& cols, float* wo
     }
 }
 
+// Round to nearest even for |v| < 2^22 by the float adder itself (std::nearbyint
+// is a libm call per element unless the compiler may assume SSE4.1 rounding).
+inline float round_even(float v) {
+  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
+  return (v + kMagic) - kMagic;
+}
+
 // The activations' type for weights of type `kind`: u8 beside s8 weights (VNNI's
 // vpdpbusd multiplies u8 by s8 natively; asymmetric u8 also spends all 256 levels
 // on a row whose values are one-sided, as after GELU), bf16 beside bf16.
@@ -263,12 +270,12 @@ bool linear_int8(const float* x, int64_t rows, int64_t in, const Tensor& W, cons
       hi = std::max(hi, r[k] * kp[k]);
     }
     const float s = hi > lo ? (hi - lo) / levels : 1.0f, inv = 1.0f / s;
-    const float zp = std::clamp(std::nearbyint(-lo * inv), 0.0f, levels);
+    const float zp = std::clamp(round_even(-lo * inv), 0.0f, levels);
     sx[m] = s;
     zx[m] = static_cast<int32_t>(zp);
     uint8_t* o = q + m * K;
 #pragma omp simd
-    for (int64_t k = 0; k < K; ++k) o[k] = static_cast<uint8_t>(std::clamp(std::nearbyint(r[k] * kp[k] * inv) + zp, 0.0f, levels));
+    for (int64_t k = 0; k < K; ++k) o[k] = static_cast<uint8_t>(std::clamp(round_even(r[k] * kp[k] * inv) + zp, 0.0f, levels));
   }
   run(c, M, K, N, dt::u8, q, dt::s32, acc.data());
   std::vector<float> bscratch;

@@ -19,6 +19,16 @@
 //            stored weight (LLM.int8()'s mixed decomposition): without it the
 //            per-token scales of LayerNorm outputs leave the ordinary channels a
 //            few levels, and all-MiniLM-L6-v2's embeddings fall to cosine 0.998.
+// Which layers (nn::Linear::in_block, set from the parameter name): the Linears
+//   inside the repeated blocks (attention projections, FFN). PyTorch's
+//   quantize_dynamic({nn.Linear}, qint8) takes every nn.Linear, heads included,
+//   with per-tensor weight scales by default and per-tensor u8 activations;
+//   CTranslate2's int8 takes every Linear weight per output row, its output
+//   projection included, with per-row activations. Both leave LayerNorm, softmax
+//   and the attention products in float, as hfx does. hfx also keeps poolers and
+//   classifiers in f32 (under 1 % of an encoder's GEMM work) and the LM head,
+//   whose error reaches the logits undiluted; that head is a fifth of BERT-base
+//   masked-LM work and more of a decoder's, which int8 then leaves in f32.
 // bf16: W stored bf16 (torch_dtype bfloat16) is reordered once into oneDNN's
 //   blocked bf16 layout (same size: no f32 copy); x is rounded to bf16 per call
 //   (round to nearest even), the GEMM accumulates and writes f32.
