@@ -22,6 +22,7 @@
 #include "hfx/io.h"
 #include "kernels/cpu/lowp.h"
 #include "kernels/cpu/ops.h"
+#include "nn/layers.h"
 #include "test_util.h"
 
 using namespace hfx;
@@ -281,10 +282,24 @@ TEST(QuantizeInt8, BaseModelEmbeddingsStayClose) {
   }
 }
 
-TEST(QuantizeInt8, HeadsAndEmbeddingsStayFloat) {
-  // BertForMaskedLM: the LM head (cls.predictions) is outside the blocks; with
-  // every block Linear quantized, the head still sees f32 weights: the model's
-  // parameters are untouched by quantization (it packs copies).
+// Which Linears int8 takes: those inside a ModuleList of blocks (an index in the name).
+TEST(QuantizeInt8, OnlyBlockLinearsAreQuantized) {
+  ParamTable t;
+  auto in_block = [&](const std::string& module) { return nn::Linear::make(Scope(&t, module), 4, 4).in_block; };
+  EXPECT_TRUE(in_block("bert.encoder.layer.3.attention.self.query"));
+  EXPECT_TRUE(in_block("model.layers.0.mlp.down_proj"));
+  EXPECT_TRUE(in_block("albert.encoder.albert_layer_groups.0.albert_layers.0.ffn"));
+  EXPECT_TRUE(in_block("h.11.mlp.c_fc"));
+  EXPECT_FALSE(in_block("bert.pooler.dense"));
+  EXPECT_FALSE(in_block("cls.predictions.transform.dense"));
+  EXPECT_FALSE(in_block("classifier"));
+  EXPECT_FALSE(in_block("lm_head"));
+  EXPECT_FALSE(in_block("model.layer10.dense"));  // a digit inside a name is not an index
+}
+
+TEST(QuantizeInt8, ParametersStayFloat) {
+  // Quantization packs copies: the model's parameters (what save_pretrained
+  // writes) stay f32 after an int8 forward.
   const auto cases = cases_where([](const std::string& cls) { return cls == "BertForMaskedLM"; });
   ASSERT_FALSE(cases.empty());
   LoadedModel q8 = load(cases.front(), Quantization::Int8);
