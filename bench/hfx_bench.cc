@@ -2,7 +2,8 @@
 //
 //   hfx_bench serve            line protocol on stdin/stdout, so that bench/py/run_bench.py can
 //                              interleave hfx with the Python peers round by round:
-//     enc <dir>                  load the encoder (AutoModel) from <dir>          -> "ok"
+//     enc <dir> [fp32|int8|bf16] load the encoder (AutoModel) from <dir>          -> "ok"
+//                                (int8: LoadOptions::quantize; bf16: torch_dtype bfloat16)
 //     dec <dir>                  load the decoder (AutoModelForCausalLM)          -> "ok"
 //     encoder <B> <S> <iters>    forward <iters> times                            -> seconds per forward
 //     decode <cache|nocache> <prompt> <new>   greedy, batch 1                     -> seconds for <new> tokens
@@ -129,9 +130,13 @@ int serve() {
     try {
       if (cmd == "quit") break;
       if (cmd == "enc") {
-        std::string dir;
-        is >> dir;
-        enc = hfx::AutoModel::from_pretrained(dir);
+        std::string dir, precision;
+        is >> dir >> precision;  // precision: fp32 (default) | int8 (LoadOptions::quantize) | bf16 (torch_dtype)
+        hfx::LoadOptions o;
+        if (precision == "int8") o.quantize = hfx::Quantization::Int8;
+        else if (precision == "bf16") o.torch_dtype = "bfloat16";
+        else if (!precision.empty() && precision != "fp32") throw std::runtime_error("enc: precision fp32|int8|bf16");
+        enc = hfx::AutoModel::from_pretrained(dir, o);
         std::cout << "ok" << std::endl;
       } else if (cmd == "dec") {
         std::string dir;

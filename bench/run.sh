@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # hfx benchmarks against its peers, one command:
-#   bench/run.sh [--rounds N] [--only gemm,encoder,decoder,load,convert,kernels]
+#   bench/run.sh [--rounds N] [--only gemm,encoder,lowp,decoder,load,convert,kernels]
+#   (lowp: BERT-base b1/b8 s128 in hfx int8 / bf16 vs hfx fp32 and CTranslate2 / ONNX Runtime / PyTorch int8)
 # 1. builds hfx Release with the benchmarks into build-bench/ (hfx_bench, hfx_kernels_bench);
 # 2. makes bench's Python venv (bench/env.sh: pinned ctranslate2 / onnxruntime / onnx over the
 #    fixture venv's torch + transformers);

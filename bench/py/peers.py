@@ -1,6 +1,7 @@
 """The Python contenders of bench/run.sh, one process per contender.
 
   peers.py serve <kind> <path>    kind: torch_enc | ct2_enc | ort_enc | torch_dec | ct2_dec
+                                  | ct2_enc_int8 | ort_enc_int8 | torch_enc_int8 (dynamic int8)
       line protocol on stdin/stdout (as hfx_bench serve):
         encoder <B> <S> <iters>   -> seconds per forward
         decode <prompt> <new>     -> seconds for <new> greedy tokens, batch 1
@@ -79,9 +80,12 @@ class OrtEnc:
 
 
 class Ct2Enc:
+    compute_type = "float32"
+
     def __init__(self, path):
         import ctranslate2
-        self.m = ctranslate2.Encoder(path, device="cpu", compute_type="float32", intra_threads=THREADS, inter_threads=1)
+        self.m = ctranslate2.Encoder(path, device="cpu", compute_type=self.compute_type, intra_threads=THREADS,
+                                     inter_threads=1)
         self.vocab = 30522
 
     def encoder(self, B, S, iters):
@@ -91,6 +95,33 @@ class Ct2Enc:
         for _ in range(iters):
             self.m.forward_batch(x)
         return (time.perf_counter() - t0) / iters
+
+
+class Ct2EncInt8(Ct2Enc):
+    """CTranslate2's int8 (its CPU default for speed): the float32 model quantized on load."""
+    compute_type = "int8"
+
+
+class OrtEncInt8(OrtEnc):
+    """ONNX Runtime's quantize_dynamic (QInt8 weights, the documented recipe for transformers on CPU), written once
+    beside the float model as <name>.int8.onnx."""
+
+    def __init__(self, path):
+        import os
+        q = path[:-len(".onnx")] + ".int8.onnx"
+        if not os.path.exists(q):
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+            quantize_dynamic(path, q + ".tmp", weight_type=QuantType.QInt8)
+            os.replace(q + ".tmp", q)
+        super().__init__(q)
+
+
+class TorchEncInt8(TorchEnc):
+    """PyTorch's dynamic int8: torch.ao.quantization.quantize_dynamic over every nn.Linear."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.m = self.torch.ao.quantization.quantize_dynamic(self.m, {self.torch.nn.Linear}, dtype=self.torch.qint8)
 
 
 class TorchDec(Torch):
@@ -123,7 +154,8 @@ class Ct2Dec:
         return s
 
 
-KINDS = {"torch_enc": TorchEnc, "ort_enc": OrtEnc, "ct2_enc": Ct2Enc, "torch_dec": TorchDec, "ct2_dec": Ct2Dec}
+KINDS = {"torch_enc": TorchEnc, "ort_enc": OrtEnc, "ct2_enc": Ct2Enc, "ct2_enc_int8": Ct2EncInt8, "ort_enc_int8": OrtEncInt8,
+         "torch_enc_int8": TorchEncInt8, "torch_dec": TorchDec, "ct2_dec": Ct2Dec}
 
 
 def serve(kind, path):

@@ -112,7 +112,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--only", default="gemm,encoder,decoder,load,convert,kernels")
+    ap.add_argument("--only", default="gemm,encoder,lowp,decoder,load,convert,kernels")
     a = ap.parse_args()
     only = set(a.only.split(","))
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), MKL_NUM_THREADS=str(a.threads))
@@ -171,6 +171,33 @@ def main():
                         e[k]["hfx_speedup"] = paired_ratio(t[k], t["hfx"])
                 res["encoder"][f"b{B}s128"] = e
             for p in list(c.values())[1:]:
+                p.close()
+                peers.remove(p)
+        if "lowp" in only:
+            # Issue 22: BERT-base b1/b8 s128 in hfx int8 (LoadOptions::quantize) and bf16 (torch_dtype) against hfx
+            # fp32 and the peers' int8 (CTranslate2 compute_type int8, ONNX Runtime quantize_dynamic QInt8, PyTorch
+            # quantize_dynamic), every contender its own process, rounds interleaved.
+            log("low precision encoder")
+            c = {}
+            for prec in ("fp32", "int8", "bf16"):
+                p = Proc("hfx_" + prec, [a.hfx_bench, "serve"], env)
+                peers.append(p)
+                p.ask(f"enc {W}/bert {prec}")
+                c["hfx_" + prec] = p
+            c["ctranslate2_int8"] = peer("ct2_enc_int8", f"{W}/ct2/bert")
+            c["onnxruntime_int8"] = peer("ort_enc_int8", f"{W}/onnx/bert.onnx")
+            c["transformers_int8"] = peer("torch_enc_int8", f"{W}/bert")
+            res["lowp"] = {}
+            for B in (1, 8):
+                iters = 5 if B == 1 else 1
+                t = rounds(c, lambda k: f"encoder {B} 128 {iters}", a.rounds)
+                e = {k: stats(v) for k, v in t.items()}
+                for k in e:
+                    e[k]["speedup_vs_hfx_fp32"] = paired_ratio(t["hfx_fp32"], t[k])
+                    if k.endswith("_int8") and k != "hfx_int8":
+                        e[k]["hfx_int8_speedup"] = paired_ratio(t[k], t["hfx_int8"])
+                res["lowp"][f"b{B}s128"] = e
+            for p in c.values():
                 p.close()
                 peers.remove(p)
         if "decoder" in only:
@@ -289,6 +316,13 @@ def targets(r):
         t.append(("encoder b1 s128 ≥ 1.0× CTranslate2", f"{e['ctranslate2']['hfx_speedup']:.2f}×", e["ctranslate2"]["hfx_speedup"] >= 1.0))
         if "pct_of_gemm_peak" in e["hfx"]:
             t.append(("encoder b1 s128 ≥ 70 % of measured GEMM peak", f"{e['hfx']['pct_of_gemm_peak']:.1f} %", e["hfx"]["pct_of_gemm_peak"] >= 70))
+    for shape, e in r.get("lowp", {}).items():
+        i8 = e["hfx_int8"]
+        t.append((f"lowp {shape} hfx int8 ≥ 2× hfx fp32 (issue #22)", f"{i8['speedup_vs_hfx_fp32']:.2f}×", i8["speedup_vs_hfx_fp32"] >= 2))
+        for peer in ("ctranslate2_int8", "onnxruntime_int8"):
+            if peer in e:
+                sp = e[peer]["hfx_int8_speedup"]
+                t.append((f"lowp {shape} hfx int8 ≥ 1.2× {peer}", f"{sp:.2f}×", sp >= 1.2))
     d = r.get("decoder")
     if d:
         t.append(("decoder ≥ 2× transformers tokens/s", f"{d['transformers']['hfx_speedup']:.2f}×", d["transformers"]["hfx_speedup"] >= 2))
@@ -331,6 +365,17 @@ def markdown(r):
                 o.append(f"| {shape} | {k} | {v['median'] * 1e3:.1f} [{v['min'] * 1e3:.1f}–{v['max'] * 1e3:.1f}] | "
                          f"{f1(v['gflops'])} | {f1(v.get('pct_of_gemm_peak', float('nan')))} | "
                          + (f"{v['hfx_speedup']:.2f}×" if k != 'hfx' else '') + " |")
+        o.append("")
+    if "lowp" in r:
+        o += ["## Encoder in low precision: BERT-base shape (12×768), seq 128 (issue #22)", "",
+              "hfx int8: LoadOptions::quantize (per-channel s8 weights, per-token s8 activations, oneDNN VNNI matmul); "
+              "hfx bf16: torch_dtype bfloat16 (oneDNN bf16 matmul, f32 accumulation). Peers' int8: CTranslate2 "
+              "compute_type int8, ONNX Runtime quantize_dynamic (QInt8), PyTorch quantize_dynamic (nn.Linear).", "",
+              "| batch | contender | ms / forward | vs hfx fp32 | hfx int8 speed-up |", "|---|---|--:|--:|--:|"]
+        for shape, e in r["lowp"].items():
+            for k, v in e.items():
+                o.append(f"| {shape} | {k} | {v['median'] * 1e3:.1f} [{v['min'] * 1e3:.1f}–{v['max'] * 1e3:.1f}] | "
+                         f"{v['speedup_vs_hfx_fp32']:.2f}× | " + (f"{v['hfx_int8_speedup']:.2f}×" if "hfx_int8_speedup" in v else "") + " |")
         o.append("")
     if "decoder" in r:
         o += ["## Decoder: GPT-2-small shape, greedy, 32-token prompt + 128 new tokens, batch 1", "",

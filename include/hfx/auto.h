@@ -46,6 +46,11 @@ struct HFX_API LoadOptions {
   // "auto" is the checkpoint's dtype: config.json's torch_dtype, else the
   // sharded index's metadata "dtype", else the first floating tensor's dtype.
   std::string torch_dtype;
+  // Quantization::Int8: dynamic int8 inference (hfx/model.h says which layers;
+  // the checkpoint is read as usual and quantized once, on each Linear's first
+  // call). Like PyTorch's quantize_dynamic, the loaded parameters themselves
+  // stay floating point (save_pretrained writes them unquantized).
+  Quantization quantize = Quantization::None;
   // transformers' config=: an object (used instead of config.json; the
   // overrides above still apply) or a path (a config.json, or a directory
   // holding one).

@@ -43,6 +43,16 @@ struct HFX_API ParamSpec {
   std::optional<DType> dtype = std::nullopt;
 };
 
+// Weight quantization a loaded model computes with (LoadOptions::quantize).
+enum class Quantization : uint8_t {
+  None,
+  // Dynamic int8: the Linear layers inside the repeated blocks (attention
+  // projections, FFN) run int8 GEMMs with per-output-channel weight scales and
+  // per-token activation scales; embeddings, norms, softmax, poolers and heads
+  // stay in floating point.
+  Int8,
+};
+
 class HFX_API ParamTable {
  public:
   std::size_t declare(std::string name, Shape shape, std::string tied_to = {});
@@ -67,6 +77,9 @@ class HFX_API ParamTable {
   bool training() const { return training_; }
   float dropout_p() const { return dropout_p_; }
   uint64_t next_dropout_seed() const { return seed_ + 0x9E3779B97F4A7C15ull * ++dropout_calls_; }
+  // How the shared blocks run their Linear layers (set by load_pretrained from LoadOptions::quantize).
+  Quantization quantization() const { return quantization_; }
+  void set_quantization(Quantization q) { quantization_ = q; }
   void set_training(bool on, float p, uint64_t seed) {
     training_ = on;
     dropout_p_ = p;
@@ -76,6 +89,7 @@ class HFX_API ParamTable {
 
  private:
   bool training_ = false;
+  Quantization quantization_ = Quantization::None;
   float dropout_p_ = 0.0f;
   uint64_t seed_ = 0;
   mutable uint64_t dropout_calls_ = 0;

@@ -64,6 +64,8 @@ class HFX_API SentenceTransformer {
  public:
   // A folder or repo id; a repo id fetches config, weights, tokenizer and the modules into the hub cache.
   static SentenceTransformer from_pretrained(const std::string& path_or_repo, const HubOptions& hub = {});
+  // The same with the model's LoadOptions (torch_dtype, quantize; its `hub` is the hub options above).
+  static SentenceTransformer from_pretrained(const std::string& path_or_repo, const LoadOptions& load);
 
   // [texts, dim] f32 embeddings, as SentenceTransformer.encode(texts, prompt_name=..., prompt=...).
   Tensor encode(const std::vector<std::string>& texts, const EncodeOptions& opts = {}) const;

@@ -20,7 +20,8 @@ namespace hfx::cli {
 
 struct Globals {
   bool json = false;          // --json: machine-readable output on every verb
-  std::string dtype = "float32"; // --dtype {auto,float32,bfloat16,float16}; float32 is transformers' default
+  std::string dtype = "float32"; // --dtype {auto,float32,bfloat16,float16} (or f32/bf16/f16); float32 is transformers' default
+  std::string quantize = "none";  // --quantize {none,int8}: LoadOptions::quantize
   bool from_tf = false, from_flax = false;
   bool no_progress = false;   // --no-progress (and HF_HUB_DISABLE_PROGRESS_BARS)
 };
@@ -34,7 +35,8 @@ inline Globals& globals() {
 inline LoadOptions load_options() {
   LoadOptions o;
   const std::string& d = globals().dtype;
-  if (d != "float32") o.torch_dtype = d;  // "auto", "bfloat16", "float16"
+  if (d != "float32" && d != "f32") o.torch_dtype = d;  // "auto", "bfloat16"/"bf16", "float16"/"f16"
+  if (globals().quantize == "int8") o.quantize = Quantization::Int8;
   o.from_tf = globals().from_tf;
   o.from_flax = globals().from_flax;
   o.hub.from_tf = o.from_tf;

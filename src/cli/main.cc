@@ -4,7 +4,7 @@
 //   hfx resize PATH --new-num-tokens N [--pad-to-multiple-of M] --out DIR
 //   hfx prune PATH --heads "0:1,2;1:0" [--heads ...] --out DIR
 //   tokenize | embed | generate: cli/text.cc; download | scan-cache | push: cli/hub.cc; convert | export | diff: cli/convert.cc
-//   Shared flags (before or after the verb): --json --dtype --from-tf --from-flax --threads -v/--verbose -q/--quiet
+//   Shared flags (before or after the verb): --json --dtype --quantize --from-tf --from-flax --threads -v/--verbose -q/--quiet
 //   --no-progress --version. Every PATH may also be a hub repo id.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -320,8 +320,15 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "info messages too (as TRANSFORMERS_VERBOSITY=info; HFX_VERBOSITY also sets the level)");
   app.add_flag("-q,--quiet", quiet, "errors only, no progress bars");
   app.add_flag("--json", g.json, "machine-readable output (floats with round-trip precision)");
-  app.add_option("--dtype", g.dtype, "parameter dtype: float32 (default, as transformers), auto (the checkpoint's), bfloat16, float16")
-      ->check(CLI::IsMember({"auto", "float32", "bfloat16", "float16"}));
+  app.add_option("--dtype", g.dtype,
+                 "parameter dtype: float32 (default, as transformers), auto (the checkpoint's), bfloat16, float16 (or f32, bf16, "
+                 "f16); bfloat16 weights run bf16 GEMMs with f32 accumulation where the CPU has them (AVX512), norms and "
+                 "softmax in f32")
+      ->check(CLI::IsMember({"auto", "float32", "bfloat16", "float16", "f32", "bf16", "f16"}));
+  app.add_option("--quantize", g.quantize,
+                 "int8: dynamic int8 inference (per-channel int8 weights, per-token int8 activations) for the Linear layers "
+                 "inside the model's blocks; embeddings, norms, softmax and heads stay f32. Default: none")
+      ->check(CLI::IsMember({"none", "int8"}));
   app.add_flag("--from-tf", g.from_tf, "load TF weights (tf_model.h5, model.ckpt); default: detected from the files");
   app.add_flag("--from-flax", g.from_flax, "load Flax weights (flax_model.msgpack); default: detected from the files");
   app.add_option("--threads", threads, "CPU threads for the kernels (default: OMP_NUM_THREADS, else one per core)")->check(CLI::PositiveNumber);

@@ -125,7 +125,7 @@ int cmd_embed(const TextCommands& o) {
     }
   }
   if (texts.empty()) throw_error(ErrorKind::InvalidArgument, "embed needs at least one sentence (arguments or --file)");
-  const SentenceTransformer st = SentenceTransformer::from_pretrained(o.path);
+  const SentenceTransformer st = SentenceTransformer::from_pretrained(o.path, load_options());  // --dtype, --quantize
   EncodeOptions eo;
   eo.batch_size = o.batch_size;
   eo.show_progress_bar = !globals().no_progress;  // drawn on a terminal only

@@ -3,11 +3,28 @@
 #include "nn/attention.h"
 #include "nn/backend.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
 
 namespace hfx::nn {
+
+namespace {
+// "a.layer.3.b" has the segment "3": a module of an nn.ModuleList (the blocks).
+bool has_index_segment(const std::string& name) {
+  std::size_t start = 0;
+  while (start < name.size()) {
+    std::size_t end = name.find('.', start);
+    if (end == std::string::npos) break;  // the last segment ("weight") is never a block index
+    if (end > start && std::all_of(name.begin() + static_cast<std::ptrdiff_t>(start), name.begin() + static_cast<std::ptrdiff_t>(end),
+                                   [](char c) { return c >= '0' && c <= '9'; }))
+      return true;
+    start = end + 1;
+  }
+  return false;
+}
+}  // namespace
 
 Linear Linear::make(const Scope& s, int64_t in, int64_t out, bool bias) {
   Linear l;
@@ -16,12 +33,20 @@ Linear Linear::make(const Scope& s, int64_t in, int64_t out, bool bias) {
   l.w = s.param("weight", {out, in});
   if (bias) l.b = s.param("bias", {out});
   l.pack = std::make_shared<PackedWeight>();
+  l.in_block = has_index_segment(l.w.name());
   return l;
+}
+
+PackedWeight* Linear::packed() const {
+  if (!pack) return nullptr;
+  const ParamTable* t = w.table();
+  pack->set_int8(in_block && t && t->quantization() == Quantization::Int8 && !t->training());
+  return pack.get();
 }
 
 // Sizes come from the bound weight (prune_heads / resize may have changed it).
 void Linear::forward(const float* x, int64_t rows, float* y) const {
-  cpu::linear(x, rows, w->size(1), *w, b.valid() ? *b : Tensor(), y, pack.get());
+  cpu::linear(x, rows, w->size(1), *w, b.valid() ? *b : Tensor(), y, packed());
 }
 
 Tensor Linear::operator()(const Tensor& x) const {
@@ -162,14 +187,14 @@ Tensor PostLNEncoderLayer::forward(const Tensor& h, const AttnMask& mask, const 
   const int64_t rows = B * S, E = o.w->size(0), I = ffn_in.w->size(0);
   auto bias_of = [](const Linear& l) { return l.b.valid() ? *l.b : Tensor(); };
   Tensor attn = Tensor::uninitialized(DType::F32, {B, S, E});
-  cpu::linear(ctx.data<float>(), rows, H, *o.w, Tensor(), attn.mutable_data<float>(), o.pack.get());
+  cpu::linear(ctx.data<float>(), rows, H, *o.w, Tensor(), attn.mutable_data<float>(), o.packed());
   cpu::add_bias_residual(attn.mutable_data<float>(), rows, E, bias_of(o), h.data<float>());
   attn_norm.inplace(attn);
   Tensor inter = Tensor::uninitialized(DType::F32, {B, S, I});
-  cpu::linear(attn.data<float>(), rows, E, *ffn_in.w, Tensor(), inter.mutable_data<float>(), ffn_in.pack.get());
+  cpu::linear(attn.data<float>(), rows, E, *ffn_in.w, Tensor(), inter.mutable_data<float>(), ffn_in.packed());
   cpu::bias_activate(inter.mutable_data<float>(), rows, I, bias_of(ffn_in), to_cpu(act));
   Tensor out = Tensor::uninitialized(DType::F32, {B, S, E});
-  cpu::linear(inter.data<float>(), rows, I, *ffn_out.w, Tensor(), out.mutable_data<float>(), ffn_out.pack.get());
+  cpu::linear(inter.data<float>(), rows, I, *ffn_out.w, Tensor(), out.mutable_data<float>(), ffn_out.packed());
   cpu::add_bias_residual(out.mutable_data<float>(), rows, E, bias_of(ffn_out), attn.data<float>());
   ffn_norm.inplace(out);
   return out;

@@ -19,7 +19,13 @@ struct Linear {
   int64_t in = 0, out = 0;
   // Transposed copy of w for NN GEMMs, made lazily by the backend; set by make().
   std::shared_ptr<PackedWeight> pack;
+  // Inside a repeated block (its name has a ModuleList index: "encoder.layer.3.",
+  // "h.0.", "layers.11."): the Linears Quantization::Int8 quantizes. Heads,
+  // poolers and projections outside the blocks stay floating point.
+  bool in_block = false;
   static Linear make(const Scope& s, int64_t in, int64_t out, bool bias = true);
+  // `pack` told how this model runs this Linear (quantization); for the backend's linear().
+  PackedWeight* packed() const;
   void forward(const float* x, int64_t rows, float* y) const;
   Tensor operator()(const Tensor& x) const;  // [..., in] -> [..., out], f32
 };

@@ -399,6 +399,7 @@ LoadedModel load_impl(const std::string& id_or_path, const std::string& class_na
 
 LoadedModel load_pretrained(const std::string& id_or_path, const std::string& class_name, const LoadOptions& opts) {
   LoadedModel lm = load_impl(id_or_path, class_name, opts, nullptr);
+  lm.model->mutable_params().set_quantization(opts.quantize);
   detail::log_loading_info(*lm.model, lm.info, id_or_path);  // transformers' closing warnings (pretrained/load_warnings.cc)
   return lm;
 }

@@ -125,6 +125,13 @@ bool uses_token_types(const Model& m) { return m.config().get<int64_t>("type_voc
 }  // namespace
 
 SentenceTransformer SentenceTransformer::from_pretrained(const std::string& path_or_repo, const HubOptions& hub) {
+  LoadOptions lo;
+  lo.hub = hub;
+  return from_pretrained(path_or_repo, lo);
+}
+
+SentenceTransformer SentenceTransformer::from_pretrained(const std::string& path_or_repo, const LoadOptions& load) {
+  const HubOptions& hub = load.hub;
   RepoFiles want;
   want.tokenizer = true;
   want.sentence_transformers = true;
@@ -135,9 +142,7 @@ SentenceTransformer SentenceTransformer::from_pretrained(const std::string& path
   fs::path dir(st.path_);
   std::error_code ec;
   if (fs::is_regular_file(dir, ec)) dir = dir.parent_path();  // a weight file
-  LoadOptions lo;
-  lo.hub = hub;
-  st.model_ = AutoModel::from_pretrained(st.path_, lo);
+  st.model_ = AutoModel::from_pretrained(st.path_, load);
   st.tokenizer_ = std::make_shared<Tokenizer>(AutoTokenizer::from_pretrained(dir.string()));
   st.tokenizer_->set_truncation(std::nullopt);
 

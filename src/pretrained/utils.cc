@@ -381,6 +381,7 @@ void rebuild_with(std::unique_ptr<Model>& model, const Config& cfg, const std::m
     ft.set(i, std::move(v));
   }
   fresh->mutable_params().set_training(m.training(), m.params().dropout_p(), 0);
+  fresh->mutable_params().set_quantization(m.params().quantization());
   model = std::move(fresh);
 }
 

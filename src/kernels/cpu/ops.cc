@@ -1,5 +1,6 @@
 #include "kernels/cpu/ops.h"
 
+#include "kernels/cpu/lowp.h"
 #include "kernels/cpu/vec_math.h"
 
 #include "core/threads.h"
@@ -115,6 +116,9 @@ const float* PackedWeight::get(const Tensor& W, int64_t rows) {
 }
 
 void linear(const float* x, int64_t rows, int64_t in, const Tensor& W, const Tensor& bias, float* y, PackedWeight* pack) {
+  // Low precision first (kernels/cpu/lowp.cc); each returns false where oneDNN cannot run it here.
+  if (pack && pack->int8() && linear_int8(x, rows, in, W, bias, y, *pack)) return;
+  if (pack && W.dtype() == DType::BF16 && linear_bf16(x, rows, in, W, bias, y, *pack)) return;
   const float* t = pack ? pack->get(W, rows) : nullptr;
   if (!t) {
     linear(x, rows, in, W, bias, y);

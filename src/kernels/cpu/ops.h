@@ -6,7 +6,9 @@
 // widened to f32 inside the kernel, never stored widened.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string_view>
 #include <vector>
@@ -31,17 +33,33 @@ void linear(const float* x, int64_t rows, int64_t in, const Tensor& W, const Ten
 // kMinRows rows (so the first output after loading is not delayed and
 // decode-sized calls, which are bandwidth-bound either way, keep reading W);
 // repacks when a different tensor is bound (prune, resize, cast). Thread-safe.
+//
+// The same object carries the low-precision forms (kernels/cpu/lowp.h): with
+// set_int8(true) linear() runs the int8 GEMM on a quantized copy made on the
+// first call; a bf16 W runs the bf16 GEMM on oneDNN's blocked copy of it.
+// Neither keeps an f32 copy.
+struct LowpPack;  // kernels/cpu/lowp.cc
 class PackedWeight {
  public:
   static constexpr int64_t kMinRows = 16;
+  PackedWeight();
+  ~PackedWeight();
+  PackedWeight(const PackedWeight&) = delete;
+  PackedWeight& operator=(const PackedWeight&) = delete;
   // The packed [in, out] data, or nullptr: use W as it is.
   const float* get(const Tensor& W, int64_t rows);
+  // Dynamic int8 quantization of this weight (LoadOptions::quantize).
+  void set_int8(bool on) { int8_ = on; }
+  bool int8() const { return int8_; }
 
  private:
+  friend struct LowpAccess;  // kernels/cpu/lowp.cc
   std::mutex mu_;
   Tensor src_;  // the tensor packed; holding it keeps its address unique
   std::vector<float> t_;
   int uses_ = 0;
+  std::atomic<bool> int8_{false};
+  std::unique_ptr<LowpPack> lowp_;  // guarded by mu_
 };
 // linear() through `pack` (may be null: plain linear()).
 void linear(const float* x, int64_t rows, int64_t in, const Tensor& W, const Tensor& bias, float* y, PackedWeight* pack);
