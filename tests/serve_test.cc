@@ -277,6 +277,34 @@ TEST(Serve, OpenAIEmbeddingsAndModels) {
   EXPECT_EQ(r.j()["type"], "Validation");
 }
 
+// Token-id inputs (TEI's InputType::Ids, OpenAI's token arrays): the ids the tokenizer gives embed as the text does.
+TEST(Serve, TokenIdInputsEqualTheirText) {
+  Running s(opts(sdir("bert-mean-norm")));
+  const auto st = SentenceTransformer::from_pretrained(sdir("bert-mean-norm").string());
+  EncodeOptions on;
+  on.normalize = true;
+  const std::vector<std::string> texts = {"hello", "a cat sat"};
+  std::vector<std::vector<int64_t>> ids;
+  for (const auto& t : texts) ids.push_back(st.tokenizer().encode(t).ids);
+  const Tensor want = st.encode(texts, on);
+  Resp r = post(s.port, "/embed", {{"inputs", ids}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_LE(max_diff(r.j(), want), 1e-6);
+  r = post(s.port, "/embed", {{"inputs", ids[0]}});  // one list of ids: one input
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.j().size(), 1u);
+  r = post(s.port, "/v1/embeddings", {{"input", ids}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json j = r.j();
+  EXPECT_LE(max_diff(json::array({j["data"][0]["embedding"], j["data"][1]["embedding"]}), want), 1e-6);
+  EXPECT_EQ(j["usage"]["prompt_tokens"], ids[0].size() + ids[1].size());
+  std::vector<int64_t> long_ids(40, ids[1][1]);
+  EXPECT_EQ(post(s.port, "/embed", {{"inputs", long_ids}}).status, 422);
+  r = post(s.port, "/embed", {{"inputs", long_ids}, {"truncate", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_LE(max_diff(r.j(), st.encode_ids({std::vector<int64_t>(16, ids[1][1])}, on)), 1e-7);
+}
+
 TEST(Serve, EveryErrorPathHasItsStatusAndShape) {
   auto o = opts(sdir("bert-mean-norm"));
   o.max_client_batch_size = 4;
@@ -296,11 +324,14 @@ TEST(Serve, EveryErrorPathHasItsStatusAndShape) {
   EXPECT_EQ(post(s.port, "/embed", {{"inputs", long_text}, {"truncate", true}}).status, 200);
   expect_error(post(s.port, "/embed", {{"inputs", {"a", "b", "c", "d", "e"}}}), 422, "Validation", "batch size 5 > maximum allowed batch size 4");
   expect_error(request(s.port, "POST", "/embed", "{\"inputs\": "), 400, "Validation", "not JSON");
-  expect_error(post(s.port, "/embed", {{"inputs", 5}}), 422, "Validation", "`inputs` must be a string or a list of strings");
+  expect_error(post(s.port, "/embed", {{"inputs", 5}}), 422, "Validation", "`inputs` must be a string, a list of token ids");
   expect_error(post(s.port, "/embed", json::array({1, 2})), 422, "Validation", "JSON object");
   expect_error(post(s.port, "/embed", {{"inputs", "a"}, {"normalize", "yes"}}), 422, "Validation", "`normalize`");
   expect_error(post(s.port, "/embed", {{"inputs", "a"}, {"prompt_name", "nope"}}), 422, "Validation", "prompt_name 'nope'");
-  expect_error(post(s.port, "/embed", {{"inputs", {1, 2, 3}}}), 422, "Validation", "token ids");
+  expect_error(post(s.port, "/embed", {{"inputs", {json::array({1, 2}), "a"}}}), 422, "Validation", "mixes texts and token ids");
+  expect_error(post(s.port, "/embed", {{"inputs", {1, -2}}}), 422, "Validation", "token id must be an integer");
+  expect_error(post(s.port, "/embed", {{"inputs", {1, 99999}}}), 422, "Validation", "outside the vocabulary [0, 1500)");
+  expect_error(post(s.port, "/embed", {{"inputs", {json::array({1, 2}), json::array()}}}), 400, "Empty", "no token ids");
   expect_error(post(s.port, "/embed", {{"inputs", "a"}, {"dimensions", 0}}), 422, "Validation", "`dimensions` should be positive");
   expect_error(post(s.port, "/embed", {{"inputs", "a"}, {"dimensions", 100000}}), 422, "Validation", "maximum embedding dimension");
   expect_error(post(s.port, "/embed", {{"inputs", "a"}, {"truncation_direction", "up"}}), 422, "Validation", "truncation_direction");

@@ -100,22 +100,58 @@ T get_or(const json& body, const char* name, T dflt) {
   }
 }
 
-// A list of texts from TEI's `inputs` / OpenAI's `input`: a string or a list of strings. Token-id inputs
-// (TEI's InputType::Ids) are refused with a clear message: hfx's SentenceTransformer encodes texts only.
-std::vector<std::string> text_inputs(const json& v, const char* name, bool* single) {
-  if (v.is_string()) {
-    if (single) *single = true;
-    return {v.get<std::string>()};
-  }
+// A list of texts: a string or a list of strings (/tokenize's `inputs`).
+std::vector<std::string> text_inputs(const json& v, const char* name) {
+  if (v.is_string()) return {v.get<std::string>()};
   if (!v.is_array()) validation(std::string("`") + name + "` must be a string or a list of strings");
-  if (single) *single = false;
   std::vector<std::string> out;
   for (const auto& e : v) {
-    if (e.is_number_integer() || e.is_array()) validation(std::string("token ids in `") + name + "` are not supported by hfx serve yet; send text");
     if (!e.is_string()) validation(std::string("`") + name + "` must be a string or a list of strings");
     out.push_back(e.get<std::string>());
   }
   return out;
+}
+
+// TEI's `inputs` / OpenAI's `input` (types.rs Input / InputType): a string, a list of token ids, or a list of
+// either. One request holds texts or token ids, not both.
+struct Inputs {
+  std::vector<std::string> texts;
+  std::vector<std::vector<int64_t>> ids;
+  bool is_ids = false;
+  std::size_t size() const { return is_ids ? ids.size() : texts.size(); }
+};
+std::vector<int64_t> id_list(const json& v, const char* name) {
+  std::vector<int64_t> out;
+  for (const auto& x : v) {
+    if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() > UINT32_MAX)
+      validation(std::string("`") + name + "`: a token id must be an integer in [0, 2^32)");
+    out.push_back(x.get<int64_t>());
+  }
+  return out;
+}
+Inputs embed_inputs(const json& v, const char* name) {
+  const std::string shape = std::string("`") + name + "` must be a string, a list of token ids, or a list of strings or of token-id lists";
+  Inputs in;
+  if (v.is_string()) {
+    in.texts.push_back(v.get<std::string>());
+    return in;
+  }
+  if (!v.is_array()) validation(shape);
+  if (!v.empty() && v[0].is_number()) {  // one input of token ids
+    in.is_ids = true;
+    in.ids.push_back(id_list(v, name));
+    return in;
+  }
+  in.is_ids = !v.empty() && v[0].is_array();
+  for (const auto& e : v) {
+    if (in.is_ids ? !e.is_array() : !e.is_string()) {
+      if (e.is_string() || e.is_array()) validation(std::string("`") + name + "` mixes texts and token ids; send one kind per request");
+      validation(shape);
+    }
+    if (in.is_ids) in.ids.push_back(id_list(e, name));
+    else in.texts.push_back(e.get<std::string>());
+  }
+  return in;
 }
 
 bool is_loopback(const std::string& host) { return host == "127.0.0.1" || host == "::1" || host == "localhost"; }
@@ -144,6 +180,9 @@ struct Server::Impl {
   // The embedding batcher: requests queue their texts; one thread runs them, several requests per forward.
   struct Job {
     std::vector<std::string> texts;
+    std::vector<std::vector<int64_t>> ids;  // token-id inputs (texts empty)
+    bool is_ids = false;
+    std::size_t size() const { return is_ids ? ids.size() : texts.size(); }
     std::string prompt_name;
     int64_t tokens = 0;
     std::promise<std::vector<std::vector<float>>> done;
@@ -331,8 +370,7 @@ struct Server::Impl {
     int64_t tokens = 0;
   };
 
-  Embedded embed(const std::vector<std::string>& texts, bool truncate, const std::string& prompt_name, bool normalize,
-                 std::optional<int64_t> dimensions) {
+  Embedded embed(Inputs in, bool truncate, const std::string& prompt_name, bool normalize, std::optional<int64_t> dimensions) {
     if (kind != Kind::Embedding) fail(424, "Backend", "Backend error: model is not an embedding model");
     if (prompt_name.size() && !st->prompts().count(prompt_name)) {
       std::string known;
@@ -340,11 +378,21 @@ struct Server::Impl {
       validation("prompt_name '" + prompt_name + "' is not in the model's prompts (" + (known.empty() ? "none" : known) + ")");
     }
     if (dimensions && *dimensions <= 0) validation("`dimensions` should be positive");
+    if (in.is_ids && !prompt_name.empty()) validation("prompt_name applies to texts, not to token ids");
     // Token counts before truncation: a longer input is refused unless truncate is set (TEI's auto_truncate=false).
-    EncodeOptions count_opts;
-    count_opts.prompt_name = prompt_name;
-    count_opts.max_seq_length = int64_t{1} << 40;
-    const std::vector<int64_t> counts = st->token_counts(texts, count_opts);
+    std::vector<int64_t> counts;
+    if (in.is_ids) {
+      for (auto& row : in.ids) {
+        if (row.empty()) empty("an input has no token ids");
+        counts.push_back(static_cast<int64_t>(row.size()));
+        if (truncate && static_cast<int64_t>(row.size()) > max_input_length) row.resize(static_cast<std::size_t>(max_input_length));
+      }
+    } else {
+      EncodeOptions count_opts;
+      count_opts.prompt_name = prompt_name;
+      count_opts.max_seq_length = int64_t{1} << 40;
+      counts = st->token_counts(in.texts, count_opts);
+    }
     Embedded out;
     for (int64_t c : counts) {
       if (c > max_input_length && !truncate)
@@ -352,7 +400,9 @@ struct Server::Impl {
       out.tokens += std::min(c, max_input_length);
     }
     auto job = std::make_shared<Job>();
-    job->texts = texts;
+    job->texts = std::move(in.texts);
+    job->ids = std::move(in.ids);
+    job->is_ids = in.is_ids;
     job->prompt_name = prompt_name;
     job->tokens = out.tokens;
     auto fut = job->done.get_future();
@@ -395,8 +445,9 @@ struct Server::Impl {
         }
         int64_t tokens = 0;
         const std::string prompt = queue.front()->prompt_name;
+        const bool is_ids = queue.front()->is_ids;
         for (auto it = queue.begin(); it != queue.end();) {
-          if ((*it)->prompt_name == prompt && (jobs.empty() || tokens + (*it)->tokens <= o.max_batch_tokens)) {
+          if ((*it)->prompt_name == prompt && (*it)->is_ids == is_ids && (jobs.empty() || tokens + (*it)->tokens <= o.max_batch_tokens)) {
             tokens += (*it)->tokens;
             jobs.push_back(*it);
             it = queue.erase(it);
@@ -407,9 +458,11 @@ struct Server::Impl {
         queue_depth->Set(static_cast<double>(queue.size()));
       }
       std::vector<std::string> texts;
+      std::vector<std::vector<int64_t>> ids;
       int64_t tokens = 0;
       for (const auto& j : jobs) {
         texts.insert(texts.end(), j->texts.begin(), j->texts.end());
+        ids.insert(ids.end(), j->ids.begin(), j->ids.end());
         tokens += j->tokens;
       }
       try {
@@ -418,20 +471,20 @@ struct Server::Impl {
         eo.normalize = false;  // each request says whether it wants unit vectors (TEI's `normalize`)
         eo.max_seq_length = max_input_length;
         eo.batch_size = 0;  // one forward
-        const Tensor e = st->encode(texts, eo);
+        const Tensor e = jobs[0]->is_ids ? st->encode_ids(ids, eo) : st->encode(texts, eo);
         const int64_t D = e.shape()[1];
         const float* d = e.data<float>();
         std::size_t r = 0;
         for (const auto& j : jobs) {
           std::vector<std::vector<float>> rows;
-          for (std::size_t k = 0; k < j->texts.size(); ++k, ++r) rows.emplace_back(d + r * static_cast<std::size_t>(D), d + (r + 1) * static_cast<std::size_t>(D));
+          for (std::size_t k = 0; k < j->size(); ++k, ++r) rows.emplace_back(d + r * static_cast<std::size_t>(D), d + (r + 1) * static_cast<std::size_t>(D));
           j->done.set_value(std::move(rows));
         }
       } catch (...) {
         for (const auto& j : jobs) j->done.set_exception(std::current_exception());
       }
       batch_requests->Observe(static_cast<double>(jobs.size()));
-      batch_texts->Observe(static_cast<double>(texts.size()));
+      batch_texts->Observe(static_cast<double>(texts.size() + ids.size()));
       batch_tokens->Observe(static_cast<double>(tokens));
     }
   }
@@ -452,15 +505,15 @@ struct Server::Impl {
   void route_embed(const httplib::Request& req, httplib::Response& res) {
     const json b = parse_object(req);
     if (!b.contains("inputs")) validation("missing field `inputs`");
-    const auto texts = text_inputs(b["inputs"], "inputs", nullptr);
-    check_batch(texts.size(), "inputs");
+    Inputs in = embed_inputs(b["inputs"], "inputs");
+    check_batch(in.size(), "inputs");
     const std::string dir = get_or<std::string>(b, "truncation_direction", "Right");
     if (dir != "Right" && dir != "right" && dir != "Left" && dir != "left") validation("`truncation_direction` must be Right or Left");
     const bool truncate = get_or<bool>(b, "truncate", false);
     if (truncate && (dir == "Left" || dir == "left")) validation("truncation_direction Left is not supported by hfx serve");
     std::optional<int64_t> dims;
     if (!field(b, "dimensions").is_null()) dims = get_or<int64_t>(b, "dimensions", 0);
-    const Embedded e = embed(texts, truncate, get_or<std::string>(b, "prompt_name", ""), get_or<bool>(b, "normalize", true), dims);
+    const Embedded e = embed(std::move(in), truncate, get_or<std::string>(b, "prompt_name", ""), get_or<bool>(b, "normalize", true), dims);
     res.set_header("x-prompt-tokens", std::to_string(e.tokens));
     res.set_content(embeddings_json(e.rows), "application/json");
   }
@@ -468,13 +521,13 @@ struct Server::Impl {
   void route_openai_embeddings(const httplib::Request& req, httplib::Response& res) {
     const json b = parse_object(req);
     if (!b.contains("input")) validation("missing field `input`");
-    const auto texts = text_inputs(b["input"], "input", nullptr);
-    check_batch(texts.size(), "input");
+    Inputs in = embed_inputs(b["input"], "input");
+    check_batch(in.size(), "input");
     const std::string format = get_or<std::string>(b, "encoding_format", "float");
     if (format != "float" && format != "base64") validation("`encoding_format` must be float or base64");
     std::optional<int64_t> dims;
     if (!field(b, "dimensions").is_null()) dims = get_or<int64_t>(b, "dimensions", 0);
-    const Embedded e = embed(texts, false, "", true, dims);
+    const Embedded e = embed(std::move(in), false, "", true, dims);
     std::string s = "{\"object\":\"list\",\"data\":[";
     for (std::size_t i = 0; i < e.rows.size(); ++i) {
       s += i ? ",{" : "{";
@@ -630,7 +683,7 @@ struct Server::Impl {
   void route_tokenize(const httplib::Request& req, httplib::Response& res) {
     const json b = parse_object(req);
     if (!b.contains("inputs")) validation("missing field `inputs`");
-    const auto texts = text_inputs(b["inputs"], "inputs", nullptr);
+    const auto texts = text_inputs(b["inputs"], "inputs");
     check_batch(texts.size(), "inputs");
     const bool special = get_or<bool>(b, "add_special_tokens", true);
     const std::string prompt_name = get_or<std::string>(b, "prompt_name", "");
