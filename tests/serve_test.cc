@@ -10,9 +10,12 @@
 // bert-mean-norm, with sentence-transformers' own output in tests/fixtures/sentence/*/expected.json).
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -431,6 +434,51 @@ TEST(Serve, OverTheBoundGets429WithRetryAfter) {
   EXPECT_EQ(request(s.port, "GET", "/health").status, 200);  // probes are not inference requests
   EXPECT_EQ(first.get().status, 200);
   EXPECT_EQ(post(s.port, "/embed", {{"inputs", "third"}}).status, 200);
+}
+
+// A raw TCP connection to the server (for clients no HTTP library would be: slow, cut off, hostile).
+int connect_raw(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  return fd;
+}
+
+// Faults: slow clients that never finish their request (slowloris), clients that disconnect mid-body, deeply
+// nested JSON, many connections at once: the server keeps answering everyone else and does not crash.
+TEST(Serve, HostileClientsDoNotStopTheServer) {
+  auto o = opts(sdir("bert-mean-norm"));
+  o.max_concurrent_requests = 64;
+  Running s(o);
+  std::vector<int> slow;
+  for (int i = 0; i < 20; ++i) {  // half a request each, never finished
+    slow.push_back(connect_raw(s.port));
+    const std::string part = "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n";
+    EXPECT_EQ(send(slow.back(), part.data(), part.size(), MSG_NOSIGNAL), static_cast<ssize_t>(part.size()));
+  }
+  for (int i = 0; i < 10; ++i) {  // a body cut off by a disconnect
+    const int fd = connect_raw(s.port);
+    const std::string part = "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"inputs\": \"abc";
+    send(fd, part.data(), part.size(), MSG_NOSIGNAL);
+    close(fd);
+  }
+  EXPECT_EQ(post(s.port, "/embed", {{"inputs", "served meanwhile"}}).status, 200);
+  // Nested 200,000 deep: a parse that recursed would overflow the stack.
+  const std::string deep = "{\"inputs\": " + std::string(200000, '[') + std::string(200000, ']') + "}";
+  const Resp r = request(s.port, "POST", "/embed", deep);
+  EXPECT_EQ(r.status, 422) << r.body.substr(0, 200);
+  // 100 clients at once, every one answered.
+  std::vector<std::future<long>> many;
+  for (int i = 0; i < 100; ++i)
+    many.push_back(std::async(std::launch::async, [&, i] { return post(s.port, "/embed", {{"inputs", "client " + std::to_string(i)}}).status; }));
+  int ok = 0;
+  for (auto& f : many) ok += f.get() == 200;
+  EXPECT_EQ(ok, 100);
+  for (int fd : slow) close(fd);
+  EXPECT_EQ(post(s.port, "/embed", {{"inputs", "after"}}).status, 200);
 }
 
 // A cross-encoder / classifier folder: the bert-mean-norm encoder under a BertForSequenceClassification head of
