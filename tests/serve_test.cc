@@ -31,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hfx/auto.h"
+#include "hfx/generate.h"
 #include "hfx/pretrained.h"
 #include "hfx/sentence.h"
 #include "hfx/tokenizer.h"
@@ -321,6 +322,7 @@ TEST(Serve, EveryErrorPathHasItsStatusAndShape) {
     EXPECT_NE(j["error"].get<std::string>().find(contains), std::string::npos) << r.body;
     EXPECT_EQ(j.size(), 2u) << r.body;
   };
+  Resp r0;
   expect_error(post(s.port, "/embed", {{"inputs", json::array()}}), 400, "Empty", "`inputs` cannot be empty");
   const std::string long_text = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen";
   expect_error(post(s.port, "/embed", {{"inputs", long_text}}), 422, "Validation", "`inputs` must have less than 16 tokens. Given: ");
@@ -339,6 +341,9 @@ TEST(Serve, EveryErrorPathHasItsStatusAndShape) {
   expect_error(post(s.port, "/embed", {{"inputs", "a"}, {"dimensions", 100000}}), 422, "Validation", "maximum embedding dimension");
   expect_error(post(s.port, "/embed", {{"inputs", "a"}, {"truncation_direction", "up"}}), 422, "Validation", "truncation_direction");
   expect_error(post(s.port, "/predict", {{"inputs", "a"}}), 424, "Backend", "not a classifier model");
+  r0 = post(s.port, "/v1/completions", {{"prompt", "a"}});
+  EXPECT_EQ(r0.status, 424);
+  EXPECT_EQ(r0.j(), json({{"message", "Backend error: model is not a text generation model"}, {"code", 424}, {"type", "Backend"}}));
   expect_error(post(s.port, "/rerank", {{"query", "a"}, {"texts", {"b"}}}), 424, "Backend", "not a re-ranker model");
   expect_error(post(s.port, "/rerank", {{"query", "a"}, {"texts", json::array()}}), 400, "Empty", "`texts` cannot be empty");
   expect_error(post(s.port, "/decode", {{"ids", {1, 99999}}}), 422, "Validation", "token ids in [0, 1500)");
@@ -582,6 +587,67 @@ TEST(Serve, PredictAndRerankAsTei) {
     EXPECT_FALSE(r.j()[0].contains("text"));  // return_text defaults to false: no field
     EXPECT_EQ(r.j()[0].size(), 2u);
   }
+}
+
+// OpenAI /v1/completions on a causal LM: the gpt2-lasttoken-norm fixture's GPT-2 under GPT2LMHeadModel (lm_head tied
+// to the embeddings). temperature 0 equals hfx::generate's greedy search; a seed repeats a sample; stop cuts.
+TEST(Serve, CompletionsEqualGenerate) {
+  testing::TempDir tmp;
+  const fs::path dir = tmp.path() / "lm";
+  testing::copy_dir(sdir("gpt2-lasttoken-norm"), dir);
+  for (const char* f : {"modules.json", "sentence_bert_config.json", "config_sentence_transformers.json"}) fs::remove(dir / f);
+  std::ifstream f(dir / "config.json");
+  json cfg = json::parse(f);
+  cfg["architectures"] = {"GPT2LMHeadModel"};
+  testing::write_bytes((dir / "config.json").string(), cfg.dump());
+  Running s(opts(dir));
+  auto m = load_pretrained(dir.string(), "GPT2LMHeadModel").model;
+  const Tokenizer tok = AutoTokenizer::from_pretrained(dir.string());
+  const std::string prompt = "hello world";
+  const std::vector<int64_t> ids = tok.encode(prompt).ids;
+  const int64_t S = static_cast<int64_t>(ids.size());
+  GenerationConfig g = GenerationConfig::from_model(*m);
+  g.max_new_tokens = 6;
+  g.do_sample = false;
+  const Tensor out = generate(*m, Tensor::from_vector(DType::I64, {1, S}, ids), Tensor::from_vector(DType::I64, {1, S}, std::vector<int64_t>(ids.size(), 1)), g);
+  std::vector<int64_t> gen;
+  for (int64_t i = S; i < out.numel(); ++i) gen.push_back(static_cast<int64_t>(out.item(i)));
+  const bool hit_eos = std::find(gen.begin(), gen.end(), g.eos_token_id.value_or(-1)) != gen.end();
+  if (hit_eos) gen.resize(static_cast<std::size_t>(std::find(gen.begin(), gen.end(), *g.eos_token_id) - gen.begin() + 1));
+  const std::string want = tok.decode(gen, true);
+
+  Resp r = post(s.port, "/v1/completions", {{"model", "fixture"}, {"prompt", prompt}, {"max_tokens", 6}, {"temperature", 0}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = r.j();
+  EXPECT_EQ(j["object"], "text_completion");
+  EXPECT_EQ(j["model"], "fixture");
+  ASSERT_EQ(j["choices"].size(), 1u);
+  EXPECT_EQ(j["choices"][0]["text"], want);
+  EXPECT_EQ(j["choices"][0]["index"], 0);
+  EXPECT_EQ(j["choices"][0]["finish_reason"], hit_eos ? "stop" : "length");
+  EXPECT_EQ(j["usage"]["prompt_tokens"], S);
+  EXPECT_EQ(j["usage"]["completion_tokens"], gen.size());
+  EXPECT_EQ(j["usage"]["total_tokens"], S + static_cast<int64_t>(gen.size()));
+  // stop: the text up to the first stop sequence, finish_reason "stop".
+  if (want.size() >= 3) {
+    const std::string stop = want.substr(2, 1);
+    r = post(s.port, "/v1/completions", {{"prompt", prompt}, {"max_tokens", 6}, {"temperature", 0}, {"stop", {stop}}});
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.j()["choices"][0]["text"], want.substr(0, want.find(stop)));
+    EXPECT_EQ(r.j()["choices"][0]["finish_reason"], "stop");
+  }
+  // A seed repeats a sample.
+  const json sample = {{"prompt", prompt}, {"max_tokens", 8}, {"temperature", 1.0}, {"seed", 7}};
+  EXPECT_EQ(post(s.port, "/v1/completions", sample).j()["choices"][0]["text"], post(s.port, "/v1/completions", sample).j()["choices"][0]["text"]);
+  // Errors (OpenAI shape).
+  r = post(s.port, "/v1/completions", {{"prompt", prompt}, {"max_tokens", 1000}});
+  EXPECT_EQ(r.status, 422);
+  EXPECT_NE(r.j()["message"].get<std::string>().find("maximum context length is 64 tokens"), std::string::npos) << r.body;
+  EXPECT_EQ(post(s.port, "/v1/completions", {{"prompt", prompt}, {"stream", true}}).status, 422);
+  EXPECT_EQ(post(s.port, "/v1/completions", {{"prompt", 5}}).status, 422);
+  EXPECT_EQ(post(s.port, "/v1/completions", {{"prompt", prompt}, {"temperature", -1}}).status, 422);
+  EXPECT_EQ(post(s.port, "/embed", {{"inputs", "a"}}).status, 424);
+  EXPECT_EQ(request(s.port, "GET", "/info").j()["model_type"], json({{"generator", json::object()}}));
 }
 
 // The CLI: `hfx serve --port 0` prints its port; SIGTERM lets the request in flight finish, answers new ones

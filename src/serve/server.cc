@@ -25,6 +25,7 @@
 #include <future>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -32,6 +33,7 @@
 #include "hfx/auto.h"
 #include "hfx/config.h"
 #include "hfx/error.h"
+#include "hfx/generate.h"
 #include "hfx/log.h"
 #include "hfx/model.h"
 #include "hfx/sentence.h"
@@ -54,7 +56,11 @@ struct HttpError {
 [[noreturn]] void validation(const std::string& msg) { fail(422, "Validation", "Input validation error: " + msg); }
 [[noreturn]] void empty(const std::string& msg) { fail(400, "Empty", msg); }
 
-enum class Kind { Embedding, Classifier, Reranker };
+enum class Kind { Embedding, Classifier, Reranker, Generator };
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
 
 // Code points -> byte offsets of a UTF-8 string (tokenizers' Rust offsets, which TEI returns, are bytes).
 std::vector<std::size_t> byte_offsets(const std::string& s) {
@@ -163,6 +169,7 @@ struct Server::Impl {
   Kind kind = Kind::Embedding;
   std::optional<SentenceTransformer> st;  // Embedding
   std::unique_ptr<Model> classifier;      // Classifier / Reranker
+  std::unique_ptr<Model> lm;              // Generator (*ForCausalLM, *LMHeadModel): /v1/completions
   std::optional<Tokenizer> tokenizer;     // untruncated, unpadded: /tokenize, /decode, the classifiers
   std::vector<std::string> labels;        // id2label in id order
   int64_t max_input_length = 0;
@@ -230,8 +237,7 @@ struct Server::Impl {
     const Config cfg = Config::from_file((std::filesystem::path(o.model) / "config.json").string());
     std::string arch;
     if (const json* a = cfg.find("architectures"); a && a->is_array() && !a->empty() && (*a)[0].is_string()) arch = (*a)[0];
-    const std::string suffix = "ForSequenceClassification";
-    const bool seq_cls = arch.size() > suffix.size() && arch.compare(arch.size() - suffix.size(), suffix.size(), suffix) == 0;
+    const bool seq_cls = ends_with(arch, "ForSequenceClassification");
     tokenizer = AutoTokenizer::from_pretrained(o.model);
     tokenizer->set_truncation(std::nullopt);
     tokenizer->set_padding(std::nullopt);
@@ -249,6 +255,10 @@ struct Server::Impl {
       model_max = cfg.get<int64_t>("max_position_embeddings", 512);
       const std::string mt = cfg.model_type();
       if (mt == "roberta" || mt == "xlm-roberta" || mt == "camembert") model_max -= 2;  // positions start after padding_idx
+    } else if (ends_with(arch, "ForCausalLM") || ends_with(arch, "LMHeadModel")) {
+      lm = load_pretrained(o.model, arch).model;
+      kind = Kind::Generator;
+      model_max = cfg.get<int64_t>("max_position_embeddings", cfg.get<int64_t>("n_positions", 0));
     } else {
       st = SentenceTransformer::from_pretrained(o.model);
       kind = Kind::Embedding;
@@ -502,6 +512,83 @@ struct Server::Impl {
     return s + "]";
   }
 
+  // ---- OpenAI /v1/completions (one prompt, one choice; generation runs one request at a time) --------------------
+  void route_completions(const httplib::Request& req, httplib::Response& res) {
+    if (kind != Kind::Generator) fail(424, "Backend", "Backend error: model is not a text generation model");
+    const json b = parse_object(req);
+    std::string prompt;
+    const json& p = field(b, "prompt");
+    if (p.is_string()) prompt = p;
+    else if (p.is_array() && p.size() == 1 && p[0].is_string()) prompt = p[0];
+    else validation("`prompt` must be a string (one prompt per request)");
+    if (get_or<bool>(b, "stream", false)) validation("`stream` is not supported by hfx serve yet");
+    if (get_or<int64_t>(b, "n", 1) != 1) validation("`n` must be 1");
+    const int64_t max_tokens = get_or<int64_t>(b, "max_tokens", 16);  // OpenAI's default
+    if (max_tokens < 1) validation("`max_tokens` must be at least 1");
+    const double temperature = get_or<double>(b, "temperature", 1.0), top_p = get_or<double>(b, "top_p", 1.0);
+    if (temperature < 0 || temperature > 2) validation("`temperature` must be in [0, 2]");
+    if (top_p <= 0 || top_p > 1) validation("`top_p` must be in (0, 1]");
+    std::vector<std::string> stops;
+    const json& st_field = field(b, "stop");
+    if (st_field.is_string()) stops.push_back(st_field);
+    else if (st_field.is_array())
+      for (const auto& x : st_field) {
+        if (!x.is_string()) validation("`stop` must be a string or a list of strings");
+        stops.push_back(x);
+      }
+    else if (!st_field.is_null()) validation("`stop` must be a string or a list of strings");
+    if (stops.size() > 4) validation("`stop` takes at most 4 sequences");
+    const std::vector<int64_t> ids = tokenizer->encode(prompt).ids;
+    if (ids.empty()) validation("`prompt` gives no tokens");
+    const int64_t S = static_cast<int64_t>(ids.size());
+    if (S + max_tokens > max_input_length)
+      validation("this model's maximum context length is " + std::to_string(max_input_length) + " tokens; the prompt has " +
+                 std::to_string(S) + " and max_tokens asks for " + std::to_string(max_tokens));
+    GenerationConfig g = GenerationConfig::from_model(*lm);
+    g.max_new_tokens = max_tokens;
+    g.min_new_tokens = 0;
+    g.num_beams = 1;
+    g.num_return_sequences = 1;
+    g.do_sample = temperature > 0;  // OpenAI: temperature 0 is greedy
+    g.temperature = static_cast<float>(temperature > 0 ? temperature : 1.0);
+    g.top_p = static_cast<float>(top_p);
+    g.top_k = 0;  // OpenAI has no top-k
+    g.seed = field(b, "seed").is_null() ? std::random_device{}() : get_or<uint64_t>(b, "seed", 0);
+    Tensor out;
+    {
+      std::lock_guard<std::mutex> lk(model_mu);
+      out = generate(*lm, Tensor::from_vector(DType::I64, {1, S}, ids), Tensor::from_vector(DType::I64, {1, S}, std::vector<int64_t>(ids.size(), 1)), g);
+    }
+    std::vector<int64_t> gen;
+    std::string finish = "length";
+    for (int64_t i = S; i < out.numel(); ++i) {
+      const auto t = static_cast<int64_t>(out.item(i));
+      gen.push_back(t);
+      if (g.eos_token_id && t == *g.eos_token_id) {
+        finish = "stop";
+        break;
+      }
+    }
+    std::string text = tokenizer->decode(gen, true);
+    std::size_t cut = std::string::npos;
+    for (const auto& stop : stops)
+      if (!stop.empty()) cut = std::min(cut, text.find(stop));
+    if (cut != std::string::npos) {
+      text.resize(cut);
+      finish = "stop";
+    }
+    const int64_t n_gen = static_cast<int64_t>(gen.size());
+    tokens_total->Increment(static_cast<double>(S + n_gen));
+    const json r = {{"id", "cmpl-" + std::to_string(created) + "-" + std::to_string(completions++)},
+                    {"object", "text_completion"},
+                    {"created", std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()},
+                    {"model", name},
+                    {"choices", {{{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}}}},
+                    {"usage", {{"prompt_tokens", S}, {"completion_tokens", n_gen}, {"total_tokens", S + n_gen}}}};
+    res.set_content(r.dump(), "application/json");
+  }
+  std::atomic<int64_t> completions{0};
+
   void route_embed(const httplib::Request& req, httplib::Response& res) {
     const json b = parse_object(req);
     if (!b.contains("inputs")) validation("missing field `inputs`");
@@ -609,7 +696,7 @@ struct Server::Impl {
   }
 
   void route_predict(const httplib::Request& req, httplib::Response& res) {
-    if (kind == Kind::Embedding) fail(424, "Backend", "Backend error: model is not a classifier model");
+    if (kind != Kind::Classifier && kind != Kind::Reranker) fail(424, "Backend", "Backend error: model is not a classifier model");
     const json b = parse_object(req);
     if (!b.contains("inputs")) validation("missing field `inputs`");
     const json& in = b["inputs"];
@@ -756,6 +843,8 @@ struct Server::Impl {
     json model_type;
     if (kind == Kind::Embedding) {
       model_type = {{"embedding", {{"pooling", pooling}}}};
+    } else if (kind == Kind::Generator) {
+      model_type = {{"generator", json::object()}};  // not a TEI model type: TEI serves no generators
     } else {
       json id2label = json::object(), label2id = json::object();
       for (std::size_t i = 0; i < labels.size(); ++i) {
@@ -790,6 +879,7 @@ struct Server::Impl {
     http.Post("/tokenize", wrap("/tokenize", kInference, [this](R q, W r) { route_tokenize(q, r); }));
     http.Post("/decode", wrap("/decode", kInference, [this](R q, W r) { route_decode(q, r); }));
     http.Post("/v1/embeddings", wrap("/v1/embeddings", kInference | kOpenAI, [this](R q, W r) { route_openai_embeddings(q, r); }));
+    http.Post("/v1/completions", wrap("/v1/completions", kInference | kOpenAI, [this](R q, W r) { route_completions(q, r); }));
     http.Get("/info", wrap("/info", 0, [this](R, W r) { r.set_content(info().dump(), "application/json"); }));
     http.Get("/v1/models", wrap("/v1/models", kOpenAI, [this](R, W r) {
                const json m = {{"object", "list"}, {"data", {{{"id", name}, {"object", "model"}, {"created", created}, {"owned_by", "hfx"}}}}};
