@@ -439,6 +439,8 @@ TEST(Serve, OverTheBoundGets429WithRetryAfter) {
   EXPECT_EQ(request(s.port, "GET", "/health").status, 200);  // probes are not inference requests
   EXPECT_EQ(first.get().status, 200);
   EXPECT_EQ(post(s.port, "/embed", {{"inputs", "third"}}).status, 200);
+  // Every permit was given back, once.
+  EXPECT_NE(request(s.port, "GET", "/metrics").body.find("\nhfx_serve_requests_in_flight 0\n"), std::string::npos);
 }
 
 // A raw TCP connection to the server (for clients no HTTP library would be: slow, cut off, hostile).
@@ -643,7 +645,40 @@ TEST(Serve, CompletionsEqualGenerate) {
   r = post(s.port, "/v1/completions", {{"prompt", prompt}, {"max_tokens", 1000}});
   EXPECT_EQ(r.status, 422);
   EXPECT_NE(r.j()["message"].get<std::string>().find("maximum context length is 64 tokens"), std::string::npos) << r.body;
-  EXPECT_EQ(post(s.port, "/v1/completions", {{"prompt", prompt}, {"stream", true}}).status, 422);
+  // stream: server-sent events whose deltas add up to the same text, then a finish_reason chunk and [DONE].
+  r = post(s.port, "/v1/completions", {{"prompt", prompt}, {"max_tokens", 6}, {"temperature", 0}, {"stream", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["content-type"], "text/event-stream");
+  std::string streamed, last_finish;
+  std::size_t events = 0;
+  for (std::size_t at = 0; (at = r.body.find("data: ", at)) != std::string::npos;) {
+    const std::size_t end = r.body.find("\n\n", at);
+    ASSERT_NE(end, std::string::npos);
+    const std::string data = r.body.substr(at + 6, end - at - 6);
+    at = end;
+    ++events;
+    if (data == "[DONE]") break;
+    const json c = json::parse(data);
+    EXPECT_EQ(c["object"], "text_completion");
+    streamed += c["choices"][0]["text"].get<std::string>();
+    if (!c["choices"][0]["finish_reason"].is_null()) last_finish = c["choices"][0]["finish_reason"];
+  }
+  EXPECT_EQ(streamed, want);
+  EXPECT_EQ(last_finish, hit_eos ? "stop" : "length");
+  EXPECT_GE(events, 3u);
+  EXPECT_EQ(r.body.substr(r.body.size() - 14), "data: [DONE]\n\n");
+  // A client that disconnects mid-stream: the server goes on serving.
+  for (int i = 0; i < 5; ++i) {
+    const int fd = connect_raw(s.port);
+    const std::string body = json({{"prompt", prompt}, {"max_tokens", 40}, {"stream", true}}).dump();
+    const std::string head = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                             std::to_string(body.size()) + "\r\n\r\n" + body;
+    send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+    char buf[64];
+    EXPECT_GT(recv(fd, buf, sizeof buf, 0), 0);
+    close(fd);
+  }
+  EXPECT_EQ(post(s.port, "/v1/completions", {{"prompt", prompt}, {"max_tokens", 2}, {"temperature", 0}}).status, 200);
   EXPECT_EQ(post(s.port, "/v1/completions", {{"prompt", 5}}).status, 422);
   EXPECT_EQ(post(s.port, "/v1/completions", {{"prompt", prompt}, {"temperature", -1}}).status, 422);
   EXPECT_EQ(post(s.port, "/embed", {{"inputs", "a"}}).status, 424);

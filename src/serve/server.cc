@@ -34,6 +34,7 @@
 #include "hfx/config.h"
 #include "hfx/error.h"
 #include "hfx/generate.h"
+#include "hfx/generate_stream.h"
 #include "hfx/log.h"
 #include "hfx/model.h"
 #include "hfx/sentence.h"
@@ -311,12 +312,25 @@ struct Server::Impl {
     res.set_content(body.dump(), "application/json");
   }
 
+  // An inference request's permit; a streamed response keeps a reference until its last chunk.
+  struct Permit {
+    Impl* s;
+    ~Permit() {
+      s->permits.fetch_sub(1);
+      s->in_flight->Decrement();
+    }
+  };
+  static std::shared_ptr<Permit>& current_permit() {  // the permit of the request this thread is handling
+    static thread_local std::shared_ptr<Permit> p;
+    return p;
+  }
+
   using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
   Handler wrap(const std::string& route, int flags, Handler h) {
     return [this, route, flags, h](const httplib::Request& req, httplib::Response& res) {
       const auto t0 = Clock::now();
       ++active;
-      bool permit = false;
+      std::shared_ptr<Permit> permit;
       try {
         if (draining_) fail(503, "Unhealthy", "the server is shutting down");
         if (!(flags & kPublic) && !authorized(req)) fail(401, "Unauthorized", "missing or wrong API key (Authorization: Bearer KEY)");
@@ -325,8 +339,9 @@ struct Server::Impl {
             permits.fetch_sub(1);
             fail(429, "Overloaded", "Model is overloaded");
           }
-          permit = true;
           in_flight->Increment();
+          permit.reset(new Permit{this});  // (make_shared of a Permit temporary would run its destructor twice)
+          current_permit() = permit;
         }
         res.status = 200;
         h(req, res);
@@ -342,10 +357,8 @@ struct Server::Impl {
       } catch (const std::exception& e) {
         write_error(res, {500, "Backend", e.what()}, flags & kOpenAI);
       }
-      if (permit) {
-        permits.fetch_sub(1);
-        in_flight->Decrement();
-      }
+      current_permit().reset();
+      permit.reset();
       requests->Add({{"route", route}, {"status", std::to_string(res.status)}}).Increment();
       latency
           ->Add({{"route", route}},
@@ -521,7 +534,7 @@ struct Server::Impl {
     if (p.is_string()) prompt = p;
     else if (p.is_array() && p.size() == 1 && p[0].is_string()) prompt = p[0];
     else validation("`prompt` must be a string (one prompt per request)");
-    if (get_or<bool>(b, "stream", false)) validation("`stream` is not supported by hfx serve yet");
+    const bool stream = get_or<bool>(b, "stream", false);
     if (get_or<int64_t>(b, "n", 1) != 1) validation("`n` must be 1");
     const int64_t max_tokens = get_or<int64_t>(b, "max_tokens", 16);  // OpenAI's default
     if (max_tokens < 1) validation("`max_tokens` must be at least 1");
@@ -554,10 +567,17 @@ struct Server::Impl {
     g.top_p = static_cast<float>(top_p);
     g.top_k = 0;  // OpenAI has no top-k
     g.seed = field(b, "seed").is_null() ? std::random_device{}() : get_or<uint64_t>(b, "seed", 0);
+    const Tensor in_ids = Tensor::from_vector(DType::I64, {1, S}, ids), mask = Tensor::from_vector(DType::I64, {1, S}, std::vector<int64_t>(ids.size(), 1));
+    const std::string id = "cmpl-" + std::to_string(created) + "-" + std::to_string(completions++);
+    if (stream) {
+      validate_generation_config(g);  // refusals before the 200 and its headers go out
+      stream_completion(res, id, in_ids, mask, g, stops, S);
+      return;
+    }
     Tensor out;
     {
       std::lock_guard<std::mutex> lk(model_mu);
-      out = generate(*lm, Tensor::from_vector(DType::I64, {1, S}, ids), Tensor::from_vector(DType::I64, {1, S}, std::vector<int64_t>(ids.size(), 1)), g);
+      out = generate(*lm, in_ids, mask, g);
     }
     std::vector<int64_t> gen;
     std::string finish = "length";
@@ -579,7 +599,7 @@ struct Server::Impl {
     }
     const int64_t n_gen = static_cast<int64_t>(gen.size());
     tokens_total->Increment(static_cast<double>(S + n_gen));
-    const json r = {{"id", "cmpl-" + std::to_string(created) + "-" + std::to_string(completions++)},
+    const json r = {{"id", id},
                     {"object", "text_completion"},
                     {"created", std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()},
                     {"model", name},
@@ -588,6 +608,62 @@ struct Server::Impl {
     res.set_content(r.dump(), "application/json");
   }
   std::atomic<int64_t> completions{0};
+
+  // stream: true — server-sent events as OpenAI sends them: one `data: {completion chunk}` per text delta, a last
+  // chunk with finish_reason, then `data: [DONE]`. The permit and the drain count are held until the last chunk;
+  // a client that goes away ends the generation at the next token.
+  void stream_completion(httplib::Response& res, const std::string& id, const Tensor& in_ids, const Tensor& mask, const GenerationConfig& g,
+                         const std::vector<std::string>& stops, int64_t prompt_tokens) {
+    std::shared_ptr<Permit> permit = current_permit();
+    ++active;
+    std::shared_ptr<void> active_hold(nullptr, [this](void*) { --active; });
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider("text/event-stream", [this, permit, active_hold, id, in_ids, mask, g, stops, prompt_tokens](std::size_t, httplib::DataSink& sink) {
+      const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+      auto send = [&](const std::string& line) { return sink.write(line.data(), line.size()); };
+      auto chunk = [&](const std::string& delta, const json& finish) {
+        const json c = {{"id", id}, {"object", "text_completion"}, {"created", now}, {"model", name},
+                        {"choices", {{{"text", delta}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}}}}};
+        return send("data: " + c.dump() + "\n\n");
+      };
+      std::vector<int64_t> gen;
+      std::string sent, finish = "length";
+      bool client = true, stopped = false;
+      try {
+        std::lock_guard<std::mutex> lk(model_mu);
+        generate_streaming(*lm, in_ids, mask, g, [&](int64_t t) {
+          if (g.eos_token_id && t == *g.eos_token_id) {
+            finish = "stop";
+            return false;
+          }
+          gen.push_back(t);
+          std::string text = tokenizer->decode(gen, true);
+          for (const auto& stop : stops)
+            if (const auto at = stop.empty() ? std::string::npos : text.find(stop); at != std::string::npos) {
+              text.resize(at);
+              finish = "stop";
+              stopped = true;
+            }
+          // A token that ends inside a UTF-8 sequence decodes to U+FFFD: wait for the rest.
+          const bool partial = !stopped && text.size() >= 3 && text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0;
+          if (!partial && text.size() > sent.size() && text.compare(0, sent.size(), sent) == 0) {
+            client = chunk(text.substr(sent.size()), nullptr);
+            sent = text;
+          }
+          return client && !stopped;
+        });
+      } catch (const std::exception& e) {  // the status is already sent: say it in the stream
+        client = send("data: " + json({{"error", {{"message", e.what()}, {"type", "Backend"}}}}).dump() + "\n\n");
+        finish = "error";
+      }
+      tokens_total->Increment(static_cast<double>(prompt_tokens + static_cast<int64_t>(gen.size())));
+      if (!client) return false;  // the client went away
+      if (finish != "error") chunk("", finish);
+      send("data: [DONE]\n\n");
+      sink.done();
+      return true;
+    });
+  }
 
   void route_embed(const httplib::Request& req, httplib::Response& res) {
     const json b = parse_object(req);
