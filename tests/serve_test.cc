@@ -32,6 +32,7 @@
 
 #include "hfx/auto.h"
 #include "hfx/generate.h"
+#include "hfx/log.h"
 #include "hfx/pretrained.h"
 #include "hfx/sentence.h"
 #include "hfx/tokenizer.h"
@@ -407,6 +408,16 @@ TEST(Serve, InfoAndHealth) {
   EXPECT_EQ(j["model_type"], json({{"embedding", {{"pooling", "mean"}}}}));
   EXPECT_EQ(j["max_input_length"], 16);  // sentence_bert_config.json's max_seq_length
   EXPECT_EQ(j["auto_truncate"], false);
+  // At info level, one JSON log line per request.
+  const LogLevel before = verbosity();
+  set_verbosity(LogLevel::Info);
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(request(s.port, "GET", "/health").status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // cpp-httplib logs after the response is written
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  set_verbosity(before);
+  EXPECT_NE(log.find(R"("method":"GET","path":"/health")"), std::string::npos) << log;
+  EXPECT_NE(log.find(R"("status":200)"), std::string::npos) << log;
 }
 
 TEST(Serve, ApiKeyAndPublicBind) {

@@ -979,6 +979,13 @@ struct Server::Impl {
     // 429 bound (not cpp-httplib's unbounded task queue) is what turns requests away.
     const std::size_t workers = static_cast<std::size_t>(std::min<int64_t>(o.max_concurrent_requests + 8, 1024));
     http.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
+    // A structured request log: one JSON line per request at info level (hfx serve -v).
+    http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+      if (!log_enabled(LogLevel::Info)) return;
+      log_info(json({{"method", req.method}, {"path", req.path}, {"status", res.status}, {"remote", req.remote_addr},
+                     {"request_bytes", req.body.size()}, {"response_bytes", res.body.size()}})
+                   .dump());
+    });
     http.set_keep_alive_timeout(5);
     http.set_read_timeout(30);
   }
