@@ -604,8 +604,7 @@ TEST(Serve, PredictAndRerankAsTei) {
 
 // OpenAI /v1/completions on a causal LM: the gpt2-lasttoken-norm fixture's GPT-2 under GPT2LMHeadModel (lm_head tied
 // to the embeddings). temperature 0 equals hfx::generate's greedy search; a seed repeats a sample; stop cuts.
-TEST(Serve, CompletionsEqualGenerate) {
-  testing::TempDir tmp;
+fs::path lm_dir(const testing::TempDir& tmp) {
   const fs::path dir = tmp.path() / "lm";
   testing::copy_dir(sdir("gpt2-lasttoken-norm"), dir);
   for (const char* f : {"modules.json", "sentence_bert_config.json", "config_sentence_transformers.json"}) fs::remove(dir / f);
@@ -613,21 +612,44 @@ TEST(Serve, CompletionsEqualGenerate) {
   json cfg = json::parse(f);
   cfg["architectures"] = {"GPT2LMHeadModel"};
   testing::write_bytes((dir / "config.json").string(), cfg.dump());
-  Running s(opts(dir));
+  return dir;
+}
+
+// hfx::generate's greedy continuation of `prompt` (up to and including an eos): the tokens, and whether eos came.
+struct Greedy {
+  std::vector<int64_t> prompt_ids, gen;
+  bool hit_eos = false;
+  std::string text;
+};
+Greedy greedy(const fs::path& dir, const std::string& prompt, int64_t n) {
   auto m = load_pretrained(dir.string(), "GPT2LMHeadModel").model;
   const Tokenizer tok = AutoTokenizer::from_pretrained(dir.string());
-  const std::string prompt = "hello world";
-  const std::vector<int64_t> ids = tok.encode(prompt).ids;
-  const int64_t S = static_cast<int64_t>(ids.size());
+  Greedy r;
+  r.prompt_ids = tok.encode(prompt).ids;
+  const int64_t S = static_cast<int64_t>(r.prompt_ids.size());
   GenerationConfig g = GenerationConfig::from_model(*m);
-  g.max_new_tokens = 6;
+  g.max_new_tokens = n;
   g.do_sample = false;
-  const Tensor out = generate(*m, Tensor::from_vector(DType::I64, {1, S}, ids), Tensor::from_vector(DType::I64, {1, S}, std::vector<int64_t>(ids.size(), 1)), g);
-  std::vector<int64_t> gen;
-  for (int64_t i = S; i < out.numel(); ++i) gen.push_back(static_cast<int64_t>(out.item(i)));
-  const bool hit_eos = std::find(gen.begin(), gen.end(), g.eos_token_id.value_or(-1)) != gen.end();
-  if (hit_eos) gen.resize(static_cast<std::size_t>(std::find(gen.begin(), gen.end(), *g.eos_token_id) - gen.begin() + 1));
-  const std::string want = tok.decode(gen, true);
+  const Tensor out = generate(*m, Tensor::from_vector(DType::I64, {1, S}, r.prompt_ids),
+                              Tensor::from_vector(DType::I64, {1, S}, std::vector<int64_t>(r.prompt_ids.size(), 1)), g);
+  for (int64_t i = S; i < out.numel(); ++i) r.gen.push_back(static_cast<int64_t>(out.item(i)));
+  const auto eos = std::find(r.gen.begin(), r.gen.end(), g.eos_token_id.value_or(-1));
+  r.hit_eos = eos != r.gen.end();
+  if (r.hit_eos) r.gen.erase(eos + 1, r.gen.end());
+  r.text = tok.decode(r.gen, true);
+  return r;
+}
+
+TEST(Serve, CompletionsEqualGenerate) {
+  testing::TempDir tmp;
+  const fs::path dir = lm_dir(tmp);
+  Running s(opts(dir));
+  const std::string prompt = "hello world";
+  const Greedy gr = greedy(dir, prompt, 6);
+  const int64_t S = static_cast<int64_t>(gr.prompt_ids.size());
+  const std::vector<int64_t>& gen = gr.gen;
+  const bool hit_eos = gr.hit_eos;
+  const std::string& want = gr.text;
 
   Resp r = post(s.port, "/v1/completions", {{"model", "fixture"}, {"prompt", prompt}, {"max_tokens", 6}, {"temperature", 0}});
   ASSERT_EQ(r.status, 200) << r.body;
@@ -694,6 +716,49 @@ TEST(Serve, CompletionsEqualGenerate) {
   EXPECT_EQ(post(s.port, "/v1/completions", {{"prompt", prompt}, {"temperature", -1}}).status, 422);
   EXPECT_EQ(post(s.port, "/embed", {{"inputs", "a"}}).status, 424);
   EXPECT_EQ(request(s.port, "GET", "/info").j()["model_type"], json({{"generator", json::object()}}));
+}
+
+// The real OpenAI Python client (tools/serve/requirements.txt pins it; tools/serve/env.sh makes the venv) against
+// hfx serve: embeddings (its default base64 encoding, which it decodes, and float) equal encode's; a greedy
+// completion and a streamed one equal hfx::generate's text.
+TEST(Serve, OpenAIPythonClient) {
+  const fs::path py = testing::source_dir() / "tools/serve/.venv/bin/python";
+  if (!fs::exists(py)) GTEST_SKIP() << "pinned OpenAI client env missing (tools/serve/env.sh creates it; scripts/test.sh runs it)";
+  const std::string script = (testing::source_dir() / "tools/serve/openai_client.py").string();
+  testing::TempDir tmp;
+  auto run = [&](int port, const char* what) {
+    const std::string out = tmp.file(std::string(what) + ".json"), log = tmp.file(std::string(what) + ".log");
+    const std::string cmd = py.string() + " " + script + " http://127.0.0.1:" + std::to_string(port) + "/v1 " + what + " " + out + " > " + log + " 2>&1";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << read_text_file(log);
+    std::ifstream f(out);
+    return json::parse(f);
+  };
+  {
+    Running s(opts(sdir("bert-mean-norm")));
+    const json j = run(s.port, "embeddings");
+    const auto st = SentenceTransformer::from_pretrained(sdir("bert-mean-norm").string());
+    EncodeOptions on;
+    on.normalize = true;
+    const std::vector<std::string> texts = {"A man is eating food.", "hello"};
+    const Tensor want = st.encode(texts, on);
+    EXPECT_LE(max_diff(j["default"], want), 1e-7);
+    EXPECT_LE(max_diff(j["float"], want), 1e-7);
+    EXPECT_EQ(j["model"], "fixture");
+    int64_t tokens = 0;
+    for (int64_t c : st.token_counts(texts)) tokens += c;
+    EXPECT_EQ(j["prompt_tokens"], tokens);
+  }
+  {
+    const fs::path dir = lm_dir(tmp);
+    Running s(opts(dir));
+    const json j = run(s.port, "completions");
+    const Greedy gr = greedy(dir, "hello world", 6);
+    EXPECT_EQ(j["text"], gr.text);
+    EXPECT_EQ(j["stream_text"], gr.text);
+    EXPECT_EQ(j["finish_reason"], gr.hit_eos ? "stop" : "length");
+    EXPECT_EQ(j["stream_finish_reason"], gr.hit_eos ? "stop" : "length");
+    EXPECT_EQ(j["completion_tokens"], gr.gen.size());
+  }
 }
 
 // The CLI: `hfx serve --port 0` prints its port; SIGTERM lets the request in flight finish, answers new ones
