@@ -205,7 +205,7 @@ TEST(Serve, ConcurrentEmbedsAreBatchedAndEqualSingleRequests) {
   std::vector<json> alone;
   for (const auto& t : texts) alone.push_back(post(single.port, "/embed", {{"inputs", t}, {"truncate", true}}).j());
 
-  o.batch_wait_ms = 300;  // the batcher waits for the others
+  o.batch_wait_ms = 500;  // the batcher waits for the others
   Running s(o);
   std::vector<std::future<Resp>> futs;
   for (const auto& t : texts) futs.push_back(std::async(std::launch::async, [&, t] { return post(s.port, "/embed", {{"inputs", t}, {"truncate", true}}); }));
@@ -439,10 +439,10 @@ TEST(Serve, ApiKeyAndPublicBind) {
 TEST(Serve, OverTheBoundGets429WithRetryAfter) {
   auto o = opts(sdir("bert-mean-norm"));
   o.max_concurrent_requests = 1;
-  o.batch_wait_ms = 1000;  // holds the first request in the batcher
+  o.batch_wait_ms = 2000;  // holds the first request in the batcher
   Running s(o);
   auto first = std::async(std::launch::async, [&] { return post(s.port, "/embed", {{"inputs", "first"}}); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
   const Resp r = post(s.port, "/embed", {{"inputs", "second"}});
   EXPECT_EQ(r.status, 429) << r.body;
   EXPECT_EQ(r.headers.at("retry-after"), "1");
@@ -771,7 +771,7 @@ TEST(Serve, CliSigtermDrains) {
   if (pid == 0) {
     dup2(out[1], 1);
     close(out[0]);
-    execl(HFX_CLI_PATH, "hfx", "serve", model.c_str(), "--port", "0", "--batch-wait-ms", "1500", "-q", static_cast<char*>(nullptr));
+    execl(HFX_CLI_PATH, "hfx", "serve", model.c_str(), "--port", "0", "--batch-wait-ms", "3000", "-q", static_cast<char*>(nullptr));
     _exit(127);
   }
   close(out[1]);
@@ -783,9 +783,9 @@ TEST(Serve, CliSigtermDrains) {
   ASSERT_NE(colon, std::string::npos) << line;
   const int port = std::stoi(line.substr(colon + 1));
   auto slow = std::async(std::launch::async, [&] { return post(port, "/embed", {{"inputs", "in flight"}}); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // the request is in the batcher's window
   ASSERT_EQ(kill(pid, SIGTERM), 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const Resp late = post(port, "/embed", {{"inputs", "late"}});
   EXPECT_EQ(late.status, 503) << late.body;
   EXPECT_EQ(late.j()["error_type"], "Unhealthy");
