@@ -50,5 +50,7 @@ hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS
 # for SIGTERM), driven by libcurl; a few seconds in all (batch windows, the drain).
 hfx_test_label(LABELS python TIMEOUT 300 PATTERNS
   "Serve.OpenAIPythonClient")   # the pinned openai client (tools/serve/env.sh)
+hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS
+  "Serve.EmbedMatchesSentenceTransformersReference")   # /embed against sentence-transformers' expected.json
 hfx_test_label(LABELS slow TIMEOUT 300 PATTERNS
   "Serve.*")

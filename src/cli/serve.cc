@@ -57,9 +57,10 @@ void add_serve_commands(CommandTable& table) {
   auto ap = std::make_shared<ServeArgs>();
   ServeArgs& a = *ap;
   auto* s = table.add("serve", "Serve a model over HTTP: text-embeddings-inference routes (/embed /rerank /predict /tokenize "
-                               "/decode /info /health), OpenAI /v1/embeddings and /v1/models, Prometheus /metrics",
+                               "/decode /info /health), OpenAI /v1/embeddings, /v1/completions and /v1/models, Prometheus /metrics",
                       [ap] { return cmd_serve(*ap); });
-  s->add_option("path", a.path, "model directory or repo id (a sentence-transformers folder, or a *ForSequenceClassification model)")
+  s->add_option("path", a.path, "model directory or repo id (a sentence-transformers folder, a *ForSequenceClassification model, or a "
+                                "*ForCausalLM / *LMHeadModel)")
       ->required();
   s->add_option("--host", a.o.host, "address to listen on (default 127.0.0.1; another needs --api-key or --allow-public)");
   s->add_option("--port", a.o.port, "port (default 8080; 0: any free port, printed on stdout)")->check(CLI::Range(0, 65535));
