@@ -13,6 +13,7 @@ pkgs=(
   libssl-dev                                   # hub: sha256 of LFS blobs (OpenSSL EVP)
   libsleef-dev                                 # vector exp/erf/tanh for softmax and GELU
   zlib1g-dev                                   # keras h5: hfx inflates deflate chunks itself
+  libcpp-httplib-dev prometheus-cpp-dev        # hfx serve: HTTP server (docs/serve.md), /metrics
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -45,3 +45,12 @@ hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS
   "Fixtures/Api.*" "Fixtures/ApiPrune.*"
   "LoadingInfoParity.*"
   "Kinds/TokenizerJson.*" "Kinds/TokenizerLegacy.*")
+
+# hfx serve (tests/serve_test.cc): a real HTTP server on 127.0.0.1 (in-process, and the CLI as a subprocess
+# for SIGTERM), driven by libcurl; a few seconds in all (batch windows, the drain).
+hfx_test_label(LABELS python TIMEOUT 300 PATTERNS
+  "Serve.OpenAIPythonClient")   # the pinned openai client (tools/serve/env.sh)
+hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS
+  "Serve.EmbedMatchesSentenceTransformersReference")   # /embed against sentence-transformers' expected.json
+hfx_test_label(LABELS slow TIMEOUT 300 PATTERNS
+  "Serve.*")

@@ -69,6 +69,10 @@ class HFX_API SentenceTransformer {
 
   // [texts, dim] f32 embeddings, as SentenceTransformer.encode(texts, prompt_name=..., prompt=...).
   Tensor encode(const std::vector<std::string>& texts, const EncodeOptions& opts = {}) const;
+  // Token ids as given, one forward: no tokenizer, prompt or special tokens (the token-array inputs of TEI's /embed
+  // and OpenAI's /v1/embeddings); rows padded on the right with the tokenizer's pad id and masked. InvalidArgument
+  // for an empty input or an id outside the vocabulary.
+  Tensor encode_ids(const std::vector<std::vector<int64_t>>& ids, const EncodeOptions& opts = {}) const;
   // The tokens each text gave (after the prompt, truncation), for reports; same order as encode's rows.
   std::vector<int64_t> token_counts(const std::vector<std::string>& texts, const EncodeOptions& opts = {}) const;
 

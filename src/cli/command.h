@@ -119,5 +119,6 @@ void add_model_commands(CommandTable& t);       // info, run, resize, prune (mai
 void add_text_commands(CommandTable& t);        // tokenize, embed, generate (text.cc)
 void add_hub_commands(CommandTable& t);         // download, scan-cache, push (hub.cc)
 void add_conversion_commands(CommandTable& t);  // convert, export, diff, pt-to-tf (convert.cc)
+void add_serve_commands(CommandTable& t);       // serve (serve.cc)
 
 }  // namespace hfx::cli

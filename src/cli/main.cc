@@ -3,7 +3,8 @@
 //   hfx run PATH (--input-ids "1,2,3;4,5,0" | --text "...") [--attention-mask ...] [--class C] [--hidden-states]
 //   hfx resize PATH --new-num-tokens N [--pad-to-multiple-of M] --out DIR
 //   hfx prune PATH --heads "0:1,2;1:0" [--heads ...] --out DIR
-//   tokenize | embed | generate: cli/text.cc; download | scan-cache | push: cli/hub.cc; convert | export | diff: cli/convert.cc
+//   tokenize | embed | generate: cli/text.cc; download | scan-cache | push: cli/hub.cc; convert | export | diff: cli/convert.cc;
+//   serve: cli/serve.cc
 //   Shared flags (before or after the verb): --json --dtype --quantize --from-tf --from-flax --threads -v/--verbose -q/--quiet
 //   --no-progress --version. Every PATH may also be a hub repo id.
 #include <CLI/CLI.hpp>
@@ -339,6 +340,7 @@ int main(int argc, char** argv) {
   cli::add_text_commands(table);
   cli::add_hub_commands(table);
   cli::add_conversion_commands(table);
+  cli::add_serve_commands(table);
 
   // An unknown verb: say so and list the verbs (CLI11 would say "A subcommand is required").
   if (argc > 1 && argv[1][0] != '-') {

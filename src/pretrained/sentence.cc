@@ -298,8 +298,8 @@ Tensor SentenceTransformer::encode(const std::vector<std::string>& texts, const 
   return Tensor::from_vector(DType::F32, {static_cast<int64_t>(n), D}, out);
 }
 
-Tensor SentenceTransformer::encode_batch(const std::vector<std::string>& texts, const EncodeOptions& opts) const {
-  const Prepared p = prepare(*this, texts, opts, do_lower_case_);
+// One forward of prepared encodings (padded to one length), then the modules after the transformer.
+static Tensor forward_modules(const SentenceTransformer& st, const Prepared& p, const EncodeOptions& opts) {
   const auto& encs = p.encs;
   const int64_t B = static_cast<int64_t>(encs.size()), S = static_cast<int64_t>(encs[0].ids.size());
   auto matrix = [&](std::vector<int64_t> Encoding::*field) {
@@ -310,18 +310,18 @@ Tensor SentenceTransformer::encode_batch(const std::vector<std::string>& texts, 
   ModelInputs in;
   in.input_ids = matrix(&Encoding::ids);
   in.attention_mask = matrix(&Encoding::attention_mask);
-  if (uses_token_types(*model_)) in.token_type_ids = matrix(&Encoding::type_ids);
-  const Outputs out = model_->forward(in);
+  if (uses_token_types(st.model())) in.token_type_ids = matrix(&Encoding::type_ids);
+  const Outputs out = st.model().forward(in);
   const Tensor h = out.get("last_hidden_state").to(DType::F32).contiguous();
   if (h.shape().size() != 3 || h.shape()[0] != B || h.shape()[1] != S)
-    throw_error(ErrorKind::Mismatch, "last_hidden_state is " + shape_str(h.shape()) + ", not [batch, seq, hidden]", path_);
+    throw_error(ErrorKind::Mismatch, "last_hidden_state is " + shape_str(h.shape()) + ", not [batch, seq, hidden]", st.path());
   const int64_t H = h.shape()[2];
   const float* hd = h.data<float>();
 
   // Rows of float, as sentence-transformers computes in the model's dtype (float32).
   std::vector<std::vector<float>> rows(static_cast<std::size_t>(B));
   bool pooled = false;
-  for (const auto& m : modules_) {
+  for (const auto& m : st.modules()) {
     if (m.kind == SentenceModule::Kind::Pooling) {
       const std::vector<std::string>& modes = opts.pooling.empty() ? m.modes : opts.pooling;
       for (const auto& mode : modes)
@@ -370,7 +370,7 @@ Tensor SentenceTransformer::encode_batch(const std::vector<std::string>& texts, 
       pooled = true;
     } else if (!pooled) {
       throw_error(ErrorKind::Unsupported, "a " + std::string(m.kind == SentenceModule::Kind::Dense ? "Dense" : "Normalize") +
-                                              " module before the Pooling module (token-level modules are not implemented)", path_);
+                                              " module before the Pooling module (token-level modules are not implemented)", st.path());
     } else if (m.kind == SentenceModule::Kind::Dense) {
       const int64_t out_f = m.weight.shape()[0], in_f = m.weight.shape()[1];
       const float* w = m.weight.data<float>();
@@ -378,7 +378,7 @@ Tensor SentenceTransformer::encode_batch(const std::vector<std::string>& texts, 
       for (auto& row : rows) {
         if (static_cast<int64_t>(row.size()) != in_f)
           throw_error(ErrorKind::Mismatch, "the Dense module " + m.path + " takes " + std::to_string(in_f) + " features, the pooling gives " +
-                                               std::to_string(row.size()), path_);
+                                               std::to_string(row.size()), st.path());
         std::vector<float> y(static_cast<std::size_t>(out_f));
         for (int64_t o = 0; o < out_f; ++o) {
           double acc = bias ? bias[o] : 0.0;
@@ -408,6 +408,37 @@ Tensor SentenceTransformer::encode_batch(const std::vector<std::string>& texts, 
   std::vector<float> flat;
   for (const auto& r : rows) flat.insert(flat.end(), r.begin(), r.end());
   return Tensor::from_vector(DType::F32, {B, D}, flat);
+}
+
+Tensor SentenceTransformer::encode_batch(const std::vector<std::string>& texts, const EncodeOptions& opts) const {
+  return forward_modules(*this, prepare(*this, texts, opts, do_lower_case_), opts);
+}
+
+// Token ids as given: no tokenizer, no prompt, no special tokens added (TEI's and OpenAI's token-array inputs);
+// padded on the right with the tokenizer's pad id, masked out.
+Tensor SentenceTransformer::encode_ids(const std::vector<std::vector<int64_t>>& ids, const EncodeOptions& opts) const {
+  if (ids.empty()) throw_error(ErrorKind::InvalidArgument, "no input given");
+  const int64_t vocab = model_->config().get<int64_t>("vocab_size", 0);
+  std::size_t S = 0;
+  for (const auto& row : ids) {
+    if (row.empty()) throw_error(ErrorKind::InvalidArgument, "an input has no token ids");
+    for (int64_t id : row)
+      if (id < 0 || (vocab > 0 && id >= vocab))
+        throw_error(ErrorKind::InvalidArgument, "token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(vocab) + ")", path_);
+    S = std::max(S, row.size());
+  }
+  const int64_t pad = tokenizer_->padding() ? tokenizer_->padding()->pad_id : 0;
+  Prepared p;
+  for (const auto& row : ids) {
+    Encoding e;
+    e.ids = row;
+    e.ids.resize(S, pad);
+    e.attention_mask.assign(row.size(), 1);
+    e.attention_mask.resize(S, 0);
+    e.type_ids.assign(S, 0);
+    p.encs.push_back(std::move(e));
+  }
+  return forward_modules(*this, p, opts);
 }
 
 std::vector<std::vector<double>> sentence_similarity(const Tensor& a, const Tensor& b, const std::string& fn) {
