@@ -116,6 +116,7 @@ const float* PackedWeight::get(const Tensor& W, int64_t rows) {
 }
 
 void linear(const float* x, int64_t rows, int64_t in, const Tensor& W, const Tensor& bias, float* y, PackedWeight* pack) {
+  hfx::detail::sync_threads();  // before oneDNN primitives and OpenMP regions (core/threads.h)
   // Low precision first (kernels/cpu/lowp.cc); each returns false where oneDNN cannot run it here.
   if (pack && pack->int8() && linear_int8(x, rows, in, W, bias, y, *pack)) return;
   if (pack && W.dtype() == DType::BF16 && linear_bf16(x, rows, in, W, bias, y, *pack)) return;
