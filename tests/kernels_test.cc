@@ -8,18 +8,13 @@
 #include <vector>
 
 #include "kernels/cpu/ops.h"
+#include "test_util.h"
 
 using namespace hfx;
 
 namespace {
 
-std::vector<float> randv(int64_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(static_cast<std::size_t>(n));
-  for (auto& x : v) x = d(g);
-  return v;
-}
+using hfx::testing::randv;
 
 float max_abs_diff(const std::vector<float>& a, const std::vector<double>& b) {
   EXPECT_EQ(a.size(), b.size());

@@ -30,13 +30,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<float> randv(int64_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(static_cast<std::size_t>(n));
-  for (auto& x : v) x = d(g);
-  return v;
-}
+using hfx::testing::randv;
 
 Tensor tensor_of(const std::vector<float>& v, Shape s) {
   Tensor t = Tensor::uninitialized(DType::F32, std::move(s));

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,15 @@
 #include "hfx/model.h"
 
 namespace hfx::testing {
+
+// n values from N(0, scale^2), the same for a given seed (the kernel and quantization tests' inputs).
+inline std::vector<float> randv(int64_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 g(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (auto& x : v) x = d(g);
+  return v;
+}
 
 inline std::filesystem::path source_dir() { return HFX_SOURCE_DIR; }
 inline std::filesystem::path fixtures_dir() { return source_dir() / "tests" / "fixtures"; }
