@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Builds every libFuzzer target with clang (ASan + UBSan) and runs each for
-# FUZZ_SECONDS (default 60) on its seed corpus (fuzz/corpus/<name>/), then
-# replays the malformed corpus. Exits non-zero on any finding.
-# FUZZ_SEED (default 1) fixes libFuzzer's random seed, so that a run replays the
-# same sequence of mutations as every earlier run with that seed, only as far as
-# the time allows: CI re-checks what was checked clean here, and does not fail
-# on a new finding that depends on the machine's speed. FUZZ_SEED=0 picks a
-# fresh seed (for exploring; findings go into the corpus and get fixed).
+# Builds every libFuzzer target with clang (ASan + UBSan) and runs each on its
+# seed corpus (fuzz/corpus/<name>/), then replays the malformed corpus. Exits
+# non-zero on any finding.
+# By default each target runs the fixed number of inputs fuzz/runs.txt gives it,
+# with libFuzzer's seed fixed (FUZZ_SEED, default 1): the same code and corpus
+# then replay the same mutations on any machine, so CI re-checks exactly what was
+# checked clean here, however fast its machine is (a time limit let CI's faster
+# machine run inputs no local check had, stop 18). FUZZ_SECONDS=N runs each
+# target N seconds instead (exploring, with FUZZ_SEED=0 for a fresh seed;
+# findings go into the corpus and get fixed). FUZZ_RUNS_SCALE multiplies the
+# counts (a longer deterministic run; CI uses 1).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
-secs="${FUZZ_SECONDS:-60}"
+secs="${FUZZ_SECONDS:-}"
+scale="${FUZZ_RUNS_SCALE:-1}"
 seed="${FUZZ_SEED:-1}"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
   -DCMAKE_CXX_COMPILER=clang++ -DHFX_BUILD_FUZZ=ON -DHFX_SANITIZE=ON -DHFX_BUILD_TESTS=OFF -DHFX_BUILD_BENCH=OFF -DHFX_BUILD_SHARED=OFF >/dev/null
@@ -31,8 +35,23 @@ run_one() {
     echo "fuzz: $name replaying its corpus ($(head -1 "$root/fuzz/${name%_fuzz}.replay-only"))" >"$log"
     "$build/fuzz/$name" -runs=0 -rss_limit_mb=2048 -timeout=10 "$work" >>"$log" 2>&1 || rc=$?
   else
-    echo "fuzz: $name for ${secs}s" >"$log"
-    "$build/fuzz/$name" -seed="$seed" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 "$work" >>"$log" 2>&1 || rc=$?
+    local limit
+    if [ -n "$secs" ]; then
+      limit=(-max_total_time="$secs")
+      echo "fuzz: $name for ${secs}s (seed $seed)" >"$log"
+    else
+      local runs
+      runs="$(awk -v n="${name%_fuzz}" '$1 == n { print $2 }' "$root/fuzz/runs.txt")"
+      if [ -z "$runs" ]; then
+        echo "fuzz: $name has no line in fuzz/runs.txt"
+        return 1
+      fi
+      runs=$((runs * scale))
+      # The time cap only guards against a target that has become very slow; a count is the contract.
+      limit=(-runs="$runs" -max_total_time=1800)
+      echo "fuzz: $name for $runs runs (seed $seed)" >"$log"
+    fi
+    "$build/fuzz/$name" -seed="$seed" "${limit[@]}" -rss_limit_mb=2048 -timeout=10 "$work" >>"$log" 2>&1 || rc=$?
   fi
   if [ "$rc" -ne 0 ]; then
     tail -n 60 "$log"

@@ -42,5 +42,5 @@ label_counts build-asan
 # path is suppressed (tests/lsan_suppressions.txt).
 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 LSAN_OPTIONS="suppressions=$root/tests/lsan_suppressions.txt" \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --test-dir build-asan --output-on-failure -j 2
-echo "== fuzz targets (${FUZZ_SECONDS:-60}s each; the issue asks >= 60 s per target)"
-FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh
+echo "== fuzz targets (fixed seed, the run counts of fuzz/runs.txt: about 60 s each on CI's machine)"
+scripts/fuzz.sh

@@ -93,3 +93,43 @@ TEST(TokenizerHostile, AddedTokenIdsAreAssignedAsTheCrateDoes) {
 }
 
 }  // namespace
+
+// Found by tokenizer_json_fuzz in CI (stop 18): a vocabulary id of 2^28 sized the id -> token table by
+// the id and asked for ~8 GiB. The crate keeps ids in a map (any u32, sparse allowed), so hfx must load
+// these and answer as tokenizers 0.20.3 does on the same JSON:
+//   WordLevel: "hello worlds world" -> [4000000000, 0, 2]; id_to_token(1) None; vocab size 3
+//   WordPiece: -> [4000000000, 2, 3000000, 2]; vocab size 4; decode([4000000000, 2]) "hello world"
+// and refuse an id past u32 ("expected u32").
+TEST(TokenizerHostile, SparseVocabularyIdsAreAMapNotAHugeTable) {
+  json wl = word_level();
+  wl["model"]["vocab"] = {{"[UNK]", 0}, {"hello", 4000000000LL}, {"world", 2}};
+  hfx::Tokenizer a = hfx::Tokenizer::from_json(wl.dump(), "sparse.json");
+  EXPECT_EQ(a.encode("hello worlds world").ids, (std::vector<int64_t>{4000000000LL, 0, 2}));
+  EXPECT_EQ(a.id_to_token(1), std::nullopt);
+  EXPECT_EQ(a.id_to_token(4000000000LL), "hello");
+  EXPECT_EQ(a.vocab_size(), 3);
+
+  json wp = word_level();
+  wp["model"] = {{"type", "WordPiece"},
+                 {"vocab", {{"[UNK]", 0}, {"hello", 4000000000LL}, {"world", 2}, {"##s", 3000000}}},
+                 {"unk_token", "[UNK]"},
+                 {"continuing_subword_prefix", "##"},
+                 {"max_input_chars_per_word", 100}};
+  hfx::Tokenizer b = hfx::Tokenizer::from_json(wp.dump(), "sparse.json");
+  EXPECT_EQ(b.encode("hello worlds world").ids, (std::vector<int64_t>{4000000000LL, 2, 3000000, 2}));
+  EXPECT_EQ(b.vocab_size(), 4);
+  EXPECT_EQ(b.id_to_token(3000001), std::nullopt);
+  EXPECT_EQ(b.decode({4000000000LL, 2}), "hello world");
+
+  // A dense vocabulary with a gap answers the same way (the dense table marks which ids exist).
+  json gap = word_level();
+  gap["model"]["vocab"] = {{"[UNK]", 0}, {"hello", 1}, {"world", 3}};
+  EXPECT_EQ(hfx::Tokenizer::from_json(gap.dump(), "gap.json").id_to_token(2), std::nullopt);
+
+  for (const char* type : {"WordLevel", "WordPiece"}) {
+    json bad = type == std::string("WordLevel") ? wl : wp;
+    bad["model"]["vocab"]["x"] = int64_t{1} << 32;
+    expect_error([&] { hfx::Tokenizer::from_json(bad.dump(), "big/tokenizer.json"); }, ErrorKind::Format,
+                 {"big/tokenizer.json", "bad token id 4294967296"});
+  }
+}

@@ -13,16 +13,47 @@ namespace {
 
 using Vocab = std::unordered_map<std::string, int64_t>;
 
-std::vector<std::string> reverse_vocab(const Vocab& v, const char* what) {
-  int64_t max_id = -1;
-  for (const auto& [t, id] : v) {
-    if (id < 0 || id > (int64_t{1} << 28)) throw_error(ErrorKind::Format, std::string(what) + ": bad token id " + std::to_string(id));
-    max_id = std::max(max_id, id);
+// id -> token. tokenizers keeps a HashMap<u32, String> (vocab_r), so any u32 id is valid and ids may be
+// sparse. A table sized by the largest id would let a 3-token file with id 2^28 ask for gigabytes (the
+// tokenizer_json fuzz target found exactly that), so the table is dense only while the largest id stays
+// within a small multiple of the token count, and a hash map otherwise: memory is bounded by the file.
+class IdTable {
+ public:
+  IdTable() = default;
+  IdTable(const Vocab& v, const char* what) {
+    int64_t max_id = -1;
+    for (const auto& [t, id] : v) {
+      if (id < 0 || id > int64_t{0xFFFFFFFF}) throw_error(ErrorKind::Format, std::string(what) + ": bad token id " + std::to_string(id));
+      max_id = std::max(max_id, id);
+    }
+    if (max_id < 2 * static_cast<int64_t>(v.size()) + 1024) {
+      dense_.resize(static_cast<std::size_t>(max_id + 1));
+      present_.resize(dense_.size(), false);
+      for (const auto& [t, id] : v) {
+        dense_[static_cast<std::size_t>(id)] = t;
+        present_[static_cast<std::size_t>(id)] = true;
+      }
+    } else {
+      sparse_.reserve(v.size());
+      for (const auto& [t, id] : v) sparse_.emplace(id, t);
+    }
   }
-  std::vector<std::string> r(static_cast<std::size_t>(max_id + 1));
-  for (const auto& [t, id] : v) r[static_cast<std::size_t>(id)] = t;
-  return r;
-}
+  const std::string* find(int64_t id) const {
+    if (id < 0) return nullptr;
+    if (!sparse_.empty()) {
+      auto it = sparse_.find(id);
+      return it == sparse_.end() ? nullptr : &it->second;
+    }
+    const auto i = static_cast<std::size_t>(id);
+    return i < dense_.size() && present_[i] ? &dense_[i] : nullptr;
+  }
+  const std::string& at(int64_t id) const { return *find(id); }  // for ids taken from the vocab itself
+
+ private:
+  std::vector<std::string> dense_;
+  std::vector<bool> present_;  // a gap in the ids is no token, as in the crate's map
+  std::unordered_map<int64_t, std::string> sparse_;
+};
 
 Vocab parse_vocab_object(const json& j, const char* what) {
   if (!j.is_object()) throw_error(ErrorKind::Format, std::string(what) + ": vocab must be an object");
@@ -37,15 +68,16 @@ Vocab parse_vocab_object(const json& j, const char* what) {
 
 struct VocabModel : Model {
   Vocab vocab;
-  std::vector<std::string> rev;
+  IdTable rev;
   std::optional<int64_t> token_to_id(std::string_view t) const override {
     auto it = vocab.find(std::string(t));
     if (it == vocab.end()) return std::nullopt;
     return it->second;
   }
   std::optional<std::string> id_to_token(int64_t id) const override {
-    if (id < 0 || static_cast<std::size_t>(id) >= rev.size()) return std::nullopt;
-    return rev[static_cast<std::size_t>(id)];
+    const std::string* t = rev.find(id);
+    if (!t) return std::nullopt;
+    return *t;
   }
   int64_t vocab_size() const override { return static_cast<int64_t>(vocab.size()); }
 };
@@ -172,7 +204,7 @@ struct BPE : VocabModel {
     std::vector<Token> out;
     std::size_t pos = 0;
     for (const auto& w : word) {
-      out.push_back({w.id, rev[static_cast<std::size_t>(w.id)], {pos, pos + w.len}});
+      out.push_back({w.id, rev.at(w.id), {pos, pos + w.len}});
       pos += w.len;
     }
     return out;
@@ -356,7 +388,7 @@ T opt(const json& j, const char* key, T dflt) {
 std::unique_ptr<Model> make_wordpiece(Vocab vocab, std::string unk, std::string prefix, int64_t max_chars) {
   auto m = std::make_unique<WordPiece>();
   m->vocab = std::move(vocab);
-  m->rev = reverse_vocab(m->vocab, "WordPiece");
+  m->rev = IdTable(m->vocab, "WordPiece");
   m->unk = std::move(unk);
   m->prefix = std::move(prefix);
   m->max_chars = static_cast<std::size_t>(std::max<int64_t>(0, max_chars));
@@ -367,7 +399,7 @@ std::unique_ptr<Model> make_bpe(Vocab vocab, const std::vector<std::pair<std::st
                                 const json& opts) {
   auto m = std::make_unique<BPE>();
   m->vocab = std::move(vocab);
-  m->rev = reverse_vocab(m->vocab, "BPE");
+  m->rev = IdTable(m->vocab, "BPE");
   if (opts.contains("unk_token") && opts["unk_token"].is_string()) m->unk = opts["unk_token"].get<std::string>();
   m->prefix = opt<std::string>(opts, "continuing_subword_prefix", "");
   m->suffix = opt<std::string>(opts, "end_of_word_suffix", "");
@@ -448,7 +480,7 @@ std::unique_ptr<Model> make_model(const json& j) {
   if (type == "WordLevel") {
     auto m = std::make_unique<WordLevel>();
     m->vocab = parse_vocab_object(need(j, "vocab", "WordLevel"), "WordLevel");
-    m->rev = reverse_vocab(m->vocab, "WordLevel");
+    m->rev = IdTable(m->vocab, "WordLevel");
     m->unk = opt<std::string>(j, "unk_token", "<unk>");
     return m;
   }
