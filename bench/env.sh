@@ -7,20 +7,18 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
+. "$root/scripts/lib.sh"
 fixture_py="$(bash "$root/tools/fixtures/env.sh" | tail -n1)"
 fixture_site="$("$fixture_py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 req="$here/requirements.txt"
 hash="$( (cat "$req"; echo "$fixture_site") | python3 -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:12])')"
 venv="${HFX_BENCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/hfx/bench-venv-$hash}"
-stamp="$venv/.hfx-installed-$hash"
-if [ ! -f "$stamp" ]; then
-    echo "bench/env.sh: creating $venv" >&2
-    mkdir -p "$(dirname "$venv")"
-    [ -x "$venv/bin/python" ] || "$(readlink -f "$fixture_py" | xargs dirname)/python3" -m venv "$venv" 2>/dev/null || python3 -m venv "$venv"
-    site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-    echo "$fixture_site" > "$site/hfx_fixture_venv.pth"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "$req" >&2
-    "$venv/bin/python" -c 'import torch, transformers, ctranslate2, onnxruntime, onnx' >&2
-    touch "$stamp"
-fi
+setup() {
+    hfx_layer_site "$1" "$fixture_py"
+    hfx_pip "$1" --no-deps -r "$req"
+    "$1" -c 'import torch, transformers, ctranslate2, onnxruntime, onnx' >&2
+}
+base_py="$(readlink -f "$fixture_py" | xargs dirname)/python3"  # the fixture env's interpreter, as its site needs
+[ -x "$base_py" ] || base_py=python3
+hfx_cached_venv "$venv" "$hash" "$base_py" setup
 echo "$venv/bin/python"

@@ -7,26 +7,18 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+. scripts/lib.sh
 fixture_python="$(tools/fixtures/env.sh | tail -n 1)"
 req="$root/python/requirements-dev.txt"
 hash="$(cat "$req" <(echo "$fixture_python") | sha256sum | cut -c1-12)"
 venv="${HFX_PYTHON_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/hfx/python-venv-$hash}"
-stamp="$venv/.hfx-installed-$hash"
-if [ ! -f "$stamp" ]; then
-  echo "python_tests.sh: creating $venv" >&2
-  [ -x "$venv/bin/python" ] || "$fixture_python" -m venv "$venv"
-  site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-  "$fixture_python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' > "$site/hfx_fixture_env.pth"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req" >&2
-  touch "$stamp"
-fi
+setup() {
+  hfx_layer_site "$1" "$fixture_python"
+  hfx_pip "$1" -r "$req"
+}
+hfx_cached_venv "$venv" "$hash" "$fixture_python" setup
 py="$venv/bin/python"
-# Same ccache keys as scripts/build.sh: paths relative to the folder above the checkout, and the compiler
-# CMake picks there (cc / c++; a Python build may otherwise name g++, which ccache keys apart).
-export CC="${CC:-cc}" CXX="${CXX:-c++}"
-if command -v ccache >/dev/null 2>&1; then
-  export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$root")}" CCACHE_NOHASHDIR=1
-fi
+hfx_ccache_env "$root"  # the same ccache keys as scripts/build.sh
 start=$SECONDS
 # --no-build-isolation: the pinned scikit-build-core / pybind11 of the venv (no download per run).
 "$py" -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps "$root" >&2

@@ -8,27 +8,19 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+. scripts/lib.sh
 req="$root/examples/ray/requirements.txt"
 base_python="$(command -v python3)"
 hash="$(cat "$req" <("$base_python" --version) | sha256sum | cut -c1-12)"
 venv="${HFX_RAY_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/hfx/ray-venv-$hash}"
-stamp="$venv/.hfx-installed-$hash"
-if [ ! -f "$stamp" ]; then
-  echo "ray_tests.sh: creating $venv" >&2
-  [ -x "$venv/bin/python" ] || "$base_python" -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req" >&2
-  touch "$stamp"
-fi
+hfx_cached_venv "$venv" "$hash" "$base_python" hfx_pip -r "$req"
 # hfx goes in as a user installs it: `pip install .` with build isolation (scikit-build-core and pybind11 fetched
 # into pip's isolated build env, pinned by PIP_CONSTRAINT to the versions python/requirements-dev.txt names), in
 # its own build folder beside ./build (ccache keys match, so only what differs is compiled).
 constraints="$(mktemp)"
 trap 'rm -f "$constraints"' EXIT
 grep -E '^(scikit_build_core|pybind11)==' python/requirements-dev.txt | sed 's/^scikit_build_core/scikit-build-core/' > "$constraints"
-export CC="${CC:-cc}" CXX="${CXX:-c++}"
-if command -v ccache >/dev/null 2>&1; then
-  export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$root")}" CCACHE_NOHASHDIR=1
-fi
+hfx_ccache_env "$root"
 start=$SECONDS
 PIP_CONSTRAINT="$constraints" "$venv/bin/python" -m pip install -q --disable-pip-version-check \
   -C build-dir=build-pyray "$root" >&2
