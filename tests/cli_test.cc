@@ -1,6 +1,7 @@
 // The hfx command line, run as a user would.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hfx/io.h"
+#include "hfx/model.h"
 #include "test_util.h"
 
 namespace {
@@ -69,21 +71,36 @@ TEST(Cli, ErrorsExitNonZeroWithAMessage) {
 // `hfx info` on a folder with only config.json: the skeleton's parameter count without weights. The expected
 // counts are transformers 4.46's num_parameters() of AutoModel.from_config(XConfig()) (the published sizes:
 // bert-base 109,482,240; gpt2 124,439,808; t5-small 60,506,624; Llama-2-7B without its LM head 6,607,343,616).
-TEST(Cli, InfoOnAConfigOnlyFolderCountsTheSkeleton) {
+// Every class of every registered type, on the type's default config (config.json with only model_type and
+// architectures): the parameter count transformers 4.46.3's num_parameters() gives the same class on the same
+// default config (tests/fixtures/num_parameters.json, tools/fixtures/num_parameters.py). A newly registered type
+// or class fails here until the fixture is regenerated with it.
+TEST(Cli, InfoOnAConfigOnlyFolderMatchesNumParametersForEveryClass) {
   namespace fs = std::filesystem;
+  const auto ref = nlohmann::json::parse(hfx::read_text_file((hfx::testing::fixtures_dir() / "num_parameters.json").string()));
+  const auto& counts = ref.at("num_parameters");
   const fs::path dir = fs::temp_directory_path() / ("hfx_cfg_only_" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  const std::vector<std::pair<std::string, int64_t>> want = {
-      {"bert", 109482240}, {"gpt2", 124439808}, {"t5", 60506624}, {"llama", 6607343616}};
-  for (const auto& [type, params] : want) {
-    hfx::write_file_atomic((dir / "config.json").string(), "{\"model_type\": \"" + type + "\", \"torch_dtype\": \"bfloat16\"}");
-    const CliRun r = run_cli("info --json " + dir.string());
-    ASSERT_EQ(r.status, 0) << r.out;
-    const auto j = nlohmann::json::parse(r.out);
-    EXPECT_EQ(j["parameters"].get<int64_t>(), params) << type;
-    EXPECT_EQ(j["weights"], false) << type;
-    EXPECT_EQ(j["bytes"]["bfloat16"].get<double>(), 2.0 * static_cast<double>(params)) << type;
+  int checked = 0;
+  for (const auto& type : hfx::supported_model_types()) {
+    for (const auto& [cls, builder] : hfx::architecture(type).classes) {
+      if (ref.at("missing").contains(type) || ref.at("missing").contains(type + "/" + cls)) continue;  // no 4.46 reference
+      ASSERT_TRUE(counts.contains(type) && counts[type].contains(cls))
+          << type << "/" << cls << " has no reference count: run tools/fixtures/num_parameters.py build/hfx";
+      const int64_t params = counts[type][cls].get<int64_t>();
+      hfx::write_file_atomic((dir / "config.json").string(),
+                             nlohmann::json{{"model_type", type}, {"architectures", {cls}}, {"torch_dtype", "bfloat16"}}.dump());
+      const CliRun r = run_cli("info --json " + dir.string());
+      ASSERT_EQ(r.status, 0) << type << "/" << cls << ": " << r.out;
+      const auto j = nlohmann::json::parse(r.out);
+      EXPECT_EQ(j["class"], cls);
+      EXPECT_EQ(j["parameters"].get<int64_t>(), params) << type << "/" << cls;
+      EXPECT_EQ(j["weights"], false) << type;
+      EXPECT_EQ(j["bytes"]["bfloat16"].get<double>(), 2.0 * static_cast<double>(params)) << type << "/" << cls;
+      ++checked;
+    }
   }
+  EXPECT_GE(checked, 100);
   // A hostile size is a typed error, never an allocation: nothing is allocated for a skeleton.
   hfx::write_file_atomic((dir / "config.json").string(),
                          "{\"model_type\": \"bert\", \"vocab_size\": 4611686018427387904, \"hidden_size\": 4611686018427387904}");
@@ -91,4 +108,13 @@ TEST(Cli, InfoOnAConfigOnlyFolderCountsTheSkeleton) {
   EXPECT_NE(bad.status, 0) << bad.out;
   EXPECT_NE(bad.out.find("error"), std::string::npos) << bad.out;
   fs::remove_all(dir);
+}
+
+TEST(Cli, ModelsListsEveryTypeWithItsClasses) {
+  const CliRun r = run_cli("--json models");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.size(), hfx::supported_model_types().size());
+  EXPECT_EQ(j.at("bert").at(0), "BertModel");
+  EXPECT_NE(std::find(j.at("gpt2").begin(), j.at("gpt2").end(), "GPT2LMHeadModel"), j.at("gpt2").end());
 }

@@ -115,7 +115,7 @@ int cmd_info_config_only(const std::string& path) {
   const std::unique_ptr<hfx::Model> model = hfx::build_model(cfg, cls);
   int64_t params = 0;
   for (const auto& spec : model->params().specs()) {
-    if (!spec.tied_to.empty()) continue;
+    if (!spec.tied_to.empty() || spec.role == hfx::ParamRole::Buffer) continue;  // as num_parameters()
     int64_t n = 1;
     for (const int64_t d : spec.shape)
       if (__builtin_mul_overflow(n, d, &n))
@@ -148,6 +148,26 @@ int cmd_info_config_only(const std::string& path) {
   return 0;
 }
 
+// `hfx models`: the model types hfx builds and, for each, its classes (what AutoModel* and --class accept).
+int cmd_models() {
+  nlohmann::json all = nlohmann::json::object();
+  for (const auto& type : hfx::supported_model_types()) {
+    nlohmann::json classes = nlohmann::json::array();
+    for (const auto& c : hfx::architecture(type).classes) classes.push_back(c.first);
+    all[type] = std::move(classes);
+  }
+  if (hfx::cli::globals().json) {
+    std::cout << all.dump() << "\n";
+    return 0;
+  }
+  for (const auto& [type, classes] : all.items()) {
+    std::string list;
+    for (const auto& c : classes) list += (list.empty() ? "" : ", ") + c.get<std::string>();
+    fmt::print("{}: {}\n", type, list);
+  }
+  return 0;
+}
+
 int cmd_info(const ModelArgs& a) {
   namespace fs = std::filesystem;
   if (config_only_folder(a.path)) {
@@ -162,7 +182,7 @@ int cmd_info(const ModelArgs& a) {
   std::map<std::string, int64_t> dtypes;
   for (std::size_t i = 0; i < lm.model->params().size(); ++i) {
     const auto& spec = lm.model->params().specs()[i];
-    if (!spec.tied_to.empty()) continue;
+    if (!spec.tied_to.empty() || spec.role == hfx::ParamRole::Buffer) continue;  // as num_parameters()
     const auto& t = lm.model->params().value(i);
     params += t.numel();
     dtypes[std::string(hfx::to_string(t.dtype()))] += t.numel();
@@ -279,6 +299,8 @@ void add_model_commands(CommandTable& table) {
   info->add_option("path", a.path, "model directory, weight file (any framework) or repo id")->required();
   info->add_flag("--flops", a.flops, "print floating_point_ops for --tokens N tokens");
   info->add_option("--tokens", a.tokens, "token count for --flops");
+
+  table.add("models", "List the model types hfx builds and each one's classes", [] { return cmd_models(); });
 
   auto* run = table.add("run", "Run a model on token ids or text and print its outputs", [ap] { return cmd_run(*ap); });
   run->add_option("path", a.path, "model directory, weight file or repo id")->required();
