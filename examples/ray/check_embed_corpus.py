@@ -4,7 +4,9 @@
 Starts a local Ray cluster of two nodes on 127.0.0.1 (`ray start --head` + `ray start --address`, one worker
 node each), runs embed_corpus.py against it with two hfx actors over a small corpus, in JSONL and in Parquet, and
 checks that every row comes back exactly once, that both actors embedded rows, and that every row's embedding
-equals the single-process hfx.SentenceTransformer result (max abs <= 1e-5; batches differ in padding only).
+equals the single-process hfx.SentenceTransformer result (max abs <= 1e-5; batches differ in padding only); then
+that malformed corpora (no text column, broken JSON, a non-text column, no rows) are refused with exit 2 and a
+one-line error before any actor starts.
 
     python examples/ray/check_embed_corpus.py MODEL_DIR [--rows N]
 """
@@ -50,6 +52,14 @@ def run(cmd: list[str], env: dict[str, str], what: str) -> str:
         sys.stderr.write(p.stdout[-6000:] + p.stderr[-6000:])
         raise SystemExit(f"check_embed_corpus: {what} failed (exit {p.returncode})")
     return p.stdout
+
+
+def run_refused(cmd: list[str], env: dict[str, str], what: str, message: str) -> None:
+    """A malformed corpus: embed_corpus.py must exit 2 with `message` on stderr, before any actor starts."""
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 2 and message in p.stderr, (
+        f"{what}: expected exit 2 and '{message}', got exit {p.returncode}: {p.stderr[-3000:]}")
+    assert "HfxEmbedder" not in p.stderr, f"{what}: actors were started for a corpus that cannot be embedded"
 
 
 def check(output: Path, rows: list[dict], want: dict[str, np.ndarray], what: str) -> dict:
@@ -120,6 +130,18 @@ def main() -> int:
                 summary = json.loads(stdout.strip().splitlines()[-1])
                 assert summary["rows"] == len(rows), summary
                 results[kind] = check(out, rows, want, kind) | {"rows_per_s": summary["rows_per_s"]}
+            # Malformed corpora: a clear one-line error and exit 2, nothing written.
+            bad = {"no-text-column": ('{"id": "a", "body": "x"}\n', "has no column 'text'"),
+                   "broken-json": ('{"id": "a", "text": "x"}\n{"id": "b", "text":\n', "cannot read the corpus"),
+                   "number-text": ('{"id": "a", "text": 5}\n', "column 'text' holds int64, not text"),
+                   "empty": ("", "has no rows")}
+            for name, (body, message) in bad.items():
+                (tmp_path / f"{name}.jsonl").write_text(body)
+                run_refused([sys.executable, str(HERE / "embed_corpus.py"), "--address", f"127.0.0.1:{port}",
+                             "--model", args.model, "--input", str(tmp_path / f"{name}.jsonl"),
+                             "--output", str(tmp_path / f"out-{name}")], env, f"embed_corpus.py on {name}", message)
+                assert not (tmp_path / f"out-{name}").exists(), f"{name}: output written for a refused corpus"
+            results["refused"] = sorted(bad)
         finally:
             subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
     print(json.dumps(results))

@@ -108,6 +108,27 @@ def main(argv: list[str] | None = None) -> int:
     ctx.enable_progress_bars = sys.stderr.isatty()
     start = time.perf_counter()
     ds = read_corpus(args.input, args.input_format)
+    # The corpus is checked before any actor loads a model: ds.schema() reads what it needs of the first block, so
+    # a file that is not JSONL / Parquet, an empty corpus, a missing or non-text column end here with one line.
+    try:
+        schema = ds.schema()
+    except Exception as e:  # a RayTaskError: the reader's own error (the JSON / Parquet parser's) is its .cause
+        cause = getattr(e, "cause", None) or e
+        print(f"embed_corpus: cannot read the corpus {', '.join(args.input)}: {type(cause).__name__}: "
+              f"{str(cause).strip().splitlines()[0]}", file=sys.stderr)
+        return 2
+    if schema is None or not schema.names:
+        print(f"embed_corpus: the corpus {', '.join(args.input)} has no rows", file=sys.stderr)
+        return 2
+    if args.text_column not in schema.names:
+        print(f"embed_corpus: the corpus has no column '{args.text_column}' (columns: {', '.join(schema.names)}); "
+              "see --text-column", file=sys.stderr)
+        return 2
+    text_type = schema.types[schema.names.index(args.text_column)]  # pyarrow's type (Ray's for a pandas block)
+    if isinstance(text_type, pa.DataType) and not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)
+                                                   or pa.types.is_null(text_type)):
+        print(f"embed_corpus: column '{args.text_column}' holds {text_type}, not text", file=sys.stderr)
+        return 2
     if args.blocks:
         ds = ds.repartition(args.blocks)
     ds = ds.map_batches(
