@@ -50,6 +50,8 @@ hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS
 # for SIGTERM), driven by libcurl; a few seconds in all (batch windows, the drain).
 hfx_test_label(LABELS python TIMEOUT 300 PATTERNS
   "Serve.OpenAIPythonClient")   # the pinned openai client (tools/serve/env.sh)
+hfx_test_label(LABELS python slow TIMEOUT 600 PATTERNS
+  "Serve.SchemathesisFindsNoFault")   # pinned schemathesis (tools/serve/env.sh) on four servers, ~2 min
 hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS
   "Serve.EmbedMatchesSentenceTransformersReference")   # /embed against sentence-transformers' expected.json
 hfx_test_label(LABELS slow TIMEOUT 300 PATTERNS

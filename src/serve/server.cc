@@ -5,6 +5,8 @@
 // Unhealthy 503); /v1/embeddings errors use TEI's OpenAI shape {"message", "code", "type"}.
 #include "serve/server.h"
 
+#include "serve/openapi.h"
+
 #include <httplib.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -90,6 +92,11 @@ void normalize_row(std::vector<float>& row) {
   const double d = std::max(std::sqrt(n), 1e-12);
   for (float& x : row) x = static_cast<float>(x / d);
 }
+
+// Every JSON the server writes: text it did not check (a parser's message quoting the body's bytes, a decode
+// that ends inside a UTF-8 sequence, a label from config.json) has its invalid UTF-8 replaced by U+FFFD rather
+// than throwing from inside an error path (schemathesis found a 500 that way).
+std::string to_json(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 const json& field(const json& body, const char* name) {
   static const json null_value;
@@ -309,7 +316,7 @@ struct Server::Impl {
     json body = openai ? json{{"message", e.message}, {"code", e.status}, {"type", e.type}} : json{{"error", e.message}, {"error_type", e.type}};
     if (e.status == 429) res.set_header("Retry-After", "1");
     if (e.status == 401) res.set_header("WWW-Authenticate", "Bearer");
-    res.set_content(body.dump(), "application/json");
+    res.set_content(to_json(body), "application/json");
   }
 
   // An inference request's permit; a streamed response keeps a reference until its last chunk.
@@ -605,7 +612,7 @@ struct Server::Impl {
                     {"model", name},
                     {"choices", {{{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}}}},
                     {"usage", {{"prompt_tokens", S}, {"completion_tokens", n_gen}, {"total_tokens", S + n_gen}}}};
-    res.set_content(r.dump(), "application/json");
+    res.set_content(to_json(r), "application/json");
   }
   std::atomic<int64_t> completions{0};
 
@@ -624,7 +631,7 @@ struct Server::Impl {
       auto chunk = [&](const std::string& delta, const json& finish) {
         const json c = {{"id", id}, {"object", "text_completion"}, {"created", now}, {"model", name},
                         {"choices", {{{"text", delta}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}}}}};
-        return send("data: " + c.dump() + "\n\n");
+        return send("data: " + to_json(c) + "\n\n");
       };
       std::vector<int64_t> gen;
       std::string sent, finish = "length";
@@ -653,7 +660,7 @@ struct Server::Impl {
           return client && !stopped;
         });
       } catch (const std::exception& e) {  // the status is already sent: say it in the stream
-        client = send("data: " + json({{"error", {{"message", e.what()}, {"type", "Backend"}}}}).dump() + "\n\n");
+        client = send("data: " + to_json({{"error", {{"message", e.what()}, {"type", "Backend"}}}}) + "\n\n");
         finish = "error";
       }
       tokens_total->Increment(static_cast<double>(prompt_tokens + static_cast<int64_t>(gen.size())));
@@ -708,11 +715,11 @@ struct Server::Impl {
         const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()), reinterpret_cast<const unsigned char*>(row.data()),
                                       static_cast<int>(row.size() * 4));
         b64.resize(static_cast<std::size_t>(n));
-        s += json(b64).dump();
+        s += to_json(b64);
       }
       s += ",\"index\":" + std::to_string(i) + "}";
     }
-    s += "],\"model\":" + json(name).dump() + ",\"usage\":{\"prompt_tokens\":" + std::to_string(e.tokens) +
+    s += "],\"model\":" + to_json(name) + ",\"usage\":{\"prompt_tokens\":" + std::to_string(e.tokens) +
          ",\"total_tokens\":" + std::to_string(e.tokens) + "}}";
     res.set_content(s, "application/json");
   }
@@ -766,7 +773,7 @@ struct Server::Impl {
     for (std::size_t i = 0; i < order.size(); ++i) {
       s += i ? ",{\"score\":" : "{\"score\":";
       append_float(s, scores[order[i]]);
-      s += ",\"label\":" + json(labels[order[i]]).dump() + "}";
+      s += ",\"label\":" + to_json(labels[order[i]]) + "}";
     }
     return s + "]";
   }
@@ -833,7 +840,7 @@ struct Server::Impl {
     std::string s = "[";
     for (std::size_t i = 0; i < order.size(); ++i) {
       s += (i ? ",{\"index\":" : "{\"index\":") + std::to_string(order[i]);
-      if (return_text) s += ",\"text\":" + json(texts[order[i]]).dump();
+      if (return_text) s += ",\"text\":" + to_json(texts[order[i]]);
       s += ",\"score\":";
       append_float(s, scores[order[i]]);
       s += "}";
@@ -880,7 +887,7 @@ struct Server::Impl {
       }
       out.push_back(std::move(toks));
     }
-    res.set_content(out.dump(), "application/json");
+    res.set_content(to_json(out), "application/json");
   }
 
   void route_decode(const httplib::Request& req, httplib::Response& res) {
@@ -911,7 +918,7 @@ struct Server::Impl {
     const bool skip = get_or<bool>(b, "skip_special_tokens", true);
     json out = json::array();
     for (const auto& s : seqs) out.push_back(tokenizer->decode(s, skip));
-    res.set_content(out.dump(), "application/json");
+    res.set_content(to_json(out), "application/json");
   }
 
   // ---- info, health, metrics, models ----------------------------------------------------------------------------
@@ -946,34 +953,67 @@ struct Server::Impl {
             {"docker_label", nullptr}};
   }
 
+  std::vector<std::string> routes;  // "METHOD /path" of every route registered (Server::routes)
+  template <class F>
+  void get(const std::string& path, int flags, F f) {
+    routes.push_back("GET " + path);
+    http.Get(path, wrap(path, flags, f));
+  }
+  template <class F>
+  void post(const std::string& path, int flags, F f) {
+    routes.push_back("POST " + path);
+    http.Post(path, wrap(path, flags, f));
+  }
+
   void setup_routes() {
     using R = const httplib::Request&;
     using W = httplib::Response&;
-    http.Post("/embed", wrap("/embed", kInference, [this](R q, W r) { route_embed(q, r); }));
-    http.Post("/predict", wrap("/predict", kInference, [this](R q, W r) { route_predict(q, r); }));
-    http.Post("/rerank", wrap("/rerank", kInference, [this](R q, W r) { route_rerank(q, r); }));
-    http.Post("/tokenize", wrap("/tokenize", kInference, [this](R q, W r) { route_tokenize(q, r); }));
-    http.Post("/decode", wrap("/decode", kInference, [this](R q, W r) { route_decode(q, r); }));
-    http.Post("/v1/embeddings", wrap("/v1/embeddings", kInference | kOpenAI, [this](R q, W r) { route_openai_embeddings(q, r); }));
-    http.Post("/v1/completions", wrap("/v1/completions", kInference | kOpenAI, [this](R q, W r) { route_completions(q, r); }));
-    http.Get("/info", wrap("/info", 0, [this](R, W r) { r.set_content(info().dump(), "application/json"); }));
-    http.Get("/v1/models", wrap("/v1/models", kOpenAI, [this](R, W r) {
-               const json m = {{"object", "list"}, {"data", {{{"id", name}, {"object", "model"}, {"created", created}, {"owned_by", "hfx"}}}}};
-               r.set_content(m.dump(), "application/json");
-             }));
-    http.Get("/health", wrap("/health", kPublic, [](R, W r) { r.status = 200; }));
-    http.Get("/metrics", wrap("/metrics", kPublic, [this](R, W r) {
-               r.set_content(prometheus::TextSerializer().Serialize(registry->Collect()), "text/plain; version=0.0.4");
-             }));
+    post("/embed", kInference, [this](R q, W r) { route_embed(q, r); });
+    post("/predict", kInference, [this](R q, W r) { route_predict(q, r); });
+    post("/rerank", kInference, [this](R q, W r) { route_rerank(q, r); });
+    post("/tokenize", kInference, [this](R q, W r) { route_tokenize(q, r); });
+    post("/decode", kInference, [this](R q, W r) { route_decode(q, r); });
+    post("/v1/embeddings", kInference | kOpenAI, [this](R q, W r) { route_openai_embeddings(q, r); });
+    post("/v1/completions", kInference | kOpenAI, [this](R q, W r) { route_completions(q, r); });
+    get("/info", 0, [this](R, W r) { r.set_content(to_json(info()), "application/json"); });
+    get("/v1/models", kOpenAI, [this](R, W r) {
+      const json m = {{"object", "list"}, {"data", {{{"id", name}, {"object", "model"}, {"created", created}, {"owned_by", "hfx"}}}}};
+      r.set_content(to_json(m), "application/json");
+    });
+    get("/health", kPublic, [](R, W r) { r.status = 200; });
+    get("/metrics", kPublic, [this](R, W r) {
+      r.set_content(prometheus::TextSerializer().Serialize(registry->Collect()), "text/plain; version=0.0.4");
+    });
+    const std::string openapi = openapi_json(kVersion, !o.api_key.empty());
+    get("/openapi.json", kPublic, [openapi](R, W r) { r.set_content(openapi, "application/json"); });
     http.set_payload_max_length(o.max_body_bytes);
     // Requests no route answered (unknown path: 404, a body over the limit: 413, ...) get a JSON body too.
+    // The shape is the route family's: OpenAI's under /v1/, TEI's elsewhere.
     http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty()) return;
-      HttpError e{res.status, "Validation", "error"};
+      HttpError e{res.status, res.status >= 500 ? "Backend" : "Validation",
+                  "HTTP status " + std::to_string(res.status)};
+      if (res.status == 400)
+        e.message = "the HTTP request could not be read (malformed, or a POST without Content-Length or chunked encoding)";
       if (res.status == 404) e = {404, "NotFound", "no route " + req.method + " " + req.path};
       if (res.status == 413) e = {413, "PayloadTooLarge", "the body is larger than " + std::to_string(o.max_body_bytes) + " bytes (--max-body-bytes)"};
-      write_error(res, e, false);
+      write_error(res, e, req.path.rfind("/v1/", 0) == 0);
+      // cpp-httplib may refuse a request before reading its body (a multipart Content-Type without a boundary:
+      // 400, found by schemathesis): the unread body would be parsed as the next request on a kept-alive
+      // connection, so a refused request ends its connection.
+      if (res.status == 400 || res.status == 413) res.set_header("Connection", "close");
       requests->Add({{"route", "other"}, {"status", std::to_string(res.status)}}).Increment();
+    });
+    // wrap() answers every exception a route throws; this is the net under it (cpp-httplib would answer an empty 500).
+    http.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+      std::string what = "internal error";
+      try {
+        std::rethrow_exception(ep);
+      } catch (const std::exception& x) {
+        what = x.what();
+      } catch (...) {
+      }
+      write_error(res, {500, "Backend", what}, req.path.rfind("/v1/", 0) == 0);
     });
     // Worker threads: enough for every permitted request plus the health/metrics probes beside them, so the
     // 429 bound (not cpp-httplib's unbounded task queue) is what turns requests away.
@@ -982,9 +1022,8 @@ struct Server::Impl {
     // A structured request log: one JSON line per request at info level (hfx serve -v).
     http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
       if (!log_enabled(LogLevel::Info)) return;
-      log_info(json({{"method", req.method}, {"path", req.path}, {"status", res.status}, {"remote", req.remote_addr},
-                     {"request_bytes", req.body.size()}, {"response_bytes", res.body.size()}})
-                   .dump());
+      log_info(to_json({{"method", req.method}, {"path", req.path}, {"status", res.status}, {"remote", req.remote_addr},
+                        {"request_bytes", req.body.size()}, {"response_bytes", res.body.size()}}));
     });
     http.set_keep_alive_timeout(5);
     http.set_read_timeout(30);
@@ -1017,5 +1056,6 @@ int Server::bind() {
 void Server::run() { impl_->http.listen_after_bind(); }
 void Server::shutdown() { impl_->shutdown(); }
 bool Server::draining() const { return impl_->draining_; }
+std::vector<std::string> Server::routes() const { return impl_->routes; }
 
 }  // namespace hfx::serve

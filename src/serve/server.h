@@ -2,6 +2,7 @@
 //
 //   text-embeddings-inference: POST /embed /rerank /predict /tokenize /decode, GET /health /info
 //   OpenAI:                     POST /v1/embeddings, GET /v1/models
+//   description:                GET /openapi.json (OpenAPI 3.0, serve/openapi.cc)
 //   operations:                 GET /metrics (Prometheus text), a bound on requests in flight (429 +
 //                               Retry-After), body size (413), input length (422), Bearer API key,
 //                               graceful shutdown (in-flight requests finish, new ones get 503)
@@ -20,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace hfx::serve {
 
@@ -52,6 +54,7 @@ class Server {
   // stops and run() returns. Safe from any thread; idempotent.
   void shutdown();
   bool draining() const;
+  std::vector<std::string> routes() const;  // "METHOD /path" of every route (each is in GET /openapi.json)
 
  private:
   struct Impl;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create (idempotently) the small venv with the pinned `openai` client that tests/serve_test.cc drives hfx serve with.
+# Create (idempotently) the small venv with the pinned `openai` client and schemathesis that tests/serve_test.cc
+# drives hfx serve with.
 # Location: $HFX_SERVE_VENV, else ${XDG_CACHE_HOME:-$HOME/.cache}/hfx/serve-venv-<sha256(requirements.txt)[:12]>;
 # tools/serve/.venv is made a symlink to it. The last stdout line is the venv's python.
 set -euo pipefail
@@ -10,7 +11,7 @@ hash="$(python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"r
 venv="${HFX_SERVE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/hfx/serve-venv-$hash}"
 setup() {
     hfx_pip "$1" --no-deps -r "$req"
-    "$1" -c 'import openai' >&2
+    "$1" -c 'import openai, schemathesis' >&2
 }
 hfx_cached_venv "$venv" "$hash" python3 setup
 ln -sfn "$venv" "$here/.venv"
