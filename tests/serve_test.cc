@@ -777,14 +777,23 @@ TEST(Serve, OpenApiDescribesEveryRoute) {
       std::string m = method;
       for (auto& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       documented.insert(m + " " + path);
-      const bool open = path == "/health" || path == "/metrics" || path == "/openapi.json";
+      const bool open = path == "/health" || path == "/metrics" || path == "/openapi.json" || path == "/";
       EXPECT_EQ(op.contains("security"), !open) << path;
       for (const auto& [status, resp] : op["responses"].items())  // no 5xx but draining's 503
         EXPECT_TRUE(std::stoi(status) < 500 || std::stoi(status) == 503) << path << " documents a " << status;
     }
   const auto routes = s.server->routes();
   EXPECT_EQ(documented, std::set<std::string>(routes.begin(), routes.end()));
-  EXPECT_GE(routes.size(), 12u);
+  EXPECT_GE(routes.size(), 13u);
+  // GET /: the page, self-contained (nothing from another origin), served without the key.
+  const Resp page = request(s.port, "GET", "/");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_EQ(page.headers.at("content-type"), "text/html; charset=utf-8");
+  EXPECT_NE(page.headers.at("content-security-policy").find("default-src 'none'"), std::string::npos);
+  for (const char* route : {"\"/info\"", "\"/embed\"", "\"/predict\"", "\"/rerank\"", "\"/v1/completions\""})
+    EXPECT_NE(page.body.find(route), std::string::npos) << route;
+  EXPECT_EQ(page.body.find("http://"), std::string::npos);
+  EXPECT_EQ(page.body.find("https://"), std::string::npos);
 }
 
 // schemathesis (pinned, tools/serve/env.sh) generates requests from /openapi.json, valid and not, for every route of

@@ -110,6 +110,10 @@ constexpr const char* kDocument = R"JSON({
       "summary": "Prometheus metrics (no API key needed)",
       "responses": {"200": {"description": "Prometheus text format 0.0.4", "content": {"text/plain": {"schema": {"type": "string"}}}},
                     "503": {"$ref": "#/components/responses/Unhealthy"}}}},
+    "/": {"get": {
+      "summary": "A page to try the model in a browser (no API key needed to load it)",
+      "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}},
+                    "503": {"$ref": "#/components/responses/Unhealthy"}}}},
     "/openapi.json": {"get": {
       "summary": "This document (no API key needed)",
       "responses": {"200": {"description": "OpenAPI 3.0", "content": {"application/json": {"schema": {"type": "object"}}}}}}}
@@ -235,7 +239,7 @@ std::string openapi_json(const std::string& version, bool api_key) {
   if (api_key) {
     // Every route but /health, /metrics and this document needs the key.
     for (auto& [path, item] : doc["paths"].items())
-      if (path != "/health" && path != "/metrics" && path != "/openapi.json")
+      if (path != "/health" && path != "/metrics" && path != "/openapi.json" && path != "/")
         for (auto& [method, op] : item.items()) op["security"] = nlohmann::json::array({{{"bearer", nlohmann::json::array()}}});
   }
   return doc.dump();

@@ -6,6 +6,7 @@
 #include "serve/server.h"
 
 #include "serve/openapi.h"
+#include "serve/page.h"
 
 #include <httplib.h>
 #include <openssl/crypto.h>
@@ -983,6 +984,11 @@ struct Server::Impl {
     get("/health", kPublic, [](R, W r) { r.status = 200; });
     get("/metrics", kPublic, [this](R, W r) {
       r.set_content(prometheus::TextSerializer().Serialize(registry->Collect()), "text/plain; version=0.0.4");
+    });
+    get("/", kPublic, [](R, W r) {
+      r.set_header("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'");
+      r.set_header("X-Content-Type-Options", "nosniff");
+      r.set_content(page_html(), "text/html; charset=utf-8");
     });
     const std::string openapi = openapi_json(kVersion, !o.api_key.empty());
     get("/openapi.json", kPublic, [openapi](R, W r) { r.set_content(openapi, "application/json"); });
