@@ -14,6 +14,7 @@ pkgs=(
   libsleef-dev                                 # vector exp/erf/tanh for softmax and GELU
   zlib1g-dev                                   # keras h5: hfx inflates deflate chunks itself
   libcpp-httplib-dev prometheus-cpp-dev        # hfx serve: HTTP server (docs/serve.md), /metrics
+  chromium chromium-driver fonts-dejavu-core   # hfx serve: its GET / page tested in a real browser (Serve.PageWorksInChromium)
 )
 missing=()
 for p in "${pkgs[@]}"; do

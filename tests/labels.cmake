@@ -51,7 +51,8 @@ hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS
 hfx_test_label(LABELS python TIMEOUT 300 PATTERNS
   "Serve.OpenAIPythonClient")   # the pinned openai client (tools/serve/env.sh)
 hfx_test_label(LABELS python slow TIMEOUT 600 PATTERNS
-  "Serve.SchemathesisFindsNoFault")   # pinned schemathesis (tools/serve/env.sh) on four servers, ~2 min
+  "Serve.SchemathesisFindsNoFault"   # pinned schemathesis (tools/serve/env.sh) on four servers, ~2 min
+  "Serve.PageWorksInChromium")       # GET / in Debian's headless chromium, pinned Selenium, ~20 s
 hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS
   "Serve.EmbedMatchesSentenceTransformersReference")   # /embed against sentence-transformers' expected.json
 hfx_test_label(LABELS slow TIMEOUT 300 PATTERNS

@@ -821,6 +821,32 @@ TEST(Serve, SchemathesisFindsNoFault) {
   }
 }
 
+// GET / in a real browser: Debian's headless chromium through chromedriver, driven by the pinned Selenium
+// (tools/serve/browser_check.py): the similarity matrix the page draws equals /embed's, the label scores /predict's,
+// and a generator's streamed completion arrives; no error on the page or in the browser console.
+TEST(Serve, PageWorksInChromium) {
+  const fs::path py = testing::source_dir() / "tools/serve/.venv/bin/python";
+  if (!fs::exists(py)) GTEST_SKIP() << "pinned Selenium env missing (tools/serve/env.sh creates it; scripts/test.sh runs it)";
+  if (!fs::exists("/usr/bin/chromium") || !fs::exists("/usr/bin/chromedriver"))
+    GTEST_SKIP() << "chromium / chromium-driver not installed (scripts/setup.sh installs them)";
+  testing::TempDir tmp;
+  const std::vector<std::pair<std::string, fs::path>> models = {
+      {"embedding", sdir("bert-mean-norm")}, {"classifier", classifier_dir(tmp, 3)}, {"generator", lm_dir(tmp)}};
+  for (const auto& [what, dir] : models) {
+    Running s(opts(dir));
+    const std::string out = tmp.file(what + ".json"), log = tmp.file(what + ".log");
+    const std::string cmd = py.string() + " " + (testing::source_dir() / "tools/serve/browser_check.py").string() +
+                            " http://127.0.0.1:" + std::to_string(s.port) + " " + what + " " + out + " > " + log + " 2>&1";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << what << ": " << read_text_file(log) << (fs::exists(out) ? read_text_file(out) : "");
+    if (!fs::exists(out)) continue;
+    const json r = json::parse(read_text_file(out));
+    EXPECT_EQ(r["ok"], true) << r.dump(1);
+    if (what != "generator") {
+      EXPECT_EQ(r["shown"].size(), 3u) << r.dump(1);
+    }
+  }
+}
+
 // The CLI: `hfx serve --port 0` prints its port; SIGTERM lets the request in flight finish, answers new ones
 // 503 meanwhile, and exits 0.
 TEST(Serve, CliSigtermDrains) {

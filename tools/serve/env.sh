@@ -11,7 +11,7 @@ hash="$(python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"r
 venv="${HFX_SERVE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/hfx/serve-venv-$hash}"
 setup() {
     hfx_pip "$1" --no-deps -r "$req"
-    "$1" -c 'import openai, schemathesis' >&2
+    "$1" -c 'import openai, schemathesis, selenium' >&2
 }
 hfx_cached_venv "$venv" "$hash" python3 setup
 ln -sfn "$venv" "$here/.venv"
