@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/threads.h"
 #include "hfx/error.h"
 
 namespace hfx::nn {
@@ -31,6 +32,7 @@ std::vector<int64_t> deberta_relative_positions(int64_t Sq, int64_t Sk, int64_t 
 }
 
 Tensor disentangled_scores(const DisentangledArgs& a) {
+  hfx::detail::sync_threads();
   const int64_t B = a.B, S = a.S, H = a.H, D = a.D, W = H * D, span = a.span;
   if (B <= 0 || S <= 0 || H <= 0 || D <= 0 || !a.q.p || !a.k.p)
     throw_error(ErrorKind::InvalidArgument, "disentangled attention needs positive shapes and q, k");
@@ -42,9 +44,12 @@ Tensor disentangled_scores(const DisentangledArgs& a) {
   auto clampi = [&](int64_t x) { return std::clamp<int64_t>(x, 0, 2 * span - 1); };
   auto dot = [D](const float* x, const float* y) {
     float s = 0.0f;
+#pragma omp simd reduction(+ : s)
     for (int64_t d = 0; d < D; ++d) s += x[d] * y[d];
     return s;
   };
+  // Each (b, h) writes its own [S, S] block.
+#pragma omp parallel for collapse(2) schedule(static)
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < H; ++h)
       for (int64_t i = 0; i < S; ++i) {
@@ -62,9 +67,11 @@ Tensor disentangled_scores(const DisentangledArgs& a) {
 }
 
 void xsoftmax_(Tensor& scores, const float* key_mask) {
+  hfx::detail::sync_threads();
   const int64_t B = scores.size(0), H = scores.size(1), S = scores.size(2), Sk = scores.size(3);
   const float fmin = std::numeric_limits<float>::lowest();
   float* p = scores.mutable_data<float>();
+#pragma omp parallel for collapse(2) schedule(static)
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < H; ++h)
       for (int64_t i = 0; i < S; ++i) {
@@ -83,10 +90,13 @@ void xsoftmax_(Tensor& scores, const float* key_mask) {
 }
 
 Tensor attention_context(const Tensor& probs, const HeadRows& v, int64_t D) {
+  hfx::detail::sync_threads();
   const int64_t B = probs.size(0), H = probs.size(1), S = probs.size(2), Sk = probs.size(3);
   Tensor ctx = Tensor::zeros(DType::F32, {B, S, H * D});
   float* out = ctx.mutable_data<float>();
   const float* pp = probs.data<float>();
+  // Each (b, h) writes its own head's columns of the context.
+#pragma omp parallel for collapse(2) schedule(static)
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < H; ++h)
       for (int64_t i = 0; i < S; ++i) {
