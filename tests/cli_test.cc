@@ -68,10 +68,8 @@ TEST(Cli, ErrorsExitNonZeroWithAMessage) {
   EXPECT_NE(r.status, 0);
 }
 
-// `hfx info` on a folder with only config.json: the skeleton's parameter count without weights. The expected
-// counts are transformers 4.46's num_parameters() of AutoModel.from_config(XConfig()) (the published sizes:
-// bert-base 109,482,240; gpt2 124,439,808; t5-small 60,506,624; Llama-2-7B without its LM head 6,607,343,616).
-// Every class of every registered type, on the type's default config (config.json with only model_type and
+// `hfx info` on a folder with only config.json: the skeleton's parameter count without weights, for every class
+// of every registered type, on the type's default config (config.json with only model_type and
 // architectures): the parameter count transformers 4.46.3's num_parameters() gives the same class on the same
 // default config (tests/fixtures/num_parameters.json, tools/fixtures/num_parameters.py). A newly registered type
 // or class fails here until the fixture is regenerated with it.

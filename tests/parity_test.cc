@@ -5,6 +5,8 @@
 // magnitude above 5 (the one policy: hfx::testing::parity_budget in test_util.h).
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 
 #include "hfx/auto.h"
@@ -57,6 +59,14 @@ TEST_P(Parity, SafetensorsFp32) {
   Outputs out = lm.model->forward(read_inputs(c.dir / c.entry["inputs"].get<std::string>()));
   // fp32 budget: 1e-5, or 2e-6 x magnitude above 5 (hfx::testing::parity_budget).
   hfx::testing::expect_outputs_match_reference(out, c.dir / c.entry["outputs"].get<std::string>(), c.id);
+  // The measured worst |hfx - reference| over every output, for reports (--gtest_output=json:...).
+  double worst = 0.0;
+  const auto ref = open_safetensors((c.dir / c.entry["outputs"].get<std::string>()).string());
+  for (const auto& e : ref->entries())
+    if (out.has(e.name)) worst = std::max(worst, max_abs_diff(out.get(e.name), ref->get(e.name)));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", worst);
+  RecordProperty("max_abs_diff", buf);
 }
 
 // f16/bf16 checkpoints run with their weights kept in that dtype (widened in

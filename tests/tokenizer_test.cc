@@ -131,7 +131,7 @@ TEST_P(TokenizerJson, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(Kinds, TokenizerJson,
                          ::testing::Values("bert-uncased", "bert-cased", "gpt2", "roberta", "llama", "t5", "albert",
-                                           "xlnet", "t5-nfkc"),
+                                           "xlnet", "t5-nfkc", "mpnet"),
                          [](const ::testing::TestParamInfo<std::string>& pi) {
                            std::string n = pi.param;
                            for (auto& ch : n)
@@ -228,6 +228,7 @@ TEST_P(TokenizerLegacy, MatchesTransformers) {
 
 INSTANTIATE_TEST_SUITE_P(Kinds, TokenizerLegacy,
                          ::testing::Values(std::pair<std::string, std::string>{"bert-uncased", "vocab.txt"},
+                                           std::pair<std::string, std::string>{"mpnet", "vocab.txt"},
                                            std::pair<std::string, std::string>{"bert-cased", "vocab.txt"},
                                            std::pair<std::string, std::string>{"gpt2", "vocab.json,merges.txt"},
                                            std::pair<std::string, std::string>{"roberta", "vocab.json,merges.txt"},

@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "hfx/seq2seq.h"
+#include "models/bart.h"
 #include "models/registry_entries.h"
 #include "nn/attention.h"
 #include "nn/kv_cache.h"
@@ -30,16 +31,55 @@ struct Layer {
 };
 struct Stack {
   nn::Embedding embed, pos;
-  nn::LayerNorm ln_emb;
+  nn::LayerNorm ln_emb, final_norm;  // layernorm_embedding (flavor.ln_embedding), layer_norm (flavor.pre_norm)
+  Tensor sinusoid;                   // flavor.sinusoidal: the [max_pos, d] table, computed (not loaded)
   std::vector<Layer> layers;
   int64_t heads = 0, head_dim = 0;
 };
 
 constexpr int64_t kPosOffset = 2;  // BartLearnedPositionalEmbedding.offset
 
+// MarianSinusoidalPositionalEmbedding._init_weight / PegasusSinusoidalPositionalEmbedding (numpy float64,
+// then float32): row p = [sin(p / 10000^(2 (j // 2) / d)) for even j, then cos(...) for odd j]
+// (the sin half has ceil(d / 2) columns).
+Tensor sinusoid_positions(int64_t n_pos, int64_t dim) {
+  Tensor t = Tensor::zeros(DType::F32, {n_pos, dim});
+  float* o = t.mutable_data<float>();
+  const int64_t sentinel = dim % 2 == 0 ? dim / 2 : dim / 2 + 1;
+  for (int64_t p = 0; p < n_pos; ++p) {
+    int64_t c = 0;
+    for (int64_t j = 0; j < dim; j += 2)
+      o[p * dim + c++] = static_cast<float>(std::sin(static_cast<double>(p) / std::pow(10000.0, 2.0 * static_cast<double>(j / 2) / static_cast<double>(dim))));
+    c = sentinel;
+    for (int64_t j = 1; j < dim; j += 2)
+      o[p * dim + c++] = static_cast<float>(std::cos(static_cast<double>(p) / std::pow(10000.0, 2.0 * static_cast<double>(j / 2) / static_cast<double>(dim))));
+  }
+  return t;
+}
+
+// mBART's shift_tokens_right: ids shifted right with the last non-pad token of each row (its language
+// code) wrapped to the front.
+Tensor mbart_shift_tokens_right(const Tensor& ids, int64_t pad) {
+  const int64_t B = ids.size(0), S = ids.size(1);
+  Tensor out = Tensor::zeros(DType::I64, {B, S});
+  const int64_t* in = ids.data<int64_t>();
+  int64_t* o = out.mutable_data<int64_t>();
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t n = 0;
+    for (int64_t s = 0; s < S; ++s) n += (in[b * S + s] == -100 ? pad : in[b * S + s]) != pad;
+    if (n == 0) throw_error(ErrorKind::InvalidArgument, "input_ids row " + std::to_string(b) + " is all padding (mBART takes its language code from the last token)");
+    const int64_t last = n - 1;
+    const int64_t v = in[b * S + last];
+    o[b * S] = v == -100 ? pad : v;
+    for (int64_t s = 1; s < S; ++s) o[b * S + s] = in[b * S + s - 1] == -100 ? pad : in[b * S + s - 1];
+  }
+  return out;
+}
+
 class BartBase : public Model {
  public:
-  BartBase(const std::string& cls, const Config& c, Head head) : Model(cls, c, "model"), head_(head) {
+  BartBase(const std::string& cls, const Config& c, Head head, BartFlavor flavor)
+      : Model(cls, c, "model"), head_(head), fl_(std::move(flavor)) {
     V_ = c.get<int64_t>("vocab_size", 0);
     d_ = c.get<int64_t>("d_model", 0);
     max_pos_ = c.get<int64_t>("max_position_embeddings", 0);
@@ -48,6 +88,10 @@ class BartBase : public Model {
     if (V_ <= 0 || d_ <= 0 || max_pos_ <= 0 || Le_ <= 0 || Ld_ <= 0)
       throw_error(ErrorKind::InvalidArgument, "vocab_size, d_model, max_position_embeddings, encoder_layers and decoder_layers "
                                               "must be positive", c.source());
+    // Marian's untied decoder vocabulary (share_encoder_decoder_embeddings = false) is not built here.
+    if (!c.get<bool>("share_encoder_decoder_embeddings", true) || c.get<int64_t>("decoder_vocab_size", V_) != V_)
+      throw_error(ErrorKind::Unsupported, "a decoder vocabulary apart from the encoder's (share_encoder_decoder_embeddings false or "
+                                          "decoder_vocab_size != vocab_size) is not supported", c.source());
     act_ = nn::parse_activation(c.get<std::string>("activation_function", "gelu"));
     embed_scale_ = c.get<bool>("scale_embedding", false) ? static_cast<float>(std::sqrt(static_cast<double>(d_))) : 1.0f;
     pad_ = c.get<int64_t>("pad_token_id", 1);
@@ -83,9 +127,11 @@ class BartBase : public Model {
     set_roles(ParamRole::Embedding, {dec_.embed.w.name(), dec_.pos.w.name()});
     if (head != Head::CausalLM) set_roles(ParamRole::Embedding, {embed_name, enc_.embed.w.name(), enc_.pos.w.name()});
     traits_.ignore_on_load_unexpected = {"encoder.version", "decoder.version"};
+    // Marian leaves the sinusoidal tables out of its checkpoints (_keys_to_ignore_on_save): computed here.
+    if (fl_.sinusoidal) traits_.ignore_on_load_missing.push_back("embed_positions.weight");
     if (head == Head::ConditionalGeneration) {
       set_roles(ParamRole::Buffer, {lm_head_.b.name()});
-      traits_.ignore_on_load_missing = {"final_logits_bias"};
+      traits_.ignore_on_load_missing.push_back("final_logits_bias");
       traits_.lm_head.bias = {{"final_logits_bias", lm_head_.b.name()}};  // TFBartForConditionalGeneration.get_bias
     }
   }
@@ -105,7 +151,8 @@ class BartBase : public Model {
     nn::StackOutputs est;
     Tensor enc = run_encoder(ids, in.attention_mask, in.head_mask, want_h, want_a, est);
     Tensor dec_ids = in.decoder_input_ids.defined() ? nn::as_ids(in.decoder_input_ids, "decoder_input_ids")
-                                                    : nn::shift_tokens_right(ids, pad_, start_);
+                     : fl_.wrap_last_token ? mbart_shift_tokens_right(ids, pad_)
+                                           : nn::shift_tokens_right(ids, pad_, start_);
     Seq2SeqCache cache = start_cache(enc, in.attention_mask);
     nn::StackOutputs dst;
     std::vector<Tensor> cross;
@@ -123,7 +170,8 @@ class BartBase : public Model {
     st.heads = heads;
     st.head_dim = d_ / heads;
     st.embed = nn::Embedding::make(s / "embed_tokens", V_, d_, shared);
-    st.pos = nn::Embedding::make(s / "embed_positions", max_pos_ + kPosOffset, d_);
+    st.pos = nn::Embedding::make(s / "embed_positions", max_pos_ + (fl_.sinusoidal ? 0 : kPosOffset), d_);
+    if (fl_.sinusoidal) st.sinusoid = sinusoid_positions(max_pos_, d_);
     auto attention = [&](const Scope& a) {
       return Attention{nn::Linear::make(a / "q_proj", d_, d_), nn::Linear::make(a / "k_proj", d_, d_),
                        nn::Linear::make(a / "v_proj", d_, d_), nn::Linear::make(a / "out_proj", d_, d_)};
@@ -142,7 +190,8 @@ class BartBase : public Model {
       ly.final_norm = nn::LayerNorm::make(l / "final_layer_norm", d_, 1e-5f);
       st.layers.push_back(ly);
     }
-    st.ln_emb = nn::LayerNorm::make(s / "layernorm_embedding", d_, 1e-5f);
+    if (fl_.ln_embedding) st.ln_emb = nn::LayerNorm::make(s / "layernorm_embedding", d_, 1e-5f);
+    if (fl_.pre_norm) st.final_norm = nn::LayerNorm::make(s / "layer_norm", d_, 1e-5f);
     return st;
   }
 
@@ -152,11 +201,22 @@ class BartBase : public Model {
     Tensor h = Tensor::zeros(DType::F32, {B, S, d_});
     st.embed.gather(ids, h.mutable_data<float>(), false);
     if (embed_scale_ != 1.0f) nn::scale_(h, embed_scale_);
-    Tensor pos = Tensor::zeros(DType::I64, {B, S});
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t s = 0; s < S; ++s) pos.mutable_data<int64_t>()[b * S + s] = past + s + kPosOffset;
-    st.pos.gather(pos, h.mutable_data<float>(), true);
-    st.ln_emb.inplace(h);
+    if (fl_.sinusoidal) {  // the computed table (Marian checkpoints leave embed_positions out)
+      if (past + S > max_pos_)
+        throw_error(ErrorKind::InvalidArgument, "position " + std::to_string(past + S - 1) + " exceeds max_position_embeddings " +
+                                                    std::to_string(max_pos_));
+      float* o = h.mutable_data<float>();
+      const float* t = st.sinusoid.data<float>();
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t s = 0; s < S; ++s)
+          for (int64_t j = 0; j < d_; ++j) o[(b * S + s) * d_ + j] += t[(past + s) * d_ + j];
+    } else {
+      Tensor pos = Tensor::zeros(DType::I64, {B, S});
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t s = 0; s < S; ++s) pos.mutable_data<int64_t>()[b * S + s] = past + s + kPosOffset;
+      st.pos.gather(pos, h.mutable_data<float>(), true);
+    }
+    if (fl_.ln_embedding) st.ln_emb.inplace(h);
     return h;
   }
 
@@ -167,13 +227,32 @@ class BartBase : public Model {
     return q;
   }
 
+  // Post-norm (BART, Marian): h = norm(h + fc2(act(fc1(h)))); pre-norm (mBART, Pegasus): h + fc2(act(fc1(norm(h)))).
   void feed_forward(const Layer& ly, Tensor& h) const {
-    Tensor a = ly.fc1(h);
+    Tensor x = h;
+    if (fl_.pre_norm) {
+      x = h.clone();
+      ly.final_norm.inplace(x);
+    }
+    Tensor a = ly.fc1(x);
     nn::activate(a, act_);
     Tensor y = ly.fc2(a);
     nn::add_(y, h);
-    ly.final_norm.inplace(y);
+    if (!fl_.pre_norm) ly.final_norm.inplace(y);
     h = y;
+  }
+
+  // The input of a sublayer: h itself (post-norm) or norm(h) (pre-norm).
+  Tensor sub_input(const nn::LayerNorm& norm, const Tensor& h) const {
+    if (!fl_.pre_norm) return h;
+    Tensor x = h.clone();
+    norm.inplace(x);
+    return x;
+  }
+  // residual + sublayer output, normed after (post-norm only).
+  void residual(const nn::LayerNorm& norm, Tensor& y, const Tensor& h) const {
+    nn::add_(y, h);
+    if (!fl_.pre_norm) norm.inplace(y);
   }
 
   Tensor run_encoder(const Tensor& ids, const Tensor& mask, const Tensor& head_mask, bool want_h, bool want_a,
@@ -187,15 +266,16 @@ class BartBase : public Model {
       const Layer& ly = enc_.layers[static_cast<std::size_t>(l)];
       if (want_h) st.hidden_states.push_back(h);
       ao.head_mask = hm.empty() ? nullptr : hm[static_cast<std::size_t>(l)].data();
-      Tensor q = query(ly.self, enc_, h), k = ly.self.k(h), v = ly.self.v(h);
+      Tensor x = sub_input(ly.self_norm, h);
+      Tensor q = query(ly.self, enc_, x), k = ly.self.k(x), v = ly.self.v(x);
       nn::Attended at = nn::attend(q, k, v, ao);
       Tensor y = ly.self.o(at.context);
-      nn::add_(y, h);
-      ly.self_norm.inplace(y);
+      residual(ly.self_norm, y, h);
       feed_forward(ly, y);
       h = y;
       if (want_a) st.attentions.push_back(at.probs);
     }
+    if (fl_.pre_norm) enc_.final_norm.inplace(h);
     if (want_h) st.hidden_states.push_back(h);
     return h;
   }
@@ -251,19 +331,18 @@ class BartBase : public Model {
       if (want_h) st.hidden_states.push_back(h);
       ao.layer = co.layer = l;
       ao.head_mask = hm.empty() ? nullptr : hm[li].data();
-      Tensor q = query(ly.self, dec_, h), k = ly.self.k(h), v = ly.self.v(h);
+      Tensor x = sub_input(ly.self_norm, h);
+      Tensor q = query(ly.self, dec_, x), k = ly.self.k(x), v = ly.self.v(x);
       nn::Attended at = nn::attend(q, k, v, ao);
       Tensor y = ly.self.o(at.context);
-      nn::add_(y, h);
-      ly.self_norm.inplace(y);
+      residual(ly.self_norm, y, h);
       Tensor cprobs;
       if (enc) {
-        Tensor cq = query(ly.cross, dec_, y);
+        Tensor cq = query(ly.cross, dec_, sub_input(ly.cross_norm, y));
         nn::Attended ct = nn::attend(cq, none, none, co);
         cprobs = ct.probs;
         Tensor z = ly.cross.o(ct.context);
-        nn::add_(z, y);
-        ly.cross_norm.inplace(z);
+        residual(ly.cross_norm, z, y);
         y = z;
       }
       feed_forward(ly, y);
@@ -271,11 +350,13 @@ class BartBase : public Model {
       if (want_a) st.attentions.push_back(at.probs);
       if (cross && enc) cross->push_back(cprobs);
     }
+    if (fl_.pre_norm) dec_.final_norm.inplace(h);
     if (want_h) st.hidden_states.push_back(h);
     return h;
   }
 
   Head head_;
+  BartFlavor fl_;
   int64_t V_ = 0, d_ = 0, max_pos_ = 0, Le_ = 0, Ld_ = 0, pad_ = 1, eos_ = 2, start_ = 2;
   float embed_scale_ = 1.0f;
   nn::Activation act_ = nn::Activation::GeluErf;
@@ -307,7 +388,7 @@ class Bart final : public BartBase, public Seq2SeqLM {
  private:
   void check_lm() const {
     if (head_ != Head::ConditionalGeneration)
-      throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use BartForConditionalGeneration)");
+      throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use the ForConditionalGeneration / MTModel class)");
   }
 };
 
@@ -325,6 +406,24 @@ class BartDecoderLM final : public BartBase, public CausalLM {
 
 }  // namespace
 
+Architecture bart_like_architecture(const std::string& model_type, json defaults, const BartFlavor& flavor,
+                                   const std::vector<std::pair<std::string, std::string>>& classes,
+                                   std::map<std::string, std::string> auto_classes) {
+  Architecture a{model_type, std::move(defaults), "model", {}, {}, {}};
+  static const std::map<std::string, Head> kHeads = {{"Model", Head::Model}, {"ConditionalGeneration", Head::ConditionalGeneration},
+                                                     {"SequenceClassification", Head::SequenceClassification},
+                                                     {"QuestionAnswering", Head::QuestionAnswering}, {"CausalLM", Head::CausalLM}};
+  for (const auto& [cls, head] : classes) {
+    const Head h = kHeads.at(head);
+    a.classes.emplace_back(cls, [cls, h, flavor](const Config& c) -> std::unique_ptr<Model> {
+      if (h == Head::CausalLM) return std::make_unique<BartDecoderLM>(cls, c, h, flavor);
+      return std::make_unique<Bart>(cls, c, h, flavor);
+    });
+  }
+  a.auto_classes = std::move(auto_classes);
+  return a;
+}
+
 Architecture bart_architecture() {
   json d = {{"vocab_size", 50265}, {"max_position_embeddings", 1024}, {"encoder_layers", 12}, {"encoder_ffn_dim", 4096},
             {"encoder_attention_heads", 16}, {"decoder_layers", 12}, {"decoder_ffn_dim", 4096}, {"decoder_attention_heads", 16},
@@ -333,25 +432,18 @@ Architecture bart_architecture() {
             {"classifier_dropout", 0.0}, {"scale_embedding", false}, {"use_cache", true}, {"num_labels", 3},
             {"pad_token_id", 1}, {"bos_token_id", 0}, {"eos_token_id", 2}, {"is_encoder_decoder", true},
             {"decoder_start_token_id", 2}, {"forced_eos_token_id", 2}};
-  Architecture a{"bart", d, "model", {}, {}, {}};
-  auto add = [&](const std::string& cls, Head h) {
-    a.classes.emplace_back(cls, [cls, h](const Config& c) -> std::unique_ptr<Model> {
-      if (h == Head::CausalLM) return std::make_unique<BartDecoderLM>(cls, c, h);
-      return std::make_unique<Bart>(cls, c, h);
-    });
-  };
-  add("BartModel", Head::Model);
-  add("BartForConditionalGeneration", Head::ConditionalGeneration);
-  add("BartForSequenceClassification", Head::SequenceClassification);
-  add("BartForQuestionAnswering", Head::QuestionAnswering);
-  add("BartForCausalLM", Head::CausalLM);
-  a.auto_classes = {{"AutoModel", "BartModel"},
-                    {"AutoModelForSeq2SeqLM", "BartForConditionalGeneration"},
-                    {"AutoModelForPreTraining", "BartForConditionalGeneration"},
-                    {"AutoModelForCausalLM", "BartForCausalLM"},
-                    {"AutoModelForSequenceClassification", "BartForSequenceClassification"},
-                    {"AutoModelForQuestionAnswering", "BartForQuestionAnswering"}};
-  return a;
+  return bart_like_architecture("bart", d, BartFlavor{},
+                                {{"BartModel", "Model"},
+                                 {"BartForConditionalGeneration", "ConditionalGeneration"},
+                                 {"BartForSequenceClassification", "SequenceClassification"},
+                                 {"BartForQuestionAnswering", "QuestionAnswering"},
+                                 {"BartForCausalLM", "CausalLM"}},
+                                {{"AutoModel", "BartModel"},
+                                 {"AutoModelForSeq2SeqLM", "BartForConditionalGeneration"},
+                                 {"AutoModelForPreTraining", "BartForConditionalGeneration"},
+                                 {"AutoModelForCausalLM", "BartForCausalLM"},
+                                 {"AutoModelForSequenceClassification", "BartForSequenceClassification"},
+                                 {"AutoModelForQuestionAnswering", "BartForQuestionAnswering"}});
 }
 
 }  // namespace hfx::models

@@ -9,6 +9,9 @@
   X(roberta)                 \
   X(xlm_roberta)             \
   X(camembert)               \
+  X(mpnet)                   \
+  X(deberta)                 \
+  X(deberta_v2)              \
   X(distilbert)              \
   X(albert)                  \
   X(electra)                 \
@@ -25,7 +28,11 @@
   X(gpt_neox)                \
   X(openai_gpt)              \
   X(t5)                      \
+  X(mt5)                     \
   X(bart)                    \
+  X(mbart)                   \
+  X(marian)                  \
+  X(pegasus)                 \
   X(xlm)                     \
   X(transfo_xl)              \
   X(xlnet)

@@ -10,12 +10,7 @@
 #include "nn/heads.h"
 
 namespace hfx::models {
-namespace {
 
-enum class Head { Base, MaskedLM, CausalLM, SequenceClassification, TokenClassification, QuestionAnswering, MultipleChoice };
-
-// create_position_ids_from_input_ids: padding positions get padding_idx, others
-// count up from padding_idx + 1.
 Tensor roberta_position_ids(const Tensor& ids, int64_t pad) {
   Tensor pos = Tensor::zeros(DType::I64, ids.shape());
   const int64_t B = ids.size(0), S = ids.size(1);
@@ -31,6 +26,10 @@ Tensor roberta_position_ids(const Tensor& ids, int64_t pad) {
   }
   return pos;
 }
+
+namespace {
+
+enum class Head { Base, MaskedLM, CausalLM, SequenceClassification, TokenClassification, QuestionAnswering, MultipleChoice };
 
 class Roberta final : public Model {
  public:

@@ -13,4 +13,8 @@ namespace hfx::models {
 // <family>Model and its six heads with the Auto classes roberta maps them to.
 Architecture roberta_like_architecture(const std::string& model_type, const std::string& family, json defaults);
 
+// create_position_ids_from_input_ids (RoBERTa, MPNet): padding positions get `pad`,
+// the others count up from pad + 1. ids: [B, S] int64.
+Tensor roberta_position_ids(const Tensor& ids, int64_t pad);
+
 }  // namespace hfx::models

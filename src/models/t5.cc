@@ -1,5 +1,5 @@
 // T5: T5Model, T5ForConditionalGeneration, T5EncoderModel, T5ForSequenceClassification,
-// T5ForTokenClassification, T5ForQuestionAnswering.
+// T5ForTokenClassification, T5ForQuestionAnswering (and, through t5_like_architecture, MT5's copies).
 // Upstream: transformers v4.46.3 src/transformers/models/t5/modeling_t5.py
 // Pre-norm blocks with T5LayerNorm (RMS, no bias); no 1/sqrt(d) attention scaling
 // (folded into the init); relative position buckets from block 0's table, reused
@@ -12,6 +12,7 @@
 #include "core/strings.h"
 #include "hfx/seq2seq.h"
 #include "models/registry_entries.h"
+#include "models/t5.h"
 #include "nn/attention.h"
 #include "nn/kv_cache.h"
 #include "nn/seq2seq.h"
@@ -116,7 +117,7 @@ class T5 final : public Model, public Seq2SeqLM {
 
   Seq2SeqCache encode(const Tensor& input_ids, const Tensor& attention_mask) const override {
     if (head_ != Head::ConditionalGeneration)
-      throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use T5ForConditionalGeneration)");
+      throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use the ForConditionalGeneration class)");
     nn::StackOutputs st;
     Tensor ids = nn::as_ids(input_ids, "input_ids");
     return start_cache(run_encoder(ids, attention_mask, Tensor(), false, false, st), attention_mask);
@@ -124,7 +125,7 @@ class T5 final : public Model, public Seq2SeqLM {
 
   Tensor decode_step(const Tensor& decoder_ids, Seq2SeqCache& cache) const override {
     if (head_ != Head::ConditionalGeneration)
-      throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use T5ForConditionalGeneration)");
+      throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use the ForConditionalGeneration class)");
     nn::StackOutputs st;
     return lm_logits(run_decoder(nn::as_ids(decoder_ids, "decoder_input_ids"), Tensor(), cache, Tensor(), false, false, st, nullptr));
   }
@@ -424,13 +425,34 @@ class T5 final : public Model, public Seq2SeqLM {
 
 }  // namespace
 
+Architecture t5_like_architecture(const std::string& model_type, const std::string& family, json defaults) {
+  Architecture a{model_type, std::move(defaults), "transformer", {}, {}, {}};
+  auto add = [&](const std::string& suffix, Head h) {
+    const std::string cls = family + suffix;
+    a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<T5>(cls, c, h); });
+  };
+  add("Model", Head::Model);
+  add("ForConditionalGeneration", Head::ConditionalGeneration);
+  add("EncoderModel", Head::Encoder);
+  add("ForSequenceClassification", Head::SequenceClassification);
+  add("ForTokenClassification", Head::TokenClassification);
+  add("ForQuestionAnswering", Head::QuestionAnswering);
+  a.auto_classes = {{"AutoModel", family + "Model"},
+                    {"AutoModelForSeq2SeqLM", family + "ForConditionalGeneration"},
+                    {"AutoModelForPreTraining", family + "ForConditionalGeneration"},
+                    {"AutoModelForSequenceClassification", family + "ForSequenceClassification"},
+                    {"AutoModelForTokenClassification", family + "ForTokenClassification"},
+                    {"AutoModelForQuestionAnswering", family + "ForQuestionAnswering"}};
+  return a;
+}
+
 Architecture t5_architecture() {
   json d = {{"vocab_size", 32128}, {"d_model", 512}, {"d_kv", 64}, {"d_ff", 2048}, {"num_layers", 6},
             {"num_decoder_layers", nullptr}, {"num_heads", 8}, {"relative_attention_num_buckets", 32},
             {"relative_attention_max_distance", 128}, {"dropout_rate", 0.1}, {"layer_norm_epsilon", 1e-6},
             {"initializer_factor", 1.0}, {"feed_forward_proj", "relu"}, {"is_encoder_decoder", true},
             {"use_cache", true}, {"pad_token_id", 0}, {"eos_token_id", 1}, {"classifier_dropout", 0.0}};
-  Architecture a{"t5", d, "transformer", {}, {}, {}};
+  Architecture a = t5_like_architecture("t5", "T5", d);
   // hfx convert t5 (convert_t5_original_tf_checkpoint_to_pytorch.py): --config required, written with
   // save_pretrained; T5Config.__init__ derives dense_act_fn, is_gated_act and num_decoder_layers.
   a.convert.name = "t5";
@@ -444,21 +466,6 @@ Architecture t5_architecture() {
     if (!in.contains("is_gated_act")) full["is_gated_act"] = ff.rfind("gated-", 0) == 0;
     if (full["num_decoder_layers"].is_null() || !in.contains("num_decoder_layers")) full["num_decoder_layers"] = full["num_layers"];
   };
-  auto add = [&](const std::string& cls, Head h) {
-    a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<T5>(cls, c, h); });
-  };
-  add("T5Model", Head::Model);
-  add("T5ForConditionalGeneration", Head::ConditionalGeneration);
-  add("T5EncoderModel", Head::Encoder);
-  add("T5ForSequenceClassification", Head::SequenceClassification);
-  add("T5ForTokenClassification", Head::TokenClassification);
-  add("T5ForQuestionAnswering", Head::QuestionAnswering);
-  a.auto_classes = {{"AutoModel", "T5Model"},
-                    {"AutoModelForSeq2SeqLM", "T5ForConditionalGeneration"},
-                    {"AutoModelForPreTraining", "T5ForConditionalGeneration"},
-                    {"AutoModelForSequenceClassification", "T5ForSequenceClassification"},
-                    {"AutoModelForTokenClassification", "T5ForTokenClassification"},
-                    {"AutoModelForQuestionAnswering", "T5ForQuestionAnswering"}};
   return a;
 }
 

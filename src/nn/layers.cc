@@ -154,7 +154,8 @@ void dropout_inplace(Tensor& x, const Param& any) {
   for (int64_t i = 0; i < x.numel(); ++i) d[i] = keep(rng) ? d[i] * scale : 0.0f;
 }
 
-Tensor PostLNEncoderLayer::forward(const Tensor& h, const AttnMask& mask, const float* head_mask, Tensor* probs) const {
+Tensor PostLNEncoderLayer::forward(const Tensor& h, const AttnMask& mask, const float* head_mask, Tensor* probs,
+                                   const Tensor* head_bias) const {
   const int64_t B = h.size(0), S = h.size(1);
   // Heads left in this layer after prune_heads (q's rows = heads * head_dim).
   const int64_t nh = heads_present(q.w->size(0), head_dim, heads, head_mask != nullptr, q.w.name()), H = nh * head_dim;
@@ -163,6 +164,12 @@ Tensor PostLNEncoderLayer::forward(const Tensor& h, const AttnMask& mask, const 
   ao.heads = nh;
   ao.head_dim = head_dim;
   ao.bias = {mask.data(), mask.batch_stride(), 0, mask.query_stride()};
+  if (head_bias) {
+    if (head_bias->dim() != 4 || head_bias->size(0) != B || head_bias->size(1) != nh || head_bias->size(2) != S || head_bias->size(3) != S)
+      throw_error(ErrorKind::Mismatch, "attention bias " + shape_str(head_bias->shape()) + " does not fit [" + std::to_string(B) + ", " +
+                                           std::to_string(nh) + ", " + std::to_string(S) + ", " + std::to_string(S) + "] at " + q.w.name());
+    ao.bias = AttentionBias::of(*head_bias);
+  }
   ao.head_mask = head_mask;
   ao.want_probs = probs != nullptr;
   Attended at = attend(Q, K, V, ao);

@@ -69,7 +69,10 @@ struct PostLNEncoderLayer {
   // `heads` is the configured count; the heads present are read from q's weight
   // (prune_heads removes rows), and a head_mask on a pruned layer is a Mismatch.
   // Training mode: dropout after the attention output and the FFN output projections.
-  Tensor forward(const Tensor& h, const AttnMask& mask, const float* head_mask, Tensor* probs) const;
+  // head_bias (MPNet's shared relative position bias): an f32 [B, heads, S, S] additive bias with the mask
+  // already folded in, used instead of `mask`.
+  Tensor forward(const Tensor& h, const AttnMask& mask, const float* head_mask, Tensor* probs,
+                 const Tensor* head_bias = nullptr) const;
 };
 
 // Training-mode dropout (hfx::Model::set_training) in place on an f32 tensor;

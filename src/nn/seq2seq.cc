@@ -30,7 +30,9 @@ int64_t relative_position_bucket(int64_t relative_position, bool bidirectional, 
 void add_relative_position_bias(Tensor& bias, const Tensor& table, int64_t past, bool bidirectional, int64_t num_buckets,
                                 int64_t max_distance) {
   const int64_t B = bias.size(0), H = bias.size(1), Sq = bias.size(2), Sk = bias.size(3);
-  if (table.dim() != 2 || table.size(0) != num_buckets || table.size(1) != H)
+  // The table may have more rows than buckets in use (MPNet buckets with 32 whatever its
+  // relative_attention_num_buckets); a bucket past its rows is the reference's IndexError.
+  if (table.dim() != 2 || table.size(1) != H)
     throw_error(ErrorKind::Mismatch, "relative_attention_bias table " + shape_str(table.shape()) + " does not fit [" +
                                          std::to_string(num_buckets) + ", " + std::to_string(H) + "]");
   const Tensor t = table.to(DType::F32);
@@ -40,6 +42,10 @@ void add_relative_position_bias(Tensor& bias, const Tensor& table, int64_t past,
   for (int64_t i = 0; i < Sq; ++i)
     for (int64_t j = 0; j < Sk; ++j)
       bucket[static_cast<std::size_t>(i * Sk + j)] = relative_position_bucket(j - (past + i), bidirectional, num_buckets, max_distance);
+  for (int64_t bk : bucket)
+    if (bk < 0 || bk >= table.size(0))
+      throw_error(ErrorKind::InvalidArgument, "relative position bucket " + std::to_string(bk) + " is outside relative_attention_bias's " +
+                                                  std::to_string(table.size(0)) + " rows");
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < H; ++h)
       for (int64_t x = 0; x < Sq * Sk; ++x) o[(b * H + h) * Sq * Sk + x] += tp[bucket[static_cast<std::size_t>(x)] * H + h];

@@ -3,6 +3,7 @@
 // sentencepiece models (spiece.model, sentencepiece.bpe.model, tokenizer.model) in sentencepiece.cc.
 // tokenizer_config.json and special_tokens_map.json give the options and special tokens.
 #include <filesystem>
+#include <map>
 
 #include "core/json.h"
 #include "hfx/error.h"
@@ -60,8 +61,10 @@ Tokenizer from_vocab_txt(const fs::path& dir, const TokenizerConfig& cfg) {
   }
   if (vocab.empty()) throw_error(ErrorKind::Format, "vocab.txt is empty", (dir / "vocab.txt").string());
   const std::string vfile = (dir / "vocab.txt").string();
-  std::string unk = cfg.required("unk_token", "[UNK]", vfile), cls = cfg.required("cls_token", "[CLS]", vfile),
-              sep = cfg.required("sep_token", "[SEP]", vfile);
+  // MPNetTokenizer (MPNetConverter): <s> A </s> [</s> B </s>], <mask> lstrip (AutoTokenizer over vocab.txt alone).
+  const bool mpnet = cfg.str("tokenizer_class").find("MPNet") != std::string::npos;
+  std::string unk = cfg.required("unk_token", "[UNK]", vfile), cls = cfg.required("cls_token", mpnet ? "<s>" : "[CLS]", vfile),
+              sep = cfg.required("sep_token", mpnet ? "</s>" : "[SEP]", vfile);
   for (const auto& t : {cls, sep})
     if (!vocab.contains(t)) throw_error(ErrorKind::Format, "special token '" + t + "' is not in vocab.txt", (dir / "vocab.txt").string());
   bool lower = cfg.flag("do_lower_case", true);
@@ -76,11 +79,25 @@ Tokenizer from_vocab_txt(const fs::path& dir, const TokenizerConfig& cfg) {
   j["post_processor"] = {
       {"type", "TemplateProcessing"},
       {"single", {piece_special(cls, 0), piece_seq("A", 0), piece_special(sep, 0)}},
-      {"pair", {piece_special(cls, 0), piece_seq("A", 0), piece_special(sep, 0), piece_seq("B", 1), piece_special(sep, 1)}},
+      {"pair", mpnet ? json{piece_special(cls, 0), piece_seq("A", 0), piece_special(sep, 0), piece_special(sep, 0), piece_seq("B", 1),
+                            piece_special(sep, 1)}
+                     : json{piece_special(cls, 0), piece_seq("A", 0), piece_special(sep, 0), piece_seq("B", 1), piece_special(sep, 1)}},
       {"special_tokens",
        {{cls, {{"id", cls}, {"ids", {vocab[cls]}}, {"tokens", {cls}}}}, {sep, {{"id", sep}, {"ids", {vocab[sep]}}, {"tokens", {sep}}}}}}};
   j["decoder"] = {{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", true}};
   j["added_tokens"] = json::array();
+  if (mpnet) {
+    std::map<int64_t, json> by_id;  // MPNetTokenizerFast lists them by id
+    for (const auto& [k, d] : {std::pair{"bos_token", "<s>"}, {"pad_token", "<pad>"}, {"eos_token", "</s>"}, {"unk_token", "[UNK]"},
+                                {"mask_token", "<mask>"}, {"cls_token", "<s>"}, {"sep_token", "</s>"}}) {
+      auto t = cfg.special(k, d);
+      if (!t || !vocab.contains(*t)) continue;
+      const int64_t tid = tok::integer(vocab[*t], "special token id");
+      if (!by_id.count(tid)) by_id[tid] = added(tid, *t, false, std::string(k) == "mask_token");
+    }
+    for (auto& [tid, a] : by_id) j["added_tokens"].push_back(a);
+    return Tokenizer::from_json(j.dump(), (dir / "vocab.txt").string());
+  }
   for (const auto& [k, d] : {std::pair{"pad_token", "[PAD]"}, {"unk_token", "[UNK]"}, {"cls_token", "[CLS]"},
                               {"sep_token", "[SEP]"}, {"mask_token", "[MASK]"}}) {
     auto t = cfg.special(k, d);
