@@ -81,7 +81,8 @@ TEST(Registry, EveryClassBuildsFromATinyConfig) {
     f["model_type"] = arch.model_type;
     f.update({{"dim", 16}, {"n_layers", 1}, {"n_heads", 2}, {"hidden_dim", 20}, {"embedding_size", 8},
               {"n_embd", 16}, {"n_layer", 1}, {"n_head", 2}, {"n_positions", 16}, {"num_key_value_heads", 1},
-              {"cutoffs", {2, 4}} /* transfo-xl: within the tiny vocabulary */});
+              {"cutoffs", {2, 4}} /* transfo-xl: within the tiny vocabulary */,
+              {"rotary_dim", 4} /* gptj: within the 8-dim heads */});
     Config c(f, arch.config_defaults);
     for (const auto& [name, builder] : arch.classes) {
       auto m = builder(c);

@@ -117,20 +117,10 @@ class GptNeoX final : public Model, public CausalLM {
     const int64_t past = cache ? cache->length() : 0;
     Tensor h = Tensor::zeros(DType::F32, {B, S, H_});
     embed_.gather(ids, h.mutable_data<float>(), false);
-    Tensor pos = nn::positions_or_default(position_ids, B, S, past);
-    int64_t max_pos = 0;
-    for (int64_t i = 0; i < pos.numel(); ++i) max_pos = std::max(max_pos, pos.data<int64_t>()[i]);
-    const std::vector<float> inv = rope_.inv_freq(max_pos);
     Tensor bias = nn::causal_window_bias(attention_mask, B, S, past, 0);
     auto hm = nn::per_layer_head_mask(head_mask, L_, nH_);
-    nn::AttentionOptions ao;
-    ao.heads = nH_;
-    ao.kv_heads = nH_;
-    ao.head_dim = D_;
-    ao.bias = nn::AttentionBias::of(bias);
-    ao.rope = {&rope_, &pos, &inv};
-    ao.cache = cache;
-    ao.want_probs = want_attn;
+    nn::RotaryAttention ra(rope_, position_ids, B, S, cache, nH_, nH_, D_, bias, want_attn);
+    nn::AttentionOptions& ao = ra.ao;
     for (int64_t l = 0; l < L_; ++l) {
       const Layer& ly = layers_[static_cast<std::size_t>(l)];
       if (want_hidden) st.hidden_states.push_back(h.clone());
