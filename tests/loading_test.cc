@@ -60,7 +60,8 @@ TEST(Config, Errors) {
   expect_error([&] { AutoConfig::from_pretrained(dir.path().string()); }, ErrorKind::Format, {"config.json", "invalid JSON"});
   write_bytes(dir.file("config.json"), R"({"model_type": "no-such-model"})");
   expect_error([&] { AutoConfig::from_pretrained(dir.path().string()); }, ErrorKind::Unsupported,  // issue 18
-               {"no-such-model", "supported", "bert", "roberta", "distilbert", "albert", "electra", "xlm-roberta", "camembert", "qwen2", "gemma", "olmo", "starcoder2", "gpt_neox", "stablelm", "phi", "phi3"});
+               {"no-such-model", "supported", "bert", "roberta", "distilbert", "albert", "electra", "xlm-roberta", "camembert", "qwen2", "gemma", "olmo", "starcoder2", "gpt_neox", "stablelm", "phi", "phi3",
+                "gemma2", "mixtral", "qwen2_moe", "gptj", "opt", "falcon", "bloom"});
   write_bytes(dir.file("config.json"), R"({"hidden_size": 3})");
   expect_error([&] { AutoConfig::from_pretrained(dir.path().string()); }, ErrorKind::Format, {"model_type"});
   auto bad = tiny_bert_config();

@@ -22,10 +22,24 @@ Tensor GatedMlp::operator()(const Tensor& x, Activation act) const {
 }
 
 std::vector<int64_t> top_k_indices(const float* v, int64_t n, int64_t k) {
-  std::vector<int64_t> idx(static_cast<std::size_t>(n));
-  std::iota(idx.begin(), idx.end(), 0);
-  std::stable_sort(idx.begin(), idx.end(), [v](int64_t a, int64_t b) { return v[a] > v[b]; });
-  idx.resize(static_cast<std::size_t>(k));
+  // torch.topk(largest=True, sorted=True) on CPU, step for step (aten/src/ATen/native/cpu/SortingKernel.cpp
+  // topk_impl_loop of torch 2.5): (value, index) pairs in index order, std::partial_sort when k * 64 <= n, else
+  // std::nth_element at k - 1 and std::sort of the first k - 1; NaN counts as the largest. Tied values come out in
+  // the order these libstdc++ algorithms leave them, which is torch's order (checked against torch.topk by
+  // the mixtral/ties fixture: every router row equal).
+  std::vector<std::pair<float, int64_t>> q(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) q[static_cast<std::size_t>(i)] = {v[i], i};
+  auto cmp = [](const std::pair<float, int64_t>& x, const std::pair<float, int64_t>& y) {
+    return (std::isnan(x.first) && !std::isnan(y.first)) || x.first > y.first;
+  };
+  if (k * 64 <= n) {
+    std::partial_sort(q.begin(), q.begin() + k, q.end(), cmp);
+  } else {
+    std::nth_element(q.begin(), q.begin() + (k - 1), q.end(), cmp);
+    std::sort(q.begin(), q.begin() + (k - 1), cmp);
+  }
+  std::vector<int64_t> idx;
+  for (int64_t i = 0; i < k; ++i) idx.push_back(q[static_cast<std::size_t>(i)].second);
   return idx;
 }
 

@@ -20,7 +20,7 @@ struct GatedMlp {
   Tensor operator()(const Tensor& x, Activation act) const;  // [..., hidden] -> [..., hidden]
 };
 
-// The k largest of `n` values, largest first, equal values in index order (torch.topk on CPU).
+// The indices of the k largest of `n` values as torch.topk returns them on CPU (ties in its order).
 std::vector<int64_t> top_k_indices(const float* v, int64_t n, int64_t k);
 
 struct SparseMoe {
