@@ -11,7 +11,7 @@
 // is refused.
 #include <optional>
 
-#include "models/llama.h"  // DecoderHead
+#include "models/llama.h"  // DecoderHead, set_decoder_outputs, decoder_architecture
 #include "models/registry_entries.h"
 #include "nn/alibi.h"
 #include "nn/decoder.h"
@@ -81,13 +81,7 @@ class Bloom final : public Model, public CausalLM {
     nn::StackOutputs st;
     Tensor h = run(ids, in.attention_mask, in.head_mask, nullptr, in.output_hidden_states, in.output_attentions, st);
     Outputs out;
-    switch (head_) {
-      case DecoderHead::Base: out.set("last_hidden_state", h); break;
-      case DecoderHead::CausalLM: out.set("logits", lm_head_(h)); break;
-      case DecoderHead::SequenceClassification: out.set("logits", nn::pool_last_non_pad((*score_)(h), ids, pad_)); break;
-      case DecoderHead::TokenClassification: out.set("logits", (*score_)(h)); break;
-      case DecoderHead::QuestionAnswering: nn::set_qa_logits(out, (*score_)(h)); break;
-    }
+    set_decoder_outputs(out, head_, h, ids, pad_, lm_head_, score_);
     nn::emit_stack(out, st);
     return out;
   }
@@ -167,21 +161,15 @@ Architecture bloom_architecture() {
             {"initializer_range", 0.02}, {"use_cache", true}, {"pretraining_tp", 1},
             {"apply_residual_connection_post_layernorm", false}, {"hidden_dropout", 0.0}, {"attention_dropout", 0.0},
             {"bos_token_id", 1}, {"eos_token_id", 2}, {"slow_but_exact", false}};
-  Architecture a{"bloom", std::move(d), "transformer", {}, {}, {}};
-  auto add = [&](const std::string& cls, DecoderHead h) {
-    a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<Bloom>(cls, c, h); });
-  };
-  add("BloomModel", DecoderHead::Base);
-  add("BloomForCausalLM", DecoderHead::CausalLM);
-  add("BloomForSequenceClassification", DecoderHead::SequenceClassification);
-  add("BloomForTokenClassification", DecoderHead::TokenClassification);
-  add("BloomForQuestionAnswering", DecoderHead::QuestionAnswering);
-  a.auto_classes = {{"AutoModel", "BloomModel"},
-                    {"AutoModelForCausalLM", "BloomForCausalLM"},
-                    {"AutoModelForSequenceClassification", "BloomForSequenceClassification"},
-                    {"AutoModelForTokenClassification", "BloomForTokenClassification"},
-                    {"AutoModelForQuestionAnswering", "BloomForQuestionAnswering"}};
-  return a;
+  return decoder_architecture("bloom", std::move(d), "transformer",
+                              {{"BloomModel", DecoderHead::Base},
+                               {"BloomForCausalLM", DecoderHead::CausalLM},
+                               {"BloomForSequenceClassification", DecoderHead::SequenceClassification},
+                               {"BloomForTokenClassification", DecoderHead::TokenClassification},
+                               {"BloomForQuestionAnswering", DecoderHead::QuestionAnswering}},
+                              [](const std::string& cls, const Config& c, DecoderHead h) {
+                                return std::make_unique<Bloom>(cls, c, h);
+                              });
 }
 
 }  // namespace hfx::models

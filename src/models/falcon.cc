@@ -12,7 +12,7 @@
 #include <cmath>
 #include <optional>
 
-#include "models/llama.h"  // DecoderHead
+#include "models/llama.h"  // DecoderHead, set_decoder_outputs, decoder_architecture
 #include "models/registry_entries.h"
 #include "nn/alibi.h"
 #include "nn/decoder.h"
@@ -105,13 +105,7 @@ class Falcon final : public Model, public CausalLM {
     Tensor h = run(ids, in.position_ids, in.attention_mask, in.head_mask, nullptr, in.output_hidden_states,
                    in.output_attentions, st);
     Outputs out;
-    switch (head_) {
-      case DecoderHead::Base: out.set("last_hidden_state", h); break;
-      case DecoderHead::CausalLM: out.set("logits", lm_head_(h)); break;
-      case DecoderHead::SequenceClassification: out.set("logits", nn::pool_last_non_pad((*score_)(h), ids, pad_)); break;
-      case DecoderHead::TokenClassification: out.set("logits", (*score_)(h)); break;
-      case DecoderHead::QuestionAnswering: nn::set_qa_logits(out, (*score_)(h)); break;
-    }
+    set_decoder_outputs(out, head_, h, ids, pad_, lm_head_, score_);
     nn::emit_stack(out, st);
     return out;
   }
@@ -240,21 +234,15 @@ Architecture falcon_architecture() {
             {"alibi", false}, {"new_decoder_architecture", false}, {"multi_query", true}, {"parallel_attn", true},
             {"bias", false}, {"num_ln_in_parallel_attn", nullptr}, {"max_position_embeddings", 2048},
             {"rope_theta", 10000.0}, {"rope_scaling", nullptr}, {"activation", "gelu"}, {"ffn_hidden_size", 18176}};
-  Architecture a{"falcon", std::move(d), "transformer", {}, {}, {}};
-  auto add = [&](const std::string& cls, DecoderHead h) {
-    a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<Falcon>(cls, c, h); });
-  };
-  add("FalconModel", DecoderHead::Base);
-  add("FalconForCausalLM", DecoderHead::CausalLM);
-  add("FalconForSequenceClassification", DecoderHead::SequenceClassification);
-  add("FalconForTokenClassification", DecoderHead::TokenClassification);
-  add("FalconForQuestionAnswering", DecoderHead::QuestionAnswering);
-  a.auto_classes = {{"AutoModel", "FalconModel"},
-                    {"AutoModelForCausalLM", "FalconForCausalLM"},
-                    {"AutoModelForSequenceClassification", "FalconForSequenceClassification"},
-                    {"AutoModelForTokenClassification", "FalconForTokenClassification"},
-                    {"AutoModelForQuestionAnswering", "FalconForQuestionAnswering"}};
-  return a;
+  return decoder_architecture("falcon", std::move(d), "transformer",
+                              {{"FalconModel", DecoderHead::Base},
+                               {"FalconForCausalLM", DecoderHead::CausalLM},
+                               {"FalconForSequenceClassification", DecoderHead::SequenceClassification},
+                               {"FalconForTokenClassification", DecoderHead::TokenClassification},
+                               {"FalconForQuestionAnswering", DecoderHead::QuestionAnswering}},
+                              [](const std::string& cls, const Config& c, DecoderHead h) {
+                                return std::make_unique<Falcon>(cls, c, h);
+                              });
 }
 
 }  // namespace hfx::models

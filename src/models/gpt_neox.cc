@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <optional>
 
-#include "models/llama.h"  // DecoderHead
+#include "models/llama.h"  // DecoderHead, set_decoder_outputs, decoder_architecture
 #include "models/registry_entries.h"
 #include "nn/decoder.h"
 #include "nn/partial_rotary.h"
@@ -87,13 +87,7 @@ class GptNeoX final : public Model, public CausalLM {
     Tensor h = run(ids, in.position_ids, in.attention_mask, in.head_mask, nullptr, in.output_hidden_states,
                    in.output_attentions, st);
     Outputs out;
-    switch (head_) {
-      case DecoderHead::Base: out.set("last_hidden_state", h); break;
-      case DecoderHead::CausalLM: out.set("logits", lm_head_(h)); break;
-      case DecoderHead::SequenceClassification: out.set("logits", nn::pool_last_non_pad((*score_)(h), ids, pad_)); break;
-      case DecoderHead::TokenClassification: out.set("logits", (*score_)(h)); break;
-      case DecoderHead::QuestionAnswering: nn::set_qa_logits(out, (*score_)(h)); break;
-    }
+    set_decoder_outputs(out, head_, h, ids, pad_, lm_head_, score_);
     nn::emit_stack(out, st);
     return out;
   }
@@ -174,21 +168,15 @@ Architecture gpt_neox_architecture() {
             {"attention_dropout", 0.0}, {"hidden_dropout", 0.0}, {"classifier_dropout", 0.1},
             {"initializer_range", 0.02}, {"layer_norm_eps", 1e-5}, {"use_cache", true},
             {"use_parallel_residual", true}, {"rope_scaling", nullptr}, {"attention_bias", true}};
-  Architecture a{"gpt_neox", std::move(d), "gpt_neox", {}, {}, {}};
-  auto add = [&](const std::string& cls, DecoderHead h) {
-    a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<GptNeoX>(cls, c, h); });
-  };
-  add("GPTNeoXModel", DecoderHead::Base);
-  add("GPTNeoXForCausalLM", DecoderHead::CausalLM);
-  add("GPTNeoXForSequenceClassification", DecoderHead::SequenceClassification);
-  add("GPTNeoXForTokenClassification", DecoderHead::TokenClassification);
-  add("GPTNeoXForQuestionAnswering", DecoderHead::QuestionAnswering);
-  a.auto_classes = {{"AutoModel", "GPTNeoXModel"},
-                    {"AutoModelForCausalLM", "GPTNeoXForCausalLM"},
-                    {"AutoModelForSequenceClassification", "GPTNeoXForSequenceClassification"},
-                    {"AutoModelForTokenClassification", "GPTNeoXForTokenClassification"},
-                    {"AutoModelForQuestionAnswering", "GPTNeoXForQuestionAnswering"}};
-  return a;
+  return decoder_architecture("gpt_neox", std::move(d), "gpt_neox",
+                              {{"GPTNeoXModel", DecoderHead::Base},
+                               {"GPTNeoXForCausalLM", DecoderHead::CausalLM},
+                               {"GPTNeoXForSequenceClassification", DecoderHead::SequenceClassification},
+                               {"GPTNeoXForTokenClassification", DecoderHead::TokenClassification},
+                               {"GPTNeoXForQuestionAnswering", DecoderHead::QuestionAnswering}},
+                              [](const std::string& cls, const Config& c, DecoderHead h) {
+                                return std::make_unique<GptNeoX>(cls, c, h);
+                              });
 }
 
 }  // namespace hfx::models

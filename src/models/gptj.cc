@@ -9,7 +9,7 @@
 // token_type_ids embedded through wte; head_mask honoured.
 #include <optional>
 
-#include "models/llama.h"  // DecoderHead
+#include "models/llama.h"  // DecoderHead, set_decoder_outputs, decoder_architecture
 #include "models/registry_entries.h"
 #include "nn/decoder.h"
 #include "nn/mask.h"
@@ -93,13 +93,7 @@ class GptJ final : public Model, public CausalLM {
     Tensor h = run(ids, in.token_type_ids, in.position_ids, in.attention_mask, in.head_mask, nullptr, in.output_hidden_states,
                    in.output_attentions, st);
     Outputs out;
-    switch (head_) {
-      case DecoderHead::Base: out.set("last_hidden_state", h); break;
-      case DecoderHead::CausalLM: out.set("logits", lm_head_(h)); break;
-      case DecoderHead::SequenceClassification: out.set("logits", nn::pool_last_non_pad((*score_)(h), ids, pad_)); break;
-      case DecoderHead::QuestionAnswering: nn::set_qa_logits(out, (*score_)(h)); break;
-      case DecoderHead::TokenClassification: break;  // no GPTJForTokenClassification
-    }
+    set_decoder_outputs(out, head_, h, ids, pad_, lm_head_, score_);
     nn::emit_stack(out, st);
     return out;
   }
@@ -169,19 +163,14 @@ Architecture gptj_architecture() {
             {"n_inner", nullptr}, {"rotary_dim", 64}, {"activation_function", "gelu_new"}, {"resid_pdrop", 0.0},
             {"embd_pdrop", 0.0}, {"attn_pdrop", 0.0}, {"layer_norm_epsilon", 1e-5}, {"initializer_range", 0.02},
             {"use_cache", true}, {"bos_token_id", 50256}, {"eos_token_id", 50256}, {"tie_word_embeddings", false}};
-  Architecture a{"gptj", std::move(d), "transformer", {}, {}, {}};
-  auto add = [&](const std::string& cls, DecoderHead h) {
-    a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<GptJ>(cls, c, h); });
-  };
-  add("GPTJModel", DecoderHead::Base);
-  add("GPTJForCausalLM", DecoderHead::CausalLM);
-  add("GPTJForSequenceClassification", DecoderHead::SequenceClassification);
-  add("GPTJForQuestionAnswering", DecoderHead::QuestionAnswering);
-  a.auto_classes = {{"AutoModel", "GPTJModel"},
-                    {"AutoModelForCausalLM", "GPTJForCausalLM"},
-                    {"AutoModelForSequenceClassification", "GPTJForSequenceClassification"},
-                    {"AutoModelForQuestionAnswering", "GPTJForQuestionAnswering"}};
-  return a;
+  return decoder_architecture("gptj", std::move(d), "transformer",
+                              {{"GPTJModel", DecoderHead::Base},
+                               {"GPTJForCausalLM", DecoderHead::CausalLM},
+                               {"GPTJForSequenceClassification", DecoderHead::SequenceClassification},
+                               {"GPTJForQuestionAnswering", DecoderHead::QuestionAnswering}},
+                              [](const std::string& cls, const Config& c, DecoderHead h) {
+                                return std::make_unique<GptJ>(cls, c, h);
+                              });
 }
 
 }  // namespace hfx::models

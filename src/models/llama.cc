@@ -3,6 +3,7 @@
 // Upstream: transformers v4.46.3 src/transformers/models/llama/modeling_llama.py
 // Eager attention; RoPE default/linear/dynamic/llama3; GQA; tied or untied embeddings.
 #include <cmath>
+#include <map>
 
 #include "models/llama.h"
 
@@ -366,6 +367,33 @@ Outputs LlamaLike::forward(const ModelInputs& in) const {
   }
   nn::emit_stack(out, st);
   return out;
+}
+
+void set_decoder_outputs(Outputs& out, DecoderHead head, const Tensor& h, const Tensor& ids, int64_t pad_token_id,
+                         const nn::Linear& lm_head, const std::optional<nn::Linear>& score) {
+  switch (head) {
+    case DecoderHead::Base: out.set("last_hidden_state", h); break;
+    case DecoderHead::CausalLM: out.set("logits", lm_head(h)); break;
+    case DecoderHead::SequenceClassification: out.set("logits", nn::pool_last_non_pad((*score)(h), ids, pad_token_id)); break;
+    case DecoderHead::TokenClassification: out.set("logits", (*score)(h)); break;
+    case DecoderHead::QuestionAnswering: nn::set_qa_logits(out, (*score)(h)); break;
+  }
+}
+
+Architecture decoder_architecture(const std::string& model_type, json defaults, const std::string& base_model_prefix,
+                                  const std::vector<std::pair<std::string, DecoderHead>>& classes, const DecoderBuilder& make) {
+  static const std::map<DecoderHead, std::string> kAuto = {
+      {DecoderHead::Base, "AutoModel"},
+      {DecoderHead::CausalLM, "AutoModelForCausalLM"},
+      {DecoderHead::SequenceClassification, "AutoModelForSequenceClassification"},
+      {DecoderHead::TokenClassification, "AutoModelForTokenClassification"},
+      {DecoderHead::QuestionAnswering, "AutoModelForQuestionAnswering"}};
+  Architecture a{model_type, std::move(defaults), base_model_prefix, {}, {}, {}};
+  for (const auto& [cls, head] : classes) {
+    a.classes.emplace_back(cls, [cls = cls, head = head, make](const Config& c) { return make(cls, c, head); });
+    a.auto_classes.emplace(kAuto.at(head), cls);
+  }
+  return a;
 }
 
 Architecture llama_like_architecture(const std::string& model_type, const std::string& family, json defaults,

@@ -5,6 +5,9 @@
 // models/mistral/modeling_mistral.py.
 #pragma once
 
+#include <functional>
+#include <optional>
+
 #include "hfx/generate.h"
 #include "nn/attention.h"
 #include "nn/moe.h"
@@ -114,6 +117,19 @@ class LlamaLike final : public Model, public CausalLM {
   nn::Linear lm_head_;
   std::optional<nn::Linear> score_;
 };
+
+// The outputs of a decoder-only class with transformers' field names: last_hidden_state (Base), logits (CausalLM:
+// lm_head(h); SequenceClassification: score(h) at the last non-pad token; TokenClassification: score(h)),
+// start_logits / end_logits (QuestionAnswering: qa_outputs(h)).
+void set_decoder_outputs(Outputs& out, DecoderHead head, const Tensor& h, const Tensor& ids, int64_t pad_token_id,
+                         const nn::Linear& lm_head, const std::optional<nn::Linear>& score);
+
+// Registration of a decoder family with its own Model class (GPT-NeoX, GPT-J, OPT, Falcon, BLOOM): one class per
+// (class name, head) with its Auto class (AutoModel, AutoModelForCausalLM, ...ForSequenceClassification,
+// ...ForTokenClassification, ...ForQuestionAnswering), `make` building it.
+using DecoderBuilder = std::function<std::unique_ptr<Model>(const std::string& cls, const Config& c, DecoderHead head)>;
+Architecture decoder_architecture(const std::string& model_type, json defaults, const std::string& base_model_prefix,
+                                  const std::vector<std::pair<std::string, DecoderHead>>& classes, const DecoderBuilder& make);
 
 // Shared registration for llama-style families.
 // `family` is the class-name prefix ("Llama", "Mistral", "Qwen2").

@@ -9,7 +9,7 @@
 // layer_norm_elementwise_affine; head_mask honoured.
 #include <optional>
 
-#include "models/llama.h"  // DecoderHead
+#include "models/llama.h"  // DecoderHead, set_decoder_outputs, decoder_architecture
 #include "models/registry_entries.h"
 #include "nn/decoder.h"
 #include "nn/decoder_norms.h"
@@ -98,13 +98,7 @@ class Opt final : public Model, public CausalLM {
     Tensor h = run(ids, in.position_ids, in.attention_mask, in.head_mask, nullptr, in.output_hidden_states,
                    in.output_attentions, st);
     Outputs out;
-    switch (head_) {
-      case DecoderHead::Base: out.set("last_hidden_state", h); break;
-      case DecoderHead::CausalLM: out.set("logits", lm_head_(h)); break;
-      case DecoderHead::SequenceClassification: out.set("logits", nn::pool_last_non_pad((*score_)(h), ids, pad_)); break;
-      case DecoderHead::QuestionAnswering: nn::set_qa_logits(out, (*score_)(h)); break;
-      case DecoderHead::TokenClassification: break;  // no OPTForTokenClassification
-    }
+    set_decoder_outputs(out, head_, h, ids, pad_, lm_head_, score_);
     nn::emit_stack(out, st);
     return out;
   }
@@ -213,19 +207,14 @@ Architecture opt_architecture() {
             {"attention_dropout", 0.0}, {"activation_function", "relu"}, {"init_std", 0.02}, {"layerdrop", 0.0},
             {"use_cache", true}, {"do_layer_norm_before", true}, {"enable_bias", true},
             {"layer_norm_elementwise_affine", true}, {"_remove_final_layer_norm", false}};
-  Architecture a{"opt", std::move(d), "model", {}, {}, {}};
-  auto add = [&](const std::string& cls, DecoderHead h) {
-    a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<Opt>(cls, c, h); });
-  };
-  add("OPTModel", DecoderHead::Base);
-  add("OPTForCausalLM", DecoderHead::CausalLM);
-  add("OPTForSequenceClassification", DecoderHead::SequenceClassification);
-  add("OPTForQuestionAnswering", DecoderHead::QuestionAnswering);
-  a.auto_classes = {{"AutoModel", "OPTModel"},
-                    {"AutoModelForCausalLM", "OPTForCausalLM"},
-                    {"AutoModelForSequenceClassification", "OPTForSequenceClassification"},
-                    {"AutoModelForQuestionAnswering", "OPTForQuestionAnswering"}};
-  return a;
+  return decoder_architecture("opt", std::move(d), "model",
+                              {{"OPTModel", DecoderHead::Base},
+                               {"OPTForCausalLM", DecoderHead::CausalLM},
+                               {"OPTForSequenceClassification", DecoderHead::SequenceClassification},
+                               {"OPTForQuestionAnswering", DecoderHead::QuestionAnswering}},
+                              [](const std::string& cls, const Config& c, DecoderHead h) {
+                                return std::make_unique<Opt>(cls, c, h);
+                              });
 }
 
 }  // namespace hfx::models
