@@ -183,3 +183,18 @@ TEST(Decoders, FalconBloomGptjConfigsAreChecked) {
   g.set("rotary_dim", nullptr);
   expect_error([&] { (void)build_model(g, "GPTJModel"); }, ErrorKind::Unsupported, {"rotary_dim"});
 }
+
+// Falcon with ALiBi follows the path transformers 4.46 takes: asked for attentions (the fixture's eager run) the
+// alibi enters twice (scores and the alibi-filled mask), without them (SDPA, the default, and generation) once —
+// the two differ by ~0.17 on this model, so the plain forward must NOT equal the fixture's logits; the generation
+// fixture (falcon/left_pad, beam 3) checks the SDPA path against transformers.
+TEST(Decoders, FalconAlibiTakesTheReferencePath) {
+  const auto dir = hfx::testing::fixtures_dir() / "falcon/awkward/FalconForCausalLM";
+  ModelInputs in = hfx::testing::read_fixture_inputs(dir / "inputs.safetensors");
+  auto m = load_pretrained(dir.string(), "FalconForCausalLM").model;
+  const Tensor want = open_safetensors((dir / "outputs.safetensors").string())->get("logits");
+  in.output_attentions = true;
+  EXPECT_LE(max_abs_diff(m->forward(in).get("logits"), want), 1e-5);
+  in.output_attentions = false;
+  EXPECT_GT(max_abs_diff(m->forward(in).get("logits"), want), 1e-2);
+}

@@ -51,8 +51,9 @@ hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS
 hfx_test_label(LABELS python TIMEOUT 300 PATTERNS
   "Serve.OpenAIPythonClient")   # the pinned openai client (tools/serve/env.sh)
 hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS
-  "Serve.EmbedMatchesSentenceTransformersReference")
-hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS
-  "Decoders.Gemma2WindowAndSoftcapsAreApplied" "Decoders.RouterLogitsFollowTheConfig")  # against the fixtures' outputs   # /embed against sentence-transformers' expected.json
+  "Serve.EmbedMatchesSentenceTransformersReference")   # /embed against sentence-transformers' expected.json
+hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS   # against the fixtures' outputs
+  "Decoders.Gemma2WindowAndSoftcapsAreApplied" "Decoders.RouterLogitsFollowTheConfig"
+  "Decoders.FalconAlibiTakesTheReferencePath")
 hfx_test_label(LABELS slow TIMEOUT 300 PATTERNS
   "Serve.*")

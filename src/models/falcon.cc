@@ -6,7 +6,8 @@
 // key and one value head: grouped-query attention), multi_query (all query heads, one key, one value) or per head
 // (q, k, v) blocks. Rotary (rotate_half, rope_theta / rope_scaling) unless config.alibi; with alibi the scores are
 // (q k^T + alibi) / sqrt(head_dim) plus a mask that, without head_mask, holds alibi / sqrt(head_dim) again where
-// visible (FalconModel._update_causal_mask of 4.46) — both kept. Layers: parallel_attn (one input_layernorm, or
+// visible (FalconModel._update_causal_mask of 4.46) on the eager path (output_attentions), while the default SDPA
+// path (generation, forward without attentions) adds only that mask: both kept (see run()). Layers: parallel_attn (one input_layernorm, or
 // ln_attn + ln_mlp when new_decoder_architecture with num_ln_in_parallel_attn 2: h + mlp + attn) or sequential
 // (input_layernorm, attention, post_attention_layernorm, MLP). head_mask acts on the ALiBi path only, as upstream.
 #include <cmath>
@@ -157,10 +158,16 @@ class Falcon final : public Model, public CausalLM {
     Tensor h = Tensor::zeros(DType::F32, {B, S, H_});
     embed_.gather(ids, h.mutable_data<float>(), false);
     Tensor bias = nn::causal_padding_bias(attention_mask, B, S, past, "attention_mask");
-    if (alibi_) {  // [B, nH, S, Sk]: alibi / sqrt(D) (the scores' share) + the mask (alibi / sqrt(D) again where visible)
+    // ALiBi, as transformers 4.46 runs it by default (attn_implementation "sdpa" on torch >= 2.1.1):
+    //  - no head_mask, no attentions asked: SDPA with the mask of _update_causal_mask, which holds alibi / sqrt(D)
+    //    where visible: q k^T / sqrt(D) + alibi / sqrt(D);
+    //  - attentions asked (the eager fallback): (q k^T + alibi) / sqrt(D) plus that same mask: alibi counted twice;
+    //  - head_mask given (eager, the mask left plain): (q k^T + alibi) / sqrt(D) + the causal / padding mask.
+    if (alibi_) {  // [B, nH, S, Sk]
       const Tensor al = nn::alibi_bias(attention_mask, B, Sk, nH_, true);
       const float inv_norm = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D_)));
       const float sq = static_cast<float>(std::sqrt(static_cast<double>(D_)));
+      const bool sdpa = !want_attn && !head_mask.defined();
       Tensor full = Tensor::uninitialized(DType::F32, {B, nH_, S, Sk});
       float* o = full.mutable_data<float>();
       const float* a = al.data<float>();
@@ -172,7 +179,7 @@ class Falcon final : public Model, public CausalLM {
               const float av = a[(b * nH_ + hh) * Sk + j], m = cm[(b * S + i) * Sk + j];
               // masked_fill(alibi / sqrt(D), causal_mask < -1, min) without head_mask; the plain mask with it
               const float mask = head_mask.defined() ? m : (m < -1.0f ? m : av / sq);
-              o[((b * nH_ + hh) * S + i) * Sk + j] = av * inv_norm + mask;
+              o[((b * nH_ + hh) * S + i) * Sk + j] = sdpa ? mask : av * inv_norm + mask;
             }
       bias = full;
     }
