@@ -106,3 +106,95 @@ TEST(Decoders, Phi3RopeScalingIsChecked) {
   c.set("rope_scaling", nullptr);
   EXPECT_NO_THROW((void)build_model(c, "Phi3Model"));
 }
+
+// Gemma-2: alternating windows read config.sliding_window; negative softcaps / windows and a non-positive
+// query_pre_attn_scalar are typed errors naming the config; a window longer than the sequence changes nothing
+// on the global layers only, so the sliding layers really use it (outputs differ from the fixture without it).
+TEST(Decoders, Gemma2ConfigIsChecked) {
+  for (const auto& [key, value] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"attn_logit_softcapping", -1.0}, {"final_logit_softcapping", -2.0}, {"query_pre_attn_scalar", 0},
+           {"sliding_window", -3}}) {
+    Config c = fixture_config("gemma2/tiny/Gemma2Model");
+    c.set(key, value);
+    expect_error([&] { (void)build_model(c, "Gemma2Model"); }, ErrorKind::InvalidArgument, {"config.json"});
+  }
+  Config c = fixture_config("gemma2/tiny/Gemma2Model");
+  c.set("attn_logit_softcapping", nullptr);
+  c.set("sliding_window", nullptr);
+  EXPECT_NO_THROW((void)build_model(c, "Gemma2Model"));
+}
+
+TEST(Decoders, Gemma2WindowAndSoftcapsAreApplied) {
+  const auto dir = hfx::testing::fixtures_dir() / "gemma2/tiny/Gemma2ForCausalLM";
+  const ModelInputs in = hfx::testing::read_fixture_inputs(dir / "inputs.safetensors");
+  const Tensor want = open_safetensors((dir / "outputs.safetensors").string())->get("logits");
+  for (const auto& [key, value] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"sliding_window", 64}, {"attn_logit_softcapping", nullptr}, {"final_logit_softcapping", nullptr}}) {
+    LoadOptions o;
+    o.config_overrides = {{key, value}};
+    auto m = load_pretrained(dir.string(), "Gemma2ForCausalLM", o).model;
+    EXPECT_GT(max_abs_diff(m->forward(in).get("logits"), want), 1e-3) << key;
+  }
+}
+
+// Mixture of experts: top-k within the expert count, a positive sparse step; Qwen2-MoE with num_experts 0 is
+// all dense layers (Qwen2MoeDecoderLayer's condition) and builds.
+TEST(Decoders, MoeConfigIsChecked) {
+  Config m = fixture_config("mixtral/tiny/MixtralModel");
+  m.set("num_experts_per_tok", 6);  // 5 experts
+  expect_error([&] { (void)build_model(m, "MixtralModel"); }, ErrorKind::InvalidArgument, {"num_experts_per_tok", "config.json"});
+  m.set("num_experts_per_tok", 2);
+  m.set("num_local_experts", 0);
+  expect_error([&] { (void)build_model(m, "MixtralModel"); }, ErrorKind::InvalidArgument, {"experts"});
+  Config q = fixture_config("qwen2_moe/tiny/Qwen2MoeModel");
+  q.set("decoder_sparse_step", 0);
+  expect_error([&] { (void)build_model(q, "Qwen2MoeModel"); }, ErrorKind::InvalidArgument, {"decoder_sparse_step"});
+  q.set("decoder_sparse_step", 1);
+  q.set("num_experts", 0);
+  EXPECT_NO_THROW((void)build_model(q, "Qwen2MoeModel"));
+}
+
+// Without output_router_logits the MoE models output no router logits and no aux_loss (transformers' default),
+// and the hidden states stay those of the fixture.
+TEST(Decoders, RouterLogitsFollowTheConfig) {
+  const auto dir = hfx::testing::fixtures_dir() / "mixtral/tiny/MixtralForCausalLM";
+  const ModelInputs in = hfx::testing::read_fixture_inputs(dir / "inputs.safetensors");
+  LoadOptions o;
+  o.config_overrides = {{"output_router_logits", false}};
+  auto m = load_pretrained(dir.string(), "MixtralForCausalLM", o).model;
+  const Outputs out = m->forward(in);
+  EXPECT_FALSE(out.has("aux_loss"));
+  EXPECT_FALSE(out.has("router_logits.0"));
+  const Tensor want = open_safetensors((dir / "outputs.safetensors").string())->get("logits");
+  EXPECT_LE(max_abs_diff(out.get("logits"), want), 1e-5);
+}
+
+TEST(Decoders, FalconBloomGptjConfigsAreChecked) {
+  Config f = fixture_config("falcon/tiny/FalconModel");
+  f.set("num_kv_heads", 4);  // 6 heads
+  expect_error([&] { (void)build_model(f, "FalconModel"); }, ErrorKind::InvalidArgument, {"num_kv_heads"});
+  Config b = fixture_config("bloom/tiny/BloomModel");
+  b.set("pretraining_tp", 2);
+  b.set("slow_but_exact", true);
+  expect_error([&] { (void)build_model(b, "BloomModel"); }, ErrorKind::Unsupported, {"slow_but_exact"});
+  Config g = fixture_config("gptj/tiny/GPTJModel");
+  g.set("rotary_dim", 3);
+  expect_error([&] { (void)build_model(g, "GPTJModel"); }, ErrorKind::InvalidArgument, {"rotary_dim"});
+  g.set("rotary_dim", nullptr);
+  expect_error([&] { (void)build_model(g, "GPTJModel"); }, ErrorKind::Unsupported, {"rotary_dim"});
+}
+
+// Falcon with ALiBi follows the path transformers 4.46 takes: asked for attentions (the fixture's eager run) the
+// alibi enters twice (scores and the alibi-filled mask), without them (SDPA, the default, and generation) once —
+// the two differ by ~0.17 on this model, so the plain forward must NOT equal the fixture's logits; the generation
+// fixture (falcon/left_pad, beam 3) checks the SDPA path against transformers.
+TEST(Decoders, FalconAlibiTakesTheReferencePath) {
+  const auto dir = hfx::testing::fixtures_dir() / "falcon/awkward/FalconForCausalLM";
+  ModelInputs in = hfx::testing::read_fixture_inputs(dir / "inputs.safetensors");
+  auto m = load_pretrained(dir.string(), "FalconForCausalLM").model;
+  const Tensor want = open_safetensors((dir / "outputs.safetensors").string())->get("logits");
+  in.output_attentions = true;
+  EXPECT_LE(max_abs_diff(m->forward(in).get("logits"), want), 1e-5);
+  in.output_attentions = false;
+  EXPECT_GT(max_abs_diff(m->forward(in).get("logits"), want), 1e-2);
+}

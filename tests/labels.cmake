@@ -56,5 +56,8 @@ hfx_test_label(LABELS python slow TIMEOUT 600 PATTERNS
   "Serve.PageWorksInChromium")       # GET / in Debian's headless chromium, pinned Selenium, ~20 s
 hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS
   "Serve.EmbedMatchesSentenceTransformersReference")   # /embed against sentence-transformers' expected.json
+hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS   # against the fixtures' outputs
+  "Decoders.Gemma2WindowAndSoftcapsAreApplied" "Decoders.RouterLogitsFollowTheConfig"
+  "Decoders.FalconAlibiTakesTheReferencePath")
 hfx_test_label(LABELS slow TIMEOUT 300 PATTERNS
   "Serve.*")

@@ -60,7 +60,8 @@ TEST(Config, Errors) {
   expect_error([&] { AutoConfig::from_pretrained(dir.path().string()); }, ErrorKind::Format, {"config.json", "invalid JSON"});
   write_bytes(dir.file("config.json"), R"({"model_type": "no-such-model"})");
   expect_error([&] { AutoConfig::from_pretrained(dir.path().string()); }, ErrorKind::Unsupported,  // issue 18
-               {"no-such-model", "supported", "bert", "roberta", "distilbert", "albert", "electra", "xlm-roberta", "camembert", "qwen2", "gemma", "olmo", "starcoder2", "gpt_neox", "stablelm", "phi", "phi3"});
+               {"no-such-model", "supported", "bert", "roberta", "distilbert", "albert", "electra", "xlm-roberta", "camembert", "qwen2", "gemma", "olmo", "starcoder2", "gpt_neox", "stablelm", "phi", "phi3",
+                "gemma2", "mixtral", "qwen2_moe", "gptj", "opt", "falcon", "bloom"});
   write_bytes(dir.file("config.json"), R"({"hidden_size": 3})");
   expect_error([&] { AutoConfig::from_pretrained(dir.path().string()); }, ErrorKind::Format, {"model_type"});
   auto bad = tiny_bert_config();
@@ -81,7 +82,8 @@ TEST(Registry, EveryClassBuildsFromATinyConfig) {
     f["model_type"] = arch.model_type;
     f.update({{"dim", 16}, {"n_layers", 1}, {"n_heads", 2}, {"hidden_dim", 20}, {"embedding_size", 8},
               {"n_embd", 16}, {"n_layer", 1}, {"n_head", 2}, {"n_positions", 16}, {"num_key_value_heads", 1},
-              {"cutoffs", {2, 4}} /* transfo-xl: within the tiny vocabulary */});
+              {"cutoffs", {2, 4}} /* transfo-xl: within the tiny vocabulary */,
+              {"rotary_dim", 4} /* gptj: within the 8-dim heads */});
     Config c(f, arch.config_defaults);
     for (const auto& [name, builder] : arch.classes) {
       auto m = builder(c);

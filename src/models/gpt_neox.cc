@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <optional>
 
-#include "models/llama.h"  // DecoderHead
+#include "models/llama.h"  // DecoderHead, set_decoder_outputs, decoder_architecture
 #include "models/registry_entries.h"
 #include "nn/decoder.h"
 #include "nn/partial_rotary.h"
@@ -87,13 +87,7 @@ class GptNeoX final : public Model, public CausalLM {
     Tensor h = run(ids, in.position_ids, in.attention_mask, in.head_mask, nullptr, in.output_hidden_states,
                    in.output_attentions, st);
     Outputs out;
-    switch (head_) {
-      case DecoderHead::Base: out.set("last_hidden_state", h); break;
-      case DecoderHead::CausalLM: out.set("logits", lm_head_(h)); break;
-      case DecoderHead::SequenceClassification: out.set("logits", nn::pool_last_non_pad((*score_)(h), ids, pad_)); break;
-      case DecoderHead::TokenClassification: out.set("logits", (*score_)(h)); break;
-      case DecoderHead::QuestionAnswering: nn::set_qa_logits(out, (*score_)(h)); break;
-    }
+    set_decoder_outputs(out, head_, h, ids, pad_, lm_head_, score_);
     nn::emit_stack(out, st);
     return out;
   }
@@ -117,20 +111,10 @@ class GptNeoX final : public Model, public CausalLM {
     const int64_t past = cache ? cache->length() : 0;
     Tensor h = Tensor::zeros(DType::F32, {B, S, H_});
     embed_.gather(ids, h.mutable_data<float>(), false);
-    Tensor pos = nn::positions_or_default(position_ids, B, S, past);
-    int64_t max_pos = 0;
-    for (int64_t i = 0; i < pos.numel(); ++i) max_pos = std::max(max_pos, pos.data<int64_t>()[i]);
-    const std::vector<float> inv = rope_.inv_freq(max_pos);
     Tensor bias = nn::causal_window_bias(attention_mask, B, S, past, 0);
     auto hm = nn::per_layer_head_mask(head_mask, L_, nH_);
-    nn::AttentionOptions ao;
-    ao.heads = nH_;
-    ao.kv_heads = nH_;
-    ao.head_dim = D_;
-    ao.bias = nn::AttentionBias::of(bias);
-    ao.rope = {&rope_, &pos, &inv};
-    ao.cache = cache;
-    ao.want_probs = want_attn;
+    nn::RotaryAttention ra(rope_, position_ids, B, S, cache, nH_, nH_, D_, bias, want_attn);
+    nn::AttentionOptions& ao = ra.ao;
     for (int64_t l = 0; l < L_; ++l) {
       const Layer& ly = layers_[static_cast<std::size_t>(l)];
       if (want_hidden) st.hidden_states.push_back(h.clone());
@@ -184,21 +168,15 @@ Architecture gpt_neox_architecture() {
             {"attention_dropout", 0.0}, {"hidden_dropout", 0.0}, {"classifier_dropout", 0.1},
             {"initializer_range", 0.02}, {"layer_norm_eps", 1e-5}, {"use_cache", true},
             {"use_parallel_residual", true}, {"rope_scaling", nullptr}, {"attention_bias", true}};
-  Architecture a{"gpt_neox", std::move(d), "gpt_neox", {}, {}, {}};
-  auto add = [&](const std::string& cls, DecoderHead h) {
-    a.classes.emplace_back(cls, [cls, h](const Config& c) { return std::make_unique<GptNeoX>(cls, c, h); });
-  };
-  add("GPTNeoXModel", DecoderHead::Base);
-  add("GPTNeoXForCausalLM", DecoderHead::CausalLM);
-  add("GPTNeoXForSequenceClassification", DecoderHead::SequenceClassification);
-  add("GPTNeoXForTokenClassification", DecoderHead::TokenClassification);
-  add("GPTNeoXForQuestionAnswering", DecoderHead::QuestionAnswering);
-  a.auto_classes = {{"AutoModel", "GPTNeoXModel"},
-                    {"AutoModelForCausalLM", "GPTNeoXForCausalLM"},
-                    {"AutoModelForSequenceClassification", "GPTNeoXForSequenceClassification"},
-                    {"AutoModelForTokenClassification", "GPTNeoXForTokenClassification"},
-                    {"AutoModelForQuestionAnswering", "GPTNeoXForQuestionAnswering"}};
-  return a;
+  return decoder_architecture("gpt_neox", std::move(d), "gpt_neox",
+                              {{"GPTNeoXModel", DecoderHead::Base},
+                               {"GPTNeoXForCausalLM", DecoderHead::CausalLM},
+                               {"GPTNeoXForSequenceClassification", DecoderHead::SequenceClassification},
+                               {"GPTNeoXForTokenClassification", DecoderHead::TokenClassification},
+                               {"GPTNeoXForQuestionAnswering", DecoderHead::QuestionAnswering}},
+                              [](const std::string& cls, const Config& c, DecoderHead h) {
+                                return std::make_unique<GptNeoX>(cls, c, h);
+                              });
 }
 
 }  // namespace hfx::models

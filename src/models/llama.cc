@@ -3,6 +3,7 @@
 // Upstream: transformers v4.46.3 src/transformers/models/llama/modeling_llama.py
 // Eager attention; RoPE default/linear/dynamic/llama3; GQA; tied or untied embeddings.
 #include <cmath>
+#include <map>
 
 #include "models/llama.h"
 
@@ -12,6 +13,30 @@
 #include "nn/partial_rotary.h"
 
 namespace hfx::models {
+
+namespace {
+// Qwen2MoeDecoderLayer: a sparse block iff layer_idx not in mlp_only_layers and num_experts > 0 and
+// (layer_idx + 1) % decoder_sparse_step == 0.
+bool qwen2_moe_sparse(const Config& c, int64_t i) {
+  if (const json* only = c.find("mlp_only_layers"))
+    for (const json& v : *only)
+      if (v.is_number_integer() && v.get<int64_t>() == i) return false;
+  const int64_t step = c.get<int64_t>("decoder_sparse_step", 1);
+  if (step <= 0) throw_error(ErrorKind::InvalidArgument, "decoder_sparse_step must be positive", c.source());
+  return c.get<int64_t>("num_experts", 0) > 0 && (i + 1) % step == 0;
+}
+}  // namespace
+
+nn::SparseMoe LlamaLike::make_moe(const Scope& s, const Config& c, int64_t inter, const char* gate, const char* up,
+                                  const char* down) const {
+  if (inter <= 0) throw_error(ErrorKind::InvalidArgument, "the experts' intermediate size must be positive", c.source());
+  nn::SparseMoe m;
+  m.router = nn::Linear::make(s / "gate", H_, experts_, false);
+  for (int64_t e = 0; e < experts_; ++e) m.experts.push_back(nn::GatedMlp::make(s / "experts" / e, H_, inter, gate, up, down));
+  m.top_k = top_k_;
+  m.act = act_;
+  return m;
+}
 
 LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, const LlamaFlavor& flavor)
     : Model(cls, c, head == DecoderHead::QuestionAnswering ? flavor.qa_prefix : "model"), head_(head), flavor_(flavor) {
@@ -23,7 +48,7 @@ LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, 
   if (vocab_ <= 0 || H_ <= 0 || L_ <= 0 || nH_ <= 0 || nKV_ <= 0)
     throw_error(ErrorKind::InvalidArgument, "vocab_size, hidden_size, num_hidden_layers and head counts must be positive", c.source());
   if (nH_ % nKV_) throw_error(ErrorKind::InvalidArgument, "num_attention_heads must be a multiple of num_key_value_heads", c.source());
-  D_ = flavor.qwen2 ? H_ / nH_ : c.get<int64_t>("head_dim", H_ / nH_);
+  D_ = flavor.qwen2 || flavor.moe != LlamaFlavor::Moe::None ? H_ / nH_ : c.get<int64_t>("head_dim", H_ / nH_);
   // A partial rotary (StableLM, Phi) needs an even rotated width only (nn::partial_rope checks it).
   if (D_ <= 0 || (D_ % 2 && !flavor.stablelm && !flavor.phi))
     throw_error(ErrorKind::InvalidArgument, "head_dim must be positive and even", c.source());
@@ -38,6 +63,16 @@ LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, 
   }
   act_ = flavor.gemma ? nn::parse_activation(c.get<std::string>("hidden_activation", "gelu_pytorch_tanh"))
                       : nn::parse_activation(c.get<std::string>("hidden_act", "silu"));
+  if (flavor.gemma2) {
+    window_ = c.has("sliding_window") ? c.get<int64_t>("sliding_window", 0) : 0;
+    attn_softcap_ = c.has("attn_logit_softcapping") ? static_cast<float>(c.get<double>("attn_logit_softcapping", 0.0)) : 0.0f;
+    final_softcap_ = c.has("final_logit_softcapping") ? static_cast<float>(c.get<double>("final_logit_softcapping", 0.0)) : 0.0f;
+    const double scalar = c.get<double>("query_pre_attn_scalar", 224.0);
+    if (!(scalar > 0) || attn_softcap_ < 0 || final_softcap_ < 0 || window_ < 0)
+      throw_error(ErrorKind::InvalidArgument, "query_pre_attn_scalar must be positive and the softcapping values and "
+                                              "sliding_window not negative", c.source());
+    attn_scale_ = static_cast<float>(std::pow(scalar, -0.5));
+  }
   if (flavor.window == LlamaFlavor::Window::Always ||
       (flavor.window == LlamaFlavor::Window::IfEnabled && c.get<bool>("use_sliding_window", false)))
     window_ = c.get<int64_t>("sliding_window", 0);
@@ -64,6 +99,16 @@ LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, 
     rope_ = nn::Rope::from_config(c, D_);
   }
   pad_ = c.has("pad_token_id") ? c.get<int64_t>("pad_token_id", -1) : -1;
+  if (flavor.moe != LlamaFlavor::Moe::None) {
+    experts_ = c.get<int64_t>(flavor.moe == LlamaFlavor::Moe::Mixtral ? "num_local_experts" : "num_experts", 0);
+    top_k_ = c.get<int64_t>("num_experts_per_tok", 2);
+    output_router_ = c.get<bool>("output_router_logits", false);
+    // Mixtral always has experts; Qwen2-MoE with num_experts 0 is all dense layers.
+    if (experts_ < 0 || (flavor.moe == LlamaFlavor::Moe::Mixtral && experts_ == 0) ||
+        (experts_ > 0 && (top_k_ <= 0 || top_k_ > experts_)))
+      throw_error(ErrorKind::InvalidArgument, "the number of experts must be positive and num_experts_per_tok between 1 "
+                                              "and it", c.source());
+  }
   const bool use_bias = flavor.starcoder2 && c.get<bool>("use_bias", true);
   const bool attn_bias = flavor.starcoder2 ? use_bias
                                            : !flavor.qwen2 && !flavor.stablelm && c.get<bool>("attention_bias", false);
@@ -90,7 +135,14 @@ LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, 
       ly.o = nn::Linear::make(l / "self_attn" / "dense", nH_ * D_, H_, true);
     else
       ly.o = nn::Linear::make(l / "self_attn" / "o_proj", nH_ * D_, H_, attn_bias);
-    if (flavor.starcoder2) {  // Starcoder2MLP: c_fc -> act -> c_proj
+    if (flavor.moe == LlamaFlavor::Moe::Mixtral) {  // MixtralSparseMoeBlock
+      ly.moe = make_moe(l / "block_sparse_moe", c, inter, "w1", "w3", "w2");
+    } else if (flavor.moe == LlamaFlavor::Moe::Qwen2Moe && qwen2_moe_sparse(c, i)) {  // Qwen2MoeSparseMoeBlock
+      ly.moe = make_moe(l / "mlp", c, c.get<int64_t>("moe_intermediate_size", 0), "gate_proj", "up_proj", "down_proj");
+      ly.moe->shared = nn::GatedMlp::make(l / "mlp" / "shared_expert", H_, c.get<int64_t>("shared_expert_intermediate_size", 0));
+      ly.moe->shared_gate = nn::Linear::make(l / "mlp" / "shared_expert_gate", H_, 1, false);
+      ly.moe->norm_topk_prob = c.get<bool>("norm_topk_prob", false);
+    } else if (flavor.starcoder2) {  // Starcoder2MLP: c_fc -> act -> c_proj
       ly.up = nn::Linear::make(l / "mlp" / "c_fc", H_, inter, mlp_bias);
       ly.down = nn::Linear::make(l / "mlp" / "c_proj", inter, H_, mlp_bias);
     } else if (flavor.phi3) {  // Phi3MLP: gate, up = gate_up_proj(x).chunk(2); down_proj(up * act(gate))
@@ -109,6 +161,10 @@ LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, 
     if (!parallel_) {  // StableLM's parallel layers have no post_attention_layernorm
       if (ln_affine) ly.post_norm = (l / "post_attention_layernorm").param("weight", {H_});
       if (ln_bias) ly.post_norm_b = (l / "post_attention_layernorm").param("bias", {H_});
+    }
+    if (flavor.gemma2) {
+      ly.pre_ff_norm = (l / "pre_feedforward_layernorm").param("weight", {H_});
+      ly.post_ff_norm = (l / "post_feedforward_layernorm").param("weight", {H_});
     }
     if (qk_norm_) {
       for (int64_t h = 0; h < nH_; ++h) ly.q_norms.push_back((l / "self_attn" / "q_layernorm" / "norms" / h).param("weight", {D_}));
@@ -159,7 +215,8 @@ void LlamaLike::norm_apply(Tensor& x, const Param& w, const Param& b) const {
 }
 
 Tensor LlamaLike::run(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, const Tensor& head_mask,
-                      KVCache* cache, bool want_hidden, bool want_attn, nn::StackOutputs& st) const {
+                      KVCache* cache, bool want_hidden, bool want_attn, nn::StackOutputs& st,
+                      std::vector<Tensor>* router_logits) const {
   if (ids.dim() != 2) throw_error(ErrorKind::Mismatch, "input_ids must be [batch, seq], got " + shape_str(ids.shape()));
   const int64_t B = ids.size(0), S = ids.size(1);
   const int64_t past = cache ? cache->length() : 0;
@@ -167,23 +224,21 @@ Tensor LlamaLike::run(const Tensor& ids, const Tensor& position_ids, const Tenso
   embed_.gather(ids, h.mutable_data<float>(), false);
   // Gemma: hidden_states * torch.tensor(hidden_size ** 0.5, dtype=hidden_states.dtype)
   if (flavor_.gemma) nn::scale_(h, static_cast<float>(std::sqrt(static_cast<double>(H_))));
-  Tensor pos = nn::positions_or_default(position_ids, B, S, past);
-  int64_t max_pos = 0;
-  for (int64_t i = 0; i < pos.numel(); ++i) max_pos = std::max(max_pos, pos.data<int64_t>()[i]);
-  const std::vector<float> inv = rope_.inv_freq(max_pos);
-  Tensor bias = nn::causal_window_bias(attention_mask, B, S, past, window_);
+  // Gemma-2: the global layers' mask and the sliding layers' (even layer indices) one.
+  Tensor bias = flavor_.gemma2 ? nn::causal_padding_window_bias(attention_mask, B, S, past, 0, "attention_mask")
+                               : nn::causal_window_bias(attention_mask, B, S, past, window_);
+  Tensor slide_bias;
+  if (flavor_.gemma2 && window_ > 0)
+    slide_bias = nn::causal_padding_window_bias(attention_mask, B, S, past, window_, "attention_mask");
   auto hm = nn::per_layer_head_mask(head_mask, L_, nH_);
-  nn::AttentionOptions ao;
-  ao.heads = nH_;
-  ao.kv_heads = nKV_;
-  ao.head_dim = D_;
-  ao.bias = nn::AttentionBias::of(bias);
-  ao.rope = {&rope_, &pos, &inv};
-  ao.cache = cache;
-  ao.want_probs = want_attn;
+  nn::RotaryAttention ra(rope_, position_ids, B, S, cache, nH_, nKV_, D_, bias, want_attn);
+  nn::AttentionOptions& ao = ra.ao;
+  ao.scale = attn_scale_;
+  ao.softcap = attn_softcap_;
   for (int64_t l = 0; l < L_; ++l) {
     const Layer& ly = layers_[static_cast<std::size_t>(l)];
     if (want_hidden) st.hidden_states.push_back(h.clone());  // h is updated in place below
+    if (flavor_.gemma2) ao.bias = nn::AttentionBias::of(l % 2 == 0 && slide_bias.defined() ? slide_bias : bias);
     Tensor x = h.clone();
     norm_apply(x, ly.in_norm, ly.in_norm_b);
     Tensor q, k, v;
@@ -215,12 +270,31 @@ Tensor LlamaLike::run(const Tensor& ids, const Tensor& position_ids, const Tenso
       if (want_attn) st.attentions.push_back(at.probs);
       continue;
     }
+    if (flavor_.gemma2) {  // post_attention_layernorm(attn) + residual; post_ff_norm(mlp(pre_ff_norm(h))) + residual
+      Tensor a = ly.o(at.context);
+      norm_apply(a, ly.post_norm, Param());
+      nn::add_(h, a);
+      x = h.clone();
+      norm_apply(x, ly.pre_ff_norm, Param());
+      Tensor g = ly.gate(x);
+      nn::activate(g, act_);
+      nn::mul_(g, ly.up(x));
+      Tensor m = ly.down(g);
+      norm_apply(m, ly.post_ff_norm, Param());
+      nn::add_(h, m);
+      if (want_attn) st.attentions.push_back(at.probs);
+      continue;
+    }
     nn::add_(h, ly.o(at.context));
     if (!parallel_) {  // StableLM parallel: the MLP reads the same normed input x (residual + attn + mlp)
       x = h.clone();
       norm_apply(x, ly.post_norm, ly.post_norm_b);
     }
-    if (flavor_.starcoder2 || flavor_.phi) {
+    if (ly.moe) {
+      Tensor logits;
+      nn::add_(h, (*ly.moe)(x, router_logits ? &logits : nullptr));
+      if (router_logits) router_logits->push_back(logits);
+    } else if (flavor_.starcoder2 || flavor_.phi) {
       Tensor u = ly.up(x);
       nn::activate(u, act_);
       nn::add_(h, ly.down(u));
@@ -245,7 +319,13 @@ Tensor LlamaLike::run(const Tensor& ids, const Tensor& position_ids, const Tenso
 Tensor LlamaLike::step(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, KVCache& cache) const {
   if (head_ != DecoderHead::CausalLM) throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use *ForCausalLM)");
   nn::StackOutputs st;
-  return lm_head_(run(nn::as_ids(ids, "input_ids"), position_ids, attention_mask, Tensor(), &cache, false, false, st));
+  return head_out(run(nn::as_ids(ids, "input_ids"), position_ids, attention_mask, Tensor(), &cache, false, false, st));
+}
+
+Tensor LlamaLike::head_out(const Tensor& h) const {
+  Tensor logits = lm_head_(h);
+  if (final_softcap_ > 0) nn::softcap_(logits, final_softcap_);
+  return logits;
 }
 
 Outputs LlamaLike::forward(const ModelInputs& in) const {
@@ -256,14 +336,24 @@ Outputs LlamaLike::forward(const ModelInputs& in) const {
                                                 " forward of transformers 4.46 has no head_mask parameter)");
   Tensor ids = nn::as_ids(in.input_ids, "input_ids");
   nn::StackOutputs st;
-  Tensor h = run(ids, in.position_ids, in.attention_mask, Tensor(), nullptr, in.output_hidden_states, in.output_attentions, st);
+  std::vector<Tensor> router;
+  const bool want_router = output_router_ && (head_ == DecoderHead::Base || head_ == DecoderHead::CausalLM);
+  Tensor h = run(ids, in.position_ids, in.attention_mask, Tensor(), nullptr, in.output_hidden_states, in.output_attentions, st,
+                 want_router ? &router : nullptr);
   Outputs out;
+  if (want_router) {
+    // MoeCausalLMOutputWithPast.aux_loss: load_balancing_loss_func(router_logits, num_experts, top_k, attention_mask)
+    // whenever the router logits are output (transformers returns 0, not a tensor, when no layer is sparse).
+    if (head_ == DecoderHead::CausalLM && !router.empty())
+      out.set("aux_loss", nn::load_balancing_loss(router, experts_, top_k_, in.attention_mask));
+    for (std::size_t i = 0; i < router.size(); ++i) out.set("router_logits." + std::to_string(i), router[i]);
+  }
   switch (head_) {
     case DecoderHead::Base:
       out.set("last_hidden_state", h);
       break;
     case DecoderHead::CausalLM:
-      out.set("logits", lm_head_(h));
+      out.set("logits", head_out(h));
       break;
     case DecoderHead::SequenceClassification:
       out.set("logits", nn::pool_last_non_pad((*score_)(h), ids, pad_));
@@ -277,6 +367,33 @@ Outputs LlamaLike::forward(const ModelInputs& in) const {
   }
   nn::emit_stack(out, st);
   return out;
+}
+
+void set_decoder_outputs(Outputs& out, DecoderHead head, const Tensor& h, const Tensor& ids, int64_t pad_token_id,
+                         const nn::Linear& lm_head, const std::optional<nn::Linear>& score) {
+  switch (head) {
+    case DecoderHead::Base: out.set("last_hidden_state", h); break;
+    case DecoderHead::CausalLM: out.set("logits", lm_head(h)); break;
+    case DecoderHead::SequenceClassification: out.set("logits", nn::pool_last_non_pad((*score)(h), ids, pad_token_id)); break;
+    case DecoderHead::TokenClassification: out.set("logits", (*score)(h)); break;
+    case DecoderHead::QuestionAnswering: nn::set_qa_logits(out, (*score)(h)); break;
+  }
+}
+
+Architecture decoder_architecture(const std::string& model_type, json defaults, const std::string& base_model_prefix,
+                                  const std::vector<std::pair<std::string, DecoderHead>>& classes, const DecoderBuilder& make) {
+  static const std::map<DecoderHead, std::string> kAuto = {
+      {DecoderHead::Base, "AutoModel"},
+      {DecoderHead::CausalLM, "AutoModelForCausalLM"},
+      {DecoderHead::SequenceClassification, "AutoModelForSequenceClassification"},
+      {DecoderHead::TokenClassification, "AutoModelForTokenClassification"},
+      {DecoderHead::QuestionAnswering, "AutoModelForQuestionAnswering"}};
+  Architecture a{model_type, std::move(defaults), base_model_prefix, {}, {}, {}};
+  for (const auto& [cls, head] : classes) {
+    a.classes.emplace_back(cls, [cls = cls, head = head, make](const Config& c) { return make(cls, c, head); });
+    a.auto_classes.emplace(kAuto.at(head), cls);
+  }
+  return a;
 }
 
 Architecture llama_like_architecture(const std::string& model_type, const std::string& family, json defaults,

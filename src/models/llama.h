@@ -5,8 +5,12 @@
 // models/mistral/modeling_mistral.py.
 #pragma once
 
+#include <functional>
+#include <optional>
+
 #include "hfx/generate.h"
 #include "nn/attention.h"
+#include "nn/moe.h"
 
 namespace hfx::models {
 
@@ -52,6 +56,20 @@ struct LlamaFlavor {
   // Phi-3: fused self_attn.qkv_proj ([q; k; v] rows) and mlp.gate_up_proj ([gate; up] rows), no biases, LongRoPE
   // rope_scaling, *ForTokenClassification's layer named classifier.
   bool phi3 = false;
+  // Gemma-2 (with `gemma` set too): config.sliding_window on the even layers only (null: none), scores scaled by
+  // query_pre_attn_scalar ** -0.5 and softcapped by attn_logit_softcapping (null: none), pre/post feed-forward
+  // RMSNorms and a post-attention norm on the attention output (not the MLP input), the CausalLM logits softcapped by
+  // final_logit_softcapping (null: none), and the mask built with finfo.min filled (not added) like its
+  // _prepare_4d_causal_attention_mask_with_cache_position plus the layer's torch.where(tril(..., -window)).
+  bool gemma2 = false;
+  // Mixture of experts (nn::SparseMoe): Mixtral's block_sparse_moe on every layer (experts w1/w3/w2 of
+  // intermediate_size, top num_experts_per_tok of num_local_experts, weights renormalised); Qwen2-MoE's mlp on the
+  // layers not in mlp_only_layers with (i + 1) % decoder_sparse_step == 0 (experts of moe_intermediate_size,
+  // norm_topk_prob, a shared expert with a sigmoid gate; the other layers a dense MLP of intermediate_size).
+  // config.output_router_logits adds router_logits.{i} (the MoE layers' [B * S, experts]) to the base model's and
+  // CausalLM's outputs, and the CausalLM's aux_loss (load_balancing_loss_func over them and the attention mask).
+  // head_dim is hidden_size / num_attention_heads (both attention classes of 4.46).
+  enum class Moe { None, Mixtral, Qwen2Moe } moe = Moe::None;
   // Whether the MLP reads config.mlp_bias (LlamaMLP); GemmaMLP and OlmoMLP have no bias.
   bool mlp_bias = true;
 };
@@ -69,11 +87,16 @@ class LlamaLike final : public Model, public CausalLM {
     nn::Linear q, k, v, o, gate, up, down;
     nn::Linear qkv, gate_up;  // Phi-3's fused projections
     Param in_norm, post_norm, in_norm_b, post_norm_b;
+    Param pre_ff_norm, post_ff_norm;  // Gemma-2
+    std::optional<nn::SparseMoe> moe;  // Mixtral / Qwen2-MoE sparse layers
     std::vector<Param> q_norms, k_norms;  // StableLM qk_layernorm
   };
   void norm_apply(Tensor& x, const Param& w, const Param& b) const;  // the family's norm, in place
+  nn::SparseMoe make_moe(const Scope& s, const Config& c, int64_t inter, const char* gate, const char* up,
+                         const char* down) const;
   Tensor run(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, const Tensor& head_mask,
-             KVCache* cache, bool want_hidden, bool want_attn, nn::StackOutputs& st) const;
+             KVCache* cache, bool want_hidden, bool want_attn, nn::StackOutputs& st,
+             std::vector<Tensor>* router_logits = nullptr) const;
 
   DecoderHead head_;
   LlamaFlavor flavor_;
@@ -86,9 +109,27 @@ class LlamaLike final : public Model, public CausalLM {
   Param norm_, norm_b_;
   float clip_ = 0;  // OLMo clip_qkv (0: none)
   bool parallel_ = false, qk_norm_ = false;  // StableLM use_parallel_residual, qk_layernorm
+  float attn_softcap_ = 0, final_softcap_ = 0;  // Gemma-2 (0: none)
+  bool output_router_ = false;                  // MoE: config.output_router_logits
+  int64_t experts_ = 0, top_k_ = 0;
+  std::optional<float> attn_scale_;           // Gemma-2 query_pre_attn_scalar ** -0.5
+  Tensor head_out(const Tensor& h) const;     // lm_head (+ Gemma-2's final softcapping)
   nn::Linear lm_head_;
   std::optional<nn::Linear> score_;
 };
+
+// The outputs of a decoder-only class with transformers' field names: last_hidden_state (Base), logits (CausalLM:
+// lm_head(h); SequenceClassification: score(h) at the last non-pad token; TokenClassification: score(h)),
+// start_logits / end_logits (QuestionAnswering: qa_outputs(h)).
+void set_decoder_outputs(Outputs& out, DecoderHead head, const Tensor& h, const Tensor& ids, int64_t pad_token_id,
+                         const nn::Linear& lm_head, const std::optional<nn::Linear>& score);
+
+// Registration of a decoder family with its own Model class (GPT-NeoX, GPT-J, OPT, Falcon, BLOOM): one class per
+// (class name, head) with its Auto class (AutoModel, AutoModelForCausalLM, ...ForSequenceClassification,
+// ...ForTokenClassification, ...ForQuestionAnswering), `make` building it.
+using DecoderBuilder = std::function<std::unique_ptr<Model>(const std::string& cls, const Config& c, DecoderHead head)>;
+Architecture decoder_architecture(const std::string& model_type, json defaults, const std::string& base_model_prefix,
+                                  const std::vector<std::pair<std::string, DecoderHead>>& classes, const DecoderBuilder& make);
 
 // Shared registration for llama-style families.
 // `family` is the class-name prefix ("Llama", "Mistral", "Qwen2").

@@ -19,13 +19,20 @@
   X(llama)                   \
   X(mistral)                 \
   X(qwen2)                   \
+  X(qwen2_moe)               \
+  X(mixtral)                 \
   X(gemma)                   \
+  X(gemma2)                  \
   X(olmo)                    \
   X(starcoder2)              \
   X(stablelm)                \
   X(phi)                     \
   X(phi3)                    \
   X(gpt_neox)                \
+  X(gptj)                    \
+  X(opt)                     \
+  X(falcon)                  \
+  X(bloom)                   \
   X(openai_gpt)              \
   X(t5)                      \
   X(mt5)                     \

@@ -54,6 +54,7 @@ Attended attend(int64_t B, int64_t Sq, const Rows& q, const Rows& k, const Rows&
   a.bias = o.bias.data; a.bias_bs = o.bias.bs; a.bias_hs = o.bias.hs; a.bias_qs = o.bias.qs;
   a.head_mask = o.head_mask;
   a.scale = o.scale ? *o.scale : 1.0f / std::sqrt(static_cast<float>(D));
+  a.softcap = o.softcap;
   Attended r;
   r.context = Tensor::uninitialized(DType::F32, {B, Sq, H * D});  // the kernel writes every head's columns
   if (o.want_probs) r.probs = Tensor::zeros(DType::F32, {B, H, Sq, a.Sk});

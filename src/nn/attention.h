@@ -47,6 +47,7 @@ struct AttentionOptions {
   int64_t kv_heads = 0;        // key/value heads; 0 = heads (grouped-query attention otherwise)
   int64_t head_dim = 0;
   std::optional<float> scale;  // default 1/sqrt(head_dim)
+  float softcap = 0.0f;        // tanh softcapping of the scores before the bias (Gemma-2); 0: none
   AttentionBias bias;
   const float* head_mask = nullptr;  // [heads] multipliers on the probabilities
   RopeHook rope;

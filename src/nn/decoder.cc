@@ -1,5 +1,9 @@
 #include "nn/decoder.h"
 
+#include <algorithm>
+
+#include "nn/kv_cache.h"
+
 namespace hfx::nn {
 
 Tensor pool_last_non_pad(const Tensor& logits, const Tensor& ids, int64_t pad) {
@@ -153,6 +157,21 @@ Outputs GptModel::forward(const ModelInputs& in) const {
     return run(ids, x.position_ids, x.token_type_ids, x.attention_mask, x.head_mask, nullptr, x.output_hidden_states,
                x.output_attentions, st);
   }, lm_head_, score_ ? &*score_ : nullptr, d_.pad);
+}
+
+RotaryAttention::RotaryAttention(const Rope& rope, const Tensor& position_ids, int64_t B, int64_t S, KVCache* cache,
+                                 int64_t heads, int64_t kv_heads, int64_t head_dim, const Tensor& bias, bool want_probs)
+    : pos(positions_or_default(position_ids, B, S, cache ? cache->length() : 0)) {
+  int64_t max_pos = 0;
+  for (int64_t i = 0; i < pos.numel(); ++i) max_pos = std::max(max_pos, pos.data<int64_t>()[i]);
+  inv = rope.inv_freq(max_pos);
+  ao.heads = heads;
+  ao.kv_heads = kv_heads;
+  ao.head_dim = head_dim;
+  ao.bias = AttentionBias::of(bias);
+  ao.rope = {&rope, &pos, &inv};
+  ao.cache = cache;
+  ao.want_probs = want_probs;
 }
 
 }  // namespace hfx::nn

@@ -30,6 +30,20 @@ Tensor gather_token(const Tensor& h, const Tensor& index);
 void set_double_heads_outputs(Outputs& out, const Tensor& h, const Shape& in_shape, const Linear& lm_head,
                               const Linear& summary, const Tensor& mc_token_ids);
 
+// The attention set-up the rotary decoders share (the Llama family, GPT-NeoX, GPT-J): positions (position_ids, or
+// past..past+S-1 with past the cache's length), the rotary inv_freq for their largest position, and the options
+// every layer uses (heads, kv_heads, head_dim, `bias`, the rotary hook, cache, want_probs); the layers set `layer`
+// and `head_mask`. `ao` points into this object and at `rope` and `bias`: keep them alive, do not copy.
+struct RotaryAttention {
+  Tensor pos;
+  std::vector<float> inv;
+  AttentionOptions ao;
+  RotaryAttention(const Rope& rope, const Tensor& position_ids, int64_t B, int64_t S, KVCache* cache, int64_t heads,
+                  int64_t kv_heads, int64_t head_dim, const Tensor& bias, bool want_probs);
+  RotaryAttention(const RotaryAttention&) = delete;
+  RotaryAttention& operator=(const RotaryAttention&) = delete;
+};
+
 // The heads of GPT-2 (all six) and OpenAI GPT (the first four).
 enum class GptHead { Base, LMHead, DoubleHeads, SequenceClassification, TokenClassification, QuestionAnswering };
 // The transformer of a GPT model over ids [B, S] with `in`'s other inputs,

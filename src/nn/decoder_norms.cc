@@ -1,6 +1,7 @@
 #include "nn/decoder_norms.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "hfx/error.h"
@@ -44,6 +45,12 @@ void clamp_(Tensor& x, float limit) {
   float* p = x.mutable_data<float>();
   const int64_t n = x.numel();
   for (int64_t i = 0; i < n; ++i) p[i] = std::clamp(p[i], -limit, limit);
+}
+
+void softcap_(Tensor& x, float cap) {
+  float* p = x.mutable_data<float>();
+  const int64_t n = x.numel();
+  for (int64_t i = 0; i < n; ++i) p[i] = std::tanh(p[i] / cap) * cap;
 }
 
 }  // namespace hfx::nn

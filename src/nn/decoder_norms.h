@@ -22,4 +22,7 @@ void layer_norm_per_head_(Tensor& x, int64_t heads, const std::vector<Tensor>& g
 // x.clamp_(min=-limit, max=limit) on an f32 contiguous tensor (OLMo's clip_qkv).
 void clamp_(Tensor& x, float limit);
 
+// Gemma-2's final_logit_softcapping on an f32 contiguous tensor, in place: x = tanh(x / cap) * cap (cap > 0).
+void softcap_(Tensor& x, float cap);
+
 }  // namespace hfx::nn

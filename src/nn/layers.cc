@@ -357,6 +357,14 @@ void Rope::apply(float* x, int64_t B, int64_t S, int64_t heads, int64_t b_stride
       }
       for (int64_t h = 0; h < heads; ++h) {
         float* v = x + b * b_stride + s * s_stride + h * (head_stride ? head_stride : dim);
+        if (interleaved) {  // x * cos + rotate_every_two(x) * sin, cos/sin repeat_interleave'd
+          for (int64_t i = 0; i < half; ++i) {
+            const float x1 = v[2 * i], x2 = v[2 * i + 1];
+            v[2 * i] = x1 * c[static_cast<std::size_t>(i)] - x2 * sn[static_cast<std::size_t>(i)];
+            v[2 * i + 1] = x2 * c[static_cast<std::size_t>(i)] + x1 * sn[static_cast<std::size_t>(i)];
+          }
+          continue;
+        }
         for (int64_t i = 0; i < half; ++i) {
           const float x1 = v[i], x2 = v[i + half];
           v[i] = x1 * c[static_cast<std::size_t>(i)] - x2 * sn[static_cast<std::size_t>(i)];

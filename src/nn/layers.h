@@ -129,6 +129,8 @@ struct Rope {
   std::string type = "default";
   double factor = 1.0, low_freq_factor = 1.0, high_freq_factor = 4.0;
   int64_t original_max = 0;    // max_position_embeddings (or rope_scaling's original_max_position_embeddings)
+  // GPT-J's rotate_every_two: dims (2i, 2i+1) rotate together (else rotate_half's i and i + dim / 2).
+  bool interleaved = false;
   static Rope from_config(const Config& c, int64_t head_dim);
   // inv_freq for a call whose largest position is max_pos (dynamic NTK depends on it).
   std::vector<float> inv_freq(int64_t max_pos) const;

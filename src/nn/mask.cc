@@ -84,6 +84,10 @@ Tensor causal_padding_bias(const Tensor& mask, int64_t B, int64_t Sq, int64_t pa
   return decoder_bias(mask, B, Sq, past, 0, Padding::Filled, what);
 }
 
+Tensor causal_padding_window_bias(const Tensor& mask, int64_t B, int64_t Sq, int64_t past, int64_t window, const char* what) {
+  return decoder_bias(mask, B, Sq, past, window, Padding::Filled, what);
+}
+
 Tensor padding_bias(const Tensor& mask, int64_t B, int64_t Sk, const char* what) {
   Tensor keep = mask_f32(mask, {B, Sk}, what);
   Tensor bias = Tensor::zeros(DType::F32, {B, Sk});

@@ -38,5 +38,8 @@ Tensor padding_bias(const Tensor& mask, int64_t B, int64_t Sk, const char* what)
 // Causal + key padding bias f32 [B, Sq, past + Sq] as BART / T5 build it (masked_fill):
 // exactly finfo.min where the key is after the query or mask [B, past + Sq] is 0.
 Tensor causal_padding_bias(const Tensor& mask, int64_t B, int64_t Sq, int64_t past, const char* what);
+// The same with a sliding window (window > 0): also exactly finfo.min where key j <= past + i - window, as
+// Gemma-2's decoder layer folds torch.tril(ones, diagonal=-window) into the 4-D mask (window <= 0: none).
+Tensor causal_padding_window_bias(const Tensor& mask, int64_t B, int64_t Sq, int64_t past, int64_t window, const char* what);
 
 }  // namespace hfx::nn

@@ -363,6 +363,8 @@ void attention(const AttentionArgs& a) {
             }
           }
         }
+        if (a.softcap > 0.0f)  // (scores / cap).tanh() * cap, as Gemma2Attention does before adding the mask
+          for (int64_t i = 0; i < a.Sq * a.Sk; ++i) s[i] = std::tanh(s[i] / a.softcap) * a.softcap;
         const float mult = a.head_mask ? a.head_mask[h] : 1.0f;
         for (int64_t i = 0; i < a.Sq; ++i)
           softmax_row(s + i * a.Sk, a.Sk, a.bias ? a.bias + b * a.bias_bs + h * a.bias_hs + i * a.bias_qs : nullptr, mult);

@@ -114,6 +114,8 @@ struct AttentionArgs {
   const float* head_mask = nullptr;
   int64_t group = 1;  // query heads per key/value head (grouped-query attention); k/v hold H/group heads
   float scale = 1.0f;
+  // Gemma-2's attn_logit_softcapping: scores -> tanh(scores / softcap) * softcap before the bias (0: none).
+  float softcap = 0.0f;
   float* out = nullptr;
   float* probs = nullptr;
 };
