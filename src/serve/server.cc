@@ -1031,6 +1031,9 @@ struct Server::Impl {
       log_info(to_json({{"method", req.method}, {"path", req.path}, {"status", res.status}, {"remote", req.remote_addr},
                         {"request_bytes", req.body.size()}, {"response_bytes", res.body.size()}}));
     });
+    // cpp-httplib writes a response's headers and body in separate writes: with Nagle's algorithm on, a kept-alive
+    // client's delayed ACK held every second write ~40 ms (measured: 44 ms per request on one connection).
+    http.set_tcp_nodelay(true);
     http.set_keep_alive_timeout(5);
     http.set_read_timeout(30);
   }
