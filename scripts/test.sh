@@ -12,6 +12,8 @@ tools/fixtures/env.sh >/dev/null
 export HFX_FIXTURE_PYTHON="$root/tools/fixtures/.venv/bin/python"
 # The pinned OpenAI Python client that drives `hfx serve` (a small venv, seconds to create).
 tools/serve/env.sh >/dev/null
+# The pinned `gguf` package (llama.cpp gguf-py) that writes reference GGUF files (tests/gguf_test.cc).
+tools/gguf/env.sh >/dev/null
 # Every test runs in both builds. Tests carry CTest labels (unit, parity,
 # python, hub, slow: tests/labels.cmake, tests/README.md): the count per label
 # is printed first, and each ctest run ends with its "Label Time Summary" and
