@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "hfx/generate.h"
 #include "hfx/gguf.h"
 #include "hfx/io.h"
 #include "hfx/model.h"
@@ -453,6 +454,73 @@ TEST(GgufMalformed, ConfigFromMetadata) {
   testing::expect_error([&] { load(rewrite("llama.attention.head_count_kv", {"llama.attention.head_count_kv", GgufType::U32, 3u})); },
                         ErrorKind::Format, {"head_count_kv"});
 }
+
+}  // namespace
+}  // namespace hfx
+
+namespace hfx {
+namespace {
+
+// ---- llama.cpp runs what hfx writes ------------------------------------------------------------------------
+// tools/llamacpp/env.sh builds llama-cpp-python (llama.cpp from source: minutes, cached by its pin). The fixtures
+// carry no tokenizer files, so a byte-level BPE vocab of vocab_size tokens (no merges) is written beside them:
+// llama.cpp needs a vocab to load; the prompt is given as ids, so the vocab's text plays no part.
+fs::path llamacpp_python() { return testing::source_dir() / "tools/llamacpp/.venv/bin/python"; }
+
+void write_placeholder_tokenizer(const fs::path& dir, int64_t vocab) {
+  json v = json::object();
+  for (int64_t i = 0; i < vocab; ++i) {
+    // Printable ASCII first (byte-level BPE keeps them as they are), then byte-level pieces ("Ċ" is '\n').
+    std::string t = i < 94 ? std::string(1, static_cast<char>(33 + i)) : i == 94 ? "\xC4\x8A" : i == 95 ? "\xC4\xA0" : "t" + std::to_string(i);
+    v[t] = i;
+  }
+  json tj = {{"model", {{"type", "BPE"}, {"vocab", v}, {"merges", json::array()}}}, {"added_tokens", json::array()}};
+  std::ofstream(dir / "tokenizer.json") << tj.dump();
+}
+
+class GgufLlamaCpp : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(GgufLlamaCpp, SameGreedyTokensAsHfx) {
+  if (!fs::exists(llamacpp_python())) GTEST_SKIP() << "llama-cpp-python venv missing (tools/llamacpp/env.sh builds it; slow)";
+  const fs::path dir = fixture(GetParam());
+  testing::TempDir tmp;
+  LoadedModel src = load(dir.string());
+  write_placeholder_tokenizer(tmp.path(), src.model->config().get<int64_t>("vocab_size", 0));
+  const Tensor ids = testing::read_fixture_inputs(dir / "inputs.safetensors", false).input_ids.narrow(0, 0, 1).contiguous();
+  const int64_t n = 12;
+  std::string prompt;
+  for (int64_t i = 0; i < ids.numel(); ++i) prompt += " " + std::to_string(ids.data<int64_t>()[i]);
+  for (const char* type : {"f32", "f16", "q8_0"}) {
+    GgufSaveOptions o;
+    o.outtype = type;
+    o.tokenizer_dir = tmp.path().string();
+    const std::string f = tmp.file(std::string(type) + ".gguf");
+    save_gguf(*src.model, f, o);
+    LoadedModel m = load(f);  // hfx on the same file
+    GenerationConfig g;
+    g.max_new_tokens = g.min_new_tokens = n;
+    const Tensor out = generate(*m.model, ids, Tensor(), g);
+    json mine = json::array();
+    for (int64_t i = ids.numel(); i < out.numel(); ++i) mine.push_back(out.data<int64_t>()[i]);
+    const std::string log = tmp.file("llama.log"), res = tmp.file("llama.json");
+    const std::string cmd = llamacpp_python().string() + " " + (testing::source_dir() / "tools/llamacpp/greedy.py").string() + " " + f +
+                            " " + std::to_string(n) + prompt + " > " + res + " 2> " + log;
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << read_text_file(log);
+    const json theirs = json::parse(read_text_file(res));
+    std::printf("[ measured ] %s %s: hfx %s llama.cpp %s\n", GetParam(), type, mine.dump().c_str(), theirs.dump().c_str());
+    EXPECT_EQ(mine, theirs) << type;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, GgufLlamaCpp,
+                         ::testing::Values("llama/tiny/LlamaForCausalLM", "llama/gqa/LlamaForCausalLM", "gpt2/tiny/GPT2LMHeadModel",
+                                           "qwen2/tiny/Qwen2ForCausalLM", "gemma/tiny/GemmaForCausalLM"),
+                         [](const auto& p) {
+                           std::string s = p.param;
+                           for (char& c : s)
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           return s;
+                         });
 
 }  // namespace
 }  // namespace hfx

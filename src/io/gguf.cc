@@ -314,7 +314,7 @@ void put_scalar(std::string& s, GgufType t, const json& v, const std::string& ke
       default: throw_error(ErrorKind::InvalidArgument, "metadata '" + key + "': not a scalar type");
     }
   } catch (const json::exception&) {
-    throw_error(ErrorKind::InvalidArgument, "metadata '" + key + "': value " + v.dump() + " does not fit its GGUF type");
+    throw_error(ErrorKind::InvalidArgument, "metadata '" + key + "': value " + v.dump(-1, ' ', false, json::error_handler_t::replace) + " does not fit its GGUF type");
   }
 }
 

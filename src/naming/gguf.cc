@@ -157,6 +157,12 @@ class GgufCanonicalSource final : public RenamingSource {
   std::vector<GgufRow> rows_;
 };
 
+// A value for a message: GGUF strings are bytes, so invalid UTF-8 is replaced, never thrown on (and long ones cut).
+std::string show(const json& v) {
+  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  return s.size() > 80 ? s.substr(0, 80) + "..." : s;
+}
+
 // A metadata value as an integer, checked (any GGUF integer type).
 int64_t kv_int(const std::map<std::string, const GgufKV*>& kv, const std::string& key, const std::string& path, int64_t fallback,
                bool required, int64_t max) {
@@ -166,9 +172,9 @@ int64_t kv_int(const std::map<std::string, const GgufKV*>& kv, const std::string
     return fallback;
   }
   const json& v = it->second->value;
-  if (!v.is_number_integer()) throw_error(ErrorKind::Format, "GGUF metadata '" + key + "' must be an integer, not " + v.dump(), path);
+  if (!v.is_number_integer()) throw_error(ErrorKind::Format, "GGUF metadata '" + key + "' must be an integer, not " + show(v), path);
   const int64_t x = v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(max) ? max + 1 : v.get<int64_t>();
-  if (x < 0 || x > max) throw_error(ErrorKind::Format, "GGUF metadata '" + key + "' = " + v.dump() + " is out of range (0.." + std::to_string(max) + ")", path);
+  if (x < 0 || x > max) throw_error(ErrorKind::Format, "GGUF metadata '" + key + "' = " + show(v) + " is out of range (0.." + std::to_string(max) + ")", path);
   return x;
 }
 std::optional<double> kv_float(const std::map<std::string, const GgufKV*>& kv, const std::string& key, const std::string& path) {

@@ -145,7 +145,8 @@ void save_gguf(const Model& model, const std::string& path, const GgufSaveOption
     const naming::GgufRow row = it->second;
     Shape shape = t.shape();
     if (row.op == naming::GgufRow::Transpose) std::swap(shape[0], shape[1]);
-    GgmlType ty = shape.size() < 2 ? GgmlType::F32 : big;
+    // As the converter: 1-D tensors and position embeddings ("always in float32") stay F32.
+    GgmlType ty = shape.size() < 2 || row.gguf == "position_embd.weight" ? GgmlType::F32 : big;
     if (ty == GgmlType::Q8_0 && shape.back() % 32 != 0) ty = GgmlType::F16;  // the converter's QuantError fallback
     Tensor src = t;
     if (gpt2 && row.gguf == "token_embd.weight") kept["wte"] = t;

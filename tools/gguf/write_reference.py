@@ -42,7 +42,7 @@ def permute(w, n_head, n_head_kv):  # convert_hf_to_gguf.py LlamaModel.permute
 
 def add(writer, name, data, outtype):
     qt = {"f32": Q.F32, "f16": Q.F16, "q8_0": Q.Q8_0, "q4_0": Q.Q4_0}[outtype]
-    if data.ndim <= 1:
+    if data.ndim <= 1 or name == "position_embd.weight":  # the converter keeps these in float32
         qt = Q.F32
     if qt in (Q.Q8_0, Q.Q4_0) and data.shape[-1] % 32 != 0:
         qt = Q.F16
