@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -336,6 +337,8 @@ void quantize_q8_0(const float* x, int64_t numel, uint8_t* out) {
 }  // namespace
 
 bool is_gguf_file(const std::string& path) {
+  std::error_code ec;  // a FIFO or device is never opened here (open_checkpoint refuses it with a typed error)
+  if (!std::filesystem::is_regular_file(path, ec)) return false;
   std::ifstream f(path, std::ios::binary);
   char magic[4] = {};
   return f.read(magic, 4) && std::memcmp(magic, "GGUF", 4) == 0;

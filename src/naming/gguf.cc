@@ -327,11 +327,16 @@ std::vector<GgufKV> gguf_hparams(const Config& c) {
   return kv;
 }
 
+std::string gguf_vocab_model(bool sentencepiece) { return sentencepiece ? "llama" : "gpt2"; }
+
+std::string gguf_tokenizer_pre(const std::string& model_type) {
+  // convert_hf_to_gguf.py names the pre-tokenizer by a hash of its output; hfx names the ones it knows.
+  if (model_type == "gpt2") return "gpt-2";
+  if (model_type == "qwen2") return "qwen2";
+  return "default";
+}
+
+bool gguf_output_copies_embedding(const Config& c) { return c.model_type() == "gpt2"; }
+
 }  // namespace hfx::naming
 
-namespace hfx {
-Config gguf_config(const std::string& path) {
-  auto src = open_gguf(path);
-  return Config::from_json(naming::gguf_config_json(read_gguf_metadata(path), *src), path);
-}
-}  // namespace hfx

@@ -30,5 +30,11 @@ std::unique_ptr<TensorSource> gguf_to_canonical(std::unique_ptr<TensorSource> sr
 json gguf_config_json(const std::vector<GgufKV>& kvs, const TensorSource& src);
 // {arch}.* hyper-parameters as convert_hf_to_gguf.py writes them for this config.
 std::vector<GgufKV> gguf_hparams(const Config& c);
+// tokenizer.ggml.model for a byte-level BPE ("gpt2") or sentencepiece-style ("llama") vocab.
+std::string gguf_vocab_model(bool sentencepiece);
+// tokenizer.ggml.pre for a byte-level BPE vocab of this model_type.
+std::string gguf_tokenizer_pre(const std::string& model_type);
+// True where the converter writes output.weight as a copy of token_embd (GPT2Model).
+bool gguf_output_copies_embedding(const Config& c);
 
 }  // namespace hfx::naming

@@ -87,8 +87,8 @@ void tokenizer_kvs(const std::string& dir, const Config& config, int64_t vocab_s
     return std::nullopt;
   };
   const std::string mt = config.model_type();
-  kv.push_back({"tokenizer.ggml.model", GgufType::String, spm ? "llama" : "gpt2"});
-  if (!spm) kv.push_back({"tokenizer.ggml.pre", GgufType::String, mt == "gpt2" ? "gpt-2" : mt == "qwen2" ? "qwen2" : "default"});
+  kv.push_back({"tokenizer.ggml.model", GgufType::String, naming::gguf_vocab_model(spm)});
+  if (!spm) kv.push_back({"tokenizer.ggml.pre", GgufType::String, naming::gguf_tokenizer_pre(mt)});
   kv.push_back({"tokenizer.ggml.tokens", GgufType::Array, tokens, GgufType::String});
   if (spm) kv.push_back({"tokenizer.ggml.scores", GgufType::Array, scores, GgufType::F32});
   kv.push_back({"tokenizer.ggml.token_type", GgufType::Array, types, GgufType::I32});
@@ -118,6 +118,11 @@ void tokenizer_kvs(const std::string& dir, const Config& config, int64_t vocab_s
 
 }  // namespace
 
+Config gguf_config(const std::string& path) {
+  auto src = open_gguf(path);
+  return Config::from_json(naming::gguf_config_json(read_gguf_metadata(path), *src), path);
+}
+
 void save_gguf(const Model& model, const std::string& path, const GgufSaveOptions& o) {
   const Config& config = model.config();
   GgmlType big;  // the type of 2-D and larger tensors
@@ -131,7 +136,7 @@ void save_gguf(const Model& model, const std::string& path, const GgufSaveOption
   std::map<std::string, naming::GgufRow> by_canonical;
   for (auto& r : naming::gguf_rows(config)) by_canonical.emplace(r.canonical, r);
   const std::string prefix = model.base_model_prefix();
-  const bool gpt2 = config.model_type() == "gpt2";
+  const bool copy_output = naming::gguf_output_copies_embedding(config);
   NamedTensors sd = state_dict_for_save(model, /*drop_tied=*/true);
   std::vector<GgufTensorOut> out;
   std::map<std::string, Tensor> kept;  // for gpt2's output.weight copy
@@ -141,7 +146,7 @@ void save_gguf(const Model& model, const std::string& path, const GgufSaveOption
     if (!by_canonical.count(key) && by_canonical.count(prefix + "." + name)) key = prefix + "." + name;
     auto it = by_canonical.find(key);
     if (it == by_canonical.end())
-      throw_error(ErrorKind::Unsupported, "GGUF has no name for this parameter (llama.cpp files hold the base model and the LM head)", path, name);
+      throw_error(ErrorKind::Unsupported, "GGUF has no name for this parameter (GGUF files hold the base model and the LM head)", path, name);
     const naming::GgufRow row = it->second;
     Shape shape = t.shape();
     if (row.op == naming::GgufRow::Transpose) std::swap(shape[0], shape[1]);
@@ -149,12 +154,12 @@ void save_gguf(const Model& model, const std::string& path, const GgufSaveOption
     GgmlType ty = shape.size() < 2 || row.gguf == "position_embd.weight" ? GgmlType::F32 : big;
     if (ty == GgmlType::Q8_0 && shape.back() % 32 != 0) ty = GgmlType::F16;  // the converter's QuantError fallback
     Tensor src = t;
-    if (gpt2 && row.gguf == "token_embd.weight") kept["wte"] = t;
+    if (copy_output && row.gguf == "token_embd.weight") kept["embd"] = t;
     out.push_back({row.gguf, ty, shape, [row, src, path] { return naming::gguf_apply(row, src, true, path); }});
     have.insert(row.gguf);
   }
-  if (gpt2 && !have.count("output.weight") && kept.count("wte")) {  // GPT2Model.modify_tensors: output = token_embd
-    const Tensor w = kept["wte"];
+  if (copy_output && !have.count("output.weight") && kept.count("embd")) {  // the converter: output = token_embd
+    const Tensor w = kept["embd"];
     GgmlType ty = big == GgmlType::Q8_0 && w.shape().back() % 32 != 0 ? GgmlType::F16 : big;
     out.push_back({"output.weight", ty, w.shape(), [w] { return w; }});
   }
