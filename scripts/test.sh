@@ -12,6 +12,11 @@ tools/fixtures/env.sh >/dev/null
 export HFX_FIXTURE_PYTHON="$root/tools/fixtures/.venv/bin/python"
 # The pinned OpenAI Python client that drives `hfx serve` (a small venv, seconds to create).
 tools/serve/env.sh >/dev/null
+# The pinned `gguf` package (llama.cpp gguf-py) that writes reference GGUF files (tests/gguf_test.cc).
+tools/gguf/env.sh >/dev/null
+# llama-cpp-python, built from source by pip the first time (minutes; cached by its pin): the GgufLlamaCpp tests
+# skip when it could not be built, the rest of the run does not depend on it.
+tools/llamacpp/env.sh >/dev/null || echo "test.sh: llama-cpp-python could not be built; Fixtures/GgufLlamaCpp.* will skip" >&2
 # Every test runs in both builds. Tests carry CTest labels (unit, parity,
 # python, hub, slow: tests/labels.cmake, tests/README.md): the count per label
 # is printed first, and each ctest run ends with its "Label Time Summary" and

@@ -26,6 +26,14 @@ hfx_test_label(LABELS python slow TIMEOUT 600 PATTERNS
   "Save.SingleFileRoundTripAndConfig"
   "Save.ShardedRoundTripThenSingleAgain")
 
+# GGUF (tests/gguf_test.cc): files written by the pinned `gguf` package (tools/gguf/env.sh), loaded by hfx.
+hfx_test_label(LABELS python parity TIMEOUT 300 PATTERNS
+  "Fixtures/GgufPython.*" "GgufPython.*")
+hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS
+  "Fixtures/GgufRoundTrip.*")
+hfx_test_label(LABELS python slow TIMEOUT 600 PATTERNS
+  "Fixtures/GgufLlamaCpp.*")   # llama-cpp-python (tools/llamacpp/env.sh) runs hfx-written GGUF files
+
 hfx_test_label(LABELS python TIMEOUT 300 PATTERNS
   "TorchZip.TorchLoadsWriterOutput"
   "TorchZip.Zip64RecordsRoundTrip")

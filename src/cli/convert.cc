@@ -19,6 +19,7 @@
 #include "hfx/compare.h"
 #include "hfx/convert.h"
 #include "hfx/formats.h"
+#include "hfx/gguf.h"
 #include "hfx/io.h"
 #include "hfx/hub.h"
 #include "hfx/hub_files.h"
@@ -112,10 +113,47 @@ std::string export_out_dir(const std::string& given_path, const std::string& out
   return (fs::current_path() / (name + "-" + to)).string();
 }
 struct ExportArgs {
-  std::string path, to, out, cls, max_shard_size, perturb;
+  std::string path, to, out, cls, max_shard_size, perturb, outtype = "f32";
   double max_error = 5e-5, perturb_delta = 1e-2;
-  bool streaming = false;
+  bool streaming = false, max_error_set = false;
 };
+
+// export --to gguf: save_gguf into a staging folder, load that file back (config from its metadata),
+// compare outputs; publish <out>/model-<outtype>.gguf (or --out FILE.gguf). F32 must be within
+// --max-error; F16 / BF16 / Q8_0 are refused only when --max-error is given (their error is reported).
+int run_gguf_export(const ExportArgs& a) {
+  const std::string path = resolve_path_arg(a.path);
+  LoadedModel src = load_any(path, a.cls);
+  std::string out = a.out;
+  if (out.empty() || out.size() < 5 || out.substr(out.size() - 5) != ".gguf")
+    out = (fs::path(export_out_dir(a.path, a.out, a.to)) / ("model-" + a.outtype + ".gguf")).string();
+  GgufSaveOptions go;
+  go.outtype = a.outtype;
+  std::error_code ec;
+  go.tokenizer_dir = fs::is_directory(path, ec) ? path : fs::path(path).parent_path().string();
+  const StagingDir staging("hfx-export");
+  const std::string staged = (fs::path(staging.path) / "model.gguf").string();
+  save_gguf(*src.model, staged, go);
+  LoadOptions lo;
+  lo.strict = true;
+  LoadedModel res = load_pretrained(staged, src.model->class_name(), lo);
+  const std::vector<TensorDiff> runs = compare_runs(*src.model, *res.model, probe_inputs(*src.model));
+  if (!globals().json) print_run_table(runs, a.max_error);
+  const TensorDiff* w = worst(runs);
+  const double max_err = w ? w->max_abs : 0.0;
+  if ((a.outtype == "f32" || a.max_error_set) && !(max_err <= a.max_error))
+    throw_error(ErrorKind::Mismatch, fmt::format("export to gguf ({}) refused: max error {} > budget {:.1e}{}; nothing was written to {}", a.outtype,
+                                                 fmt_err(max_err), a.max_error, w ? "; worst tensor: " + describe_layer(*w) : "", out));
+  if (!fs::path(out).parent_path().empty()) fs::create_directories(fs::path(out).parent_path(), ec);
+  save_gguf(*src.model, out, go);
+  if (globals().json) {
+    std::cout << nlohmann::json({{"class", src.model->class_name()}, {"out", out}, {"to", "gguf"}, {"outtype", a.outtype},
+                                 {"max_error", static_cast<double>(max_err)}}).dump() << "\n";
+    return 0;
+  }
+  fmt::print("exported {} to {} (gguf {}); max error {}\n", src.model->class_name(), out, a.outtype, fmt_err(max_err));
+  return 0;
+}
 
 // export --streaming: convert_model_directory (config.json + model.safetensors, one tensor at a time).
 int run_stream_export(const ExportArgs& a) {
@@ -135,6 +173,7 @@ int run_stream_export(const ExportArgs& a) {
 }
 
 int run_export(const ExportArgs& a) {
+  if (a.to == "gguf") return run_gguf_export(a);
   if (a.to != "tf" && a.to != "flax" && a.to != "pt" && a.to != "safetensors")
     throw_error(ErrorKind::InvalidArgument, "--to must be tf, flax, pt or safetensors, not '" + a.to + "'");
   const std::string path = resolve_path_arg(a.path);
@@ -404,8 +443,10 @@ void add_conversion_commands(CommandTable& table) {
   auto* e = table.add("export", "Convert a model to another framework's weights, then check both give the same outputs",
                       [ex] { return ex->streaming ? run_stream_export(*ex) : run_export(*ex); });
   e->add_option("path", ex->path, "model directory, weight file or repo id")->required();
-  e->add_option("--to", ex->to, "tf, flax, pt or safetensors")->required();
-  e->add_option("--max-error", ex->max_error, "largest allowed max abs difference of any output or hidden state (default 5e-5)");
+  e->add_option("--to,--format", ex->to, "tf, flax, pt, safetensors or gguf")->required();
+  e->add_option("--outtype", ex->outtype, "--to gguf: f32, f16, bf16 or q8_0 (default f32)");
+  e->add_option_function<double>("--max-error", [ex](double v) { ex->max_error = v; ex->max_error_set = true; },
+                                 "largest allowed max abs difference of any output or hidden state (default 5e-5)");
   e->add_option("--out", ex->out, "output directory (default: the model's own directory; for a repo id ./NAME-TO)");
   e->add_option("--max-shard-size", ex->max_shard_size, "shard the weights (e.g. 5GB, 10KB)");
   e->add_option("--class", ex->cls, "model class (default: config.json architectures[0])");

@@ -7,6 +7,7 @@
 #include "core/json.h"
 #include "core/strings.h"
 #include "hfx/formats.h"
+#include "hfx/gguf.h"
 #include "hfx/io.h"
 
 namespace hfx {
@@ -144,6 +145,7 @@ std::unique_ptr<TensorSource> open_checkpoint(const std::string& path) {
   if (starts("version https://git-lfs"))
     throw_error(ErrorKind::Format, "this is a Git LFS pointer file, not the weights: the LFS object was never pulled (run `git lfs pull`)", path);
   if (starts("PK\x03\x04")) return open_torch_zip(path);
+  if (starts("GGUF")) return open_gguf(path);
   if (starts("\x89HDF\r\n\x1a\n")) return open_keras_h5(path);
   // Legacy torch.save: pickle protocol 2+ whose first object is the magic number (LONG1).
   if (n >= 3 && d[0] == 0x80 && d[1] >= 2 && d[1] <= 5 && d[2] == 0x8a) return open_torch_legacy(path);

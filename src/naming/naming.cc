@@ -1,3 +1,4 @@
+#include "naming/gguf.h"
 #include "naming/naming.h"
 
 namespace hfx::naming {
@@ -18,6 +19,7 @@ std::unique_ptr<TensorSource> canonical_names(std::unique_ptr<TensorSource> src,
   if (base("tf_h5")) return tf2_to_canonical(std::move(src), model);
   if (base("flax")) return flax_to_canonical(std::move(src), model);
   if (f == "tf1") return tf1_to_canonical(std::move(src), model);
+  if (f == "gguf") return gguf_to_canonical(std::move(src), model);
   return src;  // safetensors, pytorch: already canonical
 }
 

@@ -10,6 +10,7 @@
 
 #include "core/strings.h"
 #include "hfx/auto.h"
+#include "hfx/gguf.h"
 #include "hfx/hub.h"
 #include "hfx/io.h"
 #include "hfx/model.h"
@@ -177,7 +178,12 @@ Tensor init_missing(const Model& m, const ParamSpec& s, DType dtype, std::mt1993
 
 // The config from_pretrained uses: the caller's object or path, else the
 // config.json in `dir`; config_overrides on top (transformers' **kwargs).
-Config resolve_config(const fs::path& dir, const LoadOptions& o) {
+Config resolve_config(const fs::path& dir, const LoadOptions& o, const std::string& weights = {}) {
+  if (!o.config && o.config_path.empty() && !weights.empty() && !fs::is_directory(weights) && is_gguf_file(weights)) {
+    Config c = gguf_config(weights);  // a lone .gguf file: its metadata is the config
+    c.apply_overrides(o.config_overrides);
+    return c;
+  }
   if (o.config) {
     Config c = *o.config;
     c.apply_overrides(o.config_overrides);
@@ -237,7 +243,7 @@ Resolved resolve_stage(const std::string& id_or_path, const std::string& class_n
   Resolved r;
   const std::string path = resolve(id_or_path, opts);
   std::tie(r.dir, r.weights) = split_path(path, opts);
-  r.config = resolve_config(r.dir, opts);
+  r.config = resolve_config(r.dir, opts, r.weights);
   r.class_name = class_name;
   if (r.class_name.empty()) {  // the config's architectures[0] when registered, else the first (base) class
     const Architecture& arch = architecture(r.config.model_type());
@@ -413,7 +419,8 @@ detail::LoadPlan detail::plan_pretrained(const std::string& id_or_path, const st
 namespace {
 std::unique_ptr<Model> auto_load(const char* auto_name, const std::string& id_or_path, const LoadOptions& opts, LoadingInfo* info) {
   const std::string path = resolve(id_or_path, opts);
-  Config config = resolve_config(split_path(path, opts).first, opts);
+  const auto [dir, weights] = split_path(path, opts);
+  Config config = resolve_config(dir, opts, weights);
   LoadedModel lm = load_pretrained(path, auto_class_for(config, auto_name), opts);
   if (info) *info = std::move(lm.info);
   return std::move(lm.model);

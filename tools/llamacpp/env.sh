@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Create (idempotently) the small venv with llama-cpp-python (llama.cpp built from source; slow the first time) that tests/gguf_test.cc runs hfx-written GGUF files with.
+# Location: $HFX_LLAMACPP_VENV, else ${XDG_CACHE_HOME:-$HOME/.cache}/hfx/llamacpp-venv-<sha256(requirements.txt)[:12]>;
+# tools/llamacpp/.venv is made a symlink to it. The last stdout line is the venv's python.
+set -euo pipefail
+# llama.cpp for any x86-64 (no -march=native), the library only, no OpenMP; a 2-core build by default.
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DGGML_OPENMP=OFF}"
+export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+req="$here/requirements.txt"
+hash="$(python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest()[:12])' "$req")"
+venv="${HFX_LLAMACPP_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/hfx/llamacpp-venv-$hash}"
+stamp="$venv/.hfx-installed-$hash"
+if [ ! -f "$stamp" ]; then
+    echo "env.sh: creating $venv" >&2
+    mkdir -p "$(dirname "$venv")"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "$req" >&2
+    "$venv/bin/python" -c 'import llama_cpp' >&2
+    touch "$stamp"
+fi
+ln -sfn "$venv" "$here/.venv"
+echo "$venv/bin/python"
