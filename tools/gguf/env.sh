@@ -4,17 +4,14 @@
 # tools/gguf/.venv is made a symlink to it. The last stdout line is the venv's python.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+. "$here/../../scripts/lib.sh"
 req="$here/requirements.txt"
 hash="$(python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest()[:12])' "$req")"
 venv="${HFX_GGUF_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/hfx/gguf-venv-$hash}"
-stamp="$venv/.hfx-installed-$hash"
-if [ ! -f "$stamp" ]; then
-    echo "env.sh: creating $venv" >&2
-    mkdir -p "$(dirname "$venv")"
-    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "$req" >&2
-    "$venv/bin/python" -c 'import gguf, numpy' >&2
-    touch "$stamp"
-fi
+setup() {
+    hfx_pip "$1" --no-deps -r "$req"
+    "$1" -c 'import gguf, numpy' >&2
+}
+hfx_cached_venv "$venv" "$hash" python3 setup
 ln -sfn "$venv" "$here/.venv"
 echo "$venv/bin/python"
