@@ -413,8 +413,9 @@ Architecture bart_like_architecture(const std::string& model_type, json defaults
   static const std::map<std::string, Head> kHeads = {{"Model", Head::Model}, {"ConditionalGeneration", Head::ConditionalGeneration},
                                                      {"SequenceClassification", Head::SequenceClassification},
                                                      {"QuestionAnswering", Head::QuestionAnswering}, {"CausalLM", Head::CausalLM}};
-  for (const auto& [cls, head] : classes) {
-    const Head h = kHeads.at(head);
+  for (const auto& entry : classes) {  // (clang 14 cannot capture a structured binding)
+    const std::string cls = entry.first;
+    const Head h = kHeads.at(entry.second);
     a.classes.emplace_back(cls, [cls, h, flavor](const Config& c) -> std::unique_ptr<Model> {
       if (h == Head::CausalLM) return std::make_unique<BartDecoderLM>(cls, c, h, flavor);
       return std::make_unique<Bart>(cls, c, h, flavor);
