@@ -14,12 +14,12 @@ FORMAT_CASES = [(cid, fmt) for cid, c in CASES.items() for fmt in c["formats"] i
 
 
 def _auto_for(cls: str) -> type:
-    """The Auto class that picks `cls` (every class with other formats is a base model, MaskedLM or causal LM)."""
+    """The Auto class that picks `cls` (every class with other formats is a base model, MaskedLM, causal or seq2seq LM)."""
     if cls.endswith("ForMaskedLM"):
         return hfx.AutoModelForMaskedLM
     if "LMHead" in cls or cls.endswith("ForCausalLM"):
         return hfx.AutoModelForCausalLM
-    if cls.endswith("ForConditionalGeneration"):
+    if cls.endswith(("ForConditionalGeneration", "MTModel")):  # MarianMTModel is AutoModelForSeq2SeqLM's
         return hfx.AutoModelForSeq2SeqLM
     return hfx.AutoModel
 
