@@ -373,15 +373,6 @@ struct WordLevel : VocabModel {
   }
 };
 
-template <class T>
-T opt(const json& j, const char* key, T dflt) {
-  if (!j.contains(key) || j[key].is_null()) return dflt;
-  try {
-    return j[key].get<T>();
-  } catch (const json::exception&) {
-    throw_error(ErrorKind::Format, std::string("model: '") + key + "' has the wrong type");
-  }
-}
 
 }  // namespace
 
@@ -401,11 +392,11 @@ std::unique_ptr<Model> make_bpe(Vocab vocab, const std::vector<std::pair<std::st
   m->vocab = std::move(vocab);
   m->rev = IdTable(m->vocab, "BPE");
   if (opts.contains("unk_token") && opts["unk_token"].is_string()) m->unk = opts["unk_token"].get<std::string>();
-  m->prefix = opt<std::string>(opts, "continuing_subword_prefix", "");
-  m->suffix = opt<std::string>(opts, "end_of_word_suffix", "");
-  m->fuse_unk = opt<bool>(opts, "fuse_unk", false);
-  m->byte_fallback = opt<bool>(opts, "byte_fallback", false);
-  m->ignore_merges = opt<bool>(opts, "ignore_merges", false);
+  m->prefix = get_or<std::string>(opts, "continuing_subword_prefix", "");
+  m->suffix = get_or<std::string>(opts, "end_of_word_suffix", "");
+  m->fuse_unk = get_or<bool>(opts, "fuse_unk", false);
+  m->byte_fallback = get_or<bool>(opts, "byte_fallback", false);
+  m->ignore_merges = get_or<bool>(opts, "ignore_merges", false);
   if (opts.contains("dropout") && opts["dropout"].is_number() && opts["dropout"].get<double>() > 0)
     throw_error(ErrorKind::Unsupported, "BPE dropout is not supported (inference is deterministic)");
   int64_t rank = 0;
@@ -431,8 +422,8 @@ std::unique_ptr<Model> make_model(const json& j) {
   }
   if (type == "WordPiece") {
     return make_wordpiece(parse_vocab_object(need(j, "vocab", "WordPiece"), "WordPiece"),
-                          opt<std::string>(j, "unk_token", "[UNK]"), opt<std::string>(j, "continuing_subword_prefix", "##"),
-                          opt<int64_t>(j, "max_input_chars_per_word", 100));
+                          get_or<std::string>(j, "unk_token", "[UNK]"), get_or<std::string>(j, "continuing_subword_prefix", "##"),
+                          get_or<int64_t>(j, "max_input_chars_per_word", 100));
   }
   if (type == "BPE") {
     auto vocab = parse_vocab_object(need(j, "vocab", "BPE"), "BPE");
@@ -474,14 +465,14 @@ std::unique_ptr<Model> make_model(const json& j) {
         throw_error(ErrorKind::Format, "Unigram: unk_id is out of range");
       m->unk_id = u;
     }
-    m->byte_fallback = opt<bool>(j, "byte_fallback", false);
+    m->byte_fallback = get_or<bool>(j, "byte_fallback", false);
     return m;
   }
   if (type == "WordLevel") {
     auto m = std::make_unique<WordLevel>();
     m->vocab = parse_vocab_object(need(j, "vocab", "WordLevel"), "WordLevel");
     m->rev = IdTable(m->vocab, "WordLevel");
-    m->unk = opt<std::string>(j, "unk_token", "<unk>");
+    m->unk = get_or<std::string>(j, "unk_token", "<unk>");
     return m;
   }
   throw_error(ErrorKind::Unsupported, "model '" + type + "' is not supported");
