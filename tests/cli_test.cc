@@ -105,6 +105,12 @@ TEST(Cli, InfoOnAConfigOnlyFolderMatchesNumParametersForEveryClass) {
   const CliRun bad = run_cli("info " + dir.string());
   EXPECT_NE(bad.status, 0) << bad.out;
   EXPECT_NE(bad.out.find("error"), std::string::npos) << bad.out;
+  // A float where an integer belongs: a typed error, not nlohmann's undefined float-to-int cast.
+  hfx::write_file_atomic((dir / "config.json").string(),
+                         R"({"model_type": "llama", "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "original_max_position_embeddings": 1e300}})");
+  const CliRun rope = run_cli("info " + dir.string());
+  EXPECT_EQ(rope.status, 11) << rope.out;  // Format
+  EXPECT_NE(rope.out.find("original_max_position_embeddings must be a positive integer"), std::string::npos) << rope.out;
   fs::remove_all(dir);
 }
 

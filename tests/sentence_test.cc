@@ -168,3 +168,26 @@ TEST(Sentence, CliEmbedUsesTheModelsModules) {
 
 }  // namespace
 }  // namespace hfx
+
+namespace hfx {
+namespace {
+
+// Without max_seq_length in sentence_bert_config.json, the limit is min(max_position_embeddings, the tokenizer's
+// model_max_length), as models.Transformer. Tokenizers without a limit save model_max_length as 1e30: no int64
+// holds it, and the cast hfx made of it was undefined (INT64_MIN on x86, a negative max_seq_length).
+TEST(Sentence, MaxSeqLengthFromAnUnboundedTokenizerIsThePositions) {
+  testing::TempDir tmp;
+  const fs::path dir = tmp.path() / "m";
+  fs::copy(testing::fixtures_dir() / "sentence" / "bert-mean-norm", dir, fs::copy_options::recursive);
+  testing::write_bytes((dir / "sentence_bert_config.json").string(), R"({"do_lower_case": false})");
+  for (const auto& [limit, want] : std::vector<std::pair<std::string, int64_t>>{{"1e30", 64}, {"1000000000000000019884624838656", 64}, {"40", 40}, {"0", 0}}) {
+    std::ifstream f(dir / "tokenizer_config.json");
+    json tc = json::parse(f);
+    tc["model_max_length"] = json::parse(limit);
+    testing::write_bytes((dir / "tokenizer_config.json").string(), tc.dump());
+    EXPECT_EQ(SentenceTransformer::from_pretrained(dir.string()).max_seq_length(), want) << limit;
+  }
+}
+
+}  // namespace
+}  // namespace hfx

@@ -299,7 +299,12 @@ Rope Rope::from_config(const Config& c, int64_t head_dim) {
     r.factor = rs->value("factor", 1.0);
     r.low_freq_factor = rs->value("low_freq_factor", 1.0);
     r.high_freq_factor = rs->value("high_freq_factor", 4.0);
-    if (rs->contains("original_max_position_embeddings")) r.original_max = (*rs)["original_max_position_embeddings"].get<int64_t>();
+    if (rs->contains("original_max_position_embeddings")) {
+      const json& v = (*rs)["original_max_position_embeddings"];
+      if (!v.is_number_integer() || v.get<int64_t>() <= 0)  // get<int64_t>() of a float is an undefined cast
+        throw_error(ErrorKind::Format, "rope_scaling.original_max_position_embeddings must be a positive integer, not " + v.dump(), c.source());
+      r.original_max = v.get<int64_t>();
+    }
     if (t != "default" && t != "linear" && t != "dynamic" && t != "llama3")
       throw_error(ErrorKind::Unsupported, "rope_scaling type '" + t + "' is not supported (default, linear, dynamic, llama3)", c.source());
   }

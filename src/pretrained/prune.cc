@@ -120,7 +120,8 @@ std::set<int64_t> recorded(const Config& c, int64_t layer) {
   if (const json* ph = c.find("pruned_heads"); ph && ph->is_object()) {
     auto it = ph->find(std::to_string(layer));
     if (it != ph->end() && it->is_array())
-      for (const auto& h : *it) out.insert(h.get<int64_t>());
+      for (const auto& h : *it)
+        if (h.is_number_integer()) out.insert(h.get<int64_t>());  // anything else is refused where pruned_heads is applied
   }
   return out;
 }
@@ -172,6 +173,8 @@ void apply_config_pruned_heads(Model& model) {
     if (!it->empty()) attention_of(model, layer);  // a class that cannot prune: Unsupported, naming why
     std::set<int64_t> remove;
     for (const auto& h : *it) {
+      if (!h.is_number_integer())  // get<int64_t>() of a float such as 1e300 is an undefined cast
+        throw_error(ErrorKind::Format, "config.pruned_heads: head " + h.dump() + " is not an integer", model.config().source());
       const int64_t v = h.get<int64_t>();
       if (v < 0 || v >= g.heads)
         throw_error(ErrorKind::Format, "config.pruned_heads: head " + std::to_string(v) + " out of range", model.config().source());

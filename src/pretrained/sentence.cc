@@ -185,8 +185,13 @@ SentenceTransformer SentenceTransformer::from_pretrained(const std::string& path
     const json* mpe = st.model_->config().find("max_position_embeddings");
     if (!mpe) mpe = st.model_->config().find("n_positions");
     const auto tc = read_json(dir / "tokenizer_config.json");
-    if (mpe && mpe->is_number_integer() && tc && tc->is_object() && tc->contains("model_max_length") && (*tc)["model_max_length"].is_number())
-      st.max_seq_length_ = std::min<int64_t>(mpe->get<int64_t>(), static_cast<int64_t>((*tc)["model_max_length"].get<double>()));
+    if (mpe && mpe->is_number_integer() && tc && tc->is_object() && tc->contains("model_max_length") && (*tc)["model_max_length"].is_number()) {
+      // Tokenizers without a limit save model_max_length as 1e30 (VERY_LARGE_INTEGER): a double that no int64 holds,
+      // so it is compared as a double, never cast (the cast was undefined and gave INT64_MIN on x86).
+      const double limit = (*tc)["model_max_length"].get<double>();
+      const int64_t positions = mpe->get<int64_t>();
+      if (limit >= 1) st.max_seq_length_ = limit < static_cast<double>(positions) ? static_cast<int64_t>(limit) : positions;
+    }
   }
   if (const auto cs = read_json(dir / "config_sentence_transformers.json"); cs && cs->is_object()) {
     if (cs->contains("prompts") && (*cs)["prompts"].is_object())
