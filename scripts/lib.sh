@@ -18,6 +18,11 @@ hfx_cached_venv() {
   touch "$stamp"
 }
 
+# hfx_file_hash FILE — the first 12 hex digits of FILE's sha256: the cache key of a venv pinned by that file.
+hfx_file_hash() {
+  python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest()[:12])' "$1"
+}
+
 # hfx_pip PYTHON ARGS... — pip install, quiet, its chatter on stderr (stdout carries the scripts' results).
 hfx_pip() {
   local py="$1"

@@ -9,7 +9,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/../../scripts/lib.sh"
 req="$here/requirements.txt"
-hash="$(python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest()[:12])' "$req")"
+hash="$(hfx_file_hash "$req")"
 venv="${HFX_LLAMACPP_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/hfx/llamacpp-venv-$hash}"
 setup() {
     # The build is bounded (HFX_LLAMACPP_BUILD_TIMEOUT seconds, default 1500): on a fresh 2-core machine it takes

@@ -7,7 +7,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/../../scripts/lib.sh"
 req="$here/requirements.txt"
-hash="$(python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest()[:12])' "$req")"
+hash="$(hfx_file_hash "$req")"
 venv="${HFX_SERVE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/hfx/serve-venv-$hash}"
 setup() {
     hfx_pip "$1" --no-deps -r "$req"
