@@ -11,6 +11,8 @@
 //     quit
 //   hfx_bench load <dir> [tf|flax]   from_pretrained + one forward (b1 s128) in a fresh process:
 //                                    prints {"first_output_s":..,"peak_rss_mb":..}
+//   hfx_bench rss <dir> <B> <S> <n> [fp32|int8|bf16]   from_pretrained + n forwards in a fresh process: prints
+//                                    {"peak_rss_mb":..,"rss_mb":..,"weights_mb":..} (weights: the stored tensors' bytes)
 //   hfx_bench convert <src dir> <out dir> [tf|flax|pt] [stream|load]   a checkpoint (TF1 / tf_model.h5 with
 //                                    tf, the default) -> model.safetensors (+config.json); stream:
 //                                    convert_model_directory, load: from_pretrained + write_model_directory;
@@ -22,6 +24,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <cstdio>
@@ -184,12 +187,49 @@ int load(const std::string& dir, const std::string& from) {
   return 0;
 }
 
-double current_rss_mb() {
+// A "<key> <n> kB" line of /proc/self/status in MiB (0 when absent).
+double status_mb(const std::string& key) {
   std::ifstream f("/proc/self/status");
   std::string line;
   while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+    if (line.rfind(key, 0) == 0) return std::stod(line.substr(key.size())) / 1024.0;
   return 0.0;
+}
+
+double current_rss_mb() { return status_mb("VmRSS:"); }
+
+// Issue 22's memory measure: the resident memory after n forwards against the bytes of the stored weights (a
+// second resident copy of the weights shows as rss ≈ 2 × weights).
+int rss(const std::string& dir, int64_t B, int64_t S, int n, const std::string& precision) {
+  hfx::LoadOptions o;
+  if (precision == "int8") o.quantize = hfx::Quantization::Int8;
+  if (precision == "bf16") o.torch_dtype = "bfloat16";
+  auto m = hfx::AutoModel::from_pretrained(dir, o);
+  hfx::ModelInputs in;
+  in.input_ids = ids_tensor(B, S, vocab_of(*m));
+  for (int i = 0; i < n; ++i) m->forward(in);
+  double weights = 0;
+  const hfx::ParamTable& params = m->params();
+  for (std::size_t i = 0; i < params.size(); ++i)
+    if (params.bound(i) && params.specs()[i].tied_to.empty()) weights += static_cast<double>(params.value(i).nbytes());
+  if (std::getenv("HFX_BENCH_SMAPS")) {  // where the resident memory is: the largest mappings, to stderr
+    std::ifstream f("/proc/self/smaps");
+    std::string line, name;
+    std::vector<std::pair<long, std::string>> top;
+    while (std::getline(f, line)) {
+      if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) && line.find('-') < line.find(' ')) {
+        name = line;
+      } else if (line.rfind("Rss:", 0) == 0) {
+        top.emplace_back(std::stol(line.substr(4)), name);
+      }
+    }
+    std::sort(top.rbegin(), top.rend());
+    for (std::size_t i = 0; i < std::min<std::size_t>(top.size(), 12); ++i)
+      std::fprintf(stderr, "%8ld kB  %s\n", top[i].first, top[i].second.c_str());
+  }
+  std::printf("{\"peak_rss_mb\": %.1f, \"rss_mb\": %.1f, \"rss_file_mb\": %.1f, \"rss_anon_mb\": %.1f, \"weights_mb\": %.1f}\n",
+              peak_rss_mb(), current_rss_mb(), status_mb("RssFile:"), status_mb("RssAnon:"), weights / 1048576.0);
+  return 0;
 }
 
 // `how`: "stream" (convert_model_directory, one tensor at a time) or "load"
@@ -225,12 +265,14 @@ int main(int argc, char** argv) {
     const std::string mode = argc > 1 ? argv[1] : "";
     if (mode == "serve") return serve();
     if (mode == "load" && argc >= 3) return load(argv[2], argc > 3 ? argv[3] : "");
+    if (mode == "rss" && argc >= 6)
+      return rss(argv[2], std::stoll(argv[3]), std::stoll(argv[4]), std::stoi(argv[5]), argc > 6 ? argv[6] : "fp32");
     if (mode == "convert" && argc >= 4 && argc <= 6)
       return convert(argv[2], argv[3], argc > 4 ? argv[4] : "tf", argc > 5 ? argv[5] : "stream");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "hfx_bench: %s\n", e.what());
     return 1;
   }
-  std::fprintf(stderr, "usage: hfx_bench serve | load <dir> [tf|flax] | convert <src dir> <out dir> [tf|flax|pt] [stream|load]\n");
+  std::fprintf(stderr, "usage: hfx_bench serve | load <dir> [tf|flax] | rss <dir> <B> <S> <n> [fp32|int8|bf16] | convert <src dir> <out dir> [tf|flax|pt] [stream|load]\n");
   return 2;
 }

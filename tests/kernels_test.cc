@@ -3,7 +3,10 @@
 // GELU, bias + residual, softmax, LayerNorm, and the packed-weight Linear.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <vector>
 
@@ -156,6 +159,58 @@ TEST(Kernels, PackedWeightLinearMatchesAndRepacks) {
     for (std::size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref1[i], 1e-5f) << "call " << call;
   }
   EXPECT_NE(pack.get(w1, rows), nullptr);  // packed by now
+  EXPECT_EQ(pack.get(w1, 1), pack.get(w1, rows));  // once packed, decode-sized calls read the pack too
   const auto y2 = run(w2, &pack);          // another tensor bound: not the old transpose
   for (std::size_t i = 0; i < y2.size(); ++i) ASSERT_NEAR(y2[i], ref2[i], 1e-5f);
+}
+
+// The resident size (kB) of this process's mapping of `path` (/proc/self/smaps), -1 when not mapped.
+long mapping_rss_kb(const std::string& path) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool in = false;
+  long total = -1;
+  while (std::getline(smaps, line)) {
+    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) && line.find('-') < line.find(' ')) {
+      in = line.size() >= path.size() && line.compare(line.size() - path.size(), path.size(), path) == 0;
+      continue;
+    }
+    if (in && line.rfind("Rss:", 0) == 0) total = std::max(total, 0L) + std::stol(line.substr(4));
+  }
+  return total;
+}
+
+// Issue 22's memory item: once a weight is packed, its memory-mapped pages leave the resident set, so a model is
+// not resident twice after warm-up; the weight still reads the same afterwards (the pages fault in again), and
+// owned (non-mapped) weights are untouched.
+TEST(Kernels, PackedWeightReleasesTheMappedPagesOfItsWeight) {
+  const int64_t rows = cpu::PackedWeight::kMinRows, in = 256, out = 512;  // 512 KiB of f32: 128 pages
+  const auto wv = randv(out * in, 21);
+  hfx::testing::TempDir dir;
+  const std::string path = (std::filesystem::path(dir.path()) / "w.bin").string();
+  {
+    std::ofstream f(path, std::ios::binary);
+    f.write(reinterpret_cast<const char*>(wv.data()), static_cast<std::streamsize>(wv.size() * sizeof(float)));
+  }
+  auto map = MappedFile::open(path);
+  Tensor w = Tensor::view_of(Storage::borrow_mapped(map, map->data(), map->size()), DType::F32, {out, in});
+  float sum = 0;  // touch every page
+  for (int64_t i = 0; i < w.numel(); ++i) sum += w.data<float>()[i];
+  EXPECT_TRUE(std::isfinite(sum));
+  const long before = mapping_rss_kb(path);
+  ASSERT_GE(before, 400) << "the test's premise: the mapping is resident";
+
+  const auto x = randv(rows * in, 22);
+  std::vector<float> ref(static_cast<std::size_t>(rows * out)), y(ref.size());
+  Tensor owned = Tensor::from_vector(DType::F32, {out, in}, wv);
+  cpu::linear(x.data(), rows, in, owned, Tensor(), ref.data());
+  cpu::PackedWeight pack;
+  for (int call = 0; call < 2; ++call) cpu::linear(x.data(), rows, in, w, Tensor(), y.data(), &pack);
+  for (std::size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i], 1e-4f);
+  EXPECT_LE(mapping_rss_kb(path), 8) << "after packing, the weight's mapped pages are released (was " << before << " kB)";
+  for (int64_t i = 0; i < w.numel(); ++i) ASSERT_EQ(w.data<float>()[i], wv[static_cast<std::size_t>(i)]) << i;
+
+  // Owned storage: release_pages is a no-op (its bytes stay).
+  owned.storage()->release_pages(owned.raw(), owned.nbytes());
+  for (int64_t i = 0; i < owned.numel(); ++i) ASSERT_EQ(owned.data<float>()[i], wv[static_cast<std::size_t>(i)]) << i;
 }

@@ -25,6 +25,8 @@
 
 namespace hfx {
 
+class MappedFile;  // hfx/io.h
+
 using Shape = std::vector<int64_t>;
 HFX_API std::string shape_str(const Shape& s);
 // Product of dims; throws Format on negative dims or overflow past 2^62.
@@ -39,6 +41,9 @@ class HFX_API Storage {
   // Read-only view of [data, data+nbytes) kept alive by `owner`.
   static std::shared_ptr<Storage> borrow(std::shared_ptr<const void> owner, const void* data,
                                          std::size_t nbytes);
+  // Read-only view into a memory-mapped file, kept alive by it: release_pages() can hand its pages back.
+  static std::shared_ptr<Storage> borrow_mapped(std::shared_ptr<const MappedFile> file, const void* data,
+                                                std::size_t nbytes);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -47,6 +52,10 @@ class HFX_API Storage {
   uint8_t* mutable_data();  // throws on borrowed storage
   std::size_t size() const noexcept { return size_; }
   bool owned() const noexcept { return owned_; }
+  // Drops the resident pages of [p, p + n) (a range of this storage) when they can be read again as they were: a
+  // view of a read-only file mapping (MappedFile::release). A no-op for other storage. For the kernels that keep
+  // their own copy of a weight (a packed or quantized form), so the weights are not resident twice.
+  void release_pages(const void* p, std::size_t n) const noexcept;
 
  private:
   Storage() = default;
@@ -54,6 +63,7 @@ class HFX_API Storage {
   std::size_t size_ = 0;
   bool owned_ = false;
   std::shared_ptr<const void> owner_;
+  const MappedFile* map_ = nullptr;  // owner_, when it is a mapped file
 };
 
 class HFX_API Tensor {

@@ -1,5 +1,7 @@
 #include "hfx/tensor.h"
 
+#include "hfx/io.h"  // MappedFile::release, for Storage::release_pages
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -58,6 +60,19 @@ std::shared_ptr<Storage> Storage::borrow(std::shared_ptr<const void> owner, cons
   s->owned_ = false;
   s->owner_ = std::move(owner);
   return s;
+}
+
+std::shared_ptr<Storage> Storage::borrow_mapped(std::shared_ptr<const MappedFile> file, const void* data,
+                                                std::size_t nbytes) {
+  const MappedFile* map = file.get();
+  auto s = borrow(std::move(file), data, nbytes);
+  s->map_ = map;
+  return s;
+}
+
+void Storage::release_pages(const void* p, std::size_t n) const noexcept {
+  const auto* b = static_cast<const uint8_t*>(p);
+  if (map_ && b >= data_ && n <= size_ && b - data_ <= static_cast<std::ptrdiff_t>(size_ - n)) map_->release(p, n);
 }
 
 Storage::~Storage() {

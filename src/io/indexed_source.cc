@@ -134,7 +134,7 @@ void IndexedSource::release(const std::string& name) const {
 }
 
 Tensor view_or_copy(const std::shared_ptr<MappedFile>& map, const uint8_t* p, std::size_t n, DType dtype, const Shape& shape) {
-  if (reinterpret_cast<uintptr_t>(p) % dtype_size(dtype) == 0) return Tensor::view_of(Storage::borrow(map, p, n), dtype, shape);
+  if (reinterpret_cast<uintptr_t>(p) % dtype_size(dtype) == 0) return Tensor::view_of(Storage::borrow_mapped(map, p, n), dtype, shape);
   Tensor t = Tensor::uninitialized(dtype, shape);  // every byte is copied below
   // The copy is all that is needed: the mapped pages leave the process as
   // they are copied (8 MiB at a time), so that copying a tensor does not hold

@@ -139,7 +139,7 @@ TorchSource::TorchSource(std::string path, std::string format, std::shared_ptr<M
     : IndexedSource(std::move(path)), format_(std::move(format)), file_(std::move(file)), storages_(std::move(storages)),
       plans_(std::move(plans)) {
   for (const auto& s : storages_)
-    views_.push_back(Storage::borrow(file_, s.data, static_cast<std::size_t>(s.numel * dtype_size(s.dtype))));
+    views_.push_back(Storage::borrow_mapped(file_, s.data, static_cast<std::size_t>(s.numel * dtype_size(s.dtype))));
   for (const TensorPlan& p : plans_) {
     // The bytes from element [0,...,0] to the last element (checked against the storage by plan_tensors).
     uint64_t last = 0;

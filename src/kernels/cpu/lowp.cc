@@ -149,6 +149,8 @@ LowpPack* ensure_pack(PackedWeight& pw, const Tensor& W, dt kind) {
     dnnl::memory user(dnnl::memory::desc({K, N}, kind, tag::ba), engine(), plain);
     dnnl::reorder(user, lp->wmem).execute(s, user, lp->wmem);
     s.wait();
+    // As the f32 pack (ops.cc): the stored weight's mapped pages leave the resident set once the copy exists.
+    if (W.is_contiguous()) W.storage()->release_pages(W.raw(), W.nbytes());
   } catch (const dnnl::error&) {
     lp->unavailable = true;
     lp->wmem = dnnl::memory();

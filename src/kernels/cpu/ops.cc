@@ -91,11 +91,13 @@ void linear(const float* x, int64_t rows, int64_t in, const Tensor& W, const Ten
 
 const float* PackedWeight::get(const Tensor& W, int64_t rows) {
   hfx::detail::sync_threads();
-  if (rows < kMinRows || W.dim() != 2) return nullptr;
+  if (W.dim() != 2) return nullptr;
   std::lock_guard<std::mutex> lock(mu_);
   const bool same = src_.defined() && src_.raw() == W.raw() && src_.shape() == W.shape() && src_.dtype() == W.dtype() &&
                     src_.strides() == W.strides();
+  // Once packed, every call reads the packed copy (decode-sized ones too): it is the one copy kept resident.
   if (same && !t_.empty()) return t_.data();
+  if (rows < kMinRows) return nullptr;
   if (!same) {
     src_ = W;
     t_.clear();
@@ -112,6 +114,10 @@ const float* PackedWeight::get(const Tensor& W, int64_t rows) {
     for (int64_t i0 = 0; i0 < in; i0 += kTile)
       for (int64_t o = o0; o < std::min(out, o0 + kTile); ++o)
         for (int64_t i = i0; i < std::min(in, i0 + kTile); ++i) t_[static_cast<std::size_t>(i * out + o)] = w[o * in + i];
+  // The stored weight's pages leave the resident set (a mapped file's; nothing happens to owned memory): without
+  // this a model's memory doubled after warm-up (issue 22). Other readers of the same bytes (a tied embedding's
+  // lookups) fault in only what they read.
+  if (W.is_contiguous()) W.storage()->release_pages(W.raw(), W.nbytes());
   return t_.data();
 }
 
