@@ -369,17 +369,6 @@ Outputs LlamaLike::forward(const ModelInputs& in) const {
   return out;
 }
 
-void set_decoder_outputs(Outputs& out, DecoderHead head, const Tensor& h, const Tensor& ids, int64_t pad_token_id,
-                         const nn::Linear& lm_head, const std::optional<nn::Linear>& score) {
-  switch (head) {
-    case DecoderHead::Base: out.set("last_hidden_state", h); break;
-    case DecoderHead::CausalLM: out.set("logits", lm_head(h)); break;
-    case DecoderHead::SequenceClassification: out.set("logits", nn::pool_last_non_pad((*score)(h), ids, pad_token_id)); break;
-    case DecoderHead::TokenClassification: out.set("logits", (*score)(h)); break;
-    case DecoderHead::QuestionAnswering: nn::set_qa_logits(out, (*score)(h)); break;
-  }
-}
-
 Architecture decoder_architecture(const std::string& model_type, json defaults, const std::string& base_model_prefix,
                                   const std::vector<std::pair<std::string, DecoderHead>>& classes, const DecoderBuilder& make) {
   static const std::map<DecoderHead, std::string> kAuto = {

@@ -10,11 +10,13 @@
 
 #include "hfx/generate.h"
 #include "nn/attention.h"
+#include "nn/decoder.h"
 #include "nn/moe.h"
 
 namespace hfx::models {
 
-enum class DecoderHead { Base, CausalLM, SequenceClassification, TokenClassification, QuestionAnswering };
+using nn::DecoderHead;  // nn/decoder.h
+using nn::set_decoder_outputs;
 
 // What a llama-style family changes in the shared decoder.
 struct LlamaFlavor {
@@ -117,12 +119,6 @@ class LlamaLike final : public Model, public CausalLM {
   nn::Linear lm_head_;
   std::optional<nn::Linear> score_;
 };
-
-// The outputs of a decoder-only class with transformers' field names: last_hidden_state (Base), logits (CausalLM:
-// lm_head(h); SequenceClassification: score(h) at the last non-pad token; TokenClassification: score(h)),
-// start_logits / end_logits (QuestionAnswering: qa_outputs(h)).
-void set_decoder_outputs(Outputs& out, DecoderHead head, const Tensor& h, const Tensor& ids, int64_t pad_token_id,
-                         const nn::Linear& lm_head, const std::optional<nn::Linear>& score);
 
 // Registration of a decoder family with its own Model class (GPT-NeoX, GPT-J, OPT, Falcon, BLOOM): one class per
 // (class name, head) with its Auto class (AutoModel, AutoModelForCausalLM, ...ForSequenceClassification,

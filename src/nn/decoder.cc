@@ -159,6 +159,58 @@ Outputs GptModel::forward(const ModelInputs& in) const {
   }, lm_head_, score_ ? &*score_ : nullptr, d_.pad);
 }
 
+void set_decoder_outputs(Outputs& out, DecoderHead head, const Tensor& h, const Tensor& ids, int64_t pad_token_id,
+                         const Linear& lm_head, const std::optional<Linear>& score) {
+  switch (head) {
+    case DecoderHead::Base: out.set("last_hidden_state", h); break;
+    case DecoderHead::CausalLM: out.set("logits", lm_head(h)); break;
+    case DecoderHead::SequenceClassification: out.set("logits", pool_last_non_pad((*score)(h), ids, pad_token_id)); break;
+    case DecoderHead::TokenClassification: out.set("logits", (*score)(h)); break;
+    case DecoderHead::QuestionAnswering: set_qa_logits(out, (*score)(h)); break;
+  }
+}
+
+DecoderModel::DecoderModel(const std::string& cls, const Config& c, const std::string& base_model_prefix, DecoderHead head,
+                           std::string lm_class)
+    : Model(cls, c, base_model_prefix), head_(head), lm_class_(std::move(lm_class)) {
+  vocab_ = c.get<int64_t>("vocab_size", 0);
+  pad_ = c.has("pad_token_id") ? c.get<int64_t>("pad_token_id", -1) : -1;
+}
+
+void DecoderModel::declare_heads(const Scope& r, const Config& c, const Embedding& tokens, int64_t E, const LmHeadSpec& lm) {
+  if (head_ == DecoderHead::CausalLM) {
+    lm_head_.in = E;
+    lm_head_.out = vocab_;
+    lm_head_.w = (r / lm.module).param("weight", {vocab_, E}, c.get<bool>("tie_word_embeddings", lm.tie_default) ? tokens.w.name() : "");
+    if (lm.bias) lm_head_.b = (r / lm.module).param("bias", {vocab_});
+  }
+  if (head_ == DecoderHead::SequenceClassification) score_ = Linear::make(r / "score", E, c.num_labels(), false);
+  if (head_ == DecoderHead::TokenClassification) score_ = Linear::make(r / "classifier", E, c.num_labels());
+  if (head_ == DecoderHead::QuestionAnswering) score_ = Linear::make(r / "qa_outputs", E, 2);
+  traits_.input_embeddings = tokens.w.name();
+  if (lm_head_.w.valid()) traits_.output_embeddings = lm_head_.w.name();
+  set_roles(ParamRole::Embedding, {tokens.w.name()});
+}
+
+Tensor DecoderModel::step(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, KVCache& cache) const {
+  if (head_ != DecoderHead::CausalLM) throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use " + lm_class_ + ")");
+  ModelInputs in;
+  if (step_position_ids_) in.position_ids = position_ids;
+  in.attention_mask = attention_mask;
+  StackOutputs st;
+  return lm_head_(run(as_ids(ids, "input_ids"), in, &cache, st));
+}
+
+Outputs DecoderModel::forward(const ModelInputs& in) const {
+  Tensor ids = as_ids(in.input_ids, "input_ids");
+  StackOutputs st;
+  Tensor h = run(ids, in, nullptr, st);
+  Outputs out;
+  set_decoder_outputs(out, head_, h, ids, pad_, lm_head_, score_);
+  emit_stack(out, st);
+  return out;
+}
+
 RotaryAttention::RotaryAttention(const Rope& rope, const Tensor& position_ids, int64_t B, int64_t S, KVCache* cache,
                                  int64_t heads, int64_t kv_heads, int64_t head_dim, const Tensor& bias, bool want_probs)
     : pos(positions_or_default(position_ids, B, S, cache ? cache->length() : 0)) {
