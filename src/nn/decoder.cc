@@ -26,6 +26,25 @@ Tensor pool_last_non_pad(const Tensor& logits, const Tensor& ids, int64_t pad) {
   return pooled;
 }
 
+Tensor pool_rightmost_non_pad(const Tensor& logits, const Tensor& ids, int64_t pad) {
+  const int64_t B = logits.size(0), S = logits.size(1), n = logits.size(2);
+  if (pad < 0 && B != 1) throw_error(ErrorKind::InvalidArgument, "Cannot handle batch sizes > 1 if no padding token is defined.");
+  Tensor pooled = Tensor::zeros(DType::F32, {B, n});
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t last = S - 1;
+    if (pad >= 0) {  // argmax(arange(S) * (ids != pad)): 0 when every id is pad
+      last = 0;
+      for (int64_t i = S - 1; i > 0; --i)
+        if (ids.data<int64_t>()[b * S + i] != pad) {
+          last = i;
+          break;
+        }
+    }
+    std::copy_n(logits.data<float>() + (b * S + last) * n, n, pooled.mutable_data<float>() + b * n);
+  }
+  return pooled;
+}
+
 Tensor positions_or_default(const Tensor& position_ids, int64_t B, int64_t S, int64_t past) {
   if (position_ids.defined()) {
     Tensor pos = as_ids(position_ids, "position_ids");

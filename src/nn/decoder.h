@@ -17,6 +17,11 @@ namespace hfx::nn {
 // when the config has no pad token (then only batch size 1 is allowed).
 Tensor pool_last_non_pad(const Tensor& logits, const Tensor& ids, int64_t pad_token_id);
 
+// transformers 5's GenericForSequenceClassification pooling: the logits at the rightmost position whose id is not
+// pad_token_id (left and right padding alike; position 0 when every id is pad), or the last token without a pad token
+// (then only batch size 1 is allowed).
+Tensor pool_rightmost_non_pad(const Tensor& logits, const Tensor& ids, int64_t pad_token_id);
+
 // position_ids as int64 [B, S], or past..past+S-1 for every row when undefined.
 Tensor positions_or_default(const Tensor& position_ids, int64_t B, int64_t S, int64_t past);
 
