@@ -198,3 +198,133 @@ TEST(Decoders, FalconAlibiTakesTheReferencePath) {
   in.output_attentions = false;
   EXPECT_GT(max_abs_diff(m->forward(in).get("logits"), want), 1e-2);
 }
+
+// transformers 5 writes config.json with `dtype` and `rope_parameters` (flat, or per layer type): hfx reads them
+// under the 4.x names every model file uses; a 4.x field in the file still wins, and the class defaults come last.
+// (The v5_* fixture cases run whole models saved by transformers 5 against its outputs.)
+TEST(Decoders, FiveConfigLayoutIsReadUnderFourNames) {
+  Config flat = Config::from_json({{"model_type", "llama"},
+                                   {"dtype", "bfloat16"},
+                                   {"rope_parameters", {{"rope_type", "linear"}, {"factor", 2.0}, {"rope_theta", 500.0},
+                                                        {"partial_rotary_factor", 0.5}}}});
+  EXPECT_EQ(flat.get<std::string>("torch_dtype", ""), "bfloat16");
+  EXPECT_EQ(flat.get<double>("rope_theta", 0.0), 500.0);  // not LlamaConfig's default 10000
+  EXPECT_EQ(flat.get<double>("rotary_emb_base", 0.0), 500.0);
+  EXPECT_EQ(flat.get<double>("partial_rotary_factor", 0.0), 0.5);
+  EXPECT_EQ(flat.get<double>("rotary_pct", 0.0), 0.5);
+  ASSERT_NE(flat.find("rope_scaling"), nullptr);
+  EXPECT_EQ((*flat.find("rope_scaling"))["factor"], 2.0);
+  Config plain = Config::from_json({{"model_type", "llama"}, {"rope_parameters", {{"rope_type", "default"}, {"rope_theta", 7.0}}}});
+  EXPECT_EQ(plain.find("rope_scaling"), nullptr);  // the default type is no scaling, as 4.x wrote null
+  EXPECT_EQ(plain.get<double>("rope_theta", 0.0), 7.0);
+  Config typed = Config::from_json({{"model_type", "gemma3_text"},
+                                    {"rope_parameters", {{"full_attention", {{"rope_type", "default"}, {"rope_theta", 1e6}}},
+                                                         {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", 1e4}}}}}});
+  EXPECT_EQ(typed.get<double>("rope_theta", 0.0), 1e6);
+  EXPECT_EQ(typed.get<double>("global_rope_theta", 0.0), 1e6);
+  EXPECT_EQ(typed.get<double>("rope_local_base_freq", 0.0), 1e4);
+  EXPECT_EQ(typed.get<double>("local_rope_theta", 0.0), 1e4);
+  Config both = Config::from_json({{"model_type", "llama"}, {"rope_theta", 3.0}, {"torch_dtype", "float16"},
+                                   {"dtype", "bfloat16"}, {"rope_parameters", {{"rope_theta", 500.0}}}});
+  EXPECT_EQ(both.get<double>("rope_theta", 0.0), 3.0);
+  EXPECT_EQ(both.get<std::string>("torch_dtype", ""), "float16");
+  Config bad = Config::from_json({{"model_type", "llama"}, {"rope_parameters", {{"rope_theta", "high"}}}});
+  expect_error([&] { (void)bad.get<double>("rope_theta", 0.0); }, ErrorKind::Format, {"rope_theta"});
+}
+
+// Qwen3 / Gemma-3 layer types: the list must match the layers and name known types (typed errors naming the
+// config); Gemma-3's encoder use (use_bidirectional_attention) is refused.
+TEST(Decoders, FiveLayerTypesAreChecked) {
+  for (const char* dir : {"qwen3/awkward/Qwen3Model", "gemma3_text/tiny/Gemma3TextModel"}) {
+    const std::string cls = std::string(dir).substr(std::string(dir).rfind('/') + 1);
+    Config c = fixture_config(dir);
+    c.set("layer_types", {"full_attention"});
+    expect_error([&] { (void)build_model(c, cls); }, ErrorKind::InvalidArgument, {"layer_types", "config.json"});
+    c.set("layer_types", {"full_attention", "chunked_attention", "full_attention"});
+    expect_error([&] { (void)build_model(c, cls); }, ErrorKind::Unsupported, {"chunked_attention"});
+  }
+  Config g = fixture_config("gemma3_text/tiny/Gemma3TextModel");
+  g.set("use_bidirectional_attention", true);
+  expect_error([&] { (void)build_model(g, "Gemma3TextModel"); }, ErrorKind::Unsupported, {"use_bidirectional_attention"});
+  Config m = fixture_config("modernbert/tiny/ModernBertModel");
+  m.set("layer_types", {"full_attention"});
+  expect_error([&] { (void)build_model(m, "ModernBertModel"); }, ErrorKind::InvalidArgument, {"layer_types"});
+}
+
+// The settings the fixtures exercise are really read: Qwen3's window (awkward: 5 < 13 on layers 1-2), Gemma-3's
+// local theta and its window, ModernBERT's local window and local theta — each changed, the outputs move away from
+// transformers'.
+TEST(Decoders, FiveWindowsAndLocalThetasAreApplied) {
+  struct Probe {
+    const char* dir;
+    const char* cls;
+    const char* out;
+    nlohmann::json overrides;
+  };
+  for (const Probe& p : std::vector<Probe>{
+           {"qwen3/awkward/Qwen3ForCausalLM", "Qwen3ForCausalLM", "logits", {{"use_sliding_window", false}}},
+           {"qwen3/awkward/Qwen3ForCausalLM", "Qwen3ForCausalLM", "logits", {{"layer_types", {"full_attention", "full_attention", "full_attention"}}}},
+           {"gemma3_text/tiny/Gemma3ForCausalLM", "Gemma3ForCausalLM", "logits", {{"sliding_window", 64}}},
+           {"gemma3_text/tiny/Gemma3ForCausalLM", "Gemma3ForCausalLM", "logits", {{"rope_local_base_freq", 1000.0}}},
+           {"modernbert/tiny/ModernBertModel", "ModernBertModel", "last_hidden_state", {{"local_attention", 64}}},
+           {"modernbert/tiny/ModernBertModel", "ModernBertModel", "last_hidden_state", {{"local_rope_theta", 1000.0}}}}) {
+    const auto dir = hfx::testing::fixtures_dir() / p.dir;
+    const ModelInputs in = hfx::testing::read_fixture_inputs(dir / "inputs.safetensors");
+    const Tensor want = open_safetensors((dir / "outputs.safetensors").string())->get(p.out);
+    auto same = load_pretrained(dir.string(), p.cls).model;
+    EXPECT_LE(max_abs_diff(same->forward(in).get(p.out), want), 1e-5) << p.dir;
+    LoadOptions o;
+    o.config_overrides = p.overrides;
+    auto m = load_pretrained(dir.string(), p.cls, o).model;
+    EXPECT_GT(max_abs_diff(m->forward(in).get(p.out), want), 1e-4) << p.dir << " " << p.overrides.dump();
+  }
+}
+
+namespace {
+// Row `row` of a fixture's inputs cut to its first n positions, as a batch of one (no padding).
+ModelInputs row_prefix(const ModelInputs& in, int64_t row, int64_t n) {
+  ModelInputs one;
+  one.input_ids = in.input_ids.narrow(0, row, 1).narrow(1, 0, n).contiguous();
+  one.attention_mask = in.attention_mask.narrow(0, row, 1).narrow(1, 0, n).contiguous();
+  return one;
+}
+}  // namespace
+
+// A padded batch gives each row what the row alone gives (transformers 5's ModernBERT unpads on its flash path;
+// the padded eager path must agree on the real tokens), here for the padded row of each fixture.
+TEST(Decoders, PaddedRowEqualsTheRowAlone) {
+  for (const auto& [dir, cls] : std::vector<std::pair<std::string, std::string>>{
+           {"modernbert/awkward/ModernBertModel", "ModernBertModel"}, {"modernbert/tiny/ModernBertModel", "ModernBertModel"},
+           {"qwen3/awkward/Qwen3Model", "Qwen3Model"}, {"gemma3_text/awkward/Gemma3TextModel", "Gemma3TextModel"}}) {
+    const auto d = hfx::testing::fixtures_dir() / dir;
+    const ModelInputs in = hfx::testing::read_fixture_inputs(d / "inputs.safetensors", false);
+    const Tensor mask = in.attention_mask.to(DType::I64).contiguous();
+    const int64_t S = mask.size(1);
+    int64_t real = 0;
+    for (int64_t i = 0; i < S; ++i) real += mask.data<int64_t>()[S + i];
+    ASSERT_LT(real, S) << dir << ": row 1 is padded";
+    auto m = load_pretrained(d.string(), cls).model;
+    const Tensor batch = m->forward(in).get("last_hidden_state").narrow(0, 1, 1).narrow(1, 0, real).contiguous();
+    const Tensor alone = m->forward(row_prefix(in, 1, real)).get("last_hidden_state");
+    EXPECT_LE(max_abs_diff(batch, alone), 1e-5) << dir;
+  }
+}
+
+// transformers 5's GenericForSequenceClassification pools at the rightmost token that is not pad_token_id (4.46's
+// Llama family took the one before the first pad): with a pad inside the row, Qwen3's pooled logits are those of the
+// prefix ending at the last real token.
+TEST(Decoders, FiveSequenceClassificationPoolsTheRightmostRealToken) {
+  const auto d = hfx::testing::fixtures_dir() / "qwen3/tiny/Qwen3ForSequenceClassification";
+  auto m = load_pretrained(d.string(), "Qwen3ForSequenceClassification").model;
+  const int64_t pad = 0;  // the fixture config's pad_token_id
+  const Tensor ids = Tensor::from_vector(DType::I64, {1, 6}, std::vector<int64_t>{11, 12, pad, 14, pad, pad});
+  ModelInputs in;
+  in.input_ids = ids;
+  const Tensor pooled = m->forward(in).get("logits");
+  ModelInputs upto;
+  upto.input_ids = ids.narrow(1, 0, 4).contiguous();  // [11, 12, pad, 14]: its rightmost real token is the last
+  EXPECT_LE(max_abs_diff(pooled, m->forward(upto).get("logits")), 1e-6);
+  ModelInputs first;
+  first.input_ids = ids.narrow(1, 0, 2).contiguous();  // 4.46's choice: the token before the first pad
+  EXPECT_GT(max_abs_diff(pooled, m->forward(first).get("logits")), 1e-4);
+}

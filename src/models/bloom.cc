@@ -21,10 +21,10 @@
 namespace hfx::models {
 namespace {
 
-class Bloom final : public Model, public CausalLM {
+class Bloom final : public nn::DecoderModel {
  public:
-  Bloom(const std::string& cls, const Config& c, DecoderHead head) : Model(cls, c, "transformer"), head_(head) {
-    vocab_ = c.get<int64_t>("vocab_size", 0);
+  Bloom(const std::string& cls, const Config& c, DecoderHead head)
+      : DecoderModel(cls, c, "transformer", head, "BloomForCausalLM") {
     H_ = c.has("n_embed") ? c.get<int64_t>("n_embed", 0) : c.get<int64_t>("hidden_size", 0);
     L_ = c.get<int64_t>("n_layer", 0);
     nH_ = c.get<int64_t>("n_head", 0);
@@ -36,7 +36,6 @@ class Bloom final : public Model, public CausalLM {
     D_ = H_ / nH_;
     post_ln_residual_ = c.get<bool>("apply_residual_connection_post_layernorm", false);
     const float eps = static_cast<float>(c.get<double>("layer_norm_epsilon", 1e-5));
-    pad_ = c.has("pad_token_id") ? c.get<int64_t>("pad_token_id", -1) : -1;
     Scope r = root();
     Scope m = head == DecoderHead::Base ? r : r / "transformer";
     embed_ = nn::Embedding::make(m / "word_embeddings", vocab_, H_);
@@ -53,37 +52,9 @@ class Bloom final : public Model, public CausalLM {
       layers_.push_back(ly);
     }
     ln_f_ = nn::LayerNorm::make(m / "ln_f", H_, eps);
-    if (head == DecoderHead::CausalLM) {
-      lm_head_.in = H_;
-      lm_head_.out = vocab_;
-      lm_head_.w = (r / "lm_head").param("weight", {vocab_, H_}, c.get<bool>("tie_word_embeddings", true) ? embed_.w.name() : "");
-    }
-    if (head == DecoderHead::SequenceClassification) score_ = nn::Linear::make(r / "score", H_, c.num_labels(), false);
-    if (head == DecoderHead::TokenClassification) score_ = nn::Linear::make(r / "classifier", H_, c.num_labels());
-    if (head == DecoderHead::QuestionAnswering) score_ = nn::Linear::make(r / "qa_outputs", H_, 2);
     // BloomModel has no _prune_heads (prune_heads raises NotImplementedError in transformers 4.46).
-    traits_.input_embeddings = embed_.w.name();
-    if (lm_head_.w.valid()) traits_.output_embeddings = lm_head_.w.name();
-    set_roles(ParamRole::Embedding, {embed_.w.name()});
-  }
-
-  int64_t vocab_size() const override { return vocab_; }
-
-  Tensor step(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, KVCache& cache) const override {
-    if (head_ != DecoderHead::CausalLM) throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use BloomForCausalLM)");
-    (void)position_ids;  // ALiBi positions follow the attention mask
-    nn::StackOutputs st;
-    return lm_head_(run(nn::as_ids(ids, "input_ids"), attention_mask, Tensor(), &cache, false, false, st));
-  }
-
-  Outputs forward(const ModelInputs& in) const override {
-    Tensor ids = nn::as_ids(in.input_ids, "input_ids");
-    nn::StackOutputs st;
-    Tensor h = run(ids, in.attention_mask, in.head_mask, nullptr, in.output_hidden_states, in.output_attentions, st);
-    Outputs out;
-    set_decoder_outputs(out, head_, h, ids, pad_, lm_head_, score_);
-    nn::emit_stack(out, st);
-    return out;
+    declare_heads(r, c, embed_, H_, {"lm_head", true, false});
+    step_position_ids_ = false;  // ALiBi positions follow the attention mask
   }
 
  private:
@@ -92,8 +63,9 @@ class Bloom final : public Model, public CausalLM {
     nn::Linear qkv, dense, fc_in, fc_out;
   };
 
-  Tensor run(const Tensor& ids, const Tensor& attention_mask, const Tensor& head_mask, KVCache* cache, bool want_hidden,
-             bool want_attn, nn::StackOutputs& st) const {
+  Tensor run(const Tensor& ids, const ModelInputs& in, KVCache* cache, nn::StackOutputs& st) const override {
+    const Tensor &attention_mask = in.attention_mask, &head_mask = in.head_mask;
+    const bool want_hidden = in.output_hidden_states, want_attn = in.output_attentions;
     if (ids.dim() != 2) throw_error(ErrorKind::Mismatch, "input_ids must be [batch, seq], got " + shape_str(ids.shape()));
     const int64_t B = ids.size(0), S = ids.size(1);
     const int64_t past = cache ? cache->length() : 0, Sk = past + S;
@@ -142,15 +114,12 @@ class Bloom final : public Model, public CausalLM {
     return h;
   }
 
-  DecoderHead head_;
-  int64_t vocab_ = 0, H_ = 0, L_ = 0, nH_ = 0, D_ = 0, pad_ = -1;
+  int64_t H_ = 0, L_ = 0, nH_ = 0, D_ = 0;
   bool post_ln_residual_ = false;
   nn::Embedding embed_;
   nn::LayerNorm embed_ln_;
   std::vector<Layer> layers_;
   nn::LayerNorm ln_f_;
-  nn::Linear lm_head_;
-  std::optional<nn::Linear> score_;
 };
 
 }  // namespace

@@ -19,11 +19,10 @@
 namespace hfx::models {
 namespace {
 
-class GptNeoX final : public Model, public CausalLM {
+class GptNeoX final : public nn::DecoderModel {
  public:
   GptNeoX(const std::string& cls, const Config& c, DecoderHead head)
-      : Model(cls, c, "gpt_neox"), head_(head) {
-    vocab_ = c.get<int64_t>("vocab_size", 0);
+      : DecoderModel(cls, c, "gpt_neox", head, "GPTNeoXForCausalLM") {
     H_ = c.get<int64_t>("hidden_size", 0);
     L_ = c.get<int64_t>("num_hidden_layers", 0);
     nH_ = c.get<int64_t>("num_attention_heads", 0);
@@ -39,7 +38,6 @@ class GptNeoX final : public Model, public CausalLM {
     act_ = nn::parse_activation(c.get<std::string>("hidden_act", "gelu"));
     const float eps = static_cast<float>(c.get<double>("layer_norm_eps", 1e-5));
     const bool bias = c.get<bool>("attention_bias", true);
-    pad_ = c.has("pad_token_id") ? c.get<int64_t>("pad_token_id", -1) : -1;
     Scope r = root();
     Scope m = head == DecoderHead::Base ? r : r / "gpt_neox";
     embed_ = nn::Embedding::make(m / "embed_in", vocab_, H_);
@@ -59,37 +57,8 @@ class GptNeoX final : public Model, public CausalLM {
     }
     ignored_keys_.push_back(m.path("rotary_emb.inv_freq"));
     final_ln_ = nn::LayerNorm::make(m / "final_layer_norm", H_, eps);
-    if (head == DecoderHead::CausalLM) {
-      lm_head_.in = H_;
-      lm_head_.out = vocab_;
-      lm_head_.w = (r / "embed_out").param("weight", {vocab_, H_}, c.get<bool>("tie_word_embeddings", true) ? embed_.w.name() : "");
-    }
-    if (head == DecoderHead::SequenceClassification) score_ = nn::Linear::make(r / "score", H_, c.num_labels(), false);
-    if (head == DecoderHead::TokenClassification) score_ = nn::Linear::make(r / "classifier", H_, c.num_labels());
-    if (head == DecoderHead::QuestionAnswering) score_ = nn::Linear::make(r / "qa_outputs", H_, 2);
     // GPTNeoXModel has no _prune_heads (prune_heads raises NotImplementedError in transformers 4.46).
-    traits_.input_embeddings = embed_.w.name();
-    if (lm_head_.w.valid()) traits_.output_embeddings = lm_head_.w.name();
-    set_roles(ParamRole::Embedding, {embed_.w.name()});
-  }
-
-  int64_t vocab_size() const override { return vocab_; }
-
-  Tensor step(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, KVCache& cache) const override {
-    if (head_ != DecoderHead::CausalLM) throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use GPTNeoXForCausalLM)");
-    nn::StackOutputs st;
-    return lm_head_(run(nn::as_ids(ids, "input_ids"), position_ids, attention_mask, Tensor(), &cache, false, false, st));
-  }
-
-  Outputs forward(const ModelInputs& in) const override {
-    Tensor ids = nn::as_ids(in.input_ids, "input_ids");
-    nn::StackOutputs st;
-    Tensor h = run(ids, in.position_ids, in.attention_mask, in.head_mask, nullptr, in.output_hidden_states,
-                   in.output_attentions, st);
-    Outputs out;
-    set_decoder_outputs(out, head_, h, ids, pad_, lm_head_, score_);
-    nn::emit_stack(out, st);
-    return out;
+    declare_heads(r, c, embed_, H_, {"embed_out", true, false});
   }
 
  private:
@@ -104,8 +73,9 @@ class GptNeoX final : public Model, public CausalLM {
     return ly.fc_out(u);
   }
 
-  Tensor run(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, const Tensor& head_mask,
-             KVCache* cache, bool want_hidden, bool want_attn, nn::StackOutputs& st) const {
+  Tensor run(const Tensor& ids, const ModelInputs& in, KVCache* cache, nn::StackOutputs& st) const override {
+    const Tensor &position_ids = in.position_ids, &attention_mask = in.attention_mask, &head_mask = in.head_mask;
+    const bool want_hidden = in.output_hidden_states, want_attn = in.output_attentions;
     if (ids.dim() != 2) throw_error(ErrorKind::Mismatch, "input_ids must be [batch, seq], got " + shape_str(ids.shape()));
     const int64_t B = ids.size(0), S = ids.size(1);
     const int64_t past = cache ? cache->length() : 0;
@@ -145,16 +115,13 @@ class GptNeoX final : public Model, public CausalLM {
     return h;
   }
 
-  DecoderHead head_;
-  int64_t vocab_ = 0, H_ = 0, L_ = 0, nH_ = 0, D_ = 0, pad_ = -1;
+  int64_t H_ = 0, L_ = 0, nH_ = 0, D_ = 0;
   bool parallel_ = true;
   nn::Activation act_ = nn::Activation::GeluErf;
   nn::Rope rope_;
   nn::Embedding embed_;
   std::vector<Layer> layers_;
   nn::LayerNorm final_ln_;
-  nn::Linear lm_head_;
-  std::optional<nn::Linear> score_;
 };
 
 }  // namespace

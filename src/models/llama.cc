@@ -2,7 +2,9 @@
 // LlamaForTokenClassification, LlamaForQuestionAnswering.
 // Upstream: transformers v4.46.3 src/transformers/models/llama/modeling_llama.py
 // Eager attention; RoPE default/linear/dynamic/llama3; GQA; tied or untied embeddings.
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 
 #include "models/llama.h"
@@ -24,6 +26,24 @@ bool qwen2_moe_sparse(const Config& c, int64_t i) {
   const int64_t step = c.get<int64_t>("decoder_sparse_step", 1);
   if (step <= 0) throw_error(ErrorKind::InvalidArgument, "decoder_sparse_step must be positive", c.source());
   return c.get<int64_t>("num_experts", 0) > 0 && (i + 1) % step == 0;
+}
+// Which layers are sliding-attention layers: config.layer_types (transformers 5) when present, else `fallback(i)`.
+std::vector<char> sliding_layers(const Config& c, int64_t L, const std::function<bool(int64_t)>& fallback) {
+  std::vector<char> out(static_cast<std::size_t>(L));
+  const json* t = c.find("layer_types");
+  if (t && (!t->is_array() || static_cast<int64_t>(t->size()) != L))
+    throw_error(ErrorKind::InvalidArgument, "layer_types must list num_hidden_layers = " + std::to_string(L) + " entries", c.source());
+  for (int64_t i = 0; i < L; ++i) {
+    if (!t) {
+      out[static_cast<std::size_t>(i)] = fallback(i);
+      continue;
+    }
+    const json& v = (*t)[static_cast<std::size_t>(i)];
+    if (v != "sliding_attention" && v != "full_attention")
+      throw_error(ErrorKind::Unsupported, "layer_types entry " + v.dump() + " is not supported (full_attention, sliding_attention)", c.source());
+    out[static_cast<std::size_t>(i)] = v == "sliding_attention";
+  }
+  return out;
 }
 }  // namespace
 
@@ -73,12 +93,42 @@ LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, 
                                               "sliding_window not negative", c.source());
     attn_scale_ = static_cast<float>(std::pow(scalar, -0.5));
   }
+  if (flavor.five == LlamaFlavor::Five::Qwen3) {  // Qwen3Config: sliding_window only with use_sliding_window
+    window_ = c.get<bool>("use_sliding_window", false) ? c.get<int64_t>("sliding_window", 0) : 0;
+    const int64_t from = c.get<int64_t>("max_window_layers", 28);
+    const bool any = window_ > 0;
+    sliding_ = sliding_layers(c, L_, [any, from](int64_t i) { return any && i >= from; });
+  } else if (flavor.five == LlamaFlavor::Five::Gemma3) {
+    const json* p = c.find("sliding_window_pattern");
+    if (!p) p = c.find("_sliding_window_pattern");
+    const int64_t pattern = p && p->is_number_integer() ? p->get<int64_t>() : 6;
+    if (pattern <= 0) throw_error(ErrorKind::InvalidArgument, "sliding_window_pattern must be positive", c.source());
+    sliding_ = sliding_layers(c, L_, [pattern](int64_t i) { return (i + 1) % pattern != 0; });
+  } else if (flavor.gemma2 && window_ > 0) {  // Gemma-2: the even layers
+    sliding_.resize(static_cast<std::size_t>(L_));
+    for (int64_t i = 0; i < L_; i += 2) sliding_[static_cast<std::size_t>(i)] = 1;
+  }
   if (flavor.window == LlamaFlavor::Window::Always ||
       (flavor.window == LlamaFlavor::Window::IfEnabled && c.get<bool>("use_sliding_window", false)))
     window_ = c.get<int64_t>("sliding_window", 0);
+  // A config.json of transformers 5 lists the windowed layers (Qwen2: those >= max_window_layers): follow it.
+  if (flavor.window != LlamaFlavor::Window::None && window_ > 0 && c.has("layer_types"))
+    sliding_ = sliding_layers(c, L_, [](int64_t) { return true; });
+  if (window_ < 0) throw_error(ErrorKind::InvalidArgument, "sliding_window must not be negative", c.source());
   if (c.get<int64_t>("pretraining_tp", 1) != 1)
     throw_error(ErrorKind::Unsupported, "pretraining_tp > 1 is not supported", c.source());
-  if (flavor.gemma) {
+  if (flavor.five == LlamaFlavor::Five::Gemma3) {
+    // Gemma3RotaryEmbedding: per layer type; rope_parameters.sliding_attention of transformers 5 must be the default.
+    rope_ = nn::Rope::from_config(c, D_);
+    if (const json* rp = c.find("rope_parameters"); rp && rp->is_object() && rp->contains("sliding_attention")) {
+      const json& sl = (*rp)["sliding_attention"];
+      if (sl.is_object() && sl.value("rope_type", std::string("default")) != "default")
+        throw_error(ErrorKind::Unsupported, "rope_parameters.sliding_attention.rope_type must be default", c.source());
+    }
+    local_rope_ = nn::Rope();
+    local_rope_->dim = D_;
+    local_rope_->base = c.get<double>("rope_local_base_freq", 10000.0);
+  } else if (flavor.gemma) {
     rope_.dim = D_;
     rope_.base = c.get<double>("rope_theta", 10000.0);
   } else if (flavor.stablelm) {
@@ -166,6 +216,10 @@ LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, 
       ly.pre_ff_norm = (l / "pre_feedforward_layernorm").param("weight", {H_});
       ly.post_ff_norm = (l / "post_feedforward_layernorm").param("weight", {H_});
     }
+    if (flavor.five != LlamaFlavor::Five::None) {
+      ly.q_norm = (l / "self_attn" / "q_norm").param("weight", {D_});
+      ly.k_norm = (l / "self_attn" / "k_norm").param("weight", {D_});
+    }
     if (qk_norm_) {
       for (int64_t h = 0; h < nH_; ++h) ly.q_norms.push_back((l / "self_attn" / "q_layernorm" / "norms" / h).param("weight", {D_}));
       for (int64_t h = 0; h < nKV_; ++h) ly.k_norms.push_back((l / "self_attn" / "k_layernorm" / "norms" / h).param("weight", {D_}));
@@ -201,6 +255,15 @@ LlamaLike::LlamaLike(const std::string& cls, const Config& c, DecoderHead head, 
     };
 }
 
+void LlamaLike::head_norm(Tensor& x, const Param& w) const {
+  if (!flavor_.gemma) return nn::rms_norm_(x, *w, eps_);
+  std::vector<float> scratch;
+  const float* g = nn::as_f32(*w, scratch);
+  Tensor one_plus = Tensor::zeros(DType::F32, {D_});
+  for (int64_t i = 0; i < D_; ++i) one_plus.mutable_data<float>()[i] = 1.0f + g[i];
+  nn::rms_norm_(x, one_plus, eps_);
+}
+
 void LlamaLike::norm_apply(Tensor& x, const Param& w, const Param& b) const {
   if (flavor_.norm == LlamaFlavor::Norm::LayerNorm) return nn::layer_norm_(x, *w, *b, eps_);
   if (flavor_.norm == LlamaFlavor::Norm::LayerNormNoAffine) return nn::layer_norm_(x, Tensor(), Tensor(), eps_);
@@ -224,21 +287,33 @@ Tensor LlamaLike::run(const Tensor& ids, const Tensor& position_ids, const Tenso
   embed_.gather(ids, h.mutable_data<float>(), false);
   // Gemma: hidden_states * torch.tensor(hidden_size ** 0.5, dtype=hidden_states.dtype)
   if (flavor_.gemma) nn::scale_(h, static_cast<float>(std::sqrt(static_cast<double>(H_))));
-  // Gemma-2: the global layers' mask and the sliding layers' (even layer indices) one.
-  Tensor bias = flavor_.gemma2 ? nn::causal_padding_window_bias(attention_mask, B, S, past, 0, "attention_mask")
-                               : nn::causal_window_bias(attention_mask, B, S, past, window_);
+  // Per-layer attention types (Gemma-2's even layers, layer_types): the global layers' mask and the sliding
+  // layers' one; otherwise one mask (with the family's window, if any) for every layer.
+  const bool per_layer = !sliding_.empty();
+  auto mask_for = [&](int64_t window) {
+    return flavor_.gemma2 ? nn::causal_padding_window_bias(attention_mask, B, S, past, window, "attention_mask")
+                          : nn::causal_window_bias(attention_mask, B, S, past, window);
+  };
+  Tensor bias = mask_for(per_layer ? 0 : window_);
   Tensor slide_bias;
-  if (flavor_.gemma2 && window_ > 0)
-    slide_bias = nn::causal_padding_window_bias(attention_mask, B, S, past, window_, "attention_mask");
+  if (per_layer && window_ > 0) slide_bias = mask_for(window_);
   auto hm = nn::per_layer_head_mask(head_mask, L_, nH_);
   nn::RotaryAttention ra(rope_, position_ids, B, S, cache, nH_, nKV_, D_, bias, want_attn);
   nn::AttentionOptions& ao = ra.ao;
+  std::vector<float> local_inv;
+  if (local_rope_) {
+    int64_t max_pos = 0;
+    for (int64_t i = 0; i < ra.pos.numel(); ++i) max_pos = std::max(max_pos, ra.pos.data<int64_t>()[i]);
+    local_inv = local_rope_->inv_freq(max_pos);
+  }
   ao.scale = attn_scale_;
   ao.softcap = attn_softcap_;
   for (int64_t l = 0; l < L_; ++l) {
     const Layer& ly = layers_[static_cast<std::size_t>(l)];
     if (want_hidden) st.hidden_states.push_back(h.clone());  // h is updated in place below
-    if (flavor_.gemma2) ao.bias = nn::AttentionBias::of(l % 2 == 0 && slide_bias.defined() ? slide_bias : bias);
+    const bool sliding = per_layer && sliding_[static_cast<std::size_t>(l)];
+    if (per_layer) ao.bias = nn::AttentionBias::of(sliding && slide_bias.defined() ? slide_bias : bias);
+    if (local_rope_) ao.rope = sliding ? nn::RopeHook{&*local_rope_, &ra.pos, &local_inv} : nn::RopeHook{&rope_, &ra.pos, &ra.inv};
     Tensor x = h.clone();
     norm_apply(x, ly.in_norm, ly.in_norm_b);
     Tensor q, k, v;
@@ -250,6 +325,10 @@ Tensor LlamaLike::run(const Tensor& ids, const Tensor& position_ids, const Tenso
     }
     if (clip_ > 0)
       for (Tensor* t : {&q, &k, &v}) nn::clamp_(*t, clip_);
+    if (ly.q_norm.valid()) {
+      head_norm(q, ly.q_norm);
+      head_norm(k, ly.k_norm);
+    }
     if (qk_norm_) {
       std::vector<Tensor> gq, gk;
       for (const Param& p : ly.q_norms) gq.push_back(*p);
@@ -356,7 +435,8 @@ Outputs LlamaLike::forward(const ModelInputs& in) const {
       out.set("logits", head_out(h));
       break;
     case DecoderHead::SequenceClassification:
-      out.set("logits", nn::pool_last_non_pad((*score_)(h), ids, pad_));
+      out.set("logits", flavor_.five != LlamaFlavor::Five::None ? nn::pool_rightmost_non_pad((*score_)(h), ids, pad_)
+                                                                 : nn::pool_last_non_pad((*score_)(h), ids, pad_));
       break;
     case DecoderHead::TokenClassification:
       out.set("logits", (*score_)(h));
@@ -367,17 +447,6 @@ Outputs LlamaLike::forward(const ModelInputs& in) const {
   }
   nn::emit_stack(out, st);
   return out;
-}
-
-void set_decoder_outputs(Outputs& out, DecoderHead head, const Tensor& h, const Tensor& ids, int64_t pad_token_id,
-                         const nn::Linear& lm_head, const std::optional<nn::Linear>& score) {
-  switch (head) {
-    case DecoderHead::Base: out.set("last_hidden_state", h); break;
-    case DecoderHead::CausalLM: out.set("logits", lm_head(h)); break;
-    case DecoderHead::SequenceClassification: out.set("logits", nn::pool_last_non_pad((*score)(h), ids, pad_token_id)); break;
-    case DecoderHead::TokenClassification: out.set("logits", (*score)(h)); break;
-    case DecoderHead::QuestionAnswering: nn::set_qa_logits(out, (*score)(h)); break;
-  }
 }
 
 Architecture decoder_architecture(const std::string& model_type, json defaults, const std::string& base_model_prefix,

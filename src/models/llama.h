@@ -10,11 +10,13 @@
 
 #include "hfx/generate.h"
 #include "nn/attention.h"
+#include "nn/decoder.h"
 #include "nn/moe.h"
 
 namespace hfx::models {
 
-enum class DecoderHead { Base, CausalLM, SequenceClassification, TokenClassification, QuestionAnswering };
+using nn::DecoderHead;  // nn/decoder.h
+using nn::set_decoder_outputs;
 
 // What a llama-style family changes in the shared decoder.
 struct LlamaFlavor {
@@ -72,6 +74,14 @@ struct LlamaFlavor {
   enum class Moe { None, Mixtral, Qwen2Moe } moe = Moe::None;
   // Whether the MLP reads config.mlp_bias (LlamaMLP); GemmaMLP and OlmoMLP have no bias.
   bool mlp_bias = true;
+  // Families of transformers 5 (Qwen3; Gemma-3 with `gemma` and `gemma2` set too): self_attn.q_norm / k_norm, an
+  // RMSNorm over head_dim on every head of q and k before the rotary embedding (Gemma's 1 + weight); per-layer
+  // attention types config.layer_types ("sliding_attention" layers attend within sliding_window; without the list:
+  // Qwen3's layers >= max_window_layers, Gemma-3's layers with (i + 1) % sliding_window_pattern != 0); Qwen3's window
+  // only with use_sliding_window; Gemma-3's sliding layers rotate with theta rope_local_base_freq (the global layers
+  // with rope_theta and rope_scaling); the heads of transformers 5 (GenericFor*: ForSequenceClassification pooled at
+  // the rightmost token that is not pad_token_id).
+  enum class Five { None, Qwen3, Gemma3 } five = Five::None;
 };
 
 class LlamaLike final : public Model, public CausalLM {
@@ -90,8 +100,10 @@ class LlamaLike final : public Model, public CausalLM {
     Param pre_ff_norm, post_ff_norm;  // Gemma-2
     std::optional<nn::SparseMoe> moe;  // Mixtral / Qwen2-MoE sparse layers
     std::vector<Param> q_norms, k_norms;  // StableLM qk_layernorm
+    Param q_norm, k_norm;                 // Qwen3 / Gemma-3 per-head RMSNorms
   };
   void norm_apply(Tensor& x, const Param& w, const Param& b) const;  // the family's norm, in place
+  void head_norm(Tensor& x, const Param& w) const;  // Qwen3 / Gemma-3 q_norm, k_norm over each head, in place
   nn::SparseMoe make_moe(const Scope& s, const Config& c, int64_t inter, const char* gate, const char* up,
                          const char* down) const;
   Tensor run(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, const Tensor& head_mask,
@@ -113,16 +125,12 @@ class LlamaLike final : public Model, public CausalLM {
   bool output_router_ = false;                  // MoE: config.output_router_logits
   int64_t experts_ = 0, top_k_ = 0;
   std::optional<float> attn_scale_;           // Gemma-2 query_pre_attn_scalar ** -0.5
+  std::vector<char> sliding_;                 // per layer: a sliding-attention layer (empty: every layer alike)
+  std::optional<nn::Rope> local_rope_;        // Gemma-3: the sliding layers' rotary embedding
   Tensor head_out(const Tensor& h) const;     // lm_head (+ Gemma-2's final softcapping)
   nn::Linear lm_head_;
   std::optional<nn::Linear> score_;
 };
-
-// The outputs of a decoder-only class with transformers' field names: last_hidden_state (Base), logits (CausalLM:
-// lm_head(h); SequenceClassification: score(h) at the last non-pad token; TokenClassification: score(h)),
-// start_logits / end_logits (QuestionAnswering: qa_outputs(h)).
-void set_decoder_outputs(Outputs& out, DecoderHead head, const Tensor& h, const Tensor& ids, int64_t pad_token_id,
-                         const nn::Linear& lm_head, const std::optional<nn::Linear>& score);
 
 // Registration of a decoder family with its own Model class (GPT-NeoX, GPT-J, OPT, Falcon, BLOOM): one class per
 // (class name, head) with its Auto class (AutoModel, AutoModelForCausalLM, ...ForSequenceClassification,

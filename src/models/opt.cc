@@ -28,10 +28,10 @@ struct Norm {  // nn.LayerNorm(dim, elementwise_affine=...), eps 1e-5
   }
 };
 
-class Opt final : public Model, public CausalLM {
+class Opt final : public nn::DecoderModel {
  public:
-  Opt(const std::string& cls, const Config& c, DecoderHead head) : Model(cls, c, "model"), head_(head) {
-    vocab_ = c.get<int64_t>("vocab_size", 0);
+  Opt(const std::string& cls, const Config& c, DecoderHead head)
+      : DecoderModel(cls, c, "model", head, "OPTForCausalLM") {
     H_ = c.get<int64_t>("hidden_size", 0);
     L_ = c.get<int64_t>("num_hidden_layers", 0);
     nH_ = c.get<int64_t>("num_attention_heads", 0);
@@ -46,7 +46,6 @@ class Opt final : public Model, public CausalLM {
     before_ = c.get<bool>("do_layer_norm_before", true);
     act_ = nn::parse_activation(c.get<std::string>("activation_function", "relu"));
     const bool bias = c.get<bool>("enable_bias", true), affine = c.get<bool>("layer_norm_elementwise_affine", true);
-    pad_ = c.has("pad_token_id") ? c.get<int64_t>("pad_token_id", -1) : -1;
     Scope r = root();
     Scope m = (head == DecoderHead::Base ? r : r / "model") / "decoder";
     embed_ = nn::Embedding::make(m / "embed_tokens", vocab_, E_);
@@ -69,38 +68,10 @@ class Opt final : public Model, public CausalLM {
       layers_.push_back(ly);
     }
     if (before_ && !c.get<bool>("_remove_final_layer_norm", false)) final_norm_ = Norm::make(m / "final_layer_norm", H_, affine);
-    if (head == DecoderHead::CausalLM) {
-      lm_head_.in = E_;
-      lm_head_.out = vocab_;
-      lm_head_.w = (r / "lm_head").param("weight", {vocab_, E_}, c.get<bool>("tie_word_embeddings", true) ? embed_.w.name() : "");
-    }
-    if (head == DecoderHead::SequenceClassification) score_ = nn::Linear::make(r / "score", E_, c.num_labels(), false);
-    if (head == DecoderHead::QuestionAnswering) score_ = nn::Linear::make(r / "qa_outputs", E_, 2);
     // OPTModel has no _prune_heads (prune_heads raises NotImplementedError in transformers 4.46).
-    traits_.input_embeddings = embed_.w.name();
-    if (lm_head_.w.valid()) traits_.output_embeddings = lm_head_.w.name();
-    set_roles(ParamRole::Embedding, {embed_.w.name(), positions_.w.name()});
-  }
-
-  int64_t vocab_size() const override { return vocab_; }
-
-  Tensor step(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, KVCache& cache) const override {
-    if (head_ != DecoderHead::CausalLM) throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use OPTForCausalLM)");
-    nn::StackOutputs st;
-    // OPTForCausalLM.prepare_inputs_for_generation passes no position_ids: the positions follow the mask.
-    (void)position_ids;
-    return lm_head_(run(nn::as_ids(ids, "input_ids"), Tensor(), attention_mask, Tensor(), &cache, false, false, st));
-  }
-
-  Outputs forward(const ModelInputs& in) const override {
-    Tensor ids = nn::as_ids(in.input_ids, "input_ids");
-    nn::StackOutputs st;
-    Tensor h = run(ids, in.position_ids, in.attention_mask, in.head_mask, nullptr, in.output_hidden_states,
-                   in.output_attentions, st);
-    Outputs out;
-    set_decoder_outputs(out, head_, h, ids, pad_, lm_head_, score_);
-    nn::emit_stack(out, st);
-    return out;
+    declare_heads(r, c, embed_, E_, {"lm_head", true, false});
+    set_roles(ParamRole::Embedding, {positions_.w.name()});
+    step_position_ids_ = false;  // OPTForCausalLM.prepare_inputs_for_generation passes none: they follow the mask
   }
 
  private:
@@ -141,8 +112,9 @@ class Opt final : public Model, public CausalLM {
     return out;
   }
 
-  Tensor run(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, const Tensor& head_mask,
-             KVCache* cache, bool want_hidden, bool want_attn, nn::StackOutputs& st) const {
+  Tensor run(const Tensor& ids, const ModelInputs& in, KVCache* cache, nn::StackOutputs& st) const override {
+    const Tensor &position_ids = in.position_ids, &attention_mask = in.attention_mask, &head_mask = in.head_mask;
+    const bool want_hidden = in.output_hidden_states, want_attn = in.output_attentions;
     if (ids.dim() != 2) throw_error(ErrorKind::Mismatch, "input_ids must be [batch, seq], got " + shape_str(ids.shape()));
     const int64_t B = ids.size(0), S = ids.size(1);
     const int64_t past = cache ? cache->length() : 0;
@@ -185,16 +157,13 @@ class Opt final : public Model, public CausalLM {
     return h;
   }
 
-  DecoderHead head_;
-  int64_t vocab_ = 0, H_ = 0, L_ = 0, nH_ = 0, D_ = 0, E_ = 0, P_ = 0, pad_ = -1;
+  int64_t H_ = 0, L_ = 0, nH_ = 0, D_ = 0, E_ = 0, P_ = 0;
   bool before_ = true;
   nn::Activation act_ = nn::Activation::Relu;
   nn::Embedding embed_, positions_;
   std::optional<nn::Linear> project_in_, project_out_;
   std::vector<Layer> layers_;
   std::optional<Norm> final_norm_;
-  nn::Linear lm_head_;
-  std::optional<nn::Linear> score_;
 };
 
 }  // namespace

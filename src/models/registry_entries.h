@@ -10,6 +10,7 @@
   X(xlm_roberta)             \
   X(camembert)               \
   X(mpnet)                   \
+  X(modernbert)              \
   X(deberta)                 \
   X(deberta_v2)              \
   X(distilbert)              \
@@ -20,9 +21,11 @@
   X(mistral)                 \
   X(qwen2)                   \
   X(qwen2_moe)               \
+  X(qwen3)                   \
   X(mixtral)                 \
   X(gemma)                   \
   X(gemma2)                  \
+  X(gemma3_text)             \
   X(olmo)                    \
   X(starcoder2)              \
   X(stablelm)                \

@@ -26,6 +26,25 @@ Tensor pool_last_non_pad(const Tensor& logits, const Tensor& ids, int64_t pad) {
   return pooled;
 }
 
+Tensor pool_rightmost_non_pad(const Tensor& logits, const Tensor& ids, int64_t pad) {
+  const int64_t B = logits.size(0), S = logits.size(1), n = logits.size(2);
+  if (pad < 0 && B != 1) throw_error(ErrorKind::InvalidArgument, "Cannot handle batch sizes > 1 if no padding token is defined.");
+  Tensor pooled = Tensor::zeros(DType::F32, {B, n});
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t last = S - 1;
+    if (pad >= 0) {  // argmax(arange(S) * (ids != pad)): 0 when every id is pad
+      last = 0;
+      for (int64_t i = S - 1; i > 0; --i)
+        if (ids.data<int64_t>()[b * S + i] != pad) {
+          last = i;
+          break;
+        }
+    }
+    std::copy_n(logits.data<float>() + (b * S + last) * n, n, pooled.mutable_data<float>() + b * n);
+  }
+  return pooled;
+}
+
 Tensor positions_or_default(const Tensor& position_ids, int64_t B, int64_t S, int64_t past) {
   if (position_ids.defined()) {
     Tensor pos = as_ids(position_ids, "position_ids");
@@ -157,6 +176,58 @@ Outputs GptModel::forward(const ModelInputs& in) const {
     return run(ids, x.position_ids, x.token_type_ids, x.attention_mask, x.head_mask, nullptr, x.output_hidden_states,
                x.output_attentions, st);
   }, lm_head_, score_ ? &*score_ : nullptr, d_.pad);
+}
+
+void set_decoder_outputs(Outputs& out, DecoderHead head, const Tensor& h, const Tensor& ids, int64_t pad_token_id,
+                         const Linear& lm_head, const std::optional<Linear>& score) {
+  switch (head) {
+    case DecoderHead::Base: out.set("last_hidden_state", h); break;
+    case DecoderHead::CausalLM: out.set("logits", lm_head(h)); break;
+    case DecoderHead::SequenceClassification: out.set("logits", pool_last_non_pad((*score)(h), ids, pad_token_id)); break;
+    case DecoderHead::TokenClassification: out.set("logits", (*score)(h)); break;
+    case DecoderHead::QuestionAnswering: set_qa_logits(out, (*score)(h)); break;
+  }
+}
+
+DecoderModel::DecoderModel(const std::string& cls, const Config& c, const std::string& base_model_prefix, DecoderHead head,
+                           std::string lm_class)
+    : Model(cls, c, base_model_prefix), head_(head), lm_class_(std::move(lm_class)) {
+  vocab_ = c.get<int64_t>("vocab_size", 0);
+  pad_ = c.has("pad_token_id") ? c.get<int64_t>("pad_token_id", -1) : -1;
+}
+
+void DecoderModel::declare_heads(const Scope& r, const Config& c, const Embedding& tokens, int64_t E, const LmHeadSpec& lm) {
+  if (head_ == DecoderHead::CausalLM) {
+    lm_head_.in = E;
+    lm_head_.out = vocab_;
+    lm_head_.w = (r / lm.module).param("weight", {vocab_, E}, c.get<bool>("tie_word_embeddings", lm.tie_default) ? tokens.w.name() : "");
+    if (lm.bias) lm_head_.b = (r / lm.module).param("bias", {vocab_});
+  }
+  if (head_ == DecoderHead::SequenceClassification) score_ = Linear::make(r / "score", E, c.num_labels(), false);
+  if (head_ == DecoderHead::TokenClassification) score_ = Linear::make(r / "classifier", E, c.num_labels());
+  if (head_ == DecoderHead::QuestionAnswering) score_ = Linear::make(r / "qa_outputs", E, 2);
+  traits_.input_embeddings = tokens.w.name();
+  if (lm_head_.w.valid()) traits_.output_embeddings = lm_head_.w.name();
+  set_roles(ParamRole::Embedding, {tokens.w.name()});
+}
+
+Tensor DecoderModel::step(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, KVCache& cache) const {
+  if (head_ != DecoderHead::CausalLM) throw_error(ErrorKind::Unsupported, class_name() + " cannot generate (use " + lm_class_ + ")");
+  ModelInputs in;
+  if (step_position_ids_) in.position_ids = position_ids;
+  in.attention_mask = attention_mask;
+  StackOutputs st;
+  return lm_head_(run(as_ids(ids, "input_ids"), in, &cache, st));
+}
+
+Outputs DecoderModel::forward(const ModelInputs& in) const {
+  Tensor ids = as_ids(in.input_ids, "input_ids");
+  StackOutputs st;
+  Tensor h = run(ids, in, nullptr, st);
+  Outputs out;
+  set_decoder_outputs(out, head_, h, ids, pad_, lm_head_, score_);
+  emit_stack(out, st);
+  return out;
 }
 
 RotaryAttention::RotaryAttention(const Rope& rope, const Tensor& position_ids, int64_t B, int64_t S, KVCache* cache,

@@ -17,6 +17,11 @@ namespace hfx::nn {
 // when the config has no pad token (then only batch size 1 is allowed).
 Tensor pool_last_non_pad(const Tensor& logits, const Tensor& ids, int64_t pad_token_id);
 
+// transformers 5's GenericForSequenceClassification pooling: the logits at the rightmost position whose id is not
+// pad_token_id (left and right padding alike; position 0 when every id is pad), or the last token without a pad token
+// (then only batch size 1 is allowed).
+Tensor pool_rightmost_non_pad(const Tensor& logits, const Tensor& ids, int64_t pad_token_id);
+
 // position_ids as int64 [B, S], or past..past+S-1 for every row when undefined.
 Tensor positions_or_default(const Tensor& position_ids, int64_t B, int64_t S, int64_t past);
 
@@ -103,6 +108,53 @@ class GptModel : public Model, public CausalLM {
  protected:
   GptHead head_;
   GptDims d_;
+  std::string lm_class_;
+  Linear lm_head_;
+  std::optional<Linear> score_;
+};
+
+// The heads of the decoder-only families (the Llama family, GPT-NeoX, GPT-J, OPT, Falcon, BLOOM).
+enum class DecoderHead { Base, CausalLM, SequenceClassification, TokenClassification, QuestionAnswering };
+
+// The outputs of a decoder-only class with transformers' field names: last_hidden_state (Base), logits (CausalLM:
+// lm_head(h); SequenceClassification: score(h) at the last non-pad token; TokenClassification: score(h)),
+// start_logits / end_logits (QuestionAnswering: qa_outputs(h)).
+void set_decoder_outputs(Outputs& out, DecoderHead head, const Tensor& h, const Tensor& ids, int64_t pad_token_id,
+                         const Linear& lm_head, const std::optional<Linear>& score);
+
+// The model class GPT-NeoX, GPT-J, OPT, Falcon and BLOOM share: vocab_size and pad_token_id, the heads and their
+// traits (declare_heads), generation (step through the LM head) and forward (run, then set_decoder_outputs and the
+// stack's hidden states / attentions); each file declares its layers and defines run().
+class DecoderModel : public Model, public CausalLM {
+ public:
+  // lm_class: the class that generates (named in step()'s error for the others).
+  DecoderModel(const std::string& cls, const Config& c, const std::string& base_model_prefix, DecoderHead head,
+               std::string lm_class);
+  int64_t vocab_size() const override { return vocab_; }
+  Tensor step(const Tensor& ids, const Tensor& position_ids, const Tensor& attention_mask, KVCache& cache) const override;
+  Outputs forward(const ModelInputs& in) const override;
+  // The transformer over new tokens `ids` [B, S] with `in`'s position_ids, token_type_ids, attention_mask, head_mask
+  // and output flags; with a cache (generation), attends to the cached keys/values too and appends this step's.
+  // Fills st; returns the final hidden state [B, S, E].
+  virtual Tensor run(const Tensor& ids, const ModelInputs& in, KVCache* cache, StackOutputs& st) const = 0;
+
+ protected:
+  // The LM head of the CausalLM class: its module under the root, whether it is tied to the token embeddings when the
+  // config has no tie_word_embeddings, and whether it has a bias (GPT-J).
+  struct LmHeadSpec {
+    std::string module = "lm_head";
+    bool tie_default = true;
+    bool bias = false;
+  };
+  // Declares the head's layers on width E (after the layers: the parameter order of transformers' modules): the LM
+  // head, score (no bias), classifier or qa_outputs; the input/output embeddings and the embedding role of `tokens`.
+  // None of these base models has _prune_heads (transformers 4.46), so no prune traits.
+  void declare_heads(const Scope& r, const Config& c, const Embedding& tokens, int64_t E, const LmHeadSpec& lm);
+
+  DecoderHead head_;
+  int64_t vocab_ = 0, pad_ = -1;
+  // OPT and BLOOM: generation passes no position_ids (OPT's positions follow the mask, BLOOM has none).
+  bool step_position_ids_ = true;
   std::string lm_class_;
   Linear lm_head_;
   std::optional<Linear> score_;

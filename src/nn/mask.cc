@@ -96,4 +96,17 @@ Tensor padding_bias(const Tensor& mask, int64_t B, int64_t Sk, const char* what)
   return bias;
 }
 
+Tensor window_padding_bias(const Tensor& mask, int64_t B, int64_t S, int64_t window, const char* what) {
+  const Tensor keys = padding_bias(mask, B, S, what);
+  Tensor bias = Tensor::zeros(DType::F32, {B, S, S});
+  float* o = bias.mutable_data<float>();
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < S; ++i)
+      for (int64_t j = 0; j < S; ++j) {
+        const bool far = window >= 0 && (i > j ? i - j : j - i) > window;
+        o[(b * S + i) * S + j] = far ? kMin : keys.data<float>()[b * S + j];
+      }
+  return bias;
+}
+
 }  // namespace hfx::nn

@@ -42,4 +42,8 @@ Tensor causal_padding_bias(const Tensor& mask, int64_t B, int64_t Sq, int64_t pa
 // Gemma-2's decoder layer folds torch.tril(ones, diagonal=-window) into the 4-D mask (window <= 0: none).
 Tensor causal_padding_window_bias(const Tensor& mask, int64_t B, int64_t Sq, int64_t past, int64_t window, const char* what);
 
+// Bidirectional (encoder) self-attention bias f32 [B, S, S] with a local window (ModernBERT's sliding layers):
+// finfo.min where key j is padded (mask [B, S] == 0) or |i - j| > window (window < 0: no window), else 0.
+Tensor window_padding_bias(const Tensor& mask, int64_t B, int64_t S, int64_t window, const char* what);
+
 }  // namespace hfx::nn

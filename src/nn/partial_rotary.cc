@@ -67,7 +67,8 @@ Rope phi3_rope(const Config& c, int64_t head_dim) {
   r.original_max = c.get<int64_t>("original_max_position_embeddings", 4096);
   const json* rs = c.find("rope_scaling");
   if (!rs) return r;
-  const std::string t = rs->is_object() ? rs->value("type", std::string()) : std::string();
+  // "type" as 4.x wrote it; transformers 5's rope_parameters may carry "rope_type" only.
+  const std::string t = rs->is_object() ? rs->value("type", rs->value("rope_type", std::string())) : std::string();
   if (t != "longrope")
     throw_error(ErrorKind::Unsupported, "Phi-3 rope_scaling type '" + t + "' is not supported (longrope)", c.source());
   for (const char* k : {"short_factor", "long_factor"}) {
