@@ -93,6 +93,17 @@ constexpr const char* kDocument = R"JSON({
         "413": {"$ref": "#/components/responses/TooLarge"}, "422": {"$ref": "#/components/responses/OpenAIError"},
         "424": {"$ref": "#/components/responses/OpenAIError"}, "429": {"$ref": "#/components/responses/OpenAIError"},
         "503": {"$ref": "#/components/responses/OpenAIError"}}}},
+    "/v1/chat/completions": {"post": {
+      "summary": "Chat completion (OpenAI): the messages rendered by the model's chat template; stream: true answers server-sent events of chat.completion.chunk",
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatCompletionRequest"}}}},
+      "responses": {
+        "200": {"description": "the completion, or its chunks as text/event-stream (the first delta carries the role) ending with data: [DONE]",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatCompletion"}},
+                            "text/event-stream": {"schema": {"$ref": "#/components/schemas/ServerSentEvent"}}}},
+        "400": {"$ref": "#/components/responses/OpenAIError"}, "401": {"$ref": "#/components/responses/OpenAIError"},
+        "413": {"$ref": "#/components/responses/TooLarge"}, "422": {"$ref": "#/components/responses/OpenAIError"},
+        "424": {"$ref": "#/components/responses/OpenAIError"}, "429": {"$ref": "#/components/responses/OpenAIError"},
+        "503": {"$ref": "#/components/responses/OpenAIError"}}}},
     "/v1/models": {"get": {
       "summary": "The served model (OpenAI)",
       "responses": {
@@ -208,7 +219,33 @@ constexpr const char* kDocument = R"JSON({
           "finish_reason": {"type": "string", "enum": ["stop", "length"]}}}},
         "usage": {"type": "object", "required": ["prompt_tokens", "completion_tokens", "total_tokens"], "properties": {
           "prompt_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}}}}},
-      "ServerSentEvent": {"description": "one event of the stream: data is a Completion chunk (JSON), an error, or [DONE]",
+      "ChatCompletionRequest": {"type": "object", "required": ["messages"], "properties": {
+        "messages": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["role"], "properties": {
+          "role": {"type": "string"},
+          "content": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}], "nullable": true},
+          "name": {"type": "string"}, "tool_calls": {"type": "array", "items": {"type": "object"}}, "tool_call_id": {"type": "string"}}}},
+        "model": {"type": "string"},
+        "max_completion_tokens": {"type": "integer", "minimum": 1, "nullable": true},
+        "max_tokens": {"type": "integer", "minimum": 1, "nullable": true},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2, "default": 1},
+        "top_p": {"type": "number", "exclusiveMinimum": true, "minimum": 0, "maximum": 1, "default": 1},
+        "n": {"type": "integer", "enum": [1], "default": 1},
+        "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "maxItems": 4}], "nullable": true},
+        "seed": {"type": "integer", "minimum": 0, "nullable": true},
+        "tools": {"type": "array", "items": {"type": "object"}, "nullable": true},
+        "add_generation_prompt": {"type": "boolean", "default": true},
+        "stream": {"type": "boolean", "default": false}}},
+      "ChatCompletion": {"type": "object", "required": ["id", "object", "created", "model", "choices", "usage"], "properties": {
+        "id": {"type": "string"}, "object": {"type": "string", "enum": ["chat.completion"]},
+        "created": {"type": "integer"}, "model": {"type": "string"},
+        "choices": {"type": "array", "items": {"type": "object", "required": ["index", "message", "finish_reason"], "properties": {
+          "index": {"type": "integer"}, "logprobs": {"nullable": true},
+          "message": {"type": "object", "required": ["role", "content"], "properties": {
+            "role": {"type": "string", "enum": ["assistant"]}, "content": {"type": "string"}}},
+          "finish_reason": {"type": "string", "enum": ["stop", "length"]}}}},
+        "usage": {"type": "object", "required": ["prompt_tokens", "completion_tokens", "total_tokens"], "properties": {
+          "prompt_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}}}}},
+      "ServerSentEvent": {"description": "one event of the stream: data is a Completion or chat.completion.chunk (JSON), an error, or [DONE]",
                           "type": "object", "required": ["data"],
                           "properties": {"data": {"type": "string"}, "event": {"type": "string"}, "id": {"type": "string"}}},
       "ModelList": {"type": "object", "required": ["object", "data"], "properties": {
