@@ -311,7 +311,9 @@ struct Server::Impl {
   }
 
   // ---- the request wrapper: draining, auth, the permit bound, errors, metrics ----------------------------------
-  enum Flags { kPublic = 1, kInference = 2, kOpenAI = 4 };
+  enum Flags { kPublic = 1, kInference = 2 };
+  // The one rule for the error shape: OpenAI's under /v1/, TEI's elsewhere (routes, unrouted requests, the net).
+  static bool openai_shape(const std::string& path) { return path.rfind("/v1/", 0) == 0; }
 
   bool authorized(const httplib::Request& req) const {
     if (o.api_key.empty()) return true;
@@ -344,7 +346,8 @@ struct Server::Impl {
 
   using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
   Handler wrap(const std::string& route, int flags, Handler h) {
-    return [this, route, flags, h](const httplib::Request& req, httplib::Response& res) {
+    const bool openai = openai_shape(route);
+    return [this, route, flags, openai, h](const httplib::Request& req, httplib::Response& res) {
       const auto t0 = Clock::now();
       ++active;
       std::shared_ptr<Permit> permit;
@@ -363,16 +366,16 @@ struct Server::Impl {
         res.status = 200;
         h(req, res);
       } catch (const HttpError& e) {
-        write_error(res, e, flags & kOpenAI);
+        write_error(res, e, openai);
       } catch (const json::exception& e) {
-        write_error(res, {422, "Validation", std::string("Input validation error: ") + e.what()}, flags & kOpenAI);
+        write_error(res, {422, "Validation", std::string("Input validation error: ") + e.what()}, openai);
       } catch (const Error& e) {
         // A caller's input the library refused (a prompt name, a text with no tokens): 422; anything else is
         // the model's failure: TEI's Backend (424).
         const bool input = e.kind() == ErrorKind::InvalidArgument || e.kind() == ErrorKind::Format;
-        write_error(res, {input ? 422 : 424, input ? "Validation" : "Backend", e.what()}, flags & kOpenAI);
+        write_error(res, {input ? 422 : 424, input ? "Validation" : "Backend", e.what()}, openai);
       } catch (const std::exception& e) {
-        write_error(res, {500, "Backend", e.what()}, flags & kOpenAI);
+        write_error(res, {500, "Backend", e.what()}, openai);
       }
       current_permit().reset();
       permit.reset();
@@ -1057,11 +1060,11 @@ struct Server::Impl {
     post("/rerank", kInference, [this](R q, W r) { route_rerank(q, r); });
     post("/tokenize", kInference, [this](R q, W r) { route_tokenize(q, r); });
     post("/decode", kInference, [this](R q, W r) { route_decode(q, r); });
-    post("/v1/embeddings", kInference | kOpenAI, [this](R q, W r) { route_openai_embeddings(q, r); });
-    post("/v1/completions", kInference | kOpenAI, [this](R q, W r) { route_completions(q, r); });
-    post("/v1/chat/completions", kInference | kOpenAI, [this](R q, W r) { route_chat_completions(q, r); });
+    post("/v1/embeddings", kInference, [this](R q, W r) { route_openai_embeddings(q, r); });
+    post("/v1/completions", kInference, [this](R q, W r) { route_completions(q, r); });
+    post("/v1/chat/completions", kInference, [this](R q, W r) { route_chat_completions(q, r); });
     get("/info", 0, [this](R, W r) { r.set_content(to_json(info()), "application/json"); });
-    get("/v1/models", kOpenAI, [this](R, W r) {
+    get("/v1/models", 0, [this](R, W r) {
       const json m = {{"object", "list"}, {"data", {{{"id", name}, {"object", "model"}, {"created", created}, {"owned_by", "hfx"}}}}};
       r.set_content(to_json(m), "application/json");
     });
@@ -1087,7 +1090,7 @@ struct Server::Impl {
         e.message = "the HTTP request could not be read (malformed, or a POST without Content-Length or chunked encoding)";
       if (res.status == 404) e = {404, "NotFound", "no route " + req.method + " " + req.path};
       if (res.status == 413) e = {413, "PayloadTooLarge", "the body is larger than " + std::to_string(o.max_body_bytes) + " bytes (--max-body-bytes)"};
-      write_error(res, e, req.path.rfind("/v1/", 0) == 0);
+      write_error(res, e, openai_shape(req.path));
       // cpp-httplib may refuse a request before reading its body (a multipart Content-Type without a boundary:
       // 400, found by schemathesis): the unread body would be parsed as the next request on a kept-alive
       // connection, so a refused request ends its connection.
@@ -1103,7 +1106,7 @@ struct Server::Impl {
         what = x.what();
       } catch (...) {
       }
-      write_error(res, {500, "Backend", what}, req.path.rfind("/v1/", 0) == 0);
+      write_error(res, {500, "Backend", what}, openai_shape(req.path));
     });
     // Worker threads: enough for every permitted request plus the health/metrics probes beside them, so the
     // 429 bound (not cpp-httplib's unbounded task queue) is what turns requests away.
