@@ -1801,7 +1801,10 @@ struct Interp {
     for (const auto& [k, v] : self.d->items) {
       if (m == "keys") l.push_back(Value::str(k));
       else if (m == "values") l.push_back(v);
-      else l.push_back(Value::list({Value::str(k), v}));
+      else {
+        l.push_back(Value::list({Value::str(k), v}));
+        l.back().tuple = true;  // Python's items() are (key, value) tuples
+      }
     }
     return Value::list(std::move(l));
   }
@@ -1884,7 +1887,7 @@ struct Interp {
     }
   }
   Value call_filter(const std::string& name, const Value& v, Args& a) {
-    if (name == "safe" || (name == "list" && v.t == Value::Lst)) return v;
+    if (name == "safe") return v;
     if (name == "trim") return Value::str(strip_chars(str(v), a.get(0, "chars"), true, true));
     if (name == "tojson") {
       Value ind = a.get(0, "indent", Value::none());
