@@ -198,6 +198,10 @@ TEST(ChatTemplate, HostileTemplatesAreRefusedWithTypedErrors) {
   refused("{{ [1] * 1000000000000 }}", ErrorKind::InvalidArgument, "list repetition");
   refused("{% for i in range(200000) %}{{ 'abcdefgh' }}{% endfor %}", ErrorKind::InvalidArgument, "output size / iterations");
   refused("{{ ('x' * 1000).replace('', 'yyyyyyyyyyyy' * 1000) }}", ErrorKind::InvalidArgument, "replace growing a string");
+  refused("{% set ns = namespace(x=1) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}", ErrorKind::InvalidArgument,
+          "a value nested deeper and deeper");
+  refused("{% set ns = namespace(x={}) %}{% for i in range(100000) %}{% set ns.x = {'k': ns.x} %}{% endfor %}", ErrorKind::InvalidArgument,
+          "a dict nested deeper and deeper");
   refused("{% if %}", ErrorKind::Format, "an if without a condition");
   refused("{{ 1 + }}", ErrorKind::Format, "a dangling operator");
   refused("{% for x in %}{% endfor %}", ErrorKind::Format, "a for without an iterable");
@@ -210,6 +214,21 @@ TEST(ChatTemplate, HostileTemplatesAreRefusedWithTypedErrors) {
   refused("{{ 1 // 0 }}", ErrorKind::InvalidArgument, "division by zero");
   refused("{{ [].append(1) }}", ErrorKind::InvalidArgument, "a mutating method (immutable sandbox)");
   refused("{% set x = 1 %}{% set x.y = 2 %}", ErrorKind::InvalidArgument, "an attribute set on a non-namespace");
+}
+
+TEST(ChatTemplate, NamespacesCompareByIdentity) {
+  // Two namespaces holding each other: == must not recurse (Jinja's Namespace has identity equality).
+  const auto t = ChatTemplate::from_string("{% set a = namespace() %}{% set b = namespace(o=a) %}{% set a.o = b %}{{ a == b }}{{ a == a }}");
+  EXPECT_EQ(t.render(json::object()), "FalseTrue");
+}
+
+// A deeply nested context (a hostile request's messages) is refused, not recursed into without bound.
+TEST(ChatTemplate, DeeplyNestedContextIsRefused) {
+  json deep = json::array();
+  for (int k = 0; k < 5000; ++k) deep = json::array({deep});
+  const auto t = ChatTemplate::from_string("{{ messages|length }}");
+  EXPECT_THROW(t.apply(deep, true), Error);
+  EXPECT_EQ(t.apply(json::array({1, 2}), true), "2");
 }
 
 // Every prefix of every real template either parses or is refused as Format (a cheap, deterministic fuzz of the

@@ -110,6 +110,7 @@ struct Value {
   std::shared_ptr<Dict> d;
   std::shared_ptr<Fn> fn;
   bool tuple = false;  // Lst: a tuple (prints with parentheses)
+  int depth = 0;       // Lst / Dct: nesting (bounded: printing, comparing and freeing a value recurse over it)
 
   static Value none() { Value v; v.t = None; return v; }
   static Value undef(std::string hint = {}) { Value v; v.s = std::move(hint); return v; }
@@ -117,7 +118,7 @@ struct Value {
   static Value integer(int64_t x) { Value v; v.t = Int; v.i = x; return v; }
   static Value real(double x) { Value v; v.t = Float; v.f = x; return v; }
   static Value str(std::string x) { Value v; v.t = Str; v.s = std::move(x); return v; }
-  static Value list(List x = {}) { Value v; v.t = Lst; v.l = std::make_shared<List>(std::move(x)); return v; }
+  static Value list(List x = {});
   static Value dict();
   static Value func(Fn f) { Value v; v.t = Func; v.fn = std::make_shared<Fn>(std::move(f)); return v; }
   bool num() const { return t == Int || t == Float || t == Bool; }
@@ -149,6 +150,26 @@ Value Value::dict() {
   return v;
 }
 
+constexpr int kMaxNest = 256;
+void check_nest(int depth) {
+  if (depth > kMaxNest) throw_error(ErrorKind::InvalidArgument, "chat template: values nested deeper than " + std::to_string(kMaxNest));
+}
+Value Value::list(List x) {
+  Value v;
+  v.t = Lst;
+  for (const auto& e : x) v.depth = std::max(v.depth, e.depth + 1);
+  if (v.depth == 0) v.depth = 1;
+  check_nest(v.depth);
+  v.l = std::make_shared<List>(std::move(x));
+  return v;
+}
+// A dict built item by item: its depth from its items (namespaces are not sealed: they print and compare flat).
+void seal(Value& v) {
+  v.depth = 1;
+  for (const auto& kv : v.d->items) v.depth = std::max(v.depth, kv.second.depth + 1);
+  check_nest(v.depth);
+}
+
 struct Args {
   std::vector<Value> pos;
   std::vector<std::pair<std::string, Value>> kw;
@@ -166,7 +187,8 @@ struct Args {
   }
 };
 
-Value from_json(const json& j) {
+Value from_json(const json& j, int depth = 0) {
+  check_nest(depth);
   switch (j.type()) {
     case json::value_t::null: return Value::none();
     case json::value_t::boolean: return Value::boolean(j.get<bool>());
@@ -180,12 +202,13 @@ Value from_json(const json& j) {
     case json::value_t::array: {
       List l;
       l.reserve(j.size());
-      for (const auto& x : j) l.push_back(from_json(x));
+      for (const auto& x : j) l.push_back(from_json(x, depth + 1));
       return Value::list(std::move(l));
     }
     case json::value_t::object: {
       Value v = Value::dict();
-      for (auto it = j.begin(); it != j.end(); ++it) v.d->items.emplace_back(it.key(), from_json(it.value()));
+      for (auto it = j.begin(); it != j.end(); ++it) v.d->items.emplace_back(it.key(), from_json(it.value(), depth + 1));
+      seal(v);
       return v;
     }
     default: return Value::none();
@@ -403,6 +426,7 @@ bool py_eq(const Value& a, const Value& b) {
     }
     case Value::Dct: {
       if (a.d == b.d) return true;
+      if (a.d->ns || b.d->ns || !a.d->plain || !b.d->plain) return false;  // a namespace equals only itself
       if (a.d->items.size() != b.d->items.size()) return false;
       for (const auto& [k, x] : a.d->items) {
         const Value* y = b.d->find(k);
@@ -1591,6 +1615,7 @@ struct Interp {
           if (key.t != Value::Str) runtime("dict keys other than strings are not supported");
           v.d->set(key.s, eval(*e.a[k + 1]));
         }
+        seal(v);
         return v;
       }
     }
@@ -2368,6 +2393,7 @@ std::string render(const Program& p, const nlohmann::ordered_json& context, cons
   g["dict"] = Value::func([](Args& a) -> Value {
     Value v = Value::dict();
     for (auto& [k, x] : a.kw) v.d->set(k, x);
+    seal(v);
     return v;
   });
   Interp* self = &in;
