@@ -974,7 +974,7 @@ TEST(Serve, SchemathesisFindsNoFault) {
   const std::vector<std::pair<std::string, fs::path>> models = {{"embedding", sdir("bert-mean-norm")},
                                                                 {"classifier", classifier_dir(tmp, 3)},
                                                                 {"reranker", classifier_dir(tmp, 1)},
-                                                                {"generator", lm_dir(tmp)}};
+                                                                {"generator", chat_lm_dir(tmp)}};  // chat: a template to render
   for (const auto& [what, dir] : models) {
     Running s(opts(dir));
     const std::string log = tmp.file(what + ".log");
