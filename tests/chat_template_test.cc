@@ -203,6 +203,19 @@ TEST(ChatTemplate, HostileTemplatesAreRefusedWithTypedErrors) {
           "a value nested deeper and deeper");
   refused("{% set ns = namespace(x={}) %}{% for i in range(100000) %}{% set ns.x = {'k': ns.x} %}{% endfor %}", ErrorKind::InvalidArgument,
           "a dict nested deeper and deeper");
+  refused("{% set ns = namespace(l=[]) %}{% for i in range(90000) %}{% set ns.l = ns.l + [i] %}{% endfor %}", ErrorKind::InvalidArgument,
+          "a list rebuilt in a loop (quadratic)");
+  refused("{% set ns = namespace(s='') %}{% for i in range(90000) %}{% set ns.s = ns.s ~ 'abcdefgh' * 8 %}{% endfor %}",
+          ErrorKind::InvalidArgument, "a string rebuilt in a loop (quadratic)");
+  refused("{% set big = range(50000)|list %}{% for i in range(50000) %}{% if i in big %}{% endif %}{% endfor %}", ErrorKind::InvalidArgument,
+          "`in` a long list in a loop (quadratic)");
+  refused("{{ range(50000)|unique|list|length }}", ErrorKind::InvalidArgument, "unique is quadratic");
+  refused("{% set s = 'x' * 100000 %}{{ [s] * 50 }}", ErrorKind::InvalidArgument, "printing a list of large strings");
+  refused("{% set s = 'x' * 100000 %}{{ ([s] * 50)|tojson }}", ErrorKind::InvalidArgument, "tojson of a list of large strings");
+  {  // empty repetitions are empty at once (no loop of 10^12 iterations)
+    const auto t = ChatTemplate::from_string("[{{ '' * 1000000000000 }}{{ ([] * 1000000000000)|length }}]");
+    EXPECT_EQ(t.render(json::object()), "[0]");
+  }
   refused("{% if %}", ErrorKind::Format, "an if without a condition");
   refused("{{ 1 + }}", ErrorKind::Format, "a dangling operator");
   refused("{% for x in %}{% endfor %}", ErrorKind::Format, "a for without an iterable");

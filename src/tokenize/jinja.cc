@@ -301,6 +301,13 @@ std::string py_repr_str(const std::string& s) {
   return o + q;
 }
 
+// The largest string a render may build (ChatTemplateOptions::max_output_bytes of the render on this thread):
+// str() of a container and tojson check it as they grow, so a list of large strings cannot print into gigabytes.
+thread_local int64_t t_max_bytes = INT64_MAX;
+void check_bytes(std::size_t n) {
+  if (static_cast<int64_t>(n) > t_max_bytes) runtime("output larger than " + std::to_string(t_max_bytes) + " bytes");
+}
+
 std::string repr(const Value& v);
 std::string str(const Value& v) {  // Python str() (Jinja's output of a value)
   switch (v.t) {
@@ -312,7 +319,10 @@ std::string str(const Value& v) {  // Python str() (Jinja's output of a value)
     case Value::Str: return v.s;
     case Value::Lst: {
       std::string o = v.tuple ? "(" : "[";
-      for (std::size_t k = 0; k < v.l->size(); ++k) o += (k ? ", " : "") + repr((*v.l)[k]);
+      for (std::size_t k = 0; k < v.l->size(); ++k) {
+        o += (k ? ", " : "") + repr((*v.l)[k]);
+        check_bytes(o.size());
+      }
       if (v.tuple && v.l->size() == 1) o += ",";
       return o + (v.tuple ? ")" : "]");
     }
@@ -322,6 +332,7 @@ std::string str(const Value& v) {  // Python str() (Jinja's output of a value)
       bool first = true;
       for (const auto& [k, x] : v.d->items) {
         o += (first ? "" : ", ") + py_repr_str(k) + ": " + repr(x);
+        check_bytes(o.size());
         first = false;
       }
       return o + "}";
@@ -379,6 +390,7 @@ void dumps(const Value& v, std::string& o, const std::string* indent, int level,
         if (k) o += item_sep;
         if (indent) nl(level + 1);
         dumps((*v.l)[k], o, indent, level + 1, item_sep, key_sep, sort_keys, depth + 1);
+        check_bytes(o.size());
       }
       if (indent) nl(level);
       o += ']';
@@ -399,6 +411,7 @@ void dumps(const Value& v, std::string& o, const std::string* indent, int level,
         dumps(Value::str(kv->first), o, indent, level + 1, item_sep, key_sep, sort_keys, depth + 1);
         o += key_sep;
         dumps(kv->second, o, indent, level + 1, item_sep, key_sep, sort_keys, depth + 1);
+        check_bytes(o.size());
       }
       if (indent) nl(level);
       o += '}';
@@ -1300,6 +1313,14 @@ struct Interp {
     iterations += n;
     if (iterations > o.max_loop_iterations) runtime("more than " + std::to_string(o.max_loop_iterations) + " loop iterations");
   }
+  // Work that is not a loop iteration but grows with the data (copying a list for `+`, `in` over a list, a
+  // string built piece by piece): a template doing it in a loop is quadratic, so it has a budget too
+  // (64 units per allowed iteration; a unit is one element or 16 bytes).
+  int64_t work = 0;
+  void charge(std::size_t units) {
+    work += static_cast<int64_t>(std::min<std::size_t>(units, static_cast<std::size_t>(INT64_MAX / 4)));
+    if (work / 64 > o.max_loop_iterations) runtime("the template does too much work (quadratic string or list building?)");
+  }
   void emit(const std::string& s) {
     check_size(out->size() + s.size());
     *out += s;
@@ -1407,6 +1428,9 @@ struct Interp {
 
   // The items a for loop (or a filter) iterates: a list's elements, a dict's keys, a string's characters.
   List iterate(const Value& v) {
+    if (v.t == Value::Lst) charge(v.l->size() + 1);
+    if (v.t == Value::Str) charge(v.s.size() + 1);
+    if (v.t == Value::Dct) charge(v.d->items.size() + 1);
     switch (v.t) {
       case Value::Undef: return {};
       case Value::Lst: return *v.l;
@@ -1433,12 +1457,13 @@ struct Interp {
     if (op == "+") {
       if (a.t == Value::Str && b.t == Value::Str) {
         check_size(a.s.size() + b.s.size());
+        charge((a.s.size() + b.s.size()) / 16 + 1);
         return Value::str(a.s + b.s);
       }
       if (a.t == Value::Lst && b.t == Value::Lst) {
+        charge(a.l->size() + b.l->size() + 1);
         List l = *a.l;
         l.insert(l.end(), b.l->begin(), b.l->end());
-        tick(static_cast<int64_t>(b.l->size()));
         return Value::list(std::move(l));
       }
     }
@@ -1448,12 +1473,16 @@ struct Interp {
       if (s && (n->t == Value::Int || n->t == Value::Bool)) {
         const int64_t times = std::max<int64_t>(0, n->t == Value::Bool ? n->b : n->i);
         if (s->t == Value::Str) {
-          if (!s->s.empty() && times > o.max_output_bytes / static_cast<int64_t>(s->s.size())) check_size(static_cast<std::size_t>(o.max_output_bytes) + 1);
+          if (s->s.empty() || times == 0) return Value::str("");
+          if (times > o.max_output_bytes / static_cast<int64_t>(s->s.size())) check_size(static_cast<std::size_t>(o.max_output_bytes) + 1);
+          charge(static_cast<std::size_t>(times) * s->s.size() / 16 + 1);
           std::string r;
           for (int64_t k = 0; k < times; ++k) r += s->s;
           return Value::str(std::move(r));
         }
-        if (!s->l->empty()) tick(times * static_cast<int64_t>(s->l->size()) / static_cast<int64_t>(s->l->size()) * static_cast<int64_t>(s->l->size()));
+        if (s->l->empty() || times == 0) return Value::list();
+        const auto len = static_cast<int64_t>(s->l->size());
+        tick(times > o.max_loop_iterations / len ? o.max_loop_iterations + 1 : times * len);
         List l;
         for (int64_t k = 0; k < times; ++k) l.insert(l.end(), s->l->begin(), s->l->end());
         return Value::list(std::move(l));
@@ -1502,8 +1531,10 @@ struct Interp {
       case Value::Undef: return false;
       case Value::Str:
         if (needle.t != Value::Str) runtime("'in <string>' requires string as left operand, not " + type_name(needle));
+        charge(hay.s.size() / 16 + 1);
         return hay.s.find(needle.s) != std::string::npos;
       case Value::Lst:
+        charge(hay.l->size() + 1);
         for (const auto& x : *hay.l)
           if (py_eq(x, needle)) return true;
         return false;
@@ -1573,6 +1604,7 @@ struct Interp {
           std::string s = str(l);
           const std::string rs = str(r);
           check_size(s.size() + rs.size());
+          charge((s.size() + rs.size()) / 16 + 1);
           return Value::str(s + rs);
         }
         return arith(e.name, l, r);
@@ -1666,6 +1698,7 @@ struct Interp {
     return encode(cps);
   }
   std::string replace(const std::string& s, const std::string& from, const std::string& to, int64_t count) {
+    charge(s.size() / 16 + 1);
     std::string r;
     if (from.empty()) {  // Python inserts `to` between characters
       const auto st = cp_starts(s);
@@ -1696,6 +1729,7 @@ struct Interp {
     return r;
   }
   Value split(const std::string& s, const Value& sep, int64_t maxsplit) {
+    charge(s.size() / 16 + 1);
     List l;
     if (sep.t == Value::Undef || sep.t == Value::None) {
       const auto cps = decode(s);
@@ -2083,6 +2117,7 @@ struct Interp {
       for (const auto& x : iterate(v)) {
         tick();
         bool seen = false;
+        charge(l.size() + 1);
         for (const auto& y : l) {
           const bool eq = x.t == Value::Str && y.t == Value::Str && !truthy(a.get(0, "case_sensitive", Value::boolean(false)))
                               ? map_case(x.s, false) == map_case(y.s, false)
@@ -2172,6 +2207,7 @@ struct Interp {
         Value k = attr.t == Value::None ? x : attribute_path(x, attr);
         return !cs && k.t == Value::Str ? Value::str(map_case(k.s, false)) : k;
       };
+      charge(l.size() * 20 + 1);  // n log n comparisons
       std::stable_sort(l.begin(), l.end(), [&](const Value& x, const Value& y) {
         const Value kx = key(x), ky = key(y);
         return rev ? py_cmp(ky, kx) < 0 : py_cmp(kx, ky) < 0;
@@ -2372,6 +2408,11 @@ std::shared_ptr<const Program> parse(std::string_view source, int max_depth) {
 
 std::string render(const Program& p, const nlohmann::ordered_json& context, const ChatTemplateOptions& o) {
   Interp in(o);
+  struct MaxBytes {
+    int64_t saved = t_max_bytes;
+    ~MaxBytes() { t_max_bytes = saved; }
+  } max_bytes;
+  t_max_bytes = o.max_output_bytes;
   in.frames.emplace_back();
   for (auto it = context.begin(); context.is_object() && it != context.end(); ++it) in.frames[0][it.key()] = from_json(it.value());
   auto& g = in.frames[0];
