@@ -55,6 +55,10 @@ hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS
   "Kinds/TokenizerJson.*" "Kinds/TokenizerLegacy.*"
   "Disentangled.RelativePositionsMatchTransformers")   # DeBERTa-v2 buckets vs build_relative_position
 
+# Chat templates (tests/chat_template_test.cc) against transformers 4.46.3's renders (tools/fixtures/chat_templates.py).
+hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS
+  "ChatTemplate.RealTemplatesRenderAsTransformers" "ChatTemplate.SnippetsRenderAsJinja2")
+
 # hfx serve (tests/serve_test.cc): a real HTTP server on 127.0.0.1 (in-process, and the CLI as a subprocess
 # for SIGTERM), driven by libcurl; a few seconds in all (batch windows, the drain).
 hfx_test_label(LABELS python TIMEOUT 300 PATTERNS

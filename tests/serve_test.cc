@@ -32,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hfx/auto.h"
+#include "hfx/chat_template.h"
 #include "hfx/generate.h"
 #include "hfx/log.h"
 #include "hfx/pretrained.h"
@@ -719,9 +720,161 @@ TEST(Serve, CompletionsEqualGenerate) {
   EXPECT_EQ(request(s.port, "GET", "/info").j()["model_type"], json({{"generator", json::object()}}));
 }
 
+// The causal LM of lm_dir with a chat template in its tokenizer_config.json (the GPT-2 fixture has none): special
+// tokens from the config, a raise_exception, and a prompt short enough for the model's 64 positions.
+constexpr const char* kChatTemplate =
+    "{{ bos_token }}{% for m in messages %}{% if m.role == 'narrator' %}{{ raise_exception('no narrators here') }}{% endif %}"
+    "{{ m['role'] }}: {{ m['content'] | trim }}{{ eos_token }}{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}";
+fs::path chat_lm_dir(const testing::TempDir& tmp) {
+  const fs::path dir = lm_dir(tmp);
+  std::ifstream f(dir / "tokenizer_config.json");
+  json cfg = json::parse(f);
+  cfg["chat_template"] = kChatTemplate;
+  testing::write_bytes((dir / "tokenizer_config.json").string(), cfg.dump());
+  return dir;
+}
+const json kChat = json::array({{{"role", "system"}, {"content", "Be brief."}}, {{"role", "user"}, {"content", " hello world "}}});
+
+// hfx::generate's greedy continuation of the chat rendered by the library (ChatTemplate::apply, tokenized without
+// adding special tokens, as transformers' apply_chat_template(tokenize=True)).
+Greedy chat_greedy(const fs::path& dir, int64_t n) {
+  auto m = load_pretrained(dir.string(), "GPT2LMHeadModel").model;
+  const Tokenizer tok = AutoTokenizer::from_pretrained(dir.string());
+  const auto t = ChatTemplate::from_pretrained(dir.string());
+  EXPECT_TRUE(t.has_value());
+  Greedy r;
+  r.prompt_ids = tok.encode(t->apply(kChat, true), std::nullopt, false).ids;
+  const int64_t S = static_cast<int64_t>(r.prompt_ids.size());
+  GenerationConfig g = GenerationConfig::from_model(*m);
+  g.max_new_tokens = n;
+  g.do_sample = false;
+  const Tensor out = generate(*m, Tensor::from_vector(DType::I64, {1, S}, r.prompt_ids),
+                              Tensor::from_vector(DType::I64, {1, S}, std::vector<int64_t>(r.prompt_ids.size(), 1)), g);
+  for (int64_t i = S; i < out.numel(); ++i) r.gen.push_back(static_cast<int64_t>(out.item(i)));
+  const auto eos = std::find(r.gen.begin(), r.gen.end(), g.eos_token_id.value_or(-1));
+  r.hit_eos = eos != r.gen.end();
+  if (r.hit_eos) r.gen.erase(eos + 1, r.gen.end());
+  r.text = tok.decode(r.gen, true);
+  return r;
+}
+
+// The events of a server-sent-event body (the data lines; "[DONE]" included).
+std::vector<std::string> sse_data(const std::string& body) {
+  std::vector<std::string> out;
+  for (std::size_t at = 0; (at = body.find("data: ", at)) != std::string::npos;) {
+    const std::size_t end = body.find("\n\n", at);
+    if (end == std::string::npos) break;
+    out.push_back(body.substr(at + 6, end - at - 6));
+    at = end;
+  }
+  return out;
+}
+
+TEST(Serve, ChatCompletionsEqualGenerateOnTheRenderedChat) {
+  testing::TempDir tmp;
+  const fs::path dir = chat_lm_dir(tmp);
+  // The prompt the library renders (and the server must): special tokens from tokenizer_config.json, trim, the
+  // generation prompt; its token ids hold the special token once (not added again).
+  const auto t = ChatTemplate::from_pretrained(dir.string());
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->apply(kChat, true), "<|endoftext|>system: Be brief.<|endoftext|>user: hello world<|endoftext|>assistant:");
+  const Greedy gr = chat_greedy(dir, 6);
+  EXPECT_EQ(gr.prompt_ids.front(), 0);  // <|endoftext|> as written by the template
+  EXPECT_EQ(std::count(gr.prompt_ids.begin(), gr.prompt_ids.end(), 0), 3);
+  const int64_t S = static_cast<int64_t>(gr.prompt_ids.size());
+
+  Running s(opts(dir));
+  Resp r = post(s.port, "/v1/chat/completions", {{"model", "fixture"}, {"messages", kChat}, {"max_tokens", 6}, {"temperature", 0}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = r.j();
+  EXPECT_EQ(j["object"], "chat.completion");
+  EXPECT_EQ(j["model"], "fixture");
+  EXPECT_EQ(j["id"].get<std::string>().rfind("chatcmpl-", 0), 0u);
+  ASSERT_EQ(j["choices"].size(), 1u);
+  EXPECT_EQ(j["choices"][0]["message"]["role"], "assistant");
+  EXPECT_EQ(j["choices"][0]["message"]["content"], gr.text);
+  EXPECT_EQ(j["choices"][0]["finish_reason"], gr.hit_eos ? "stop" : "length");
+  EXPECT_EQ(j["usage"]["prompt_tokens"], S);  // the rendered chat, special tokens not added again
+  EXPECT_EQ(j["usage"]["completion_tokens"], gr.gen.size());
+  EXPECT_EQ(j["usage"]["total_tokens"], S + static_cast<int64_t>(gr.gen.size()));
+  // max_completion_tokens wins over max_tokens (OpenAI's newer name); with neither, the rest of the context.
+  r = post(s.port, "/v1/chat/completions", {{"messages", kChat}, {"max_tokens", 1000}, {"max_completion_tokens", 6}, {"temperature", 0}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.j()["choices"][0]["message"]["content"], gr.text);
+  r = post(s.port, "/v1/chat/completions", {{"messages", kChat}, {"temperature", 0}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.j()["usage"]["total_tokens"].get<int64_t>() <= 64, true);
+  EXPECT_EQ(r.j()["choices"][0]["message"]["content"].get<std::string>().rfind(gr.text, 0), 0u);  // greedy: a longer run starts the same
+  // stop
+  if (gr.text.size() >= 3) {
+    const std::string stop = gr.text.substr(2, 1);
+    r = post(s.port, "/v1/chat/completions", {{"messages", kChat}, {"max_tokens", 6}, {"temperature", 0}, {"stop", stop}});
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.j()["choices"][0]["message"]["content"], gr.text.substr(0, gr.text.find(stop)));
+    EXPECT_EQ(r.j()["choices"][0]["finish_reason"], "stop");
+  }
+  // A seed repeats a sample.
+  const json sample = {{"messages", kChat}, {"max_tokens", 8}, {"temperature", 1.0}, {"top_p", 0.9}, {"seed", 11}};
+  EXPECT_EQ(post(s.port, "/v1/chat/completions", sample).j()["choices"][0]["message"], post(s.port, "/v1/chat/completions", sample).j()["choices"][0]["message"]);
+  // stream: chat.completion.chunk events, the role in the first delta, deltas adding up to the same text.
+  r = post(s.port, "/v1/chat/completions", {{"messages", kChat}, {"max_tokens", 6}, {"temperature", 0}, {"stream", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["content-type"], "text/event-stream");
+  const auto events = sse_data(r.body);
+  ASSERT_GE(events.size(), 3u) << r.body;
+  EXPECT_EQ(events.back(), "[DONE]");
+  std::string streamed, last_finish;
+  for (std::size_t k = 0; k + 1 < events.size(); ++k) {
+    const json c = json::parse(events[k]);
+    EXPECT_EQ(c["object"], "chat.completion.chunk");
+    EXPECT_EQ(c["id"].get<std::string>().rfind("chatcmpl-", 0), 0u);
+    const json& d = c["choices"][0]["delta"];
+    EXPECT_EQ(d.contains("role"), k == 0) << events[k];
+    if (k == 0) {
+      EXPECT_EQ(d["role"], "assistant");
+    }
+    if (d.contains("content")) streamed += d["content"].get<std::string>();
+    if (!c["choices"][0]["finish_reason"].is_null()) {
+      last_finish = c["choices"][0]["finish_reason"];
+      EXPECT_EQ(k + 2, events.size()) << "finish_reason only on the last chunk";
+    }
+  }
+  EXPECT_EQ(streamed, gr.text);
+  EXPECT_EQ(last_finish, gr.hit_eos ? "stop" : "length");
+  // Refusals, in OpenAI's error shape.
+  r = post(s.port, "/v1/chat/completions", {{"messages", json::array({{{"role", "user"}, {"content", "a"}}, {{"role", "narrator"}, {"content", "b"}}})}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.j()["message"].get<std::string>().find("no narrators here"), std::string::npos) << r.body;
+  EXPECT_EQ(r.j()["code"], 400);
+  r = post(s.port, "/v1/chat/completions", {{"messages", json::array()}});
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_TRUE(r.j().contains("message"));
+  EXPECT_EQ(post(s.port, "/v1/chat/completions", {{"messages", {{{"content", "no role"}}}}}).status, 422);
+  EXPECT_EQ(post(s.port, "/v1/chat/completions", {{"messages", kChat}, {"n", 2}}).status, 422);
+  EXPECT_EQ(post(s.port, "/v1/chat/completions", {{"messages", kChat}, {"max_completion_tokens", 1000}}).status, 422);
+  EXPECT_EQ(post(s.port, "/v1/chat/completions", {{"messages", "hi"}}).status, 422);
+  EXPECT_EQ(post(s.port, "/v1/chat/completions", {{"messages", kChat}, {"max_tokens", 2}, {"temperature", 0}}).status, 200);  // still serving
+}
+
+TEST(Serve, ChatCompletionsWithoutATemplateIsAClear400) {
+  testing::TempDir tmp;
+  Running s(opts(lm_dir(tmp)));  // the GPT-2 fixture: no chat_template
+  for (bool stream : {false, true}) {
+    const Resp r = post(s.port, "/v1/chat/completions", {{"messages", kChat}, {"stream", stream}});
+    EXPECT_EQ(r.status, 400) << r.body;
+    const json j = r.j();
+    EXPECT_EQ(j["code"], 400);
+    EXPECT_NE(j["message"].get<std::string>().find("no chat template"), std::string::npos) << r.body;
+    EXPECT_TRUE(j.contains("type"));
+  }
+  // Still a completion model.
+  EXPECT_EQ(post(s.port, "/v1/completions", {{"prompt", "hello"}, {"max_tokens", 2}}).status, 200);
+}
+
 // The real OpenAI Python client (tools/serve/requirements.txt pins it; tools/serve/env.sh makes the venv) against
 // hfx serve: embeddings (its default base64 encoding, which it decodes, and float) equal encode's; a greedy
-// completion and a streamed one equal hfx::generate's text.
+// completion and a streamed one equal hfx::generate's text; so do a greedy chat completion and a streamed one on the
+// chat rendered by ChatTemplate::apply.
 TEST(Serve, OpenAIPythonClient) {
   const fs::path py = testing::source_dir() / "tools/serve/.venv/bin/python";
   if (!fs::exists(py)) GTEST_SKIP() << "pinned OpenAI client env missing (tools/serve/env.sh creates it; scripts/test.sh runs it)";
@@ -758,6 +911,21 @@ TEST(Serve, OpenAIPythonClient) {
     EXPECT_EQ(j["stream_text"], gr.text);
     EXPECT_EQ(j["finish_reason"], gr.hit_eos ? "stop" : "length");
     EXPECT_EQ(j["stream_finish_reason"], gr.hit_eos ? "stop" : "length");
+    EXPECT_EQ(j["completion_tokens"], gr.gen.size());
+  }
+  {  // chat and streaming chat: the rendered chat's greedy continuation
+    testing::TempDir tmp2;
+    const fs::path dir = chat_lm_dir(tmp2);
+    Running s(opts(dir));
+    const json j = run(s.port, "chat");
+    const Greedy gr = chat_greedy(dir, 6);
+    EXPECT_EQ(j["content"], gr.text);
+    EXPECT_EQ(j["role"], "assistant");
+    EXPECT_EQ(j["stream_content"], gr.text);
+    EXPECT_EQ(j["stream_role"], "assistant");
+    EXPECT_EQ(j["finish_reason"], gr.hit_eos ? "stop" : "length");
+    EXPECT_EQ(j["stream_finish_reason"], gr.hit_eos ? "stop" : "length");
+    EXPECT_EQ(j["prompt_tokens"], gr.prompt_ids.size());
     EXPECT_EQ(j["completion_tokens"], gr.gen.size());
   }
 }
@@ -806,7 +974,7 @@ TEST(Serve, SchemathesisFindsNoFault) {
   const std::vector<std::pair<std::string, fs::path>> models = {{"embedding", sdir("bert-mean-norm")},
                                                                 {"classifier", classifier_dir(tmp, 3)},
                                                                 {"reranker", classifier_dir(tmp, 1)},
-                                                                {"generator", lm_dir(tmp)}};
+                                                                {"generator", chat_lm_dir(tmp)}};  // chat: a template to render
   for (const auto& [what, dir] : models) {
     Running s(opts(dir));
     const std::string log = tmp.file(what + ".log");

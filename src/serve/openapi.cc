@@ -3,7 +3,8 @@
 // handlers over cpp-httplib, which has no schema of its own to derive one from; tests/serve_test.cc
 // (Serve.OpenApiDescribesEveryRoute) checks that every route the server registers is here and that real
 // responses validate, and schemathesis (tools/serve/schemathesis.sh) fuzzes the server against this document.
-// Shapes are text-embeddings-inference's (router/src/http/types.rs) and OpenAI's.
+// Shapes are text-embeddings-inference's (router/src/http/types.rs) and OpenAI's. The seven error responses every
+// POST route has are added by openapi_json() (one table, the shape chosen by the path as the server chooses it).
 #include "serve/openapi.h"
 
 #include <nlohmann/json.hpp>
@@ -25,11 +26,7 @@ constexpr const char* kDocument = R"JSON({
       "responses": {
         "200": {"description": "one embedding per input",
                 "headers": {"x-prompt-tokens": {"schema": {"type": "string", "pattern": "^[0-9]+$"}}},
-                "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Vector"}}}}},
-        "400": {"$ref": "#/components/responses/Empty"}, "401": {"$ref": "#/components/responses/Unauthorized"},
-        "413": {"$ref": "#/components/responses/TooLarge"}, "422": {"$ref": "#/components/responses/Validation"},
-        "424": {"$ref": "#/components/responses/Backend"}, "429": {"$ref": "#/components/responses/Overloaded"},
-        "503": {"$ref": "#/components/responses/Unhealthy"}}}},
+                "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Vector"}}}}}}}},
     "/predict": {"post": {
       "summary": "Sequence classification scores (TEI)",
       "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}}},
@@ -37,62 +34,45 @@ constexpr const char* kDocument = R"JSON({
         "200": {"description": "scores of each label, highest first; a batch gives one list per input",
                 "content": {"application/json": {"schema": {"oneOf": [
                   {"type": "array", "items": {"$ref": "#/components/schemas/Prediction"}},
-                  {"type": "array", "items": {"type": "array", "items": {"$ref": "#/components/schemas/Prediction"}}}]}}}},
-        "400": {"$ref": "#/components/responses/Empty"}, "401": {"$ref": "#/components/responses/Unauthorized"},
-        "413": {"$ref": "#/components/responses/TooLarge"}, "422": {"$ref": "#/components/responses/Validation"},
-        "424": {"$ref": "#/components/responses/Backend"}, "429": {"$ref": "#/components/responses/Overloaded"},
-        "503": {"$ref": "#/components/responses/Unhealthy"}}}},
+                  {"type": "array", "items": {"type": "array", "items": {"$ref": "#/components/schemas/Prediction"}}}]}}}}}}},
     "/rerank": {"post": {
       "summary": "Cross-encoder scores of texts against a query (TEI)",
       "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RerankRequest"}}}},
       "responses": {
         "200": {"description": "one rank per text, highest score first",
-                "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Rank"}}}}},
-        "400": {"$ref": "#/components/responses/Empty"}, "401": {"$ref": "#/components/responses/Unauthorized"},
-        "413": {"$ref": "#/components/responses/TooLarge"}, "422": {"$ref": "#/components/responses/Validation"},
-        "424": {"$ref": "#/components/responses/Backend"}, "429": {"$ref": "#/components/responses/Overloaded"},
-        "503": {"$ref": "#/components/responses/Unhealthy"}}}},
+                "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Rank"}}}}}}}},
     "/tokenize": {"post": {
       "summary": "Tokens of texts (TEI)",
       "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenizeRequest"}}}},
       "responses": {
         "200": {"description": "the tokens of each input",
-                "content": {"application/json": {"schema": {"type": "array", "items": {"type": "array", "items": {"$ref": "#/components/schemas/SimpleToken"}}}}}},
-        "400": {"$ref": "#/components/responses/Empty"}, "401": {"$ref": "#/components/responses/Unauthorized"},
-        "413": {"$ref": "#/components/responses/TooLarge"}, "422": {"$ref": "#/components/responses/Validation"},
-        "424": {"$ref": "#/components/responses/Backend"}, "429": {"$ref": "#/components/responses/Overloaded"},
-        "503": {"$ref": "#/components/responses/Unhealthy"}}}},
+                "content": {"application/json": {"schema": {"type": "array", "items": {"type": "array", "items": {"$ref": "#/components/schemas/SimpleToken"}}}}}}}}},
     "/decode": {"post": {
       "summary": "Text of token ids (TEI)",
       "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DecodeRequest"}}}},
       "responses": {
         "200": {"description": "one text per sequence of ids",
-                "content": {"application/json": {"schema": {"type": "array", "items": {"type": "string"}}}}},
-        "400": {"$ref": "#/components/responses/Empty"}, "401": {"$ref": "#/components/responses/Unauthorized"},
-        "413": {"$ref": "#/components/responses/TooLarge"}, "422": {"$ref": "#/components/responses/Validation"},
-        "424": {"$ref": "#/components/responses/Backend"}, "429": {"$ref": "#/components/responses/Overloaded"},
-        "503": {"$ref": "#/components/responses/Unhealthy"}}}},
+                "content": {"application/json": {"schema": {"type": "array", "items": {"type": "string"}}}}}}}},
     "/v1/embeddings": {"post": {
       "summary": "Embeddings (OpenAI)",
       "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIEmbeddingsRequest"}}}},
       "responses": {
         "200": {"description": "an embedding per input",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIEmbeddings"}}}},
-        "400": {"$ref": "#/components/responses/OpenAIError"}, "401": {"$ref": "#/components/responses/OpenAIError"},
-        "413": {"$ref": "#/components/responses/TooLarge"}, "422": {"$ref": "#/components/responses/OpenAIError"},
-        "424": {"$ref": "#/components/responses/OpenAIError"}, "429": {"$ref": "#/components/responses/OpenAIError"},
-        "503": {"$ref": "#/components/responses/OpenAIError"}}}},
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIEmbeddings"}}}}}}},
     "/v1/completions": {"post": {
       "summary": "Text completion (OpenAI); stream: true answers server-sent events",
       "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CompletionRequest"}}}},
       "responses": {
         "200": {"description": "the completion, or its chunks as text/event-stream ending with data: [DONE]",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Completion"}},
-                            "text/event-stream": {"schema": {"$ref": "#/components/schemas/ServerSentEvent"}}}},
-        "400": {"$ref": "#/components/responses/OpenAIError"}, "401": {"$ref": "#/components/responses/OpenAIError"},
-        "413": {"$ref": "#/components/responses/TooLarge"}, "422": {"$ref": "#/components/responses/OpenAIError"},
-        "424": {"$ref": "#/components/responses/OpenAIError"}, "429": {"$ref": "#/components/responses/OpenAIError"},
-        "503": {"$ref": "#/components/responses/OpenAIError"}}}},
+                            "text/event-stream": {"schema": {"$ref": "#/components/schemas/ServerSentEvent"}}}}}}},
+    "/v1/chat/completions": {"post": {
+      "summary": "Chat completion (OpenAI): the messages rendered by the model's chat template; stream: true answers server-sent events of chat.completion.chunk",
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatCompletionRequest"}}}},
+      "responses": {
+        "200": {"description": "the completion, or its chunks as text/event-stream (the first delta carries the role) ending with data: [DONE]",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatCompletion"}},
+                            "text/event-stream": {"schema": {"$ref": "#/components/schemas/ServerSentEvent"}}}}}}},
     "/v1/models": {"get": {
       "summary": "The served model (OpenAI)",
       "responses": {
@@ -208,7 +188,33 @@ constexpr const char* kDocument = R"JSON({
           "finish_reason": {"type": "string", "enum": ["stop", "length"]}}}},
         "usage": {"type": "object", "required": ["prompt_tokens", "completion_tokens", "total_tokens"], "properties": {
           "prompt_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}}}}},
-      "ServerSentEvent": {"description": "one event of the stream: data is a Completion chunk (JSON), an error, or [DONE]",
+      "ChatCompletionRequest": {"type": "object", "required": ["messages"], "properties": {
+        "messages": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["role"], "properties": {
+          "role": {"type": "string"},
+          "content": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}], "nullable": true},
+          "name": {"type": "string"}, "tool_calls": {"type": "array", "items": {"type": "object"}}, "tool_call_id": {"type": "string"}}}},
+        "model": {"type": "string"},
+        "max_completion_tokens": {"type": "integer", "minimum": 1, "nullable": true},
+        "max_tokens": {"type": "integer", "minimum": 1, "nullable": true},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2, "default": 1},
+        "top_p": {"type": "number", "exclusiveMinimum": true, "minimum": 0, "maximum": 1, "default": 1},
+        "n": {"type": "integer", "enum": [1], "default": 1},
+        "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "maxItems": 4}], "nullable": true},
+        "seed": {"type": "integer", "minimum": 0, "nullable": true},
+        "tools": {"type": "array", "items": {"type": "object"}, "nullable": true},
+        "add_generation_prompt": {"type": "boolean", "default": true},
+        "stream": {"type": "boolean", "default": false}}},
+      "ChatCompletion": {"type": "object", "required": ["id", "object", "created", "model", "choices", "usage"], "properties": {
+        "id": {"type": "string"}, "object": {"type": "string", "enum": ["chat.completion"]},
+        "created": {"type": "integer"}, "model": {"type": "string"},
+        "choices": {"type": "array", "items": {"type": "object", "required": ["index", "message", "finish_reason"], "properties": {
+          "index": {"type": "integer"}, "logprobs": {"nullable": true},
+          "message": {"type": "object", "required": ["role", "content"], "properties": {
+            "role": {"type": "string", "enum": ["assistant"]}, "content": {"type": "string"}}},
+          "finish_reason": {"type": "string", "enum": ["stop", "length"]}}}},
+        "usage": {"type": "object", "required": ["prompt_tokens", "completion_tokens", "total_tokens"], "properties": {
+          "prompt_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}}}}},
+      "ServerSentEvent": {"description": "one event of the stream: data is a Completion or chat.completion.chunk (JSON), an error, or [DONE]",
                           "type": "object", "required": ["data"],
                           "properties": {"data": {"type": "string"}, "event": {"type": "string"}, "id": {"type": "string"}}},
       "ModelList": {"type": "object", "required": ["object", "data"], "properties": {
@@ -236,6 +242,20 @@ constexpr const char* kDocument = R"JSON({
 std::string openapi_json(const std::string& version, bool api_key) {
   nlohmann::json doc = nlohmann::json::parse(kDocument);
   doc["info"]["version"] = version;
+  // Every POST route answers the same seven errors: TEI's bodies, or OpenAI's under /v1/ (server.cc's wrap()).
+  for (auto& [path, item] : doc["paths"].items()) {
+    if (!item.contains("post")) continue;
+    const bool openai = path.rfind("/v1/", 0) == 0;
+    const auto ref = [](const char* name) { return nlohmann::json{{"$ref", std::string("#/components/responses/") + name}}; };
+    auto& responses = item["post"]["responses"];
+    responses["400"] = ref(openai ? "OpenAIError" : "Empty");
+    responses["401"] = ref(openai ? "OpenAIError" : "Unauthorized");
+    responses["413"] = ref("TooLarge");
+    responses["422"] = ref(openai ? "OpenAIError" : "Validation");
+    responses["424"] = ref(openai ? "OpenAIError" : "Backend");
+    responses["429"] = ref(openai ? "OpenAIError" : "Overloaded");
+    responses["503"] = ref(openai ? "OpenAIError" : "Unhealthy");
+  }
   if (api_key) {
     // Every route but /health, /metrics and this document needs the key.
     for (auto& [path, item] : doc["paths"].items())

@@ -34,6 +34,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hfx/auto.h"
+#include "hfx/chat_template.h"
 #include "hfx/config.h"
 #include "hfx/error.h"
 #include "hfx/generate.h"
@@ -179,6 +180,8 @@ struct Server::Impl {
   std::optional<SentenceTransformer> st;  // Embedding
   std::unique_ptr<Model> classifier;      // Classifier / Reranker
   std::unique_ptr<Model> lm;              // Generator (*ForCausalLM, *LMHeadModel): /v1/completions
+  std::optional<ChatTemplate> chat;       // Generator with a chat template: /v1/chat/completions
+  std::string chat_error;                 // why the model's chat template could not be loaded
   std::optional<Tokenizer> tokenizer;     // untruncated, unpadded: /tokenize, /decode, the classifiers
   std::vector<std::string> labels;        // id2label in id order
   int64_t max_input_length = 0;
@@ -267,6 +270,12 @@ struct Server::Impl {
     } else if (ends_with(arch, "ForCausalLM") || ends_with(arch, "LMHeadModel")) {
       lm = load_pretrained(o.model, arch).model;
       kind = Kind::Generator;
+      try {
+        chat = ChatTemplate::from_pretrained(o.model);
+      } catch (const Error& e) {  // the server still serves /v1/completions; the chat route says why it cannot
+        chat_error = std::string("this model's chat template cannot be used: ") + e.what();
+        log_warning(chat_error);
+      }
       model_max = cfg.get<int64_t>("max_position_embeddings", cfg.get<int64_t>("n_positions", 0));
     } else {
       st = SentenceTransformer::from_pretrained(o.model);
@@ -302,7 +311,9 @@ struct Server::Impl {
   }
 
   // ---- the request wrapper: draining, auth, the permit bound, errors, metrics ----------------------------------
-  enum Flags { kPublic = 1, kInference = 2, kOpenAI = 4 };
+  enum Flags { kPublic = 1, kInference = 2 };
+  // The one rule for the error shape: OpenAI's under /v1/, TEI's elsewhere (routes, unrouted requests, the net).
+  static bool openai_shape(const std::string& path) { return path.rfind("/v1/", 0) == 0; }
 
   bool authorized(const httplib::Request& req) const {
     if (o.api_key.empty()) return true;
@@ -335,7 +346,8 @@ struct Server::Impl {
 
   using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
   Handler wrap(const std::string& route, int flags, Handler h) {
-    return [this, route, flags, h](const httplib::Request& req, httplib::Response& res) {
+    const bool openai = openai_shape(route);
+    return [this, route, flags, openai, h](const httplib::Request& req, httplib::Response& res) {
       const auto t0 = Clock::now();
       ++active;
       std::shared_ptr<Permit> permit;
@@ -354,16 +366,16 @@ struct Server::Impl {
         res.status = 200;
         h(req, res);
       } catch (const HttpError& e) {
-        write_error(res, e, flags & kOpenAI);
+        write_error(res, e, openai);
       } catch (const json::exception& e) {
-        write_error(res, {422, "Validation", std::string("Input validation error: ") + e.what()}, flags & kOpenAI);
+        write_error(res, {422, "Validation", std::string("Input validation error: ") + e.what()}, openai);
       } catch (const Error& e) {
         // A caller's input the library refused (a prompt name, a text with no tokens): 422; anything else is
         // the model's failure: TEI's Backend (424).
         const bool input = e.kind() == ErrorKind::InvalidArgument || e.kind() == ErrorKind::Format;
-        write_error(res, {input ? 422 : 424, input ? "Validation" : "Backend", e.what()}, flags & kOpenAI);
+        write_error(res, {input ? 422 : 424, input ? "Validation" : "Backend", e.what()}, openai);
       } catch (const std::exception& e) {
-        write_error(res, {500, "Backend", e.what()}, flags & kOpenAI);
+        write_error(res, {500, "Backend", e.what()}, openai);
       }
       current_permit().reset();
       permit.reset();
@@ -533,39 +545,39 @@ struct Server::Impl {
     return s + "]";
   }
 
-  // ---- OpenAI /v1/completions (one prompt, one choice; generation runs one request at a time) --------------------
-  void route_completions(const httplib::Request& req, httplib::Response& res) {
-    if (kind != Kind::Generator) fail(424, "Backend", "Backend error: model is not a text generation model");
-    const json b = parse_object(req);
-    std::string prompt;
-    const json& p = field(b, "prompt");
-    if (p.is_string()) prompt = p;
-    else if (p.is_array() && p.size() == 1 && p[0].is_string()) prompt = p[0];
-    else validation("`prompt` must be a string (one prompt per request)");
-    const bool stream = get_or<bool>(b, "stream", false);
+  // ---- OpenAI /v1/completions and /v1/chat/completions (one prompt, one choice; one request at a time) ----------
+  // The sampling fields both routes share: max_tokens (chat: max_completion_tokens first), temperature, top_p,
+  // stop, seed, n (1 only). `default_max` is max_tokens when the request gives none.
+  struct Sampling {
+    GenerationConfig g;
+    std::vector<std::string> stops;
+  };
+  Sampling sampling(const json& b, int64_t S, std::optional<int64_t> default_max, bool chat_shape) {
     if (get_or<int64_t>(b, "n", 1) != 1) validation("`n` must be 1");
-    const int64_t max_tokens = get_or<int64_t>(b, "max_tokens", 16);  // OpenAI's default
-    if (max_tokens < 1) validation("`max_tokens` must be at least 1");
+    const char* max_field = chat_shape && !field(b, "max_completion_tokens").is_null() ? "max_completion_tokens" : "max_tokens";
+    const int64_t room = max_input_length - S;
+    if (room < 1)
+      validation("this model's maximum context length is " + std::to_string(max_input_length) + " tokens; the prompt has " + std::to_string(S));
+    const int64_t max_tokens = field(b, max_field).is_null() ? default_max.value_or(room) : get_or<int64_t>(b, max_field, 16);
+    if (max_tokens < 1) validation(std::string("`") + max_field + "` must be at least 1");
+    if (S + max_tokens > max_input_length)
+      validation("this model's maximum context length is " + std::to_string(max_input_length) + " tokens; the prompt has " +
+                 std::to_string(S) + " and " + max_field + " asks for " + std::to_string(max_tokens));
     const double temperature = get_or<double>(b, "temperature", 1.0), top_p = get_or<double>(b, "top_p", 1.0);
     if (temperature < 0 || temperature > 2) validation("`temperature` must be in [0, 2]");
     if (top_p <= 0 || top_p > 1) validation("`top_p` must be in (0, 1]");
-    std::vector<std::string> stops;
+    Sampling r;
     const json& st_field = field(b, "stop");
-    if (st_field.is_string()) stops.push_back(st_field);
+    if (st_field.is_string()) r.stops.push_back(st_field);
     else if (st_field.is_array())
       for (const auto& x : st_field) {
         if (!x.is_string()) validation("`stop` must be a string or a list of strings");
-        stops.push_back(x);
+        r.stops.push_back(x);
       }
     else if (!st_field.is_null()) validation("`stop` must be a string or a list of strings");
-    if (stops.size() > 4) validation("`stop` takes at most 4 sequences");
-    const std::vector<int64_t> ids = tokenizer->encode(prompt).ids;
-    if (ids.empty()) validation("`prompt` gives no tokens");
-    const int64_t S = static_cast<int64_t>(ids.size());
-    if (S + max_tokens > max_input_length)
-      validation("this model's maximum context length is " + std::to_string(max_input_length) + " tokens; the prompt has " +
-                 std::to_string(S) + " and max_tokens asks for " + std::to_string(max_tokens));
-    GenerationConfig g = GenerationConfig::from_model(*lm);
+    if (r.stops.size() > 4) validation("`stop` takes at most 4 sequences");
+    GenerationConfig& g = r.g;
+    g = GenerationConfig::from_model(*lm);
     g.max_new_tokens = max_tokens;
     g.min_new_tokens = 0;
     g.num_beams = 1;
@@ -575,11 +587,68 @@ struct Server::Impl {
     g.top_p = static_cast<float>(top_p);
     g.top_k = 0;  // OpenAI has no top-k
     g.seed = field(b, "seed").is_null() ? std::random_device{}() : get_or<uint64_t>(b, "seed", 0);
+    return r;
+  }
+
+  void route_completions(const httplib::Request& req, httplib::Response& res) {
+    if (kind != Kind::Generator) fail(424, "Backend", "Backend error: model is not a text generation model");
+    const json b = parse_object(req);
+    std::string prompt;
+    const json& p = field(b, "prompt");
+    if (p.is_string()) prompt = p;
+    else if (p.is_array() && p.size() == 1 && p[0].is_string()) prompt = p[0];
+    else validation("`prompt` must be a string (one prompt per request)");
+    const std::vector<int64_t> ids = tokenizer->encode(prompt).ids;
+    if (ids.empty()) validation("`prompt` gives no tokens");
+    complete(res, b, ids, /*chat=*/false);
+  }
+
+  // POST /v1/chat/completions: the messages rendered by the model's chat template (hfx::ChatTemplate, as
+  // transformers' apply_chat_template with add_generation_prompt=True and the special tokens), tokenized without
+  // adding special tokens again (the template wrote them), then generated as /v1/completions does.
+  void route_chat_completions(const httplib::Request& req, httplib::Response& res) {
+    if (kind != Kind::Generator) fail(424, "Backend", "Backend error: model is not a text generation model");
+    const json b = parse_object(req);
+    if (!chat)
+      fail(400, "Validation", chat_error.empty() ? "this model has no chat template (tokenizer_config.json `chat_template` or chat_template.jinja); use /v1/completions"
+                                                 : chat_error);
+    // The messages and tools again as ordered JSON: templates see a dict's keys in the order the client sent them.
+    const auto ob = nlohmann::ordered_json::parse(req.body);
+    const auto& messages = ob.contains("messages") ? ob["messages"] : nlohmann::ordered_json();
+    if (!messages.is_array() || messages.empty()) validation("`messages` must be a non-empty list of messages");
+    for (const auto& m : messages) {
+      if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) validation("each message must be an object with a string `role`");
+      if (m.contains("content") && !m["content"].is_string() && !m["content"].is_array() && !m["content"].is_null())
+        validation("a message's `content` must be a string, a list of content parts or null");
+    }
+    nlohmann::ordered_json tools;
+    if (ob.contains("tools") && !ob["tools"].is_null()) {
+      if (!ob["tools"].is_array()) validation("`tools` must be a list");
+      tools = ob["tools"];
+    }
+    std::string prompt;
+    try {
+      prompt = chat->apply(messages, get_or<bool>(b, "add_generation_prompt", true), tools);
+    } catch (const ChatTemplateError& e) {  // the template refused the conversation (raise_exception)
+      fail(400, "Validation", "the chat template refused the messages: " + e.message());
+    } catch (const Error& e) {
+      fail(400, "Validation", std::string("the chat template could not render the messages: ") + e.what());
+    }
+    const std::vector<int64_t> ids = tokenizer->encode(prompt, std::nullopt, /*add_special_tokens=*/false).ids;
+    if (ids.empty()) validation("the rendered chat gives no tokens");
+    complete(res, b, ids, /*chat=*/true);
+  }
+
+  void complete(httplib::Response& res, const json& b, const std::vector<int64_t>& ids, bool chat_shape) {
+    const int64_t S = static_cast<int64_t>(ids.size());
+    const bool stream = get_or<bool>(b, "stream", false);
+    const Sampling sm = sampling(b, S, chat_shape ? std::nullopt : std::optional<int64_t>(16), chat_shape);  // OpenAI's defaults
+    const GenerationConfig& g = sm.g;
     const Tensor in_ids = Tensor::from_vector(DType::I64, {1, S}, ids), mask = Tensor::from_vector(DType::I64, {1, S}, std::vector<int64_t>(ids.size(), 1));
-    const std::string id = "cmpl-" + std::to_string(created) + "-" + std::to_string(completions++);
+    const std::string id = (chat_shape ? "chatcmpl-" : "cmpl-") + std::to_string(created) + "-" + std::to_string(completions++);
     if (stream) {
       validate_generation_config(g);  // refusals before the 200 and its headers go out
-      stream_completion(res, id, in_ids, mask, g, stops, S);
+      stream_completion(res, id, in_ids, mask, g, sm.stops, S, chat_shape);
       return;
     }
     Tensor out;
@@ -599,7 +668,7 @@ struct Server::Impl {
     }
     std::string text = tokenizer->decode(gen, true);
     std::size_t cut = std::string::npos;
-    for (const auto& stop : stops)
+    for (const auto& stop : sm.stops)
       if (!stop.empty()) cut = std::min(cut, text.find(stop));
     if (cut != std::string::npos) {
       text.resize(cut);
@@ -607,59 +676,76 @@ struct Server::Impl {
     }
     const int64_t n_gen = static_cast<int64_t>(gen.size());
     tokens_total->Increment(static_cast<double>(S + n_gen));
+    const json choice = chat_shape ? json{{"index", 0}, {"message", {{"role", "assistant"}, {"content", text}}}, {"logprobs", nullptr}, {"finish_reason", finish}}
+                                   : json{{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}};
     const json r = {{"id", id},
-                    {"object", "text_completion"},
+                    {"object", chat_shape ? "chat.completion" : "text_completion"},
                     {"created", std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()},
                     {"model", name},
-                    {"choices", {{{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}}}},
+                    {"choices", json::array({choice})},
                     {"usage", {{"prompt_tokens", S}, {"completion_tokens", n_gen}, {"total_tokens", S + n_gen}}}};
     res.set_content(to_json(r), "application/json");
   }
   std::atomic<int64_t> completions{0};
 
-  // stream: true — server-sent events as OpenAI sends them: one `data: {completion chunk}` per text delta, a last
-  // chunk with finish_reason, then `data: [DONE]`. The permit and the drain count are held until the last chunk;
-  // a client that goes away ends the generation at the next token.
+  // stream: true — server-sent events as OpenAI sends them: one `data: {chunk}` per text delta, a last chunk with
+  // finish_reason, then `data: [DONE]`. Completions send text_completion chunks ({"text"}); chat sends
+  // chat.completion.chunk ({"delta"}: the first one carries the role). The permit and the drain count are held until
+  // the last chunk; a client that goes away ends the generation at the next token.
   void stream_completion(httplib::Response& res, const std::string& id, const Tensor& in_ids, const Tensor& mask, const GenerationConfig& g,
-                         const std::vector<std::string>& stops, int64_t prompt_tokens) {
+                         const std::vector<std::string>& stops, int64_t prompt_tokens, bool chat_shape) {
     std::shared_ptr<Permit> permit = current_permit();
     ++active;
     std::shared_ptr<void> active_hold(nullptr, [this](void*) { --active; });
     res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider("text/event-stream", [this, permit, active_hold, id, in_ids, mask, g, stops, prompt_tokens](std::size_t, httplib::DataSink& sink) {
+    res.set_chunked_content_provider("text/event-stream", [this, permit, active_hold, id, in_ids, mask, g, stops, prompt_tokens, chat_shape](std::size_t, httplib::DataSink& sink) {
       const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
       auto send = [&](const std::string& line) { return sink.write(line.data(), line.size()); };
+      bool role_sent = false;
       auto chunk = [&](const std::string& delta, const json& finish) {
-        const json c = {{"id", id}, {"object", "text_completion"}, {"created", now}, {"model", name},
-                        {"choices", {{{"text", delta}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}}}}};
+        json choice;
+        if (chat_shape) {
+          json d = json::object();
+          if (!role_sent) d["role"] = "assistant";
+          if (!delta.empty() || !role_sent) d["content"] = delta;
+          role_sent = true;
+          choice = {{"index", 0}, {"delta", d}, {"logprobs", nullptr}, {"finish_reason", finish}};
+        } else {
+          choice = {{"text", delta}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}};
+        }
+        const json c = {{"id", id}, {"object", chat_shape ? "chat.completion.chunk" : "text_completion"}, {"created", now}, {"model", name},
+                        {"choices", json::array({choice})}};
         return send("data: " + to_json(c) + "\n\n");
       };
+      bool client = true;
+      if (chat_shape) client = chunk("", nullptr);  // the role first, as OpenAI does
       std::vector<int64_t> gen;
       std::string sent, finish = "length";
-      bool client = true, stopped = false;
+      bool stopped = false;
       try {
         std::lock_guard<std::mutex> lk(model_mu);
-        generate_streaming(*lm, in_ids, mask, g, [&](int64_t t) {
-          if (g.eos_token_id && t == *g.eos_token_id) {
-            finish = "stop";
-            return false;
-          }
-          gen.push_back(t);
-          std::string text = tokenizer->decode(gen, true);
-          for (const auto& stop : stops)
-            if (const auto at = stop.empty() ? std::string::npos : text.find(stop); at != std::string::npos) {
-              text.resize(at);
+        if (client)
+          generate_streaming(*lm, in_ids, mask, g, [&](int64_t t) {
+            if (g.eos_token_id && t == *g.eos_token_id) {
               finish = "stop";
-              stopped = true;
+              return false;
             }
-          // A token that ends inside a UTF-8 sequence decodes to U+FFFD: wait for the rest.
-          const bool partial = !stopped && text.size() >= 3 && text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0;
-          if (!partial && text.size() > sent.size() && text.compare(0, sent.size(), sent) == 0) {
-            client = chunk(text.substr(sent.size()), nullptr);
-            sent = text;
-          }
-          return client && !stopped;
-        });
+            gen.push_back(t);
+            std::string text = tokenizer->decode(gen, true);
+            for (const auto& stop : stops)
+              if (const auto at = stop.empty() ? std::string::npos : text.find(stop); at != std::string::npos) {
+                text.resize(at);
+                finish = "stop";
+                stopped = true;
+              }
+            // A token that ends inside a UTF-8 sequence decodes to U+FFFD: wait for the rest.
+            const bool partial = !stopped && text.size() >= 3 && text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0;
+            if (!partial && text.size() > sent.size() && text.compare(0, sent.size(), sent) == 0) {
+              client = chunk(text.substr(sent.size()), nullptr);
+              sent = text;
+            }
+            return client && !stopped;
+          });
       } catch (const std::exception& e) {  // the status is already sent: say it in the stream
         client = send("data: " + to_json({{"error", {{"message", e.what()}, {"type", "Backend"}}}}) + "\n\n");
         finish = "error";
@@ -974,10 +1060,11 @@ struct Server::Impl {
     post("/rerank", kInference, [this](R q, W r) { route_rerank(q, r); });
     post("/tokenize", kInference, [this](R q, W r) { route_tokenize(q, r); });
     post("/decode", kInference, [this](R q, W r) { route_decode(q, r); });
-    post("/v1/embeddings", kInference | kOpenAI, [this](R q, W r) { route_openai_embeddings(q, r); });
-    post("/v1/completions", kInference | kOpenAI, [this](R q, W r) { route_completions(q, r); });
+    post("/v1/embeddings", kInference, [this](R q, W r) { route_openai_embeddings(q, r); });
+    post("/v1/completions", kInference, [this](R q, W r) { route_completions(q, r); });
+    post("/v1/chat/completions", kInference, [this](R q, W r) { route_chat_completions(q, r); });
     get("/info", 0, [this](R, W r) { r.set_content(to_json(info()), "application/json"); });
-    get("/v1/models", kOpenAI, [this](R, W r) {
+    get("/v1/models", 0, [this](R, W r) {
       const json m = {{"object", "list"}, {"data", {{{"id", name}, {"object", "model"}, {"created", created}, {"owned_by", "hfx"}}}}};
       r.set_content(to_json(m), "application/json");
     });
@@ -1003,7 +1090,7 @@ struct Server::Impl {
         e.message = "the HTTP request could not be read (malformed, or a POST without Content-Length or chunked encoding)";
       if (res.status == 404) e = {404, "NotFound", "no route " + req.method + " " + req.path};
       if (res.status == 413) e = {413, "PayloadTooLarge", "the body is larger than " + std::to_string(o.max_body_bytes) + " bytes (--max-body-bytes)"};
-      write_error(res, e, req.path.rfind("/v1/", 0) == 0);
+      write_error(res, e, openai_shape(req.path));
       // cpp-httplib may refuse a request before reading its body (a multipart Content-Type without a boundary:
       // 400, found by schemathesis): the unread body would be parsed as the next request on a kept-alive
       // connection, so a refused request ends its connection.
@@ -1019,7 +1106,7 @@ struct Server::Impl {
         what = x.what();
       } catch (...) {
       }
-      write_error(res, {500, "Backend", what}, req.path.rfind("/v1/", 0) == 0);
+      write_error(res, {500, "Backend", what}, openai_shape(req.path));
     });
     // Worker threads: enough for every permitted request plus the health/metrics probes beside them, so the
     // 429 bound (not cpp-httplib's unbounded task queue) is what turns requests away.

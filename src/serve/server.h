@@ -1,7 +1,7 @@
 // hfx serve: one model behind the HTTP APIs existing clients speak (docs/serve.md).
 //
 //   text-embeddings-inference: POST /embed /rerank /predict /tokenize /decode, GET /health /info
-//   OpenAI:                     POST /v1/embeddings, GET /v1/models
+//   OpenAI:                     POST /v1/embeddings /v1/completions /v1/chat/completions, GET /v1/models
 //   description:                GET /openapi.json (OpenAPI 3.0, serve/openapi.cc)
 //   operations:                 GET /metrics (Prometheus text), a bound on requests in flight (429 +
 //                               Retry-After), body size (413), input length (422), Bearer API key,
