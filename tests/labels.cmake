@@ -39,7 +39,8 @@ hfx_test_label(LABELS python TIMEOUT 300 PATTERNS
   "TorchZip.Zip64RecordsRoundTrip")
 
 hfx_test_label(LABELS slow TIMEOUT 600 PATTERNS
-  "KillSave.*"                                            # SIGKILLs 200 sharded saves
+  "KillSave.*"                                            # SIGKILLs 1,200+ saves
+  "QuantizeInt8.*" "QuantizeBf16.*"                       # every fixture case, 200 random inputs each in int8
   "ConvertStream.SameBytesAsLoadThenWriteForEveryFixtureFormat"  # every fixture format, streamed
   "Loading.ZeroCopyPeakRss")                              # peak RSS of a large checkpoint
 

@@ -57,7 +57,7 @@ void add_serve_commands(CommandTable& table) {
   auto ap = std::make_shared<ServeArgs>();
   ServeArgs& a = *ap;
   auto* s = table.add("serve", "Serve a model over HTTP: text-embeddings-inference routes (/embed /rerank /predict /tokenize "
-                               "/decode /info /health), OpenAI /v1/embeddings, /v1/completions and /v1/models, Prometheus /metrics",
+                               "/decode /info /health), OpenAI /v1/embeddings, /v1/completions, /v1/chat/completions and /v1/models, Prometheus /metrics",
                       [ap] { return cmd_serve(*ap); });
   s->add_option("path", a.path, "model directory or repo id (a sentence-transformers folder, a *ForSequenceClassification model, or a "
                                 "*ForCausalLM / *LMHeadModel)")
