@@ -95,6 +95,9 @@ class XLM final : public Model, public SessionLM {
       traits_.output_embeddings = lm_.w.name();
       traits_.lm_head = {"pred_layer", {{"bias", lm_.b.name()}}, "pred_layer_._proj"};
     }
+    // XLMWithLMHeadModel: XLMPredLayer's cross-entropy unshifted; ForQuestionAnswering's SQuADHead loss: not yet (no labels).
+    if (head == Head::LMHead || head == Head::QuestionAnswering)
+      traits_.loss.kind = head == Head::LMHead ? LossKind::TokenLM : LossKind::None;
   }
 
   int64_t vocab_size() const override { return vocab_; }

@@ -119,6 +119,9 @@ class XLNet final : public Model, public SessionLM {
       traits_.output_embeddings = lm_.w.name();
       traits_.lm_head = {"lm_loss", {{"bias", lm_.b.name()}}, "lm_loss"};
     }
+    // XLNetLMHeadModel: cross-entropy of the logits unshifted; ForQuestionAnswering's SQuADHead loss: not yet (no labels).
+    if (head == Head::LMHead || head == Head::QuestionAnswering)
+      traits_.loss.kind = head == Head::LMHead ? LossKind::TokenLM : LossKind::None;
   }
 
   int64_t vocab_size() const override { return vocab_; }
