@@ -62,7 +62,7 @@ TEST(Losses, EveryCaseMatchesTransformers) {
     const auto& c = cases.at(id);
     const fs::path dir = hfx::testing::fixtures_dir() / c["dir"].get<std::string>();
     if (loaded_case != id) {
-      model = std::move(load_pretrained((dir / c["formats"]["safetensors"].get<std::string>()).string(), c["class"]).model);
+      model = load_pretrained((dir / c["formats"]["safetensors"].get<std::string>()).string(), c["class"].get<std::string>()).model;
       loaded_case = id;
     }
     model->mutable_config().set("problem_type", e["problem_type"]);  // null: transformers picks it
@@ -114,7 +114,7 @@ Fixture load_case(const std::string& id) {
   const auto& c = cases.at(id);
   const fs::path dir = hfx::testing::fixtures_dir() / c["dir"].get<std::string>();
   Fixture f;
-  f.model = std::move(load_pretrained((dir / c["formats"]["safetensors"].get<std::string>()).string(), c["class"]).model);
+  f.model = load_pretrained((dir / c["formats"]["safetensors"].get<std::string>()).string(), c["class"].get<std::string>()).model;
   f.in = hfx::testing::read_fixture_inputs(dir / c["inputs"].get<std::string>(), false);
   return f;
 }
@@ -227,7 +227,7 @@ TEST(LossErrors, RegressionMseByHand) {
   LoadOptions opts;
   opts.config_overrides = {{"num_labels", 1}};
   opts.ignore_mismatched_sizes = true;
-  auto one = load_pretrained((dir / "model.safetensors").string(), c["class"], opts).model;
+  auto one = load_pretrained((dir / "model.safetensors").string(), c["class"].get<std::string>(), opts).model;
   const Tensor l1 = one->call(in).get("logits");
   ASSERT_EQ(l1.shape(), (Shape{2, 1}));
   ModelInputs r = in;

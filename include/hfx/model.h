@@ -236,6 +236,7 @@ enum class LossKind : uint8_t {
   ElectraPreTraining,      // BCE with logits over the positions attention_mask keeps
   DoubleHeads,             // causal LM loss from labels ("loss") and the choice loss from mc_labels ("mc_loss")
   TransfoXLLM,             // adaptive softmax NLL of the shifted labels ("losses"), mean of the non-zero ones
+  SquadHead,               // XLNet/XLM beam-search QA: the head computes the loss in forward (nn::squad_head_loss)
 };
 struct HFX_API LossTraits {
   LossKind kind = LossKind::Auto;

@@ -67,7 +67,7 @@ def test_bad_labels_are_typed_errors() -> None:
     d = FIXTURES / case["dir"]
     model = hfx.load_pretrained(d, case["class"])
     inputs = case_inputs(d)
-    with pytest.raises(hfx.InvalidArgumentError, match="^labels: "):
+    with pytest.raises(hfx.InvalidArgumentError, match="labels: "):
         model(**inputs, labels=np.array([0, 7], dtype=np.int64))
-    with pytest.raises(hfx.InvalidArgumentError, match="^mc_labels: "):
+    with pytest.raises(hfx.InvalidArgumentError, match="mc_labels: "):
         model(**inputs, mc_labels=np.array([0, 1], dtype=np.int64))

@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "hfx/error.h"
+#include "nn/heads.h"
+#include "nn/ops.h"
 
 namespace hfx::nn {
 
@@ -43,7 +45,8 @@ std::vector<std::pair<const char*, const Tensor*>> targets_of(const ModelInputs&
 // The targets each kind takes (transformers' forward signature).
 std::vector<std::string> accepted(LossKind kind) {
   switch (kind) {
-    case LossKind::QuestionAnswering: return {"start_positions", "end_positions"};
+    case LossKind::QuestionAnswering:
+    case LossKind::SquadHead: return {"start_positions", "end_positions"};
     case LossKind::BertPreTraining: return {"labels", "next_sentence_label"};
     case LossKind::AlbertPreTraining: return {"labels", "sentence_order_label"};
     case LossKind::DoubleHeads: return {"labels", "mc_labels"};
@@ -300,6 +303,32 @@ double mean_squared_error(const float* x, const float* y, int64_t n) {
   return n ? sum / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
 }
 
+void squad_head_loss(const SquadHead& head, const Tensor& h0, const ModelInputs& in, Outputs& out) {
+  Tensor h = h0.to(DType::F32);
+  const int64_t B = h.size(0), S = h.size(1), H = h.size(2);
+  Tensor sp = in.start_positions.to(DType::I64).reshape({B}), ep = in.end_positions.to(DType::I64).reshape({B});
+  const Tensor start = head.start_dense(h).reshape({B, S});
+  const float* x = h.data<float>();
+  Tensor pair = Tensor::zeros(DType::F32, {B, S, 2 * H});  // cat([h_s, h_start])
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t s0 = sp.data<int64_t>()[b];
+    if (s0 < 0 || s0 >= S) throw_error(ErrorKind::InvalidArgument, "start_positions: value " + std::to_string(s0) + " is outside [0, " + std::to_string(S) + ")");
+    for (int64_t s = 0; s < S; ++s) {
+      float* dst = pair.mutable_data<float>() + (b * S + s) * 2 * H;
+      std::copy_n(x + (b * S + s) * H, H, dst);
+      std::copy_n(x + (b * S + s0) * H, H, dst + H);
+    }
+  }
+  Tensor e = head.end_dense_0(pair);
+  activate(e, Activation::Tanh);
+  head.end_norm.inplace(e);
+  const Tensor end = head.end_dense_1(e).reshape({B, S});
+  const double loss = (cross_entropy(start.data<float>(), B, S, sp.data<int64_t>(), kIgnore, "start_positions") +
+                       cross_entropy(end.data<float>(), B, S, ep.data<int64_t>(), kIgnore, "end_positions")) /
+                      2.0;
+  out.set("loss", scalar(loss));
+}
+
 bool has_targets(const ModelInputs& in) {
   for (const auto& t : targets_of(in))
     if (t.second->defined()) return true;
@@ -370,6 +399,16 @@ void check_targets(LossKind kind, const ModelInputs& in, const Config& c, const 
         expect_rows(t, B, name, cls);  // any value: transformers clamps to [0, seq] and ignores seq
       }
       return;
+    case LossKind::SquadHead:
+      for (const auto& [t, name] : {std::pair<const Tensor&, const char*>{in.start_positions, "start_positions"},
+                                    std::pair<const Tensor&, const char*>{in.end_positions, "end_positions"}}) {
+        if (!t.defined()) bad(name, cls, "is required: SQuADHead computes its loss from both positions");
+        Tensor p = ids_of(t, name, cls);
+        expect_rows(t, B, name, cls);
+        // the start state is gathered at start_positions: no clamping, no ignored value
+        check_range(p, ids.size() > 1 ? ids[1] : 0, false, name, cls, "the sequence");
+      }
+      return;
     case LossKind::MultipleChoice: {
       if (ids.size() != 3) bad("input_ids", cls, "must be [batch, choices, seq] with labels");
       Tensor l = ids_of(labels, "labels", cls);
@@ -420,7 +459,8 @@ void add_loss(LossKind kind, const ModelInputs& in, const Config& c, Outputs& ou
   auto labels64 = [&] { return in.labels.to(DType::I64); };
   switch (kind) {
     case LossKind::Auto:
-    case LossKind::None: return;
+    case LossKind::None:
+    case LossKind::SquadHead: return;  // set by the head in forward
     case LossKind::CausalLM: {
       double loss = shifted_ce(logits_of(out, "logits"), labels64(), "logits", "labels");
       if (out.has("aux_loss"))  // Mixtral / Qwen2-MoE with output_router_logits: loss += router_aux_loss_coef * aux_loss

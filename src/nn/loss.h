@@ -47,6 +47,14 @@ double mean_squared_error(const float* x, const float* y, int64_t n);
 void check_targets(LossKind kind, const ModelInputs& in, const Config& config, const std::string& class_name,
                    int64_t vocab);
 
+struct SquadHead;  // nn/heads.h
+
+// SQuADHead's training path (XLNet / XLM *ForQuestionAnswering given start_positions and end_positions; hfx
+// takes no p_mask, cls_index or is_impossible): the start logits, the end logits from the gold start's hidden
+// state, cross-entropy of each (no clamping), averaged. Sets "loss" alone, as transformers returns only the loss.
+// h: the final hidden states [batch, seq, hidden].
+void squad_head_loss(const SquadHead& head, const Tensor& h, const ModelInputs& in, Outputs& out);
+
 // True when any training target is set.
 bool has_targets(const ModelInputs& in);
 
