@@ -538,21 +538,34 @@ void add_loss(LossKind kind, const ModelInputs& in, const Config& c, Outputs& ou
         for (int64_t s = 1; s < S; ++s) sum += l[s];
         if (sum == (S - 1) * kIgnore) l[1] = c.get<int64_t>("eos_token_id", 0);
       }
+      // The per-token losses come out as ProjectedAdaptiveLogSoftmax writes them without keep_order: grouped by
+      // cluster (cutoffs), in token order within a cluster, the ignored positions' zeros last.
+      std::vector<int64_t> ends{0};
+      if (const json* cut = c.find("cutoffs"); cut && cut->is_array())
+        for (const auto& x : *cut)
+          if (x.is_number_integer() && x.get<int64_t>() > ends.back() && x.get<int64_t>() < V) ends.push_back(x.get<int64_t>());
+      ends.push_back(V);
       Tensor losses = Tensor::zeros(DType::F32, {B, std::max<int64_t>(S - 1, 0)});
+      float* lo = losses.mutable_data<float>();
       double total = 0.0;
-      int64_t n = 0;
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t s = 0; s + 1 < S; ++s) {
-          const int64_t t = l[b * S + s + 1];
-          if (t == kIgnore) continue;
-          if (t < 0 || t >= V) throw_error(ErrorKind::InvalidArgument, "labels: value " + std::to_string(t) + " is outside [0, " + std::to_string(V) + ")");
-          const float v = static_cast<float>(-scores.data<float>()[(b * S + s) * V + t]);
-          losses.mutable_data<float>()[b * (S - 1) + s] = v;
-          if (v != 0.0f) {
-            total += v;
-            ++n;
+      int64_t n = 0, at = 0;
+      for (std::size_t k = 0; k + 1 < ends.size(); ++k)
+        for (int64_t b = 0; b < B; ++b)
+          for (int64_t s = 0; s + 1 < S; ++s) {
+            const int64_t t = l[b * S + s + 1];
+            if (t == kIgnore || t < ends[k] || t >= ends[k + 1]) continue;
+            const float v = static_cast<float>(-scores.data<float>()[(b * S + s) * V + t]);
+            lo[at++] = v;
+            if (v != 0.0f) {
+              total += v;
+              ++n;
+            }
           }
-        }
+      for (int64_t i = 0; i < B * S - B; ++i) {  // range check of what no cluster took
+        const int64_t t = l[(i / (S - 1)) * S + i % (S - 1) + 1];
+        if (t != kIgnore && (t < 0 || t >= V))
+          throw_error(ErrorKind::InvalidArgument, "labels: value " + std::to_string(t) + " is outside [0, " + std::to_string(V) + ")");
+      }
       extra.emplace_back("loss", scalar(n ? total / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN()));
       extra.emplace_back("losses", losses);
       break;
