@@ -72,5 +72,7 @@ hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS
 hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS   # against the fixtures' outputs
   "Decoders.Gemma2WindowAndSoftcapsAreApplied" "Decoders.RouterLogitsFollowTheConfig"
   "Decoders.FalconAlibiTakesTheReferencePath")
+hfx_test_label(LABELS parity TIMEOUT 300 PATTERNS   # labels -> loss against tools/fixtures/losses.py's references
+  "Losses.*")
 hfx_test_label(LABELS slow TIMEOUT 300 PATTERNS
   "Serve.*")

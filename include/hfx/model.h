@@ -146,6 +146,20 @@ struct HFX_API ModelInputs {
   // Transformer-XL / XLNet memory: one [mem_len, batch, hidden] tensor per layer
   // (the "mems" output of a previous call); empty = none.
   std::vector<Tensor> mems;
+  // Training targets, as transformers' forward takes them: Model::call turns
+  // them into Outputs "loss" (forward ignores them; hfx/loss.h says which
+  // class reads which, their shapes and the errors).
+  //   labels: token ids [batch, seq] for language models (-100: ignored) and
+  //     token classification; for sequence classification class ids [batch]
+  //     (integer), or float targets [batch, num_labels] (multi-label,
+  //     regression) / [batch] (regression with num_labels 1); [batch] choice
+  //     for multiple choice and next-sentence prediction; [batch, seq] 0/1
+  //     for ELECTRA's discriminator; [batch, choices, seq] for double heads.
+  Tensor labels;
+  Tensor start_positions, end_positions;  // span QA: [batch] token indices (clamped like transformers)
+  Tensor next_sentence_label;             // BertForPreTraining: [batch] 0/1
+  Tensor sentence_order_label;            // AlbertForPreTraining: [batch] 0/1
+  Tensor mc_labels;                       // GPT/GPT-2 double heads: [batch] the right choice
   bool output_hidden_states = false;
   bool output_attentions = false;
 };
@@ -203,6 +217,35 @@ using InitFn = std::function<InitRule(const ParamSpec& spec, const Config& confi
 // 0 for biases, 1 for other 1-D weights (norms).
 HFX_API InitRule default_init_rule(const ParamSpec& spec, const Config& config);
 
+// Which loss transformers' forward computes from the labels (hfx/loss.h
+// implements each; Model::call applies it after forward).
+enum class LossKind : uint8_t {
+  Auto,                    // from the class name's head suffix (loss_kind_for_class in hfx/loss.h)
+  None,                    // the class takes no labels
+  CausalLM,                // logits[:, :-1] against labels[:, 1:], cross-entropy, -100 ignored
+  TokenLM,                 // logits against labels unshifted (masked LM; XLNet/XLM LM heads; BART-family *ForCausalLM)
+  Seq2SeqLM,               // TokenLM on the decoder's logits; LossTraits::decoder_inputs fills decoder_input_ids
+  SequenceClassification,  // config.problem_type, else regression / single / multi label by num_labels and labels' dtype
+  DebertaSequenceClassification,  // DeBERTa's own rules when problem_type is unset (soft-label CE for float labels)
+  TokenClassification,     // cross-entropy per token, -100 ignored
+  QuestionAnswering,       // start/end positions clamped to [0, seq], CE ignoring seq, averaged
+  MultipleChoice,          // cross-entropy over the [batch, choices] logits
+  NextSentencePrediction,  // cross-entropy over 2 classes
+  BertPreTraining,         // masked LM (labels) + next sentence (next_sentence_label), both required
+  AlbertPreTraining,       // masked LM (labels) + sentence order (sentence_order_label), both required
+  ElectraPreTraining,      // BCE with logits over the positions attention_mask keeps
+  DoubleHeads,             // causal LM loss from labels ("loss") and the choice loss from mc_labels ("mc_loss")
+  TransfoXLLM,             // adaptive softmax NLL of the shifted labels ("losses"), mean of the non-zero ones
+  SquadHead,               // XLNet/XLM beam-search QA: the head computes the loss in forward (nn::squad_head_loss)
+};
+struct HFX_API LossTraits {
+  LossKind kind = LossKind::Auto;
+  // Seq2SeqLM: the decoder_input_ids transformers derives from labels when none are given
+  // (shift_tokens_right with decoder_start_token_id, mBART's wrap of the last token, T5's _shift_right);
+  // -100 becomes the pad id. Empty: decoder_input_ids are required with labels.
+  std::function<Tensor(const Tensor& labels)> decoder_inputs;
+};
+
 struct HFX_API ModelTraits {
   std::string input_embeddings;   // get_input_embeddings' weight; empty: none
   std::string output_embeddings;  // get_output_embeddings' weight (the LM head); empty: none
@@ -217,6 +260,7 @@ struct HFX_API ModelTraits {
   std::vector<std::string> ignore_on_load_missing, ignore_on_load_unexpected;
   PruneTraits prune;
   InitFn init;  // empty: default_init_rule
+  LossTraits loss;
 };
 
 // ---- models ---------------------------------------------------------------
@@ -237,6 +281,15 @@ class HFX_API Model {
   const ModelTraits& traits() const { return traits_; }
 
   virtual Outputs forward(const ModelInputs& inputs) const = 0;
+
+  // transformers' model(**inputs): forward plus the labels. With no training
+  // target set this is forward(). Otherwise the targets are checked first
+  // (InvalidArgument naming the field: a class that takes none, a wrong shape
+  // or dtype, a class id outside [0, classes) other than -100), a seq2seq LM
+  // given labels and no decoder_input_ids derives them from the labels, and
+  // the outputs gain "loss" (and "mc_loss" / "losses" where transformers
+  // returns them). Defined in src/nn/loss.cc.
+  Outputs call(const ModelInputs& inputs) const;
 
   // train() / eval(): in training mode the shared blocks apply dropout (the
   // config's hidden dropout probability) with a generator seeded by `seed`;

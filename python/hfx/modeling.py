@@ -20,6 +20,8 @@ _TUPLE_ITEM = re.compile(r"^(.*)\.(\d+)$")
 _INPUT_NAMES = (
     "input_ids", "attention_mask", "token_type_ids", "position_ids", "head_mask", "decoder_input_ids",
     "decoder_attention_mask", "mc_token_ids", "langs", "perm_mask", "target_mapping",
+    # training targets: the outputs gain "loss" (and "mc_loss" / "losses" where transformers returns them)
+    "labels", "start_positions", "end_positions", "next_sentence_label", "sentence_order_label", "mc_labels",
 )
 
 
@@ -150,10 +152,14 @@ class PreTrainedModel:
                  decoder_attention_mask: Any = None, mc_token_ids: Any = None, langs: Any = None,
                  perm_mask: Any = None, target_mapping: Any = None, mems: Any = None,
                  output_hidden_states: bool | None = None, output_attentions: bool | None = None,
-                 return_dict: bool | None = None, **kwargs: Any) -> Any:
+                 return_dict: bool | None = None, labels: Any = None, start_positions: Any = None,
+                 end_positions: Any = None, next_sentence_label: Any = None, sentence_order_label: Any = None,
+                 mc_labels: Any = None, **kwargs: Any) -> Any:
         """transformers' forward: the outputs as a ModelOutput of NumPy arrays that view hfx's buffers (no copy).
-        Inputs may be NumPy arrays (C-contiguous int64 ids are used in place), lists or CPU torch tensors."""
-        for unsupported in ("inputs_embeds", "decoder_inputs_embeds", "labels", "past_key_values", "encoder_outputs"):
+        Inputs may be NumPy arrays (C-contiguous int64 ids are used in place), lists or CPU torch tensors.
+        Training targets (``labels``, ``start_positions``/``end_positions``, ``next_sentence_label``,
+        ``sentence_order_label``, ``mc_labels``) add ``loss`` as transformers computes it (no gradients)."""
+        for unsupported in ("inputs_embeds", "decoder_inputs_embeds", "past_key_values", "encoder_outputs"):
             if kwargs.get(unsupported) is not None:
                 from .errors import UnsupportedError
                 raise UnsupportedError(f"forward(): hfx does not take {unsupported}")
@@ -162,7 +168,8 @@ class PreTrainedModel:
         if kwargs:
             raise TypeError(f"forward() got unexpected keyword arguments {sorted(kwargs)}")
         values = (input_ids, attention_mask, token_type_ids, position_ids, head_mask, decoder_input_ids,
-                  decoder_attention_mask, mc_token_ids, langs, perm_mask, target_mapping)
+                  decoder_attention_mask, mc_token_ids, langs, perm_mask, target_mapping, labels, start_positions,
+                  end_positions, next_sentence_label, sentence_order_label, mc_labels)
         arrays = {n: _as_array(v) for n, v in zip(_INPUT_NAMES, values) if v is not None}
         if output_hidden_states is None:
             output_hidden_states = bool(self.config.to_dict().get("output_hidden_states", False))

@@ -160,6 +160,13 @@ hfx::ModelInputs model_inputs(const py::dict& arrays, const py::object& mems, bo
       {"langs", &hfx::ModelInputs::langs},
       {"perm_mask", &hfx::ModelInputs::perm_mask},
       {"target_mapping", &hfx::ModelInputs::target_mapping},
+      // training targets: Model::call adds "loss" (include/hfx/model.h)
+      {"labels", &hfx::ModelInputs::labels},
+      {"start_positions", &hfx::ModelInputs::start_positions},
+      {"end_positions", &hfx::ModelInputs::end_positions},
+      {"next_sentence_label", &hfx::ModelInputs::next_sentence_label},
+      {"sentence_order_label", &hfx::ModelInputs::sentence_order_label},
+      {"mc_labels", &hfx::ModelInputs::mc_labels},
   };
   hfx::ModelInputs in;
   for (auto [k, v] : arrays) {
@@ -187,7 +194,7 @@ py::list forward(const ModelHandle& h, const py::dict& arrays, const py::object&
   hfx::Outputs out;
   {
     py::gil_scoped_release nogil;
-    out = h.model->forward(in);
+    out = h.model->call(in);  // forward, plus the loss when targets are given
   }
   return outputs_list(out);
 }

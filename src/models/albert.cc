@@ -65,6 +65,7 @@ class Albert final : public Model {
       lm_head_traits(traits_, "predictions", "");
       traits_.lm_head.bias.emplace_back("decoder_bias", "predictions.decoder.bias");
     }
+    if (head == Head::PreTraining) traits_.loss.kind = LossKind::AlbertPreTraining;  // MLM + sentence order
   }
 
   Outputs forward(const ModelInputs& in0) const override {

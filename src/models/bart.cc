@@ -127,6 +127,13 @@ class BartBase : public Model {
     set_roles(ParamRole::Embedding, {dec_.embed.w.name(), dec_.pos.w.name()});
     if (head != Head::CausalLM) set_roles(ParamRole::Embedding, {embed_name, enc_.embed.w.name(), enc_.pos.w.name()});
     traits_.ignore_on_load_unexpected = {"encoder.version", "decoder.version"};
+    // Labels: *ForConditionalGeneration / MarianMTModel shift them into decoder_input_ids (mBART wraps the
+    // language code); the BART-family *ForCausalLM does not shift its loss.
+    if (head == Head::ConditionalGeneration)
+      traits_.loss = {LossKind::Seq2SeqLM, [pad = pad_, start = start_, wrap = fl_.wrap_last_token](const Tensor& l) {
+                        return wrap ? mbart_shift_tokens_right(l, pad) : nn::shift_tokens_right(l, pad, start);
+                      }};
+    if (head == Head::CausalLM) traits_.loss.kind = LossKind::TokenLM;
     // Marian leaves the sinusoidal tables out of its checkpoints (_keys_to_ignore_on_save): computed here.
     if (fl_.sinusoidal) traits_.ignore_on_load_missing.push_back("embed_positions.weight");
     if (head == Head::ConditionalGeneration) {

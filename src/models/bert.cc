@@ -215,6 +215,7 @@ class Bert final : public Model {
     bert_core_traits(mutable_params(), traits_, base, d);
     if (head == BertHead::MaskedLM || head == BertHead::PreTraining || head == BertHead::LMHead)
       lm_head_traits(traits_, "cls.predictions", "mlm___cls/predictions");
+    if (head == BertHead::PreTraining) traits_.loss.kind = LossKind::BertPreTraining;  // MLM + NSP; the others by name
   }
 
   Outputs forward(const ModelInputs& in0) const override {

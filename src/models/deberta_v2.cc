@@ -177,6 +177,7 @@ class DebertaV2 final : public Model {
     traits_.prune.unsupported = v1_ ? "DebertaModel._prune_heads raises NotImplementedError"
                                     : "DebertaV2Model._prune_heads raises NotImplementedError";
     if (head == Head::MaskedLM) lm_head_traits(traits_, "cls.predictions", "");
+    if (head == Head::SequenceClassification) traits_.loss.kind = LossKind::DebertaSequenceClassification;
   }
 
   Outputs forward(const ModelInputs& in0) const override {

@@ -50,6 +50,7 @@ class Electra final : public Model {
     ignored_keys_ = {base.path("embeddings.position_ids"), base.path("embeddings.token_type_ids")};
     bert_core_traits(mutable_params(), traits_, base, d);
     if (head == Head::MaskedLM || head == Head::CausalLM) lm_head_traits(traits_, "generator_lm_head", "generator_lm_head", "");
+    if (head == Head::PreTraining) traits_.loss.kind = LossKind::ElectraPreTraining;  // discriminator BCE
   }
 
   Outputs forward(const ModelInputs& in0) const override {

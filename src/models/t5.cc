@@ -185,6 +185,8 @@ class T5 final : public Model, public Seq2SeqLM {
     for (const Stack* st : {&enc_, &dec_})
       for (const Block& bl : st->blocks) mutable_params().set_dtype(bl.wo.w.name(), DType::F32);
     traits_.init = t5_init_rule;
+    if (head_ == Head::ConditionalGeneration)  // labels -> decoder_input_ids by _shift_right (-100 -> pad)
+      traits_.loss = {LossKind::Seq2SeqLM, [pad = pad_, start = start_](const Tensor& l) { return nn::shift_tokens_right(l, pad, start); }};
     if (head_ == Head::Encoder) traits_.ignore_on_load_unexpected = {"decoder"};
     else if (head_ != Head::TokenClassification)
       traits_.ignore_on_load_unexpected = {"decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight"};

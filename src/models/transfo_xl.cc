@@ -110,6 +110,7 @@ class TransfoXL final : public Model, public SessionLM {
     for (const auto& e : emb_layers_) traits_.adaptive_input_embeddings.push_back(e.w.name());
     for (const auto& o : out_layers_) traits_.adaptive_output_embeddings.push_back(o.w.name());
     set_roles(ParamRole::Embedding, traits_.adaptive_input_embeddings);
+    if (head == Head::LMHead) traits_.loss.kind = LossKind::TransfoXLLM;  // the adaptive softmax's per-token losses
     traits_.prune.unsupported =
         "TransfoXLModel._prune_heads only logs 'Head pruning is not implemented for Transformer-XL model' in transformers 4.46";
   }

@@ -11,6 +11,7 @@
 #include "models/registry_entries.h"
 #include "nn/decoder.h"
 #include "nn/heads.h"
+#include "nn/loss.h"
 
 namespace hfx::models {
 namespace {
@@ -95,6 +96,9 @@ class XLM final : public Model, public SessionLM {
       traits_.output_embeddings = lm_.w.name();
       traits_.lm_head = {"pred_layer", {{"bias", lm_.b.name()}}, "pred_layer_._proj"};
     }
+    // XLMWithLMHeadModel: XLMPredLayer's cross-entropy unshifted; ForQuestionAnswering's SQuADHead computes its loss in forward.
+    if (head == Head::LMHead || head == Head::QuestionAnswering)
+      traits_.loss.kind = head == Head::LMHead ? LossKind::TokenLM : LossKind::SquadHead;
   }
 
   int64_t vocab_size() const override { return vocab_; }
@@ -111,6 +115,7 @@ class XLM final : public Model, public SessionLM {
     Outputs out;
     if (head_ == Head::Base) out.set("last_hidden_state", h);
     else if (head_ == Head::LMHead) out.set("logits", lm_(h));
+    else if (head_ == Head::QuestionAnswering && in.start_positions.defined()) nn::squad_head_loss(*task_->squad, h, in, out);
     else task_->apply(h, choices, out);
     nn::emit_stack(out, st);
     return out;

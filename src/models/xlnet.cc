@@ -12,6 +12,7 @@
 #include "hfx/generate.h"
 #include "models/registry_entries.h"
 #include "nn/heads.h"
+#include "nn/loss.h"
 #include "nn/relative.h"
 
 namespace hfx::models {
@@ -119,6 +120,9 @@ class XLNet final : public Model, public SessionLM {
       traits_.output_embeddings = lm_.w.name();
       traits_.lm_head = {"lm_loss", {{"bias", lm_.b.name()}}, "lm_loss"};
     }
+    // XLNetLMHeadModel: cross-entropy of the logits unshifted; ForQuestionAnswering's SQuADHead computes its loss in forward.
+    if (head == Head::LMHead || head == Head::QuestionAnswering)
+      traits_.loss.kind = head == Head::LMHead ? LossKind::TokenLM : LossKind::SquadHead;
   }
 
   int64_t vocab_size() const override { return vocab_; }
@@ -134,6 +138,7 @@ class XLNet final : public Model, public SessionLM {
     Outputs out;
     if (head_ == Head::Base) out.set("last_hidden_state", h);
     else if (head_ == Head::LMHead) out.set("logits", lm_(h));
+    else if (head_ == Head::QuestionAnswering && in.start_positions.defined()) nn::squad_head_loss(*task_->squad, h, in, out);
     else task_->apply(h, choices, out);
     for (std::size_t i = 0; i < new_mems.size(); ++i) out.set("mems." + std::to_string(i), new_mems[i]);
     if (in.target_mapping.defined() && in.output_attentions) {  // (h, g) pairs per layer
