@@ -236,6 +236,17 @@ TEST(ChatTemplate, NamespacesCompareByIdentity) {
   EXPECT_EQ(t.render(json::object()), "FalseTrue");
 }
 
+// Cycles a template makes (namespaces holding each other, a namespace holding a dict's bound method that holds the
+// namespace, in a render that ends normally and in one that raises) are freed when the render ends: the ASan build's
+// LeakSanitizer checks this binary at exit.
+TEST(ChatTemplate, CyclesAreFreedWhenTheRenderEnds) {
+  const auto t = ChatTemplate::from_string(
+      "{% set ns = namespace(x=1) %}{% set ns.me = ns %}{% set d = {'n': ns} %}{% set ns.get = d.get %}"
+      "{{ ns.me.me.x }}{{ ns.get('n').x }}{% if fail %}{{ raise_exception('stop') }}{% endif %}");
+  EXPECT_EQ(t.render(json::object()), "11");
+  EXPECT_THROW(t.render(json{{"fail", true}}), ChatTemplateError);
+}
+
 // A deeply nested context (a hostile request's messages) is refused, not recursed into without bound.
 TEST(ChatTemplate, DeeplyNestedContextIsRefused) {
   json deep = json::array();

@@ -100,6 +100,17 @@ struct Dict;
 struct Args;
 using Fn = std::function<Value(Args&)>;
 
+// Jinja's lists, dicts and functions are shared references, and a template can make a cycle ({% set ns.me = ns %},
+// a namespace holding a dict's bound method that holds the namespace): Python's garbage collector frees those,
+// shared_ptr cannot. Every container a render makes is listed here (weakly) and emptied when the render ends, which
+// breaks any cycle (LeakSanitizer found the leak; ChatTemplate.CyclesAreFreedWhenTheRenderEnds).
+struct Made {
+  std::vector<std::weak_ptr<List>> lists;
+  std::vector<std::weak_ptr<Dict>> dicts;
+  std::vector<std::weak_ptr<Fn>> fns;
+};
+thread_local Made* t_made = nullptr;
+
 struct Value {
   enum T { Undef, None, Bool, Int, Float, Str, Lst, Dct, Func } t = Undef;
   bool b = false;
@@ -120,7 +131,13 @@ struct Value {
   static Value str(std::string x) { Value v; v.t = Str; v.s = std::move(x); return v; }
   static Value list(List x = {});
   static Value dict();
-  static Value func(Fn f) { Value v; v.t = Func; v.fn = std::make_shared<Fn>(std::move(f)); return v; }
+  static Value func(Fn f) {
+    Value v;
+    v.t = Func;
+    v.fn = std::make_shared<Fn>(std::move(f));
+    if (t_made) t_made->fns.push_back(v.fn);
+    return v;
+  }
   bool num() const { return t == Int || t == Float || t == Bool; }
   double as_f() const { return t == Float ? f : static_cast<double>(t == Bool ? b : i); }
 };
@@ -147,6 +164,7 @@ Value Value::dict() {
   Value v;
   v.t = Dct;
   v.d = std::make_shared<Dict>();
+  if (t_made) t_made->dicts.push_back(v.d);
   return v;
 }
 
@@ -161,6 +179,7 @@ Value Value::list(List x) {
   if (v.depth == 0) v.depth = 1;
   check_nest(v.depth);
   v.l = std::make_shared<List>(std::move(x));
+  if (t_made) t_made->lists.push_back(v.l);
   return v;
 }
 // A dict built item by item: its depth from its items (namespaces are not sealed: they print and compare flat).
@@ -2407,6 +2426,21 @@ std::shared_ptr<const Program> parse(std::string_view source, int max_depth) {
 }
 
 std::string render(const Program& p, const nlohmann::ordered_json& context, const ChatTemplateOptions& o) {
+  Made made;
+  struct Sweep {  // after `in` is gone (declared before it): what a cycle still holds is emptied
+    Made* prev;
+    Made& m;
+    ~Sweep() {
+      t_made = prev;
+      for (auto& w : m.dicts)
+        if (auto d = w.lock()) d->items.clear();
+      for (auto& w : m.lists)
+        if (auto l = w.lock()) l->clear();
+      for (auto& w : m.fns)
+        if (auto f = w.lock()) *f = Fn();
+    }
+  } sweep{t_made, made};
+  t_made = &made;
   Interp in(o);
   struct MaxBytes {
     int64_t saved = t_max_bytes;
