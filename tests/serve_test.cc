@@ -623,11 +623,11 @@ struct Greedy {
   bool hit_eos = false;
   std::string text;
 };
-Greedy greedy(const fs::path& dir, const std::string& prompt, int64_t n) {
+// Greedy `generate` from prompt ids (batch 1, all attended), cut after the first EOS, and its decoded text.
+Greedy greedy_ids(const fs::path& dir, const Tokenizer& tok, std::vector<int64_t> prompt_ids, int64_t n) {
   auto m = load_pretrained(dir.string(), "GPT2LMHeadModel").model;
-  const Tokenizer tok = AutoTokenizer::from_pretrained(dir.string());
   Greedy r;
-  r.prompt_ids = tok.encode(prompt).ids;
+  r.prompt_ids = std::move(prompt_ids);
   const int64_t S = static_cast<int64_t>(r.prompt_ids.size());
   GenerationConfig g = GenerationConfig::from_model(*m);
   g.max_new_tokens = n;
@@ -640,6 +640,10 @@ Greedy greedy(const fs::path& dir, const std::string& prompt, int64_t n) {
   if (r.hit_eos) r.gen.erase(eos + 1, r.gen.end());
   r.text = tok.decode(r.gen, true);
   return r;
+}
+Greedy greedy(const fs::path& dir, const std::string& prompt, int64_t n) {
+  const Tokenizer tok = AutoTokenizer::from_pretrained(dir.string());
+  return greedy_ids(dir, tok, tok.encode(prompt).ids, n);
 }
 
 TEST(Serve, CompletionsEqualGenerate) {
@@ -738,24 +742,10 @@ const json kChat = json::array({{{"role", "system"}, {"content", "Be brief."}}, 
 // hfx::generate's greedy continuation of the chat rendered by the library (ChatTemplate::apply, tokenized without
 // adding special tokens, as transformers' apply_chat_template(tokenize=True)).
 Greedy chat_greedy(const fs::path& dir, int64_t n) {
-  auto m = load_pretrained(dir.string(), "GPT2LMHeadModel").model;
   const Tokenizer tok = AutoTokenizer::from_pretrained(dir.string());
   const auto t = ChatTemplate::from_pretrained(dir.string());
   EXPECT_TRUE(t.has_value());
-  Greedy r;
-  r.prompt_ids = tok.encode(t->apply(kChat, true), std::nullopt, false).ids;
-  const int64_t S = static_cast<int64_t>(r.prompt_ids.size());
-  GenerationConfig g = GenerationConfig::from_model(*m);
-  g.max_new_tokens = n;
-  g.do_sample = false;
-  const Tensor out = generate(*m, Tensor::from_vector(DType::I64, {1, S}, r.prompt_ids),
-                              Tensor::from_vector(DType::I64, {1, S}, std::vector<int64_t>(r.prompt_ids.size(), 1)), g);
-  for (int64_t i = S; i < out.numel(); ++i) r.gen.push_back(static_cast<int64_t>(out.item(i)));
-  const auto eos = std::find(r.gen.begin(), r.gen.end(), g.eos_token_id.value_or(-1));
-  r.hit_eos = eos != r.gen.end();
-  if (r.hit_eos) r.gen.erase(eos + 1, r.gen.end());
-  r.text = tok.decode(r.gen, true);
-  return r;
+  return greedy_ids(dir, tok, tok.encode(t->apply(kChat, true), std::nullopt, false).ids, n);
 }
 
 // The events of a server-sent-event body (the data lines; "[DONE]" included).

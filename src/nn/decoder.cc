@@ -6,43 +6,40 @@
 
 namespace hfx::nn {
 
-Tensor pool_last_non_pad(const Tensor& logits, const Tensor& ids, int64_t pad) {
+namespace {
+// logits [B, S, n] -> [B, n] at the position `last(row ids, S)` of each row (the last position when there is no pad
+// token, which only batch size 1 allows): the frame both transformers versions' pooling share.
+template <class Last>
+Tensor pool_rows(const Tensor& logits, const Tensor& ids, int64_t pad, Last last_of) {
   const int64_t B = logits.size(0), S = logits.size(1), n = logits.size(2);
   if (pad < 0 && B != 1) throw_error(ErrorKind::InvalidArgument, "Cannot handle batch sizes > 1 if no padding token is defined.");
   Tensor pooled = Tensor::zeros(DType::F32, {B, n});
   for (int64_t b = 0; b < B; ++b) {
-    int64_t last = S - 1;
-    if (pad >= 0) {
-      int64_t first_pad = 0;  // argmax of (ids == pad): 0 when there is none
-      for (int64_t i = 0; i < S; ++i)
-        if (ids.data<int64_t>()[b * S + i] == pad) {
-          first_pad = i;
-          break;
-        }
-      last = ((first_pad - 1) % S + S) % S;
-    }
+    const int64_t last = pad >= 0 ? last_of(ids.data<int64_t>() + b * S, S) : S - 1;
     std::copy_n(logits.data<float>() + (b * S + last) * n, n, pooled.mutable_data<float>() + b * n);
   }
   return pooled;
 }
+}  // namespace
+
+Tensor pool_last_non_pad(const Tensor& logits, const Tensor& ids, int64_t pad) {
+  return pool_rows(logits, ids, pad, [pad](const int64_t* row, int64_t S) {
+    int64_t first_pad = 0;  // argmax of (ids == pad): 0 when there is none
+    for (int64_t i = 0; i < S; ++i)
+      if (row[i] == pad) {
+        first_pad = i;
+        break;
+      }
+    return ((first_pad - 1) % S + S) % S;
+  });
+}
 
 Tensor pool_rightmost_non_pad(const Tensor& logits, const Tensor& ids, int64_t pad) {
-  const int64_t B = logits.size(0), S = logits.size(1), n = logits.size(2);
-  if (pad < 0 && B != 1) throw_error(ErrorKind::InvalidArgument, "Cannot handle batch sizes > 1 if no padding token is defined.");
-  Tensor pooled = Tensor::zeros(DType::F32, {B, n});
-  for (int64_t b = 0; b < B; ++b) {
-    int64_t last = S - 1;
-    if (pad >= 0) {  // argmax(arange(S) * (ids != pad)): 0 when every id is pad
-      last = 0;
-      for (int64_t i = S - 1; i > 0; --i)
-        if (ids.data<int64_t>()[b * S + i] != pad) {
-          last = i;
-          break;
-        }
-    }
-    std::copy_n(logits.data<float>() + (b * S + last) * n, n, pooled.mutable_data<float>() + b * n);
-  }
-  return pooled;
+  return pool_rows(logits, ids, pad, [pad](const int64_t* row, int64_t S) {
+    for (int64_t i = S - 1; i > 0; --i)  // argmax(arange(S) * (ids != pad)): 0 when every id is pad
+      if (row[i] != pad) return i;
+    return int64_t{0};
+  });
 }
 
 Tensor positions_or_default(const Tensor& position_ids, int64_t B, int64_t S, int64_t past) {

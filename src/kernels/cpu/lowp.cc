@@ -149,8 +149,7 @@ LowpPack* ensure_pack(PackedWeight& pw, const Tensor& W, dt kind) {
     dnnl::memory user(dnnl::memory::desc({K, N}, kind, tag::ba), engine(), plain);
     dnnl::reorder(user, lp->wmem).execute(s, user, lp->wmem);
     s.wait();
-    // As the f32 pack (ops.cc): the stored weight's mapped pages leave the resident set once the copy exists.
-    if (W.is_contiguous()) W.storage()->release_pages(W.raw(), W.nbytes());
+    release_stored(W);
   } catch (const dnnl::error&) {
     lp->unavailable = true;
     lp->wmem = dnnl::memory();
@@ -332,6 +331,10 @@ bool cpu_has_vnni() {
 bool cpu_has_bf16() {
   const auto isa = dnnl::get_effective_cpu_isa();
   return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
+}
+
+void release_stored(const Tensor& W) noexcept {
+  if (W.defined() && W.is_contiguous()) W.storage()->release_pages(W.raw(), W.nbytes());
 }
 
 }  // namespace hfx::cpu

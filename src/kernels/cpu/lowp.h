@@ -52,6 +52,11 @@ bool linear_int8(const float* x, int64_t rows, int64_t in, const Tensor& W, cons
 bool linear_bf16(const float* x, int64_t rows, int64_t in, const Tensor& W, const Tensor& bias, float* y,
                  PackedWeight& pack);
 
+// After a kernel made its own copy of weight W (the f32 transpose, the int8 or bf16 pack): W's memory-mapped pages leave
+// the resident set (Storage::release_pages; nothing happens to owned memory), so the weights are not resident twice
+// (issue 22). Other readers of the same bytes (a tied embedding's lookups) fault in only what they read.
+void release_stored(const Tensor& W) noexcept;
+
 // Whether the running CPU gets oneDNN's native int8 (VNNI) / bf16 kernels
 // (tests and `hfx info`-style reports; the paths above run either way when
 // oneDNN has any implementation).

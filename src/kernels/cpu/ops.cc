@@ -114,10 +114,7 @@ const float* PackedWeight::get(const Tensor& W, int64_t rows) {
     for (int64_t i0 = 0; i0 < in; i0 += kTile)
       for (int64_t o = o0; o < std::min(out, o0 + kTile); ++o)
         for (int64_t i = i0; i < std::min(in, i0 + kTile); ++i) t_[static_cast<std::size_t>(i * out + o)] = w[o * in + i];
-  // The stored weight's pages leave the resident set (a mapped file's; nothing happens to owned memory): without
-  // this a model's memory doubled after warm-up (issue 22). Other readers of the same bytes (a tied embedding's
-  // lookups) fault in only what they read.
-  if (W.is_contiguous()) W.storage()->release_pages(W.raw(), W.nbytes());
+  release_stored(W);  // one resident copy of the weight (lowp.h)
   return t_.data();
 }
 
