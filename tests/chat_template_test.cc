@@ -247,6 +247,14 @@ TEST(ChatTemplate, CyclesAreFreedWhenTheRenderEnds) {
   EXPECT_THROW(t.render(json{{"fail", true}}), ChatTemplateError);
 }
 
+// An index past int64 (`x.99999999999999999999`, map(attribute='0.99999999999999999999')) indexes nothing, as in
+// Jinja2, instead of throwing std::out_of_range (found by chat_template_fuzz).
+TEST(ChatTemplate, HugeDigitIndexesAreUndefined) {
+  const auto t = ChatTemplate::from_string(
+      "{{ xs.99999999999999999999 is defined }}{{ xs|map(attribute='99999999999999999999')|list|length }}{{ xs.1 }}");
+  EXPECT_EQ(t.render(json{{"xs", json::array({json::array({1}), json::array({2})})}}), "False2[2]");
+}
+
 // A deeply nested context (a hostile request's messages) is refused, not recursed into without bound.
 TEST(ChatTemplate, DeeplyNestedContextIsRefused) {
   json deep = json::array();

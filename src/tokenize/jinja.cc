@@ -39,6 +39,14 @@ using json = nlohmann::ordered_json;
 [[noreturn]] void syntax(int line, const std::string& msg) {
   throw_error(ErrorKind::Format, "chat template line " + std::to_string(line) + ": " + msg);
 }
+// A run of decimal digits as an index (`x.0`, attribute paths "a.1"): past int64 it is INT64_MAX, which, as Python's
+// unbounded int would, indexes nothing (std::stoll threw std::out_of_range there: found by chat_template_fuzz).
+int64_t digits_index(const std::string& digits) {
+  int64_t v = 0;
+  const auto r = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+  return r.ec == std::errc::result_out_of_range ? INT64_MAX : v;
+}
+
 [[noreturn]] void runtime(const std::string& msg) { throw_error(ErrorKind::InvalidArgument, "chat template: " + msg); }
 
 // ---- UTF-8 -----------------------------------------------------------------------------------------------------
@@ -989,7 +997,7 @@ struct Parser {
           auto it = mk(Expr::Item);
           it->a.push_back(std::move(e));
           auto idx = mk(Expr::Lit);
-          idx->lit = Value::integer(std::stoll(a->name));
+          idx->lit = Value::integer(digits_index(a->name));
           it->a.push_back(std::move(idx));
           e = std::move(it);
           continue;
@@ -1957,7 +1965,7 @@ struct Interp {
       const std::size_t dot = attr.s.find('.', pos);
       const std::string part = attr.s.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
       Value key = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })
-                      ? Value::integer(std::stoll(part))
+                      ? Value::integer(digits_index(part))
                       : Value::str(part);
       cur = getitem(cur, key);
       if (dot == std::string::npos) return cur;
